@@ -1,0 +1,177 @@
+/**
+ * Loads `inventory-graph.yaml` once at start-up: YAML, then `${VAR}` / `${VAR:-default}`
+ * interpolation, then the schema, then the cross-field rules. Every problem is collected and
+ * reported together, each naming its key path, in the way Vendure's bootstrap fails once with
+ * the whole list. Nothing else in the code base reads the config file or `process.env` for it.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import type { core } from 'zod';
+import { configSchema, type ParsedConfig } from './schema.js';
+
+export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
+
+/** A validated configuration: relative paths resolved, defaults applied. */
+export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
+
+/** Thrown with every problem of a config file; `problems` are `key.path: message` lines. */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${file}: ${problems.length} configuration problem${problems.length === 1 ? '' : 's'}:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The config file to read: `--config` wins, then INVENTORY_GRAPH_CONFIG, then ./inventory-graph.yaml. */
+export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  const i = argv.indexOf('--config');
+  const fromArgs = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
+  return resolve(fromArgs ?? env.INVENTORY_GRAPH_CONFIG ?? 'inventory-graph.yaml');
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, [`cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`]);
+  }
+  return parseConfig(text, file, env);
+}
+
+/** Parses config text; `file` names it in errors and anchors relative paths. */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = {}): Config {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => `line ${(e.linePos?.[0]?.line ?? 0).toString()}: ${e.message.split('\n')[0] ?? e.message}`),
+    );
+  }
+  const problems: string[] = [];
+  const raw = interpolate(doc.toJS() ?? {}, [], env, problems);
+  const envProblemPaths = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
+  const parsed = configSchema.safeParse(raw, { error: describeIssue });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      // an unset variable already explains why the value is empty
+      if (!envProblemPaths.has(keyPath(issue.path))) problems.push(formatIssue(issue));
+    }
+  }
+  // the cross-field rules run on the raw tree too, so a file with both kinds of mistakes gets one full list
+  problems.push(...crossCheck(parsed.success ? parsed.data : (raw as Loose)));
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
+  return finish(parsed.data, dirname(file));
+}
+
+/** Replaces `${VAR}` and `${VAR:-default}` inside every string value. */
+function interpolate(value: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, problems: string[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_m, name: string, fallback?: string) => {
+      const v = env[name];
+      if (v !== undefined && v !== '') return v;
+      if (fallback !== undefined) return fallback;
+      problems.push(`${keyPath(path)}: environment variable ${name} is not set`);
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env, problems));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], env, problems)]));
+  }
+  return value;
+}
+
+function describeIssue(issue: core.$ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return 'required';
+  return undefined;
+}
+
+function formatIssue(issue: core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${keyPath([...issue.path, k] as (string | number)[])}: unknown key`).join('\n  - ');
+  }
+  return `${keyPath(issue.path as (string | number)[])}: ${issue.message}`;
+}
+
+function keyPath(path: readonly (string | number | symbol)[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
+}
+
+/** The config as it may be before the schema passed: every key possibly missing. */
+type Loose = {
+  store?: { client?: unknown; connection?: unknown };
+  sources?: Record<string, Partial<ParsedConfig['sources'][string]> | undefined>;
+  locations?: unknown;
+  precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
+};
+const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+
+/** Rules that span several keys: each reference must name something that exists. */
+function crossCheck(c: Loose): string[] {
+  const problems: string[] = [];
+  const sources = c.sources !== null && typeof c.sources === 'object' ? c.sources : {};
+  const entityOf = { quantity: 'stock', cost: 'cost', name: 'items' } as const;
+  for (const [field, entity] of Object.entries(entityOf) as [keyof typeof entityOf, 'stock' | 'cost' | 'items'][]) {
+    const seen = new Set<string>();
+    list<string>(c.precedence?.[field]).forEach((s, i) => {
+      const at = `precedence.${field}[${i}]`;
+      if (seen.has(s)) problems.push(`${at}: source "${s}" is listed twice`);
+      seen.add(s);
+      const src = sources[s];
+      if (src === undefined) problems.push(`${at}: unknown source "${s}" (known: ${Object.keys(sources).join(', ')})`);
+      else if (src[entity] === undefined) problems.push(`${at}: source "${s}" maps no \`${entity}\``);
+    });
+  }
+  for (const [s, src] of Object.entries(sources)) {
+    if (src === null || typeof src !== 'object') continue;
+    if (src.client === 'mysql2' && typeof src.connection === 'string' && src.connection !== '' && !/^mysql:\/\//.test(src.connection)) {
+      problems.push(`sources.${s}.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db`);
+    }
+    if (src.cost !== undefined && src.cost.currency === undefined && src.cost.columns !== undefined && src.cost.columns.currency === undefined) {
+      problems.push(`sources.${s}.cost: needs \`columns.currency\` or a fixed \`currency\``);
+    }
+    if (src.stock === undefined && src.cost === undefined && src.items === undefined) {
+      problems.push(`sources.${s}: maps nothing (add \`stock\`, \`cost\` or \`items\`)`);
+    }
+  }
+  if (c.store?.client === 'mysql2' && typeof c.store.connection === 'string' && !/^mysql:\/\//.test(c.store.connection)) {
+    problems.push('store.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db');
+  }
+  const ids = new Map<string, number>();
+  const codes = new Map<string, string>();
+  list<Partial<ParsedConfig['locations'][number]> | null>(c.locations).forEach((l, i) => {
+    if (l === null || typeof l !== 'object' || typeof l.id !== 'string') return;
+    if (ids.has(l.id)) problems.push(`locations[${i}].id: "${l.id}" is also locations[${ids.get(l.id)}]`);
+    ids.set(l.id, i);
+    for (const [s, code] of Object.entries(l.codes ?? {})) {
+      if (sources[s] === undefined) problems.push(`locations[${i}].codes.${s}: unknown source "${s}"`);
+      const key = `${s}\u0000${code}`;
+      const other = codes.get(key);
+      if (other !== undefined) problems.push(`locations[${i}].codes.${s}: code "${code}" is already location ${other}`);
+      codes.set(key, l.id);
+    }
+    if ((l.latitude === undefined) !== (l.longitude === undefined)) {
+      problems.push(`locations[${i}]: latitude and longitude go together`);
+    }
+  });
+  return problems;
+}
+
+function finish(c: ParsedConfig, baseDir: string): Config {
+  const file = (client: string, conn: string) =>
+    client === 'better-sqlite3' && conn !== ':memory:' && !isAbsolute(conn) ? resolve(baseDir, conn) : conn;
+  return Object.freeze({
+    ...c,
+    store: { ...c.store, connection: file(c.store.client, c.store.connection) },
+    sources: Object.fromEntries(
+      Object.entries(c.sources).map(([k, s]) => [k, { ...s, connection: file(s.client, s.connection) }]),
+    ),
+    locations: c.locations.map((l) => ({ ...l, safetyStock: l.safetyStock ?? c.defaults.safetyStock })),
+  });
+}
