@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping } from '../config/index.js';
 import { createKnex } from '../db/knex.js';
 import type { CostRecord, Entity, ItemRecord, RecordOf, StockRecord } from '../domain/records.js';
+import { timestamp } from '../db/values.js';
 import type { Connector, StatementMeter } from './connector.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
@@ -133,18 +134,4 @@ function decimal(v: unknown): string {
   const s = typeof v === 'number' ? String(v) : String(v).trim();
   if (!/^-?\d+(\.\d+)?$/.test(s)) throw new Error(`not a decimal: ${JSON.stringify(v)}`);
   return s;
-}
-
-/** ISO strings, 'YYYY-MM-DD HH:MM:SS' (read as UTC), Dates and epoch seconds or milliseconds. */
-export function timestamp(v: unknown): Date {
-  if (v instanceof Date) return v;
-  if (typeof v === 'number' || typeof v === 'bigint') {
-    const n = Number(v);
-    return new Date(n < 1e11 ? n * 1000 : n);
-  }
-  const s = String(v).trim();
-  const iso = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(s) ? `${s.replace(' ', 'T')}Z` : s;
-  const d = new Date(/^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : iso);
-  if (Number.isNaN(d.getTime())) throw new Error(`not a timestamp: ${JSON.stringify(v)}`);
-  return d;
 }

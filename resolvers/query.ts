@@ -1,0 +1,12 @@
+/** Root fields: each maps its arguments to one InventoryService call. */
+import type { QueryResolvers } from '../src/generated/graphql.js';
+
+export const Query: QueryResolvers = {
+  availability: (_, a, ctx) => ctx.inventory.availability(a.skus, a),
+  inventoryItem: (_, a, ctx) => ctx.inventory.item(a.sku),
+  inventoryItems: (_, a, ctx) => ctx.inventory.items(a.first ?? 50, a.after ?? null),
+  resolveSku: (_, a, ctx) => ctx.inventory.resolveSku(a.system, a.code),
+  locations: (_, __, ctx) => ctx.inventory.locations(),
+  anomalies: (_, a, ctx) => ctx.inventory.anomalies(a.status ?? null, a.first ?? 100),
+  sources: (_, __, ctx) => ctx.sources,
+};

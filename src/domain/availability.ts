@@ -1,0 +1,122 @@
+/**
+ * The availability rules, applied to the figure precedence chose for each location:
+ *
+ *   available = max(0, onHand - committed - safetyStock)
+ *
+ * - A negative on-hand contributes 0 (to every total) and is flagged NEGATIVE_ON_HAND.
+ * - A figure older than its source's `maxAgeSeconds` is flagged STALE; under the source's
+ *   `exclude` policy it contributes 0.
+ * - A figure from a lower-precedence source is flagged FALLBACK; one a failed source should
+ *   have given is flagged SOURCE_UNAVAILABLE.
+ * - Only sellable locations in the asked channel count toward a SKU's totals (`counted`).
+ * Pure functions: no I/O, no clock except the `now` passed in.
+ */
+import type { Location } from './locations.js';
+import type { Decision } from './precedence.js';
+
+export type Flag = 'NEGATIVE_ON_HAND' | 'STALE' | 'FALLBACK' | 'SOURCE_UNAVAILABLE' | 'UNKNOWN_SKU' | 'NOT_SELLABLE';
+
+export interface Provenance {
+  /** The source whose figure is used; null when no source could answer. */
+  source: string | null;
+  asOf: Date | null;
+  stale: boolean;
+  fallback: boolean;
+  rule: string;
+}
+
+export interface StockLevel {
+  location: Location;
+  onHand: number;
+  committed: number;
+  safetyStock: number;
+  available: number;
+  /** Whether this location counts toward the SKU's totals (sellable, in the channel, usable). */
+  counted: boolean;
+  flags: Flag[];
+  provenance: Provenance;
+}
+
+export interface Availability {
+  sku: string;
+  known: boolean;
+  available: number;
+  onHand: number;
+  committed: number;
+  safetyStock: number;
+  flags: Flag[];
+  byLocation: StockLevel[];
+}
+
+export interface Quantity {
+  onHand: number;
+  committed: number;
+  asOf: Date;
+}
+
+/** Freshness policy of one source. */
+export interface SourcePolicy {
+  maxAgeSeconds: number | undefined;
+  stalePolicy: 'count' | 'exclude';
+}
+
+/**
+ * The level of one location, or undefined when no source reported it and none failed
+ * (nothing is known there: the location is left out rather than shown as a guessed zero).
+ */
+export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: (source: string) => SourcePolicy, now: Date): StockLevel | undefined {
+  if (d.winner === undefined && !d.sourceUnavailable) return undefined;
+  const flags: Flag[] = [];
+  if (d.fallback && d.winner !== undefined) flags.push('FALLBACK');
+  if (d.sourceUnavailable) flags.push('SOURCE_UNAVAILABLE');
+  if (!location.sellable) flags.push('NOT_SELLABLE');
+  if (d.winner === undefined) {
+    return {
+      location,
+      onHand: 0,
+      committed: 0,
+      safetyStock: location.safetyStock,
+      available: 0,
+      counted: false,
+      flags,
+      provenance: { source: null, asOf: null, stale: false, fallback: d.fallback, rule: d.rule },
+    };
+  }
+  const q = d.winner.value;
+  const policy = policyOf(d.winner.source);
+  const stale = policy.maxAgeSeconds !== undefined && now.getTime() - q.asOf.getTime() > policy.maxAgeSeconds * 1000;
+  if (stale) flags.push('STALE');
+  const negative = q.onHand < 0;
+  if (negative) flags.push('NEGATIVE_ON_HAND');
+  const usable = !negative && !(stale && policy.stalePolicy === 'exclude');
+  return {
+    location,
+    onHand: q.onHand,
+    committed: q.committed,
+    safetyStock: location.safetyStock,
+    available: usable ? Math.max(0, q.onHand - q.committed - location.safetyStock) : 0,
+    counted: location.sellable && usable,
+    flags,
+    provenance: { source: d.winner.source, asOf: q.asOf, stale, fallback: d.fallback, rule: d.rule },
+  };
+}
+
+/** A SKU's totals over its counted locations; flags are the union of its locations' flags. */
+export function summarize(sku: string, levels: StockLevel[]): Availability {
+  const a: Availability = { sku, known: true, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: [], byLocation: levels };
+  const flags = new Set<Flag>();
+  for (const l of levels) {
+    for (const f of l.flags) if (f !== 'NOT_SELLABLE') flags.add(f);
+    if (!l.counted) continue;
+    a.available += l.available;
+    a.onHand += l.onHand;
+    a.committed += l.committed;
+    a.safetyStock += l.safetyStock;
+  }
+  a.flags = [...flags];
+  return a;
+}
+
+export function unknownSku(sku: string): Availability {
+  return { sku, known: false, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
+}

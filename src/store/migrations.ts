@@ -1,0 +1,61 @@
+/**
+ * The gateway's own tables, as knex migrations kept in code (no migration folder to ship or
+ * find at run time). The same migrations run on SQLite and MySQL/MariaDB.
+ */
+import type { Knex } from 'knex';
+
+interface Migration {
+  up(db: Knex): Promise<void>;
+  down(db: Knex): Promise<void>;
+}
+
+const migrations: Record<string, Migration> = {
+  '0001_sku_map': {
+    async up(db) {
+      await db.schema.createTable('skus', (t) => {
+        t.string('sku', 191).primary();
+        t.string('name', 512).nullable();
+        t.timestamp('created_at').notNullable().defaultTo(db.fn.now());
+      });
+      await db.schema.createTable('sku_aliases', (t) => {
+        t.string('system', 64).notNullable();
+        t.string('code', 191).notNullable();
+        t.string('sku', 191).notNullable().references('sku').inTable('skus').onDelete('CASCADE');
+        t.primary(['system', 'code']);
+        t.index(['sku']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('sku_aliases');
+      await db.schema.dropTable('skus');
+    },
+  },
+  '0002_anomalies': {
+    async up(db) {
+      await db.schema.createTable('anomalies', (t) => {
+        t.increments('id').primary();
+        t.string('kind', 64).notNullable();
+        t.string('sku', 191).nullable();
+        t.string('location', 191).nullable();
+        t.string('source', 64).nullable();
+        t.string('detail', 1024).notNullable();
+        t.string('status', 16).notNullable().defaultTo('OPEN');
+        // equal to the dedupe key while the anomaly is open, NULL once resolved: one open row per key
+        t.string('open_key', 255).nullable().unique();
+        t.timestamp('first_seen').notNullable();
+        t.timestamp('last_seen').notNullable();
+        t.integer('occurrences').notNullable().defaultTo(1);
+        t.index(['status', 'id']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('anomalies');
+    },
+  },
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => migrations[name] as Migration,
+};
