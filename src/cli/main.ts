@@ -79,23 +79,8 @@ async function start(argv: string[]): Promise<number> {
   let config: Config;
   let exampleSkus: string[] | undefined;
   if (argv.includes('--demo')) {
-    const dir = resolve(flag(argv, '--dir') ?? join('data', 'demo'));
-    const file = join(dir, 'inventory-graph.yaml');
-    if (!existsSync(file)) {
-      const skus = intFlag(argv, '--skus');
-      process.stdout.write(`Generating the demo systems in ${dir} ...\n`);
-      await generateDemo({ dir, ...(skus !== undefined ? { skus } : {}) });
-    }
-    config = loadConfig(file);
-    const store = await openStore(config.store);
-    try {
-      const entries = readSkuMapCsv(join(dir, 'sku-map.csv'), Object.keys(config.sources));
-      const r = await store.skus.import(entries);
-      process.stdout.write(`SKU map: ${r.skus} canonical SKUs, ${r.aliases} system codes loaded from ${join(dir, 'sku-map.csv')}\n`);
-      exampleSkus = entries.slice(0, 5).map((e) => e.sku);
-    } finally {
-      await store.close();
-    }
+    const skus = intFlag(argv, '--skus');
+    ({ config, exampleSkus } = await prepareDemo(resolve(flag(argv, '--dir') ?? join('data', 'demo')), skus, (m) => process.stdout.write(`${m}\n`)));
   } else {
     config = loadConfig(configPath(argv, process.env));
   }
@@ -112,6 +97,28 @@ async function start(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return new Promise<number>(() => {});
+}
+
+/**
+ * The demo in DIR, ready to serve: generated as SQLite files unless DIR already holds a
+ * demo config, and its SKU map loaded into the store.
+ */
+export async function prepareDemo(dir: string, skus?: number, say: (msg: string) => void = () => {}): Promise<{ config: Config; exampleSkus: string[] }> {
+  const file = join(dir, 'inventory-graph.yaml');
+  if (!existsSync(file)) {
+    say(`Generating the demo systems in ${dir} ...`);
+    await generateDemo({ dir, ...(skus !== undefined ? { skus } : {}) });
+  }
+  const config = loadConfig(file);
+  const entries = readSkuMapCsv(join(dir, 'sku-map.csv'), Object.keys(config.sources));
+  const store = await openStore(config.store);
+  try {
+    const r = await store.skus.import(entries);
+    say(`SKU map: ${r.skus} canonical SKUs, ${r.aliases} system codes loaded from ${join(dir, 'sku-map.csv')}`);
+  } finally {
+    await store.close();
+  }
+  return { config, exampleSkus: entries.slice(0, 5).map((e) => e.sku) };
 }
 
 async function importSkus(argv: string[]): Promise<number> {

@@ -20,12 +20,17 @@ export interface DbOptions {
   acquireTimeoutMs?: number;
 }
 
+// knex prints pool and driver warnings with console.warn; the callers log every failure
+// themselves (with the source's name), so knex's own copies would only be noise on stderr
+const quiet = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
 export function createKnex(o: DbOptions): Knex {
   if (o.client === 'better-sqlite3') {
     return knexFactory({
       client: 'better-sqlite3',
       connection: { filename: o.connection, options: { readonly: o.readonly ?? false } },
       useNullAsDefault: true,
+      log: quiet,
       pool: { min: 1, max: 1 },
       acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
     });
@@ -33,6 +38,7 @@ export function createKnex(o: DbOptions): Knex {
   return knexFactory({
     client: 'mysql2',
     connection: mysqlConnection(o.connection),
+    log: quiet,
     pool: { min: 0, max: o.pool ?? 4 },
     acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
   });

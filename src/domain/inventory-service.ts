@@ -255,7 +255,7 @@ export function describeFailure(e: unknown): string {
   if (err.code === 'ECONNREFUSED') return 'connection refused';
   if (err.code === 'ECONNRESET' || err.code === 'PROTOCOL_CONNECTION_LOST') return 'connection lost';
   if (err.code === 'ER_ACCESS_DENIED_ERROR') return 'access denied';
-  if (err.code === 'SQLITE_CANTOPEN' || /unable to open database/i.test(err.message ?? '')) return 'cannot open its database';
+  if (err.code === 'SQLITE_CANTOPEN' || /(unable to|cannot) open database/i.test(err.message ?? '')) return 'cannot open its database';
   if (err.code === 'ER_NO_SUCH_TABLE' || err.code === 'ER_BAD_FIELD_ERROR' || /no such (table|column)/i.test(err.message ?? '')) {
     return 'its mapping does not match the database (see the server log)';
   }

@@ -1,0 +1,127 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configPath, loadConfig, parseConfig } from '../../src/config/index.js';
+
+const good = `
+store: { client: better-sqlite3, connection: ./gateway.sqlite }
+sources:
+  wms:
+    kind: sql
+    client: mysql2
+    connection: \${WMS_DATABASE_URL}
+    timeoutMs: 300
+    maxAgeSeconds: 120
+    stock: { table: bin_totals, columns: { sku: item_code, location: wh, onHand: qty, committed: picked_qty, asOf: updated_at } }
+  erp:
+    kind: sql
+    client: better-sqlite3
+    connection: data/erp.sqlite
+    stock: { table: inv_balance, columns: { sku: item_no, location: site, onHand: qty }, where: { cancelled: 0, site: [A, B] } }
+    cost: { table: item_cost, columns: { sku: item_no, unitCost: std_cost }, currency: EUR }
+    items: { query: "select item_no as sku, descr as name from items" }
+locations:
+  - { id: DC-EAST, codes: { wms: EAST, erp: "East DC - ACME" }, latitude: 40.7, longitude: -74.0, priority: 1, channels: [web, retail] }
+  - { id: IN-TRANSIT, codes: { erp: Transit }, sellable: false }
+precedence:
+  quantity: [wms, erp]
+  cost: [erp]
+  name: [erp]
+defaults: { safetyStock: 3 }
+`;
+
+function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(text, '/etc/ig/test.yaml', env);
+  } catch (e) {
+    if (e instanceof ConfigError) return [...e.problems];
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('loads a good file with defaults, env interpolation and resolved paths', () => {
+    const c = parseConfig(good, '/etc/ig/test.yaml', { WMS_DATABASE_URL: 'mysql://root@127.0.0.1:3306/wms' });
+    expect(c.sources.wms?.connection).toBe('mysql://root@127.0.0.1:3306/wms');
+    expect(c.sources.erp?.connection).toBe('/etc/ig/data/erp.sqlite');
+    expect(c.store.connection).toBe('/etc/ig/gateway.sqlite');
+    expect(c.sources.erp?.timeoutMs).toBe(2000);
+    expect(c.sources.erp?.stalePolicy).toBe('count');
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 4000, maxSkusPerQuery: 500, explorer: true });
+    expect(c.locations[0]).toMatchObject({ id: 'DC-EAST', priority: 1, sellable: true, safetyStock: 3 });
+    expect(c.locations[1]).toMatchObject({ sellable: false, priority: 100 });
+    expect(c.precedence).toEqual({ quantity: ['wms', 'erp'], cost: ['erp'], name: ['erp'] });
+  });
+
+  it('supports ${VAR:-default}', () => {
+    const c = parseConfig(good.replace('${WMS_DATABASE_URL}', '${WMS_DATABASE_URL:-mysql://root@127.0.0.1/x}'), '/x.yaml', {});
+    expect(c.sources.wms?.connection).toBe('mysql://root@127.0.0.1/x');
+  });
+
+  it('reports every problem at once, each with its key path', () => {
+    const bad = good
+      .replace('sku: item_code, ', '')
+      .replace('timeoutMs: 300', 'timeoutMs: -1\n    colour: blue')
+      .replace('quantity: [wms, erp]', 'quantity: [wms, tpl, erp]')
+      .replace('name: [erp]', 'name: [wms]')
+      .replace('{ id: IN-TRANSIT, codes: { erp: Transit }', '{ id: DC-EAST, codes: { erp: Transit, shop: S1 }');
+    expect(problems(bad)).toEqual(
+      expect.arrayContaining([
+        'sources.wms.connection: environment variable WMS_DATABASE_URL is not set',
+        'sources.wms.timeoutMs: Too small: expected number to be >0',
+        'sources.wms.colour: unknown key',
+        'sources.wms.stock.columns.sku: required',
+        'precedence.quantity[1]: unknown source "tpl" (known: wms, erp)',
+        'precedence.name[0]: source "wms" maps no `items`',
+        'locations[1].id: "DC-EAST" is also locations[0]',
+        'locations[1].codes.shop: unknown source "shop"',
+      ]),
+    );
+  });
+
+  it('rejects unknown keys at every level', () => {
+    const p = problems(`${good.replace('store:', 'stores: 1\nstore:')}`, { WMS_DATABASE_URL: 'mysql://x@h/d' });
+    expect(p).toEqual(['stores: unknown key']);
+  });
+
+  it('checks mappings: table or query, read-only, single statement', () => {
+    const env = { WMS_DATABASE_URL: 'mysql://x@h/d' };
+    expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { query: "delete from items" }'), env)).toEqual([
+      'sources.erp.items.query: must be a read-only SELECT (or WITH ... SELECT)',
+    ]);
+    expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { query: "select 1 as sku; drop table x" }'), env)).toEqual([
+      'sources.erp.items.query: must be a single statement',
+    ]);
+    expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { where: { a: 1 } }'), env)).toEqual([
+      'sources.erp.items: needs either `table` (with `columns`) or `query`',
+    ]);
+    expect(problems(good.replace('currency: EUR', 'currency: euro'), env)).toEqual(['sources.erp.cost.currency: must be an ISO 4217 code such as USD']);
+    expect(problems(good.replace(', currency: EUR', ''), env)).toEqual(['sources.erp.cost: needs `columns.currency` or a fixed `currency`']);
+  });
+
+  it('checks a mysql2 connection is a URL', () => {
+    expect(problems(good, { WMS_DATABASE_URL: '127.0.0.1:3306' })).toEqual([
+      'sources.wms.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db',
+    ]);
+  });
+
+  it('reports YAML syntax errors with a line', () => {
+    expect(problems('sources:\n  wms: [unclosed\n')[0]).toMatch(/^line \d+: /);
+  });
+
+  it('reports a missing file', () => {
+    expect(() => loadConfig('/nonexistent/ig.yaml')).toThrowError(/cannot read the file \(ENOENT\)/);
+  });
+
+  it('reads the file named by --config, then INVENTORY_GRAPH_CONFIG', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-config-'));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, good);
+    expect(configPath(['start', '--config', file], {})).toBe(file);
+    expect(configPath(['start', `--config=${file}`], {})).toBe(file);
+    expect(configPath(['start'], { INVENTORY_GRAPH_CONFIG: file })).toBe(file);
+    expect(loadConfig(file, { WMS_DATABASE_URL: 'mysql://a@b/c' }).sources.erp?.connection).toBe(join(dir, 'data/erp.sqlite'));
+  });
+});
