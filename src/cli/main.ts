@@ -18,8 +18,8 @@ Usage:
       Serve GraphQL at /graphql with the given config (default: $INVENTORY_GRAPH_CONFIG,
       else ./inventory-graph.yaml).
   inventory-graph start --demo [--dir DIR] [--skus N]
-      Generate the demo systems as SQLite files in DIR (default ./data/demo) unless they exist,
-      load their SKU map, and serve them.
+      Generate the demo systems afresh as SQLite files in DIR (default ./data/demo; 2000
+      SKUs), load their SKU map, and serve them.
   inventory-graph demo [--dir DIR] [--skus N] [--seed N] [--mysql URL] [--prefix P]
       Generate the demo systems only (SQLite files, or MariaDB databases with --mysql).
   inventory-graph skus import FILE.csv [--config FILE]
@@ -79,8 +79,9 @@ async function start(argv: string[]): Promise<number> {
   let config: Config;
   let exampleSkus: string[] | undefined;
   if (argv.includes('--demo')) {
-    const skus = intFlag(argv, '--skus');
-    ({ config, exampleSkus } = await prepareDemo(resolve(flag(argv, '--dir') ?? join('data', 'demo')), skus, (m) => process.stdout.write(`${m}\n`)));
+    const dir = resolve(flag(argv, '--dir') ?? join('data', 'demo'));
+    const say = (m: string) => process.stdout.write(`${m}\n`);
+    ({ config, exampleSkus } = await prepareDemo(dir, { generate: true, skus: intFlag(argv, '--skus'), say }));
   } else {
     config = loadConfig(configPath(argv, process.env));
   }
@@ -100,14 +101,21 @@ async function start(argv: string[]): Promise<number> {
 }
 
 /**
- * The demo in DIR, ready to serve: generated as SQLite files unless DIR already holds a
- * demo config, and its SKU map loaded into the store.
+ * The demo in DIR, ready to serve: with `generate`, the source systems are (re)written as
+ * SQLite files first, so their timestamps are fresh (the WMS's records go stale after an
+ * hour, as real ones would); then the SKU map is loaded into the store.
  */
-export async function prepareDemo(dir: string, skus?: number, say: (msg: string) => void = () => {}): Promise<{ config: Config; exampleSkus: string[] }> {
+export async function prepareDemo(
+  dir: string,
+  o: { generate: boolean; skus?: number; say?: (msg: string) => void },
+): Promise<{ config: Config; exampleSkus: string[] }> {
   const file = join(dir, 'inventory-graph.yaml');
-  if (!existsSync(file)) {
+  const say = o.say ?? (() => {});
+  if (o.generate) {
     say(`Generating the demo systems in ${dir} ...`);
-    await generateDemo({ dir, ...(skus !== undefined ? { skus } : {}) });
+    await generateDemo({ dir, ...(o.skus !== undefined ? { skus: o.skus } : {}) });
+  } else if (!existsSync(file)) {
+    throw new UsageError(`${dir} holds no demo (no inventory-graph.yaml)`);
   }
   const config = loadConfig(file);
   const entries = readSkuMapCsv(join(dir, 'sku-map.csv'), Object.keys(config.sources));

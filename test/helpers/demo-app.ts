@@ -50,7 +50,7 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   });
   const file = join(dir, 'inventory-graph.yaml');
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
-  await prepareDemo(dir);
+  await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
   const app = await createApp(config, { logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') });
   const url = await app.listen(0, '127.0.0.1');
