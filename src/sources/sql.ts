@@ -31,6 +31,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   function statement(entity: Entity, codes: readonly string[]): Knex.QueryBuilder {
     const m = config[entity] as Mapping;
     const { q, sku } = m.query !== undefined ? fromQuery(db, entity, m.query) : fromTable(db, entity, m);
+    if (entity === 'stock') countNonNumeric(db, q, m.query !== undefined ? (k) => k : (k) => (m.columns as Record<string, string>)[k]);
     return q.timeout(config.timeoutMs, { cancel: config.client === 'mysql2' }).whereIn(sku, codes as string[]);
   }
 
@@ -46,7 +47,11 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         return statement(entity, chunk) as Promise<Row[]>;
       }),
     );
-    for (const rows of results) for (const row of rows) out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
+    // a case- or space-insensitive collation may answer codes that were not asked: keep exact ones
+    const asked = new Set(codes);
+    for (const rows of results) {
+      for (const row of rows) if (asked.has(String(row.sku))) out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
+    }
     return out;
   }
 
@@ -55,8 +60,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     kind: 'sql',
     entities,
     fetch,
+    /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
     async ping() {
-      await db.raw('select 1');
+      for (const entity of entities) await statement(entity, []);
     },
     async close() {
       await db.destroy();
@@ -97,7 +103,10 @@ function select(q: Knex.QueryBuilder, entity: Entity, col: (canonical: string) =
     const asOf = col('asOf');
     if (committed !== undefined) q.sum({ committed });
     if (asOf !== undefined) q.max({ asOf });
-    return q.groupBy(sku, location);
+    q.groupBy(sku, location);
+    // a case-insensitive MySQL collation would add `K-1` and `k-1` together; codes are exact
+    if (q.client.config.client === 'mysql2') q.groupBy(q.client.raw('binary ??', [sku]));
+    return q;
   }
   if (entity === 'cost') {
     const currency = col('currency');
@@ -106,9 +115,27 @@ function select(q: Knex.QueryBuilder, entity: Entity, col: (canonical: string) =
   return q.select({ sku, name: col('name') as string });
 }
 
+/**
+ * Databases add up text quantities by reading 'abc' as 0 and '4abc' as 4, so the sum alone
+ * cannot be trusted: `nonNumeric` counts the bins whose quantity is not a number, and such a
+ * group is refused rather than read as a silent zero.
+ */
+function countNonNumeric(db: Knex, q: Knex.QueryBuilder, col: (canonical: string) => string | undefined): void {
+  const cols = [col('onHand'), col('committed')].filter((c): c is string => c !== undefined);
+  const mysql = db.client.config.client === 'mysql2';
+  const test = mysql ? '(?? is not null and trim(??) not regexp ?)' : '(?? is not null and ?? <> cast(?? as numeric))';
+  const bindings = cols.flatMap((c) => (mysql ? [c, c, NUMBER_PATTERN] : [c, c, c]));
+  q.select(db.raw(`sum(${cols.map(() => test).join(' + ')}) as ??`, [...bindings, 'nonNumeric']));
+}
+
+const NUMBER_PATTERN = '^[-+]?[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+)?$';
+
 function toRecord(entity: Entity, row: Row, readAt: Date, config: SqlSourceConfig): StockRecord | CostRecord | ItemRecord {
   const code = String(row.sku);
   if (entity === 'stock') {
+    if (Number(row.nonNumeric ?? 0) > 0) {
+      throw new Error(`non-numeric quantity for code ${JSON.stringify(code)} at location ${JSON.stringify(String(row.location))}`);
+    }
     return {
       code,
       location: String(row.location),
@@ -123,9 +150,10 @@ function toRecord(entity: Entity, row: Row, readAt: Date, config: SqlSourceConfi
   return { code, name: String(row.name ?? '') };
 }
 
+/** A whole number of units; a fraction, an empty string or anything else is refused. */
 function quantity(v: unknown): number {
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : Number(String(v));
-  if (!Number.isFinite(n)) throw new Error(`not a quantity: ${JSON.stringify(v)}`);
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : String(v).trim() === '' ? Number.NaN : Number(String(v));
+  if (!Number.isSafeInteger(n)) throw new Error(`not a whole quantity: ${JSON.stringify(v)}`);
   return n;
 }
 

@@ -9,15 +9,33 @@ interface Migration {
   down(db: Knex): Promise<void>;
 }
 
+/**
+ * On MySQL/MariaDB, SKUs and codes compare exactly (case and trailing spaces count), as they
+ * do on SQLite: the default collations would make `sku-001` overwrite `SKU-001`.
+ */
+async function exactCollation(db: Knex): Promise<string | undefined> {
+  if (db.client.config.client !== 'mysql2') return undefined;
+  const [rows] = (await db.raw('select version() as v')) as [Array<{ v: string }>];
+  return /mariadb/i.test(rows[0]?.v ?? '') ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
+}
+
 const migrations: Record<string, Migration> = {
   '0001_sku_map': {
     async up(db) {
+      const collation = await exactCollation(db);
+      const exact = (t: Knex.CreateTableBuilder) => {
+        if (collation === undefined) return;
+        t.charset('utf8mb4');
+        t.collate(collation);
+      };
       await db.schema.createTable('skus', (t) => {
+        exact(t);
         t.string('sku', 191).primary();
         t.string('name', 512).nullable();
         t.timestamp('created_at').notNullable().defaultTo(db.fn.now());
       });
       await db.schema.createTable('sku_aliases', (t) => {
+        exact(t);
         t.string('system', 64).notNullable();
         t.string('code', 191).notNullable();
         t.string('sku', 191).notNullable().references('sku').inTable('skus').onDelete('CASCADE');

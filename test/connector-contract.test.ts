@@ -1,0 +1,432 @@
+/**
+ * The Connector contract, run against every backend the SQL connector supports (SQLite and
+ * MariaDB): one suite, the same fixtures, the same assertions. A new connector kind joins by
+ * adding itself to the loop, not by copying the suite.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { sqlSourceSchema } from '../src/config/schema.js';
+import type { Entity, StockRecord } from '../src/domain/records.js';
+import type { Connector, StatementMeter } from '../src/sources/connector.js';
+import { createSqlConnector } from '../src/sources/sql.js';
+import { BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
+
+/** A source's config as written in YAML, less what the backend supplies. */
+type SourceInput = Omit<z.input<typeof sqlSourceSchema>, 'kind' | 'client' | 'connection'>;
+
+const CODES = ['A-100', 'B-200', 'C-300', 'D-400', 'E-500'];
+const MANY = Array.from({ length: 25 }, (_, i) => `M-${String(i + 1).padStart(2, '0')}`);
+
+const STOCK_COLUMNS = { sku: 'item_code', location: 'wh', onHand: 'qty', committed: 'picked', asOf: 'updated_at' };
+
+/** Bins: A-100 has three at EAST (summed) and one at WEST; C-300 is cancelled, D-400 deleted, E-500 on hold. */
+const BINS = [
+  { item_code: 'A-100', wh: 'EAST', warehouse_id: 1, qty: 5, picked: 1, updated_at: '2024-05-01 10:00:00', status: 'A', deleted_at: null },
+  { item_code: 'A-100', wh: 'EAST', warehouse_id: 1, qty: 7, picked: 2, updated_at: '2024-05-02 08:30:00', status: 'A', deleted_at: null },
+  { item_code: 'A-100', wh: 'EAST', warehouse_id: 1, qty: 3, picked: 0, updated_at: '2024-04-30 23:59:59', status: 'A', deleted_at: null },
+  { item_code: 'A-100', wh: 'WEST', warehouse_id: 2, qty: 4, picked: 0, updated_at: '2024-05-01 12:00:00', status: 'A', deleted_at: null },
+  { item_code: 'B-200', wh: 'EAST', warehouse_id: 1, qty: 10, picked: 5, updated_at: '2024-05-03 00:00:00', status: 'A', deleted_at: null },
+  { item_code: 'C-300', wh: 'EAST', warehouse_id: 1, qty: 9, picked: 0, updated_at: '2024-05-03 00:00:00', status: 'X', deleted_at: null },
+  { item_code: 'D-400', wh: 'WEST', warehouse_id: 2, qty: 2, picked: 0, updated_at: '2024-05-03 00:00:00', status: 'A', deleted_at: '2024-05-04 00:00:00' },
+  { item_code: 'E-500', wh: 'WEST', warehouse_id: 2, qty: 6, picked: 1, updated_at: '2024-05-03 00:00:00', status: 'H', deleted_at: null },
+  ...MANY.map((code, i) => ({ item_code: code, wh: 'EAST', warehouse_id: 1, qty: i + 1, picked: 0, updated_at: '2024-05-01 00:00:00', status: 'A', deleted_at: null })),
+];
+
+/** Every stock record of the fixture, as a table mapping without `where` must return it. */
+const ALL_STOCK: StockRecord[] = [
+  { code: 'A-100', location: 'EAST', onHand: 15, committed: 3, asOf: new Date('2024-05-02T08:30:00.000Z') },
+  { code: 'A-100', location: 'WEST', onHand: 4, committed: 0, asOf: new Date('2024-05-01T12:00:00.000Z') },
+  { code: 'B-200', location: 'EAST', onHand: 10, committed: 5, asOf: new Date('2024-05-03T00:00:00.000Z') },
+  { code: 'C-300', location: 'EAST', onHand: 9, committed: 0, asOf: new Date('2024-05-03T00:00:00.000Z') },
+  { code: 'D-400', location: 'WEST', onHand: 2, committed: 0, asOf: new Date('2024-05-03T00:00:00.000Z') },
+  { code: 'E-500', location: 'WEST', onHand: 6, committed: 1, asOf: new Date('2024-05-03T00:00:00.000Z') },
+];
+
+/** Bins of a warehouse table joined to its codes, the way a `query` mapping reads a real WMS. */
+const STOCK_QUERY = `
+  select b.item_code as sku, w.code as location, b.qty as onHand, b.picked as committed, b.updated_at as asOf
+  from bins b join warehouses w on w.id = b.warehouse_id`;
+
+async function createFixtures(t: TestDatabase, backend: Backend): Promise<void> {
+  const { decimal, datetime } = backend.types;
+  await t.exec(`create table warehouses (id integer not null primary key, code varchar(32) not null)`);
+  await t.exec(
+    `create table bins (item_code varchar(64) not null, wh varchar(32) not null, warehouse_id integer not null,
+       qty integer not null, picked integer not null, updated_at ${datetime} not null,
+       status varchar(8) not null, deleted_at ${datetime} null)`,
+  );
+  await t.exec(`create table item_cost (item_no varchar(64) not null primary key, std_cost ${decimal} not null, ccy varchar(3) not null)`);
+  await t.exec(`create table items (item_no varchar(64) not null primary key, title varchar(255) not null, status varchar(8) not null)`);
+  // a quantity column that holds text, as a badly typed legacy table would
+  await t.exec(`create table cased_bins (item_code varchar(64) not null, wh varchar(32) not null, qty integer not null)`);
+  await t.exec(`create table loose_bins (item_code varchar(64) not null, wh varchar(32) not null, qty varchar(16) not null)`);
+
+  await t.db('warehouses').insert([
+    { id: 1, code: 'EAST' },
+    { id: 2, code: 'WEST' },
+  ]);
+  await t.db('bins').insert(BINS);
+  await t.db('item_cost').insert([
+    { item_no: 'A-100', std_cost: '12.3400', ccy: 'USD' },
+    { item_no: 'B-200', std_cost: '0.5000', ccy: 'EUR' },
+    { item_no: 'C-300', std_cost: '1234.5678', ccy: 'USD' },
+  ]);
+  await t.db('items').insert([
+    { item_no: 'A-100', title: 'Widget', status: 'A' },
+    { item_no: 'B-200', title: 'Gadget, blue', status: 'A' },
+    { item_no: 'C-300', title: 'Discontinued thing', status: 'D' },
+  ]);
+  await t.db('cased_bins').insert([
+    { item_code: 'K-1', wh: 'EAST', qty: 1 },
+    { item_code: 'k-1', wh: 'EAST', qty: 2 },
+  ]);
+  await t.db('loose_bins').insert([
+    { item_code: 'L-1', wh: 'EAST', qty: '5' },
+    { item_code: 'L-2', wh: 'EAST', qty: 'abc' },
+    { item_code: 'L-3', wh: 'EAST', qty: '3' },
+    { item_code: 'L-3', wh: 'EAST', qty: '4abc' },
+  ]);
+}
+
+function byCodeAndLocation<T extends { code: string; location?: string }>(records: readonly T[]): T[] {
+  const key = (r: T) => `${r.code}\u0000${r.location ?? ''}`;
+  return [...records].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+function countingMeter(): StatementMeter & { calls: { source: string; entity: Entity }[] } {
+  const calls: { source: string; entity: Entity }[] = [];
+  return { calls, statement: (source, entity) => void calls.push({ source, entity }) };
+}
+
+for (const backend of BACKENDS) {
+  describe(`SQL connector on ${backend.name}`, () => {
+    let t: TestDatabase;
+    let open: Connector[] = [];
+
+    /** A connector on the fixture database; every one is closed after its test. */
+    function connector(source: SourceInput, o: { connection?: string; chunkSize?: number } = {}): Connector {
+      const config = sqlSourceSchema.parse({ kind: 'sql', client: backend.client, connection: o.connection ?? t.connection, ...source });
+      const c = createSqlConnector(`${backend.name}-source`, config, o.chunkSize);
+      open.push(c);
+      return c;
+    }
+
+    beforeAll(async () => {
+      t = await backend.create();
+      await createFixtures(t, backend);
+    });
+
+    afterAll(async () => {
+      await t?.cleanup();
+    });
+
+    afterEach(async () => {
+      const closing = open;
+      open = [];
+      // close() is awaited exactly once per connector and always resolves
+      for (const c of closing) await expect(c.close()).resolves.toBeUndefined();
+    });
+
+    describe('stock', () => {
+      it('sums bins per (code, location), adds committed and keeps the newest asOf', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS } });
+        expect(c.kind).toBe('sql');
+        expect([...c.entities]).toEqual(['stock']);
+
+        const records = await c.fetch('stock', ['A-100', 'B-200']);
+
+        expect(byCodeAndLocation(records)).toEqual(ALL_STOCK.filter((r) => r.code === 'A-100' || r.code === 'B-200'));
+        const east = records.find((r) => r.code === 'A-100' && r.location === 'EAST');
+        expect(east?.asOf).toBeInstanceOf(Date);
+        expect(east?.asOf.toISOString()).toBe('2024-05-02T08:30:00.000Z');
+        for (const r of records) {
+          expect(typeof r.onHand).toBe('number');
+          expect(typeof r.committed).toBe('number');
+        }
+      });
+
+      it('gives committed 0 and asOf = read time when the mapping has neither', async () => {
+        const c = connector({ stock: { table: 'bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
+
+        const before = Date.now();
+        const records = await c.fetch('stock', ['A-100']);
+        const after = Date.now();
+
+        expect(byCodeAndLocation(records).map(({ code, location, onHand, committed }) => ({ code, location, onHand, committed }))).toEqual([
+          { code: 'A-100', location: 'EAST', onHand: 15, committed: 0 },
+          { code: 'A-100', location: 'WEST', onHand: 4, committed: 0 },
+        ]);
+        for (const r of records) {
+          expect(r.asOf).toBeInstanceOf(Date);
+          expect(r.asOf.getTime()).toBeGreaterThanOrEqual(before);
+          expect(r.asOf.getTime()).toBeLessThanOrEqual(after);
+        }
+      });
+
+      it('applies a scalar `where` as equality', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS, where: { status: 'A' } } });
+
+        const records = await c.fetch('stock', CODES);
+
+        expect(byCodeAndLocation(records)).toEqual(ALL_STOCK.filter((r) => ['A-100', 'B-200', 'D-400'].includes(r.code)));
+      });
+
+      it('applies a list `where` as IN', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS, where: { status: ['A', 'H'] } } });
+
+        const records = await c.fetch('stock', CODES);
+
+        expect(byCodeAndLocation(records)).toEqual(ALL_STOCK.filter((r) => r.code !== 'C-300'));
+      });
+
+      it('applies a null `where` as IS NULL', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS, where: { deleted_at: null } } });
+
+        const records = await c.fetch('stock', CODES);
+
+        expect(byCodeAndLocation(records)).toEqual(ALL_STOCK.filter((r) => r.code !== 'D-400'));
+      });
+
+      it('combines several `where` keys', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS, where: { status: ['A', 'H'], deleted_at: null } } });
+
+        const records = await c.fetch('stock', CODES);
+
+        expect(byCodeAndLocation(records)).toEqual(ALL_STOCK.filter((r) => r.code !== 'C-300' && r.code !== 'D-400'));
+      });
+
+      it('reads a `query` mapping (a join, aliased to canonical names) exactly like the table mapping', async () => {
+        const byTable = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS } });
+        const byQuery = connector({ stock: { query: STOCK_QUERY } });
+        // a trailing semicolon is allowed in the config and must not break the derived table
+        const withSemicolon = connector({ stock: { query: `${STOCK_QUERY};` } });
+
+        const [table, query, semicolon] = await Promise.all([
+          byTable.fetch('stock', CODES),
+          byQuery.fetch('stock', CODES),
+          withSemicolon.fetch('stock', CODES),
+        ]);
+
+        expect(byCodeAndLocation(query)).toEqual(ALL_STOCK);
+        expect(byCodeAndLocation(query)).toEqual(byCodeAndLocation(table));
+        expect(byCodeAndLocation(semicolon)).toEqual(ALL_STOCK);
+      });
+
+      // SUM() coerces non-numeric text on both engines ('abc' as 0, '3' + '4abc' as 7): the
+      // connector must notice and refuse, never return a silent zero
+      it('rejects a non-numeric quantity instead of reading it as 0', async () => {
+        const c = connector({ stock: { table: 'loose_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
+
+        await expect(c.fetch('stock', ['L-2'])).rejects.toThrow(/quantity/);
+      });
+
+      it('rejects a bin whose quantity only starts with a number', async () => {
+        const c = connector({ stock: { table: 'loose_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
+
+        await expect(c.fetch('stock', ['L-3'])).rejects.toThrow(/quantity/);
+      });
+
+      it('reads a numeric quantity held as text', async () => {
+        const c = connector({ stock: { table: 'loose_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
+
+        const records = await c.fetch('stock', ['L-1']);
+
+        expect(records.map(({ code, location, onHand }) => ({ code, location, onHand }))).toEqual([{ code: 'L-1', location: 'EAST', onHand: 5 }]);
+      });
+    });
+
+    describe('cost', () => {
+      it('returns the amount as the exact decimal string, with the currency column', async () => {
+        const c = connector({ cost: { table: 'item_cost', columns: { sku: 'item_no', unitCost: 'std_cost', currency: 'ccy' } } });
+
+        const records = await c.fetch('cost', ['A-100', 'B-200', 'C-300']);
+
+        expect(byCodeAndLocation(records)).toEqual([
+          { code: 'A-100', amount: '12.3400', currency: 'USD' },
+          { code: 'B-200', amount: '0.5000', currency: 'EUR' },
+          { code: 'C-300', amount: '1234.5678', currency: 'USD' },
+        ]);
+      });
+
+      it('uses the mapping’s fixed `currency` when no column is mapped', async () => {
+        const c = connector({ cost: { table: 'item_cost', columns: { sku: 'item_no', unitCost: 'std_cost' }, currency: 'GBP' } });
+
+        const records = await c.fetch('cost', ['A-100', 'B-200']);
+
+        expect(byCodeAndLocation(records)).toEqual([
+          { code: 'A-100', amount: '12.3400', currency: 'GBP' },
+          { code: 'B-200', amount: '0.5000', currency: 'GBP' },
+        ]);
+      });
+
+      it('reads cost through a `query` mapping', async () => {
+        const c = connector({ cost: { query: 'select item_no as sku, std_cost as unitCost, ccy as currency from item_cost' } });
+
+        const records = await c.fetch('cost', ['C-300']);
+
+        expect(records).toEqual([{ code: 'C-300', amount: '1234.5678', currency: 'USD' }]);
+      });
+    });
+
+    describe('items', () => {
+      it('returns names', async () => {
+        const c = connector({ items: { table: 'items', columns: { sku: 'item_no', name: 'title' } } });
+
+        const records = await c.fetch('items', ['A-100', 'B-200', 'C-300']);
+
+        expect(byCodeAndLocation(records)).toEqual([
+          { code: 'A-100', name: 'Widget' },
+          { code: 'B-200', name: 'Gadget, blue' },
+          { code: 'C-300', name: 'Discontinued thing' },
+        ]);
+      });
+
+      it('excludes rows a `where` filters out', async () => {
+        const c = connector({ items: { table: 'items', columns: { sku: 'item_no', name: 'title' }, where: { status: 'A' } } });
+
+        const records = await c.fetch('items', ['A-100', 'B-200', 'C-300']);
+
+        expect(byCodeAndLocation(records).map((r) => r.code)).toEqual(['A-100', 'B-200']);
+      });
+    });
+
+    describe('codes', () => {
+      const full = {
+        stock: { table: 'bins', columns: STOCK_COLUMNS },
+        cost: { table: 'item_cost', columns: { sku: 'item_no', unitCost: 'std_cost', currency: 'ccy' } },
+        items: { table: 'items', columns: { sku: 'item_no', name: 'title' } },
+      };
+
+      it('returns no record for a code the source lacks', async () => {
+        const c = connector(full);
+
+        const [stock, cost, items] = await Promise.all([
+          c.fetch('stock', ['A-100', 'NOPE-1']),
+          c.fetch('cost', ['NOPE-1', 'B-200']),
+          c.fetch('items', ['NOPE-1']),
+        ]);
+
+        expect(new Set(stock.map((r) => r.code))).toEqual(new Set(['A-100']));
+        expect(cost.map((r) => r.code)).toEqual(['B-200']);
+        expect(items).toEqual([]);
+      });
+
+      it('returns [] for an empty code list without sending a statement', async () => {
+        const c = connector(full);
+        const meter = countingMeter();
+
+        await expect(c.fetch('stock', [], meter)).resolves.toEqual([]);
+        await expect(c.fetch('cost', [], meter)).resolves.toEqual([]);
+        await expect(c.fetch('items', [], meter)).resolves.toEqual([]);
+        expect(meter.calls).toEqual([]);
+      });
+
+      it('binds codes as values: an injection attempt matches nothing and does not error', async () => {
+        const c = connector(full);
+        const hostile = ["x' OR 1=1 --", "A-100' --", '") OR ("1"="1', 'A-100; drop table bins'];
+
+        await expect(c.fetch('stock', hostile)).resolves.toEqual([]);
+        await expect(c.fetch('cost', hostile)).resolves.toEqual([]);
+        await expect(c.fetch('items', hostile)).resolves.toEqual([]);
+        // the table is still there and intact
+        expect(await c.fetch('stock', ['B-200'])).toHaveLength(1);
+      });
+
+      // MariaDB's default collation matches codes case-insensitively: 'K-1' and 'k-1' must still
+      // come back as two records, never summed under one spelling
+      it('matches codes exactly, as the loader does', async () => {
+        const c = connector({ stock: { table: 'cased_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
+
+        const lower = await c.fetch('stock', ['k-1']);
+        const both = await c.fetch('stock', ['K-1', 'k-1']);
+
+        expect(lower.map(({ code, onHand }) => ({ code, onHand }))).toEqual([{ code: 'k-1', onHand: 2 }]);
+        expect(byCodeAndLocation(both).map(({ code, onHand }) => ({ code, onHand }))).toEqual([
+          { code: 'K-1', onHand: 1 },
+          { code: 'k-1', onHand: 2 },
+        ]);
+      });
+
+      it('rejects an entity the source does not map', async () => {
+        const c = connector({ stock: full.stock });
+
+        await expect(c.fetch('cost', ['A-100'])).rejects.toThrow(/maps no cost/);
+      });
+    });
+
+    describe('batching', () => {
+      it('sends one statement per chunk: 25 codes in chunks of 10 are exactly 3 statements', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS } }, { chunkSize: 10 });
+        const meter = countingMeter();
+        const spy = backend.spyOnStatements();
+        let records: StockRecord[];
+        try {
+          records = await c.fetch('stock', MANY, meter);
+        } finally {
+          spy.restore();
+        }
+
+        expect(meter.calls).toEqual(Array.from({ length: 3 }, () => ({ source: `${backend.name}-source`, entity: 'stock' })));
+        // independently of the meter: the SQL the driver really received
+        const sent = spy.sql.filter((sql) => /\bbins\b/.test(sql));
+        expect(sent).toHaveLength(3);
+        for (const sql of sent) expect(sql.toLowerCase()).toMatch(/group by/);
+        // and the three chunks together cover every code, each once
+        expect(records.map((r) => r.code).sort()).toEqual(MANY);
+        expect(records.find((r) => r.code === 'M-25')?.onHand).toBe(25);
+      });
+
+      it('sends a single statement for the default chunk size', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS } });
+        const meter = countingMeter();
+
+        const records = await c.fetch('stock', [...MANY, ...CODES], meter);
+
+        expect(meter.calls).toHaveLength(1);
+        expect(new Set(records.map((r) => r.code)).size).toBe(MANY.length + CODES.length);
+      });
+    });
+
+    describe('failure', () => {
+      it('rejects when the mapping names a missing table, and so does ping()', async () => {
+        const c = connector({ stock: { table: 'no_such_table', columns: STOCK_COLUMNS } });
+
+        await expect(c.fetch('stock', ['A-100'])).rejects.toThrow(/no_such_table/);
+        // ping() runs every mapping with an empty IN list, so a wrong mapping shows at start-up
+        await expect(c.ping()).rejects.toThrow(/no_such_table/);
+      });
+
+      it('pings a mapping that names a missing column as broken', async () => {
+        const c = connector({ stock: { table: 'bins', columns: { ...STOCK_COLUMNS, onHand: 'no_such_column' } } });
+
+        await expect(c.ping()).rejects.toThrow(/no_such_column/);
+      });
+
+      it('pings a good source', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS } });
+
+        await expect(c.ping()).resolves.toBeUndefined();
+      });
+
+      it('rejects fetch and ping promptly when the source cannot be reached', async () => {
+        const connection = backend.unreachable();
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS }, timeoutMs: 2000 }, { connection });
+
+        const started = Date.now();
+        await expect(c.fetch('stock', ['A-100'])).rejects.toThrow();
+        await expect(c.ping()).rejects.toThrow();
+        expect(Date.now() - started).toBeLessThan(5_000);
+        // a source is opened read-only: a missing SQLite file is an error, never created empty
+        if (backend.client === 'better-sqlite3') expect(existsSync(connection)).toBe(false);
+      });
+
+      it('closes a connector that never connected', async () => {
+        const config = sqlSourceSchema.parse({ kind: 'sql', client: backend.client, connection: t.connection, stock: { table: 'bins', columns: STOCK_COLUMNS } });
+        const c = createSqlConnector('idle', config);
+
+        await expect(c.close()).resolves.toBeUndefined();
+      });
+    });
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * Fresh, throw-away databases on every backend the project supports, so one suite can run
+ * against SQLite and MariaDB alike: `for (const backend of BACKENDS) describe(backend.name, ...)`.
+ * MariaDB is required (development and CI machines run it at 127.0.0.1:3306): when it is
+ * down the helper throws, it never skips.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Knex } from 'knex';
+import mysql2 from 'mysql2';
+import { createKnex, type DbClient } from '../../src/db/knex.js';
+
+export interface TestDatabase {
+  client: DbClient;
+  /** What a config's `connection` holds: a SQLite file path or a mysql:// URL. */
+  connection: string;
+  /** A read-write knex on the database, for fixtures (bound inserts, schema builder). */
+  db: Knex;
+  /** Runs one SQL statement on the database. */
+  exec(sql: string, bindings?: readonly unknown[]): Promise<unknown>;
+  /** Closes the helper's connections and removes the database (file or schema). */
+  cleanup(): Promise<void>;
+}
+
+/** The real SQL statements a driver was handed while a spy was on. */
+export interface StatementSpy {
+  readonly sql: readonly string[];
+  restore(): void;
+}
+
+export interface Backend {
+  name: 'sqlite' | 'mariadb';
+  client: DbClient;
+  /** Column types for fixtures: exact decimals and timestamps as each engine keeps them. */
+  types: { decimal: string; datetime: string };
+  create(): Promise<TestDatabase>;
+  /** A connection that cannot be opened: a missing SQLite file, a closed port. */
+  unreachable(): string;
+  /** Records every SQL statement the backend's driver receives, in this process, until restored. */
+  spyOnStatements(): StatementSpy;
+}
+
+export const MARIADB_HOST = '127.0.0.1';
+export const MARIADB_PORT = 3306;
+const MARIADB_SERVER = `mysql://root@${MARIADB_HOST}:${MARIADB_PORT}`;
+
+/** A SQLite file in a new temporary directory, removed with the directory on cleanup. */
+export async function createSqliteDatabase(): Promise<TestDatabase> {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-test-'));
+  const connection = join(dir, 'test.sqlite');
+  const db = createKnex({ client: 'better-sqlite3', connection });
+  return {
+    client: 'better-sqlite3',
+    connection,
+    db,
+    exec: (sql, bindings = []) => db.raw(sql, bindings as Knex.RawBinding[]),
+    async cleanup() {
+      await db.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A database `ig_test_<random>` on the local MariaDB, dropped on cleanup. */
+export async function createMariaDbDatabase(): Promise<TestDatabase> {
+  const name = `ig_test_${randomBytes(6).toString('hex')}`;
+  const server = createKnex({ client: 'mysql2', connection: `${MARIADB_SERVER}/`, pool: 1, acquireTimeoutMs: 5_000 });
+  try {
+    await server.raw('create database ?? character set utf8mb4', [name]);
+  } catch (e) {
+    await server.destroy();
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new Error(
+      `MariaDB is required for these tests and is not usable at ${MARIADB_HOST}:${MARIADB_PORT} (user root, no password): ${reason}. ` +
+        'Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+    );
+  }
+  const connection = `${MARIADB_SERVER}/${name}`;
+  const db = createKnex({ client: 'mysql2', connection, pool: 2 });
+  return {
+    client: 'mysql2',
+    connection,
+    db,
+    exec: (sql, bindings = []) => db.raw(sql, bindings as Knex.RawBinding[]),
+    async cleanup() {
+      try {
+        await db.destroy();
+        await server.raw('drop database if exists ??', [name]);
+      } finally {
+        await server.destroy();
+      }
+    },
+  };
+}
+
+/**
+ * Replaces `proto[method]` by a wrapper that records the SQL text of its first argument (a
+ * string or `{ sql }`). The drivers are CommonJS modules shared with knex, so this sees the
+ * statements a connector sends without any access to its knex instance.
+ */
+function spyOnMethod(proto: object, method: string): StatementSpy {
+  const target = proto as Record<string, unknown>;
+  const own = Object.prototype.hasOwnProperty.call(target, method);
+  const original = target[method] as (this: unknown, ...args: unknown[]) => unknown;
+  const sql: string[] = [];
+  target[method] = function (this: unknown, ...args: unknown[]) {
+    const first = args[0];
+    sql.push(typeof first === 'string' ? first : String((first as { sql?: unknown } | undefined)?.sql));
+    return original.apply(this, args);
+  };
+  return {
+    sql,
+    restore() {
+      if (own) target[method] = original;
+      else delete target[method];
+    },
+  };
+}
+
+export const sqlite: Backend = {
+  name: 'sqlite',
+  client: 'better-sqlite3',
+  types: { decimal: 'TEXT', datetime: 'TEXT' },
+  create: createSqliteDatabase,
+  // a file that does not exist in a directory that does: a read-only source must not create it
+  unreachable: () => join(tmpdir(), `ig-missing-${randomBytes(6).toString('hex')}.sqlite`),
+  // knex's better-sqlite3 dialect prepares every statement it runs
+  spyOnStatements: () => spyOnMethod(Database.prototype, 'prepare'),
+};
+
+export const mariadb: Backend = {
+  name: 'mariadb',
+  client: 'mysql2',
+  types: { decimal: 'DECIMAL(12,4)', datetime: 'DATETIME' },
+  create: createMariaDbDatabase,
+  // port 1 on loopback: nothing listens there, the connection is refused at once
+  unreachable: () => `mysql://root@${MARIADB_HOST}:1/ig_test_unreachable`,
+  // knex's mysql2 dialect sends every statement through Connection#query (pooled connections included)
+  spyOnStatements: () => spyOnMethod(mysql2.Connection.prototype, 'query'),
+};
+
+export const BACKENDS: readonly Backend[] = [sqlite, mariadb];

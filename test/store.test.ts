@@ -1,0 +1,315 @@
+/**
+ * The gateway's own store (migrations, SKU map, anomalies) on every backend it supports: one
+ * suite looped over SQLite and MariaDB, a fresh database per test.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openStore, type CanonicalSku, type NewAnomaly, type Store } from '../src/store/index.js';
+import { createAnomalyStore } from '../src/store/anomaly-store.js';
+import { BACKENDS, type TestDatabase } from './helpers/databases.js';
+
+/** Two systems, two ERP codes for SKU-001, an unnamed SKU and one without codes. */
+const CATALOGUE: CanonicalSku[] = [
+  {
+    sku: 'SKU-001',
+    name: 'Widget',
+    aliases: [
+      { system: 'wms', code: 'W-1' },
+      { system: 'erp', code: '100-A' },
+      { system: 'erp', code: '100-B' },
+    ],
+  },
+  { sku: 'SKU-002', name: null, aliases: [{ system: 'wms', code: 'W-2' }] },
+  { sku: 'SKU-003', name: 'Gadget', aliases: [] },
+  { sku: 'SKU-004', name: 'Sprocket', aliases: [{ system: 'shop', code: 'sprocket' }] },
+  { sku: 'SKU-005', name: 'Flange', aliases: [{ system: 'erp', code: '500' }] },
+];
+
+/** `n` SKUs with four codes each: one per system and a second ERP code. */
+function bigCatalogue(n: number): CanonicalSku[] {
+  return Array.from({ length: n }, (_, i) => {
+    const id = String(i).padStart(5, '0');
+    return {
+      sku: `BIG-${id}`,
+      name: `Item ${id}`,
+      aliases: [
+        { system: 'wms', code: `W${id}` },
+        { system: 'erp', code: `E${id}` },
+        { system: 'erp', code: `E${id}-OLD` },
+        { system: 'shop', code: `shop-${id}` },
+      ],
+    };
+  });
+}
+
+const NEGATIVE: NewAnomaly = { kind: 'NEGATIVE_ON_HAND', sku: 'SKU-001', location: 'DC-EAST', source: 'wms', detail: 'onHand -3' };
+
+for (const backend of BACKENDS) {
+  describe(`store on ${backend.name}`, () => {
+    let t: TestDatabase;
+    let store: Store;
+    const options = () => ({ client: backend.client, connection: t.connection });
+
+    beforeEach(async () => {
+      t = await backend.create();
+      store = await openStore(options());
+    });
+
+    afterEach(async () => {
+      await store?.close();
+      await t?.cleanup();
+    });
+
+    describe('migrations', () => {
+      it('create the tables on a fresh database', async () => {
+        for (const table of ['skus', 'sku_aliases', 'anomalies']) expect(await store.db.schema.hasTable(table)).toBe(true);
+        await expect(store.ping()).resolves.toBeUndefined();
+        expect(await store.skus.count()).toBe(0);
+      });
+
+      it('are idempotent: opening the same database again runs nothing and keeps the data', async () => {
+        await store.skus.import(CATALOGUE);
+        const applied = await store.db('knex_migrations').count({ n: '*' }).first();
+
+        const again = await openStore(options());
+        try {
+          expect(await again.db('knex_migrations').count({ n: '*' }).first()).toEqual(applied);
+          expect(Number(applied?.n)).toBe(2);
+          expect(await again.skus.count()).toBe(CATALOGUE.length);
+        } finally {
+          await again.close();
+        }
+        // and once more after everything was closed
+        await store.close();
+        store = await openStore(options());
+        expect(await store.skus.resolve('erp', '100-B')).toBe('SKU-001');
+      });
+    });
+
+    describe('SKU map', () => {
+      it('finds imported SKUs with their aliases; unknown SKUs are absent', async () => {
+        expect(await store.skus.import(CATALOGUE)).toEqual({ skus: 5, aliases: 6 });
+
+        const found = await store.skus.findMany(['SKU-001', 'SKU-002', 'SKU-003', 'NOPE']);
+
+        expect([...found.keys()].sort()).toEqual(['SKU-001', 'SKU-002', 'SKU-003']);
+        expect(found.get('SKU-001')).toEqual({
+          sku: 'SKU-001',
+          name: 'Widget',
+          aliases: [
+            { system: 'erp', code: '100-A' },
+            { system: 'erp', code: '100-B' },
+            { system: 'wms', code: 'W-1' },
+          ],
+        });
+        expect(found.get('SKU-002')).toEqual({ sku: 'SKU-002', name: null, aliases: [{ system: 'wms', code: 'W-2' }] });
+        expect(found.get('SKU-003')).toEqual({ sku: 'SKU-003', name: 'Gadget', aliases: [] });
+        expect((await store.skus.findMany([])).size).toBe(0);
+      });
+
+      it('resolves a (system, code) pair, and null for a code it does not know', async () => {
+        await store.skus.import(CATALOGUE);
+
+        expect(await store.skus.resolve('erp', '100-A')).toBe('SKU-001');
+        expect(await store.skus.resolve('erp', '100-B')).toBe('SKU-001');
+        expect(await store.skus.resolve('wms', 'W-2')).toBe('SKU-002');
+        expect(await store.skus.resolve('erp', 'W-1')).toBeNull(); // W-1 is a WMS code
+        expect(await store.skus.resolve('erp', 'nope')).toBeNull();
+        expect(await store.skus.resolve('nope', '100-A')).toBeNull();
+      });
+
+      // MariaDB's default collations are case-insensitive and PAD SPACE: the store's own
+      // tables must compare exactly, as SQLite does
+      it('matches SKUs and codes exactly (case and trailing spaces count)', async () => {
+        await store.skus.import(CATALOGUE);
+
+        expect(await store.skus.resolve('wms', 'w-1')).toBeNull();
+        expect(await store.skus.resolve('wms', 'W-1 ')).toBeNull();
+        await store.skus.import([{ sku: 'sku-001', name: 'lower case', aliases: [] }]);
+        expect(await store.skus.count()).toBe(CATALOGUE.length + 1);
+        expect((await store.skus.findMany(['SKU-001'])).get('SKU-001')?.name).toBe('Widget');
+      });
+
+      it('counts the catalogue', async () => {
+        expect(await store.skus.count()).toBe(0);
+        await store.skus.import(CATALOGUE);
+        expect(await store.skus.count()).toBe(5);
+      });
+
+      it('pages through the catalogue in SKU order, hasNextPage false exactly at the end', async () => {
+        await store.skus.import(CATALOGUE);
+        const skus = async (first: number, after: string | null) => {
+          const p = await store.skus.page(first, after);
+          return { skus: p.skus.map((s) => s.sku), hasNextPage: p.hasNextPage };
+        };
+
+        expect(await skus(2, null)).toEqual({ skus: ['SKU-001', 'SKU-002'], hasNextPage: true });
+        expect(await skus(2, 'SKU-002')).toEqual({ skus: ['SKU-003', 'SKU-004'], hasNextPage: true });
+        expect(await skus(2, 'SKU-004')).toEqual({ skus: ['SKU-005'], hasNextPage: false });
+        expect(await skus(2, 'SKU-005')).toEqual({ skus: [], hasNextPage: false });
+        expect(await skus(4, null)).toEqual({ skus: ['SKU-001', 'SKU-002', 'SKU-003', 'SKU-004'], hasNextPage: true });
+        expect(await skus(5, null)).toEqual({ skus: CATALOGUE.map((c) => c.sku), hasNextPage: false });
+        expect(await skus(3, 'SKU-002')).toEqual({ skus: ['SKU-003', 'SKU-004', 'SKU-005'], hasNextPage: false });
+        // a page carries the SKUs' names and aliases, not only their ids
+        expect((await store.skus.page(1, null)).skus[0]?.aliases).toHaveLength(3);
+      });
+
+      it('walks a whole catalogue page by page, each SKU once', async () => {
+        await store.skus.import(CATALOGUE);
+        const seen: string[] = [];
+        let after: string | null = null;
+        for (let pages = 0; pages < 10; pages++) {
+          const p = await store.skus.page(2, after);
+          seen.push(...p.skus.map((s) => s.sku));
+          if (!p.hasNextPage) break;
+          after = p.skus.at(-1)?.sku ?? null;
+        }
+        expect(seen).toEqual(CATALOGUE.map((c) => c.sku));
+      });
+
+      it('re-import moves a (system, code) to its new SKU and updates names', async () => {
+        await store.skus.import(CATALOGUE);
+
+        await store.skus.import([
+          { sku: 'SKU-003', name: 'Gadget v2', aliases: [{ system: 'erp', code: '100-B' }] },
+          // an entry without a name adds codes but leaves the stored name alone
+          { sku: 'SKU-001', name: null, aliases: [{ system: 'shop', code: 'widget' }] },
+        ]);
+
+        expect(await store.skus.resolve('erp', '100-B')).toBe('SKU-003');
+        const found = await store.skus.findMany(['SKU-001', 'SKU-003']);
+        expect(found.get('SKU-001')).toEqual({
+          sku: 'SKU-001',
+          name: 'Widget',
+          aliases: [
+            { system: 'erp', code: '100-A' },
+            { system: 'shop', code: 'widget' },
+            { system: 'wms', code: 'W-1' },
+          ],
+        });
+        expect(found.get('SKU-003')).toEqual({ sku: 'SKU-003', name: 'Gadget v2', aliases: [{ system: 'erp', code: '100-B' }] });
+        expect(await store.skus.count()).toBe(5);
+      });
+
+      it('imports all or nothing: a failure in a later chunk leaves the map as it was', async () => {
+        await store.skus.import(CATALOGUE);
+        // 450 aliases are two insert chunks (400 rows each); the bad one is in the second
+        const entries = bigCatalogue(450).map((e) => ({ ...e, aliases: e.aliases.slice(0, 1) }));
+        const bad = entries[449];
+        if (bad === undefined) throw new Error('fixture too short');
+        bad.aliases = [{ system: 'wms', code: null as unknown as string }];
+        entries.push({ sku: 'SKU-001', name: 'Renamed', aliases: [{ system: 'erp', code: '500' }] });
+
+        // SQLite: "NOT NULL constraint failed", MariaDB: "Column 'code' cannot be null"
+        await expect(store.skus.import(entries)).rejects.toThrow(/null/i);
+
+        expect(await store.skus.count()).toBe(CATALOGUE.length);
+        expect((await store.skus.findMany(['BIG-00000', 'BIG-00449'])).size).toBe(0);
+        expect(await store.skus.resolve('wms', 'W00000')).toBeNull();
+        expect(await store.skus.resolve('erp', '500')).toBe('SKU-005');
+        expect((await store.skus.findMany(['SKU-001'])).get('SKU-001')?.name).toBe('Widget');
+      });
+
+      // SQLite does not enforce VARCHAR lengths; MariaDB (strict mode) does, so an over-long SKU is a real failure there
+      if (backend.client === 'mysql2') it('rolls back when an over-long SKU fails the second SKU chunk', async () => {
+        await store.skus.import(CATALOGUE);
+        const entries = bigCatalogue(450);
+        const bad = entries[449];
+        if (bad === undefined) throw new Error('fixture too short');
+        bad.sku = 'X'.repeat(192);
+
+        await expect(store.skus.import(entries)).rejects.toThrow(/too long/i);
+
+        expect(await store.skus.count()).toBe(CATALOGUE.length);
+        expect(await store.skus.resolve('wms', 'W00000')).toBeNull();
+      });
+
+      it('imports 2,500 SKUs with 4 codes each, and again (every row an update)', async () => {
+        const entries = bigCatalogue(2_500);
+
+        expect(await store.skus.import(entries)).toEqual({ skus: 2_500, aliases: 10_000 });
+        expect(await store.skus.import(entries)).toEqual({ skus: 2_500, aliases: 10_000 });
+
+        expect(await store.skus.count()).toBe(2_500);
+        const found = await store.skus.findMany(entries.map((e) => e.sku));
+        expect(found.size).toBe(2_500);
+        for (const c of found.values()) expect(c.aliases).toHaveLength(4);
+        expect(found.get('BIG-01234')).toEqual({
+          sku: 'BIG-01234',
+          name: 'Item 01234',
+          aliases: [
+            { system: 'erp', code: 'E01234' },
+            { system: 'erp', code: 'E01234-OLD' },
+            { system: 'shop', code: 'shop-01234' },
+            { system: 'wms', code: 'W01234' },
+          ],
+        });
+        expect(await store.skus.resolve('erp', 'E02499-OLD')).toBe('BIG-02499');
+        const count = await store.db('sku_aliases').count({ n: '*' }).first();
+        expect(Number(count?.n)).toBe(10_000);
+      }, 30_000);
+    });
+
+    describe('anomalies', () => {
+      const T0 = Date.UTC(2024, 4, 1, 10, 0, 0);
+
+      it('records an anomaly once while open: one OPEN row, timestamps as Dates', async () => {
+        let now = T0;
+        const anomalies = createAnomalyStore(store.db, () => now);
+
+        expect(await anomalies.record([NEGATIVE])).toBe(1);
+        now += 1_000;
+        // seen again within a minute by the same process: not written at all
+        expect(await anomalies.record([NEGATIVE, { ...NEGATIVE }])).toBe(0);
+
+        const open = await anomalies.list('OPEN');
+        expect(open).toHaveLength(1);
+        const [a] = open;
+        expect(a).toMatchObject({ ...NEGATIVE, status: 'OPEN', occurrences: 1 });
+        expect(typeof a?.id).toBe('string');
+        expect(a?.firstSeen).toBeInstanceOf(Date);
+        expect(a?.lastSeen).toBeInstanceOf(Date);
+        expect(a?.firstSeen.toISOString()).toBe('2024-05-01T10:00:00.000Z');
+        expect(a?.lastSeen.toISOString()).toBe('2024-05-01T10:00:00.000Z');
+      });
+
+      it('refreshes the open row when seen again later or by another process', async () => {
+        let now = T0;
+        const first = createAnomalyStore(store.db, () => now);
+        const other = createAnomalyStore(store.db, () => now);
+
+        await first.record([NEGATIVE]);
+        now += 61_000;
+        expect(await first.record([NEGATIVE])).toBe(1);
+        now += 1_000;
+        expect(await other.record([NEGATIVE])).toBe(1);
+
+        const open = await first.list('OPEN');
+        expect(open).toHaveLength(1);
+        expect(open[0]?.occurrences).toBe(3);
+        expect(open[0]?.firstSeen.toISOString()).toBe('2024-05-01T10:00:00.000Z');
+        expect(open[0]?.lastSeen.toISOString()).toBe('2024-05-01T10:01:02.000Z');
+      });
+
+      it('keeps different anomalies apart, including ones without sku or location', async () => {
+        const sourceWide: NewAnomaly = { kind: 'SOURCE_UNAVAILABLE', sku: null, location: null, source: 'erp', detail: 'timeout' };
+        const otherLocation: NewAnomaly = { ...NEGATIVE, location: 'DC-WEST' };
+
+        expect(await store.anomalies.record([NEGATIVE, sourceWide, otherLocation])).toBe(3);
+        expect(await store.anomalies.record([NEGATIVE])).toBe(0);
+
+        const all = await store.anomalies.list(null);
+        expect(all).toHaveLength(3);
+        // newest first
+        expect(all.map((a) => Number(a.id))).toEqual([...all.map((a) => Number(a.id))].sort((x, y) => y - x));
+        expect(all.find((a) => a.kind === 'SOURCE_UNAVAILABLE')).toMatchObject({ ...sourceWide, status: 'OPEN', occurrences: 1 });
+        for (const a of all) {
+          expect(a.firstSeen).toBeInstanceOf(Date);
+          expect(Math.abs(a.lastSeen.getTime() - Date.now())).toBeLessThan(60_000);
+        }
+        expect(await store.anomalies.list('OPEN')).toHaveLength(3);
+        expect(await store.anomalies.list('RESOLVED')).toEqual([]);
+        expect(await store.anomalies.list(null, 2)).toHaveLength(2);
+      });
+    });
+  });
+}
