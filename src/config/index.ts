@@ -109,6 +109,8 @@ type Loose = {
   sources?: Record<string, Partial<ParsedConfig['sources'][string]> | undefined>;
   locations?: unknown;
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
+  server?: { maxSkusPerQuery?: unknown };
+  routing?: { maxLines?: unknown };
 };
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
@@ -142,6 +144,10 @@ function crossCheck(c: Loose): string[] {
   }
   if (c.store?.client === 'mysql2' && typeof c.store.connection === 'string' && !/^mysql:\/\//.test(c.store.connection)) {
     problems.push('store.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db');
+  }
+  const maxSkus = typeof c.server?.maxSkusPerQuery === 'number' ? c.server.maxSkusPerQuery : 500;
+  if (typeof c.routing?.maxLines === 'number' && c.routing.maxLines > maxSkus) {
+    problems.push(`routing.maxLines: ${c.routing.maxLines} exceeds server.maxSkusPerQuery (${maxSkus}); an order is read in one availability call`);
   }
   const ids = new Map<string, number>();
   const codes = new Map<string, string>();

@@ -131,6 +131,16 @@ export const configSchema = z.strictObject({
     cost: z.array(z.string()).default([]),
     name: z.array(z.string()).default([]),
   }),
+  routing: z
+    .strictObject({
+      /** Most lines one routeOrder may have. Defaults to 100. */
+      maxLines: z.number().int().positive().max(10_000).default(100),
+      /** Whether stock flagged STALE may be promised to an order. Defaults to false. */
+      useStaleStock: z.boolean().default(false),
+      /** Most location sets FEWEST_SHIPMENTS tries before turning greedy. Defaults to 20000. */
+      exhaustiveLimit: z.number().int().positive().max(10_000_000).default(20_000),
+    })
+    .prefault({}),
   defaults: z
     .strictObject({
       safetyStock: z.number().int().min(0).default(0),

@@ -19,6 +19,8 @@ import { stockLevel, summarize, unknownSku, type Availability, type Quantity, ty
 import type { Location, LocationIndex } from './locations.js';
 import type { Candidate, PrecedenceField, PrecedenceStrategy } from './precedence.js';
 import type { Entity, RecordOf } from './records.js';
+import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from './route-order.js';
+import type { RoutingPolicy } from './routing.js';
 
 export interface SourceSettings extends SourcePolicy {
   /** `canonical`: the source uses canonical SKUs as its codes; `mapped`: codes come from the SKU map. */
@@ -32,6 +34,7 @@ export interface InventoryDeps {
   locations: LocationIndex;
   precedence: PrecedenceStrategy;
   maxSkusPerQuery: number;
+  routing: { policy: RoutingPolicy; maxLines: number; useStaleStock: boolean };
   logger: Logger;
   now?: () => Date;
 }
@@ -228,6 +231,11 @@ export function createInventoryService(deps: InventoryDeps) {
       },
       locations: (): Location[] => [...deps.locations.all],
       anomalies: (status: AnomalyStatus | null, first: number): Promise<Anomaly[]> => deps.store.anomalies.list(status, first),
+
+      /** Which locations should ship this order, from one batched availability read. */
+      routeOrder(order: RouteOrderRequest): Promise<FulfillmentPlan> {
+        return routeOrder(order, { locations: deps.locations, availability: (skus) => this.availability(skus), ...deps.routing });
+      },
     };
 
     /** A source's stock records for one SKU by canonical location, summed over the SKU's codes. */

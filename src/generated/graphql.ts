@@ -6,6 +6,8 @@ import type { Location as LocationModel } from '../domain/locations.js';
 import type { CanonicalSku, SkuPage, Anomaly as AnomalyModel } from '../store/index.js';
 import type { Money as MoneyModel } from '../domain/inventory-service.js';
 import type { SourceInfo, GatewayContext } from '../server/context.js';
+import type { FulfillmentPlan as FulfillmentPlanModel, RouteTrace as RouteTraceModel } from '../domain/route-order.js';
+import type { Shipment as ShipmentModel } from '../domain/routing.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -62,6 +64,25 @@ export type Availability = {
   /** Sum of the safety stock held back at the counted locations. */
   safetyStock: Scalars['Int']['output'];
   sku: Scalars['ID']['output'];
+};
+
+export type FulfillmentPlan = {
+  __typename?: 'FulfillmentPlan';
+  /** Every line is assigned in full. */
+  complete: Scalars['Boolean']['output'];
+  /** How the plan was found (e.g. `exhaustive search: 7 location set(s) of 3 candidate(s) tried`). */
+  method: Scalars['String']['output'];
+  shipments: Array<Shipment>;
+  strategy: RoutingStrategy;
+  /** Every location, ranked candidates first: used or not, and why. */
+  trace: Array<RouteTrace>;
+  /** What could not be assigned, and why. */
+  unfulfilled: Array<UnfulfilledLine>;
+};
+
+export type GeoPointInput = {
+  latitude: Scalars['Float']['input'];
+  longitude: Scalars['Float']['input'];
 };
 
 /** A canonical SKU: one product, whatever each system calls it. */
@@ -131,6 +152,17 @@ export type Money = {
   source: Scalars['String']['output'];
 };
 
+export type OrderLine = {
+  __typename?: 'OrderLine';
+  quantity: Scalars['Int']['output'];
+  sku: Scalars['ID']['output'];
+};
+
+export type OrderLineInput = {
+  quantity: Scalars['Int']['input'];
+  sku: Scalars['ID']['input'];
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   /** Pass as `after` to get the next page. */
@@ -172,6 +204,16 @@ export type Query = {
   locations: Array<Location>;
   /** The canonical SKU that a system's own code means; null for a code the map lacks (an orphan). */
   resolveSku?: Maybe<InventoryItem>;
+  /**
+   * Which locations should fulfil this order, and why. Reads availability once for all the
+   * order's SKUs (the same precedence-resolved figures `availability` gives) and never assigns a
+   * location more than it can promise. Lines with the same SKU are merged (quantities added).
+   * Deterministic: the same order over the same figures gives the same plan.
+   * Bad input is BAD_USER_INPUT naming every problem: no lines, more than `routing.maxLines`
+   * (default 100), a quantity below 1, DISTANCE without a destination, an unknown location id in
+   * `excludeLocationIds`, `maxShipments` below 1.
+   */
+  routeOrder: FulfillmentPlan;
   /** The configured source systems. */
   sources: Array<Source>;
 };
@@ -204,6 +246,87 @@ export type QueryInventoryItemsArgs = {
 export type QueryResolveSkuArgs = {
   code: Scalars['String']['input'];
   system: Scalars['String']['input'];
+};
+
+
+export type QueryRouteOrderArgs = {
+  order: RouteOrderInput;
+};
+
+export type RouteFigure = {
+  __typename?: 'RouteFigure';
+  allocated: Scalars['Int']['output'];
+  /** What this location can promise for the SKU (0 when its figure may not be used). */
+  available: Scalars['Int']['output'];
+  flags: Array<StockFlag>;
+  requested: Scalars['Int']['output'];
+  sku: Scalars['ID']['output'];
+};
+
+export type RouteOrderInput = {
+  /** Whether one line may be shipped from several locations. */
+  allowSplit?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only locations that serve this channel may ship. */
+  channel?: InputMaybe<Scalars['String']['input']>;
+  /** Where the order goes; needed for DISTANCE, and breaks ties for the others. */
+  destination?: InputMaybe<GeoPointInput>;
+  /** Locations that must not ship this order. */
+  excludeLocationIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  lines: Array<OrderLineInput>;
+  /** Most locations the order may ship from; unset: no limit. */
+  maxShipments?: InputMaybe<Scalars['Int']['input']>;
+  strategy?: InputMaybe<RoutingStrategy>;
+};
+
+export type RouteReason =
+  /** It could have helped, but the plan already has `maxShipments` shipments. */
+  | 'BEYOND_MAX_SHIPMENTS'
+  | 'EXCLUDED_BY_REQUEST'
+  | 'NEGATIVE_ON_HAND'
+  | 'NOT_IN_CHANNEL'
+  /** It has stock, but the plan fills the order (or the lines it could take whole) without it. */
+  | 'NOT_NEEDED'
+  | 'NOT_SELLABLE'
+  /** Nothing it can promise for the order's SKUs. */
+  | 'NO_STOCK'
+  /** The source that should answer for it failed during this request: a fallback figure is never promised to an order. */
+  | 'SOURCE_UNAVAILABLE'
+  /** Its figure is STALE and `routing.useStaleStock` is false. */
+  | 'STALE_EXCLUDED'
+  | 'USED';
+
+/** One location's part in the plan. */
+export type RouteTrace = {
+  __typename?: 'RouteTrace';
+  /** The reasons in words, with figures. */
+  detail: Scalars['String']['output'];
+  distanceKm?: Maybe<Scalars['Float']['output']>;
+  /** What it could promise for each of the order's known SKUs, and what it was given. */
+  figures: Array<RouteFigure>;
+  location: Location;
+  /** Its place in the strategy's order among the candidates with stock (1 first); null if it could not help. */
+  rank?: Maybe<Scalars['Int']['output']>;
+  reasons: Array<RouteReason>;
+  used: Scalars['Boolean']['output'];
+};
+
+export type RoutingStrategy =
+  /** Locations by great-circle distance to the destination, then priority. */
+  | 'DISTANCE'
+  /**
+   * The fewest locations that fill the order (exact search while small, a greedy heuristic past
+   * `routing.exhaustiveLimit` sets), ties broken by total distance, then priority.
+   */
+  | 'FEWEST_SHIPMENTS'
+  /** Locations by configured priority (lower first), then distance. */
+  | 'PRIORITY';
+
+export type Shipment = {
+  __typename?: 'Shipment';
+  /** Great-circle distance to the destination; null without a destination or coordinates. */
+  distanceKm?: Maybe<Scalars['Float']['output']>;
+  lines: Array<OrderLine>;
+  location: Location;
 };
 
 export type SkuAlias = {
@@ -257,6 +380,25 @@ export type StockLevel = {
   /** Units held back at this location (`locations[].safetyStock`). */
   safetyStock: Scalars['Int']['output'];
 };
+
+export type UnfulfilledLine = {
+  __typename?: 'UnfulfilledLine';
+  detail: Scalars['String']['output'];
+  /** Units not assigned. */
+  quantity: Scalars['Int']['output'];
+  reason: UnfulfilledReason;
+  sku: Scalars['ID']['output'];
+};
+
+export type UnfulfilledReason =
+  /** The eligible locations together cannot promise enough. */
+  | 'INSUFFICIENT_STOCK'
+  /** Enough in total, but more locations than `maxShipments` would be needed. */
+  | 'MAX_SHIPMENTS_REACHED'
+  /** Enough in total, but no single location holds the whole line and `allowSplit` is false. */
+  | 'SPLIT_NOT_ALLOWED'
+  /** The SKU map does not know the SKU. */
+  | 'UNKNOWN_SKU';
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
@@ -339,6 +481,8 @@ export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  FulfillmentPlan: ResolverTypeWrapper<FulfillmentPlanModel>;
+  GeoPointInput: GeoPointInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   InventoryItem: ResolverTypeWrapper<CanonicalSku>;
@@ -347,14 +491,24 @@ export type ResolversTypes = ResolversObject<{
   Location: ResolverTypeWrapper<LocationModel>;
   LocationCode: ResolverTypeWrapper<LocationCode>;
   Money: ResolverTypeWrapper<MoneyModel>;
+  OrderLine: ResolverTypeWrapper<OrderLine>;
+  OrderLineInput: OrderLineInput;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provenance: ResolverTypeWrapper<ProvenanceModel>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  RouteFigure: ResolverTypeWrapper<RouteFigure>;
+  RouteOrderInput: RouteOrderInput;
+  RouteReason: RouteReason;
+  RouteTrace: ResolverTypeWrapper<RouteTraceModel>;
+  RoutingStrategy: RoutingStrategy;
+  Shipment: ResolverTypeWrapper<ShipmentModel>;
   SkuAlias: ResolverTypeWrapper<SkuAlias>;
   Source: ResolverTypeWrapper<SourceInfo>;
   StockFlag: StockFlag;
   StockLevel: ResolverTypeWrapper<StockLevelModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  UnfulfilledLine: ResolverTypeWrapper<UnfulfilledLine>;
+  UnfulfilledReason: UnfulfilledReason;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -365,6 +519,8 @@ export type ResolversParentTypes = ResolversObject<{
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
   Float: Scalars['Float']['output'];
+  FulfillmentPlan: FulfillmentPlanModel;
+  GeoPointInput: GeoPointInput;
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   InventoryItem: CanonicalSku;
@@ -373,13 +529,20 @@ export type ResolversParentTypes = ResolversObject<{
   Location: LocationModel;
   LocationCode: LocationCode;
   Money: MoneyModel;
+  OrderLine: OrderLine;
+  OrderLineInput: OrderLineInput;
   PageInfo: PageInfo;
   Provenance: ProvenanceModel;
   Query: Record<PropertyKey, never>;
+  RouteFigure: RouteFigure;
+  RouteOrderInput: RouteOrderInput;
+  RouteTrace: RouteTraceModel;
+  Shipment: ShipmentModel;
   SkuAlias: SkuAlias;
   Source: SourceInfo;
   StockLevel: StockLevelModel;
   String: Scalars['String']['output'];
+  UnfulfilledLine: UnfulfilledLine;
 }>;
 
 export type AnomalyResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Anomaly'] = ResolversParentTypes['Anomaly']> = ResolversObject<{
@@ -412,6 +575,15 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export interface DecimalScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Decimal'], any> {
   name: 'Decimal';
 }
+
+export type FulfillmentPlanResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['FulfillmentPlan'] = ResolversParentTypes['FulfillmentPlan']> = ResolversObject<{
+  complete?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  method?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  shipments?: Resolver<Array<ResolversTypes['Shipment']>, ParentType, ContextType>;
+  strategy?: Resolver<ResolversTypes['RoutingStrategy'], ParentType, ContextType>;
+  trace?: Resolver<Array<ResolversTypes['RouteTrace']>, ParentType, ContextType>;
+  unfulfilled?: Resolver<Array<ResolversTypes['UnfulfilledLine']>, ParentType, ContextType>;
+}>;
 
 export type InventoryItemResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['InventoryItem'] = ResolversParentTypes['InventoryItem']> = ResolversObject<{
   aliases?: Resolver<Array<ResolversTypes['SkuAlias']>, ParentType, ContextType>;
@@ -455,6 +627,11 @@ export type MoneyResolvers<ContextType = GatewayContext, ParentType extends Reso
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type OrderLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrderLine'] = ResolversParentTypes['OrderLine']> = ResolversObject<{
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -475,7 +652,32 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   inventoryItems?: Resolver<ResolversTypes['InventoryItemConnection'], ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
   locations?: Resolver<Array<ResolversTypes['Location']>, ParentType, ContextType>;
   resolveSku?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryResolveSkuArgs, 'code' | 'system'>>;
+  routeOrder?: Resolver<ResolversTypes['FulfillmentPlan'], ParentType, ContextType, RequireFields<QueryRouteOrderArgs, 'order'>>;
   sources?: Resolver<Array<ResolversTypes['Source']>, ParentType, ContextType>;
+}>;
+
+export type RouteFigureResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['RouteFigure'] = ResolversParentTypes['RouteFigure']> = ResolversObject<{
+  allocated?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  available?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  flags?: Resolver<Array<ResolversTypes['StockFlag']>, ParentType, ContextType>;
+  requested?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type RouteTraceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['RouteTrace'] = ResolversParentTypes['RouteTrace']> = ResolversObject<{
+  detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  distanceKm?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  figures?: Resolver<Array<ResolversTypes['RouteFigure']>, ParentType, ContextType>;
+  location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
+  rank?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  reasons?: Resolver<Array<ResolversTypes['RouteReason']>, ParentType, ContextType>;
+  used?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type ShipmentResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Shipment'] = ResolversParentTypes['Shipment']> = ResolversObject<{
+  distanceKm?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['OrderLine']>, ParentType, ContextType>;
+  location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
 }>;
 
 export type SkuAliasResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SkuAlias'] = ResolversParentTypes['SkuAlias']> = ResolversObject<{
@@ -502,22 +704,35 @@ export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends
   safetyStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
+export type UnfulfilledLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['UnfulfilledLine'] = ResolversParentTypes['UnfulfilledLine']> = ResolversObject<{
+  detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['UnfulfilledReason'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
 export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Anomaly?: AnomalyResolvers<ContextType>;
   Availability?: AvailabilityResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
+  FulfillmentPlan?: FulfillmentPlanResolvers<ContextType>;
   InventoryItem?: InventoryItemResolvers<ContextType>;
   InventoryItemConnection?: InventoryItemConnectionResolvers<ContextType>;
   InventoryItemEdge?: InventoryItemEdgeResolvers<ContextType>;
   Location?: LocationResolvers<ContextType>;
   LocationCode?: LocationCodeResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  OrderLine?: OrderLineResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provenance?: ProvenanceResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  RouteFigure?: RouteFigureResolvers<ContextType>;
+  RouteTrace?: RouteTraceResolvers<ContextType>;
+  Shipment?: ShipmentResolvers<ContextType>;
   SkuAlias?: SkuAliasResolvers<ContextType>;
   Source?: SourceResolvers<ContextType>;
   StockLevel?: StockLevelResolvers<ContextType>;
+  UnfulfilledLine?: UnfulfilledLineResolvers<ContextType>;
 }>;
 

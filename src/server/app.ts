@@ -10,6 +10,7 @@ import type { Config } from '../config/index.js';
 import { createInventoryService, type SourceSettings } from '../domain/inventory-service.js';
 import { LocationIndex } from '../domain/locations.js';
 import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
+import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
 import { createSqlConnector } from '../sources/sql.js';
@@ -24,6 +25,8 @@ export interface AppOptions {
   logger: Logger;
   /** Replaces the Default precedence strategy built from `precedence`. */
   precedence?: PrecedenceStrategy;
+  /** Replaces the Default routing policy. */
+  routing?: RoutingPolicy;
   /** Headers prefilled in the explorer (e.g. a demo API key). */
   explorerHeaders?: Record<string, string>;
   /** SKUs the explorer's example operations use. */
@@ -59,6 +62,11 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     locations: new LocationIndex(config.locations),
     precedence: o.precedence ?? new DefaultPrecedenceStrategy(config.precedence),
     maxSkusPerQuery: config.server.maxSkusPerQuery,
+    routing: {
+      policy: o.routing ?? new DefaultRoutingPolicy({ exhaustiveLimit: config.routing.exhaustiveLimit }),
+      maxLines: config.routing.maxLines,
+      useStaleStock: config.routing.useStaleStock,
+    },
     logger: o.logger,
     now: o.now,
   });
