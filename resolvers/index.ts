@@ -1,8 +1,18 @@
 /** Every resolver, typed against schema/ by the generated types. */
 import type { Resolvers } from '../src/generated/graphql.js';
 import { Query } from './query.js';
+import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
 import { routingQuery } from './routing.js';
 import { DateTime, Decimal } from './scalars.js';
 import { InventoryItem, InventoryItemConnection, Location } from './types.js';
 
-export const resolvers: Resolvers = { Query: { ...Query, ...routingQuery }, InventoryItem, InventoryItemConnection, Location, DateTime, Decimal };
+export const resolvers: Resolvers = {
+  Query: { ...Query, ...routingQuery, ...reconciliationQuery },
+  Mutation: { ...anomalyMutation },
+  Movement,
+  InventoryItem,
+  InventoryItemConnection,
+  Location,
+  DateTime,
+  Decimal,
+};

@@ -1,5 +1,5 @@
 /** Root fields: each maps its arguments to one InventoryService call. */
-import type { QueryResolvers } from '../src/generated/graphql.js';
+import type { QueryResolvers, Role } from '../src/generated/graphql.js';
 
 export const Query: QueryResolvers = {
   availability: (_, a, ctx) => ctx.inventory.availability(a.skus, a),
@@ -8,5 +8,6 @@ export const Query: QueryResolvers = {
   resolveSku: (_, a, ctx) => ctx.inventory.resolveSku(a.system, a.code),
   locations: (_, __, ctx) => ctx.inventory.locations(),
   anomalies: (_, a, ctx) => ctx.inventory.anomalies(a.status ?? null, a.first ?? 100),
-  sources: (_, __, ctx) => ctx.sources,
+  sources: (_, __, ctx) => ctx.health.list(),
+  viewer: (_, __, ctx) => ({ name: ctx.principal.name, role: ctx.principal.role.toUpperCase() as Role }),
 };

@@ -7,7 +7,13 @@ import { GraphQLError } from 'graphql';
 
 export enum ErrorCode {
   BAD_USER_INPUT = 'BAD_USER_INPUT',
+  BAD_REQUEST = 'BAD_REQUEST',
+  UNAUTHENTICATED = 'UNAUTHENTICATED',
+  FORBIDDEN = 'FORBIDDEN',
+  LIMIT_EXCEEDED = 'LIMIT_EXCEEDED',
+  RATE_LIMITED = 'RATE_LIMITED',
   SOURCE_UNAVAILABLE = 'SOURCE_UNAVAILABLE',
+  INVALID_SOURCE_DATA = 'INVALID_SOURCE_DATA',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -38,5 +44,25 @@ export class SourceUnavailableError extends GatewayError {
       { source: sourceName },
     );
     this.name = 'SourceUnavailableError';
+  }
+}
+
+/**
+ * A source sent records that could not be used (a quantity that is not a number, an absurd
+ * value, an asOf in the future): they were dropped, their figures fell back to the next
+ * source (flag INVALID_SOURCE_DATA) and anomalies were recorded. One error per source.
+ */
+export class InvalidSourceDataError extends GatewayError {
+  constructor(
+    readonly sourceName: string,
+    records: ReadonlyArray<{ sku: string; location: string | null; reason: string }>,
+  ) {
+    const shown = records.slice(0, 20);
+    super(
+      `Source "${sourceName}" sent ${records.length} invalid record${records.length === 1 ? '' : 's'}; ${records.length === 1 ? 'it was' : 'they were'} dropped and recorded as anomalies (INVALID_SOURCE_DATA).`,
+      ErrorCode.INVALID_SOURCE_DATA,
+      { source: sourceName, count: records.length, records: shown.map((r) => ({ sku: r.sku, location: r.location, reason: r.reason })) },
+    );
+    this.name = 'InvalidSourceDataError';
   }
 }

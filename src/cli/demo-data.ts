@@ -26,6 +26,13 @@ export interface DemoOptions {
   mysqlUrl?: string;
   /** Database names are `${prefix}_erp`, ... Defaults to `ig_demo`. */
   databasePrefix?: string;
+  /**
+   * Canonical locations, 5 (the default) to 30. Beyond the five standard ones, each extra
+   * location is a regional DC known to the WMS (its own warehouse code, 1 to 3 bins per SKU)
+   * and to the ERP (its own site, agreeing with the WMS). The extras draw from their own random
+   * stream, so the first five locations, and every fact, are the same whatever this number.
+   */
+  locations?: number;
   /** The moment the data describes. Defaults to the current time. */
   now?: Date;
   onProgress?: (msg: string) => void;
@@ -78,6 +85,19 @@ const ROWS_PER_INSERT = 1000;
 const ORPHANS = 5;
 
 const ERP_SITES = ['East DC - ACME', 'Central DC', 'NYC Flagship', '3PL West', 'Transit'] as const;
+const STANDARD_LOCATIONS = ERP_SITES.length;
+/** Where the extra regional DCs are (`locations` > 5): one city each, in this order. */
+const REGIONAL_CITIES: readonly (readonly [string, number, number])[] = [
+  ['Atlanta', 33.749, -84.388], ['Dallas', 32.7767, -96.797], ['Denver', 39.7392, -104.9903], ['Seattle', 47.6062, -122.3321],
+  ['Phoenix', 33.4484, -112.074], ['Miami', 25.7617, -80.1918], ['Boston', 42.3601, -71.0589], ['Minneapolis', 44.9778, -93.265],
+  ['Salt Lake City', 40.7608, -111.891], ['Kansas City', 39.0997, -94.5786], ['Nashville', 36.1627, -86.7816], ['Portland', 45.5152, -122.6784],
+  ['Charlotte', 35.2271, -80.8431], ['Columbus', 39.9612, -82.9988], ['Houston', 29.7604, -95.3698], ['Detroit', 42.3314, -83.0458],
+  ['Las Vegas', 36.1699, -115.1398], ['Memphis', 35.1495, -90.049], ['Pittsburgh', 40.4406, -79.9959], ['Sacramento', 38.5816, -121.4944],
+  ['St. Louis', 38.627, -90.1994], ['Indianapolis', 39.7684, -86.1581], ['Baltimore', 39.2904, -76.6122], ['Albuquerque', 35.0844, -106.6504],
+  ['Reno', 39.5296, -119.8138],
+];
+/** The j-th extra location (1-based): its canonical id, WMS warehouse code and ERP site. */
+const regional = (j: number) => ({ id: `DC-R${pad(j, 2)}`, wms: `R${pad(j, 2)}`, erp: `Regional DC ${pad(j, 2)}` });
 const MODELS = ['Trail', 'Road', 'Summit', 'Harbor', 'Canyon', 'Metro', 'Alpine', 'Coastal', 'Ridge', 'Prairie'];
 const KINDS = ['Runner', 'Hiker', 'Jacket', 'Pack', 'Boot', 'Fleece', 'Cap', 'Bottle', 'Tent', 'Glove'];
 const COLOURS = [
@@ -97,6 +117,8 @@ type Value = string | number | null;
 interface Env {
   seed: number;
   n: number;
+  /** Extra regional DCs beyond the five standard locations. */
+  extraLocations: number;
   width: number;
   now: number;
   mysql: boolean;
@@ -104,7 +126,8 @@ interface Env {
 
 interface Bin {
   id: string;
-  wh: 'EAST' | 'CENTRAL';
+  /** EAST, CENTRAL, or an extra regional DC's code (R01, ...). */
+  wh: string;
   qty: number;
   picked: number;
   updatedAt: number;
@@ -210,6 +233,15 @@ function skuAt(env: Env, i: number): Sku {
   const tplAllocated = Math.min(tplOnHand, r.int(0, 10));
   const siteQty = [erpEast, erpCentral, r.int(0, 40), inTpl ? tplOnHand : 0, r.next() < 0.8 ? 0 : r.int(1, 6)];
   const cost = r.int(20_000, 2_500_000);
+  // the extra regional DCs draw from their own stream, so the standard locations stay as they are
+  if (env.extraLocations > 0) {
+    const x = new Rng(env.seed ^ 0x27d4eb2f, i);
+    for (let j = 1; j <= env.extraLocations; j++) {
+      const total = x.int(0, 150);
+      spreadBins(bins, x, env, regional(j).wms, total, 0);
+      siteQty.push(total);
+    }
+  }
 
   return {
     i,
@@ -236,7 +268,7 @@ function skuAt(env: Env, i: number): Sku {
 }
 
 interface Table {
-  system: System;
+  system: DbSystem;
   name: string;
   columns: string[];
   create(t: Knex.CreateTableBuilder, env: Env): void;
@@ -271,7 +303,7 @@ const TABLES: Table[] = [
       t.integer('qty');
       t.primary(['item_no', 'site']);
     },
-    rows: (s) => ERP_SITES.map((site, k) => [s.codes.erp, site, s.siteQty[k] as number]),
+    rows: (s, env) => erpSites(env).map((site, k) => [s.codes.erp, site, s.siteQty[k] as number]),
   },
   {
     system: 'erp',
@@ -326,29 +358,76 @@ const TABLES: Table[] = [
     rows: (s, env) =>
       s.codes.shop === null ? [] : [[s.i, s.i, s.codes.shop, s.colour, s.shopDeleted ? isoSeconds(env.now - 30 * 86_400_000) : null]],
   },
-  {
-    system: 'tpl',
-    name: 'snapshot',
-    columns: ['client_sku', 'facility', 'on_hand', 'allocated', 'snapshot_at'],
-    create(t, env) {
-      text(t, 'client_sku', env, 32).index();
-      text(t, 'facility', env, 16);
-      t.integer('on_hand');
-      t.integer('allocated');
-      text(t, 'snapshot_at', env, 20);
-    },
-    rows: (s, env) => (s.codes.tpl === null ? [] : [[s.codes.tpl, 'W01', s.tplOnHand, s.tplAllocated, isoSeconds(tplSnapshotAt(env))]]),
-  },
 ];
 
 const wmsTime = (ms: number, env: Env) => (env.mysql ? isoSeconds(ms).replace('T', ' ').slice(0, 19) : isoSeconds(ms));
-/** One daily file for every row, taken on the hour about 50 hours before `now`. */
+/** The 3PL's newest daily file, taken on the hour about 50 hours before `now`; the one before it a day earlier. */
 const tplSnapshotAt = (env: Env) => Math.floor((env.now - 50 * 3_600_000) / 3_600_000) * 3_600_000;
+const TPL_DAYS = 2;
+/** `3pl/inventory-YYYY-MM-DD.csv`, dated by the day (UTC) of its snapshot. */
+export const tplFileName = (snapshotAt: number) => `3pl/inventory-${new Date(snapshotAt).toISOString().slice(0, 10)}.csv`;
 
-const SYSTEMS: System[] = ['erp', 'wms', 'shop', 'tpl'];
+/** The systems kept in databases; the 3PL sends files (see writeTplFiles). */
+type DbSystem = Exclude<System, 'tpl'>;
+const SYSTEMS: DbSystem[] = ['erp', 'wms', 'shop'];
+
+/**
+ * The 3PL's daily inventory files, as a 3PL sends them: a header, one row per SKU and lot
+ * (every tenth SKU is split over two lots, summed by the connector), and the snapshot time in
+ * a column. The newest file (`daysBack` 0) holds the figures the facts and the ERP agree with;
+ * the day before differs by a few units. Written block by block: memory stays flat.
+ */
+async function writeTplFiles(dir: string, env: Env): Promise<Record<string, number>> {
+  await mkdir(join(dir, '3pl'), { recursive: true });
+  const sizes: Record<string, number> = {};
+  for (let daysBack = TPL_DAYS - 1; daysBack >= 0; daysBack--) {
+    const at = tplSnapshotAt(env) - daysBack * 86_400_000;
+    const name = tplFileName(at);
+    const file = await open(join(dir, name), 'w');
+    let rows = 0;
+    try {
+      await file.write('client_sku,facility,lot,on_hand,allocated,snapshot_at\n');
+      for (let from = 1; from <= env.n; from += BLOCK) {
+        let out = '';
+        for (let i = from; i <= Math.min(env.n, from + BLOCK - 1); i++) {
+          const s = skuAt(env, i);
+          if (!s.mapped || s.codes.tpl === null) continue;
+          let onHand = s.tplOnHand;
+          let allocated = s.tplAllocated;
+          if (daysBack > 0) {
+            const r = new Rng(env.seed ^ 0x3c6ef372 ^ daysBack, i);
+            onHand = Math.max(0, onHand + r.int(-6, 6));
+            allocated = Math.min(onHand, r.int(0, 10));
+          }
+          const when = isoSeconds(at);
+          if (i % 10 === 3 && onHand > 1) {
+            const first = Math.floor(onHand / 2);
+            out += `${s.codes.tpl},W01,L${i}A,${first},${allocated},${when}\n${s.codes.tpl},W01,L${i}B,${onHand - first},0,${when}\n`;
+            rows += 2;
+          } else {
+            out += `${s.codes.tpl},W01,L${i}A,${onHand},${allocated},${when}\n`;
+            rows++;
+          }
+        }
+        await file.write(out);
+      }
+    } finally {
+      await file.close();
+    }
+    sizes[`tpl.${name}`] = rows;
+  }
+  return sizes;
+}
+
+/** The ERP's sites: the five standard ones, then one per extra regional DC. */
+const erpSites = (env: Env): string[] => [...ERP_SITES, ...Array.from({ length: env.extraLocations }, (_, k) => regional(k + 1).erp)];
 
 /** A problem with the options, as one line, or undefined. */
-export function checkDemoOptions(o: Pick<DemoOptions, 'skus' | 'seed' | 'mysqlUrl' | 'databasePrefix'>): string | undefined {
+export function checkDemoOptions(o: Pick<DemoOptions, 'skus' | 'seed' | 'mysqlUrl' | 'databasePrefix' | 'locations'>): string | undefined {
+  const most = STANDARD_LOCATIONS + REGIONAL_CITIES.length;
+  if (o.locations !== undefined && (!Number.isSafeInteger(o.locations) || o.locations < STANDARD_LOCATIONS || o.locations > most)) {
+    return `locations must be a whole number from ${STANDARD_LOCATIONS} to ${most}, got ${String(o.locations)}`;
+  }
   if (o.skus !== undefined && (!Number.isSafeInteger(o.skus) || o.skus < 1 || o.skus > 99_999_999)) {
     return `skus must be a whole number from 1 to 99999999, got ${String(o.skus)}`;
   }
@@ -375,6 +454,7 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
   const env: Env = {
     seed: opts.seed ?? 42,
     n,
+    extraLocations: (opts.locations ?? STANDARD_LOCATIONS) - STANDARD_LOCATIONS,
     width: Math.max(6, String(n).length),
     now: Math.floor((opts.now ?? new Date()).getTime() / 1000) * 1000,
     mysql: opts.mysqlUrl !== undefined,
@@ -386,7 +466,10 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
 
   const connections = Object.fromEntries(
     SYSTEMS.map((s) => [s, opts.mysqlUrl === undefined ? `./${s}.sqlite` : databaseUrl(opts.mysqlUrl, `${prefix}_${s}`)]),
-  ) as Record<System, string>;
+  ) as Record<DbSystem, string>;
+  // earlier demos: the 3PL's files, and its SQLite snapshot from before it sent files
+  await rm(join(dir, '3pl'), { recursive: true, force: true });
+  await Promise.all(['', '-journal', '-wal', '-shm'].map((x) => rm(join(dir, `tpl.sqlite${x}`), { force: true })));
   if (opts.mysqlUrl === undefined) {
     await Promise.all(SYSTEMS.flatMap((s) => ['', '-journal', '-wal', '-shm'].map((x) => rm(join(dir, `${s}.sqlite${x}`), { force: true }))));
   } else {
@@ -400,7 +483,7 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
         ? createKnex({ client: 'mysql2', connection: connections[s], pool: 4, acquireTimeoutMs: 60_000 })
         : createKnex({ client: 'better-sqlite3', connection: join(dir, `${s}.sqlite`), acquireTimeoutMs: 600_000 }),
     ]),
-  ) as Record<System, Knex>;
+  ) as Record<DbSystem, Knex>;
   const sizes: Record<string, number> = {};
   const skuMapPath = join(dir, 'sku-map.csv');
   let facts: DemoFacts;
@@ -417,12 +500,14 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
       if (tenth > reported && tenth < 10) progress(`${tenth * 10}% of ${n} SKUs written`);
       reported = Math.max(reported, tenth);
     };
-    const [mapFacts, counts] = await Promise.all([
+    const [mapFacts, counts, files] = await Promise.all([
       writeSkuMap(skuMapPath, env),
       Promise.all(TABLES.map((t) => fillTable(dbs[t.system], t, env, (upTo) => advance(`${t.system}.${t.name}`, upTo)))),
+      writeTplFiles(dir, env),
     ]);
     facts = mapFacts;
     TABLES.forEach((t, k) => (sizes[`${t.system}.${t.name}`] = counts[k] as number));
+    Object.assign(sizes, files);
   } finally {
     await Promise.all(SYSTEMS.map((s) => dbs[s].destroy()));
   }
@@ -532,12 +617,13 @@ function withoutPassword(url: string): string {
   return u.toString();
 }
 
-function configYaml(opts: DemoOptions, env: Env, connections: Record<System, string>): string {
+function configYaml(opts: DemoOptions, env: Env, connections: Record<DbSystem, string>): string {
   const client = env.mysql ? 'mysql2' : 'better-sqlite3';
   const command = [
     'inventory-graph demo',
     `--skus ${env.n}`,
     `--seed ${env.seed}`,
+    ...(env.extraLocations > 0 ? [`--locations ${STANDARD_LOCATIONS + env.extraLocations}`] : []),
     ...(opts.mysqlUrl !== undefined ? [`--mysql ${withoutPassword(opts.mysqlUrl)}`, `--prefix ${opts.databasePrefix ?? 'ig_demo'}`] : []),
   ].join(' ');
   const q = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : JSON.stringify(s));
@@ -569,6 +655,10 @@ sources:
     stock:
       table: bin_stock
       columns: { sku: item_code, location: wh, onHand: qty, committed: picked_qty, asOf: updated_at }
+    movements: # picked, not yet invoiced: the WMS has deducted it, the ERP (deducts at invoice) not yet
+      kind: pickedNotInvoiced
+      table: bin_stock
+      columns: { sku: item_code, location: wh, quantity: picked_qty, asOf: updated_at }
   shop: # e-commerce platform: product titles, soft-deleted variants
     kind: sql
     client: ${client}
@@ -577,16 +667,13 @@ sources:
     skuCodes: mapped
     items:
       query: select v.sku as sku, p.title as name from variants v join products p on p.id = v.product_id where v.deleted_at is null
-  tpl: # 3PL portal: a daily snapshot, usually a day or two old
-    kind: sql
-    client: ${client}
-    connection: ${q(connections.tpl)}
-    timeoutMs: 2000
+  tpl: # 3PL: one inventory file a day, usually a day or two old; the newest good file wins
+    kind: csv
+    path: ./3pl/inventory-*.csv
     maxAgeSeconds: 93600
     stalePolicy: count
     skuCodes: mapped
     stock:
-      table: snapshot
       columns: { sku: client_sku, location: facility, onHand: on_hand, committed: allocated, asOf: snapshot_at }
 
 locations:
@@ -595,7 +682,7 @@ locations:
   - { id: STORE-NYC, name: "NYC flagship store", codes: { erp: "NYC Flagship" }, latitude: 40.758, longitude: -73.9855, priority: 3, channels: [retail], safetyStock: 2 }
   - { id: 3PL-WEST, name: "3PL West (Los Angeles)", codes: { tpl: W01, erp: "3PL West" }, latitude: 34.0522, longitude: -118.2437, priority: 4, channels: [web] }
   - { id: IN-TRANSIT, name: "In transit", codes: { erp: Transit }, sellable: false }
-
+${regionalYaml(env)}
 precedence:
   quantity: [wms, tpl, erp]
   cost: [erp]
@@ -603,7 +690,18 @@ precedence:
 `;
 }
 
-const USAGE = 'usage: inventory-graph demo [--dir DIR] [--skus N] [--seed N] [--mysql URL] [--prefix P]';
+/** One config line per extra regional DC (none for the default five locations). */
+function regionalYaml(env: Env): string {
+  let out = '';
+  for (let j = 1; j <= env.extraLocations; j++) {
+    const r = regional(j);
+    const [city, latitude, longitude] = REGIONAL_CITIES[j - 1] as readonly [string, number, number];
+    out += `  - { id: ${r.id}, name: "Regional DC ${city}", codes: { wms: ${r.wms}, erp: "${r.erp}" }, latitude: ${latitude}, longitude: ${longitude}, priority: ${4 + j}, channels: [web, retail] }\n`;
+  }
+  return out;
+}
+
+const USAGE = 'usage: inventory-graph demo [--dir DIR] [--skus N] [--seed N] [--locations N] [--mysql URL] [--prefix P]';
 
 export async function demoCommand(argv: string[]): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
@@ -618,6 +716,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
         seed: { type: 'string' },
         mysql: { type: 'string' },
         prefix: { type: 'string' },
+        locations: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -647,14 +746,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
   };
   const skus = whole('skus');
   const seed = whole('seed');
+  const locations = whole('locations');
   const opts: DemoOptions = {
     dir: str('dir') ?? './data/demo',
     ...(typeof skus === 'number' ? { skus } : {}),
     ...(typeof seed === 'number' ? { seed } : {}),
+    ...(typeof locations === 'number' ? { locations } : {}),
     ...(str('mysql') !== undefined ? { mysqlUrl: str('mysql') } : {}),
     ...(str('prefix') !== undefined ? { databasePrefix: str('prefix') } : {}),
   };
-  const problem = [skus, seed].find((v) => typeof v === 'string') ?? checkDemoOptions(opts);
+  const problem = [skus, seed, locations].find((v) => typeof v === 'string') ?? checkDemoOptions(opts);
   if (problem !== undefined) {
     console.error(`inventory-graph demo: ${problem}\n${USAGE}`);
     return 2;

@@ -11,6 +11,7 @@ import type { core } from 'zod';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
+export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
 export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
@@ -106,11 +107,21 @@ function keyPath(path: readonly (string | number | symbol)[]): string {
 /** The config as it may be before the schema passed: every key possibly missing. */
 type Loose = {
   store?: { client?: unknown; connection?: unknown };
-  sources?: Record<string, Partial<ParsedConfig['sources'][string]> | undefined>;
+  sources?: Record<string, LooseSource | undefined>;
   locations?: unknown;
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
   server?: { maxSkusPerQuery?: unknown };
   routing?: { maxLines?: unknown };
+};
+/** Any kind of source, every key possibly missing. */
+type LooseSource = {
+  kind?: unknown;
+  client?: unknown;
+  connection?: unknown;
+  stock?: unknown;
+  cost?: { currency?: unknown; columns?: { currency?: unknown } };
+  items?: unknown;
+  movements?: unknown;
 };
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
@@ -138,7 +149,10 @@ function crossCheck(c: Loose): string[] {
     if (src.cost !== undefined && src.cost.currency === undefined && src.cost.columns !== undefined && src.cost.columns.currency === undefined) {
       problems.push(`sources.${s}.cost: needs \`columns.currency\` or a fixed \`currency\``);
     }
-    if (src.stock === undefined && src.cost === undefined && src.items === undefined) {
+    if (src.movements !== undefined && src.stock === undefined) {
+      problems.push(`sources.${s}.movements: needs \`stock\` on the same source (movements explain that source's figures)`);
+    }
+    if (src.stock === undefined && src.cost === undefined && src.items === undefined && src.movements === undefined) {
       problems.push(`sources.${s}: maps nothing (add \`stock\`, \`cost\` or \`items\`)`);
     }
   }
@@ -176,7 +190,10 @@ function finish(c: ParsedConfig, baseDir: string): Config {
     ...c,
     store: { ...c.store, connection: file(c.store.client, c.store.connection) },
     sources: Object.fromEntries(
-      Object.entries(c.sources).map(([k, s]) => [k, { ...s, connection: file(s.client, s.connection) }]),
+      Object.entries(c.sources).map(([k, s]) => [
+        k,
+        s.kind === 'csv' ? { ...s, path: isAbsolute(s.path) ? s.path : resolve(baseDir, s.path) } : { ...s, connection: file(s.client, s.connection) },
+      ]),
     ),
     locations: c.locations.map((l) => ({ ...l, safetyStock: l.safetyStock ?? c.defaults.safetyStock })),
   });

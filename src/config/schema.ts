@@ -50,6 +50,20 @@ const mappingBase = {
 
 const column = z.string().min(1);
 
+/** One role's operation limits; unset keys take the `default` role's, then the built-in defaults. */
+const roleLimits = z
+  .strictObject({
+    maxDocumentBytes: z.number().int().positive().max(1_048_576).optional(),
+    maxTokens: z.number().int().positive().max(1_000_000).optional(),
+    maxDepth: z.number().int().positive().max(1000).optional(),
+    maxAliases: z.number().int().min(0).max(100_000).optional(),
+    maxDirectives: z.number().int().min(0).max(100_000).optional(),
+    maxCost: z.number().int().positive().optional(),
+    maxSkus: z.number().int().positive().optional(),
+    pointsPerMinute: z.number().int().min(0).optional(),
+  })
+  .optional();
+
 export const stockMappingSchema = z
   .strictObject({
     ...mappingBase,
@@ -72,6 +86,105 @@ export const itemsMappingSchema = z
   .strictObject({ ...mappingBase, columns: z.strictObject({ sku: column, name: column }).optional() })
   .superRefine(checkMapping);
 
+const movementKind = z.enum(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway']);
+
+/**
+ * One movement mapping: in-flight quantities that explain differences between systems. The kind
+ * is fixed (`kind: pickedNotInvoiced`) or read from a column (`columns.kind`, or a `kind` alias
+ * in a `query`).
+ */
+export const movementMappingSchema = z
+  .strictObject({
+    ...mappingBase,
+    kind: movementKind.optional(),
+    columns: z
+      .strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() })
+      .optional(),
+  })
+  .superRefine(checkMapping)
+  .superRefine((m, ctx) => {
+    if (m.columns !== undefined && (m.kind === undefined) === (m.columns.kind === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of a fixed `kind` or a `columns.kind` column' });
+    }
+  });
+
+/** `movements:` one mapping or a list of them (one per kind, typically). */
+const movementsSchema = z.union([movementMappingSchema, z.array(movementMappingSchema).min(1)]).transform((m) => (Array.isArray(m) ? m : [m]));
+
+/**
+ * How a failing source is contained (src/sources/resilience.ts), for every kind of source: the
+ * circuit breaker, and the bulkhead that bounds reads running and waiting.
+ */
+export const sourceResilience = {
+  breaker: z
+    .strictObject({
+      /** Failures in a row that open the breaker. Defaults to 5. */
+      failureThreshold: z.number().int().min(1).max(1000).default(5),
+      /** How long the breaker stays open before one trial read, in ms. Defaults to 10000. */
+      resetAfterMs: z.number().int().min(100).max(3_600_000).default(10_000),
+    })
+    .prefault({}),
+  /** Reads running against the source at once. Defaults to the pool size (4 for mysql2, 1 for better-sqlite3; 4 for files). */
+  maxConcurrent: z.number().int().min(1).max(1000).optional(),
+  /** Reads waiting for a slot; past that a read fails at once ("too many reads waiting"). Defaults to 64. */
+  maxQueue: z.number().int().min(0).max(100_000).default(64),
+  /** Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1. */
+  retries: z.number().int().min(0).max(3).default(1),
+};
+
+/** Freshness and SKU-code settings every kind of source has. */
+const sourceCommon = {
+  ...sourceResilience,
+  /** Deadline for one read. Defaults to 2000. */
+  timeoutMs: z.number().int().positive().max(600_000).default(2000),
+  /** A record older than this is flagged STALE. Unset: never stale. */
+  maxAgeSeconds: z.number().int().positive().optional(),
+  /** Whether STALE stock still counts toward availability. Defaults to `count`. */
+  stalePolicy: z.enum(['count', 'exclude']).default('count'),
+  /** `mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself. */
+  skuCodes: z.enum(['mapped', 'canonical']).default('mapped'),
+};
+
+/** A file mapping: canonical names to the file's column names (CSV header, or JSON-lines keys). */
+const fileStockMappingSchema = z.strictObject({
+  columns: z.strictObject({ sku: column, location: column, onHand: column, committed: column.optional(), asOf: column.optional() }),
+});
+const fileMovementMappingSchema = z
+  .strictObject({
+    kind: movementKind.optional(),
+    columns: z.strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() }),
+  })
+  .superRefine((m, ctx) => {
+    if ((m.kind === undefined) === (m.columns.kind === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'needs exactly one of a fixed `kind` or a `columns.kind` column' });
+    }
+  });
+
+/**
+ * A source that sends files (a 3PL's daily inventory file): the newest file matching `path`
+ * is the source's snapshot; a file that fails to parse never replaces the last good one.
+ */
+export const csvSourceSchema = z.strictObject({
+  kind: z.literal('csv'),
+  /** A file pattern relative to the config file; `*` and `?` may appear in the file name only. */
+  path: z
+    .string()
+    .min(1)
+    .refine((p) => !/[*?[\]]/.test(p.replace(/[^/\\]*$/, '')), 'wildcards may appear in the file name only, not in directories'),
+  /** `csv` (a header row, then one row per record) or `jsonl` (one JSON object per line). Default: by extension (.jsonl/.ndjson: jsonl). */
+  format: z.enum(['csv', 'jsonl']).optional(),
+  /** CSV field delimiter. Defaults to `,`. */
+  delimiter: z.string().length(1).default(','),
+  /** How often, at most, the directory is looked at for a newer file, in ms. Defaults to 1000. */
+  checkIntervalMs: z.number().int().min(0).max(3_600_000).default(1000),
+  ...sourceCommon,
+  stock: fileStockMappingSchema,
+  movements: z
+    .union([fileMovementMappingSchema, z.array(fileMovementMappingSchema).min(1)])
+    .transform((m) => (Array.isArray(m) ? m : [m]))
+    .optional(),
+});
+
 export const sqlSourceSchema = z.strictObject({
   kind: z.literal('sql'),
   client: clientName,
@@ -87,9 +200,31 @@ export const sqlSourceSchema = z.strictObject({
   skuCodes: z.enum(['mapped', 'canonical']).default('mapped'),
   /** Connection pool size. Defaults to 4 (1 for better-sqlite3, which is synchronous). */
   pool: z.number().int().positive().max(100).optional(),
+  ...sourceResilience,
   stock: stockMappingSchema.optional(),
   cost: costMappingSchema.optional(),
   items: itemsMappingSchema.optional(),
+  /** In-flight quantities (picked not invoiced, in transit, received not put away) that explain variance. */
+  movements: movementsSchema.optional(),
+});
+
+/** A source is told apart by its `kind`. */
+export const sourceSchema = z.discriminatedUnion('kind', [sqlSourceSchema, csvSourceSchema]);
+
+/** Where new anomalies are sent, as JSON, off the query path. */
+export const anomaliesSchema = z.strictObject({
+  webhook: z
+    .strictObject({
+      /** An http(s) URL that receives one POST per new anomaly. */
+      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+      /** Deadline for one delivery attempt. Defaults to 5000. */
+      timeoutMs: z.number().int().positive().max(120_000).default(5000),
+      /** Attempts per anomaly, the first included, with exponential backoff between them. Defaults to 5. */
+      maxAttempts: z.number().int().min(1).max(50).default(5),
+      /** Anomalies waiting to be sent at most; past it the oldest are dropped (and logged). Defaults to 1000. */
+      queueSize: z.number().int().min(1).max(1_000_000).default(1000),
+    })
+    .optional(),
 });
 
 export const locationSchema = z.strictObject({
@@ -118,19 +253,41 @@ export const configSchema = z.strictObject({
       maxSkusPerQuery: z.number().int().positive().max(100_000).default(500),
       /** Serve the offline explorer at GET /graphql from a browser. Defaults to true. */
       explorer: z.boolean().default(true),
+      /** On SIGTERM, how long requests in flight may take to finish before they are cut, in ms. Defaults to 10000. */
+      shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
     })
     .prefault({}),
   store: z.strictObject({
     client: clientName,
     connection: z.string().min(1),
   }),
-  sources: z.record(name, sqlSourceSchema).refine((s) => Object.keys(s).length > 0, 'at least one source is required'),
+  sources: z.record(name, sourceSchema).refine((s) => Object.keys(s).length > 0, 'at least one source is required'),
   locations: z.array(locationSchema).min(1),
   precedence: z.strictObject({
     quantity: z.array(z.string()).min(1),
     cost: z.array(z.string()).default([]),
     name: z.array(z.string()).default([]),
   }),
+  auth: z
+    .strictObject({
+      /** API keys, as `inventory-graph keys create` prints them. */
+      keys: z
+        .array(
+          z.strictObject({
+            name: z.string().regex(/^[\w.:-]{1,64}$/, 'use up to 64 letters, digits and _ . : -'),
+            role: z.enum(['storefront', 'oms', 'analyst', 'admin']),
+            hash: z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be sha256:<64 hex digits> (inventory-graph keys create prints it)'),
+          }),
+        )
+        .default([]),
+      /** No key needed, every request is admin: local development only. Defaults to false. */
+      open: z.boolean().default(false),
+    })
+    .prefault({}),
+  /** Operation limits: `default` for every role, then per-role overrides (see src/server/limits.ts). */
+  limits: z
+    .strictObject({ default: roleLimits, storefront: roleLimits, oms: roleLimits, analyst: roleLimits, admin: roleLimits })
+    .prefault({}),
   routing: z
     .strictObject({
       /** Most lines one routeOrder may have. Defaults to 100. */
@@ -141,6 +298,7 @@ export const configSchema = z.strictObject({
       exhaustiveLimit: z.number().int().positive().max(10_000_000).default(20_000),
     })
     .prefault({}),
+  anomalies: anomaliesSchema.prefault({}),
   defaults: z
     .strictObject({
       safetyStock: z.number().int().min(0).default(0),
@@ -151,6 +309,10 @@ export const configSchema = z.strictObject({
 export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type SqlSourceConfig = z.output<typeof sqlSourceSchema>;
+export type CsvSourceConfig = z.output<typeof csvSourceSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type MovementMapping = z.output<typeof movementMappingSchema>;
+export type AnomaliesConfig = z.output<typeof anomaliesSchema>;
 export type StockMapping = z.output<typeof stockMappingSchema>;
 export type CostMapping = z.output<typeof costMappingSchema>;
 export type ItemsMapping = z.output<typeof itemsMappingSchema>;

@@ -18,6 +18,8 @@ export interface DbOptions {
   pool?: number;
   /** How long a query may wait for a free connection, in ms. Defaults to 10000. */
   acquireTimeoutMs?: number;
+  /** How long opening a MySQL connection may take (mysql2 `connectTimeout`), in ms. Defaults to 5000. */
+  connectTimeoutMs?: number;
 }
 
 // knex prints pool and driver warnings with console.warn; the callers log every failure
@@ -37,7 +39,7 @@ export function createKnex(o: DbOptions): Knex {
   }
   return knexFactory({
     client: 'mysql2',
-    connection: mysqlConnection(o.connection),
+    connection: mysqlConnection(o.connection, o.connectTimeoutMs),
     log: quiet,
     pool: { min: 0, max: o.pool ?? 4 },
     acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
@@ -45,7 +47,7 @@ export function createKnex(o: DbOptions): Knex {
 }
 
 /** mysql://user:pass@host:port/db?x=y → mysql2 options with our safe defaults. */
-export function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
+export function mysqlConnection(url: string, connectTimeoutMs = 5_000): Knex.MySql2ConnectionConfig {
   const u = new URL(url);
   return {
     host: u.hostname || '127.0.0.1',
@@ -58,6 +60,6 @@ export function mysqlConnection(url: string): Knex.MySql2ConnectionConfig {
     supportBigNumbers: true,
     bigNumberStrings: true,
     decimalNumbers: false,
-    connectTimeout: 5_000,
+    connectTimeout: connectTimeoutMs,
   } as Knex.MySql2ConnectionConfig;
 }

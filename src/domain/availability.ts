@@ -7,14 +7,15 @@
  * - A figure older than its source's `maxAgeSeconds` is flagged STALE; under the source's
  *   `exclude` policy it contributes 0.
  * - A figure from a lower-precedence source is flagged FALLBACK; one a failed source should
- *   have given is flagged SOURCE_UNAVAILABLE.
+ *   have given is flagged SOURCE_UNAVAILABLE; one whose source sent an unusable record (not a
+ *   number, absurd, dated in the future) is flagged INVALID_SOURCE_DATA.
  * - Only sellable locations in the asked channel count toward a SKU's totals (`counted`).
  * Pure functions: no I/O, no clock except the `now` passed in.
  */
 import type { Location } from './locations.js';
 import type { Decision } from './precedence.js';
 
-export type Flag = 'NEGATIVE_ON_HAND' | 'STALE' | 'FALLBACK' | 'SOURCE_UNAVAILABLE' | 'UNKNOWN_SKU' | 'NOT_SELLABLE';
+export type Flag = 'NEGATIVE_ON_HAND' | 'STALE' | 'FALLBACK' | 'SOURCE_UNAVAILABLE' | 'UNKNOWN_SKU' | 'NOT_SELLABLE' | 'SNAPSHOT_FALLBACK' | 'INVALID_SOURCE_DATA';
 
 export interface Provenance {
   /** The source whose figure is used; null when no source could answer. */
@@ -52,6 +53,8 @@ export interface Quantity {
   onHand: number;
   committed: number;
   asOf: Date;
+  /** From an older file snapshot, because the source's newest file was refused. */
+  snapshotFallback?: boolean;
 }
 
 /** Freshness policy of one source. */
@@ -65,10 +68,11 @@ export interface SourcePolicy {
  * (nothing is known there: the location is left out rather than shown as a guessed zero).
  */
 export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: (source: string) => SourcePolicy, now: Date): StockLevel | undefined {
-  if (d.winner === undefined && !d.sourceUnavailable) return undefined;
+  if (d.winner === undefined && !d.sourceUnavailable && d.invalidData !== true) return undefined;
   const flags: Flag[] = [];
   if (d.fallback && d.winner !== undefined) flags.push('FALLBACK');
   if (d.sourceUnavailable) flags.push('SOURCE_UNAVAILABLE');
+  if (d.invalidData === true) flags.push('INVALID_SOURCE_DATA');
   if (!location.sellable) flags.push('NOT_SELLABLE');
   if (d.winner === undefined) {
     return {
@@ -86,6 +90,8 @@ export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: 
   const policy = policyOf(d.winner.source);
   const stale = policy.maxAgeSeconds !== undefined && now.getTime() - q.asOf.getTime() > policy.maxAgeSeconds * 1000;
   if (stale) flags.push('STALE');
+  // the figure still counts (it is the last good one); its freshness is judged by its asOf like any other
+  if (q.snapshotFallback === true) flags.push('SNAPSHOT_FALLBACK');
   const negative = q.onHand < 0;
   if (negative) flags.push('NEGATIVE_ON_HAND');
   const usable = !negative && !(stale && policy.stalePolicy === 'exclude');

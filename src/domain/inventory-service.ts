@@ -19,6 +19,8 @@ import { stockLevel, summarize, unknownSku, type Availability, type Quantity, ty
 import type { Location, LocationIndex } from './locations.js';
 import type { Candidate, PrecedenceField, PrecedenceStrategy } from './precedence.js';
 import type { Entity, RecordOf } from './records.js';
+import { costProblem, stockProblem } from './validation.js';
+import { describeSourceFailure } from '../sources/resilience.js';
 import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from './route-order.js';
 import type { RoutingPolicy } from './routing.js';
 
@@ -56,7 +58,20 @@ export interface SourceFailure {
   reason: string;
 }
 
+/** A record a source sent that could not be used: dropped, fallen back from, flagged, recorded as an anomaly. */
+export interface InvalidRecord {
+  source: string;
+  sku: string;
+  /** The canonical location, or null for a per-SKU record (a cost). */
+  location: string | null;
+  /** Why, in words for an operator (no SQL). */
+  reason: string;
+}
+
 export type InventoryService = ReturnType<typeof createInventoryService>;
+
+/** The longest SKU the store holds (its column width). */
+export const MAX_SKU_LENGTH = 191;
 
 /** Builds the per-request API. Loaders and failures live exactly as long as the request. */
 export function createInventoryService(deps: InventoryDeps) {
@@ -65,6 +80,8 @@ export function createInventoryService(deps: InventoryDeps) {
 
   return function forRequest() {
     const failures = new Map<string, SourceFailure>();
+    /** Per source, the records it sent during this request that could not be used. */
+    const invalidData = new Map<string, InvalidRecord[]>();
     const statements = new Map<string, number>();
     const loader = createSourceLoaders(deps.connectors, {
       statement(source, entity) {
@@ -117,17 +134,46 @@ export function createInventoryService(deps: InventoryDeps) {
       return out;
     }
 
-    /** Per field (cost, name): the first source in precedence that has a record for the SKU. */
-    async function pick<E extends 'cost' | 'items', T>(field: PrecedenceField, entity: E, item: CanonicalSku, value: (r: RecordOf[E]) => T) {
+    /** Per field (cost, name): the first source in precedence that has a usable record for the SKU. */
+    async function pick<E extends 'cost' | 'items', T>(
+      field: PrecedenceField,
+      entity: E,
+      item: CanonicalSku,
+      value: (r: RecordOf[E]) => T,
+      problem: (r: RecordOf[E]) => string | undefined = () => undefined,
+    ) {
       const sources = deps.precedence.order(field);
       const read_ = await read(entity, sources, [item]);
+      const anomalies: NewAnomaly[] = [];
       const candidates: Candidate<T>[] = sources.map((source) => {
         const r = read_.get(source);
         if (r === 'failed') return { source, status: 'failed' };
         const first = r?.get(item.sku)?.[0];
-        return first === undefined ? { source, status: 'missing' } : { source, status: 'found', value: value(first) };
+        if (first === undefined) return { source, status: 'missing' };
+        const why = problem(first);
+        if (why === undefined) return { source, status: 'found', value: value(first) };
+        invalidRecord({ source, sku: item.sku, location: null, reason: why }, entity, `its code "${first.code}"`, anomalies);
+        return { source, status: 'invalid' };
       });
+      await recordAnomalies(anomalies);
       return deps.precedence.decide(field, candidates);
+    }
+
+    /** Notes an unusable record for the response's errors and as an INVALID_SOURCE_DATA anomaly. */
+    function invalidRecord(found: InvalidRecord, entity: Entity, sourceKey: string, anomalies: NewAnomaly[]): void {
+      // a source's raw value may be long: the reason quotes only its start
+      const r = { ...found, reason: found.reason.length > 200 ? `${found.reason.slice(0, 199)}…` : found.reason };
+      const list = invalidData.get(r.source);
+      if (list === undefined) invalidData.set(r.source, [r]);
+      else list.push(r);
+      deps.logger.warn('invalid source data', { ...r });
+      anomalies.push({
+        kind: 'INVALID_SOURCE_DATA',
+        sku: r.sku,
+        location: r.location,
+        source: r.source,
+        detail: `${r.source} sent an invalid ${entity} record for ${r.sku}${r.location === null ? '' : ` at ${r.location}`} (${sourceKey}): ${r.reason}`.slice(0, 1000),
+      });
     }
 
     async function recordAnomalies(list: NewAnomaly[]): Promise<void> {
@@ -141,6 +187,7 @@ export function createInventoryService(deps: InventoryDeps) {
 
     return {
       failures,
+      invalidData,
       statements,
 
       /** One entry per requested SKU, in request order; unknown SKUs are flagged, never dropped. */
@@ -150,6 +197,10 @@ export function createInventoryService(deps: InventoryDeps) {
             argumentName: 'skus',
             limit: deps.maxSkusPerQuery,
           });
+        }
+        const tooLong = skus.findIndex((s) => s.length > MAX_SKU_LENGTH);
+        if (tooLong >= 0) {
+          throw new BadUserInputError(`skus[${tooLong}] is ${skus[tooLong]?.length} characters long; a SKU has at most ${MAX_SKU_LENGTH}.`, { argumentName: 'skus' });
         }
         const locations = deps.locations.select(q.locationIds, q.channel);
         if (skus.length === 0) return [];
@@ -166,10 +217,10 @@ export function createInventoryService(deps: InventoryDeps) {
 
         const answers = new Map<string, Availability>();
         for (const sku of known.values()) {
-          const perSource = new Map<string, Map<string, Quantity> | 'failed'>();
+          const perSource = new Map<string, Map<string, Quantity | 'invalid'> | 'failed'>();
           for (const source of sources) {
             const r = records.get(source);
-            perSource.set(source, r === 'failed' || r === undefined ? 'failed' : byLocation(source, r.get(sku.sku) ?? [], anomalies));
+            perSource.set(source, r === 'failed' || r === undefined ? 'failed' : byLocation(source, sku.sku, r.get(sku.sku) ?? [], anomalies, at));
           }
           const levels: StockLevel[] = [];
           for (const location of locations) {
@@ -179,6 +230,7 @@ export function createInventoryService(deps: InventoryDeps) {
                 const m = perSource.get(source);
                 if (m === 'failed' || m === undefined) return { source, status: 'failed' };
                 const v = m.get(location.id);
+                if (v === 'invalid') return { source, status: 'invalid' };
                 return v === undefined ? { source, status: 'missing' } : { source, status: 'found', value: v };
               });
             const level = stockLevel(location, deps.precedence.decide('quantity', candidates), policyOf, at);
@@ -221,7 +273,7 @@ export function createInventoryService(deps: InventoryDeps) {
 
       /** The unit cost by `precedence.cost`, with the source that gave it. */
       async unitCost(item: CanonicalSku): Promise<Money | null> {
-        const d = await pick('cost', 'cost', item, (r) => r);
+        const d = await pick('cost', 'cost', item, (r) => r, costProblem);
         return d.winner === undefined ? null : { amount: d.winner.value.amount, currency: d.winner.value.currency, source: d.winner.source };
       },
 
@@ -238,34 +290,41 @@ export function createInventoryService(deps: InventoryDeps) {
       },
     };
 
-    /** A source's stock records for one SKU by canonical location, summed over the SKU's codes. */
-    function byLocation(source: string, recs: readonly RecordOf['stock'][], anomalies: NewAnomaly[]): Map<string, Quantity> {
-      const m = new Map<string, Quantity>();
+    /**
+     * A source's stock records for one SKU by canonical location, summed over the SKU's codes.
+     * A location where one of them cannot be used is 'invalid' as a whole: a partial sum would
+     * be a wrong figure, so precedence passes over it.
+     */
+    function byLocation(source: string, sku: string, recs: readonly RecordOf['stock'][], anomalies: NewAnomaly[], at: Date): Map<string, Quantity | 'invalid'> {
+      const m = new Map<string, Quantity | 'invalid'>();
       for (const r of recs) {
         const location = deps.locations.fromSourceCode(source, r.location);
         if (location === undefined) {
           anomalies.push({ kind: 'UNMAPPED_LOCATION', sku: null, location: r.location, source, detail: `${source} reports stock at location code "${r.location}", which no configured location maps` });
           continue;
         }
+        const problem = stockProblem(r, at);
+        if (problem !== undefined) {
+          m.set(location.id, 'invalid');
+          invalidRecord({ source, sku, location: location.id, reason: problem }, 'stock', `its code "${r.code}" at "${r.location}"`, anomalies);
+          continue;
+        }
         const q = m.get(location.id);
-        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf });
-        else m.set(location.id, { onHand: q.onHand + r.onHand, committed: q.committed + r.committed, asOf: r.asOf < q.asOf ? r.asOf : q.asOf });
+        if (q === 'invalid') continue;
+        const fromFallback = r.snapshotFallback === true || q?.snapshotFallback === true ? { snapshotFallback: true } : {};
+        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback });
+        else m.set(location.id, { onHand: q.onHand + r.onHand, committed: q.committed + r.committed, asOf: r.asOf < q.asOf ? r.asOf : q.asOf, ...fromFallback });
       }
       return m;
     }
   };
 }
 
-/** A failure in words a client may see: what happened, never SQL, hosts or paths. */
+/**
+ * A failure in words a client may see: what happened ("timed out after 300 ms", "circuit
+ * open", "connection refused"), never SQL, hosts or paths. The resilience layer already gives
+ * its errors such a reason; a driver error is described the same way.
+ */
 export function describeFailure(e: unknown): string {
-  const err = e as { name?: string; code?: string; message?: string };
-  if (err.name === 'KnexTimeoutError' || err.code === 'ETIMEDOUT' || err.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return 'timed out';
-  if (err.code === 'ECONNREFUSED') return 'connection refused';
-  if (err.code === 'ECONNRESET' || err.code === 'PROTOCOL_CONNECTION_LOST') return 'connection lost';
-  if (err.code === 'ER_ACCESS_DENIED_ERROR') return 'access denied';
-  if (err.code === 'SQLITE_CANTOPEN' || /(unable to|cannot) open database/i.test(err.message ?? '')) return 'cannot open its database';
-  if (err.code === 'ER_NO_SUCH_TABLE' || err.code === 'ER_BAD_FIELD_ERROR' || /no such (table|column)/i.test(err.message ?? '')) {
-    return 'its mapping does not match the database (see the server log)';
-  }
-  return 'read failed (see the server log)';
+  return describeSourceFailure(e);
 }

@@ -15,7 +15,9 @@ export type PrecedenceField = 'quantity' | 'cost' | 'name';
 export type Candidate<T> =
   | { source: string; status: 'found'; value: T }
   | { source: string; status: 'missing' }
-  | { source: string; status: 'failed' };
+  | { source: string; status: 'failed' }
+  /** The source has a record, but it cannot be used (see src/domain/validation.ts): passed over like a failure. */
+  | { source: string; status: 'invalid' };
 
 export interface Decision<T> {
   /** The source that speaks, with its value; undefined when no source had an answer. */
@@ -24,6 +26,8 @@ export interface Decision<T> {
   fallback: boolean;
   /** A source that should have answered failed for this request. */
   sourceUnavailable: boolean;
+  /** A source ahead of the winner (or ahead of nothing) had a record that could not be used. */
+  invalidData?: boolean;
   /** The decision in words, e.g. `quantity: wms > erp (wms: no record)`. */
   rule: string;
 }
@@ -45,16 +49,21 @@ export class DefaultPrecedenceStrategy implements PrecedenceStrategy {
   decide<T>(field: PrecedenceField, candidates: readonly Candidate<T>[]): Decision<T> {
     const passed: string[] = [];
     let sourceUnavailable = false;
+    let invalidData = false;
     for (const c of candidates) {
       if (c.status === 'found') {
-        return { winner: { source: c.source, value: c.value }, fallback: passed.length > 0, sourceUnavailable, rule: rule(field, candidates, passed) };
+        return { winner: { source: c.source, value: c.value }, fallback: passed.length > 0, sourceUnavailable, ...invalid(invalidData), rule: rule(field, candidates, passed) };
       }
       if (c.status === 'failed') sourceUnavailable = true;
-      passed.push(`${c.source}: ${c.status === 'failed' ? 'unavailable' : 'no record'}`);
+      if (c.status === 'invalid') invalidData = true;
+      passed.push(`${c.source}: ${c.status === 'failed' ? 'unavailable' : c.status === 'invalid' ? 'invalid data' : 'no record'}`);
     }
-    return { winner: undefined, fallback: passed.length > 0, sourceUnavailable, rule: rule(field, candidates, passed) };
+    return { winner: undefined, fallback: passed.length > 0, sourceUnavailable, ...invalid(invalidData), rule: rule(field, candidates, passed) };
   }
 }
+
+/** `invalidData` is only set when true, so decisions without it read as before. */
+const invalid = (invalidData: boolean): { invalidData?: true } => (invalidData ? { invalidData: true } : {});
 
 function rule(field: PrecedenceField, candidates: readonly Candidate<unknown>[], passed: readonly string[]): string {
   const order = candidates.map((c) => c.source).join(' > ');

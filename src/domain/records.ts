@@ -12,13 +12,45 @@ export interface StockRecord {
   committed: number;
   /** When the figure was true: the source's own timestamp, or the moment it was read. */
   asOf: Date;
+  /**
+   * Set by a file source that serves an older snapshot because its newest file was rejected
+   * (half-written or malformed): the figure is the last good one, not the newest sent.
+   */
+  snapshotFallback?: boolean;
+  /**
+   * Why the source's record cannot be used (a quantity that is not a whole number, an
+   * unparseable asOf, ...), in words for an operator; the figures are then meaningless. The
+   * domain drops such a record for its (sku, location), falls back along the precedence list,
+   * flags INVALID_SOURCE_DATA and records an anomaly (see src/domain/validation.ts).
+   */
+  invalid?: string;
 }
+
+/**
+ * Units in flight that explain why systems disagree. A movement mapped on a source means: this
+ * source has already taken `quantity` units out of its on-hand at `location` (picked but not
+ * invoiced, shipped into transit), or not yet put them in (received, not put away), while a
+ * system that does not record the movement yet still counts them. Rows for the same
+ * (code, location, kind) arrive summed.
+ */
+export interface MovementRecord {
+  code: string;
+  location: string;
+  kind: MovementKind;
+  quantity: number;
+  asOf: Date;
+}
+
+export const MOVEMENT_KINDS = ['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway'] as const;
+export type MovementKind = (typeof MOVEMENT_KINDS)[number];
 
 /** A unit cost as the source stores it: `amount` is a decimal string, never a float. */
 export interface CostRecord {
   code: string;
   amount: string;
   currency: string;
+  /** Why the amount cannot be used (not a decimal, ...): the cost falls back to the next source. */
+  invalid?: string;
 }
 
 export interface ItemRecord {
@@ -26,10 +58,11 @@ export interface ItemRecord {
   name: string;
 }
 
-export type Entity = 'stock' | 'cost' | 'items';
+export type Entity = 'stock' | 'cost' | 'items' | 'movements';
 
 export interface RecordOf {
   stock: StockRecord;
   cost: CostRecord;
   items: ItemRecord;
+  movements: MovementRecord;
 }

@@ -5,9 +5,13 @@ import type { Availability as AvailabilityModel, StockLevel as StockLevelModel, 
 import type { Location as LocationModel } from '../domain/locations.js';
 import type { CanonicalSku, SkuPage, Anomaly as AnomalyModel } from '../store/index.js';
 import type { Money as MoneyModel } from '../domain/inventory-service.js';
-import type { SourceInfo, GatewayContext } from '../server/context.js';
+import type { SourceHealth as SourceModel } from '../sources/health.js';
+import type { Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel } from '../domain/reconciliation.js';
+import type { OrphanCodePage as OrphanCodePageModel } from '../domain/reconciliation-api.js';
+import type { ReconciliationRun as ReconciliationRunModel } from '../store/reconciliation-store.js';
 import type { FulfillmentPlan as FulfillmentPlanModel, RouteTrace as RouteTraceModel } from '../domain/route-order.js';
 import type { Shipment as ShipmentModel } from '../domain/routing.js';
+import type { GatewayContext } from '../server/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type Omit<T, K extends keyof T> = Pick<T, Exclude<keyof T, K>>;
@@ -28,16 +32,24 @@ export type Scalars = {
 /** Something in the source data that needs a person: recorded once while open. */
 export type Anomaly = {
   __typename?: 'Anomaly';
+  /** The note given when it was acknowledged. */
+  acknowledgeNote?: Maybe<Scalars['String']['output']>;
+  acknowledgedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The source's own code: the orphan code (ORPHAN_CODE), the refused file's name (SNAPSHOT_REJECTED). */
+  code?: Maybe<Scalars['String']['output']>;
   detail: Scalars['String']['output'];
   firstSeen: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, ... */
+  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, ... */
   kind: Scalars['String']['output'];
   lastSeen: Scalars['DateTime']['output'];
   /** A canonical location id, or the source's own code when no location maps it. */
   location?: Maybe<Scalars['String']['output']>;
   /** How many times it was seen again while open (counted at most once a minute per server). */
   occurrences: Scalars['Int']['output'];
+  /** What was done, given when it was resolved. */
+  resolutionNote?: Maybe<Scalars['String']['output']>;
+  resolvedAt?: Maybe<Scalars['DateTime']['output']>;
   sku?: Maybe<Scalars['ID']['output']>;
   source?: Maybe<Scalars['String']['output']>;
   status: AnomalyStatus;
@@ -66,6 +78,15 @@ export type Availability = {
   sku: Scalars['ID']['output'];
 };
 
+/** A circuit breaker's state. */
+export type BreakerState =
+  /** Reads go to the source. */
+  | 'CLOSED'
+  /** One trial read is on its way; its outcome closes or re-opens the breaker. */
+  | 'HALF_OPEN'
+  /** Reads fail fast (`circuit open`) until `sources.X.breaker.resetAfterMs` has passed. */
+  | 'OPEN';
+
 export type FulfillmentPlan = {
   __typename?: 'FulfillmentPlan';
   /** Every line is assigned in full. */
@@ -79,6 +100,12 @@ export type FulfillmentPlan = {
   /** What could not be assigned, and why. */
   unfulfilled: Array<UnfulfilledLine>;
 };
+
+export type GapReason =
+  /** No stock source has a code for the SKU. */
+  | 'NO_CODE'
+  /** The SKU map gives the source a code for the SKU, and the source has no stock record for it. */
+  | 'NO_RECORD';
 
 export type GeoPointInput = {
   latitude: Scalars['Float']['input'];
@@ -124,7 +151,7 @@ export type Location = {
   /** The sales channels it fulfils; null: every channel. */
   channels?: Maybe<Array<Scalars['String']['output']>>;
   /** The code each system uses for this location. */
-  codes: Array<LocationCode>;
+  codes?: Maybe<Array<LocationCode>>;
   id: Scalars['ID']['output'];
   latitude?: Maybe<Scalars['Float']['output']>;
   longitude?: Maybe<Scalars['Float']['output']>;
@@ -152,6 +179,56 @@ export type Money = {
   source: Scalars['String']['output'];
 };
 
+export type Movement = {
+  __typename?: 'Movement';
+  asOf: Scalars['DateTime']['output'];
+  kind: MovementKind;
+  quantity: Scalars['Int']['output'];
+};
+
+export type MovementKind =
+  /** Shipped from this location, not yet received at the next. */
+  | 'IN_TRANSIT'
+  /** The WMS has deducted it at pick; the ERP deducts at invoice. */
+  | 'PICKED_NOT_INVOICED'
+  /** Received, not yet put away (not yet in bin stock). */
+  | 'RECEIVED_NOT_PUT_AWAY';
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type Mutation = {
+  __typename?: 'Mutation';
+  /** OPEN -> ACKNOWLEDGED: someone is on it. Seen again, it keeps counting on the same anomaly. */
+  acknowledgeAnomaly?: Maybe<Anomaly>;
+  /** OPEN or ACKNOWLEDGED -> RESOLVED, with a note saying what was done. Seen again later, it opens a new anomaly. */
+  resolveAnomaly?: Maybe<Anomaly>;
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type MutationAcknowledgeAnomalyArgs = {
+  id: Scalars['ID']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type MutationResolveAnomalyArgs = {
+  id: Scalars['ID']['input'];
+  note: Scalars['String']['input'];
+};
+
 export type OrderLine = {
   __typename?: 'OrderLine';
   quantity: Scalars['Int']['output'];
@@ -161,6 +238,21 @@ export type OrderLine = {
 export type OrderLineInput = {
   quantity: Scalars['Int']['input'];
   sku: Scalars['ID']['input'];
+};
+
+export type OrphanCode = {
+  __typename?: 'OrphanCode';
+  code: Scalars['String']['output'];
+  source: Scalars['String']['output'];
+};
+
+export type OrphanCodePage = {
+  __typename?: 'OrphanCodePage';
+  endCursor?: Maybe<Scalars['String']['output']>;
+  hasNextPage: Scalars['Boolean']['output'];
+  orphans: Array<OrphanCode>;
+  /** How many of the source's codes this page read. */
+  scanned: Scalars['Int']['output'];
 };
 
 export type PageInfo = {
@@ -188,7 +280,7 @@ export type Provenance = {
 export type Query = {
   __typename?: 'Query';
   /** Anomalies found while answering queries, newest first. */
-  anomalies: Array<Anomaly>;
+  anomalies?: Maybe<Array<Anomaly>>;
   /**
    * Available-to-promise for a page of SKUs: one entry per requested SKU, in request order
    * (duplicates answered twice). An unknown SKU is answered with the UNKNOWN_SKU flag, never
@@ -201,7 +293,24 @@ export type Query = {
   /** The catalogue in SKU order, a page at a time (`first` at most `server.maxSkusPerQuery`). */
   inventoryItems: InventoryItemConnection;
   /** The canonical locations, in config order. */
-  locations: Array<Location>;
+  locations?: Maybe<Array<Location>>;
+  /**
+   * Codes a source holds stock under that no canonical SKU maps (orphans), in the source's code
+   * order. Pass `endCursor` as `after` for the next page; one call reads at most 50,000 codes.
+   * Each orphan found is recorded as an ORPHAN_CODE anomaly.
+   */
+  orphanCodes?: Maybe<OrphanCodePage>;
+  /**
+   * Every system's quantity side by side per (sku, location), the authoritative one (by
+   * `precedence.quantity`, as availability picks it), each other system's variance against it,
+   * the part movements explain (picked not invoiced, in transit, received not put away) and the
+   * unexplained rest. `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0).
+   * Unknown SKUs have no lines. At most `server.maxSkusPerQuery` SKUs; one statement per source
+   * per entity, however many SKUs. A line past tolerance is recorded as a DISCREPANCY anomaly.
+   */
+  reconciliation?: Maybe<Reconciliation>;
+  /** Runs of `inventory-graph reconcile`, newest first. */
+  reconciliationRuns?: Maybe<Array<ReconciliationRun>>;
   /** The canonical SKU that a system's own code means; null for a code the map lacks (an orphan). */
   resolveSku?: Maybe<InventoryItem>;
   /**
@@ -213,9 +322,11 @@ export type Query = {
    * (default 100), a quantity below 1, DISTANCE without a destination, an unknown location id in
    * `excludeLocationIds`, `maxShipments` below 1.
    */
-  routeOrder: FulfillmentPlan;
+  routeOrder?: Maybe<FulfillmentPlan>;
   /** The configured source systems. */
-  sources: Array<Source>;
+  sources?: Maybe<Array<Source>>;
+  /** Who this API key is. */
+  viewer: Viewer;
 };
 
 
@@ -243,6 +354,25 @@ export type QueryInventoryItemsArgs = {
 };
 
 
+export type QueryOrphanCodesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  source: Scalars['String']['input'];
+};
+
+
+export type QueryReconciliationArgs = {
+  locationIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  skus: Array<Scalars['ID']['input']>;
+  tolerance?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryReconciliationRunsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryResolveSkuArgs = {
   code: Scalars['String']['input'];
   system: Scalars['String']['input'];
@@ -252,6 +382,109 @@ export type QueryResolveSkuArgs = {
 export type QueryRouteOrderArgs = {
   order: RouteOrderInput;
 };
+
+export type Reconciliation = {
+  __typename?: 'Reconciliation';
+  /** SKUs a source should hold (the SKU map gives it a code) and has no record of, or that no stock source has a code for. */
+  gaps: Array<ReconciliationGap>;
+  /** One line per (sku, location) some system reports, SKUs in request order, locations in config order. */
+  lines: Array<ReconciliationLine>;
+  summary: ReconciliationSummary;
+  tolerance: Scalars['Int']['output'];
+};
+
+export type ReconciliationGap = {
+  __typename?: 'ReconciliationGap';
+  detail: Scalars['String']['output'];
+  reason: GapReason;
+  sku: Scalars['ID']['output'];
+  /** Null with NO_CODE. */
+  source?: Maybe<Scalars['String']['output']>;
+};
+
+/** One SKU at one location across systems. */
+export type ReconciliationLine = {
+  __typename?: 'ReconciliationLine';
+  /** The source whose figure is authoritative (by `precedence.quantity`). */
+  authoritative: Scalars['String']['output'];
+  /** The part of that variance movements explain. */
+  explained: Scalars['Int']['output'];
+  location: Location;
+  /** The authoritative on-hand. */
+  quantity: Scalars['Int']['output'];
+  /** The precedence rule that chose the authoritative source. */
+  rule: Scalars['String']['output'];
+  sku: Scalars['ID']['output'];
+  /** The worst status over the systems. */
+  status: ReconciliationStatus;
+  /** Every system that holds the SKU and has a code for the location, authoritative first by precedence. */
+  systems: Array<SystemQuantity>;
+  /** variance - explained. */
+  unexplained: Scalars['Int']['output'];
+  /** The worst comparison's variance (another system minus the authoritative); 0 when one system alone reports. */
+  variance: Scalars['Int']['output'];
+  /** The system the line's figures and status come from; null when one system alone reports. */
+  worstSource?: Maybe<Scalars['String']['output']>;
+};
+
+/** One run of `inventory-graph reconcile`. */
+export type ReconciliationRun = {
+  __typename?: 'ReconciliationRun';
+  absExplained: Scalars['Float']['output'];
+  absUnexplained: Scalars['Float']['output'];
+  absVariance: Scalars['Float']['output'];
+  discrepancies: Scalars['Int']['output'];
+  error?: Maybe<Scalars['String']['output']>;
+  explained: Scalars['Int']['output'];
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  gaps: Scalars['Int']['output'];
+  id: Scalars['ID']['output'];
+  lines: Scalars['Int']['output'];
+  matched: Scalars['Int']['output'];
+  orphans: Scalars['Int']['output'];
+  /** Where the CSV of lines and the JSON summary were written. */
+  outDir?: Maybe<Scalars['String']['output']>;
+  skus: Scalars['Int']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  /** running, completed or failed. */
+  status: Scalars['String']['output'];
+  tolerance: Scalars['Int']['output'];
+  withinTolerance: Scalars['Int']['output'];
+};
+
+export type ReconciliationStatus =
+  /** More unexplained units than the tolerance. */
+  | 'DISCREPANCY'
+  /** The variance is exactly what the movements say it should be. */
+  | 'EXPLAINED'
+  /** No variance and nothing in flight. */
+  | 'MATCH'
+  /** Unexplained units, no more than the tolerance. */
+  | 'WITHIN_TOLERANCE';
+
+export type ReconciliationSummary = {
+  __typename?: 'ReconciliationSummary';
+  absExplained: Scalars['Int']['output'];
+  absUnexplained: Scalars['Int']['output'];
+  /** Sum of |variance| over every compared system. */
+  absVariance: Scalars['Int']['output'];
+  discrepancies: Scalars['Int']['output'];
+  explained: Scalars['Int']['output'];
+  gaps: Scalars['Int']['output'];
+  lines: Scalars['Int']['output'];
+  matched: Scalars['Int']['output'];
+  withinTolerance: Scalars['Int']['output'];
+};
+
+export type Role =
+  /** Also every mutation (SKU map, anomaly workflow). */
+  | 'ADMIN'
+  /** Also cost, reconciliation, anomalies, sources and introspection. */
+  | 'ANALYST'
+  /** Also order routing and locations. */
+  | 'OMS'
+  /** Availability and items, without cost. */
+  | 'STOREFRONT';
 
 export type RouteFigure = {
   __typename?: 'RouteFigure';
@@ -338,25 +571,97 @@ export type SkuAlias = {
 /** A system the gateway reads: an ERP, a WMS, an e-commerce platform, a 3PL. */
 export type Source = {
   __typename?: 'Source';
+  /** Its circuit breaker: OPEN means reads fail fast, without asking the source. */
+  breaker: BreakerState;
+  /** Failures in a row since the last success. */
+  consecutiveFailures: Scalars['Int']['output'];
   /** What it is mapped for: `stock`, `cost`, `items`. */
   entities: Array<Scalars['String']['output']>;
+  /** Reads that failed since this instance started (timeouts, connection and query errors). */
+  errorCount: Scalars['Int']['output'];
+  /** Failures in a row that open the breaker (`sources.X.breaker.failureThreshold`). */
+  failureThreshold: Scalars['Int']['output'];
+  /** Reads running against the source right now. */
+  inFlight: Scalars['Int']['output'];
   /** How it is read (`sql`). */
   kind: Scalars['String']['output'];
+  /** The last failure, in words (`timed out after 300 ms`, `connection refused`); null: none since start. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** When the last failure happened. */
+  lastErrorAt?: Maybe<Scalars['DateTime']['output']>;
+  /** How long the last read took, success or failure, in ms. */
+  lastLatencyMs?: Maybe<Scalars['Int']['output']>;
+  /** When the last successful read (or start-up check) finished; null: none since start. */
+  lastSuccessAt?: Maybe<Scalars['DateTime']['output']>;
   /** Records older than this are flagged STALE; null: never stale. */
   maxAgeSeconds?: Maybe<Scalars['Int']['output']>;
   /** Its name in the config, used in provenance (`wms`, `erp`, ...). */
   name: Scalars['String']['output'];
+  /** The newest `asOf` among the records of the last read that returned dated records. */
+  newestAsOf?: Maybe<Scalars['DateTime']['output']>;
+  /** The oldest `asOf` among the records of that same read. */
+  oldestAsOf?: Maybe<Scalars['DateTime']['output']>;
+  /** Its connection pool; null for a source without one (a file). */
+  pool?: Maybe<SourcePool>;
+  /** Reads waiting for a slot (at most `sources.X.maxQueue`). */
+  queued: Scalars['Int']['output'];
+  /** Reads refused without asking the source (breaker open, too many waiting) since start. */
+  rejectedCount: Scalars['Int']['output'];
   /** Whether STALE stock still counts toward availability (`count`) or contributes 0 (`exclude`). */
   stalePolicy: Scalars['String']['output'];
+  /**
+   * Its health as this server instance sees it: DOWN while its breaker is open (or it never
+   * answered and its last read failed), DEGRADED while a trial read runs, after a failed read, or
+   * when the last read took over 80% of its deadline; else UP.
+   */
+  status: SourceStatus;
+  /** Reads that succeeded since this instance started. */
+  successCount: Scalars['Int']['output'];
+  /** The deadline of one read, in ms (`sources.X.timeoutMs`). */
+  timeoutMs: Scalars['Int']['output'];
 };
+
+/** A source's connection pool counters. */
+export type SourcePool = {
+  __typename?: 'SourcePool';
+  /** Open connections waiting for a statement. */
+  free: Scalars['Int']['output'];
+  /** Statements waiting for a connection. */
+  pendingAcquires: Scalars['Int']['output'];
+  /** Connections being opened. */
+  pendingCreates: Scalars['Int']['output'];
+  /** Most connections at once (`sources.X.pool`). */
+  size: Scalars['Int']['output'];
+  /** Connections lent to a statement right now. */
+  used: Scalars['Int']['output'];
+};
+
+/** A source's health as seen by this server instance. */
+export type SourceStatus =
+  | 'DEGRADED'
+  | 'DOWN'
+  | 'UP';
 
 export type StockFlag =
   /** The figure comes from a lower-precedence source. */
   | 'FALLBACK'
+  /**
+   * A higher-precedence source sent a record for this location that could not be used (a
+   * quantity that is not a whole number or beyond ±1e9, a negative committed, an unparseable or
+   * future asOf): it was dropped, the figure fell back to the next source (or is missing), and an
+   * INVALID_SOURCE_DATA anomaly was recorded.
+   */
+  | 'INVALID_SOURCE_DATA'
   /** The winning source reports a negative on-hand: the location contributes 0 and an anomaly is recorded. */
   | 'NEGATIVE_ON_HAND'
   /** The location is not sellable (in transit, quarantine, ...): shown, never counted. */
   | 'NOT_SELLABLE'
+  /**
+   * The figure comes from the source's last good file, because its newest file was refused
+   * (half-written or malformed: see the SNAPSHOT_REJECTED anomaly naming the file and line).
+   * It still counts; STALE judges its age as for any figure.
+   */
+  | 'SNAPSHOT_FALLBACK'
   /** A source that should have answered failed during this request. */
   | 'SOURCE_UNAVAILABLE'
   /** The figure is older than its source's `maxAgeSeconds`. */
@@ -381,6 +686,29 @@ export type StockLevel = {
   safetyStock: Scalars['Int']['output'];
 };
 
+/** What one system says at one (sku, location), against the authoritative figure. */
+export type SystemQuantity = {
+  __typename?: 'SystemQuantity';
+  asOf?: Maybe<Scalars['DateTime']['output']>;
+  authoritative: Scalars['Boolean']['output'];
+  committed?: Maybe<Scalars['Int']['output']>;
+  /** What the movements say the variance should be: movements(authoritative) - movements(this system). */
+  explained: Scalars['Int']['output'];
+  /** Units this system reports in flight here. */
+  movements: Array<Movement>;
+  /** Null: the system holds the SKU but has no record here (compared as 0). */
+  onHand?: Maybe<Scalars['Int']['output']>;
+  /** From the source's last good file, its newest file having been refused. */
+  snapshotFallback: Scalars['Boolean']['output'];
+  source: Scalars['String']['output'];
+  /** Older than the source's `maxAgeSeconds`. */
+  stale: Scalars['Boolean']['output'];
+  status: ReconciliationStatus;
+  unexplained: Scalars['Int']['output'];
+  /** onHand - the authoritative onHand. */
+  variance: Scalars['Int']['output'];
+};
+
 export type UnfulfilledLine = {
   __typename?: 'UnfulfilledLine';
   detail: Scalars['String']['output'];
@@ -399,6 +727,14 @@ export type UnfulfilledReason =
   | 'SPLIT_NOT_ALLOWED'
   /** The SKU map does not know the SKU. */
   | 'UNKNOWN_SKU';
+
+/** The API key a request was made with. */
+export type Viewer = {
+  __typename?: 'Viewer';
+  /** The key's name in the config. */
+  name: Scalars['String']['output'];
+  role: Role;
+};
 
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
@@ -478,10 +814,12 @@ export type ResolversTypes = ResolversObject<{
   AnomalyStatus: AnomalyStatus;
   Availability: ResolverTypeWrapper<AvailabilityModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  BreakerState: BreakerState;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   FulfillmentPlan: ResolverTypeWrapper<FulfillmentPlanModel>;
+  GapReason: GapReason;
   GeoPointInput: GeoPointInput;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
@@ -491,11 +829,23 @@ export type ResolversTypes = ResolversObject<{
   Location: ResolverTypeWrapper<LocationModel>;
   LocationCode: ResolverTypeWrapper<LocationCode>;
   Money: ResolverTypeWrapper<MoneyModel>;
+  Movement: ResolverTypeWrapper<MovementModel>;
+  MovementKind: MovementKind;
+  Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OrderLine: ResolverTypeWrapper<OrderLine>;
   OrderLineInput: OrderLineInput;
+  OrphanCode: ResolverTypeWrapper<OrphanCode>;
+  OrphanCodePage: ResolverTypeWrapper<OrphanCodePageModel>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provenance: ResolverTypeWrapper<ProvenanceModel>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  Reconciliation: ResolverTypeWrapper<ReconciliationModel>;
+  ReconciliationGap: ResolverTypeWrapper<ReconciliationGapModel>;
+  ReconciliationLine: ResolverTypeWrapper<ReconciliationLineModel>;
+  ReconciliationRun: ResolverTypeWrapper<ReconciliationRunModel>;
+  ReconciliationStatus: ReconciliationStatus;
+  ReconciliationSummary: ResolverTypeWrapper<ReconciliationSummary>;
+  Role: Role;
   RouteFigure: ResolverTypeWrapper<RouteFigure>;
   RouteOrderInput: RouteOrderInput;
   RouteReason: RouteReason;
@@ -503,12 +853,16 @@ export type ResolversTypes = ResolversObject<{
   RoutingStrategy: RoutingStrategy;
   Shipment: ResolverTypeWrapper<ShipmentModel>;
   SkuAlias: ResolverTypeWrapper<SkuAlias>;
-  Source: ResolverTypeWrapper<SourceInfo>;
+  Source: ResolverTypeWrapper<SourceModel>;
+  SourcePool: ResolverTypeWrapper<SourcePool>;
+  SourceStatus: SourceStatus;
   StockFlag: StockFlag;
   StockLevel: ResolverTypeWrapper<StockLevelModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SystemQuantity: ResolverTypeWrapper<SystemQuantityModel>;
   UnfulfilledLine: ResolverTypeWrapper<UnfulfilledLine>;
   UnfulfilledReason: UnfulfilledReason;
+  Viewer: ResolverTypeWrapper<Viewer>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -529,23 +883,44 @@ export type ResolversParentTypes = ResolversObject<{
   Location: LocationModel;
   LocationCode: LocationCode;
   Money: MoneyModel;
+  Movement: MovementModel;
+  Mutation: Record<PropertyKey, never>;
   OrderLine: OrderLine;
   OrderLineInput: OrderLineInput;
+  OrphanCode: OrphanCode;
+  OrphanCodePage: OrphanCodePageModel;
   PageInfo: PageInfo;
   Provenance: ProvenanceModel;
   Query: Record<PropertyKey, never>;
+  Reconciliation: ReconciliationModel;
+  ReconciliationGap: ReconciliationGapModel;
+  ReconciliationLine: ReconciliationLineModel;
+  ReconciliationRun: ReconciliationRunModel;
+  ReconciliationSummary: ReconciliationSummary;
   RouteFigure: RouteFigure;
   RouteOrderInput: RouteOrderInput;
   RouteTrace: RouteTraceModel;
   Shipment: ShipmentModel;
   SkuAlias: SkuAlias;
-  Source: SourceInfo;
+  Source: SourceModel;
+  SourcePool: SourcePool;
   StockLevel: StockLevelModel;
   String: Scalars['String']['output'];
+  SystemQuantity: SystemQuantityModel;
   UnfulfilledLine: UnfulfilledLine;
+  Viewer: Viewer;
 }>;
 
+export type AuthDirectiveArgs = {
+  requires: Role;
+};
+
+export type AuthDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = AuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AnomalyResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Anomaly'] = ResolversParentTypes['Anomaly']> = ResolversObject<{
+  acknowledgeNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  acknowledgedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  code?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   firstSeen?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -553,6 +928,8 @@ export type AnomalyResolvers<ContextType = GatewayContext, ParentType extends Re
   lastSeen?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   location?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   occurrences?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  resolutionNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   sku?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['AnomalyStatus'], ParentType, ContextType>;
@@ -606,7 +983,7 @@ export type InventoryItemEdgeResolvers<ContextType = GatewayContext, ParentType 
 
 export type LocationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Location'] = ResolversParentTypes['Location']> = ResolversObject<{
   channels?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
-  codes?: Resolver<Array<ResolversTypes['LocationCode']>, ParentType, ContextType>;
+  codes?: Resolver<Maybe<Array<ResolversTypes['LocationCode']>>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   latitude?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   longitude?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
@@ -627,9 +1004,32 @@ export type MoneyResolvers<ContextType = GatewayContext, ParentType extends Reso
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
+export type MovementResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Movement'] = ResolversParentTypes['Movement']> = ResolversObject<{
+  asOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['MovementKind'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
+  acknowledgeAnomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<MutationAcknowledgeAnomalyArgs, 'id'>>;
+  resolveAnomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<MutationResolveAnomalyArgs, 'id' | 'note'>>;
+}>;
+
 export type OrderLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrderLine'] = ResolversParentTypes['OrderLine']> = ResolversObject<{
   quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type OrphanCodeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanCode'] = ResolversParentTypes['OrphanCode']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type OrphanCodePageResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanCodePage'] = ResolversParentTypes['OrphanCodePage']> = ResolversObject<{
+  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  orphans?: Resolver<Array<ResolversTypes['OrphanCode']>, ParentType, ContextType>;
+  scanned?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -646,14 +1046,79 @@ export type ProvenanceResolvers<ContextType = GatewayContext, ParentType extends
 }>;
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
-  anomalies?: Resolver<Array<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<QueryAnomaliesArgs, 'first'>>;
+  anomalies?: Resolver<Maybe<Array<ResolversTypes['Anomaly']>>, ParentType, ContextType, RequireFields<QueryAnomaliesArgs, 'first'>>;
   availability?: Resolver<Array<ResolversTypes['Availability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'skus'>>;
   inventoryItem?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryInventoryItemArgs, 'sku'>>;
   inventoryItems?: Resolver<ResolversTypes['InventoryItemConnection'], ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
-  locations?: Resolver<Array<ResolversTypes['Location']>, ParentType, ContextType>;
+  locations?: Resolver<Maybe<Array<ResolversTypes['Location']>>, ParentType, ContextType>;
+  orphanCodes?: Resolver<Maybe<ResolversTypes['OrphanCodePage']>, ParentType, ContextType, RequireFields<QueryOrphanCodesArgs, 'first' | 'source'>>;
+  reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'skus' | 'tolerance'>>;
+  reconciliationRuns?: Resolver<Maybe<Array<ResolversTypes['ReconciliationRun']>>, ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
   resolveSku?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryResolveSkuArgs, 'code' | 'system'>>;
-  routeOrder?: Resolver<ResolversTypes['FulfillmentPlan'], ParentType, ContextType, RequireFields<QueryRouteOrderArgs, 'order'>>;
-  sources?: Resolver<Array<ResolversTypes['Source']>, ParentType, ContextType>;
+  routeOrder?: Resolver<Maybe<ResolversTypes['FulfillmentPlan']>, ParentType, ContextType, RequireFields<QueryRouteOrderArgs, 'order'>>;
+  sources?: Resolver<Maybe<Array<ResolversTypes['Source']>>, ParentType, ContextType>;
+  viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Reconciliation'] = ResolversParentTypes['Reconciliation']> = ResolversObject<{
+  gaps?: Resolver<Array<ResolversTypes['ReconciliationGap']>, ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['ReconciliationLine']>, ParentType, ContextType>;
+  summary?: Resolver<ResolversTypes['ReconciliationSummary'], ParentType, ContextType>;
+  tolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationGapResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationGap'] = ResolversParentTypes['ReconciliationGap']> = ResolversObject<{
+  detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['GapReason'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type ReconciliationLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationLine'] = ResolversParentTypes['ReconciliationLine']> = ResolversObject<{
+  authoritative?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationStatus'], ParentType, ContextType>;
+  systems?: Resolver<Array<ResolversTypes['SystemQuantity']>, ParentType, ContextType>;
+  unexplained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  variance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  worstSource?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type ReconciliationRunResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationRun'] = ResolversParentTypes['ReconciliationRun']> = ResolversObject<{
+  absExplained?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  absUnexplained?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  absVariance?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  discrepancies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  gaps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lines?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  orphans?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  outDir?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  skus?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  tolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  withinTolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationSummaryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationSummary'] = ResolversParentTypes['ReconciliationSummary']> = ResolversObject<{
+  absExplained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  absUnexplained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  absVariance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  discrepancies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  gaps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  lines?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  matched?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  withinTolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type RouteFigureResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['RouteFigure'] = ResolversParentTypes['RouteFigure']> = ResolversObject<{
@@ -686,11 +1151,36 @@ export type SkuAliasResolvers<ContextType = GatewayContext, ParentType extends R
 }>;
 
 export type SourceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Source'] = ResolversParentTypes['Source']> = ResolversObject<{
+  breaker?: Resolver<ResolversTypes['BreakerState'], ParentType, ContextType>;
+  consecutiveFailures?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   entities?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  errorCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failureThreshold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  inFlight?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastErrorAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  lastSuccessAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   maxAgeSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  newestAsOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  oldestAsOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  pool?: Resolver<Maybe<ResolversTypes['SourcePool']>, ParentType, ContextType>;
+  queued?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  rejectedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   stalePolicy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SourceStatus'], ParentType, ContextType>;
+  successCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  timeoutMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type SourcePoolResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SourcePool'] = ResolversParentTypes['SourcePool']> = ResolversObject<{
+  free?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pendingAcquires?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  pendingCreates?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  used?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['StockLevel'] = ResolversParentTypes['StockLevel']> = ResolversObject<{
@@ -704,11 +1194,31 @@ export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends
   safetyStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
+export type SystemQuantityResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SystemQuantity'] = ResolversParentTypes['SystemQuantity']> = ResolversObject<{
+  asOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  authoritative?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  committed?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  movements?: Resolver<Array<ResolversTypes['Movement']>, ParentType, ContextType>;
+  onHand?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  snapshotFallback?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationStatus'], ParentType, ContextType>;
+  unexplained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  variance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
 export type UnfulfilledLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['UnfulfilledLine'] = ResolversParentTypes['UnfulfilledLine']> = ResolversObject<{
   detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   reason?: Resolver<ResolversTypes['UnfulfilledReason'], ParentType, ContextType>;
   sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type ViewerResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Viewer'] = ResolversParentTypes['Viewer']> = ResolversObject<{
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
 }>;
 
 export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
@@ -723,16 +1233,31 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Location?: LocationResolvers<ContextType>;
   LocationCode?: LocationCodeResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
+  Movement?: MovementResolvers<ContextType>;
+  Mutation?: MutationResolvers<ContextType>;
   OrderLine?: OrderLineResolvers<ContextType>;
+  OrphanCode?: OrphanCodeResolvers<ContextType>;
+  OrphanCodePage?: OrphanCodePageResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provenance?: ProvenanceResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  Reconciliation?: ReconciliationResolvers<ContextType>;
+  ReconciliationGap?: ReconciliationGapResolvers<ContextType>;
+  ReconciliationLine?: ReconciliationLineResolvers<ContextType>;
+  ReconciliationRun?: ReconciliationRunResolvers<ContextType>;
+  ReconciliationSummary?: ReconciliationSummaryResolvers<ContextType>;
   RouteFigure?: RouteFigureResolvers<ContextType>;
   RouteTrace?: RouteTraceResolvers<ContextType>;
   Shipment?: ShipmentResolvers<ContextType>;
   SkuAlias?: SkuAliasResolvers<ContextType>;
   Source?: SourceResolvers<ContextType>;
+  SourcePool?: SourcePoolResolvers<ContextType>;
   StockLevel?: StockLevelResolvers<ContextType>;
+  SystemQuantity?: SystemQuantityResolvers<ContextType>;
   UnfulfilledLine?: UnfulfilledLineResolvers<ContextType>;
+  Viewer?: ViewerResolvers<ContextType>;
 }>;
 
+export type DirectiveResolvers<ContextType = GatewayContext> = ResolversObject<{
+  auth?: AuthDirectiveResolver<any, any, ContextType>;
+}>;

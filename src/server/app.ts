@@ -4,22 +4,34 @@
  * `createApp` builds without listening (tests use it with port 0); only the CLI calls it with
  * a real port.
  */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Config } from '../config/index.js';
+import type { Config, SourceConfig } from '../config/index.js';
+import { createAnomalyWebhook, type AnomalyWebhook } from '../domain/anomaly-webhook.js';
+import { createAnomalyWorkflow } from '../domain/anomaly-workflow.js';
+import { createReconciliationApi } from '../domain/reconciliation-api.js';
 import { createInventoryService, type SourceSettings } from '../domain/inventory-service.js';
 import { LocationIndex } from '../domain/locations.js';
 import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
 import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
+import { createCsvConnector, type FileSourceEvents } from '../sources/csv.js';
 import { createSqlConnector } from '../sources/sql.js';
+import { SourceHealthRegistry } from '../sources/health.js';
+import { resilienceSettings, withResilience } from '../sources/resilience.js';
 import { openStore, type Store } from '../store/index.js';
+import { createReconciliationStore } from '../store/reconciliation-store.js';
 import type { SourceInfo } from './context.js';
 import { createExplorer, type ExplorerOptions } from './explorer.js';
 import { createGraphQLServer } from './graphql.js';
-import { createHttpHandler } from './http.js';
+import { createFrontDoor, createHttpHandler, type FrontDoor } from './http.js';
+import { createAuthenticator, ROLES, type Role } from './auth.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { exampleOperations } from './examples.js';
+import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
+import { createRequestLog, operationTracker } from './request-log.js';
+import { createOperatorRoutes, createStatusCollector } from './status-page.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -37,20 +49,65 @@ export interface AppOptions {
 export interface App {
   config: Config;
   store: Store;
+  /** One per source, each behind its deadline, circuit breaker and bulkhead (src/sources/resilience.ts). */
   connectors: ReadonlyMap<string, Connector>;
+  /** Each source's health as this process sees it. */
+  health: SourceHealthRegistry;
+  /** Delivers new anomalies when `anomalies.webhook` is configured. */
+  webhook: AnomalyWebhook | undefined;
+  /** The Prometheus registry behind /metrics (src/server/metrics.ts). */
+  metrics: Metrics;
   http: Server;
   /** Starts listening; resolves with the bound URL of /graphql. */
   listen(port?: number, host?: string): Promise<string>;
-  close(): Promise<void>;
+  /**
+   * Stops gracefully: `/readyz` answers 503, no new connections, requests in flight finish (at
+   * most `graceMs`, default 10000), keep-alive connections close; then Apollo, the source pools
+   * and the store are closed, in that order.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** The connector for one configured source, by its `kind`. */
+export function createConnector(name: string, s: SourceConfig, o: { files?: FileSourceEvents } = {}): Connector {
+  return s.kind === 'csv' ? createCsvConnector(name, s, { events: o.files }) : createSqlConnector(name, s);
+}
+
+/** File-source events for a store: a refused file is logged and recorded as a SNAPSHOT_REJECTED anomaly (code: the file name). */
+export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
+  return {
+    rejected(r) {
+      const where = `${r.file}${r.line === null ? '' : `:${r.line}`}`;
+      logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
+      const name = r.file.split(/[\\/]/).at(-1) ?? r.file;
+      void store.anomalies
+        .record([{ kind: 'SNAPSHOT_REJECTED', sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}`.slice(0, 1000) }])
+        .catch((e: unknown) => logger.error('could not record anomalies', errorFields(e)));
+    },
+    loaded(l) {
+      logger.info('file loaded', { source: l.source, file: l.file, rows: l.rows });
+    },
+  };
 }
 
 export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const store = await openStore(config.store);
+  const hook = config.anomalies.webhook;
+  const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger: o.logger });
+  if (webhook !== undefined) store.anomalies.onOpened((opened) => webhook.notify(opened));
+  const files = fileEventsFor(store, o.logger);
   const connectors = new Map<string, Connector>();
   const settings = new Map<string, SourceSettings>();
   const sources: SourceInfo[] = [];
+  // the registry, also feeding /metrics and /status with every read
+  const health = new ObservedHealthRegistry(o.now);
   for (const [name, s] of Object.entries(config.sources)) {
-    const c = createSqlConnector(name, s);
+    // every kind of connector gets the same deadline, breaker, bulkhead and retry
+    const c = withResilience(createConnector(name, s, { files }), resilienceSettings(s), {
+      health,
+      logger: o.logger,
+      policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
+    });
     connectors.set(name, c);
     settings.set(name, { maxAgeSeconds: s.maxAgeSeconds, stalePolicy: s.stalePolicy, skuCodes: s.skuCodes });
     sources.push({ name, kind: c.kind, entities: [...c.entities], maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy });
@@ -71,12 +128,41 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     now: o.now,
   });
 
+  const reconciliation = createReconciliationApi({
+    connectors,
+    settings,
+    locations: new LocationIndex(config.locations),
+    precedence: o.precedence ?? new DefaultPrecedenceStrategy(config.precedence),
+    store,
+    runs: createReconciliationStore(store.db),
+    maxSkusPerQuery: config.server.maxSkusPerQuery,
+    logger: o.logger,
+    now: o.now,
+  });
+  const anomalyWorkflow = createAnomalyWorkflow(store);
+
   // a source that is down at start-up is reported, never fatal: it may come back
   await Promise.all(
     [...connectors.values()].map((c) => c.ping().catch((e: unknown) => o.logger.warn('source not reachable at start-up', { source: c.name, ...errorFields(e) }))),
   );
 
-  const graphql = createGraphQLServer(o.logger);
+  // operators: /status, /status.json and /metrics read the same collection; one log line per request
+  const status = createStatusCollector({ health, db: store.db, runs: createReconciliationStore(store.db), now: o.now });
+  const metrics = createMetrics({ health, status });
+  const requestLog = createRequestLog(o.logger);
+
+  const limitsFor = roleLimits(config);
+  const graphql = createGraphQLServer({
+    logger: o.logger,
+    limits: { limitsFor, locationCount: config.locations.length },
+    maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
+    plugins: [operationTracker()],
+    onCompiledCache: (cache) => metrics.meterCompiledCache(cache),
+  });
+  if (config.auth.open) o.logger.warn('auth.open is set: no API key is needed and every request is admin (local development only)');
+  else if (config.auth.keys.length === 0) {
+    o.logger.warn('no API keys configured: every GraphQL request will be refused with 401 (add keys with `inventory-graph keys create`, or set auth.open for local development)');
+  }
   await graphql.start();
   const explorerOptions: ExplorerOptions = {
     endpoint: '/graphql',
@@ -84,19 +170,35 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     headers: o.explorerHeaders,
     examples: exampleOperations(o.exampleSkus ?? (await store.skus.page(3, null)).skus.map((s) => s.sku), config),
   };
+  const authenticate = createAuthenticator(config.auth);
   const handler = createHttpHandler({
     graphql,
-    context: (requestId) => ({ requestId, inventory: inventory(), sources }),
+    authenticate,
+    context: (requestId, principal) => {
+      const inv = inventory();
+      return { requestId, principal, inventory: inv, sources, health, reconciliation: reconciliation(inv), anomalyWorkflow };
+    },
     explorer: config.server.explorer ? createExplorer(explorerOptions) : undefined,
     ready: () => store.ping(),
+    sources: () => health.summary(),
+    draining: () => front.draining,
+    operator: createOperatorRoutes({ authenticate, status, metrics }),
+    onResponse(r) {
+      metrics.observeRequest(r);
+      requestLog(r);
+    },
   });
-  const http = createServer((req, res) => void handler(req, res));
+  const front: FrontDoor = createFrontDoor(handler);
+  const http = front.server;
 
   let closed: Promise<void> | undefined;
   return {
     config,
     store,
     connectors,
+    health,
+    webhook,
+    metrics,
     http,
     listen(port = config.server.port, host = config.server.host) {
       return new Promise((resolve, reject) => {
@@ -107,14 +209,26 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
         });
       });
     },
-    close() {
+    close(options = {}) {
       closed ??= (async () => {
-        if (http.listening) await new Promise<void>((r) => http.close(() => r()));
+        const { cutShort } = await front.shutdown(options.graceMs ?? 10_000);
+        if (cutShort > 0) o.logger.warn('shutdown grace period over: requests cut short', { cutShort });
         await graphql.stop();
         await Promise.all([...connectors.values()].map((c) => c.close()));
+        await webhook?.drain(2_000);
+        await webhook?.close();
         await store.close();
       })();
       return closed;
     },
   };
 }
+
+/** Each role's limits: its own keys, then `limits.default`, then the built-in defaults (maxSkus: server.maxSkusPerQuery). */
+export function roleLimits(config: Config): (role: Role) => Limits {
+  const base: Limits = { ...DEFAULT_LIMITS, maxSkus: config.server.maxSkusPerQuery };
+  const strip = (o: Partial<Limits> | undefined) => Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => v !== undefined));
+  const table = new Map(ROLES.map((r) => [r, { ...base, ...strip(config.limits.default), ...strip(config.limits[r]) } as Limits]));
+  return (role) => table.get(role) ?? base;
+}
+

@@ -47,6 +47,51 @@ query Item($sku: ID!) {
       variables: { sku: sample[0] },
     },
     {
+      name: 'Route an order',
+      query: `# Which locations should ship this order, and why (the trace explains every location).
+query Route($order: RouteOrderInput!) {
+  routeOrder(order: $order) {
+    complete
+    method
+    shipments { location { id } lines { sku quantity } distanceKm }
+    unfulfilled { sku quantity reason detail }
+    trace { location { id } used rank reasons detail figures { sku available allocated flags } }
+  }
+}`,
+      variables: {
+        order: {
+          lines: sample.slice(0, 3).map((sku, i) => ({ sku, quantity: 5 * (i + 1) })),
+          destination: { latitude: 41.88, longitude: -87.63 },
+          strategy: 'FEWEST_SHIPMENTS',
+        },
+      },
+    },
+    {
+      name: 'Reconcile systems',
+      query: `# Every system's on-hand side by side per (sku, location): the authoritative figure, each other
+# system's variance, the part movements (picked not invoiced, in transit) explain, and the rest.
+query Reconcile($skus: [ID!]!, $tolerance: Int) {
+  reconciliation(skus: $skus, tolerance: $tolerance) {
+    summary { lines matched explained withinTolerance discrepancies absVariance absUnexplained gaps }
+    lines {
+      sku
+      location { id }
+      status
+      authoritative
+      quantity
+      variance
+      explained
+      unexplained
+      worstSource
+      systems { source onHand asOf stale movements { kind quantity } variance status }
+    }
+    gaps { sku source reason detail }
+  }
+  reconciliationRuns(first: 3) { id status finishedAt lines discrepancies absUnexplained }
+}`,
+      variables: { skus: sample, tolerance: 0 },
+    },
+    {
       name: 'Browse the catalogue',
       query: `query Catalogue($after: String) {
   inventoryItems(first: 20, after: $after) {

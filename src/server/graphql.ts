@@ -6,7 +6,7 @@
  * - any error that is not ours is masked (no SQL, stack or path) and logged with the request id.
  */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import type { GraphQLSchema } from 'graphql';
@@ -14,9 +14,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolvers } from '../../resolvers/index.js';
-import { ErrorCode, SourceUnavailableError } from '../errors.js';
+import { ErrorCode, InvalidSourceDataError, SourceUnavailableError } from '../errors.js';
 import { errorFields, type Logger } from '../logger.js';
+import { authDirectiveTransformer } from './auth-directive.js';
 import type { GatewayContext } from './context.js';
+import { compiledExecutorGateway } from './executor.js';
+import { limitsPlugin, type LimitsPluginOptions } from './limits.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
@@ -26,17 +29,24 @@ export function createSchema(dir = SCHEMA_DIR): GraphQLSchema {
     .filter((f) => f.endsWith('.graphql'))
     .sort()
     .map((f) => readFileSync(join(dir, f), 'utf8'));
-  return makeExecutableSchema({ typeDefs, resolvers });
+  return authDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
 }
 
-/** Appends one SOURCE_UNAVAILABLE error per source that failed during the request. */
+/**
+ * Appends one SOURCE_UNAVAILABLE error per source that failed during the request, and one
+ * INVALID_SOURCE_DATA error per source that sent records that could not be used.
+ */
 const sourceFailuresPlugin: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
       async willSendResponse({ response, contextValue }) {
         const failures = contextValue.inventory.failures;
-        if (failures.size === 0 || response.body.kind !== 'single') return;
-        const errors = [...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON());
+        const invalid = contextValue.inventory.invalidData;
+        if ((failures.size === 0 && invalid.size === 0) || response.body.kind !== 'single') return;
+        const errors = [
+          ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON()),
+          ...[...invalid].map(([source, records]) => new InvalidSourceDataError(source, records).toJSON()),
+        ];
         const result = response.body.singleResult;
         result.errors = [...(result.errors ?? []), ...errors];
       },
@@ -77,12 +87,66 @@ function internalErrorLogPlugin(logger: Logger): ApolloServerPlugin<GatewayConte
   };
 }
 
-export function createGraphQLServer(logger: Logger): ApolloServer<GatewayContext> {
+export interface GraphQLServerOptions {
+  logger: Logger;
+  limits: LimitsPluginOptions;
+  /** The parser's token cap: the largest of the roles' `maxTokens`, so no document is lexed further. */
+  maxTokens: number;
+  /**
+   * `jit` (default): operations are compiled once by graphql-jit and kept in a bounded LRU
+   * (src/server/executor.ts); `graphql-js`: Apollo's own executor. Else from
+   * $INVENTORY_GRAPH_EXECUTOR, a switch back to graphql-js without a release.
+   */
+  executor?: 'jit' | 'graphql-js';
+  /**
+   * Apollo's cache-control plugin, which runs a hook on every resolved field to compute
+   * `Cache-Control` from `@cacheControl` hints. No type has hints (every answer is live), so
+   * it is off by default; else from $INVENTORY_GRAPH_CACHE_CONTROL=on.
+   */
+  cacheControl?: boolean;
+  /** Most compiled operations the jit executor keeps. Defaults to 500. */
+  compiledOperations?: number;
+  /** Runs after ours: the request log's operation tracker (src/server/request-log.ts). */
+  plugins?: ApolloServerPlugin<GatewayContext>[];
+  /** Given the jit executor's compiled-operation cache, for its hit ratio in /metrics (src/server/metrics.ts). */
+  onCompiledCache?: (cache: ReturnType<typeof compiledExecutorGateway>['cache']) => void;
+}
+
+/** The execution settings: the options, else the environment, else the fast defaults. */
+export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'cacheControl'>, env = process.env) {
+  const executor = o.executor ?? env.INVENTORY_GRAPH_EXECUTOR ?? 'jit';
+  if (executor !== 'jit' && executor !== 'graphql-js') throw new Error(`INVENTORY_GRAPH_EXECUTOR must be jit or graphql-js, got "${executor}"`);
+  const cc = env.INVENTORY_GRAPH_CACHE_CONTROL;
+  if (cc !== undefined && cc !== 'on' && cc !== 'off') throw new Error(`INVENTORY_GRAPH_CACHE_CONTROL must be on or off, got "${cc}"`);
+  return { executor, cacheControl: o.cacheControl ?? cc === 'on' } as const;
+}
+
+export function createGraphQLServer(o: GraphQLServerOptions): ApolloServer<GatewayContext> {
+  const run = executionSettings(o);
+  const schema = createSchema();
+  const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations }) : undefined;
+  if (gateway !== undefined) o.onCompiledCache?.(gateway.cache);
   return new ApolloServer<GatewayContext>({
-    schema: createSchema(),
+    ...(gateway !== undefined ? { gateway } : { schema }),
+    // allowed here, refused per role by the limits plugin (analyst and admin only)
     introspection: true,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginLandingPageDisabled(), sourceFailuresPlugin, statementsHeaderPlugin, internalErrorLogPlugin(logger)],
+    // the CLI stops the server itself, after in-flight requests (Apollo's own handler would stop
+    // executing them first, then re-raise the signal and kill the process with it)
+    stopOnTerminationSignals: false,
+    hideSchemaDetailsFromClientErrors: true,
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
+    parseOptions: { maxTokens: o.maxTokens },
+    plugins: [
+      ApolloServerPluginLandingPageDisabled(),
+      ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
+      limitsPlugin(o.limits),
+      sourceFailuresPlugin,
+      statementsHeaderPlugin,
+      internalErrorLogPlugin(o.logger),
+      ...(o.plugins ?? []),
+    ],
     formatError(formatted) {
       // ours and Apollo's own (parse, validation, bad variables) carry a code; anything else is an internal fault
       if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;

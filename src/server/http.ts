@@ -1,23 +1,43 @@
 /**
  * The HTTP front door on plain node:http: GraphQL at /graphql (through Apollo's
- * executeHTTPGraphQLRequest), the offline explorer for browsers, and the health endpoints.
+ * executeHTTPGraphQLRequest), the offline explorer for browsers, the health endpoints, and the
+ * operator pages (/status, /status.json, /metrics); every request is reported once when done
+ * (`onResponse`: the request log line and the metrics).
  * Owning this layer keeps routing, body limits and request ids in one small file.
+ * `createFrontDoor` is the node:http server around it, with a graceful stop (in-flight
+ * requests finish, keep-alive connections close, then the process may let go).
  */
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ErrorCode } from '../errors.js';
+import type { AuthResult, Principal } from './auth.js';
 import type { GatewayContext } from './context.js';
 import type { StaticResponse } from './explorer.js';
+import type { RequestRecord } from './request-log.js';
+import type { OperatorResponse } from './status-page.js';
 
 export interface HttpOptions {
   graphql: ApolloServer<GatewayContext>;
-  context: (requestId: string) => GatewayContext;
+  /** Who is asking; a failure is HTTP 401 and nothing executes. */
+  authenticate: (headers: IncomingMessage['headers'], search: URLSearchParams) => AuthResult;
+  context: (requestId: string, principal: Principal) => GatewayContext;
   /** Answers explorer pages and assets, or undefined. */
   explorer?: (method: string, path: string, accept: string | undefined) => StaticResponse | undefined;
   /** Readiness: resolves when the gateway can serve (store reachable, config loaded). */
   ready: () => Promise<void>;
+  /** Per-source health for `/readyz`: reported, never a reason to be unready (one source down costs only its figures). */
+  sources?: () => Record<string, unknown>;
+  /** True once shutdown began: `/readyz` answers 503 so a load balancer stops sending traffic. */
+  draining?: () => boolean;
+  /** How long the readiness check may take, in ms. Defaults to 2000. */
+  readyTimeoutMs?: number;
   /** Largest request body accepted, in bytes. Defaults to 1 MiB. */
   maxBodyBytes?: number;
+  /** Operator pages (/status, /status.json, /metrics: src/server/status-page.ts), or undefined for other paths. */
+  operator?: (req: IncomingMessage, url: URL) => Promise<OperatorResponse | undefined>;
+  /** Told once per request when its response is done or abandoned: the request log and metrics (src/server/request-log.ts). */
+  onResponse?: (r: RequestRecord) => void;
 }
 
 export function createHttpHandler(o: HttpOptions) {
@@ -29,27 +49,57 @@ export function createHttpHandler(o: HttpOptions) {
     res.setHeader('x-request-id', requestId);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
+    // what the request log and metrics learn about the request as it goes
+    const seen: Pick<RequestRecord, 'route' | 'principal' | 'context'> = { route: 'other' };
+    if (o.onResponse !== undefined) {
+      const done = o.onResponse;
+      const started = performance.now();
+      res.once('close', () =>
+        done({ requestId, method, path: url.pathname, status: res.statusCode, durationMs: performance.now() - started, completed: res.writableFinished, ...seen }),
+      );
+    }
     try {
+      if (url.pathname === '/healthz' || url.pathname === '/readyz') seen.route = 'health';
       if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
+        const sources = o.sources?.();
+        if (o.draining?.() === true) return json(res, 503, { status: 'draining', sources });
         try {
-          await o.ready();
-          return json(res, 200, { status: 'ready' });
+          await withTimeout(o.ready(), o.readyTimeoutMs ?? 2_000);
+          return json(res, 200, { status: 'ready', sources });
         } catch {
-          return json(res, 503, { status: 'not ready' });
+          return json(res, 503, { status: 'not ready', sources });
         }
+      }
+      const operator = await o.operator?.(req, url);
+      if (operator !== undefined) {
+        seen.route = operator.route;
+        seen.principal = operator.principal;
+        res.writeHead(operator.status, operator.headers);
+        res.end(operator.body);
+        return;
       }
       const page = o.explorer?.(method, url.pathname, req.headers.accept);
       if (page !== undefined) {
+        seen.route = 'explorer';
         res.writeHead(page.status, page.headers);
         res.end(page.body);
         return;
       }
       if (url.pathname !== '/graphql') return json(res, 404, { error: `Nothing at ${url.pathname}; GraphQL is at /graphql.` });
+      seen.route = 'graphql';
       if (method !== 'GET' && method !== 'POST') {
         res.setHeader('allow', 'GET, POST');
         return json(res, 405, { errors: [{ message: `Method ${method} is not allowed on /graphql.`, extensions: { code: 'METHOD_NOT_ALLOWED' } }] });
       }
+
+      const auth = o.authenticate(req.headers, url.searchParams);
+      if (!auth.ok) {
+        req.resume();
+        res.setHeader('www-authenticate', 'Bearer');
+        return json(res, 401, { errors: [{ message: auth.message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] });
+      }
+      seen.principal = auth.principal;
 
       let body: unknown;
       if (method === 'POST') {
@@ -73,7 +123,7 @@ export function createHttpHandler(o: HttpOptions) {
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
       const result = await o.graphql.executeHTTPGraphQLRequest({
         httpGraphQLRequest: { method, headers, search: url.search, body },
-        context: async () => o.context(requestId),
+        context: async () => (seen.context = o.context(requestId, auth.principal)),
       });
       for (const [k, v] of result.headers) res.setHeader(k, v);
       res.statusCode = result.status ?? 200;
@@ -87,6 +137,79 @@ export function createHttpHandler(o: HttpOptions) {
       if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
       else res.end();
     }
+  };
+}
+
+/** Rejects when `p` has not settled within `ms` (and never leaves `p`'s own rejection unhandled). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  p.catch(() => {});
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/** The node:http server in front of the handler, and its graceful stop. */
+export interface FrontDoor {
+  server: Server;
+  /** Requests being answered right now. */
+  readonly inFlight: number;
+  /** True once `shutdown` began. */
+  readonly draining: boolean;
+  /**
+   * Stops accepting connections, lets the requests in flight finish (each answered with
+   * `connection: close`), closes idle keep-alive connections at once and the rest as their
+   * last response ends. After `graceMs` whatever is still open is cut. Resolves when the
+   * server is closed, with how many requests were cut short.
+   */
+  shutdown(graceMs: number): Promise<{ cutShort: number }>;
+}
+
+export function createFrontDoor(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): FrontDoor {
+  let inFlight = 0;
+  let draining = false;
+  let idle: (() => void) | undefined;
+  const open = new Set<ServerResponse>();
+  const server = createServer((req, res) => {
+    inFlight++;
+    open.add(res);
+    if (draining) res.setHeader('connection', 'close');
+    res.on('close', () => {
+      inFlight--;
+      open.delete(res);
+      if (!draining) return;
+      server.closeIdleConnections();
+      if (inFlight === 0) idle?.();
+    });
+    void handle(req, res);
+  });
+  return {
+    server,
+    get inFlight() {
+      return inFlight;
+    },
+    get draining() {
+      return draining;
+    },
+    async shutdown(graceMs) {
+      draining = true;
+      for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
+      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+      server.closeIdleConnections();
+      if (inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, graceMs);
+          idle = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const cutShort = inFlight;
+      if (cutShort > 0) server.closeAllConnections();
+      await closed;
+      return { cutShort };
+    },
   };
 }
 

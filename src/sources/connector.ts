@@ -5,10 +5,23 @@
  * implementation.
  */
 import type { Entity, RecordOf } from '../domain/records.js';
+import type { PoolStats } from './health.js';
 
 /** Told about every statement a connector sends, so a request can count its I/O. */
 export interface StatementMeter {
   statement(source: string, entity: Entity): void;
+}
+
+/**
+ * Bounds of one read, set by the resilience layer (src/sources/resilience.ts), which answers
+ * the caller at the deadline whatever happens. A connector should stop its own work then too
+ * (the SQL connector has its statement killed) so nothing keeps running for nobody.
+ */
+export interface ReadOptions {
+  /** Epoch ms by which the read must have settled. Without it, the source's own `timeoutMs` from now. */
+  deadline?: number;
+  /** Aborted when the caller stops waiting (the deadline passed). */
+  signal?: AbortSignal;
 }
 
 export interface Connector {
@@ -22,10 +35,20 @@ export interface Connector {
    * All records for the given source codes, in any order; a code the source lacks simply has
    * no record. Rows for the same (code, location) arrive already summed. Issues as few
    * statements as the source allows: one per batch of about 1,000 codes. Rejects when the
-   * source fails; the caller turns that into a partial answer.
+   * source fails; the caller turns that into a partial answer. A record the source holds but
+   * that cannot be read (a quantity that is not a number, an unparseable date) is returned
+   * with `invalid` set, never thrown for the whole batch: the domain decides what it costs.
    */
-  fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]>;
+  fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter, options?: ReadOptions): Promise<RecordOf[E][]>;
+  /**
+   * The source's distinct stock codes in its own order, `limit` at a time, after the code
+   * `after` (exclusive; null for the first page): how orphan codes (codes no canonical SKU
+   * maps) are found without reading a whole system into memory. One statement per page.
+   */
+  listCodes?(after: string | null, limit: number, meter?: StatementMeter): Promise<string[]>;
   /** Verifies the source can be reached (used at start-up and by readiness checks). */
-  ping(): Promise<void>;
+  ping(options?: ReadOptions): Promise<void>;
+  /** Connection pool counters, for the health registry and tests; absent when the source has no pool. */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
 }

@@ -6,11 +6,12 @@
  * is exactly one statement.
  */
 import type { Knex } from 'knex';
-import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping } from '../config/index.js';
+import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, MovementMapping } from '../config/index.js';
 import { createKnex } from '../db/knex.js';
-import type { CostRecord, Entity, ItemRecord, RecordOf, StockRecord } from '../domain/records.js';
+import { MOVEMENT_KINDS, type CostRecord, type Entity, type ItemRecord, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
-import type { Connector, StatementMeter } from './connector.js';
+import type { Connector, ReadOptions, StatementMeter } from './connector.js';
+import type { PoolStats } from './health.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
 export const DEFAULT_CHUNK_SIZE = 1000;
@@ -24,35 +25,77 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     connection: config.connection,
     readonly: true,
     pool: config.pool,
+    // the whole read is bounded: waiting for a connection, opening one, and the statement
     acquireTimeoutMs: config.timeoutMs,
+    connectTimeoutMs: config.timeoutMs,
   });
-  const entities = new Set<Entity>((['stock', 'cost', 'items'] as const).filter((e) => config[e] !== undefined));
+  const mysql = config.client === 'mysql2';
+  const entities = new Set<Entity>((['stock', 'cost', 'items', 'movements'] as const).filter((e) => config[e] !== undefined));
 
-  function statement(entity: Entity, codes: readonly string[]): Knex.QueryBuilder {
+  /** The statements one batch of codes costs: one per mapping (movements may have several). */
+  function statements(entity: Entity, codes: readonly string[]): Knex.QueryBuilder[] {
+    if (entity === 'movements') return (config.movements ?? []).map((m) => movementStatement(db, m, config, codes));
+    return [statement(entity, codes)];
+  }
+
+  function statement(entity: Exclude<Entity, 'movements'>, codes: readonly string[]): Knex.QueryBuilder {
     const m = config[entity] as Mapping;
     const { q, sku } = m.query !== undefined ? fromQuery(db, entity, m.query) : fromTable(db, entity, m);
     if (entity === 'stock') countNonNumeric(db, q, m.query !== undefined ? (k) => k : (k) => (m.columns as Record<string, string>)[k]);
     return q.timeout(config.timeoutMs, { cancel: config.client === 'mysql2' }).whereIn(sku, codes as string[]);
   }
 
-  async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
+  async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter, options?: ReadOptions): Promise<RecordOf[E][]> {
     if (!entities.has(entity)) throw new Error(`source "${name}" maps no ${entity}`);
     const readAt = new Date();
+    const deadline = options?.deadline ?? readAt.getTime() + config.timeoutMs;
     const out: RecordOf[E][] = [];
     const chunks: (readonly string[])[] = [];
     for (let i = 0; i < codes.length; i += chunkSize) chunks.push(codes.slice(i, i + chunkSize));
     const results = await Promise.all(
-      chunks.map((chunk) => {
-        meter?.statement(name, entity);
-        return statement(entity, chunk) as Promise<Row[]>;
-      }),
+      chunks.flatMap((chunk) =>
+        statements(entity, chunk).map((q) => {
+          meter?.statement(name, entity);
+          return withinDeadline(q, deadline, mysql) as Promise<Row[]>;
+        }),
+      ),
     );
     // a case- or space-insensitive collation may answer codes that were not asked: keep exact ones
     const asked = new Set(codes);
     for (const rows of results) {
-      for (const row of rows) if (asked.has(String(row.sku))) out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
+      for (const row of rows) {
+        if (!asked.has(String(row.sku))) continue;
+        if (entity === 'movements') {
+          const r = toMovement(row, readAt);
+          if (r.quantity !== 0) out.push(r as RecordOf[E]);
+        } else {
+          out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
+        }
+      }
     }
     return out;
+  }
+
+  /** Distinct stock codes in byte order, a page at a time: one statement per page. */
+  async function listCodes(after: string | null, limit: number, meter?: StatementMeter): Promise<string[]> {
+    const m = config.stock;
+    if (m === undefined) return [];
+    const mysql = config.client === 'mysql2';
+    const inner: Knex.QueryBuilder = m.query !== undefined ? db.from(db.raw(`(${m.query.replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
+    const col = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
+    if (m.query === undefined) applyWhere(inner, m.where);
+    // exact (binary) order and comparison, whatever the column's collation
+    const key = mysql ? 'cast(?? as binary)' : '??';
+    const q = inner
+      .select(db.raw(`distinct ${key} as ??`, [col, 'code']))
+      .whereNotNull(col)
+      .orderBy('code')
+      .limit(limit)
+      .timeout(config.timeoutMs, { cancel: mysql });
+    if (after !== null) q.whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [col, after]);
+    meter?.statement(name, 'stock');
+    const rows = (await q) as { code: unknown }[];
+    return rows.map((r) => (Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code)));
   }
 
   return {
@@ -60,14 +103,49 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     kind: 'sql',
     entities,
     fetch,
+    listCodes,
     /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
-    async ping() {
-      for (const entity of entities) await statement(entity, []);
+    async ping(options?: ReadOptions) {
+      const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
+      for (const entity of entities) for (const q of statements(entity, [])) await withinDeadline(q, deadline, mysql);
+    },
+    /** The knex (tarn) pool's counters: after every read, faults included, `used` and `pendingAcquires` go back to 0. */
+    poolStats(): PoolStats {
+      const pool = (db.client as { pool?: TarnPool }).pool;
+      return {
+        size: pool?.max ?? 0,
+        used: pool?.numUsed() ?? 0,
+        free: pool?.numFree() ?? 0,
+        pendingAcquires: pool?.numPendingAcquires() ?? 0,
+        pendingCreates: pool?.numPendingCreates() ?? 0,
+      };
     },
     async close() {
       await db.destroy();
     },
   } satisfies Connector;
+}
+
+/** The counters of knex's pool (tarn) that `poolStats` reads. */
+interface TarnPool {
+  max: number;
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+  numPendingCreates(): number;
+}
+
+/**
+ * Gives a statement what is left of its read's deadline once it has a connection (waiting for
+ * one and opening it count too), then has it cancelled: on MySQL/MariaDB knex sends KILL QUERY
+ * from a separate connection and the pooled connection is returned; if the kill cannot be
+ * sent, the connection is evicted. SQLite statements are synchronous and cannot be cut short.
+ */
+function withinDeadline(q: Knex.QueryBuilder, deadline: number, cancel: boolean): Knex.QueryBuilder {
+  q.on('start', (b: Knex.QueryBuilder) => {
+    b.timeout(Math.max(1, deadline - Date.now()), { cancel });
+  });
+  return q;
 }
 
 /** A statement without its IN list, and the column that list applies to. */
@@ -79,12 +157,60 @@ interface Base {
 function fromTable(db: Knex, entity: Entity, m: Mapping): Base {
   const c = m.columns as Record<string, string>;
   const q = db(m.table as string);
-  for (const [col, v] of Object.entries(m.where ?? {})) {
+  applyWhere(q, m.where);
+  return { q: select(q, entity, (k) => c[k]), sku: c.sku as string };
+}
+
+/** `where: { status: [A, B], deleted_at: null }`: IN for a list, IS NULL for null, else equality; values bound. */
+function applyWhere(q: Knex.QueryBuilder, where: Mapping['where']): void {
+  for (const [col, v] of Object.entries(where ?? {})) {
     if (Array.isArray(v)) q.whereIn(col, v as (string | number | boolean)[]);
     else if (v === null) q.whereNull(col);
     else q.where(col, v);
   }
-  return { q: select(q, entity, (k) => c[k]), sku: c.sku as string };
+}
+
+/**
+ * One movement mapping for one batch of codes: quantities summed per (sku, location, kind), the
+ * kind fixed by the mapping or read from its column. Non-numeric quantities are refused as for stock.
+ */
+function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[]): Knex.QueryBuilder {
+  const byQuery = m.query !== undefined;
+  const col = (k: string): string | undefined => (byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k]);
+  const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
+  if (!byQuery) applyWhere(q, m.where);
+  const sku = col('sku') as string;
+  const location = col('location') as string;
+  const kind = col('kind');
+  q.select({ sku, location }).sum({ quantity: col('quantity') as string });
+  if (kind !== undefined) q.select({ kind }).groupBy(kind);
+  else q.select(db.raw('? as ??', [m.kind as string, 'kind']));
+  const asOf = col('asOf');
+  if (asOf !== undefined) q.max({ asOf });
+  q.groupBy(sku, location);
+  if (config.client === 'mysql2') q.groupBy(db.raw('binary ??', [sku]));
+  const mysql = config.client === 'mysql2';
+  const qty = col('quantity') as string;
+  q.select(db.raw(mysql ? 'sum(?? is not null and trim(??) not regexp ?) as ??' : 'sum(?? is not null and ?? <> cast(?? as numeric)) as ??', mysql ? [qty, qty, NUMBER_PATTERN, 'nonNumeric'] : [qty, qty, qty, 'nonNumeric']));
+  return q.timeout(config.timeoutMs, { cancel: mysql }).whereIn(sku, codes as string[]);
+}
+
+function toMovement(row: Row, readAt: Date): MovementRecord {
+  const code = String(row.sku);
+  if (Number(row.nonNumeric ?? 0) > 0) {
+    throw new Error(`non-numeric movement quantity for code ${JSON.stringify(code)} at location ${JSON.stringify(String(row.location))}`);
+  }
+  const kind = String(row.kind);
+  if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) {
+    throw new Error(`unknown movement kind ${JSON.stringify(kind)} for code ${JSON.stringify(code)} (known: ${MOVEMENT_KINDS.join(', ')})`);
+  }
+  return {
+    code,
+    location: String(row.location),
+    kind: kind as MovementKind,
+    quantity: row.quantity === null || row.quantity === undefined ? 0 : quantity(row.quantity),
+    asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf),
+  };
 }
 
 /** The configured query becomes a derived table; its columns already carry the canonical names. */
@@ -118,7 +244,7 @@ function select(q: Knex.QueryBuilder, entity: Entity, col: (canonical: string) =
 /**
  * Databases add up text quantities by reading 'abc' as 0 and '4abc' as 4, so the sum alone
  * cannot be trusted: `nonNumeric` counts the bins whose quantity is not a number, and such a
- * group is refused rather than read as a silent zero.
+ * group is returned marked `invalid` rather than read as a silent zero (the rest of the batch stands).
  */
 function countNonNumeric(db: Knex, q: Knex.QueryBuilder, col: (canonical: string) => string | undefined): void {
   const cols = [col('onHand'), col('committed')].filter((c): c is string => c !== undefined);
@@ -130,36 +256,53 @@ function countNonNumeric(db: Knex, q: Knex.QueryBuilder, col: (canonical: string
 
 const NUMBER_PATTERN = '^[-+]?[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+)?$';
 
-function toRecord(entity: Entity, row: Row, readAt: Date, config: SqlSourceConfig): StockRecord | CostRecord | ItemRecord {
+function toRecord(entity: Exclude<Entity, 'movements'>, row: Row, readAt: Date, config: SqlSourceConfig): StockRecord | CostRecord | ItemRecord {
   const code = String(row.sku);
   if (entity === 'stock') {
-    if (Number(row.nonNumeric ?? 0) > 0) {
-      throw new Error(`non-numeric quantity for code ${JSON.stringify(code)} at location ${JSON.stringify(String(row.location))}`);
-    }
-    return {
+    // a record that cannot be read is returned marked `invalid`, never thrown: the rest of the batch stands
+    const problems: string[] = [];
+    const nonNumeric = Number(row.nonNumeric ?? 0);
+    if (nonNumeric > 0) problems.push(`quantity is not a number in ${nonNumeric} row${nonNumeric === 1 ? '' : 's'}`);
+    const read = <T>(f: () => T, fallback: T): T => {
+      try {
+        return f();
+      } catch (e) {
+        problems.push((e as Error).message);
+        return fallback;
+      }
+    };
+    const record: StockRecord = {
       code,
       location: String(row.location),
-      onHand: quantity(row.onHand),
-      committed: row.committed === undefined || row.committed === null ? 0 : quantity(row.committed),
-      asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf),
+      onHand: read(() => quantity(row.onHand, 'onHand'), Number.NaN),
+      committed: row.committed === undefined || row.committed === null ? 0 : read(() => quantity(row.committed, 'committed'), Number.NaN),
+      asOf: row.asOf === undefined || row.asOf === null ? readAt : read(() => timestamp(row.asOf), new Date(Number.NaN)),
     };
+    if (problems.length > 0 && nonNumeric > 0) problems.splice(1); // the sum of a non-numeric bin means nothing more
+    if (problems.length > 0) record.invalid = problems.join('; ');
+    return record;
   }
   if (entity === 'cost') {
-    return { code, amount: decimal(row.unitCost), currency: String(row.currency ?? config.cost?.currency ?? '') };
+    const currency = String(row.currency ?? config.cost?.currency ?? '');
+    try {
+      return { code, amount: decimal(row.unitCost), currency };
+    } catch (e) {
+      return { code, amount: String(row.unitCost), currency, invalid: (e as Error).message };
+    }
   }
   return { code, name: String(row.name ?? '') };
 }
 
 /** A whole number of units; a fraction, an empty string or anything else is refused. */
-function quantity(v: unknown): number {
-  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : String(v).trim() === '' ? Number.NaN : Number(String(v));
-  if (!Number.isSafeInteger(n)) throw new Error(`not a whole quantity: ${JSON.stringify(v)}`);
+function quantity(v: unknown, what = 'quantity'): number {
+  const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v === null || String(v).trim() === '' ? Number.NaN : Number(String(v));
+  if (!Number.isSafeInteger(n)) throw new Error(`${what} is not a whole number: ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)}`);
   return n;
 }
 
 /** A decimal as text, exactly as the source has it (a SQLite REAL prints its shortest round-trip form). */
 function decimal(v: unknown): string {
   const s = typeof v === 'number' ? String(v) : String(v).trim();
-  if (!/^-?\d+(\.\d+)?$/.test(s)) throw new Error(`not a decimal: ${JSON.stringify(v)}`);
+  if (!/^-?\d+(\.\d+)?$/.test(s)) throw new Error(`unit cost is not a decimal: ${JSON.stringify(v)}`);
   return s;
 }

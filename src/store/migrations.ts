@@ -70,6 +70,57 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('anomalies');
     },
   },
+  '0003_anomaly_workflow': {
+    async up(db) {
+      await db.schema.alterTable('anomalies', (t) => {
+        // the source's own code, for anomalies about a code rather than a canonical SKU (orphans)
+        t.string('code', 191).nullable();
+        t.timestamp('acknowledged_at').nullable();
+        t.string('acknowledge_note', 1024).nullable();
+        t.timestamp('resolved_at').nullable();
+        t.string('resolution_note', 1024).nullable();
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('anomalies', (t) => {
+        t.dropColumn('code');
+        t.dropColumn('acknowledged_at');
+        t.dropColumn('acknowledge_note');
+        t.dropColumn('resolved_at');
+        t.dropColumn('resolution_note');
+      });
+    },
+  },
+  '0004_reconciliation_runs': {
+    async up(db) {
+      await db.schema.createTable('reconciliation_runs', (t) => {
+        t.increments('id').primary();
+        t.timestamp('started_at').notNullable();
+        t.timestamp('finished_at').nullable();
+        // running | completed | failed
+        t.string('status', 16).notNullable();
+        t.integer('tolerance').notNullable();
+        t.integer('skus').notNullable().defaultTo(0);
+        t.integer('lines').notNullable().defaultTo(0);
+        t.integer('matched').notNullable().defaultTo(0);
+        t.integer('explained').notNullable().defaultTo(0);
+        t.integer('within_tolerance').notNullable().defaultTo(0);
+        t.integer('discrepancies').notNullable().defaultTo(0);
+        t.integer('orphans').notNullable().defaultTo(0);
+        t.integer('gaps').notNullable().defaultTo(0);
+        // sums of |variance|, |explained| and |unexplained| over the lines, in units
+        t.bigInteger('abs_variance').notNullable().defaultTo(0);
+        t.bigInteger('abs_explained').notNullable().defaultTo(0);
+        t.bigInteger('abs_unexplained').notNullable().defaultTo(0);
+        t.string('out_dir', 1024).nullable();
+        t.string('error', 1024).nullable();
+        t.index(['started_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('reconciliation_runs');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -1,0 +1,19 @@
+/** Reconciliation, orphan codes, reconcile runs and the anomaly workflow: each maps its arguments to one domain call. */
+import type { MovementResolvers, MutationResolvers, QueryResolvers } from '../src/generated/graphql.js';
+
+export const reconciliationQuery: QueryResolvers = {
+  reconciliation: (_, a, ctx) => ctx.reconciliation.reconciliation(a.skus, a.locationIds, a.tolerance ?? 0),
+  orphanCodes: (_, a, ctx) => ctx.reconciliation.orphanCodes(a.source, a.first ?? 100, a.after ?? null),
+  reconciliationRuns: (_, a, ctx) => ctx.reconciliation.runs(a.first ?? 20),
+};
+
+export const anomalyMutation: MutationResolvers = {
+  acknowledgeAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.acknowledge(a.id, a.note),
+  resolveAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.resolve(a.id, a.note),
+};
+
+const KIND = { pickedNotInvoiced: 'PICKED_NOT_INVOICED', inTransit: 'IN_TRANSIT', receivedNotPutAway: 'RECEIVED_NOT_PUT_AWAY' } as const;
+
+export const Movement: MovementResolvers = {
+  kind: (m) => KIND[m.kind],
+};

@@ -1,0 +1,369 @@
+/**
+ * `inventory-graph reconcile`: reconciles the whole catalogue, a page of the SKU map at a time
+ * (memory stays bounded whatever the catalogue's size), and writes to --out:
+ *
+ *   lines.csv      one row per (sku, location): status, authoritative source and quantity, the
+ *                  worst comparison's variance / explained / unexplained, and every system's on-hand
+ *   gaps.csv       SKUs a source should hold and does not (or that no stock source has a code for)
+ *   orphans.csv    codes a source holds that no canonical SKU maps
+ *   summary.json   counts by status, variance totals, the largest discrepancies, statements sent
+ *
+ * The run is recorded in the store (`reconciliationRuns`), discrepancies past tolerance, orphans
+ * and stale sources are recorded as anomalies (and sent to the webhook, if configured). Progress
+ * is shown only when stdout is a terminal. Exit codes: 0 done; 1 with --fail-on-discrepancy when
+ * some unexplained variance exceeds the tolerance; 2 bad flags or config; 3 a source failed (the
+ * run is recorded as failed: a reconciliation without one of the systems would mislead).
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { configPath, loadConfig, type Config } from '../config/index.js';
+import { createAnomalyWebhook } from '../domain/anomaly-webhook.js';
+import { describeFailure } from '../domain/inventory-service.js';
+import { LocationIndex } from '../domain/locations.js';
+import { DefaultPrecedenceStrategy } from '../domain/precedence.js';
+import {
+  addToSummary,
+  createReconciler,
+  emptySummary,
+  orphanAnomaly,
+  orphanPage,
+  type Gap,
+  type ReconciliationLine,
+  type ReconciliationSummary,
+} from '../domain/reconciliation.js';
+import { createLogger, errorFields, type LogLevel } from '../logger.js';
+import { createConnector, fileEventsFor } from '../server/app.js';
+import type { Connector } from '../sources/connector.js';
+import { openStore, type NewAnomaly } from '../store/index.js';
+import { createReconciliationStore } from '../store/reconciliation-store.js';
+
+export const RECONCILE_USAGE = 'usage: inventory-graph reconcile [--config FILE] [--out DIR] [--tolerance N] [--fail-on-discrepancy] [--batch N]';
+
+export interface ReconcileOptions {
+  config: Config;
+  outDir: string;
+  tolerance: number;
+  /** SKUs per page of the SKU map. Defaults to 1000. */
+  batch?: number;
+  /** Codes per page when looking for orphans. Defaults to 5000. */
+  codePage?: number;
+  /** Progress lines (with `\r`), or nothing. */
+  progress?: (line: string, done: boolean) => void;
+  logLevel?: LogLevel;
+  now?: () => Date;
+}
+
+export interface ReconcileResult {
+  runId: string;
+  status: 'completed' | 'failed';
+  summary: ReconciliationSummary & { skus: number; orphans: number };
+  failedSources: { source: string; reason: string }[];
+  files: { lines: string; gaps: string; orphans: string; summary: string };
+}
+
+const TOP = 20;
+
+/** Writes text to a file, waiting when the stream's buffer is full (bounded memory on big runs). */
+function writer(path: string) {
+  const out: WriteStream = createWriteStream(path);
+  let failed: Error | undefined;
+  out.on('error', (e) => (failed = e));
+  return {
+    async write(text: string) {
+      if (failed) throw failed;
+      if (!out.write(text)) await new Promise<void>((r) => out.once('drain', r));
+    },
+    close: () =>
+      new Promise<void>((res, rej) => {
+        out.end((e?: Error | null) => (e || failed ? rej(e ?? failed) : res()));
+      }),
+  };
+}
+
+const cell = (v: string | number | null | undefined) => {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+const row = (values: (string | number | null | undefined)[]) => `${values.map(cell).join(',')}\n`;
+
+/** The columns of lines.csv, with one on-hand and one in-flight column per stock source. */
+export function lineHeader(sources: readonly string[]): string[] {
+  return [
+    'sku', 'location', 'status', 'authoritative', 'quantity', 'variance', 'explained', 'unexplained', 'worst_source', 'systems',
+    ...sources.flatMap((s) => [`${s}_on_hand`, `${s}_in_flight`]),
+  ];
+}
+
+export function lineRow(l: ReconciliationLine, sources: readonly string[]): (string | number | null)[] {
+  const by = new Map(l.systems.map((f) => [f.source, f]));
+  return [
+    l.sku, l.location.id, l.status, l.authoritative, l.quantity, l.variance, l.explained, l.unexplained, l.worstSource, l.systems.map((f) => f.source).join('|'),
+    ...sources.flatMap((s) => {
+      const f = by.get(s);
+      return f === undefined ? [null, null] : [f.onHand, f.movements.reduce((n, m) => n + m.quantity, 0)];
+    }),
+  ];
+}
+
+export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult> {
+  const { config } = o;
+  const now = o.now ?? (() => new Date());
+  const logger = createLogger(o.logLevel ?? 'warn');
+  const batchSize = o.batch ?? 1000;
+  const codePage = o.codePage ?? 5000;
+  const store = await openStore(config.store);
+  const runs = createReconciliationStore(store.db);
+  const hook = config.anomalies.webhook;
+  const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger });
+  if (webhook !== undefined) store.anomalies.onOpened((a) => webhook.notify(a));
+  const files = fileEventsFor(store, logger);
+  const connectors = new Map<string, Connector>();
+  const settings = new Map<string, { maxAgeSeconds: number | undefined; skuCodes: 'mapped' | 'canonical' }>();
+  for (const [name, s] of Object.entries(config.sources)) {
+    connectors.set(name, createConnector(name, s, { files }));
+    settings.set(name, { maxAgeSeconds: s.maxAgeSeconds, skuCodes: s.skuCodes });
+  }
+  const locations = new LocationIndex(config.locations);
+  const reconciler = createReconciler({ connectors, settings, locations, precedence: new DefaultPrecedenceStrategy(config.precedence), logger, now });
+  const sources = reconciler.stockSources();
+  const statements = new Map<string, number>();
+  const meter = { statement: (s: string, e: string) => void statements.set(`${s}/${e}`, (statements.get(`${s}/${e}`) ?? 0) + 1) };
+
+  const outDir = resolve(o.outDir);
+  await mkdir(outDir, { recursive: true });
+  const paths = { lines: join(outDir, 'lines.csv'), gaps: join(outDir, 'gaps.csv'), orphans: join(outDir, 'orphans.csv'), summary: join(outDir, 'summary.json') };
+  const startedAt = now();
+  const runId = await runs.start({ startedAt, tolerance: o.tolerance, outDir });
+  const summary = emptySummary();
+  let skus = 0;
+  let orphans = 0;
+  const failedSources: { source: string; reason: string }[] = [];
+  const top: ReconciliationLine[] = [];
+  const orphanSample: { source: string; code: string }[] = [];
+  const gapSample: Gap[] = [];
+  const lines = writer(paths.lines);
+  const gaps = writer(paths.gaps);
+  const orphanOut = writer(paths.orphans);
+  const total = await store.skus.count();
+  const t0 = performance.now();
+  const say = (done: boolean) => {
+    const pct = total === 0 ? 100 : Math.floor((skus / total) * 100);
+    o.progress?.(`reconcile: ${skus.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} SKUs (${pct}%), ${summary.discrepancies.toLocaleString('en-US')} discrepancies, ${((performance.now() - t0) / 1000).toFixed(1)}s`, done);
+  };
+  const record = async (list: NewAnomaly[]) => {
+    if (list.length === 0) return;
+    try {
+      await store.anomalies.record(list);
+    } catch (e) {
+      logger.error('could not record anomalies', errorFields(e));
+    }
+  };
+
+  let status: 'completed' | 'failed' = 'completed';
+  let error: string | null = null;
+  try {
+    await lines.write(row(lineHeader(sources)));
+    await gaps.write(row(['sku', 'source', 'reason', 'detail']));
+    await orphanOut.write(row(['source', 'code']));
+    const staleSeen = new Set<string>();
+    let after: string | null = null;
+    for (;;) {
+      const page = await store.skus.page(batchSize, after);
+      if (page.skus.length === 0) break;
+      const r = await reconciler.batch(page.skus, { locations: locations.all, tolerance: o.tolerance, meter });
+      if (r.failures.length > 0) {
+        for (const f of r.failures) failedSources.push({ source: f.source, reason: describeFailure(f.error) });
+        throw new Error(`source${r.failures.length > 1 ? 's' : ''} ${r.failures.map((f) => `"${f.source}"`).join(', ')} failed: ${failedSources.map((f) => f.reason).join('; ')}`);
+      }
+      let out = '';
+      for (const l of r.lines) {
+        out += row(lineRow(l, sources));
+        if (l.status === 'DISCREPANCY') keepTop(top, l);
+      }
+      await lines.write(out);
+      let g = '';
+      for (const gap of r.gaps) {
+        g += row([gap.sku, gap.source, gap.reason, gap.detail]);
+        if (gapSample.length < 100) gapSample.push(gap);
+      }
+      if (g !== '') await gaps.write(g);
+      addToSummary(summary, r.lines, r.gaps.length);
+      // one STALE_SOURCE anomaly per source per run is enough
+      await record(r.anomalies.filter((a) => a.kind !== 'STALE_SOURCE' || (a.source !== null && !staleSeen.has(a.source) && staleSeen.add(a.source))));
+      skus += page.skus.length;
+      say(false);
+      if (!page.hasNextPage) break;
+      after = page.skus.at(-1)?.sku ?? null;
+    }
+    for (const source of sources) {
+      const c = connectors.get(source) as Connector;
+      if (c.listCodes === undefined) continue;
+      const canonical = settings.get(source)?.skuCodes === 'canonical';
+      let cursor: string | null = null;
+      do {
+        let p: Awaited<ReturnType<typeof orphanPage>>;
+        try {
+          p = await orphanPage(c, canonical, (s, codes, canon) => runs.knownCodes(s, codes, canon), cursor, codePage, meter);
+        } catch (e) {
+          failedSources.push({ source, reason: describeFailure(e) });
+          throw new Error(`source "${source}" failed while listing its codes: ${describeFailure(e)}`);
+        }
+        if (p.orphans.length > 0) {
+          await orphanOut.write(p.orphans.map((code) => row([source, code])).join(''));
+          for (const code of p.orphans) if (orphanSample.length < 100) orphanSample.push({ source, code });
+          orphans += p.orphans.length;
+          await record(p.orphans.map((code) => orphanAnomaly(source, code)));
+        }
+        cursor = p.next;
+      } while (cursor !== null);
+    }
+  } catch (e) {
+    status = 'failed';
+    error = (e as Error).message;
+    logger.error('reconciliation failed', errorFields(e));
+  } finally {
+    say(true);
+    await Promise.allSettled([lines.close(), gaps.close(), orphanOut.close()]);
+  }
+
+  const finishedAt = now();
+  const result: ReconcileResult = {
+    runId,
+    status,
+    summary: { ...summary, skus, orphans },
+    failedSources,
+    files: paths,
+  };
+  const json = {
+    runId,
+    status,
+    ...(error !== null ? { error } : {}),
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    tolerance: o.tolerance,
+    skus,
+    lines: summary.lines,
+    byStatus: { MATCH: summary.matched, EXPLAINED: summary.explained, WITHIN_TOLERANCE: summary.withinTolerance, DISCREPANCY: summary.discrepancies },
+    variance: { absolute: summary.absVariance, explained: summary.absExplained, unexplained: summary.absUnexplained },
+    gaps: { count: summary.gaps, sample: gapSample },
+    orphans: { count: orphans, sample: orphanSample },
+    largestDiscrepancies: top.map((l) => ({
+      sku: l.sku,
+      location: l.location.id,
+      authoritative: l.authoritative,
+      quantity: l.quantity,
+      source: l.worstSource,
+      variance: l.variance,
+      explained: l.explained,
+      unexplained: l.unexplained,
+    })),
+    failedSources,
+    statements: Object.fromEntries([...statements].sort()),
+    files: paths,
+  };
+  try {
+    const s = writer(paths.summary);
+    await s.write(`${JSON.stringify(json, null, 2)}\n`);
+    await s.close();
+    await runs.finish(runId, {
+      finishedAt,
+      status,
+      error,
+      counts: {
+        skus,
+        lines: summary.lines,
+        matched: summary.matched,
+        explained: summary.explained,
+        withinTolerance: summary.withinTolerance,
+        discrepancies: summary.discrepancies,
+        orphans,
+        gaps: summary.gaps,
+        absVariance: summary.absVariance,
+        absExplained: summary.absExplained,
+        absUnexplained: summary.absUnexplained,
+      },
+    });
+  } finally {
+    await webhook?.drain(10_000);
+    await webhook?.close();
+    await Promise.all([...connectors.values()].map((c) => c.close()));
+    await store.close();
+  }
+  return result;
+}
+
+/** Keeps the TOP lines with the largest |unexplained|. */
+function keepTop(top: ReconciliationLine[], l: ReconciliationLine): void {
+  if (top.length === TOP && Math.abs(l.unexplained) <= Math.abs((top.at(-1) as ReconciliationLine).unexplained)) return;
+  top.push(l);
+  top.sort((a, b) => Math.abs(b.unexplained) - Math.abs(a.unexplained));
+  if (top.length > TOP) top.pop();
+}
+
+/** The command: flags, then the run; returns the exit code. */
+export async function reconcileCommand(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string' },
+        out: { type: 'string' },
+        tolerance: { type: 'string' },
+        batch: { type: 'string' },
+        'fail-on-discrepancy': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`inventory-graph reconcile: ${(e as Error).message.split('\n')[0]}\n${RECONCILE_USAGE}\n`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(`${RECONCILE_USAGE}\n`);
+    return 0;
+  }
+  const whole = (k: string, min: number, max: number): number | undefined => {
+    const v = values[k];
+    if (typeof v !== 'string') return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new RangeError(`--${k} must be a whole number from ${min} to ${max}, got "${v}"`);
+    return Number(v);
+  };
+  let tolerance: number;
+  let batch: number | undefined;
+  try {
+    tolerance = whole('tolerance', 0, 1_000_000_000) ?? 0;
+    batch = whole('batch', 1, 1000);
+  } catch (e) {
+    process.stderr.write(`inventory-graph reconcile: ${(e as Error).message}\n${RECONCILE_USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig(configPath(typeof values.config === 'string' ? ['--config', values.config] : [], process.env));
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const outDir = typeof values.out === 'string' ? values.out : join('reconciliation', stamp);
+  const tty = process.stdout.isTTY === true;
+  const result = await runReconcile({
+    config,
+    outDir,
+    tolerance,
+    ...(batch !== undefined ? { batch } : {}),
+    logLevel: (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'warn',
+    progress: tty ? (line, done) => process.stdout.write(`\r${line}\u001b[K${done ? '\n' : ''}`) : undefined,
+  });
+  const s = result.summary;
+  process.stdout.write(
+    `Reconciliation run ${result.runId} ${result.status}: ${s.skus} SKUs, ${s.lines} lines: ${s.matched} match, ${s.explained} explained, ` +
+      `${s.withinTolerance} within tolerance (${tolerance}), ${s.discrepancies} discrepancies; ${s.gaps} gaps, ${s.orphans} orphan codes.\n` +
+      `Unexplained variance: ${s.absUnexplained} units of ${s.absVariance}. Written to ${resolve(outDir)} (lines.csv, gaps.csv, orphans.csv, summary.json).\n`,
+  );
+  if (result.status === 'failed') {
+    process.stderr.write(`inventory-graph reconcile: failed: ${result.failedSources.map((f) => `${f.source} (${f.reason})`).join(', ') || 'see the log'}\n`);
+    return 3;
+  }
+  return values['fail-on-discrepancy'] === true && s.discrepancies > 0 ? 1 : 0;
+}

@@ -1,0 +1,344 @@
+/**
+ * Prometheus metrics at `/metrics` (prom-client), for dashboards and alerts: request latency by
+ * operation, per-source read latency, errors and statements, breaker state, freshness, open
+ * anomalies, the last reconciliation run and the compiled-operation cache. The names are the
+ * contract of dashboards/grafana-inventory-graph.json (a test keeps the two in step).
+ *
+ * Every label is bounded: operation names are the first `maxOperationNames` distinct names of
+ * operations that parsed and validated (then `(other)`), `(anonymous)` for unnamed ones and
+ * `(none)` for requests that never got that far (401, parse or validation error); sources and
+ * entities come from the config, anomaly kinds from the code.
+ *
+ * Each app has its own registry (tests run several apps in one process). Per process: with
+ * `start --workers N`, each scrape answers for the worker that took the connection.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../sources/health.js';
+import type { RequestRecord } from './request-log.js';
+import { operationOf } from './request-log.js';
+import type { StatusData } from './status-page.js';
+
+/** One read of a source as the resilience wrapper saw it. */
+export interface ReadOutcome {
+  source: string;
+  /** ok; timeout or failed (the source was asked and did not answer); rejected (breaker open or queue full: not asked). */
+  outcome: 'ok' | 'timeout' | 'failed' | 'rejected';
+  /** Null for a rejected read. */
+  latencyMs: number | null;
+}
+
+/** Reads counted per minute, for the status page's recent error rate and sparkline. */
+export interface MinuteCounts {
+  /** Start of the minute. */
+  at: Date;
+  ok: number;
+  failed: number;
+  rejected: number;
+}
+
+const WINDOW_MINUTES = 15;
+
+/**
+ * The source health registry (src/sources/health.ts), also telling listeners about every read
+ * and keeping what the status page and the metrics need beyond it: reads per minute over the
+ * last 15 minutes, and the newest `asOf` ever read from each source (a source's lag: the
+ * registry itself keeps the last read's range, which one old record can make look stale).
+ */
+export class ObservedHealthRegistry extends SourceHealthRegistry {
+  private readonly listeners = new Set<(r: ReadOutcome) => void>();
+  private readonly names = new Set<string>();
+  private readonly newest = new Map<string, Date>();
+  private readonly minutes = new Map<string, Map<number, MinuteCounts>>();
+
+  constructor(private readonly clock: () => Date = () => new Date()) {
+    super(clock);
+  }
+
+  override register(...args: Parameters<SourceHealthRegistry['register']>): void {
+    super.register(...args);
+    this.names.add(args[0].name);
+  }
+
+  /** Calls `fn` after every read; returns the unsubscribe. */
+  onRead(fn: (r: ReadOutcome) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  override success(source: string, latencyMs: number, asOf?: { newest: Date; oldest: Date }): void {
+    super.success(source, latencyMs, asOf);
+    if (!this.names.has(source)) return;
+    const seen = this.newest.get(source);
+    if (asOf !== undefined && (seen === undefined || asOf.newest > seen)) this.newest.set(source, asOf.newest);
+    this.emit({ source, outcome: 'ok', latencyMs });
+  }
+
+  override failure(source: string, latencyMs: number, reason: string): void {
+    super.failure(source, latencyMs, reason);
+    if (!this.names.has(source)) return;
+    this.emit({ source, outcome: /^timed out/.test(reason) ? 'timeout' : 'failed', latencyMs });
+  }
+
+  override rejected(source: string): void {
+    super.rejected(source);
+    if (!this.names.has(source)) return;
+    this.emit({ source, outcome: 'rejected', latencyMs: null });
+  }
+
+  /** The newest `asOf` this process has read from the source, or null before a dated read. */
+  newestSeen(source: string): Date | null {
+    return this.newest.get(source) ?? null;
+  }
+
+  /** Reads of the last `WINDOW_MINUTES` minutes, oldest first, the current minute last (zeros where nothing happened). */
+  recent(source: string): MinuteCounts[] {
+    const now = Math.floor(this.clock().getTime() / 60_000);
+    const buckets = this.minutes.get(source);
+    const out: MinuteCounts[] = [];
+    for (let m = now - WINDOW_MINUTES + 1; m <= now; m++) {
+      const b = buckets?.get(m);
+      out.push(b === undefined ? { at: new Date(m * 60_000), ok: 0, failed: 0, rejected: 0 } : { ...b });
+    }
+    return out;
+  }
+
+  private emit(r: ReadOutcome): void {
+    const minute = Math.floor(this.clock().getTime() / 60_000);
+    let buckets = this.minutes.get(r.source);
+    if (buckets === undefined) this.minutes.set(r.source, (buckets = new Map()));
+    let b = buckets.get(minute);
+    if (b === undefined) {
+      buckets.set(minute, (b = { at: new Date(minute * 60_000), ok: 0, failed: 0, rejected: 0 }));
+      for (const m of buckets.keys()) if (m <= minute - WINDOW_MINUTES) buckets.delete(m);
+    }
+    if (r.outcome === 'ok') b.ok++;
+    else if (r.outcome === 'rejected') b.rejected++;
+    else b.failed++;
+    for (const fn of this.listeners) fn(r);
+  }
+}
+
+/** Distinct operation names kept as label values before the rest are `(other)`. */
+export const MAX_OPERATION_NAMES = 100;
+
+/** The bounded label value for an operation name (see the module comment). */
+export class OperationLabels {
+  private readonly known = new Set<string>();
+  constructor(readonly max = MAX_OPERATION_NAMES) {}
+
+  label(op: { resolved: boolean; name: string | null } | undefined): string {
+    if (op === undefined || !op.resolved) return '(none)';
+    if (op.name === null || op.name === '') return '(anonymous)';
+    if (this.known.has(op.name)) return op.name;
+    if (this.known.size < this.max && /^[_A-Za-z][_0-9A-Za-z]{0,99}$/.test(op.name)) {
+      this.known.add(op.name);
+      return op.name;
+    }
+    return '(other)';
+  }
+}
+
+/** A cache whose `get` can be counted: the compiled-operation LRU of src/server/executor.ts. */
+export interface CountableCache {
+  get(key: string): unknown;
+  readonly size: number;
+}
+
+export const BREAKER_VALUE: Record<BreakerState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
+export const STATUS_VALUE: Record<SourceStatus, number> = { UP: 0, DEGRADED: 1, DOWN: 2 };
+
+export interface MetricsOptions {
+  health: ObservedHealthRegistry;
+  /** The status page's data (src/server/status-page.ts): gauges are read from it at scrape time (one collection per scrape). */
+  status: () => Promise<StatusData>;
+  /** Process metrics (CPU, memory, event loop, GC) beside ours. Defaults to true. */
+  processMetrics?: boolean;
+  maxOperationNames?: number;
+}
+
+export interface Metrics {
+  registry: Registry;
+  /** Records a finished HTTP request (called by the front door for every request). */
+  observeRequest(r: RequestRecord): void;
+  /** Counts hits and misses of the compiled-operation cache by wrapping its `get`. */
+  meterCompiledCache(cache: CountableCache): void;
+  /** The exposition text, and its content type. */
+  render(): Promise<{ contentType: string; body: string }>;
+}
+
+export function createMetrics(o: MetricsOptions): Metrics {
+  const registry = new Registry();
+  if (o.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  const labels = new OperationLabels(o.maxOperationNames);
+
+  const requestDuration = new Histogram({
+    name: 'inventory_graph_graphql_request_duration_seconds',
+    help: 'GraphQL requests at /graphql, from the first byte to the last byte of the answer, by operation name and HTTP status',
+    labelNames: ['operation', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const readDuration = new Histogram({
+    name: 'inventory_graph_source_read_duration_seconds',
+    help: 'Reads of a source (one batched statement per ~1,000 codes, or a file snapshot), queueing for a slot included; outcome ok or error',
+    labelNames: ['source', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const sourceErrors = new Counter({
+    name: 'inventory_graph_source_errors_total',
+    help: 'Source reads that failed: timeout, failed (refused, lost, bad mapping), rejected (breaker open or queue full, the source was not asked)',
+    labelNames: ['source', 'kind'] as const,
+    registers: [registry],
+  });
+  const statements = new Counter({
+    name: 'inventory_graph_source_statements_total',
+    help: 'Statements (or file reads) sent to a source per entity on behalf of GraphQL requests',
+    labelNames: ['source', 'entity'] as const,
+    registers: [registry],
+  });
+  const cacheRequests = new Counter({
+    name: 'inventory_graph_compiled_operation_cache_requests_total',
+    help: 'Lookups of the compiled-operation cache (graphql-jit executor): hit, or miss (the operation is compiled)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  let cache: CountableCache | undefined;
+  new Gauge({
+    name: 'inventory_graph_compiled_operation_cache_hit_ratio',
+    help: 'Hits over lookups of the compiled-operation cache since start (absent with the graphql-js executor)',
+    registers: [registry],
+    async collect() {
+      const values = (await cacheRequests.get()).values;
+      const hits = values.find((v) => v.labels.result === 'hit')?.value ?? 0;
+      const total = values.reduce((n, v) => n + v.value, 0);
+      this.reset();
+      if (cache !== undefined && total > 0) this.set(hits / total);
+    },
+  });
+  new Gauge({
+    name: 'inventory_graph_compiled_operation_cache_size',
+    help: 'Compiled operations kept',
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (cache !== undefined) this.set(cache.size);
+    },
+  });
+
+  // a source's reads: latency and errors, as they happen
+  o.health.onRead((r) => {
+    if (r.latencyMs !== null) readDuration.observe({ source: r.source, outcome: r.outcome === 'ok' ? 'ok' : 'error' }, r.latencyMs / 1000);
+    if (r.outcome !== 'ok') sourceErrors.inc({ source: r.source, kind: r.outcome }, 1);
+  });
+  // every source has its series from the start, so a rate is 0 rather than absent
+  for (const h of o.health.list()) {
+    for (const kind of ['timeout', 'failed', 'rejected']) sourceErrors.inc({ source: h.name, kind }, 0);
+    for (const entity of h.entities) statements.inc({ source: h.name, entity }, 0);
+  }
+
+  // gauges read at scrape time from the same data as /status (which collects at most once a second)
+  const data = o.status;
+  const perSource = (name: string, help: string, value: (s: StatusData['sources'][number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['source'] as const,
+      registers: [registry],
+      async collect() {
+        const d = await data();
+        this.reset();
+        for (const s of d.sources) {
+          const v = value(s);
+          if (v !== null) this.set({ source: s.name }, v);
+        }
+      },
+    });
+  perSource('inventory_graph_source_breaker_state', 'Circuit breaker per source: 0 closed, 1 half-open (a trial read), 2 open (reads fail fast)', (s) => BREAKER_VALUE[s.breaker]);
+  perSource('inventory_graph_source_status', 'Source status as /status shows it: 0 up, 1 degraded, 2 down', (s) => STATUS_VALUE[s.status]);
+  perSource('inventory_graph_source_freshness_seconds', 'Age of the newest record (asOf) this process has read from the source: its lag', (s) => s.freshness.ageSeconds);
+  perSource('inventory_graph_source_max_age_seconds', 'The source\'s maxAgeSeconds: older records are STALE (absent when it has none)', (s) => s.freshness.maxAgeSeconds);
+  perSource('inventory_graph_source_reads_in_flight', 'Reads running against the source now', (s) => s.inFlight);
+  perSource('inventory_graph_source_reads_queued', 'Reads waiting for a slot of the source\'s bulkhead', (s) => s.queued);
+
+  new Gauge({
+    name: 'inventory_graph_anomalies_open',
+    help: 'Open anomalies by kind and status (OPEN, or ACKNOWLEDGED: someone is on it, still open)',
+    labelNames: ['kind', 'status'] as const,
+    registers: [registry],
+    async collect() {
+      const d = await data();
+      this.reset();
+      for (const a of d.anomalies?.byKind ?? []) {
+        this.set({ kind: a.kind, status: 'OPEN' }, a.open);
+        this.set({ kind: a.kind, status: 'ACKNOWLEDGED' }, a.acknowledged);
+      }
+    },
+  });
+  new Gauge({
+    name: 'inventory_graph_reconciliation_last_run_timestamp_seconds',
+    help: 'When the last completed reconciliation run finished (unix time)',
+    registers: [registry],
+    async collect() {
+      const last = (await data()).reconciliation?.last;
+      this.reset();
+      if (last?.finishedAt != null) this.set(Date.parse(last.finishedAt) / 1000);
+    },
+  });
+  new Gauge({
+    name: 'inventory_graph_reconciliation_last_run_lines',
+    help: 'Lines (sku, location) of the last completed reconciliation run by status: match, explained, within_tolerance, discrepancy',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const last = (await data()).reconciliation?.last;
+      this.reset();
+      if (last == null) return;
+      this.set({ status: 'match' }, last.matched);
+      this.set({ status: 'explained' }, last.explained);
+      this.set({ status: 'within_tolerance' }, last.withinTolerance);
+      this.set({ status: 'discrepancy' }, last.discrepancies);
+    },
+  });
+  new Gauge({
+    name: 'inventory_graph_reconciliation_last_run_abs_units',
+    help: 'Units of the last completed reconciliation run: sum of |variance|, |explained| and |unexplained|',
+    labelNames: ['measure'] as const,
+    registers: [registry],
+    async collect() {
+      const last = (await data()).reconciliation?.last;
+      this.reset();
+      if (last == null) return;
+      this.set({ measure: 'variance' }, last.absVariance);
+      this.set({ measure: 'explained' }, last.absExplained);
+      this.set({ measure: 'unexplained' }, last.absUnexplained);
+    },
+  });
+
+  return {
+    registry,
+    observeRequest(r) {
+      if (r.route !== 'graphql') return;
+      const op = r.context === undefined ? undefined : operationOf(r.context);
+      requestDuration.observe({ operation: labels.label(op), status: String(r.status) }, r.durationMs / 1000);
+      for (const [key, n] of r.context?.inventory.statements ?? []) {
+        const cut = key.lastIndexOf('/');
+        statements.inc({ source: key.slice(0, cut), entity: key.slice(cut + 1) }, n);
+      }
+    },
+    meterCompiledCache(c) {
+      cache = c;
+      const get = c.get.bind(c);
+      c.get = (key: string) => {
+        const v = get(key);
+        cacheRequests.inc({ result: v === undefined ? 'miss' : 'hit' });
+        return v;
+      };
+      cacheRequests.inc({ result: 'hit' }, 0);
+      cacheRequests.inc({ result: 'miss' }, 0);
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}

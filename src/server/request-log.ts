@@ -1,0 +1,133 @@
+/**
+ * One structured log line per HTTP request, written when the response is done (or the client
+ * went away): request id, route, HTTP status, duration, the API key's configured name and role
+ * (never the key), and for GraphQL the operation's name and type, the sources it touched, the
+ * statements it sent (per source and entity, and in total), the sources that failed and the
+ * distinct error codes of the answer.
+ *
+ * GraphQL requests, /status and refused requests are logged at info; health probes, metric
+ * scrapes and explorer assets at debug (a load balancer probing every few seconds would drown
+ * the rest).
+ *
+ * The front door (src/server/http.ts) hands each finished request over as a RequestRecord;
+ * `operationTracker` is the Apollo plugin that notes which operation a request ran.
+ */
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { Logger } from '../logger.js';
+import type { Principal } from './auth.js';
+import type { GatewayContext } from './context.js';
+
+/** What the front door knows about a request once its response is done. */
+export interface RequestRecord {
+  requestId: string;
+  method: string;
+  path: string;
+  /** What answered it. */
+  route: 'graphql' | 'explorer' | 'status' | 'metrics' | 'health' | 'other';
+  status: number;
+  durationMs: number;
+  /** False when the connection closed before the whole response was sent. */
+  completed: boolean;
+  /** Who asked, once authenticated. */
+  principal?: Principal;
+  /** The GraphQL context, when a GraphQL operation was started. */
+  context?: GatewayContext;
+}
+
+/** The operation a GraphQL request ran, as Apollo resolved it. */
+export interface OperationInfo {
+  /** True once the document parsed and validated and an operation was chosen. */
+  resolved: boolean;
+  name: string | null;
+  type: 'query' | 'mutation' | 'subscription' | null;
+  /** Distinct `extensions.code`s of the answer's errors. */
+  errorCodes: string[];
+  /** The operation's estimated cost, once the limits plugin measured it. */
+  cost?: number;
+}
+
+// Apollo runs each operation on a shallow copy of the context the front door built, so the
+// request's own InventoryService (shared by both) is the key, not the context object
+const operations = new WeakMap<GatewayContext['inventory'], OperationInfo>();
+
+/** The operation noted for a request's context by `operationTracker`, if Apollo got that far. */
+export function operationOf(context: GatewayContext): OperationInfo | undefined {
+  return operations.get(context.inventory);
+}
+
+/** Notes each request's operation and error codes against its context (for the log line and metrics). */
+export function operationTracker(): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart({ contextValue }) {
+      const info: OperationInfo = { resolved: false, name: null, type: null, errorCodes: [] };
+      operations.set(contextValue.inventory, info);
+      return {
+        async didResolveOperation({ operationName, operation }) {
+          info.resolved = true;
+          info.name = operationName ?? null;
+          info.type = operation?.operation ?? null;
+        },
+        // runs after the other plugins' willSendResponse (it is registered last): sees the SOURCE_UNAVAILABLE errors they add
+        async willSendResponse({ response, contextValue: ctx }) {
+          info.cost = ctx.cost;
+          if (response.body.kind !== 'single') return;
+          const codes = new Set<string>();
+          for (const e of response.body.singleResult.errors ?? []) {
+            const code = e.extensions?.code;
+            if (typeof code === 'string') codes.add(code);
+          }
+          info.errorCodes = [...codes];
+        },
+      };
+    },
+  };
+}
+
+/** Routes whose lines are debug, not info. */
+const QUIET: ReadonlySet<RequestRecord['route']> = new Set(['health', 'metrics', 'explorer']);
+
+/** The log line's fields for a request (exported for tests). */
+export function requestFields(r: RequestRecord): Record<string, unknown> {
+  const fields: Record<string, unknown> = {
+    requestId: r.requestId,
+    method: r.method,
+    path: r.path,
+    route: r.route,
+    status: r.status,
+    durationMs: Math.round(r.durationMs * 100) / 100,
+    keyName: r.principal?.name ?? null,
+    role: r.principal?.role ?? null,
+  };
+  if (!r.completed) fields.aborted = true;
+  const ctx = r.context;
+  if (ctx === undefined) return fields;
+  const op = operationOf(ctx);
+  const byEntity = Object.fromEntries(ctx.inventory.statements);
+  const failed = [...ctx.inventory.failures.keys()];
+  const touched = new Set<string>(failed);
+  let total = 0;
+  for (const [key, n] of ctx.inventory.statements) {
+    touched.add(key.slice(0, key.lastIndexOf('/')));
+    total += n;
+  }
+  return {
+    ...fields,
+    operation: op?.name ?? null,
+    operationType: op?.type ?? null,
+    sources: [...touched].sort(),
+    statements: total,
+    statementsBy: byEntity,
+    ...(failed.length > 0 ? { failedSources: failed.sort() } : {}),
+    ...(op !== undefined && op.errorCodes.length > 0 ? { errors: op.errorCodes } : {}),
+    ...(op?.cost !== undefined ? { cost: op.cost } : {}),
+  };
+}
+
+/** Writes one line per request: `{"msg":"request", requestId, status, durationMs, operation, ...}`. */
+export function createRequestLog(logger: Logger): (r: RequestRecord) => void {
+  return (r) => {
+    const fields = requestFields(r);
+    if (QUIET.has(r.route) && r.status < 400) logger.debug('request', fields);
+    else logger.info('request', fields);
+  };
+}

@@ -1,0 +1,620 @@
+/**
+ * The operator's status page, `/status` (server-rendered HTML) and its JSON twin `/status.json`,
+ * and the access rule they share with `/metrics`:
+ *
+ * - per source: state, breaker, latency of the last read against its deadline, freshness (age of
+ *   the newest record read against `maxAgeSeconds`), error rate over the last 15 minutes and a
+ *   sparkline of reads per minute (from the health registry, src/sources/health.ts, as observed
+ *   by src/server/metrics.ts);
+ * - open anomalies by kind (the anomaly store);
+ * - the last completed reconciliation run's variance summary and the trend of recent runs.
+ *
+ * The page has no script at all: a strict CSP (`default-src 'none'`, its one `<style>` by hash),
+ * charts are inline SVG, fonts are the system's, every value is HTML-escaped, and it refreshes
+ * itself with `<meta http-equiv="refresh">`.
+ *
+ * **Who may see it.** It shows operational data, so an analyst (or admin) API key is needed, in
+ * a header as for /graphql (`Authorization: Bearer KEY` or `x-api-key`; never in the URL: these
+ * paths take no query string at all). A browser cannot send a header to a plain page, so a
+ * request from this host itself needs no key: its peer is a loopback address, its `Host` a
+ * loopback name (not a DNS-rebound name), and it carries no proxy header (`Forwarded`,
+ * `X-Forwarded-For`, `X-Real-IP`, `X-Forwarded-Host`, `Via`): a reverse proxy on the same host
+ * that adds none of those would make everything it forwards local, so such a setup should turn
+ * this off with INVENTORY_GRAPH_LOOPBACK_STATUS=off.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { BreakerState, SourceStatus } from '../sources/health.js';
+import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
+import { allows, type AuthResult, type Principal } from './auth.js';
+import type { StaticResponse } from './explorer.js';
+import type { Metrics, MinuteCounts, ObservedHealthRegistry } from './metrics.js';
+
+export interface SourceView {
+  name: string;
+  kind: string;
+  status: SourceStatus;
+  breaker: BreakerState;
+  /** The last read's latency, success or failure, in ms; null before any read. */
+  latencyMs: number | null;
+  timeoutMs: number;
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+  lastError: string | null;
+  consecutiveFailures: number;
+  failureThreshold: number;
+  freshness: {
+    /** The newest `asOf` this process has read from the source. */
+    newestAsOf: string | null;
+    ageSeconds: number | null;
+    maxAgeSeconds: number | null;
+    /** Older than maxAgeSeconds; null when either is unknown. */
+    stale: boolean | null;
+  };
+  reads: {
+    /** Since the process started. */
+    total: { ok: number; failed: number; rejected: number };
+    /** Over the last `minutes` minutes; errorRate = (failed + rejected) / all, null without reads. */
+    recent: { minutes: number; ok: number; failed: number; rejected: number; errorRate: number | null };
+    perMinute: Array<{ at: string; ok: number; failed: number; rejected: number }>;
+  };
+  inFlight: number;
+  queued: number;
+}
+
+export interface AnomalyCount {
+  kind: string;
+  open: number;
+  acknowledged: number;
+}
+
+export type RunView = Omit<ReconciliationRun, 'startedAt' | 'finishedAt'> & { startedAt: string; finishedAt: string | null };
+
+export interface StatusData {
+  generatedAt: string;
+  uptimeSeconds: number;
+  sources: SourceView[];
+  /** Null when the store did not answer (see `problems`). */
+  anomalies: { open: number; acknowledged: number; byKind: AnomalyCount[] } | null;
+  reconciliation: {
+    /** The newest completed run: the variance summary. */
+    last: RunView | null;
+    /** The newest run when it is not `last` (running, or failed). */
+    latest: RunView | null;
+    /** Up to 10 completed runs, oldest first. */
+    trend: Array<{ id: string; finishedAt: string | null; lines: number; discrepancies: number; absUnexplained: number }>;
+  } | null;
+  /** What could not be collected, in words. */
+  problems: string[];
+}
+
+export interface StatusDeps {
+  health: ObservedHealthRegistry;
+  /** The store's database, for open anomalies by kind. */
+  db: Knex;
+  runs: ReconciliationStore;
+  now?: () => Date;
+  /** How long a finished collection is reused, in ms. Defaults to 0: only calls made while one runs share it (a scrape's gauges). */
+  reuseMs?: number;
+  /** Longest wait for the store, in ms. Defaults to 2000. */
+  storeTimeoutMs?: number;
+}
+
+const WINDOW = 15;
+
+/** Collects the status data; calls made while a collection runs (and `reuseMs` after it) share it. */
+export function createStatusCollector(d: StatusDeps): () => Promise<StatusData> {
+  const now = d.now ?? (() => new Date());
+  let running: Promise<StatusData> | undefined;
+  let done: { at: number; data: StatusData } | undefined;
+  return () => {
+    if (running !== undefined) return running;
+    if (done !== undefined && Date.now() - done.at < (d.reuseMs ?? 0)) return Promise.resolve(done.data);
+    const p = collect(d, now(), d.storeTimeoutMs ?? 2000);
+    running = p;
+    void p
+      .then((data) => (done = { at: Date.now(), data }))
+      .catch(() => {})
+      .finally(() => (running = undefined));
+    return p;
+  };
+}
+
+async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<StatusData> {
+  const problems: string[] = [];
+  const [anomalies, runs] = await Promise.all([
+    within(openAnomalies(d.db), timeoutMs).catch(() => {
+      problems.push('The store did not answer: open anomalies are not shown.');
+      return null;
+    }),
+    within(d.runs.list(12), timeoutMs).catch(() => {
+      problems.push('The store did not answer: reconciliation runs are not shown.');
+      return null;
+    }),
+  ]);
+  return {
+    generatedAt: now.toISOString(),
+    uptimeSeconds: Math.round(process.uptime()),
+    sources: d.health.list().map((h) => {
+      const newest = d.health.newestSeen(h.name) ?? h.newestAsOf;
+      const age = newest === null ? null : Math.max(0, Math.round((now.getTime() - newest.getTime()) / 1000));
+      const perMinute = d.health.recent(h.name);
+      const sum = (k: keyof Omit<MinuteCounts, 'at'>) => perMinute.reduce((n, m) => n + m[k], 0);
+      const recent = { ok: sum('ok'), failed: sum('failed'), rejected: sum('rejected') };
+      const all = recent.ok + recent.failed + recent.rejected;
+      return {
+        name: h.name,
+        kind: h.kind,
+        status: h.status,
+        breaker: h.breaker,
+        latencyMs: h.lastLatencyMs,
+        timeoutMs: h.timeoutMs,
+        lastSuccessAt: iso(h.lastSuccessAt),
+        lastErrorAt: iso(h.lastErrorAt),
+        lastError: h.lastError,
+        consecutiveFailures: h.consecutiveFailures,
+        failureThreshold: h.failureThreshold,
+        freshness: {
+          newestAsOf: iso(newest),
+          ageSeconds: age,
+          maxAgeSeconds: h.maxAgeSeconds,
+          stale: age === null || h.maxAgeSeconds === null ? null : age > h.maxAgeSeconds,
+        },
+        reads: {
+          total: { ok: h.successCount, failed: h.errorCount, rejected: h.rejectedCount },
+          recent: { minutes: WINDOW, ...recent, errorRate: all === 0 ? null : (recent.failed + recent.rejected) / all },
+          perMinute: perMinute.map((m) => ({ at: m.at.toISOString(), ok: m.ok, failed: m.failed, rejected: m.rejected })),
+        },
+        inFlight: h.inFlight,
+        queued: h.queued,
+      } satisfies SourceView;
+    }),
+    anomalies,
+    reconciliation: runs === null ? null : summariseRuns(runs),
+    problems,
+  };
+}
+
+async function openAnomalies(db: Knex): Promise<NonNullable<StatusData['anomalies']>> {
+  const rows = (await db('anomalies')
+    .whereIn('status', ['OPEN', 'ACKNOWLEDGED'])
+    .select('kind', 'status')
+    .count({ n: '*' })
+    .groupBy('kind', 'status')) as Array<{ kind: string; status: string; n: number | string }>;
+  const byKind = new Map<string, AnomalyCount>();
+  for (const r of rows) {
+    const a = byKind.get(r.kind) ?? { kind: r.kind, open: 0, acknowledged: 0 };
+    if (r.status === 'OPEN') a.open += Number(r.n);
+    else a.acknowledged += Number(r.n);
+    byKind.set(r.kind, a);
+  }
+  const list = [...byKind.values()].sort((a, b) => b.open + b.acknowledged - (a.open + a.acknowledged) || a.kind.localeCompare(b.kind));
+  return { open: list.reduce((n, a) => n + a.open, 0), acknowledged: list.reduce((n, a) => n + a.acknowledged, 0), byKind: list };
+}
+
+function summariseRuns(runs: ReconciliationRun[]): NonNullable<StatusData['reconciliation']> {
+  const view = (r: ReconciliationRun): RunView => ({ ...r, startedAt: r.startedAt.toISOString(), finishedAt: iso(r.finishedAt) });
+  const completed = runs.filter((r) => r.status === 'completed');
+  const last = completed[0];
+  const newest = runs[0];
+  return {
+    last: last === undefined ? null : view(last),
+    latest: newest === undefined || newest === last ? null : view(newest),
+    trend: completed
+      .slice(0, 10)
+      .reverse()
+      .map((r) => ({ id: r.id, finishedAt: iso(r.finishedAt), lines: r.lines, discrepancies: r.discrepancies, absUnexplained: r.absUnexplained })),
+  };
+}
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  p.catch(() => {});
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), ms)))]).finally(() => clearTimeout(timer));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Access
+
+export type OperatorAccess = { ok: true; principal: Principal } | { ok: false; status: 400 | 401 | 403; message: string };
+
+/** Who reads /status, /status.json and /metrics without a key: requests from this host itself. */
+export const LOOPBACK_PRINCIPAL: Principal = { name: 'loopback', role: 'analyst' };
+
+/** True for a request made on this host, straight to us (see the module comment). */
+export function isLocalRequest(remoteAddress: string | undefined, headers: IncomingHttpHeaders): boolean {
+  const a = remoteAddress ?? '';
+  if (!(/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a) || a === '::1' || /^::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(a))) return false;
+  for (const h of ['forwarded', 'x-forwarded-for', 'x-real-ip', 'x-forwarded-host', 'via']) if (headers[h] !== undefined) return false;
+  return /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\])(:\d{1,5})?$/i.test(headers.host ?? '');
+}
+
+export function operatorAccess(
+  req: Pick<IncomingMessage, 'headers'> & { socket: { remoteAddress?: string } },
+  url: URL,
+  authenticate: (headers: IncomingHttpHeaders, search: URLSearchParams) => AuthResult,
+  loopbackWithoutKey: boolean,
+): OperatorAccess {
+  if (url.search !== '') {
+    return { ok: false, status: 400, message: `${url.pathname} takes no query parameters (and API keys are never accepted in the URL): send Authorization: Bearer <key> or x-api-key.` };
+  }
+  const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined;
+  if (!presented && loopbackWithoutKey && isLocalRequest(req.socket.remoteAddress, req.headers)) return { ok: true, principal: LOOPBACK_PRINCIPAL };
+  const auth = authenticate(req.headers, url.searchParams);
+  if (!auth.ok) return { ok: false, status: 401, message: `${auth.message} ${url.pathname} needs an analyst or admin key (or a request from this host).` };
+  if (!allows(auth.principal.role, 'analyst')) {
+    return { ok: false, status: 403, message: `${url.pathname} shows operational data: it needs an analyst or admin key, not ${auth.principal.role}.` };
+  }
+  return { ok: true, principal: auth.principal };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+export interface OperatorResponse extends StaticResponse {
+  route: 'status' | 'metrics';
+  principal?: Principal;
+}
+
+export interface OperatorRoutesOptions {
+  authenticate: (headers: IncomingHttpHeaders, search: URLSearchParams) => AuthResult;
+  status: () => Promise<StatusData>;
+  metrics?: Metrics;
+  /** Requests from this host need no key. Defaults to true, unless INVENTORY_GRAPH_LOOPBACK_STATUS=off. */
+  loopbackWithoutKey?: boolean;
+  /** The page's refresh interval, in seconds. Defaults to 15. */
+  refreshSeconds?: number;
+}
+
+/** Whether $INVENTORY_GRAPH_LOOPBACK_STATUS lets local requests read without a key (on, the default, or off). */
+export function loopbackSetting(env = process.env): boolean {
+  const v = env.INVENTORY_GRAPH_LOOPBACK_STATUS;
+  if (v === undefined || v === 'on') return true;
+  if (v === 'off') return false;
+  throw new Error(`INVENTORY_GRAPH_LOOPBACK_STATUS must be on or off, got "${v}"`);
+}
+
+const PATHS: Record<string, OperatorResponse['route']> = { '/status': 'status', '/status.json': 'status', '/metrics': 'metrics' };
+
+/** Answers /status, /status.json and /metrics; undefined for any other path. */
+export function createOperatorRoutes(o: OperatorRoutesOptions) {
+  const loopback = o.loopbackWithoutKey ?? loopbackSetting();
+  return async function operator(req: IncomingMessage, url: URL): Promise<OperatorResponse | undefined> {
+    const route = PATHS[url.pathname];
+    if (route === undefined) return undefined;
+    const method = req.method ?? 'GET';
+    const text = (status: number, message: string, extra: Record<string, string> = {}): OperatorResponse => ({
+      route,
+      status,
+      headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra },
+      body: `${message}\n`,
+    });
+    if (method !== 'GET' && method !== 'HEAD') return text(405, `Method ${method} is not allowed on ${url.pathname}.`, { allow: 'GET, HEAD' });
+    req.resume();
+    const access = operatorAccess(req, url, o.authenticate, loopback);
+    if (!access.ok) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    const principal = access.principal;
+    const head = (r: OperatorResponse): OperatorResponse => (method === 'HEAD' ? { ...r, body: '' } : r);
+
+    if (url.pathname === '/metrics') {
+      if (o.metrics === undefined) return { ...text(404, 'Metrics are off.'), principal };
+      const m = await o.metrics.render();
+      return head({ route, principal, status: 200, headers: { 'content-type': m.contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }, body: m.body });
+    }
+    const data = await o.status();
+    if (url.pathname === '/status.json') {
+      return head({
+        route,
+        principal,
+        status: 200,
+        headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+        body: JSON.stringify(data),
+      });
+    }
+    return head({ route, principal, status: 200, headers: { ...PAGE_HEADERS }, body: renderStatusPage(data, { refreshSeconds: o.refreshSeconds ?? 15 }) });
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page
+
+const CSS = `
+:root { color-scheme: light; --fg: #1f2328; --muted: #59636e; --line: #d1d9e0; --bg: #ffffff; --panel: #f6f8fa;
+  --ok: #1a7f37; --warn: #9a6700; --bad: #cf222e; --idle: #818b98; --accent: #0969da; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; color: var(--fg); background: var(--bg); }
+header { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 16px; padding: 14px 24px; border-bottom: 1px solid var(--line); background: var(--panel); }
+header h1 { font-size: 18px; margin: 0; }
+header .meta { color: var(--muted); font-size: 13px; }
+main { padding: 16px 24px 32px; max-width: 1280px; }
+h2 { font-size: 15px; margin: 24px 0 8px; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; }
+.card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 14px; min-width: 200px; background: var(--bg); }
+.card .big { font-size: 22px; font-weight: 600; }
+.card .sub { color: var(--muted); font-size: 12px; }
+table { border-collapse: collapse; width: 100%; }
+th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { font-size: 12px; color: var(--muted); font-weight: 600; background: var(--panel); }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.small { font-size: 12px; color: var(--muted); }
+.err { color: var(--bad); font-size: 12px; max-width: 320px; overflow-wrap: anywhere; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid currentColor; }
+.b-UP, .b-CLOSED, .b-completed { color: var(--ok); }
+.b-DEGRADED, .b-HALF_OPEN, .b-running { color: var(--warn); }
+.b-DOWN, .b-OPEN, .b-failed { color: var(--bad); }
+.warn { color: var(--warn); } .bad { color: var(--bad); } .good { color: var(--ok); }
+svg { vertical-align: middle; }
+svg .track { fill: #eaeef2; } svg .ok { fill: #2da44e; } svg .warn { fill: #d4a72c; } svg .bad { fill: #e5534b; }
+svg .idle { fill: #afb8c1; } svg .acc { fill: #54aeff; } svg .mark { stroke: #1f2328; stroke-width: 1.5; }
+.legend { display: flex; flex-wrap: wrap; gap: 4px 14px; font-size: 12px; color: var(--muted); margin-top: 6px; }
+.sw { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; vertical-align: -1px; }
+.sw.ok { background: #2da44e; } .sw.warn { background: #d4a72c; } .sw.bad { background: #e5534b; } .sw.idle { background: #afb8c1; } .sw.acc { background: #54aeff; }
+.problems { border: 1px solid var(--bad); color: var(--bad); border-radius: 6px; padding: 8px 12px; margin-top: 12px; }
+.row2 { display: grid; grid-template-columns: minmax(280px, 1fr) minmax(320px, 1.4fr); gap: 24px; }
+@media (max-width: 900px) { .row2 { grid-template-columns: 1fr; } }
+footer { color: var(--muted); font-size: 12px; padding: 0 24px 24px; }
+`;
+
+const CSP = [
+  "default-src 'none'",
+  `style-src 'sha256-${createHash('sha256').update(CSS, 'utf8').digest('base64')}'`,
+  "img-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const PAGE_HEADERS: Record<string, string> = {
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': CSP,
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+const e = (v: unknown) => escapeHtml(String(v));
+const n = (v: number) => v.toLocaleString('en-US');
+const pct = (v: number) => `${v >= 0.1 || v === 0 ? Math.round(v * 100) : (v * 100).toFixed(1)} %`;
+
+/** 45 s, 12 min, 3 h 20 min, 2 d 1 h. */
+export function duration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 90) return `${s} s`;
+  if (s < 90 * 60) return `${Math.round(s / 60)} min`;
+  if (s < 36 * 3600) {
+    const h = Math.floor(s / 3600);
+    const m = Math.round((s % 3600) / 60);
+    return m === 0 ? `${h} h` : `${h} h ${m} min`;
+  }
+  const d = Math.floor(s / 86400);
+  const h = Math.round((s % 86400) / 3600);
+  return h === 0 ? `${d} d` : `${d} d ${h} h`;
+}
+
+const ago = (at: string | null, now: number) => (at === null ? 'never' : `${duration(Math.max(0, (now - Date.parse(at)) / 1000))} ago`);
+const stamp = (at: string) => `${at.slice(0, 19).replace('T', ' ')} UTC`;
+
+/** A horizontal bar: `value` of `max`, with an optional marker (e.g. the limit) at `mark`. */
+function bar(value: number, max: number, cls: string, label: string, mark?: number, width = 110): string {
+  const h = 10;
+  const x = (v: number) => Math.max(0, Math.min(width, (v / max) * width));
+  const marker = mark === undefined ? '' : `<line class="mark" x1="${x(mark).toFixed(1)}" x2="${x(mark).toFixed(1)}" y1="0" y2="${h}"/>`;
+  return `<svg width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" role="img" aria-label="${e(label)}"><title>${e(label)}</title><rect class="track" width="${width}" height="${h}" rx="2"/><rect class="${cls}" width="${x(value).toFixed(1)}" height="${h}" rx="2"/>${marker}</svg>`;
+}
+
+/** Reads per minute, stacked: answered (green), failed (red), refused by the breaker or bulkhead (grey). */
+function sparkline(perMinute: SourceView['reads']['perMinute']): string {
+  const w = 6;
+  const h = 26;
+  const max = Math.max(1, ...perMinute.map((m) => m.ok + m.failed + m.rejected));
+  const bars = perMinute
+    .map((m, i) => {
+      let y = h;
+      const seg = (count: number, cls: string) => {
+        if (count === 0) return '';
+        const height = Math.max(1.5, (count / max) * h);
+        y -= height;
+        return `<rect class="${cls}" x="${i * w}" y="${y.toFixed(1)}" width="${w - 1}" height="${height.toFixed(1)}"/>`;
+      };
+      const empty = m.ok + m.failed + m.rejected === 0 ? `<rect class="track" x="${i * w}" y="${h - 1}" width="${w - 1}" height="1"/>` : '';
+      return empty + seg(m.ok, 'ok') + seg(m.failed, 'bad') + seg(m.rejected, 'idle');
+    })
+    .join('');
+  const total = perMinute.reduce((s, m) => ({ ok: s.ok + m.ok, failed: s.failed + m.failed, rejected: s.rejected + m.rejected }), { ok: 0, failed: 0, rejected: 0 });
+  const label = `Reads per minute over the last ${perMinute.length} minutes: ${total.ok} answered, ${total.failed} failed, ${total.rejected} refused`;
+  return `<svg width="${perMinute.length * w}" height="${h}" viewBox="0 0 ${perMinute.length * w} ${h}" role="img" aria-label="${e(label)}"><title>${e(label)}</title>${bars}</svg>`;
+}
+
+/** One bar split into parts, each a share of the total. */
+function stacked(parts: Array<{ value: number; cls: string; label: string }>, width = 520, h = 16): string {
+  const total = parts.reduce((s, p) => s + p.value, 0);
+  let x = 0;
+  const rects = parts
+    .filter((p) => p.value > 0)
+    .map((p) => {
+      const w = total === 0 ? 0 : (p.value / total) * width;
+      const title = p.label === '' ? '' : `<title>${e(`${p.label}: ${n(p.value)}`)}</title>`;
+      const r = `<rect class="${p.cls}" x="${x.toFixed(1)}" width="${Math.max(w, 1).toFixed(1)}" height="${h}">${title}</rect>`;
+      x += w;
+      return r;
+    })
+    .join('');
+  const label = parts
+    .filter((p) => p.label !== '')
+    .map((p) => `${p.label} ${n(p.value)}`)
+    .join(', ');
+  return `<svg width="${width}" height="${h}" viewBox="0 0 ${width} ${h}" role="img" aria-label="${e(label)}"><rect class="track" width="${width}" height="${h}"/>${rects}</svg>`;
+}
+
+function sourceRow(s: SourceView, now: number): string {
+  const latency =
+    s.latencyMs === null
+      ? '<span class="small">no read yet</span>'
+      : `${n(s.latencyMs)} ms ${bar(s.latencyMs, s.timeoutMs, s.latencyMs > s.timeoutMs * 0.8 ? 'warn' : 'ok', `last read ${s.latencyMs} ms of a ${s.timeoutMs} ms deadline`)}<div class="small">deadline ${n(s.timeoutMs)} ms</div>`;
+  const f = s.freshness;
+  let freshness: string;
+  if (f.ageSeconds === null) freshness = '<span class="small">no dated record read yet</span>';
+  else if (f.maxAgeSeconds === null) freshness = `${e(duration(f.ageSeconds))}<div class="small">no max age</div>`;
+  else {
+    const cls = f.stale ? 'bad' : f.ageSeconds > f.maxAgeSeconds * 0.8 ? 'warn' : 'ok';
+    freshness =
+      `<span class="${f.stale ? 'bad' : ''}">${e(duration(f.ageSeconds))}</span> ` +
+      bar(Math.min(f.ageSeconds, f.maxAgeSeconds * 2), f.maxAgeSeconds * 2, cls, `newest record ${duration(f.ageSeconds)} old; max age ${duration(f.maxAgeSeconds)}`, f.maxAgeSeconds) +
+      `<div class="small">max ${e(duration(f.maxAgeSeconds))}${f.stale ? ' · <span class="bad">STALE</span>' : ''}</div>`;
+  }
+  const r = s.reads.recent;
+  const all = r.ok + r.failed + r.rejected;
+  const rate =
+    r.errorRate === null
+      ? '<span class="small">no reads</span>'
+      : `<span class="${r.errorRate > 0.05 ? 'bad' : r.errorRate > 0 ? 'warn' : ''}">${pct(r.errorRate)}</span><div class="small">${n(r.failed + r.rejected)} of ${n(all)}${r.rejected > 0 ? ` (${n(r.rejected)} refused)` : ''}</div>`;
+  const lastError =
+    s.lastError === null
+      ? ''
+      : `<div class="err" title="${e(s.lastErrorAt ?? '')}">last error ${e(ago(s.lastErrorAt, now))}: ${e(s.lastError)}</div>`;
+  return `<tr data-source="${e(s.name)}">
+<td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
+<td><span class="badge b-${e(s.status)}">${e(s.status)}</span>${lastError}</td>
+<td><span class="badge b-${e(s.breaker)}">${e(s.breaker.replace('_', '-'))}</span><div class="small">${s.consecutiveFailures === 0 ? `opens after ${n(s.failureThreshold)} failures in a row` : `${n(s.consecutiveFailures)} failed in a row (opens at ${n(s.failureThreshold)})`}</div></td>
+<td>${latency}</td>
+<td>${freshness}</td>
+<td class="num">${rate}</td>
+<td>${sparkline(s.reads.perMinute)}<div class="small">${n(s.inFlight)} in flight, ${n(s.queued)} queued</div></td>
+</tr>`;
+}
+
+function anomaliesSection(a: StatusData['anomalies']): string {
+  if (a === null) return '<p class="small">Not available (the store did not answer).</p>';
+  if (a.byKind.length === 0) return '<p class="good">No open anomalies.</p>';
+  const max = Math.max(...a.byKind.map((k) => k.open + k.acknowledged));
+  const rows = a.byKind
+    .map(
+      (k) => `<tr data-kind="${e(k.kind)}"><td>${e(k.kind)}</td><td class="num">${n(k.open)}</td><td class="num">${n(k.acknowledged)}</td>
+<td>${stacked(
+        [
+          { value: k.open, cls: 'bad', label: 'open' },
+          { value: k.acknowledged, cls: 'warn', label: 'acknowledged' },
+          { value: max - k.open - k.acknowledged, cls: 'track', label: '' },
+        ],
+        160,
+        10,
+      )}</td></tr>`,
+    )
+    .join('\n');
+  return `<table><thead><tr><th>kind</th><th class="num">open</th><th class="num">acknowledged</th><th></th></tr></thead><tbody>
+${rows}
+<tr><td><strong>total</strong></td><td class="num"><strong>${n(a.open)}</strong></td><td class="num"><strong>${n(a.acknowledged)}</strong></td><td></td></tr>
+</tbody></table>
+<div class="legend"><span><span class="sw bad"></span>open</span><span><span class="sw warn"></span>acknowledged (someone is on it)</span></div>`;
+}
+
+function reconciliationSection(r: StatusData['reconciliation'], now: number): string {
+  if (r === null) return '<p class="small">Not available (the store did not answer).</p>';
+  const latest =
+    r.latest === null
+      ? ''
+      : `<p>Run #${e(r.latest.id)} <span class="badge b-${e(r.latest.status)}">${e(r.latest.status)}</span> started ${e(ago(r.latest.startedAt, now))}${
+          r.latest.error === null ? '' : `: <span class="err">${e(r.latest.error)}</span>`
+        }</p>`;
+  if (r.last === null) return `${latest}<p class="small">No completed run yet: <code>inventory-graph reconcile</code> records one.</p>`;
+  const l = r.last;
+  const ok = l.matched + l.explained + l.withinTolerance;
+  const accuracy = l.lines === 0 ? null : ok / l.lines;
+  const trend =
+    r.trend.length < 2
+      ? ''
+      : (() => {
+          const w = 18;
+          const h = 40;
+          const max = Math.max(1, ...r.trend.map((t) => t.discrepancies));
+          const bars = r.trend
+            .map((t, i) => {
+              const bh = Math.max(1, (t.discrepancies / max) * h);
+              return `<rect class="${t.discrepancies === 0 ? 'ok' : 'bad'}" x="${i * w}" y="${(h - bh).toFixed(1)}" width="${w - 4}" height="${bh.toFixed(1)}"><title>${e(`run #${t.id}: ${n(t.discrepancies)} discrepancies of ${n(t.lines)} lines`)}</title></rect>`;
+            })
+            .join('');
+          const label = `Discrepancies in the last ${r.trend.length} completed runs, oldest first: ${r.trend.map((t) => t.discrepancies).join(', ')}`;
+          return `<div><div class="small">discrepancies per run, last ${r.trend.length}</div><svg width="${r.trend.length * w}" height="${h}" viewBox="0 0 ${r.trend.length * w} ${h}" role="img" aria-label="${e(label)}">${bars}</svg></div>`;
+        })();
+  return `${latest}<p>Run #${e(l.id)} finished ${e(ago(l.finishedAt, now))}${l.finishedAt === null ? '' : ` <span class="small">(${e(stamp(l.finishedAt))})</span>`}: ${n(l.skus)} SKUs, ${n(l.lines)} lines, tolerance ${n(l.tolerance)}.
+${accuracy === null ? '' : `<strong class="${l.discrepancies === 0 ? 'good' : 'bad'}">${pct(accuracy)}</strong> of lines agree or are explained.`}</p>
+${stacked([
+  { value: l.matched, cls: 'ok', label: 'match' },
+  { value: l.explained, cls: 'acc', label: 'explained' },
+  { value: l.withinTolerance, cls: 'warn', label: 'within tolerance' },
+  { value: l.discrepancies, cls: 'bad', label: 'discrepancy' },
+])}
+<div class="legend"><span><span class="sw ok"></span>match ${n(l.matched)}</span><span><span class="sw acc"></span>explained ${n(l.explained)}</span><span><span class="sw warn"></span>within tolerance ${n(l.withinTolerance)}</span><span><span class="sw bad"></span>discrepancy ${n(l.discrepancies)}</span></div>
+<div class="cards">
+<div class="card"><div class="sub">|variance|</div><div class="big">${n(l.absVariance)}</div><div class="sub">units, all systems against the authoritative one</div></div>
+<div class="card"><div class="sub">explained by movements</div><div class="big">${n(l.absExplained)}</div><div class="sub">picked not invoiced, in transit, ...</div></div>
+<div class="card"><div class="sub">unexplained</div><div class="big ${l.absUnexplained > 0 ? 'bad' : 'good'}">${n(l.absUnexplained)}</div><div class="sub">units to look into</div></div>
+<div class="card"><div class="sub">orphan codes · gaps</div><div class="big">${n(l.orphans)} · ${n(l.gaps)}</div><div class="sub">codes no SKU maps · SKUs a source lacks</div></div>
+${trend === '' ? '' : `<div class="card">${trend}</div>`}
+</div>`;
+}
+
+export function renderStatusPage(d: StatusData, o: { refreshSeconds: number }): string {
+  const now = Date.parse(d.generatedAt);
+  const count = (st: SourceStatus) => d.sources.filter((s) => s.status === st).length;
+  const stale = d.sources.filter((s) => s.freshness.stale === true).length;
+  const down = count('DOWN');
+  const degraded = count('DEGRADED');
+  const summary = `<div class="cards">
+<div class="card"><div class="sub">sources</div><div class="big"><span class="good">${count('UP')} up</span>${degraded > 0 ? ` · <span class="warn">${degraded} degraded</span>` : ''}${
+    down > 0 ? ` · <span class="bad">${down} down</span>` : ''
+  }</div><div class="sub">${stale > 0 ? `<span class="bad">${stale} stale</span>` : 'none stale'} · ${d.sources.length} configured</div></div>
+<div class="card"><div class="sub">open anomalies</div><div class="big">${d.anomalies === null ? '–' : n(d.anomalies.open + d.anomalies.acknowledged)}</div><div class="sub">${
+    d.anomalies === null ? 'store not answering' : `${n(d.anomalies.open)} open, ${n(d.anomalies.acknowledged)} acknowledged`
+  }</div></div>
+<div class="card"><div class="sub">last reconciliation</div><div class="big">${
+    d.reconciliation?.last == null ? '–' : d.reconciliation.last.lines === 0 ? 'no lines' : pct((d.reconciliation.last.lines - d.reconciliation.last.discrepancies) / d.reconciliation.last.lines)
+  }</div><div class="sub">${
+    d.reconciliation?.last == null ? 'no completed run' : `lines without discrepancy · ${e(ago(d.reconciliation.last.finishedAt, now))}`
+  }</div></div>
+</div>`;
+  const problems = d.problems.length === 0 ? '' : `<div class="problems">${d.problems.map((p) => e(p)).join('<br>')}</div>`;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta http-equiv="refresh" content="${Math.max(1, Math.round(o.refreshSeconds))}">
+<title>${down > 0 ? `${down} down · ` : ''}inventory-graph status</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><h1>inventory-graph status</h1><span class="meta">as of ${e(stamp(d.generatedAt))} · refreshes every ${o.refreshSeconds} s · up ${e(duration(d.uptimeSeconds))} · this process only</span></header>
+<main>
+${summary}
+${problems}
+<h2>Sources</h2>
+<table class="sources">
+<thead><tr><th>source</th><th>state</th><th>breaker</th><th>latency (last read)</th><th>freshness (newest record)</th><th class="num">errors, ${WINDOW} min</th><th>reads per minute, ${WINDOW} min</th></tr></thead>
+<tbody>
+${d.sources.map((s) => sourceRow(s, now)).join('\n')}
+</tbody>
+</table>
+<div class="legend"><span><span class="sw ok"></span>answered</span><span><span class="sw bad"></span>failed</span><span><span class="sw idle"></span>refused (breaker open or queue full)</span><span>the black mark on a freshness bar is the source's max age</span></div>
+<div class="row2">
+<section><h2>Open anomalies by kind</h2>
+${anomaliesSection(d.anomalies)}
+</section>
+<section><h2>Reconciliation</h2>
+${reconciliationSection(d.reconciliation, now)}
+</section>
+</div>
+</main>
+<footer>JSON: <code>/status.json</code> · Prometheus: <code>/metrics</code> · GraphQL explorer: <code>/graphql</code></footer>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,207 @@
+/**
+ * What this process knows about each source's health, fed by the resilience wrapper
+ * (src/sources/resilience.ts) on every read: the breaker's state, the last successful read,
+ * the last error in words fit for a client, latency, counts, the `asOf` range the last read
+ * returned, and the live pool and queue counters. The `sources` GraphQL query and `/readyz`
+ * show it. Per process and in memory only: nothing here is shared between instances.
+ */
+
+export type SourceStatus = 'UP' | 'DEGRADED' | 'DOWN';
+export type BreakerState = 'CLOSED' | 'OPEN' | 'HALF_OPEN';
+
+/** A connection pool's counters (knex/tarn for SQL sources). */
+export interface PoolStats {
+  /** Most connections at once. */
+  size: number;
+  /** Connections lent out to a statement right now. */
+  used: number;
+  /** Open connections waiting for a statement. */
+  free: number;
+  /** Statements waiting for a connection. */
+  pendingAcquires: number;
+  /** Connections being opened. */
+  pendingCreates: number;
+}
+
+/** Facts that do not change while the process runs. */
+export interface SourceDescription {
+  name: string;
+  kind: string;
+  entities: string[];
+  maxAgeSeconds: number | null;
+  stalePolicy: string;
+  timeoutMs: number;
+  /** Consecutive failures that open the breaker. */
+  failureThreshold: number;
+}
+
+/** Live counters the registry reads when asked, never caches. */
+export interface SourceProbes {
+  breaker(): BreakerState;
+  /** Reads running against the source, and reads waiting for a slot. */
+  load(): { inFlight: number; queued: number };
+  pool?(): PoolStats | undefined;
+}
+
+export interface SourceHealth extends SourceDescription {
+  status: SourceStatus;
+  breaker: BreakerState;
+  /** When the last read (or start-up check) that succeeded finished. */
+  lastSuccessAt: Date | null;
+  /** When the last read failed, and why, in words fit for a client ("timed out after 300 ms"). */
+  lastErrorAt: Date | null;
+  lastError: string | null;
+  /** How long the last read took, success or failure, in ms. */
+  lastLatencyMs: number | null;
+  /** Reads that succeeded since start. */
+  successCount: number;
+  /** Reads that failed since start (timeouts, connection and query errors). */
+  errorCount: number;
+  /** Reads refused without touching the source (breaker open, queue full) since start. */
+  rejectedCount: number;
+  /** Failures in a row since the last success. */
+  consecutiveFailures: number;
+  /** The newest and oldest `asOf` among the records of the last read that returned dated records. */
+  newestAsOf: Date | null;
+  oldestAsOf: Date | null;
+  inFlight: number;
+  queued: number;
+  pool: PoolStats | null;
+}
+
+interface Entry {
+  description: SourceDescription;
+  probes: SourceProbes;
+  lastSuccessAt: Date | null;
+  lastErrorAt: Date | null;
+  lastError: string | null;
+  lastLatencyMs: number | null;
+  lastOutcome: 'success' | 'failure' | null;
+  successCount: number;
+  errorCount: number;
+  rejectedCount: number;
+  consecutiveFailures: number;
+  newestAsOf: Date | null;
+  oldestAsOf: Date | null;
+}
+
+/** A read that took longer than this share of the source's deadline makes it DEGRADED. */
+export const SLOW_SHARE = 0.8;
+
+export class SourceHealthRegistry {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  register(description: SourceDescription, probes: SourceProbes): void {
+    this.entries.set(description.name, {
+      description,
+      probes,
+      lastSuccessAt: null,
+      lastErrorAt: null,
+      lastError: null,
+      lastLatencyMs: null,
+      lastOutcome: null,
+      successCount: 0,
+      errorCount: 0,
+      rejectedCount: 0,
+      consecutiveFailures: 0,
+      newestAsOf: null,
+      oldestAsOf: null,
+    });
+  }
+
+  /** A read that answered; `asOf` is the range of its dated records, if it had any. */
+  success(source: string, latencyMs: number, asOf?: { newest: Date; oldest: Date }): void {
+    const e = this.entry(source);
+    if (e === undefined) return;
+    e.lastSuccessAt = this.now();
+    e.lastLatencyMs = Math.round(latencyMs);
+    e.lastOutcome = 'success';
+    e.successCount++;
+    e.consecutiveFailures = 0;
+    if (asOf !== undefined) {
+      e.newestAsOf = asOf.newest;
+      e.oldestAsOf = asOf.oldest;
+    }
+  }
+
+  /** A read that reached for the source and failed. */
+  failure(source: string, latencyMs: number, reason: string): void {
+    const e = this.entry(source);
+    if (e === undefined) return;
+    e.lastErrorAt = this.now();
+    e.lastError = reason;
+    e.lastLatencyMs = Math.round(latencyMs);
+    e.lastOutcome = 'failure';
+    e.errorCount++;
+    e.consecutiveFailures++;
+  }
+
+  /** A read refused before reaching the source (breaker open, queue full): it says nothing new about the source. */
+  rejected(source: string): void {
+    const e = this.entry(source);
+    if (e !== undefined) e.rejectedCount++;
+  }
+
+  get(source: string): SourceHealth | undefined {
+    const e = this.entry(source);
+    return e === undefined ? undefined : this.view(e);
+  }
+
+  /** Every registered source, in registration (config) order. */
+  list(): SourceHealth[] {
+    return [...this.entries.values()].map((e) => this.view(e));
+  }
+
+  /** A compact per-source summary for `/readyz`. */
+  summary(): Record<string, { status: SourceStatus; breaker: BreakerState; lastSuccessAt: string | null; lastError: string | null }> {
+    return Object.fromEntries(
+      this.list().map((h) => [
+        h.name,
+        { status: h.status, breaker: h.breaker, lastSuccessAt: h.lastSuccessAt?.toISOString() ?? null, lastError: h.lastError },
+      ]),
+    );
+  }
+
+  private entry(source: string): Entry | undefined {
+    return this.entries.get(source);
+  }
+
+  private view(e: Entry): SourceHealth {
+    const breaker = e.probes.breaker();
+    const { inFlight, queued } = e.probes.load();
+    return {
+      ...e.description,
+      status: status(e, breaker),
+      breaker,
+      lastSuccessAt: e.lastSuccessAt,
+      lastErrorAt: e.lastErrorAt,
+      lastError: e.lastError,
+      lastLatencyMs: e.lastLatencyMs,
+      successCount: e.successCount,
+      errorCount: e.errorCount,
+      rejectedCount: e.rejectedCount,
+      consecutiveFailures: e.consecutiveFailures,
+      newestAsOf: e.newestAsOf,
+      oldestAsOf: e.oldestAsOf,
+      inFlight,
+      queued,
+      pool: e.probes.pool?.() ?? null,
+    };
+  }
+}
+
+/**
+ * DOWN: the breaker is open, or the source never answered and its last read failed.
+ * DEGRADED: a trial read is running (half-open), the last read failed (fewer failures in a row
+ * than open the breaker), or the last read was slow (over 80% of its deadline).
+ * UP: otherwise.
+ */
+function status(e: Entry, breaker: BreakerState): SourceStatus {
+  if (breaker === 'OPEN') return 'DOWN';
+  if (e.lastOutcome === 'failure' && e.lastSuccessAt === null) return 'DOWN';
+  if (breaker === 'HALF_OPEN' || e.lastOutcome === 'failure') return 'DEGRADED';
+  if (e.lastLatencyMs !== null && e.lastLatencyMs > e.description.timeoutMs * SLOW_SHARE) return 'DEGRADED';
+  return 'UP';
+}

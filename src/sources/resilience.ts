@@ -1,0 +1,322 @@
+/**
+ * Resilience for any Connector, whatever its kind: a failing source must cost exactly its own
+ * figures, for as short a time as possible. `withResilience` wraps a connector so that every
+ * read (fetch, listCodes, ping)
+ *
+ * - has a deadline of `timeoutMs` from the moment it is asked: the caller gets an answer (the
+ *   records, or a SourceError "timed out after N ms") by then, whatever the source does. The
+ *   connector is told the deadline (`ReadOptions.deadline`, plus an AbortSignal) so it can
+ *   cancel its own work at the same moment (the SQL connector has the statement killed);
+ * - goes through a circuit breaker (cockatiel): after `failureThreshold` failures in a row the
+ *   source is not asked at all for `resetAfterMs` (reads fail at once with "circuit open"); the
+ *   next read after that is a single trial (half-open) that closes the breaker again or re-opens
+ *   it. While the trial runs, other reads fail fast instead of piling up behind it;
+ * - goes through a bulkhead: at most `maxConcurrent` reads run against the source, at most
+ *   `maxQueue` wait (within their own deadline), and the rest are refused at once, so one slow
+ *   source cannot take every connection, socket or request slot of the process;
+ * - is retried once (`retries`) after a lost connection, only if a quarter of the deadline is
+ *   left, after a short jittered pause: every Connector operation is an idempotent read.
+ *
+ * Every outcome feeds the source health registry (src/sources/health.ts).
+ */
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  IsolatedCircuitError,
+  TaskCancelledError,
+  bulkhead as createBulkhead,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel';
+import type { Entity, RecordOf } from '../domain/records.js';
+import { errorFields, type Logger } from '../logger.js';
+import type { Connector, ReadOptions, StatementMeter } from './connector.js';
+import type { BreakerState, PoolStats, SourceHealthRegistry } from './health.js';
+
+export interface ResilienceSettings {
+  /** Deadline of one read, in ms. */
+  timeoutMs: number;
+  breaker: {
+    /** Failures in a row that open the breaker. */
+    failureThreshold: number;
+    /** How long the breaker stays open before a trial read, in ms. */
+    resetAfterMs: number;
+  };
+  /** Reads running against the source at once. */
+  maxConcurrent: number;
+  /** Reads waiting for a slot; past that a read is refused at once. */
+  maxQueue: number;
+  /** Retries of a read whose connection was lost (0 or more), only while a quarter of the deadline is left. */
+  retries: number;
+}
+
+export type SourceErrorKind = 'timeout' | 'circuit-open' | 'overloaded' | 'failed';
+
+/**
+ * A source read that failed, with a reason fit for a client ("timed out after 300 ms",
+ * "circuit open", "connection refused"): never SQL, hosts or paths. The driver's own error is
+ * the `cause`, for the server log.
+ */
+export class SourceError extends Error {
+  constructor(
+    readonly source: string,
+    readonly kind: SourceErrorKind,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`source "${source}": ${reason}`, options);
+    this.name = 'SourceError';
+  }
+}
+
+/** A connector wrapped by `withResilience`; `inner` is the connector it guards. */
+export interface ResilientConnector extends Connector {
+  readonly inner: Connector;
+  breakerState(): BreakerState;
+}
+
+export interface ResilienceDeps {
+  health: SourceHealthRegistry;
+  logger: Logger;
+  /** The source's freshness policy, shown beside its health. */
+  policy?: { maxAgeSeconds: number | null; stalePolicy: string };
+  /** For tests: the jitter of retry pauses. */
+  random?: () => number;
+}
+
+/** A source's config as far as resilience goes (the keys in src/config/schema.ts `sourceResilience`). */
+export interface ResilienceConfig {
+  kind: string;
+  timeoutMs: number;
+  breaker: { failureThreshold: number; resetAfterMs: number };
+  maxConcurrent?: number;
+  maxQueue: number;
+  retries: number;
+  client?: string;
+  pool?: number;
+}
+
+/** The settings for one configured source: `maxConcurrent` defaults to its pool size (better-sqlite3: 1; files: 4). */
+export function resilienceSettings(c: ResilienceConfig): ResilienceSettings {
+  const poolSize = c.kind === 'sql' ? (c.client === 'better-sqlite3' ? 1 : (c.pool ?? 4)) : 4;
+  return { timeoutMs: c.timeoutMs, breaker: { ...c.breaker }, maxConcurrent: c.maxConcurrent ?? poolSize, maxQueue: c.maxQueue, retries: c.retries };
+}
+
+export function withResilience(inner: Connector, s: ResilienceSettings, deps: ResilienceDeps): ResilientConnector {
+  const { health, logger } = deps;
+  const random = deps.random ?? Math.random;
+  const source = inner.name;
+  const breaker = circuitBreaker(
+    // a read refused by the bulkhead never reached the source: it says nothing about its health
+    handleWhen((e) => !(e instanceof BulkheadRejectedError) && !(e instanceof TaskCancelledError)),
+    { halfOpenAfter: s.breaker.resetAfterMs, breaker: new ConsecutiveBreaker(s.breaker.failureThreshold) },
+  );
+  const slots = createBulkhead(s.maxConcurrent, s.maxQueue);
+
+  breaker.onStateChange((state) => {
+    if (state === CircuitState.Open) {
+      const last = breaker.lastFailure;
+      const lastError = last !== undefined && 'error' in last ? toSourceError(source, last.error, s.timeoutMs).reason : undefined;
+      logger.warn('circuit opened: reads fail fast until a trial read succeeds', { source, after: s.breaker.failureThreshold, lastError, trialInMs: s.breaker.resetAfterMs });
+    } else if (state === CircuitState.HalfOpen) {
+      logger.info('circuit half-open: trial read', { source });
+    } else if (state === CircuitState.Closed) {
+      logger.info('circuit closed: source answers again', { source });
+    }
+  });
+
+  const breakerState = (): BreakerState => {
+    const st = breaker.state;
+    return st === CircuitState.Closed ? 'CLOSED' : st === CircuitState.HalfOpen ? 'HALF_OPEN' : 'OPEN';
+  };
+
+  health.register(
+    {
+      name: source,
+      kind: inner.kind,
+      entities: [...inner.entities],
+      maxAgeSeconds: deps.policy?.maxAgeSeconds ?? null,
+      stalePolicy: deps.policy?.stalePolicy ?? 'count',
+      timeoutMs: s.timeoutMs,
+      failureThreshold: s.breaker.failureThreshold,
+    },
+    {
+      breaker: breakerState,
+      load: () => ({ inFlight: s.maxConcurrent - slots.executionSlots, queued: s.maxQueue - slots.queueSlots }),
+      pool: inner.poolStats === undefined ? undefined : () => inner.poolStats?.(),
+    },
+  );
+
+  /**
+   * One guarded read: fail fast while the breaker is open, else run `op` in the bulkhead under
+   * the deadline, retrying a lost connection once; record the outcome.
+   */
+  async function guarded<T>(what: string, op: (o: ReadOptions) => Promise<T>, asOfOf?: (r: T) => { newest: Date; oldest: Date } | undefined): Promise<T> {
+    const started = performance.now();
+    const deadline = Date.now() + s.timeoutMs;
+    // half-open: one trial read is already on its way; the others do not queue behind it
+    if (breaker.state === CircuitState.HalfOpen) {
+      health.rejected(source);
+      throw new SourceError(source, 'circuit-open', 'circuit open (a trial read is in progress)');
+    }
+    try {
+      const result = await breaker.execute(() => withinDeadline(what, deadline, (signal) => slots.execute(() => withRetry(what, op, deadline, signal), signal)));
+      health.success(source, performance.now() - started, asOfOf?.(result));
+      return result;
+    } catch (e) {
+      const err = toSourceError(source, e, s.timeoutMs);
+      if (err.kind === 'circuit-open' || err.kind === 'overloaded') {
+        health.rejected(source);
+        logger.debug('read refused', { source, what, reason: err.reason });
+      } else {
+        health.failure(source, performance.now() - started, err.reason);
+        // the client sees the reason; the operator also gets the driver's own error
+        logger.warn('source read failed', { source, what, reason: err.reason, ...errorFields(err.cause ?? err) });
+      }
+      throw err;
+    }
+  }
+
+  /** Settles by `deadline`: the work is told (signal + deadline) and, if still running then, left to finish its own cancellation. */
+  async function withinDeadline<T>(what: string, deadline: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ac = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => {
+          const e = new SourceError(source, 'timeout', `timed out after ${s.timeoutMs} ms`);
+          ac.abort(e);
+          reject(e);
+        },
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    const running = work(ac.signal);
+    try {
+      return await Promise.race([running, expired]);
+    } finally {
+      clearTimeout(timer);
+      if (ac.signal.aborted) {
+        // the caller has its answer; the abandoned read still settles (its statement killed, its
+        // connection returned or evicted) and must never become an unhandled rejection
+        running.then(
+          () => logger.debug('read settled after its deadline', { source, what }),
+          (e: unknown) => logger.debug('read failed after its deadline', { source, what, ...errorFields(e) }),
+        );
+      }
+    }
+  }
+
+  async function withRetry<T>(what: string, op: (o: ReadOptions) => Promise<T>, deadline: number, signal: AbortSignal): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op({ deadline, signal });
+      } catch (e) {
+        const left = deadline - Date.now();
+        if (attempt >= s.retries || signal.aborted || !isConnectionLost(e) || left < s.timeoutMs / 4) throw e;
+        const pause = Math.min(left / 8, 10 + random() * 40);
+        logger.info('retrying a read after a lost connection', { source, what, attempt: attempt + 1, pauseMs: Math.round(pause), ...errorFields(e) });
+        await sleep(pause, signal);
+      }
+    }
+  }
+
+  const wrapped: ResilientConnector = {
+    inner,
+    name: inner.name,
+    kind: inner.kind,
+    entities: inner.entities,
+    breakerState,
+    fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
+      return guarded(`fetch ${entity}`, (o) => inner.fetch(entity, codes, meter, o), asOfRange);
+    },
+    ping: () => guarded('ping', (o) => inner.ping(o)),
+    poolStats: inner.poolStats === undefined ? undefined : () => inner.poolStats?.() as PoolStats,
+    close: () => inner.close(),
+  };
+  if (inner.listCodes !== undefined) {
+    const list = inner.listCodes.bind(inner);
+    wrapped.listCodes = (after, limit, meter) => guarded('listCodes', () => list(after, limit, meter));
+  }
+  return wrapped;
+}
+
+/** The newest and oldest `asOf` of valid dated records. */
+function asOfRange(records: readonly unknown[]): { newest: Date; oldest: Date } | undefined {
+  let newest: Date | undefined;
+  let oldest: Date | undefined;
+  for (const r of records) {
+    const { asOf, invalid } = r as { asOf?: unknown; invalid?: unknown };
+    if (invalid !== undefined || !(asOf instanceof Date) || Number.isNaN(asOf.getTime())) continue;
+    if (newest === undefined || asOf > newest) newest = asOf;
+    if (oldest === undefined || asOf < oldest) oldest = asOf;
+  }
+  return newest === undefined || oldest === undefined ? undefined : { newest, oldest };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+interface DriverError {
+  name?: string;
+  code?: string;
+  errno?: number;
+  message?: string;
+}
+
+/** The connection under a read broke (reset, closed, killed): a new connection may well succeed. */
+export function isConnectionLost(e: unknown): boolean {
+  const err = (e ?? {}) as DriverError;
+  return (
+    err.code === 'ECONNRESET' ||
+    err.code === 'EPIPE' ||
+    err.code === 'PROTOCOL_CONNECTION_LOST' ||
+    err.code === 'ER_CONNECTION_KILLED' ||
+    err.code === 'PROTOCOL_ENQUEUE_AFTER_FATAL_ERROR' ||
+    /can't add new command when connection is in closed state|connection lost|connection was killed/i.test(err.message ?? '')
+  );
+}
+
+/** Any error from a guarded read, as a SourceError with a client-safe reason. */
+function toSourceError(source: string, e: unknown, timeoutMs: number): SourceError {
+  if (e instanceof SourceError) return e;
+  if (e instanceof BrokenCircuitError || e instanceof IsolatedCircuitError) {
+    return new SourceError(source, 'circuit-open', 'circuit open after repeated failures', { cause: e });
+  }
+  if (e instanceof BulkheadRejectedError) return new SourceError(source, 'overloaded', 'too many reads waiting for it', { cause: e });
+  if (e instanceof TaskCancelledError) return new SourceError(source, 'timeout', `timed out after ${timeoutMs} ms`, { cause: e });
+  const reason = describeSourceFailure(e, timeoutMs);
+  return new SourceError(source, /^timed out/.test(reason) ? 'timeout' : 'failed', reason, { cause: e });
+}
+
+/** A failure in words a client may see: what happened, never SQL, hosts or paths. */
+export function describeSourceFailure(e: unknown, timeoutMs?: number): string {
+  if (e instanceof SourceError) return e.reason;
+  const err = (e ?? {}) as DriverError;
+  const after = timeoutMs === undefined ? '' : ` after ${timeoutMs} ms`;
+  if (err.name === 'KnexTimeoutError' || err.name === 'TimeoutError' || err.code === 'ETIMEDOUT' || err.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return `timed out${after}`;
+  if (err.code === 'ECONNREFUSED') return 'connection refused';
+  if (err.code === 'ER_CONNECTION_KILLED' || /connection was killed/i.test(err.message ?? '')) return 'connection killed by the database';
+  if (err.code === 'ER_QUERY_INTERRUPTED') return 'query interrupted by the database';
+  if (isConnectionLost(e)) return 'connection lost';
+  if (err.code === 'ER_ACCESS_DENIED_ERROR') return 'access denied';
+  if (err.code === 'SQLITE_CANTOPEN' || /(unable to|cannot) open database/i.test(err.message ?? '')) return 'cannot open its database';
+  if (err.code === 'ER_NO_SUCH_TABLE' || err.code === 'ER_BAD_FIELD_ERROR' || /no such (table|column)/i.test(err.message ?? '')) {
+    return 'its mapping does not match the database (see the server log)';
+  }
+  return 'read failed (see the server log)';
+}
