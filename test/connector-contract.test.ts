@@ -3,12 +3,15 @@
  * MariaDB): one suite, the same fixtures, the same assertions. A new connector kind joins by
  * adding itself to the loop, not by copying the suite.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
-import { sqlSourceSchema } from '../src/config/schema.js';
+import { csvSourceSchema, sqlSourceSchema } from '../src/config/schema.js';
 import type { Entity, StockRecord } from '../src/domain/records.js';
 import type { Connector, StatementMeter } from '../src/sources/connector.js';
+import { createCsvConnector } from '../src/sources/csv.js';
 import { createSqlConnector } from '../src/sources/sql.js';
 import { BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
 
@@ -86,6 +89,7 @@ async function createFixtures(t: TestDatabase, backend: Backend): Promise<void> 
     { item_code: 'L-2', wh: 'EAST', qty: 'abc' },
     { item_code: 'L-3', wh: 'EAST', qty: '3' },
     { item_code: 'L-3', wh: 'EAST', qty: '4abc' },
+    { item_code: 'L-4', wh: 'EAST', qty: '2.5' },
   ]);
 }
 
@@ -214,17 +218,34 @@ for (const backend of BACKENDS) {
       });
 
       // SUM() coerces non-numeric text on both engines ('abc' as 0, '3' + '4abc' as 7): the
-      // connector must notice and refuse, never return a silent zero
-      it('rejects a non-numeric quantity instead of reading it as 0', async () => {
+      // connector must notice and mark the record invalid, never return a silent zero, and
+      // never fail the rest of the batch for it
+      it('marks a non-numeric quantity invalid instead of reading it as 0, and keeps the rest of the batch', async () => {
         const c = connector({ stock: { table: 'loose_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
 
-        await expect(c.fetch('stock', ['L-2'])).rejects.toThrow(/quantity/);
+        const records = byCodeAndLocation(await c.fetch('stock', ['L-1', 'L-2']));
+
+        expect(records.map((r) => [r.code, r.invalid])).toEqual([
+          ['L-1', undefined],
+          ['L-2', expect.stringMatching(/quantity is not a number in 1 row/)],
+        ]);
+        expect(records[0]!.onHand).toBe(5);
       });
 
-      it('rejects a bin whose quantity only starts with a number', async () => {
+      it('marks a bin whose quantity only starts with a number invalid', async () => {
         const c = connector({ stock: { table: 'loose_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
 
-        await expect(c.fetch('stock', ['L-3'])).rejects.toThrow(/quantity/);
+        const [record] = await c.fetch('stock', ['L-3']);
+
+        expect(record!.invalid).toMatch(/quantity is not a number/);
+      });
+
+      it('marks a fractional quantity invalid', async () => {
+        const c = connector({ stock: { table: 'loose_bins', columns: { sku: 'item_code', location: 'wh', onHand: 'qty' } } });
+
+        const [record] = await c.fetch('stock', ['L-4']);
+
+        expect(record!.invalid).toMatch(/onHand is not a whole number: 2\.5/);
       });
 
       it('reads a numeric quantity held as text', async () => {
@@ -427,6 +448,125 @@ for (const backend of BACKENDS) {
 
         await expect(c.close()).resolves.toBeUndefined();
       });
+    });
+  });
+}
+
+/**
+ * The contract across connector kinds, where it applies: the SQL connector on each backend and
+ * the file connector (a 3PL's CSV) hold the same bins and must answer the same way: sums per
+ * (code, location) with the newest asOf, exact codes, no statement for no codes, paged code
+ * lists for orphan detection, and movements per kind.
+ */
+interface KindUnderTest {
+  name: string;
+  setup(): Promise<{ connector(o?: { chunkSize?: number }): Connector; cleanup(): Promise<void> }>;
+}
+
+const MOVEMENT_COLUMNS = { sku: 'item_code', location: 'wh', quantity: 'picked', asOf: 'updated_at' };
+
+const KINDS: KindUnderTest[] = [
+  ...BACKENDS.map((backend) => ({
+    name: `sql on ${backend.name}`,
+    async setup() {
+      const t = await backend.create();
+      await createFixtures(t, backend);
+      const made: Connector[] = [];
+      return {
+        connector: (o: { chunkSize?: number } = {}) => {
+          const config = sqlSourceSchema.parse({
+            kind: 'sql',
+            client: backend.client,
+            connection: t.connection,
+            stock: { table: 'bins', columns: STOCK_COLUMNS },
+            movements: { kind: 'pickedNotInvoiced', table: 'bins', columns: MOVEMENT_COLUMNS },
+          });
+          const c = createSqlConnector('src', config, o.chunkSize);
+          made.push(c);
+          return c;
+        },
+        async cleanup() {
+          for (const c of made) await c.close();
+          await t.cleanup();
+        },
+      };
+    },
+  })),
+  {
+    name: 'csv file',
+    async setup() {
+      const dir = mkdtempSync(join(tmpdir(), 'ig-contract-csv-'));
+      const rows = BINS.map((b) => [b.item_code, b.wh, b.qty, b.picked, b.updated_at].join(','));
+      writeFileSync(join(dir, 'bins-2024-05-03.csv'), `item_code,wh,qty,picked,updated_at\n${rows.join('\n')}\n`);
+      return {
+        connector: () =>
+          createCsvConnector(
+            'src',
+            csvSourceSchema.parse({
+              kind: 'csv',
+              path: join(dir, 'bins-*.csv'),
+              stock: { columns: STOCK_COLUMNS },
+              movements: { kind: 'pickedNotInvoiced', columns: MOVEMENT_COLUMNS },
+            }),
+          ),
+        async cleanup() {
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  },
+];
+
+for (const kind of KINDS) {
+  describe(`Connector contract: ${kind.name}`, () => {
+    let env: Awaited<ReturnType<KindUnderTest['setup']>>;
+    beforeAll(async () => {
+      env = await kind.setup();
+    });
+    afterAll(async () => {
+      await env?.cleanup();
+    });
+
+    it('sums stock per (code, location), with committed and the newest asOf', async () => {
+      const records = await env.connector().fetch('stock', CODES);
+      expect(byCodeAndLocation(records).map(({ snapshotFallback: _, ...r }) => r)).toEqual(ALL_STOCK);
+    });
+
+    it('has no record for a missing code, matches codes exactly, and binds hostile codes as values', async () => {
+      const c = env.connector();
+      expect(await c.fetch('stock', ['NOPE', 'a-100', "A-100' OR 1=1 --"])).toEqual([]);
+    });
+
+    it('sends nothing for no codes, and rejects an entity it does not map', async () => {
+      const c = env.connector();
+      const meter = countingMeter();
+      await expect(c.fetch('stock', [], meter)).resolves.toEqual([]);
+      expect(meter.calls).toEqual([]);
+      await expect(c.fetch('cost', ['A-100'])).rejects.toThrow(/maps no cost/);
+    });
+
+    it('reads movements per kind, summed per (code, location), zero quantities left out', async () => {
+      const records = await env.connector().fetch('movements', CODES);
+      expect(byCodeAndLocation(records)).toEqual([
+        { code: 'A-100', location: 'EAST', kind: 'pickedNotInvoiced', quantity: 3, asOf: new Date('2024-05-02T08:30:00.000Z') },
+        { code: 'B-200', location: 'EAST', kind: 'pickedNotInvoiced', quantity: 5, asOf: new Date('2024-05-03T00:00:00.000Z') },
+        { code: 'E-500', location: 'WEST', kind: 'pickedNotInvoiced', quantity: 1, asOf: new Date('2024-05-03T00:00:00.000Z') },
+      ]);
+    });
+
+    it('lists every distinct stock code once, in order, one statement per page', async () => {
+      const c = env.connector();
+      const meter = countingMeter();
+      const seen: string[] = [];
+      let after: string | null = null;
+      for (let pages = 1; ; pages++) {
+        const page: string[] = await (c.listCodes as NonNullable<Connector['listCodes']>)(after, 7, meter);
+        seen.push(...page);
+        expect(meter.calls).toHaveLength(pages);
+        if (page.length < 7) break;
+        after = page.at(-1) as string;
+      }
+      expect(seen).toEqual([...CODES, ...MANY].sort());
     });
   });
 }

@@ -2,18 +2,19 @@ import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
 import knexFactory, { type Knex } from 'knex';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demoCommand, generateDemo, type DemoResult, type FactName } from '../src/cli/demo-data.js';
-import { loadConfig } from '../src/config/index.js';
+import { loadConfig, type SqlSourceConfig } from '../src/config/index.js';
 import { createKnex } from '../src/db/knex.js';
 
 const NOW = new Date('2025-03-14T12:00:00Z');
 const N = 300;
-const SYSTEMS = ['erp', 'wms', 'shop', 'tpl'] as const;
+/** The systems kept in databases; the 3PL sends daily CSV files (3pl/inventory-YYYY-MM-DD.csv). */
+const SYSTEMS = ['erp', 'wms', 'shop'] as const;
 const TABLES: Record<string, string> = {
   'erp.items': 'item_no',
   'erp.inv_balance': 'item_no, site',
@@ -21,12 +22,35 @@ const TABLES: Record<string, string> = {
   'wms.bin_stock': 'item_code, wh, bin_id',
   'shop.products': 'id',
   'shop.variants': 'id',
-  'tpl.snapshot': 'client_sku',
 };
 const SHOP_ITEMS = 'select v.sku as sku, p.title as name from variants v join products p on p.id = v.product_id where v.deleted_at is null';
 
 type Row = Record<string, unknown>;
 type MapRow = { sku: string; name: string; erp: string; wms: string; shop: string; tpl: string };
+interface TplRow {
+  facility: string;
+  snapshot_at: string;
+  on_hand: number;
+  allocated: number;
+}
+
+/** The 3PL's files, newest last, and the newest one's rows per client SKU (lots summed). */
+function readTpl(dir: string): { files: string[]; newest: Map<string, TplRow>; snapshots: Set<string> } {
+  const files = readdirSync(join(dir, '3pl')).sort();
+  const rows = parse(readFileSync(join(dir, '3pl', files.at(-1) ?? ''), 'utf8'), { columns: true }) as Record<string, string>[];
+  const newest = new Map<string, TplRow>();
+  const snapshots = new Set<string>();
+  for (const r of rows) {
+    snapshots.add(`${r.facility}|${r.snapshot_at}`);
+    const p = newest.get(r.client_sku as string);
+    const on = Number(r.on_hand);
+    const al = Number(r.allocated);
+    newest.set(r.client_sku as string, p === undefined ? { facility: r.facility as string, snapshot_at: r.snapshot_at as string, on_hand: on, allocated: al } : { ...p, on_hand: p.on_hand + on, allocated: p.allocated + al });
+  }
+  return { files, newest, snapshots };
+}
+/** A source known to be `kind: sql`, for reading its SQL-only keys. */
+const sql = (s: unknown) => s as SqlSourceConfig | undefined;
 
 const tempDirs: string[] = [];
 async function tempDir(): Promise<string> {
@@ -61,22 +85,18 @@ describe('generateDemo on SQLite', () => {
   let erp: Database.Database;
   let wms: Database.Database;
   let shop: Database.Database;
-  let tpl: Database.Database;
+  let tpl: ReturnType<typeof readTpl>;
 
   beforeAll(async () => {
     dir = await tempDir();
     result = await generateDemo({ dir, skus: N, seed: 42, now: NOW });
     map = readSkuMap(result.skuMapPath);
     bySku = new Map(map.map((r) => [r.sku, r]));
-    [erp, wms, shop, tpl] = SYSTEMS.map((s) => new Database(join(dir, `${s}.sqlite`), { readonly: true })) as [
-      Database.Database,
-      Database.Database,
-      Database.Database,
-      Database.Database,
-    ];
+    [erp, wms, shop] = SYSTEMS.map((s) => new Database(join(dir, `${s}.sqlite`), { readonly: true })) as [Database.Database, Database.Database, Database.Database];
+    tpl = readTpl(dir);
   }, 60_000);
   afterAll(() => {
-    for (const db of [erp, wms, shop, tpl]) db?.close();
+    for (const db of [erp, wms, shop]) db?.close();
   });
 
   const code = (sku: string, system: keyof Omit<MapRow, 'sku' | 'name'>) => {
@@ -93,17 +113,22 @@ describe('generateDemo on SQLite', () => {
   const erpQty = (sku: string, site: string) =>
     (erp.prepare('select qty from inv_balance where item_no = ? and site = ?').get(code(sku, 'erp'), site) as { qty: number } | undefined)?.qty;
 
-  it('writes the four databases, the SKU map and the config', () => {
-    for (const f of ['erp.sqlite', 'wms.sqlite', 'shop.sqlite', 'tpl.sqlite', 'sku-map.csv', 'inventory-graph.yaml']) {
+  it('writes the three databases, the 3PL\'s two daily files, the SKU map and the config', () => {
+    for (const f of ['erp.sqlite', 'wms.sqlite', 'shop.sqlite', 'sku-map.csv', 'inventory-graph.yaml']) {
       expect(existsSync(join(dir, f)), f).toBe(true);
     }
+    expect(existsSync(join(dir, 'tpl.sqlite'))).toBe(false);
+    const day = (daysBack: number) => new Date(Math.floor((NOW.getTime() - 50 * 3_600_000) / 3_600_000) * 3_600_000 - daysBack * 86_400_000).toISOString().slice(0, 10);
+    expect(tpl.files).toEqual([`inventory-${day(1)}.csv`, `inventory-${day(0)}.csv`]);
     expect(result.configPath).toBe(join(dir, 'inventory-graph.yaml'));
     expect(result.skuMapPath).toBe(join(dir, 'sku-map.csv'));
   });
 
   it('reports the row count of every table', () => {
     const dump = dumpSqlite(dir);
-    expect(Object.keys(result.sizes).sort()).toEqual(Object.keys(TABLES).sort());
+    expect(Object.keys(result.sizes).filter((k) => !k.startsWith('tpl.')).sort()).toEqual(Object.keys(TABLES).sort());
+    const newestFile = `tpl.3pl/${tpl.files.at(-1)}`;
+    expect(Object.keys(result.sizes).filter((k) => k.startsWith('tpl.'))).toEqual(tpl.files.map((f) => `tpl.3pl/${f}`));
     for (const [table, rows] of Object.entries(dump)) expect(result.sizes[table], table).toBe(rows.length);
     const mapped = N - 1;
     expect(result.sizes['erp.items']).toBe(mapped);
@@ -112,8 +137,11 @@ describe('generateDemo on SQLite', () => {
     expect(result.sizes['shop.products']).toBe(result.sizes['shop.variants']);
     expect(result.sizes['shop.variants']).toBeGreaterThan(mapped * 0.8);
     expect(result.sizes['shop.variants']).toBeLessThan(mapped * 0.97);
-    expect(result.sizes['tpl.snapshot']).toBeGreaterThan(mapped * 0.2);
-    expect(result.sizes['tpl.snapshot']).toBeLessThan(mapped * 0.4);
+    // one row per SKU and lot: every tenth SKU has two lots
+    expect(tpl.newest.size).toBeGreaterThan(mapped * 0.2);
+    expect(tpl.newest.size).toBeLessThan(mapped * 0.4);
+    expect(result.sizes[newestFile]).toBeGreaterThan(tpl.newest.size);
+    expect(result.sizes[newestFile]).toBeLessThan(tpl.newest.size * 1.15);
     expect(result.sizes['wms.bin_stock']).toBeGreaterThan(mapped * 2);
     expect(result.sizes['wms.bin_stock']).toBeLessThanOrEqual(mapped * 6 + 5);
   });
@@ -122,8 +150,8 @@ describe('generateDemo on SQLite', () => {
     const config = loadConfig(result.configPath, {});
     expect(Object.keys(config.sources)).toEqual(['erp', 'wms', 'shop', 'tpl']);
     for (const s of SYSTEMS) {
-      expect(config.sources[s]?.client).toBe('better-sqlite3');
-      expect(config.sources[s]?.connection).toBe(join(dir, `${s}.sqlite`));
+      expect(sql(config.sources[s])?.client).toBe('better-sqlite3');
+      expect(sql(config.sources[s])?.connection).toBe(join(dir, `${s}.sqlite`));
     }
     expect(config.store).toEqual({ client: 'better-sqlite3', connection: join(dir, 'gateway.sqlite') });
     expect(config.locations.map((l) => l.id)).toEqual(['DC-EAST', 'DC-CENTRAL', 'STORE-NYC', '3PL-WEST', 'IN-TRANSIT']);
@@ -133,8 +161,10 @@ describe('generateDemo on SQLite', () => {
     expect(config.precedence).toEqual({ quantity: ['wms', 'tpl', 'erp'], cost: ['erp'], name: ['shop', 'erp'] });
     expect(config.sources.wms).toMatchObject({ timeoutMs: 2000, maxAgeSeconds: 3600 });
     expect(config.sources.tpl).toMatchObject({ maxAgeSeconds: 93600, stalePolicy: 'count' });
-    expect(config.sources.erp?.items?.where).toEqual({ status: 'A' });
-    expect(config.sources.shop?.items?.query).toBe(SHOP_ITEMS);
+    expect(sql(config.sources.erp)?.items?.where).toEqual({ status: 'A' });
+    expect(sql(config.sources.shop)?.items?.query).toBe(SHOP_ITEMS);
+    expect(config.sources.tpl).toMatchObject({ kind: 'csv', path: join(dir, '3pl', 'inventory-*.csv') });
+    expect(sql(config.sources.wms)?.movements).toEqual([{ kind: 'pickedNotInvoiced', table: 'bin_stock', columns: { sku: 'item_code', location: 'wh', quantity: 'picked_qty', asOf: 'updated_at' } }]);
     expect(readFileSync(result.configPath, 'utf8')).toMatch(/^# Generated by `inventory-graph demo --skus 300 --seed 42`/);
   });
 
@@ -187,7 +217,7 @@ describe('generateDemo on SQLite', () => {
       expect(age).toBeGreaterThanOrEqual(0);
       expect(age).toBeLessThan(3_600_000);
     }
-    const snapshots = tpl.prepare('select distinct facility, snapshot_at from snapshot').all() as { facility: string; snapshot_at: string }[];
+    const snapshots = [...tpl.snapshots].map((k) => ({ facility: k.split('|')[0], snapshot_at: k.split('|')[1] }));
     expect(snapshots).toHaveLength(1);
     const ageHours = (NOW.getTime() - Date.parse(snapshots[0]?.snapshot_at ?? '')) / 3_600_000;
     expect(snapshots[0]?.facility).toBe('W01');
@@ -264,7 +294,7 @@ describe('generateDemo on SQLite', () => {
     const stocked = map.filter((r) => r.tpl !== '').map((r) => r.sku);
     expect(result.facts.staleTpl).toEqual(stocked);
     for (const sku of result.facts.staleTpl) {
-      const row = tpl.prepare('select facility, snapshot_at, on_hand, allocated from snapshot where client_sku = ?').get(code(sku, 'tpl')) as Row;
+      const row = tpl.newest.get(code(sku, 'tpl')) as TplRow;
       expect(row.facility).toBe('W01');
       expect(NOW.getTime() - Date.parse(String(row.snapshot_at))).toBeGreaterThan(maxAge * 1000);
       expect(row.allocated as number).toBeLessThanOrEqual(row.on_hand as number);
@@ -397,7 +427,7 @@ describe('generateDemo on MariaDB', () => {
   });
 
   async function withSource<T>(system: string, fn: (db: Knex) => Promise<T>): Promise<T> {
-    const connection = loadConfig(result.configPath, {}).sources[system]?.connection ?? '';
+    const connection = sql(loadConfig(result.configPath, {}).sources[system])?.connection ?? '';
     const db = createKnex({ client: 'mysql2', connection });
     try {
       return await fn(db);
@@ -420,8 +450,11 @@ describe('generateDemo on MariaDB', () => {
   it('writes a config with one mysql:// URL per system', () => {
     const config = loadConfig(result.configPath, {});
     for (const s of SYSTEMS) {
-      expect(config.sources[s]?.client).toBe('mysql2');
-      expect(config.sources[s]?.connection).toBe(`mysql://root@127.0.0.1:3306/${prefix}_${s}`);
+      expect(sql(config.sources[s])?.client).toBe('mysql2');
+      expect(sql(config.sources[s])?.connection).toBe(`mysql://root@127.0.0.1:3306/${prefix}_${s}`);
+    }
+    {
+      expect(config.sources.tpl).toMatchObject({ kind: 'csv', path: join(dir, '3pl', 'inventory-*.csv') });
     }
     expect(config.store).toEqual({ client: 'better-sqlite3', connection: join(dir, 'gateway.sqlite') });
     expect(readFileSync(result.configPath, 'utf8')).toContain(`--mysql ${server} --prefix ${prefix}`);
@@ -451,7 +484,7 @@ describe('generateDemo on MariaDB', () => {
   }, 60_000);
 
   it('runs the shop items query as written in the config', async () => {
-    const query = loadConfig(result.configPath, {}).sources.shop?.items?.query ?? '';
+    const query = sql(loadConfig(result.configPath, {}).sources.shop)?.items?.query ?? '';
     const rows = await withSource('shop', async (db) => (await db.raw(query))[0] as Row[]);
     expect(rows).toHaveLength(result.sizes['shop.variants']! - result.facts.deletedInShop.length);
   });

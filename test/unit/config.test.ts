@@ -2,7 +2,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configPath, loadConfig, parseConfig } from '../../src/config/index.js';
+import { ConfigError, configPath, loadConfig, parseConfig, type SqlSourceConfig } from '../../src/config/index.js';
+
+/** A source known to be `kind: sql`, for reading its SQL-only keys. */
+const sql = (s: unknown) => s as SqlSourceConfig | undefined;
 
 const good = `
 store: { client: better-sqlite3, connection: ./gateway.sqlite }
@@ -44,12 +47,12 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
 describe('config', () => {
   it('loads a good file with defaults, env interpolation and resolved paths', () => {
     const c = parseConfig(good, '/etc/ig/test.yaml', { WMS_DATABASE_URL: 'mysql://root@127.0.0.1:3306/wms' });
-    expect(c.sources.wms?.connection).toBe('mysql://root@127.0.0.1:3306/wms');
-    expect(c.sources.erp?.connection).toBe('/etc/ig/data/erp.sqlite');
+    expect(sql(c.sources.wms)?.connection).toBe('mysql://root@127.0.0.1:3306/wms');
+    expect(sql(c.sources.erp)?.connection).toBe('/etc/ig/data/erp.sqlite');
     expect(c.store.connection).toBe('/etc/ig/gateway.sqlite');
     expect(c.sources.erp?.timeoutMs).toBe(2000);
     expect(c.sources.erp?.stalePolicy).toBe('count');
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 4000, maxSkusPerQuery: 500, explorer: true });
+    expect(c.server).toEqual({ host: '127.0.0.1', port: 4000, maxSkusPerQuery: 500, explorer: true, shutdownGraceMs: 10_000 });
     expect(c.locations[0]).toMatchObject({ id: 'DC-EAST', priority: 1, sellable: true, safetyStock: 3 });
     expect(c.locations[1]).toMatchObject({ sellable: false, priority: 100 });
     expect(c.precedence).toEqual({ quantity: ['wms', 'erp'], cost: ['erp'], name: ['erp'] });
@@ -57,7 +60,7 @@ describe('config', () => {
 
   it('supports ${VAR:-default}', () => {
     const c = parseConfig(good.replace('${WMS_DATABASE_URL}', '${WMS_DATABASE_URL:-mysql://root@127.0.0.1/x}'), '/x.yaml', {});
-    expect(c.sources.wms?.connection).toBe('mysql://root@127.0.0.1/x');
+    expect(sql(c.sources.wms)?.connection).toBe('mysql://root@127.0.0.1/x');
   });
 
   it('reports every problem at once, each with its key path', () => {
@@ -122,6 +125,6 @@ describe('config', () => {
     expect(configPath(['start', '--config', file], {})).toBe(file);
     expect(configPath(['start', `--config=${file}`], {})).toBe(file);
     expect(configPath(['start'], { INVENTORY_GRAPH_CONFIG: file })).toBe(file);
-    expect(loadConfig(file, { WMS_DATABASE_URL: 'mysql://a@b/c' }).sources.erp?.connection).toBe(join(dir, 'data/erp.sqlite'));
+    expect(sql(loadConfig(file, { WMS_DATABASE_URL: 'mysql://a@b/c' }).sources.erp)?.connection).toBe(join(dir, 'data/erp.sqlite'));
   });
 });
