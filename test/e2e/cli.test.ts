@@ -3,7 +3,7 @@
  * and nothing served; the SKU map imports from CSV all or nothing; the server starts and stops.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -24,6 +24,7 @@ const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
 };
 
 let dir: string;
+let storefrontKey = '';
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ig-cli-'));
   await generateDemo({ dir, skus: 30 });
@@ -72,6 +73,18 @@ describe('inventory-graph', () => {
     expect((await run(['start', '--demo', '--skus', 'many'])).stderr).toContain('--skus must be a whole number');
   });
 
+  it('creates an API key whose config line works', async () => {
+    const r = await run(['keys', 'create', '--role', 'storefront', '--name', 'web']);
+    expect(r.code).toBe(0);
+    const key = /^\s+(ig_\S+)$/m.exec(r.stdout)?.[1];
+    const line = /^\s+(- \{ name: web, role: storefront, hash: "sha256:[0-9a-f]{64}" \})$/m.exec(r.stdout)?.[1];
+    expect(key).toMatch(/^ig_[\w-]{43}$/);
+    expect(line).toBeDefined();
+    storefrontKey = key!;
+    writeFileSync(join(dir, 'inventory-graph.yaml'), `${readFileSync(join(dir, 'inventory-graph.yaml'), 'utf8')}\nauth:\n  keys:\n    ${line}\n`);
+    expect((await run(['keys', 'create', '--role', 'king', '--name', 'x'])).stderr).toContain('--role must be one of storefront, oms, analyst, admin, got "king"');
+  });
+
   it('starts on a config, serves GraphQL, and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'start', '--config', join(dir, 'inventory-graph.yaml'), '--port', '0'], {
       env: { ...process.env, LOG_LEVEL: 'warn' },
@@ -85,7 +98,9 @@ describe('inventory-graph', () => {
       });
       child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
     });
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ availability(skus: ["SKU-000001"]) { sku available } }' }) });
+    const query = JSON.stringify({ query: '{ availability(skus: ["SKU-000001"]) { sku available } }' });
+    expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: query })).status).toBe(401);
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${storefrontKey}` }, body: query });
     expect((await res.json()) as unknown).toMatchObject({ data: { availability: [{ sku: 'SKU-000001' }] } });
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', resolve);

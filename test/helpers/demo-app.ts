@@ -10,6 +10,7 @@ import { prepareDemo } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
+import type { Role } from '../../src/server/auth.js';
 
 export const MARIADB_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
 /** A fixed instant for generated data, so two backends hold the same figures. */
@@ -24,6 +25,8 @@ export interface GqlResult<T = Record<string, unknown>> {
 
 export interface DemoApp {
   app: App;
+  /** One API key per role; `gql` sends the admin key unless a header says otherwise. */
+  keys: Record<Role, string>;
   url: string;
   dir: string;
   facts: DemoFacts;
@@ -50,7 +53,7 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   });
   const file = join(dir, 'inventory-graph.yaml');
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
-  await prepareDemo(dir, { generate: false });
+  const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
   const app = await createApp(config, { logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') });
   const url = await app.listen(0, '127.0.0.1');
@@ -59,10 +62,11 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     url,
     dir,
     facts,
+    keys,
     async gql(query, variables, headers) {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...headers },
+        headers: { 'content-type': 'application/json', 'x-api-key': keys.admin, ...headers },
         body: JSON.stringify({ query, variables }),
       });
       const text = await res.text();
