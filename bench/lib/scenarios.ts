@@ -1,0 +1,99 @@
+/**
+ * The benchmark's scenarios: one GraphQL operation each, with variables drawn at random from
+ * the whole catalogue by a seeded generator, so every run asks the same sequence and no two
+ * requests ask for the same page. The floor server answers the same request bodies (it reads
+ * `operationName` and `variables`, never the query text).
+ */
+
+export const AVAILABILITY = `query Availability($skus: [ID!]!, $channel: String) {
+  availability(skus: $skus, channel: $channel) {
+    sku available onHand committed safetyStock flags
+    byLocation {
+      location { id }
+      onHand committed safetyStock available counted flags
+      provenance { source asOf stale fallback rule }
+    }
+  }
+}`;
+
+export const ITEM = `query Item($sku: ID!) {
+  inventoryItem(sku: $sku) {
+    sku name
+    aliases { system code }
+    unitCost { amount currency source }
+    availability {
+      available onHand committed flags
+      byLocation {
+        location { id name }
+        onHand committed available counted flags
+        provenance { source asOf stale fallback rule }
+      }
+    }
+  }
+}`;
+
+export const ROUTE = `query Route($order: RouteOrderInput!) {
+  routeOrder(order: $order) {
+    complete strategy method
+    shipments { location { id } lines { sku quantity } distanceKm }
+    unfulfilled { sku quantity reason detail }
+    trace { location { id } used rank distanceKm reasons detail }
+  }
+}`;
+
+export type ScenarioName = 'availability-1' | 'availability-50' | 'availability-500' | 'item' | 'route-10';
+export const SCENARIOS: readonly ScenarioName[] = ['availability-1', 'availability-50', 'availability-500', 'item', 'route-10'];
+
+export interface GraphQLBody {
+  operationName: 'Availability' | 'Item' | 'Route';
+  query: string;
+  variables: Record<string, unknown>;
+}
+
+/** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Request bodies for a scenario: SKUs uniformly at random over 1..catalogue (`SKU-` + the
+ * number padded to `width`, as the demo names them), a fresh draw per request.
+ */
+export function bodies(scenario: ScenarioName, catalogue: number, width: number, seed: number): () => GraphQLBody {
+  const next = rng(seed);
+  const sku = () => `SKU-${String(1 + Math.floor(next() * catalogue)).padStart(width, '0')}`;
+  const skus = (n: number) => Array.from({ length: n }, sku);
+  switch (scenario) {
+    case 'availability-1':
+    case 'availability-50':
+    case 'availability-500': {
+      const n = Number(scenario.split('-')[1]);
+      return () => ({ operationName: 'Availability', query: AVAILABILITY, variables: { skus: skus(n), channel: 'web' } });
+    }
+    case 'item':
+      return () => ({ operationName: 'Item', query: ITEM, variables: { sku: sku() } });
+    case 'route-10':
+      return () => ({
+        operationName: 'Route',
+        query: ROUTE,
+        variables: {
+          order: {
+            lines: skus(10).map((s, k) => ({ sku: s, quantity: 1 + ((k * 7 + Math.floor(next() * 5)) % 5) })),
+            destination: { latitude: 41.88, longitude: -87.63 },
+            channel: 'web',
+          },
+        },
+      });
+  }
+}
+
+/** The SKUs a scenario asks about per request (for "linear in SKUs per query"). */
+export function skusPerRequest(s: ScenarioName): number {
+  return s === 'item' ? 1 : s === 'route-10' ? 10 : Number(s.split('-')[1]);
+}

@@ -1,0 +1,147 @@
+/**
+ * The servers under test, each a child process (so the load generator never shares their
+ * event loop): the gateway through its own CLI (`start --config --port [--workers]`, execution
+ * settings by environment), or the floor (bench/floor-server.ts). Their memory is read from
+ * /proc: the process and all its descendants (a cluster's primary and workers).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** How one server under test is started. */
+export interface Target {
+  /** Short name used in the results (`floor`, `gateway`, `graphql-js+cc`, ...). */
+  name: string;
+  kind: 'floor' | 'gateway';
+  /** Environment for the gateway: INVENTORY_GRAPH_EXECUTOR, INVENTORY_GRAPH_CACHE_CONTROL. */
+  env?: Record<string, string>;
+  workers?: number;
+  /** In words, for the results. */
+  description: string;
+}
+
+export interface Running {
+  url: string;
+  pid: number;
+  /** Resident memory of the process and its descendants, in MiB. */
+  rssMiB(): number;
+  /** CPU time (user + system) the process and its descendants have used, in ms. */
+  cpuMs(): number;
+  stop(): Promise<void>;
+  /** What it printed on stderr (kept for failures). */
+  stderr(): string;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startTarget(t: Target, configPath: string, timeoutMs = 120_000): Promise<Running> {
+  const port = await freePort();
+  const args =
+    t.kind === 'floor'
+      ? ['--import', 'tsx', join(ROOT, 'bench', 'floor-server.ts'), '--config', configPath, '--port', String(port), ...(t.workers !== undefined && t.workers > 1 ? ['--workers', String(t.workers)] : [])]
+      : [join(ROOT, 'bin', 'inventory-graph.mjs'), 'start', '--config', configPath, '--port', String(port), '--host', '127.0.0.1', ...(t.workers !== undefined && t.workers > 1 ? ['--workers', String(t.workers)] : [])];
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error', ...t.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err = (err + d.toString('utf8')).slice(-20_000);
+  });
+  child.stdout?.resume();
+  const url = `http://127.0.0.1:${port}/graphql`;
+  const started = Date.now();
+  // ready when it answers HTTP (the gateway's /readyz, the floor's anything); every worker of a cluster is up once all answer
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${t.name} exited with ${child.exitCode} while starting:\n${err}`);
+    if (Date.now() - started > timeoutMs) {
+      child.kill('SIGKILL');
+      throw new Error(`${t.name} did not start within ${timeoutMs} ms:\n${err}`);
+    }
+    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+      (r) => t.kind === 'floor' || r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if ((t.workers ?? 1) > 1) await new Promise((r) => setTimeout(r, 1500));
+  return {
+    url,
+    pid: child.pid as number,
+    rssMiB: () => treeRss(child.pid as number),
+    cpuMs: () => treeCpu(child.pid as number),
+    stderr: () => err,
+    stop: () => stopChild(child),
+  };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** The pids of `pid` and its descendants, except tsx's esbuild service (a helper, not the server). */
+function tree(pid: number): number[] {
+  const out: number[] = [];
+  const walk = (p: number) => {
+    if (out.includes(p)) return;
+    out.push(p);
+    try {
+      const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      for (const c of children === '' ? [] : children.split(/\s+/)) {
+        if (!readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('esbuild')) walk(Number(c));
+      }
+    } catch {
+      // gone
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** VmRSS of `pid` and its descendants, in MiB (Linux /proc; 0 elsewhere). */
+export function treeRss(pid: number): number {
+  let kib = 0;
+  for (const p of tree(pid)) {
+    try {
+      kib += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone
+    }
+  }
+  return kib / 1024;
+}
+
+/** utime + stime of `pid` and its descendants, in ms (/proc/PID/stat fields 14 and 15, at 100 ticks a second). */
+export function treeCpu(pid: number): number {
+  let ticks = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10;
+}

@@ -1,0 +1,408 @@
+/**
+ * The benchmark harness: the gateway against its floor, on our own queries.
+ *
+ *   npm run bench                        # 1M SKUs x 10 locations on MariaDB: floor and gateway
+ *   npm run bench -- --steps             # floor, then the gateway with each optimisation added in turn
+ *   npm run bench -- --catalogue-check   # also 1k vs 1M SKUs (same latency?) for the gateway
+ *   npm run bench -- --smoke             # 1k SKUs on SQLite, ~1 s per cell: does it all work?
+ *   npm run bench -- --drop              # drop the reusable MariaDB dataset (ig_bench_*) and exit
+ *
+ * Options: --skus N (1000000) --locations N (10) --duration S (10) --warmup S (2)
+ * --connections 1,50 --scenarios availability-1,availability-50,availability-500,item,route-10
+ * --targets floor,gateway (see TARGETS) --seed N (7) --label TEXT --no-record --fresh
+ * --mysql URL (mysql://root@127.0.0.1:3306/test) --prefix P (ig_bench).
+ *
+ * Each target is a child process (bench/lib/servers.ts) loaded by autocannon from this one
+ * (bench/lib/load.ts). Before loading, every target answers the same sample requests and its
+ * JSON is compared with the floor's (figures' `asOf` aside: a source without an asOf column is
+ * "as of the read"). Results are printed, written to bench/out/*.json and appended to
+ * bench/RESULTS.md (unless --no-record). Timings are never asserted anywhere.
+ */
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BENCH_API_KEY, dropDataset, ensureDataset, warmDataset, type Dataset } from './lib/dataset.js';
+import { measure, statementCount, type LoadResult } from './lib/load.js';
+import { bodies, SCENARIOS, skusPerRequest, type ScenarioName } from './lib/scenarios.js';
+import { startTarget, type Running, type Target } from './lib/servers.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The servers the harness knows. `gateway` is the product as shipped; the others isolate one step each. */
+export const TARGETS: Record<string, Target> = {
+  floor: { name: 'floor', kind: 'floor', description: 'node:http + the same statements + JSON.stringify (bench/floor-server.ts)' },
+  'floor-2w': { name: 'floor-2w', kind: 'floor', workers: 2, description: 'the floor on 2 cluster workers' },
+  baseline: {
+    name: 'baseline',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'graphql-js', INVENTORY_GRAPH_CACHE_CONTROL: 'on' },
+    description: "Apollo's defaults: graphql-js, per-field cache-control plugin on",
+  },
+  'no-cache-control': {
+    name: 'no-cache-control',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'graphql-js', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
+    description: 'graphql-js, cache-control plugin off',
+  },
+  gateway: { name: 'gateway', kind: 'gateway', env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' }, description: 'as shipped: graphql-jit executor, cache-control off' },
+  'gateway-2w': {
+    name: 'gateway-2w',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
+    workers: 2,
+    description: 'as shipped, `start --workers 2`',
+  },
+};
+const STEPS = ['floor', 'baseline', 'no-cache-control', 'gateway', 'floor-2w', 'gateway-2w'];
+
+export interface BenchOptions {
+  smoke?: boolean;
+  skus?: number;
+  locations?: number;
+  duration?: number;
+  warmup?: number;
+  connections?: number[];
+  scenarios?: ScenarioName[];
+  targets?: string[];
+  seed?: number;
+  label?: string;
+  record?: boolean;
+  fresh?: boolean;
+  catalogueCheck?: boolean;
+  mysqlUrl?: string;
+  prefix?: string;
+  /** The command line, for the record. */
+  command?: string;
+  log?: (msg: string) => void;
+}
+
+export interface Cell extends LoadResult {
+  target: string;
+  scenario: ScenarioName;
+  connections: number;
+  /** req/s over the floor's for the same cell (floor-2w for cluster targets when measured). */
+  ratio: number | null;
+}
+
+export interface BenchReport {
+  dataset: Dataset;
+  cells: Cell[];
+  /** Per target: sample answers that differ from the floor's, of those compared. */
+  sameAsFloor: Record<string, { compared: number; differ: number; example?: string }>;
+  catalogue?: { skus: number; scenario: ScenarioName; p50: number; p99: number; rps: number; cpuMsPerRequest: number }[];
+  markdown: string;
+}
+
+export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
+  const log = o.log ?? ((m: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${m}\n`));
+  const smoke = o.smoke === true;
+  const skus = o.skus ?? (smoke ? 1000 : 1_000_000);
+  const locations = o.locations ?? 10;
+  const duration = o.duration ?? (smoke ? 1 : 10);
+  const warmup = o.warmup ?? (smoke ? 0.3 : 2);
+  const settle = smoke ? 20 : 200;
+  const connections = o.connections ?? (smoke ? [1, 8] : [1, 50]);
+  const scenarios = o.scenarios ?? [...SCENARIOS];
+  const targets = (o.targets ?? ['floor', 'gateway']).map((t) => {
+    const target = TARGETS[t];
+    if (target === undefined) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
+    return target;
+  });
+  const seed = o.seed ?? 7;
+  const mysqlUrl = o.mysqlUrl ?? 'mysql://root@127.0.0.1:3306/test';
+  const prefix = o.prefix ?? 'ig_bench';
+
+  const tmp = smoke ? mkdtempSync(join(tmpdir(), 'ig-bench-smoke-')) : undefined;
+  try {
+    const dataset = await ensureDataset(
+      smoke
+        ? { backend: 'sqlite', skus, locations, dir: tmp as string, log }
+        : { backend: 'mariadb', skus, locations, mysqlUrl, prefix, dir: join(HERE, 'out', `dataset-${prefix}`), fresh: o.fresh, log },
+    );
+    const load0 = loadavg()[0] ?? 0;
+    const db = dataset.backend === 'mariadb' ? await warmDataset(mysqlUrl, dataset.databases, log) : undefined;
+    const headers = { authorization: `Bearer ${BENCH_API_KEY}` };
+    const cells: Cell[] = [];
+    const samples = new Map<string, Map<string, string>>();
+
+    // every target runs side by side (an idle one costs nothing) and the cells alternate between
+    // them, so drift in the machine's other load hits them alike rather than one target's whole run
+    const servers = new Map<string, Running>();
+    try {
+      for (const target of targets) {
+        log(`starting ${target.name}: ${target.description}`);
+        const server = await startTarget(target, dataset.configPath);
+        servers.set(target.name, server);
+      }
+      for (const [name, answers] of await sampleAnswers(servers, headers, scenarios, dataset, seed)) samples.set(name, answers);
+      for (const scenario of scenarios) {
+        for (const c of connections) {
+          for (const target of targets) {
+            const server = servers.get(target.name) as Running;
+            if (warmup > 0) {
+              await measure({ url: server.url, headers, connections: c, duration: warmup, next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c), rssMiB: () => 0 });
+              await drain(server, headers, dataset, settle);
+            }
+            const r = await measure({ url: server.url, headers, connections: c, duration, next: bodies(scenario, dataset.skus, dataset.width, seed + c), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+            // autocannon stops sending, the server still finishes what it was sent: let it, before the next cell
+            await drain(server, headers, dataset, settle);
+            cells.push({ ...r, target: target.name, scenario, connections: c, ratio: null });
+            log(
+              `${target.name.padEnd(16)} ${scenario.padEnd(17)} c=${String(c).padEnd(3)} ${r.rps.toFixed(1).padStart(8)} req/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  errors ${r.errors}  statements ${r.statements.toFixed(1)}  cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req  rss ${r.rssMaxMiB.toFixed(0)} MiB${r.firstError ? `\n    first error: ${r.firstError.slice(0, 300)}` : ''}`,
+            );
+          }
+        }
+      }
+    } catch (e) {
+      for (const [name, server] of servers) log(`${name} stderr (last lines):\n${server.stderr().slice(-3000)}`);
+      throw e;
+    } finally {
+      await Promise.all([...servers.values()].map((x) => x.stop()));
+    }
+
+    for (const cell of cells) {
+      const base = TARGETS[cell.target]?.workers === 2 && cells.some((x) => x.target === 'floor-2w') ? 'floor-2w' : 'floor';
+      const floor = cells.find((x) => x.target === base && x.scenario === cell.scenario && x.connections === cell.connections);
+      cell.ratio = floor === undefined || floor.rps === 0 ? null : cell.rps / floor.rps;
+    }
+    const sameAsFloor = compareToFloor(samples);
+
+    let catalogue: BenchReport['catalogue'];
+    if (o.catalogueCheck === true && !smoke) catalogue = await catalogueCheck({ big: dataset, mysqlUrl, locations, duration, warmup, seed, headers, log });
+
+    const markdown = report({ load: [load0, loadavg()[0] ?? 0], db, dataset, cells, sameAsFloor, catalogue, targets, duration, warmup, seed, label: o.label, command: o.command, smoke });
+    if (o.record !== false) {
+      appendFileSync(join(HERE, 'RESULTS.md'), `${markdown}\n`);
+      mkdirSync(join(HERE, 'out'), { recursive: true });
+      writeFileSync(join(HERE, 'out', `run-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ dataset, cells, sameAsFloor, catalogue }, null, 2));
+    }
+    return { dataset, cells, sameAsFloor, catalogue, markdown };
+  } finally {
+    if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits until the server has worked off what earlier cells sent (a cheap request, answered)
+ * and, for the gateway, until /readyz shows every source's circuit breaker closed again, so a
+ * cell that overloaded a source does not count its shed reads against the next one.
+ */
+async function drain(server: Running, headers: Record<string, string>, d: Dataset, settleMs: number): Promise<void> {
+  const body = JSON.stringify(bodies('availability-1', d.skus, d.width, 1)());
+  for (let k = 0; k < 2; k++) await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.text());
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const ready = await fetch(server.url.replace(/\/graphql$/, '/readyz')).then(
+      (r) => r.text(),
+      () => '',
+    );
+    if (!/"breaker":"(OPEN|HALF_OPEN)"/.test(ready)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await new Promise((r) => setTimeout(r, settleMs));
+}
+
+/**
+ * Three fixed requests per scenario, each sent to every target back to back (figures age: a
+ * record can turn STALE between two reads seconds apart), the answers with `asOf` removed.
+ */
+async function sampleAnswers(servers: Map<string, Running>, headers: Record<string, string>, scenarios: ScenarioName[], d: Dataset, seed: number): Promise<Map<string, Map<string, string>>> {
+  const out = new Map<string, Map<string, string>>([...servers.keys()].map((name) => [name, new Map<string, string>()]));
+  for (const s of scenarios) {
+    const next = bodies(s, d.skus, d.width, seed + 424242);
+    for (let k = 0; k < 3; k++) {
+      const request = JSON.stringify(next());
+      for (const [name, server] of servers) {
+        const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: request });
+        const body = JSON.parse(await res.text()) as { data?: unknown; errors?: unknown };
+        out.get(name)?.set(`${s}#${k}`, JSON.stringify({ status: res.status, data: withoutAsOf(body.data), errors: body.errors, statements: statementCount(res.headers.get('x-source-statements') ?? undefined) }));
+      }
+    }
+  }
+  return out;
+}
+
+function withoutAsOf(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutAsOf);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'asOf').map(([k, x]) => [k, withoutAsOf(x)]));
+  return v;
+}
+
+function compareToFloor(samples: Map<string, Map<string, string>>): BenchReport['sameAsFloor'] {
+  const floor = samples.get('floor') ?? samples.get('floor-2w');
+  const out: BenchReport['sameAsFloor'] = {};
+  if (floor === undefined) return out;
+  for (const [target, answers] of samples) {
+    if (target.startsWith('floor')) continue;
+    let differ = 0;
+    let example: string | undefined;
+    for (const [k, v] of answers) {
+      if (floor.get(k) !== v) {
+        differ++;
+        example ??= `${k}: floor ${floor.get(k)?.slice(0, 300)} ... vs ${v.slice(0, 300)}`;
+      }
+    }
+    out[target] = { compared: answers.size, differ, ...(example !== undefined ? { example } : {}) };
+  }
+  return out;
+}
+
+/** The gateway on a 1k-SKU MariaDB dataset vs the big one: availability at 1 connection. */
+async function catalogueCheck(o: {
+  big: Dataset;
+  mysqlUrl: string;
+  locations: number;
+  duration: number;
+  warmup: number;
+  seed: number;
+  headers: Record<string, string>;
+  log: (m: string) => void;
+}): Promise<NonNullable<BenchReport['catalogue']>> {
+  const prefix = `ig_bench_1k_${process.pid}`;
+  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-1k-'));
+  const out: NonNullable<BenchReport['catalogue']> = [];
+  try {
+    const small = await ensureDataset({ backend: 'mariadb', skus: 1000, locations: o.locations, mysqlUrl: o.mysqlUrl, prefix, dir, fresh: true, log: o.log });
+    await warmDataset(o.mysqlUrl, small.databases, o.log);
+    // both catalogues served at once, cells alternating, as in the main run
+    const servers: [Dataset, Running][] = [];
+    try {
+      for (const d of [small, o.big]) servers.push([d, await startTarget(TARGETS.gateway as Target, d.configPath)]);
+      for (const scenario of ['availability-1', 'availability-50', 'availability-500'] as const) {
+        for (const [d, server] of servers) {
+          await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.warmup, next: bodies(scenario, d.skus, d.width, o.seed + 99), rssMiB: () => 0 });
+          const r = await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.duration, next: bodies(scenario, d.skus, d.width, o.seed), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+          out.push({ skus: d.skus, scenario, p50: r.p50, p99: r.p99, rps: r.rps, cpuMsPerRequest: r.cpuMsPerRequest });
+          o.log(`catalogue ${d.skus} ${scenario}: p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(1)} req/s cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req errors ${r.errors}`);
+        }
+      }
+    } finally {
+      await Promise.all(servers.map(([, x]) => x.stop()));
+    }
+  } finally {
+    await dropDataset(o.mysqlUrl, prefix);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
+function report(r: {
+  load: number[];
+  db: { poolMiB: number; dataMiB: number } | undefined;
+  dataset: Dataset;
+  cells: Cell[];
+  sameAsFloor: BenchReport['sameAsFloor'];
+  catalogue: BenchReport['catalogue'];
+  targets: Target[];
+  duration: number;
+  warmup: number;
+  seed: number;
+  label?: string;
+  command?: string;
+  smoke: boolean;
+}): string {
+  const d = r.dataset;
+  const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+  const rows = r.cells.map(
+    (c) =>
+      `| ${c.scenario} | ${c.connections} | ${c.target} | ${f1(c.rps)} | ${c.ratio === null ? '-' : `${(c.ratio * 100).toFixed(0)} %`} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.errors} | ${f1(c.statements)} | ${c.cpuMsPerRequest.toFixed(2)} | ${c.rssMaxMiB.toFixed(0)} | ${(c.bytesPerResponse / 1024).toFixed(1)} |`,
+  );
+  const rowsPerSku = r.cells
+    .filter((c) => c.scenario.startsWith('availability') && c.connections === 1)
+    .map((c) => `${c.target} ${c.scenario}: ${((c.p50 * 1000) / skusPerRequest(c.scenario)).toFixed(0)} µs/SKU at p50`);
+  const same = Object.entries(r.sameAsFloor).map(([t, s]) => `${t}: ${s.differ === 0 ? `same JSON as the floor (${s.compared} sample answers)` : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`}`);
+  const sizes = Object.entries(d.sizes)
+    .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+    .join(', ');
+  const lines = [
+    `## Harness${r.smoke ? ' (smoke)' : ''}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${r.label ? ` — ${r.label}` : ''}`,
+    '',
+    `- command: \`${r.command ?? 'npm run bench'}\``,
+    `- data: ${d.skus.toLocaleString('en-US')} canonical SKUs x ${d.locations} locations, sources on ${d.backend === 'mariadb' ? 'MariaDB (ERP, WMS, shop) + 3PL CSV files' : 'SQLite (+ 3PL CSV files)'}; ${d.reused ? 'reused' : 'generated'} dataset (${d.backend === 'mariadb' ? `databases ${d.databases.join(', ')}; ` : ''}sources written in ${d.generateSeconds.toFixed(1)} s, SKU map loaded in ${d.importSeconds.toFixed(1)} s${d.reused ? `, at ${d.generatedAt}` : ''})`,
+    `- rows: ${sizes}${r.db === undefined ? '' : `; MariaDB data ${r.db.dataMiB} MiB, InnoDB buffer pool ${r.db.poolMiB} MiB (warmed before the run)`}`,
+    `- machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; server, MariaDB and autocannon share the cores (no pinning), other work on the machine not controlled (load average ${r.load.map((x) => x.toFixed(1)).join(' → ')} over the run)`,
+    `- each cell: autocannon ${r.duration} s after a ${r.warmup} s warm-up, targets alternating cell by cell, random SKUs over the whole catalogue (seed ${r.seed}); latency from each response; statements = source statements per request (x-source-statements; the store's SKU-map lookup adds 1); server CPU = user + system time of the server's processes per answered request (/proc), steadier than req/s on a shared machine; RSS = max over the cell, process and workers`,
+    `- targets: ${r.targets.map((t) => `\`${t.name}\` ${t.description}`).join('; ')}`,
+    `- answers: ${same.length === 0 ? 'no floor to compare with' : same.join('; ')}`,
+    '',
+    ...(rows.length === 0
+      ? []
+      : [
+          '| scenario | conns | target | req/s | of floor | p50 ms | p99 ms | errors | statements/req | server CPU ms/req | RSS MiB | KiB/resp |',
+          '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          ...rows,
+          '',
+          `Per SKU (1 connection): ${rowsPerSku.join('; ')}.`,
+        ]),
+  ];
+  if (r.catalogue !== undefined && r.catalogue.length > 0) {
+    lines.push(
+      '',
+      'Catalogue size, the gateway at 1 connection, 1k and full catalogue served side by side (cells alternating):',
+      '',
+      '| SKUs in catalogue | scenario | p50 ms | p99 ms | req/s | server CPU ms/req |',
+      '|---:|---|---:|---:|---:|---:|',
+    );
+    for (const c of r.catalogue) lines.push(`| ${c.skus.toLocaleString('en-US')} | ${c.scenario} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.rps.toFixed(1)} | ${c.cpuMsPerRequest.toFixed(2)} |`);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean' },
+      steps: { type: 'boolean' },
+      'catalogue-check': { type: 'boolean' },
+      drop: { type: 'boolean' },
+      fresh: { type: 'boolean' },
+      'no-record': { type: 'boolean' },
+      skus: { type: 'string' },
+      locations: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      scenarios: { type: 'string' },
+      targets: { type: 'string' },
+      seed: { type: 'string' },
+      label: { type: 'string' },
+      mysql: { type: 'string' },
+      prefix: { type: 'string' },
+    },
+  });
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+  if (values.drop === true) {
+    const dropped = await dropDataset(values.mysql ?? 'mysql://root@127.0.0.1:3306/test', values.prefix ?? 'ig_bench');
+    rmSync(join(HERE, 'out', `dataset-${values.prefix ?? 'ig_bench'}`), { recursive: true, force: true });
+    process.stdout.write(`dropped ${dropped.join(', ') || 'nothing'}\n`);
+  } else {
+    const r = await runBench({
+      smoke: values.smoke,
+      skus: num(values.skus),
+      locations: num(values.locations),
+      duration: num(values.duration),
+      warmup: num(values.warmup),
+      connections: list(values.connections)?.map(Number),
+      scenarios: list(values.scenarios) as ScenarioName[] | undefined,
+      targets: values.steps === true ? STEPS : list(values.targets), // --targets '' with --catalogue-check: only that
+      seed: num(values.seed),
+      label: values.label,
+      record: values['no-record'] !== true,
+      fresh: values.fresh,
+      catalogueCheck: values['catalogue-check'],
+      mysqlUrl: values.mysql,
+      prefix: values.prefix,
+      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    });
+    process.stdout.write(`${r.markdown}\n`);
+    const errors = r.cells.reduce((n, c) => n + c.errors, 0);
+    if (errors > 0) process.exitCode = 1;
+  }
+}
