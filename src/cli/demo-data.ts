@@ -652,9 +652,9 @@ sources:
     maxAgeSeconds: 3600
     stalePolicy: count
     skuCodes: mapped
-    stock:
+    stock: # qty is already net of picks (the WMS deducts at pick), so picked_qty is not committed again
       table: bin_stock
-      columns: { sku: item_code, location: wh, onHand: qty, committed: picked_qty, asOf: updated_at }
+      columns: { sku: item_code, location: wh, onHand: qty, asOf: updated_at }
     movements: # picked, not yet invoiced: the WMS has deducted it, the ERP (deducts at invoice) not yet
       kind: pickedNotInvoiced
       table: bin_stock
