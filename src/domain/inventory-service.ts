@@ -155,7 +155,7 @@ export function createInventoryService(deps: InventoryDeps) {
         invalidRecord({ source, sku: item.sku, location: null, reason: why }, entity, `its code "${first.code}"`, anomalies);
         return { source, status: 'invalid' };
       });
-      await recordAnomalies(anomalies);
+      await deps.store.anomalies.recordOrLog(anomalies, deps.logger);
       return deps.precedence.decide(field, candidates);
     }
 
@@ -174,15 +174,6 @@ export function createInventoryService(deps: InventoryDeps) {
         source: r.source,
         detail: `${r.source} sent an invalid ${entity} record for ${r.sku}${r.location === null ? '' : ` at ${r.location}`} (${sourceKey}): ${r.reason}`.slice(0, 1000),
       });
-    }
-
-    async function recordAnomalies(list: NewAnomaly[]): Promise<void> {
-      if (list.length === 0) return;
-      try {
-        await deps.store.anomalies.record(list);
-      } catch (e) {
-        deps.logger.error('could not record anomalies', errorFields(e));
-      }
     }
 
     return {
@@ -248,7 +239,7 @@ export function createInventoryService(deps: InventoryDeps) {
           }
           answers.set(sku.sku, summarize(sku.sku, levels));
         }
-        await recordAnomalies(anomalies);
+        await deps.store.anomalies.recordOrLog(anomalies, deps.logger);
         return skus.map((s) => answers.get(s) ?? unknownSku(s));
       },
 

@@ -50,14 +50,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
     const fail = (source: string, e: unknown) => {
       if (!counters.failures.has(source)) counters.failures.set(source, { source, reason: describeFailure(e) });
     };
-    async function record(list: NewAnomaly[]): Promise<void> {
-      if (list.length === 0) return;
-      try {
-        await deps.store.anomalies.record(list);
-      } catch (e) {
-        deps.logger.error('could not record anomalies', errorFields(e));
-      }
-    }
+    const record = (list: NewAnomaly[]) => deps.store.anomalies.recordOrLog(list, deps.logger);
 
     return {
       /** Every system side by side per (sku, location), in request order; unknown SKUs have no lines. */

@@ -10,6 +10,7 @@
  */
 import type { Knex } from 'knex';
 import { timestamp } from '../db/values.js';
+import { errorFields, type Logger } from '../logger.js';
 
 export type AnomalyStatus = 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
 
@@ -162,6 +163,19 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now) {
       }
       if (written.size > 100_000) written.clear();
       return due.size;
+    },
+
+    /**
+     * Records what was found while answering a query; a store that cannot take it is logged,
+     * never allowed to fail the answer.
+     */
+    async recordOrLog(anomalies: readonly NewAnomaly[], logger: Logger): Promise<void> {
+      if (anomalies.length === 0) return;
+      try {
+        await this.record(anomalies);
+      } catch (e) {
+        logger.error('could not record anomalies', errorFields(e));
+      }
     },
 
     async list(status: AnomalyStatus | null, first = 100): Promise<Anomaly[]> {

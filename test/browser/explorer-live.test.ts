@@ -4,27 +4,12 @@
  * and sees the answer with provenance. Also: every example operation runs cleanly with the
  * analyst key (a broken example is the first thing an analyst would meet).
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exampleOperations } from '../../src/server/examples.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
+import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-// Without CI a developer machine may lack Debian's chromium: skip, saying why.
-// With CI set a missing browser must fail the run, not skip it.
-const SKIP_BROWSER = !existsSync(CHROMIUM) && !process.env.CI;
-const SKIP_REASON = `${CHROMIUM} not found (apt-get install -y chromium); browser test skipped outside CI`;
 
 let demo: DemoApp;
 let origin: string;
@@ -61,7 +46,7 @@ const editorValue = (page: Page, selector: string) =>
 describe('explorer on the real server', () => {
   it('loads offline, takes the analyst key in the headers editor and shows an availability answer', { timeout: 120_000 }, async (ctx) => {
     ctx.skip(SKIP_BROWSER, SKIP_REASON);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const requests: string[] = [];
     const keysSent: Array<string | undefined> = [];

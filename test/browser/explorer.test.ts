@@ -1,26 +1,11 @@
-import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildSchema, graphql } from 'graphql';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExplorer, type ExplorerOptions } from '../../src/server/explorer.js';
+import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-// Without CI a developer machine may lack Debian's chromium: skip, saying why.
-// With CI set a missing browser must fail the run, not skip it.
-const SKIP_BROWSER = !existsSync(CHROMIUM) && !process.env.CI;
-const SKIP_REASON = `${CHROMIUM} not found (apt-get install -y chromium); browser test skipped outside CI`;
 
 const API_KEY = 'test-key-123';
 const HOSTILE = '</script><script>window.__pwned = true</script>';
@@ -200,7 +185,7 @@ describe('explorer in a browser', () => {
 
   it('renders GraphiQL offline, with the examples and headers, and runs a query', { timeout: 120_000 }, async (ctx) => {
     ctx.skip(SKIP_BROWSER, SKIP_REASON);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1400, height: 800 } });
     const requests: string[] = [];
     const problems: string[] = [];

@@ -2,26 +2,11 @@
  * The status page in real headless Chromium, on the real server: a stopped source reads as
  * down, the page renders under its CSP with nothing blocked and nothing leaving the host.
  */
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
+import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-// Without CI a developer machine may lack Debian's chromium: skip, saying why.
-// With CI set a missing browser must fail the run, not skip it.
-const SKIP_BROWSER = !existsSync(CHROMIUM) && !process.env.CI;
-const SKIP_REASON = `${CHROMIUM} not found (apt-get install -y chromium); browser test skipped outside CI`;
 
 let demo: DemoApp;
 let origin: string;
@@ -44,7 +29,7 @@ describe('status page in a browser', () => {
     const r = await demo.gql('query Probe { availability(skus: ["SKU-000001", "SKU-000097"]) { sku available } }', {}, { 'x-api-key': demo.keys.analyst });
     expect(r.body.errors?.map((e) => e.extensions?.source)).toEqual(['wms']);
 
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1360, height: 900 } });
     const requests: string[] = [];
     const problems: string[] = [];

@@ -53,7 +53,8 @@ beforeAll(async () => {
   admin = adminKnex();
   demo = await startFaultDemo({
     prefix,
-    editConfig: (y) => y,
+    // this WMS also reports picked-not-shipped units as committed, so a negative one can be read
+    editConfig: (y) => y.replace('columns: { sku: item_code, location: wh, onHand: qty, asOf: updated_at }', 'columns: { sku: item_code, location: wh, onHand: qty, committed: picked_qty, asOf: updated_at }'),
     // a legacy WMS that keeps quantities as text, and an ERP whose costs are text too
     beforeStart: async () => {
       await admin.raw('alter table ??.bin_stock modify qty varchar(24)', [WMS_DB]);
