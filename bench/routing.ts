@@ -26,7 +26,7 @@ const prefix = `ig_bench_route_${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'ig-bench-route-'));
 const t0 = performance.now();
 await generateDemo({ dir, skus, ...(values.mysql ? { mysqlUrl: values.mysql, databasePrefix: prefix } : {}) });
-const { config } = await prepareDemo(dir, { generate: false });
+const { config, keys } = await prepareDemo(dir, { generate: false });
 const generation = (performance.now() - t0) / 1000;
 const app = await createApp(config, { logger: createLogger('error') });
 const url = await app.listen(0, '127.0.0.1');
@@ -44,7 +44,7 @@ async function run(lines: number) {
   let statements = 0;
   for (let i = -20; i < requests; i++) {
     const start = performance.now();
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: QUERY, variables: { order: order(lines, i) } }) });
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': keys.oms }, body: JSON.stringify({ query: QUERY, variables: { order: order(lines, i) } }) });
     const body = (await res.json()) as { errors?: unknown[] };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     if (i < 0) continue; // warm-up
