@@ -5,6 +5,8 @@
  * admins, and a per-key rate budget in cost points. An Apollo plugin: resolvers never see any
  * of this. Limits follow graphql-armor's checks, configurable per role.
  *
+ * Introspection (`__schema`, `__type`) counts as one field: its depth is the schema's.
+ *
  * The cost estimate: every selected field costs 1, and a field's children cost as many times
  * as the field can return items: the length of a `skus` or `lines` argument, the value of
  * `first`, the number of locations for per-location lists.
@@ -165,8 +167,15 @@ function measure(op: OperationDefinitionNode, fragments: Map<string, FragmentDef
       m.directives += sel.directives?.length ?? 0;
       if (sel.kind === Kind.FIELD) {
         const name = sel.name.value;
-        if (name === '__schema' || name === '__type') m.introspection = true;
         if (sel.alias) m.aliases++;
+        if (name === '__schema' || name === '__type') {
+          // introspection is refused below analyst, and its shape is the schema's, not the
+          // caller's: GraphiQL's own introspection query nests `ofType` 15 deep. Like
+          // graphql-armor, depth and cost do not look inside it.
+          m.introspection = true;
+          cost += 1;
+          continue;
+        }
         let items = 1;
         for (const arg of sel.arguments ?? []) {
           const n = skusIn(name, arg.name.value, valueOf(arg.value, variables));

@@ -3,6 +3,7 @@
  * field, reached directly, nested, aliased and through named and inline fragments. A forbidden
  * field is FORBIDDEN for that field only; the rest of the answer is still returned.
  */
+import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/server/auth.js';
 import { startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
@@ -122,6 +123,10 @@ describe('authentication', () => {
         expect(statements(r.headers).size).toBe(0);
       }
     }
+    // the explorer's own introspection query (15 levels of ofType) passes the default limits
+    const full = await demo.gql<{ __schema: { queryType: { name: string } } }>(getIntrospectionQuery(), {}, { 'x-api-key': demo.keys.analyst });
+    expect(full.body.errors).toBeUndefined();
+    expect(full.body.data!.__schema.queryType.name).toBe('Query');
     const typeQuery = await demo.gql('{ __type(name: "Money") { fields { name } } }', {}, { 'x-api-key': demo.keys.storefront });
     expect(typeQuery.status).toBe(403);
     // __typename is not introspection
