@@ -61,6 +61,12 @@ export function createHttpHandler(o: HttpOptions) {
     try {
       if (url.pathname === '/healthz' || url.pathname === '/readyz') seen.route = 'health';
       if (url.pathname === '/healthz') return json(res, 200, { status: 'ok' });
+      // browsers ask for it on every page (explorer, status): no icon, and no 404 in their console
+      if (url.pathname === '/favicon.ico') {
+        res.writeHead(204, { 'cache-control': 'public, max-age=86400' });
+        res.end();
+        return;
+      }
       if (url.pathname === '/readyz') {
         const sources = o.sources?.();
         if (o.draining?.() === true) return json(res, 503, { status: 'draining', sources });
