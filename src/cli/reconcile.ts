@@ -35,7 +35,7 @@ import {
 } from '../domain/reconciliation.js';
 import { createLogger, errorFields, type LogLevel } from '../logger.js';
 import { createConnector, fileEventsFor } from '../server/app.js';
-import type { Connector } from '../sources/connector.js';
+import { countingMeter, type Connector } from '../sources/connector.js';
 import { openStore, type NewAnomaly } from '../store/index.js';
 import { createReconciliationStore } from '../store/reconciliation-store.js';
 
@@ -129,7 +129,7 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   const reconciler = createReconciler({ connectors, settings, locations, precedence: new DefaultPrecedenceStrategy(config.precedence), logger, now });
   const sources = reconciler.stockSources();
   const statements = new Map<string, number>();
-  const meter = { statement: (s: string, e: string) => void statements.set(`${s}/${e}`, (statements.get(`${s}/${e}`) ?? 0) + 1) };
+  const meter = countingMeter(statements);
 
   const outDir = resolve(o.outDir);
   await mkdir(outDir, { recursive: true });

@@ -12,7 +12,7 @@ import DataLoader from 'dataloader';
 import { BadUserInputError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
-import type { Connector } from '../sources/connector.js';
+import { countingMeter, type Connector } from '../sources/connector.js';
 import { createSourceLoaders } from '../sources/loaders.js';
 import type { Anomaly, AnomalyStatus, CanonicalSku, NewAnomaly, Store } from '../store/index.js';
 import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from './availability.js';
@@ -83,12 +83,7 @@ export function createInventoryService(deps: InventoryDeps) {
     /** Per source, the records it sent during this request that could not be used. */
     const invalidData = new Map<string, InvalidRecord[]>();
     const statements = new Map<string, number>();
-    const loader = createSourceLoaders(deps.connectors, {
-      statement(source, entity) {
-        const k = `${source}/${entity}`;
-        statements.set(k, (statements.get(k) ?? 0) + 1);
-      },
-    });
+    const loader = createSourceLoaders(deps.connectors, countingMeter(statements));
     const skuLoader = new DataLoader<string, CanonicalSku | null>(async (skus) => {
       const found = await deps.store.skus.findMany(skus);
       return skus.map((s) => found.get(s) ?? null);

@@ -6,7 +6,7 @@
  */
 import { BadUserInputError } from '../errors.js';
 import { errorFields } from '../logger.js';
-import type { StatementMeter } from '../sources/connector.js';
+import { countingMeter } from '../sources/connector.js';
 import type { CanonicalSku, NewAnomaly, Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { describeFailure, type SourceFailure } from './inventory-service.js';
@@ -41,12 +41,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
   const reconciler = createReconciler(deps);
 
   return function forRequest(counters: RequestCounters) {
-    const meter: StatementMeter = {
-      statement(source, entity) {
-        const k = `${source}/${entity}`;
-        counters.statements.set(k, (counters.statements.get(k) ?? 0) + 1);
-      },
-    };
+    const meter = countingMeter(counters.statements);
     const fail = (source: string, e: unknown) => {
       if (!counters.failures.has(source)) counters.failures.set(source, { source, reason: describeFailure(e) });
     };

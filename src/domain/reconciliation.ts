@@ -42,16 +42,8 @@ export interface MovementFigure {
 }
 
 /** One system's figure at one (sku, location), compared with the authoritative one. */
-export interface SystemFigure {
-  source: string;
-  /** Null: the source has the SKU's code but no record here (compared as 0). */
-  onHand: number | null;
-  committed: number | null;
-  asOf: Date | null;
-  stale: boolean;
-  snapshotFallback: boolean;
+export interface SystemFigure extends RawFigure {
   authoritative: boolean;
-  movements: MovementFigure[];
   /** onHand - authoritative onHand (0 for the authoritative system). */
   variance: number;
   /** The variance movements account for: movements(authoritative) - movements(this). */
@@ -129,6 +121,7 @@ export interface ReconciliationDeps {
 /** What one system says at one location, before comparison. */
 export interface RawFigure {
   source: string;
+  /** Null: the source has the SKU's code but no record here (compared as 0). */
   onHand: number | null;
   committed: number | null;
   asOf: Date | null;

@@ -307,15 +307,8 @@ export function createExplorer(options: ExplorerOptions): ExplorerHandler {
 </html>
 `;
   const page = Buffer.from(html, 'utf8');
-  const pageHeaders: Record<string, string> = {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': CSP,
-    // The page may carry prefilled credentials (headers): never cache it.
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer',
-    'x-frame-options': 'DENY',
-  };
+  // The page may carry prefilled credentials (headers): never cached.
+  const pageHeaders = htmlPageHeaders(CSP);
 
   return (method: string, rawPath: string, accept: string | undefined): StaticResponse | undefined => {
     const path = normalizePath(rawPath);
@@ -359,5 +352,17 @@ export function createExplorer(options: ExplorerOptions): ExplorerHandler {
       },
       body: upper === 'HEAD' ? '' : asset.body,
     };
+  };
+}
+
+/** Headers for an HTML page of ours: its CSP, never cached, not sniffed, framed or referred. */
+export function htmlPageHeaders(csp: string): Record<string, string> {
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': csp,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY',
   };
 }

@@ -28,7 +28,7 @@ import type { Knex } from 'knex';
 import type { BreakerState, SourceStatus } from '../sources/health.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { allows, type AuthResult, type Principal } from './auth.js';
-import type { StaticResponse } from './explorer.js';
+import { htmlPageHeaders, type StaticResponse } from './explorer.js';
 import type { Metrics, MinuteCounts, ObservedHealthRegistry } from './metrics.js';
 
 export interface SourceView {
@@ -367,14 +367,7 @@ const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const PAGE_HEADERS: Record<string, string> = {
-  'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': CSP,
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-};
+const PAGE_HEADERS = htmlPageHeaders(CSP);
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

@@ -12,6 +12,16 @@ export interface StatementMeter {
   statement(source: string, entity: Entity): void;
 }
 
+/** A meter that adds each statement to `counts`, keyed `source/entity` (as x-source-statements shows them). */
+export function countingMeter(counts: Map<string, number>): StatementMeter {
+  return {
+    statement(source, entity) {
+      const k = `${source}/${entity}`;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    },
+  };
+}
+
 /**
  * Bounds of one read, set by the resilience layer (src/sources/resilience.ts), which answers
  * the caller at the deadline whatever happens. A connector should stop its own work then too
