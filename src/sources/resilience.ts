@@ -104,6 +104,41 @@ export function resilienceSettings(c: ResilienceConfig): ResilienceSettings {
   return { timeoutMs: c.timeoutMs, breaker: { ...c.breaker }, maxConcurrent: c.maxConcurrent ?? poolSize, maxQueue: c.maxQueue, retries: c.retries };
 }
 
+/**
+ * One read's bounds as a connector sees them (ReadOptions): the deadline, and an AbortSignal
+ * aborted at the deadline, made only if something asks for it (an AbortController costs
+ * microseconds, and most reads never need one).
+ */
+class ReadBounds implements ReadOptions {
+  private controller: AbortController | undefined;
+  private why: unknown;
+  private done = false;
+
+  constructor(readonly deadline: number) {}
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.done) this.controller.abort(this.why);
+    }
+    return this.controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.done;
+  }
+
+  get reason(): unknown {
+    return this.why;
+  }
+
+  abort(reason: unknown): void {
+    this.done = true;
+    this.why = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 export function withResilience(inner: Connector, s: ResilienceSettings, deps: ResilienceDeps): ResilientConnector {
   const { health, logger } = deps;
   const random = deps.random ?? Math.random;
@@ -162,7 +197,13 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       throw new SourceError(source, 'circuit-open', 'circuit open (a trial read is in progress)');
     }
     try {
-      const result = await breaker.execute(() => withinDeadline(what, deadline, (signal) => slots.execute(() => withRetry(what, op, deadline, signal), signal)));
+      const result = await breaker.execute(() =>
+        withinDeadline(what, deadline, (bounds) =>
+          // a read that must wait for a slot is dropped from the queue at its deadline (which needs
+          // the signal); one that starts at once is bounded by the deadline it carries
+          slots.executionSlots > 0 ? slots.execute(() => withRetry(what, op, bounds)) : slots.execute(() => withRetry(what, op, bounds), bounds.signal),
+        ),
+      );
       health.success(source, performance.now() - started, asOfOf?.(result));
       return result;
     } catch (e) {
@@ -179,46 +220,54 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     }
   }
 
-  /** Settles by `deadline`: the work is told (signal + deadline) and, if still running then, left to finish its own cancellation. */
-  async function withinDeadline<T>(what: string, deadline: number, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const ac = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
+  /** Settles by `deadline`: the work is told (its ReadBounds) and, if still running then, left to finish its own cancellation. */
+  function withinDeadline<T>(what: string, deadline: number, work: (bounds: ReadBounds) => Promise<T>): Promise<T> {
+    const bounds = new ReadBounds(deadline);
+    return new Promise<T>((resolve, reject) => {
+      let running: Promise<T> | undefined;
+      const timer = setTimeout(
         () => {
           const e = new SourceError(source, 'timeout', `timed out after ${s.timeoutMs} ms`);
-          ac.abort(e);
+          bounds.abort(e);
           reject(e);
+          // the caller has its answer; the abandoned read still settles (its statement killed, its
+          // connection returned or evicted) and must never become an unhandled rejection
+          running?.then(
+            () => logger.debug('read settled after its deadline', { source, what }),
+            (err: unknown) => logger.debug('read failed after its deadline', { source, what, ...errorFields(err) }),
+          );
         },
         Math.max(0, deadline - Date.now()),
       );
-    });
-    const running = work(ac.signal);
-    try {
-      return await Promise.race([running, expired]);
-    } finally {
-      clearTimeout(timer);
-      if (ac.signal.aborted) {
-        // the caller has its answer; the abandoned read still settles (its statement killed, its
-        // connection returned or evicted) and must never become an unhandled rejection
-        running.then(
-          () => logger.debug('read settled after its deadline', { source, what }),
-          (e: unknown) => logger.debug('read failed after its deadline', { source, what, ...errorFields(e) }),
-        );
+      const settle = (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      try {
+        running = work(bounds);
+      } catch (e) {
+        settle(e);
+        return;
       }
-    }
+      running.then((v) => {
+        clearTimeout(timer);
+        resolve(v);
+      }, settle);
+    });
   }
 
-  async function withRetry<T>(what: string, op: (o: ReadOptions) => Promise<T>, deadline: number, signal: AbortSignal): Promise<T> {
+  async function withRetry<T>(what: string, op: (o: ReadOptions) => Promise<T>, bounds: ReadBounds): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      // the caller stopped waiting (while this read queued, or paused before a retry)
+      if (bounds.expired) throw bounds.reason;
       try {
-        return await op({ deadline, signal });
+        return await op(bounds);
       } catch (e) {
-        const left = deadline - Date.now();
-        if (attempt >= s.retries || signal.aborted || !isConnectionLost(e) || left < s.timeoutMs / 4) throw e;
+        const left = bounds.deadline - Date.now();
+        if (attempt >= s.retries || bounds.expired || !isConnectionLost(e) || left < s.timeoutMs / 4) throw e;
         const pause = Math.min(left / 8, 10 + random() * 40);
         logger.info('retrying a read after a lost connection', { source, what, attempt: attempt + 1, pauseMs: Math.round(pause), ...errorFields(e) });
-        await sleep(pause, signal);
+        await new Promise((r) => setTimeout(r, pause));
       }
     }
   }
@@ -243,32 +292,18 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   return wrapped;
 }
 
-/** The newest and oldest `asOf` of valid dated records. */
+/** The newest and oldest `asOf` of valid dated records (compared as numbers: comparing Dates converts each one). */
 function asOfRange(records: readonly unknown[]): { newest: Date; oldest: Date } | undefined {
-  let newest: Date | undefined;
-  let oldest: Date | undefined;
-  for (const r of records) {
-    const { asOf, invalid } = r as { asOf?: unknown; invalid?: unknown };
-    if (invalid !== undefined || !(asOf instanceof Date) || Number.isNaN(asOf.getTime())) continue;
-    if (newest === undefined || asOf > newest) newest = asOf;
-    if (oldest === undefined || asOf < oldest) oldest = asOf;
+  let newest = -Infinity;
+  let oldest = Infinity;
+  for (const r of records as readonly { asOf?: unknown; invalid?: unknown }[]) {
+    if (r.invalid !== undefined || !(r.asOf instanceof Date)) continue;
+    const t = r.asOf.getTime();
+    // an invalid date is NaN, which neither comparison takes
+    if (t > newest) newest = t;
+    if (t < oldest) oldest = t;
   }
-  return newest === undefined || oldest === undefined ? undefined : { newest, oldest };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return newest === -Infinity ? undefined : { newest: new Date(newest), oldest: new Date(oldest) };
 }
 
 interface DriverError {
