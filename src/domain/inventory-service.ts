@@ -13,7 +13,7 @@ import { BadUserInputError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
-import { createSourceLoaders } from '../sources/loaders.js';
+import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
 import type { Anomaly, AnomalyStatus, CanonicalSku, NewAnomaly, Store } from '../store/index.js';
 import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from './availability.js';
 import type { Location, LocationIndex } from './locations.js';
@@ -83,7 +83,7 @@ export function createInventoryService(deps: InventoryDeps) {
     /** Per source, the records it sent during this request that could not be used. */
     const invalidData = new Map<string, InvalidRecord[]>();
     const statements = new Map<string, number>();
-    const loader = createSourceLoaders(deps.connectors, countingMeter(statements));
+    const reader = createSourceReader(deps.connectors, countingMeter(statements));
     const skuLoader = new DataLoader<string, CanonicalSku | null>(async (skus) => {
       const found = await deps.store.skus.findMany(skus);
       return skus.map((s) => found.get(s) ?? null);
@@ -107,19 +107,20 @@ export function createInventoryService(deps: InventoryDeps) {
       await Promise.all(
         sources.map(async (source) => {
           const codes = [...new Set(skus.flatMap((s) => codesFor(source, s)))];
-          const results = codes.length === 0 ? [] : await loader(source, entity).loadMany(codes);
+          let found: RecordsByCode<E>;
+          try {
+            found = codes.length === 0 ? new Map() : await reader.read(source, entity, codes);
+          } catch (e) {
+            fail(source, e);
+            out.set(source, 'failed');
+            return;
+          }
           const bySku = new Map<string, RecordOf[E][]>();
-          const codeResults = new Map(codes.map((c, i) => [c, results[i]]));
           for (const sku of skus) {
             const recs: RecordOf[E][] = [];
             for (const c of codesFor(source, sku)) {
-              const r = codeResults.get(c);
-              if (r instanceof Error) {
-                fail(source, r);
-                out.set(source, 'failed');
-                return;
-              }
-              if (r !== undefined) recs.push(...r);
+              const r = found.get(c);
+              if (r !== undefined) for (const x of r) recs.push(x);
             }
             bySku.set(sku.sku, recs);
           }
