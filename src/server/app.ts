@@ -24,7 +24,7 @@ import { openStore, type Store } from '../store/index.js';
 import { createReconciliationStore } from '../store/reconciliation-store.js';
 import type { SourceInfo } from './context.js';
 import { createExplorer, type ExplorerOptions } from './explorer.js';
-import { createGraphQLServer } from './graphql.js';
+import { createGraphQL } from './graphql.js';
 import { createFrontDoor, createHttpHandler, type FrontDoor } from './http.js';
 import { createAuthenticator, ROLES, type Role } from './auth.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
@@ -152,7 +152,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const requestLog = createRequestLog(o.logger);
 
   const limitsFor = roleLimits(config);
-  const graphql = createGraphQLServer({
+  const { server: graphql, fastPath } = createGraphQL({
     logger: o.logger,
     limits: { limitsFor, locationCount: config.locations.length },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
@@ -173,10 +173,23 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const authenticate = createAuthenticator(config.auth);
   const handler = createHttpHandler({
     graphql,
+    fastPath,
     authenticate,
     context: (requestId, principal) => {
       const inv = inventory();
-      return { requestId, principal, inventory: inv, sources, health, reconciliation: reconciliation(inv), anomalyWorkflow };
+      // built on first use: most requests never reconcile
+      let forRequest: ReturnType<typeof reconciliation> | undefined;
+      return {
+        requestId,
+        principal,
+        inventory: inv,
+        sources,
+        health,
+        get reconciliation() {
+          return (forRequest ??= reconciliation(inv));
+        },
+        anomalyWorkflow,
+      };
     },
     explorer: config.server.explorer ? createExplorer(explorerOptions) : undefined,
     ready: () => store.ping(),

@@ -17,7 +17,7 @@
  * HTTP 400, as Apollo answers them for graphql-js.
  */
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
-import { GraphQLError, getOperationAST, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 
 type Gateway = ApolloServerOptionsWithGateway<Record<string, unknown>>['gateway'];
@@ -28,16 +28,33 @@ export interface CompiledExecutorOptions {
   maxOperations?: number;
 }
 
+/** A query operation Apollo has parsed, validated and run once, ready for the fast path (src/server/fast-path.ts). */
+export interface PreparedQuery {
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  compiled: CompiledQuery;
+}
+
+/** The key of a prepared query: the operation name the client asked for (or none) and the query text. */
+export function preparedKey(operationName: string | undefined, query: string): string {
+  return `${operationName ?? ''}\u0000${query}`;
+}
+
 /** A `gateway` for ApolloServer that serves `schema` with graphql-jit. */
-export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecutorOptions = {}): Gateway & { readonly cache: Lru<string, CompiledQuery | ExecutionResult> } {
+export function compiledExecutorGateway(
+  schema: GraphQLSchema,
+  o: CompiledExecutorOptions = {},
+): Gateway & { readonly cache: Lru<string, CompiledQuery | ExecutionResult>; readonly prepared: Lru<string, PreparedQuery> } {
   const cache = new Lru<string, CompiledQuery | ExecutionResult>(o.maxOperations ?? 500);
+  const prepared = new Lru<string, PreparedQuery>(o.maxOperations ?? 500);
 
   const executor: Executor = async (rc) => {
     // Apollo could not pick the operation (an unknown name, or several and none named):
     // graphql-js would answer with this error and no data, and Apollo expects the same here
     // (rc.operationName is the resolved operation's; the name the client asked for is the request's)
     const asked = rc.request.operationName ?? undefined;
-    if (getOperationAST(rc.document, asked) === null) {
+    const operation = getOperationAST(rc.document, asked);
+    if (operation === null || operation === undefined) {
       const message = asked ? `Unknown operation named "${asked}".` : 'Must provide operation name if query contains multiple operations.';
       return { errors: [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } })] };
     }
@@ -49,6 +66,10 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
       cache.set(key, compiled);
     }
     if (!isCompiledQuery(compiled)) return compiled;
+    if (operation.operation === 'query' && rc.request.query !== undefined) {
+      const k = preparedKey(asked, rc.request.query);
+      if (prepared.get(k) === undefined) prepared.set(k, { document: rc.document, operation, compiled });
+    }
     const result = await compiled.query(undefined, rc.context, rc.request.variables ?? {});
     // no data at all: the variables were refused before anything ran. Apollo recognises
     // graphql-js's wording of these as BAD_USER_INPUT with HTTP 400; jit words them differently
@@ -60,6 +81,7 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
 
   return {
     cache,
+    prepared,
     async load() {
       return { executor };
     },
@@ -70,6 +92,7 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
     },
     async stop() {
       cache.clear();
+      prepared.clear();
     },
   };
 }

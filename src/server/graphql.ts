@@ -9,7 +9,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,8 @@ import { errorFields, type Logger } from '../logger.js';
 import { authDirectiveTransformer } from './auth-directive.js';
 import type { GatewayContext } from './context.js';
 import { compiledExecutorGateway } from './executor.js';
-import { limitsPlugin, type LimitsPluginOptions } from './limits.js';
+import { createFastPath, type FastPath } from './fast-path.js';
+import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
@@ -33,20 +34,25 @@ export function createSchema(dir = SCHEMA_DIR): GraphQLSchema {
 }
 
 /**
- * Appends one SOURCE_UNAVAILABLE error per source that failed during the request, and one
- * INVALID_SOURCE_DATA error per source that sent records that could not be used.
+ * One SOURCE_UNAVAILABLE error per source that failed during the request, and one
+ * INVALID_SOURCE_DATA error per source that sent records that could not be used, as the
+ * answer carries them (after the execution's own errors).
  */
+export function sourceErrorsOf(context: GatewayContext): GraphQLFormattedError[] {
+  const { failures, invalidData } = context.inventory;
+  if (failures.size === 0 && invalidData.size === 0) return [];
+  return [
+    ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON()),
+    ...[...invalidData].map(([source, records]) => new InvalidSourceDataError(source, records).toJSON()),
+  ];
+}
+
 const sourceFailuresPlugin: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
       async willSendResponse({ response, contextValue }) {
-        const failures = contextValue.inventory.failures;
-        const invalid = contextValue.inventory.invalidData;
-        if ((failures.size === 0 && invalid.size === 0) || response.body.kind !== 'single') return;
-        const errors = [
-          ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON()),
-          ...[...invalid].map(([source, records]) => new InvalidSourceDataError(source, records).toJSON()),
-        ];
+        const errors = sourceErrorsOf(contextValue);
+        if (errors.length === 0 || response.body.kind !== 'single') return;
         const result = response.body.singleResult;
         result.errors = [...(result.errors ?? []), ...errors];
       },
@@ -59,31 +65,50 @@ const sourceFailuresPlugin: ApolloServerPlugin<GatewayContext> = {
  * erp/stock=1, wms/stock=1` (statements sent per source and entity). Benchmarks and tests
  * read it; an operator can too.
  */
+export function statementsHeaderOf(context: GatewayContext): string {
+  const counts = [...context.inventory.statements].map(([k, n]) => `${k}=${n}`).join(', ');
+  return counts === '' ? 'none' : counts;
+}
+
 const statementsHeaderPlugin: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
       async willSendResponse({ response, contextValue }) {
-        const counts = [...contextValue.inventory.statements].map(([k, n]) => `${k}=${n}`).join(', ');
-        response.http.headers.set('x-source-statements', counts === '' ? 'none' : counts);
+        response.http.headers.set('x-source-statements', statementsHeaderOf(contextValue));
       },
     };
   },
 };
 
 /** Logs, with the request id, every error that will reach the client masked. */
+export function logInternalErrors(logger: Logger, context: GatewayContext, errors: readonly GraphQLError[]): void {
+  for (const e of errors) {
+    if (e.extensions.code === undefined || e.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+      logger.error('internal error', { requestId: context.requestId, path: e.path, ...errorFields(unwrapResolverError(e)) });
+    }
+  }
+}
+
 function internalErrorLogPlugin(logger: Logger): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ contextValue }) {
       return {
         async didEncounterErrors({ errors }) {
-          for (const e of errors) {
-            if (e.extensions.code === undefined || e.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) {
-              logger.error('internal error', { requestId: contextValue.requestId, path: e.path, ...errorFields(unwrapResolverError(e)) });
-            }
-          }
+          logInternalErrors(logger, contextValue, errors);
         },
       };
     },
+  };
+}
+
+/** Apollo's `formatError`: any error that is not ours (no code of its own) is masked. */
+export function maskInternalError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+  // ours and Apollo's own (parse, validation, bad variables) carry a code; anything else is an internal fault
+  if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+  return {
+    message: 'Internal server error (the server log has the details under this response\'s x-request-id).',
+    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
+    ...(formatted.path ? { path: formatted.path } : {}),
   };
 }
 
@@ -104,7 +129,13 @@ export interface GraphQLServerOptions {
    * it is off by default; else from $INVENTORY_GRAPH_CACHE_CONTROL=on.
    */
   cacheControl?: boolean;
-  /** Most compiled operations the jit executor keeps. Defaults to 500. */
+  /**
+   * Known queries posted as JSON answered without Apollo's request pipeline, the same answer
+   * (src/server/fast-path.ts). Default: on with the jit executor and cache-control off; else
+   * from $INVENTORY_GRAPH_FAST_PATH=on|off.
+   */
+  fastPath?: boolean;
+  /** Most compiled operations the jit executor keeps (and documents the fast path keeps). Defaults to 500. */
   compiledOperations?: number;
   /** Runs after ours: the request log's operation tracker (src/server/request-log.ts). */
   plugins?: ApolloServerPlugin<GatewayContext>[];
@@ -113,20 +144,31 @@ export interface GraphQLServerOptions {
 }
 
 /** The execution settings: the options, else the environment, else the fast defaults. */
-export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'cacheControl'>, env = process.env) {
+export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'cacheControl' | 'fastPath'>, env = process.env) {
   const executor = o.executor ?? env.INVENTORY_GRAPH_EXECUTOR ?? 'jit';
   if (executor !== 'jit' && executor !== 'graphql-js') throw new Error(`INVENTORY_GRAPH_EXECUTOR must be jit or graphql-js, got "${executor}"`);
   const cc = env.INVENTORY_GRAPH_CACHE_CONTROL;
   if (cc !== undefined && cc !== 'on' && cc !== 'off') throw new Error(`INVENTORY_GRAPH_CACHE_CONTROL must be on or off, got "${cc}"`);
-  return { executor, cacheControl: o.cacheControl ?? cc === 'on' } as const;
+  const fp = env.INVENTORY_GRAPH_FAST_PATH;
+  if (fp !== undefined && fp !== 'on' && fp !== 'off') throw new Error(`INVENTORY_GRAPH_FAST_PATH must be on or off, got "${fp}"`);
+  const cacheControl = o.cacheControl ?? cc === 'on';
+  // the fast path answers as the jit executor does, and sets no Cache-Control
+  const fastPath = executor === 'jit' && !cacheControl && (o.fastPath ?? fp !== 'off');
+  return { executor, cacheControl, fastPath } as const;
 }
 
 export function createGraphQLServer(o: GraphQLServerOptions): ApolloServer<GatewayContext> {
+  return createGraphQL(o).server;
+}
+
+/** Apollo with our plugins, and the fast path beside it (undefined when it is off). */
+export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<GatewayContext>; fastPath: FastPath | undefined } {
   const run = executionSettings(o);
   const schema = createSchema();
   const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations }) : undefined;
   if (gateway !== undefined) o.onCompiledCache?.(gateway.cache);
-  return new ApolloServer<GatewayContext>({
+  const limits = createOperationLimits(o.limits);
+  const server = new ApolloServer<GatewayContext>({
     ...(gateway !== undefined ? { gateway } : { schema }),
     // allowed here, refused per role by the limits plugin (analyst and admin only)
     introspection: true,
@@ -141,20 +183,24 @@ export function createGraphQLServer(o: GraphQLServerOptions): ApolloServer<Gatew
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
-      limitsPlugin(o.limits),
+      limits.plugin,
       sourceFailuresPlugin,
       statementsHeaderPlugin,
       internalErrorLogPlugin(o.logger),
       ...(o.plugins ?? []),
     ],
-    formatError(formatted) {
-      // ours and Apollo's own (parse, validation, bad variables) carry a code; anything else is an internal fault
-      if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
-      return {
-        message: 'Internal server error (the server log has the details under this response\'s x-request-id).',
-        extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-        ...(formatted.path ? { path: formatted.path } : {}),
-      };
-    },
+    formatError: maskInternalError,
   });
+  const fastPath =
+    run.fastPath && gateway !== undefined
+      ? createFastPath({
+        prepared: gateway.prepared,
+        limits,
+        formatError: maskInternalError,
+        sourceErrors: sourceErrorsOf,
+        statementsHeader: statementsHeaderOf,
+        logInternalErrors: (context, errors) => logInternalErrors(o.logger, context, errors),
+      })
+      : undefined;
+  return { server, fastPath };
 }

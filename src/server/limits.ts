@@ -18,6 +18,7 @@ import {
   Lexer,
   Source,
   TokenKind,
+  type DocumentNode,
   type FragmentDefinitionNode,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -25,7 +26,7 @@ import {
 } from 'graphql';
 import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
-import { allows, type Role } from './auth.js';
+import { allows, ROLES, type Role } from './auth.js';
 
 export interface Limits {
   maxDocumentBytes: number;
@@ -64,56 +65,81 @@ export interface LimitsPluginOptions {
   now?: () => number;
 }
 
+/** The limits as a check of one resolved operation (throws the refusal), and as Apollo's plugin around that check. */
+export interface OperationLimits {
+  /**
+   * Checks `operation` of `document` (its text `query`, with `variables`) against the limits of
+   * the context's role, spends its cost from the key's budget, and notes the cost on the
+   * context; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
+   */
+  check(context: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void;
+  plugin: ApolloServerPlugin<GatewayContext>;
+}
+
 export function limitsPlugin(o: LimitsPluginOptions): ApolloServerPlugin<GatewayContext> {
+  return createOperationLimits(o).plugin;
+}
+
+export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   const now = o.now ?? Date.now;
   const buckets = new Map<string, { points: number; at: number }>();
+  // Apollo keeps one parsed document per query text (and the fast path one per text too), so a
+  // document's token count (up to the largest role's cap) is counted once, not on every request
+  const tokenCap = Math.max(...ROLES.map((r) => o.limitsFor(r).maxTokens)) + 1;
+  const tokenCounts = new WeakMap<DocumentNode, number>();
 
-  return {
+  function check(contextValue: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void {
+    const role = contextValue.principal.role;
+    const limits = o.limitsFor(role);
+    const bytes = Buffer.byteLength(query, 'utf8');
+    if (bytes > limits.maxDocumentBytes) {
+      throw limitError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes });
+    }
+    let tokens = tokenCounts.get(document);
+    if (tokens === undefined) tokenCounts.set(document, (tokens = countTokens(query, tokenCap)));
+    if (tokens > limits.maxTokens) {
+      throw limitError(`The document has more than ${limits.maxTokens} tokens (the most for role ${role}).`, { limit: 'maxTokens', max: limits.maxTokens });
+    }
+    if (operation === undefined) return;
+    if (operation.operation === 'subscription') {
+      throw new GraphQLError('Subscriptions are not served: ask again with a query.', { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } });
+    }
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+    const m = measure(operation, fragments, variables, o.locationCount);
+    const over = (limit: keyof Limits, actual: number, what: string) => {
+      if (actual > limits[limit]) throw limitError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
+    };
+    over('maxDepth', m.depth, 'is nested');
+    over('maxAliases', m.aliases, 'has aliases:');
+    over('maxDirectives', m.directives, 'uses directives:');
+    if (m.skus > limits.maxSkus) {
+      throw new GraphQLError(`Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`, {
+        extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'maxSkus', max: limits.maxSkus, actual: m.skus, http: { status: 400 } },
+      });
+    }
+    over('maxCost', m.cost, 'is estimated to cost');
+    if (m.introspection && !allows(role, 'analyst')) {
+      throw new GraphQLError(`Introspection is for the analyst and admin roles; this key (${contextValue.principal.name}) is ${role}.`, {
+        extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
+      });
+    }
+    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute);
+    contextValue.cost = m.cost;
+  }
+
+  const plugin: ApolloServerPlugin<GatewayContext> = {
     async requestDidStart({ request, contextValue }) {
-      const role = contextValue.principal.role;
-      const limits = o.limitsFor(role);
       return {
         // Apollo turns what is thrown here into an error response; nothing has executed yet.
         // (The parser already stopped at the largest role's maxTokens.)
         async didResolveOperation({ document, operation }) {
-          const query = request.query ?? '';
-          const bytes = Buffer.byteLength(query, 'utf8');
-          if (bytes > limits.maxDocumentBytes) {
-            throw limitError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes });
-          }
-          if (countTokens(query, limits.maxTokens + 1) > limits.maxTokens) {
-            throw limitError(`The document has more than ${limits.maxTokens} tokens (the most for role ${role}).`, { limit: 'maxTokens', max: limits.maxTokens });
-          }
-          if (operation === undefined) return;
-          if (operation.operation === 'subscription') {
-            throw new GraphQLError('Subscriptions are not served: ask again with a query.', { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } });
-          }
-          const fragments = new Map<string, FragmentDefinitionNode>();
-          for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-          const m = measure(operation, fragments, request.variables ?? {}, o.locationCount);
-          const check = (limit: keyof Limits, actual: number, what: string) => {
-            if (actual > limits[limit]) throw limitError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
-          };
-          check('maxDepth', m.depth, 'is nested');
-          check('maxAliases', m.aliases, 'has aliases:');
-          check('maxDirectives', m.directives, 'uses directives:');
-          if (m.skus > limits.maxSkus) {
-            throw new GraphQLError(`Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`, {
-              extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'maxSkus', max: limits.maxSkus, actual: m.skus, http: { status: 400 } },
-            });
-          }
-          check('maxCost', m.cost, 'is estimated to cost');
-          if (m.introspection && !allows(role, 'analyst')) {
-            throw new GraphQLError(`Introspection is for the analyst and admin roles; this key (${contextValue.principal.name}) is ${role}.`, {
-              extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
-            });
-          }
-          if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute);
-          contextValue.cost = m.cost;
+          check(contextValue, request.query ?? '', request.variables ?? {}, document, operation);
         },
       };
     },
   };
+  return { check, plugin };
 
   /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. */
   function spend(key: string, cost: number, perMinute: number): void {

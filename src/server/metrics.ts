@@ -197,9 +197,17 @@ export function createMetrics(o: MetricsOptions): Metrics {
     labelNames: ['source', 'entity'] as const,
     registers: [registry],
   });
+  const fastPath = new Counter({
+    name: 'inventory_graph_graphql_fast_path_requests_total',
+    help: 'GraphQL POST requests answered by the fast path (served) or left to Apollo (apollo: first sight of a query, a mutation, an error Apollo words)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+  });
+  fastPath.inc({ result: 'served' }, 0);
+  fastPath.inc({ result: 'apollo' }, 0);
   const cacheRequests = new Counter({
     name: 'inventory_graph_compiled_operation_cache_requests_total',
-    help: 'Lookups of the compiled-operation cache (graphql-jit executor): hit, or miss (the operation is compiled)',
+    help: 'Operations looked up among the compiled ones (graphql-jit executor): hit (reused, by the executor or the fast path), or miss (the operation is compiled)',
     labelNames: ['result'] as const,
     registers: [registry],
   });
@@ -321,6 +329,9 @@ export function createMetrics(o: MetricsOptions): Metrics {
       if (r.route !== 'graphql') return;
       const op = r.context === undefined ? undefined : operationOf(r.context);
       requestDuration.observe({ operation: labels.label(op), status: String(r.status) }, r.durationMs / 1000);
+      if (r.fastPath !== undefined) fastPath.inc({ result: r.fastPath ? 'served' : 'apollo' });
+      // the fast path runs an operation the executor compiled: a reuse, as a cache hit is
+      if (r.fastPath === true) cacheRequests.inc({ result: 'hit' });
       for (const [key, n] of r.context?.inventory.statements ?? []) {
         const cut = key.lastIndexOf('/');
         statements.inc({ source: key.slice(0, cut), entity: key.slice(cut + 1) }, n);

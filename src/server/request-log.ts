@@ -32,6 +32,8 @@ export interface RequestRecord {
   principal?: Principal;
   /** The GraphQL context, when a GraphQL operation was started. */
   context?: GatewayContext;
+  /** True when the fast path answered (src/server/fast-path.ts), false when Apollo did. */
+  fastPath?: boolean;
 }
 
 /** The operation a GraphQL request ran, as Apollo resolved it. */
@@ -55,12 +57,27 @@ export function operationOf(context: GatewayContext): OperationInfo | undefined 
   return operations.get(context.inventory);
 }
 
+/** Notes what a request ran against its context, for the log line and metrics (Apollo's plugin below, or the fast path). */
+export function trackOperation(context: GatewayContext, info: OperationInfo): void {
+  operations.set(context.inventory, info);
+}
+
+/** The distinct error codes of an answer's errors. */
+export function errorCodesOf(errors: readonly { extensions?: Record<string, unknown> }[] | undefined): string[] {
+  const codes = new Set<string>();
+  for (const e of errors ?? []) {
+    const code = e.extensions?.code;
+    if (typeof code === 'string') codes.add(code);
+  }
+  return [...codes];
+}
+
 /** Notes each request's operation and error codes against its context (for the log line and metrics). */
 export function operationTracker(): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart({ contextValue }) {
       const info: OperationInfo = { resolved: false, name: null, type: null, errorCodes: [] };
-      operations.set(contextValue.inventory, info);
+      trackOperation(contextValue, info);
       return {
         async didResolveOperation({ operationName, operation }) {
           info.resolved = true;
@@ -71,12 +88,7 @@ export function operationTracker(): ApolloServerPlugin<GatewayContext> {
         async willSendResponse({ response, contextValue: ctx }) {
           info.cost = ctx.cost;
           if (response.body.kind !== 'single') return;
-          const codes = new Set<string>();
-          for (const e of response.body.singleResult.errors ?? []) {
-            const code = e.extensions?.code;
-            if (typeof code === 'string') codes.add(code);
-          }
-          info.errorCodes = [...codes];
+          info.errorCodes = errorCodesOf(response.body.singleResult.errors);
         },
       };
     },
@@ -120,14 +132,15 @@ export function requestFields(r: RequestRecord): Record<string, unknown> {
     ...(failed.length > 0 ? { failedSources: failed.sort() } : {}),
     ...(op !== undefined && op.errorCodes.length > 0 ? { errors: op.errorCodes } : {}),
     ...(op?.cost !== undefined ? { cost: op.cost } : {}),
+    ...(r.fastPath === true ? { fastPath: true } : {}),
   };
 }
 
 /** Writes one line per request: `{"msg":"request", requestId, status, durationMs, operation, ...}`. */
 export function createRequestLog(logger: Logger): (r: RequestRecord) => void {
   return (r) => {
-    const fields = requestFields(r);
-    if (QUIET.has(r.route) && r.status < 400) logger.debug('request', fields);
-    else logger.info('request', fields);
+    const level = QUIET.has(r.route) && r.status < 400 ? 'debug' : 'info';
+    if (logger.enabled?.(level) === false) return;
+    logger[level]('request', requestFields(r));
   };
 }

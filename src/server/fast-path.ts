@@ -1,0 +1,114 @@
+/**
+ * The fast path: a query the gateway has already seen, posted as JSON, is answered here
+ * without Apollo's request pipeline; everything else goes to Apollo. It exists because the
+ * pipeline's fixed cost per request (hashing the query text, content negotiation, a dozen
+ * plugin hooks, response cloning) was the largest part of what the gateway spends over its
+ * floor on small queries (bench/RESULTS.md).
+ *
+ * It answers with what Apollo would, byte for byte (test/e2e/fast-path.test.ts compares the
+ * two): the same compiled operation (graphql-jit), the same limits check, errors formatted and
+ * masked the same way, the source errors and the `x-source-statements` header added the same
+ * way, the operation noted for the request log and metrics. It steps aside, before anything
+ * has run, whenever Apollo has something else to say:
+ * - the request is not a JSON POST of `{ query, operationName?, variables? }`, or its Accept
+ *   header asks for more than plain JSON;
+ * - Apollo has not yet run this query (text and operation name): the first request of each
+ *   goes through Apollo, which parses and validates it, and the jit executor keeps it
+ *   (`PreparedQuery`, in a bounded LRU); mutations and documents with errors never get there;
+ * - the limits refuse the operation, or the variables are refused (Apollo words the error).
+ */
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import type { IncomingHttpHeaders } from 'node:http';
+import { ErrorCode } from '../errors.js';
+import type { GatewayContext } from './context.js';
+import { preparedKey, type Lru, type PreparedQuery } from './executor.js';
+import type { OperationLimits } from './limits.js';
+import { errorCodesOf, trackOperation } from './request-log.js';
+
+export interface FastPathOptions {
+  /** The queries the jit executor has run for Apollo. */
+  prepared: Lru<string, PreparedQuery>;
+  limits: OperationLimits;
+  /** Apollo's `formatError`, applied to each execution error. */
+  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
+  /** What the server's plugins add: the source errors, the statements header, the log of masked errors. */
+  sourceErrors: (context: GatewayContext) => GraphQLFormattedError[];
+  statementsHeader: (context: GatewayContext) => string;
+  logInternalErrors: (context: GatewayContext, errors: readonly GraphQLError[]) => void;
+}
+
+export interface FastAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Answers `body` (a parsed JSON request body) or returns undefined for Apollo to answer; `context` is made only when the fast path runs. */
+export type FastPath = (body: unknown, headers: IncomingHttpHeaders, context: () => GatewayContext) => Promise<FastAnswer | undefined>;
+
+export function createFastPath(o: FastPathOptions): FastPath {
+  return async function fastPath(body, headers, makeContext) {
+    if (!isPlainJsonRequest(body, headers)) return undefined;
+    const { query, operationName, variables } = body;
+    const p = o.prepared.get(preparedKey(operationName, query));
+    if (p === undefined) return undefined;
+
+    const context = makeContext();
+    try {
+      o.limits.check(context, query, variables ?? {}, p.document, p.operation);
+    } catch {
+      return undefined;
+    }
+    const result = await p.compiled.query(undefined, context, variables ?? {});
+    // no data at all: the variables were refused before anything ran (Apollo words that error)
+    if (result.data === undefined) return undefined;
+
+    const head = { status: 200, headers: {} as Record<string, string> };
+    const executionErrors = result.errors ?? [];
+    if (executionErrors.length > 0) o.logInternalErrors(context, executionErrors);
+    const errors = [...executionErrors.map((e) => formatError(e, o.formatError, head)), ...o.sourceErrors(context)];
+    trackOperation(context, {
+      resolved: true,
+      name: p.operation.name?.value ?? null,
+      type: p.operation.operation,
+      errorCodes: errorCodesOf(errors),
+      cost: context.cost,
+    });
+    return {
+      status: head.status,
+      headers: { ...head.headers, 'content-type': 'application/json; charset=utf-8', 'x-source-statements': o.statementsHeader(context) },
+      body: `${JSON.stringify({ errors: errors.length > 0 ? errors : undefined, data: result.data })}\n`,
+    };
+  };
+}
+
+type PlainJsonBody = { query: string; operationName?: string; variables?: Record<string, unknown> };
+
+/** A JSON body of only `query`, `operationName` and `variables` (of the right types), from a client that takes plain JSON. */
+function isPlainJsonRequest(body: unknown, headers: IncomingHttpHeaders): body is PlainJsonBody {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
+  if (!/^application\/json\b/i.test(headers['content-type'] ?? '')) return false;
+  const accept = headers.accept;
+  if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return false;
+  for (const k in body) if (k !== 'query' && k !== 'operationName' && k !== 'variables') return false;
+  const b = body as Record<string, unknown>;
+  if (typeof b.query !== 'string') return false;
+  if (b.operationName !== undefined && b.operationName !== null && typeof b.operationName !== 'string') return false;
+  if (b.operationName === null) delete b.operationName;
+  const v = b.variables;
+  if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) return false;
+  if (v === null) delete b.variables;
+  return true;
+}
+
+/** An execution error as Apollo formats it: its code (INTERNAL_SERVER_ERROR if none), `extensions.http` taken out into the response's status and headers, then `formatError`. */
+function formatError(e: GraphQLError, format: FastPathOptions['formatError'], head: { status: number; headers: Record<string, string> }): GraphQLFormattedError {
+  const extensions: Record<string, unknown> = { ...e.extensions, code: e.extensions.code ?? ErrorCode.INTERNAL_SERVER_ERROR };
+  const http = extensions.http as { status?: unknown; headers?: unknown } | undefined;
+  if (http !== null && typeof http === 'object' && (!('status' in http) || typeof http.status === 'number') && (!('headers' in http) || http.headers instanceof Map)) {
+    if (typeof http.status === 'number') head.status = http.status;
+    if (http.headers instanceof Map) for (const [k, v] of http.headers as Map<string, string>) head.headers[k] = v;
+    delete extensions.http;
+  }
+  return format({ ...e.toJSON(), extensions }, e);
+}
