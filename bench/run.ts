@@ -7,7 +7,7 @@
  *   npm run bench -- --smoke             # 1k SKUs on SQLite, ~1 s per cell: does it all work?
  *   npm run bench -- --drop              # drop the reusable MariaDB dataset (ig_bench_*) and exit
  *
- * Options: --skus N (1000000) --locations N (10) --duration S (10) --warmup S (2)
+ * Options: --skus N (1000000) --locations N (10) --duration S (10) --warmup S (2) --rounds N (3)
  * --connections 1,50 --scenarios availability-1,availability-50,availability-500,item,route-10
  * --targets floor,gateway (see TARGETS) --seed N (7) --label TEXT --no-record --fresh
  * --mysql URL (mysql://root@127.0.0.1:3306/test) --prefix P (ig_bench).
@@ -15,7 +15,9 @@
  * Each target is a child process (bench/lib/servers.ts) loaded by autocannon from this one
  * (bench/lib/load.ts). Before loading, every target answers the same sample requests and its
  * JSON is compared with the floor's (figures' `asOf` aside: a source without an asOf column is
- * "as of the read"). Results are printed, written to bench/out/*.json and appended to
+ * "as of the read"). Every cell is measured `rounds` times, the targets alternating within each
+ * round; a cell reports the medians, and its ratio to the floor is the median of the per-round
+ * ratios (each against the floor's cell measured next to it). Results are printed, written to bench/out/*.json and appended to
  * bench/RESULTS.md (unless --no-record). Timings are never asserted anywhere.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -46,7 +48,18 @@ export const TARGETS: Record<string, Target> = {
     env: { INVENTORY_GRAPH_EXECUTOR: 'graphql-js', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
     description: 'graphql-js, cache-control plugin off',
   },
-  gateway: { name: 'gateway', kind: 'gateway', env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' }, description: 'as shipped: graphql-jit executor, cache-control off' },
+  jit: {
+    name: 'jit',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off', INVENTORY_GRAPH_FAST_PATH: 'off' },
+    description: "graphql-jit executor, cache-control off, every request through Apollo's pipeline",
+  },
+  gateway: {
+    name: 'gateway',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
+    description: "as shipped: graphql-jit executor, cache-control off, known queries by the fast path (src/server/fast-path.ts)",
+  },
   'gateway-2w': {
     name: 'gateway-2w',
     kind: 'gateway',
@@ -55,7 +68,7 @@ export const TARGETS: Record<string, Target> = {
     description: 'as shipped, `start --workers 2`',
   },
 };
-const STEPS = ['floor', 'baseline', 'no-cache-control', 'gateway', 'floor-2w', 'gateway-2w'];
+const STEPS = ['floor', 'baseline', 'no-cache-control', 'jit', 'gateway', 'floor-2w', 'gateway-2w'];
 
 export interface BenchOptions {
   smoke?: boolean;
@@ -63,6 +76,8 @@ export interface BenchOptions {
   locations?: number;
   duration?: number;
   warmup?: number;
+  /** Times each cell is measured (targets alternating within a round); medians are reported. */
+  rounds?: number;
   connections?: number[];
   scenarios?: ScenarioName[];
   targets?: string[];
@@ -82,8 +97,11 @@ export interface Cell extends LoadResult {
   target: string;
   scenario: ScenarioName;
   connections: number;
-  /** req/s over the floor's for the same cell (floor-2w for cluster targets when measured). */
+  /** req/s over the floor's for the same cell (floor-2w for cluster targets when measured): the median of the rounds' ratios. */
   ratio: number | null;
+  /** Each round's req/s, and each round's ratio to the floor's round. */
+  roundsRps: number[];
+  roundsRatio: number[];
 }
 
 export interface BenchReport {
@@ -91,7 +109,7 @@ export interface BenchReport {
   cells: Cell[];
   /** Per target: sample answers that differ from the floor's, of those compared. */
   sameAsFloor: Record<string, { compared: number; differ: number; example?: string }>;
-  catalogue?: { skus: number; scenario: ScenarioName; p50: number; p99: number; rps: number; cpuMsPerRequest: number }[];
+  catalogue?: { skus: number; target: string; scenario: ScenarioName; p50: number; p99: number; rps: number; cpuMsPerRequest: number }[];
   markdown: string;
 }
 
@@ -102,6 +120,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const locations = o.locations ?? 10;
   const duration = o.duration ?? (smoke ? 1 : 10);
   const warmup = o.warmup ?? (smoke ? 0.3 : 2);
+  const rounds = Math.max(1, o.rounds ?? (smoke ? 1 : 3));
   const settle = smoke ? 20 : 200;
   const connections = o.connections ?? (smoke ? [1, 8] : [1, 50]);
   const scenarios = o.scenarios ?? [...SCENARIOS];
@@ -137,21 +156,44 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
         servers.set(target.name, server);
       }
       for (const [name, answers] of await sampleAnswers(servers, headers, scenarios, dataset, seed)) samples.set(name, answers);
+      const raw = new Map<string, LoadResult[]>();
+      for (let round = 0; round < rounds; round++) {
+        for (const scenario of scenarios) {
+          for (const c of connections) {
+            for (const target of targets) {
+              const server = servers.get(target.name) as Running;
+              if (warmup > 0) {
+                await measure({ url: server.url, headers, connections: c, duration: warmup, next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c + round), rssMiB: () => 0 });
+                await drain(server, headers, dataset, settle);
+              }
+              const r = await measure({ url: server.url, headers, connections: c, duration, next: bodies(scenario, dataset.skus, dataset.width, seed + c + 100 * round), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+              // autocannon stops sending, the server still finishes what it was sent: let it, before the next cell
+              await drain(server, headers, dataset, settle);
+              const key = `${target.name}|${scenario}|${c}`;
+              raw.set(key, [...(raw.get(key) ?? []), r]);
+              log(
+                `${rounds > 1 ? `round ${round + 1}/${rounds} ` : ''}${target.name.padEnd(16)} ${scenario.padEnd(17)} c=${String(c).padEnd(3)} ${r.rps.toFixed(1).padStart(8)} req/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  errors ${r.errors}  statements ${r.statements.toFixed(1)}  cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req  rss ${r.rssMaxMiB.toFixed(0)} MiB${r.firstError ? `\n    first error: ${r.firstError.slice(0, 300)}` : ''}`,
+              );
+            }
+          }
+        }
+      }
       for (const scenario of scenarios) {
         for (const c of connections) {
           for (const target of targets) {
-            const server = servers.get(target.name) as Running;
-            if (warmup > 0) {
-              await measure({ url: server.url, headers, connections: c, duration: warmup, next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c), rssMiB: () => 0 });
-              await drain(server, headers, dataset, settle);
-            }
-            const r = await measure({ url: server.url, headers, connections: c, duration, next: bodies(scenario, dataset.skus, dataset.width, seed + c), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
-            // autocannon stops sending, the server still finishes what it was sent: let it, before the next cell
-            await drain(server, headers, dataset, settle);
-            cells.push({ ...r, target: target.name, scenario, connections: c, ratio: null });
-            log(
-              `${target.name.padEnd(16)} ${scenario.padEnd(17)} c=${String(c).padEnd(3)} ${r.rps.toFixed(1).padStart(8)} req/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  errors ${r.errors}  statements ${r.statements.toFixed(1)}  cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req  rss ${r.rssMaxMiB.toFixed(0)} MiB${r.firstError ? `\n    first error: ${r.firstError.slice(0, 300)}` : ''}`,
-            );
+            const runs = raw.get(`${target.name}|${scenario}|${c}`) ?? [];
+            const base = target.workers === 2 && targets.some((t) => t.name === 'floor-2w') ? 'floor-2w' : 'floor';
+            const floorRuns = raw.get(`${base}|${scenario}|${c}`);
+            const roundsRatio = floorRuns === undefined ? [] : runs.map((r, k) => r.rps / (floorRuns[k]?.rps ?? Number.NaN)).filter((x) => Number.isFinite(x));
+            cells.push({
+              ...combine(runs),
+              target: target.name,
+              scenario,
+              connections: c,
+              ratio: roundsRatio.length === 0 ? null : median(roundsRatio),
+              roundsRps: runs.map((r) => r.rps),
+              roundsRatio,
+            });
           }
         }
       }
@@ -162,17 +204,12 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       await Promise.all([...servers.values()].map((x) => x.stop()));
     }
 
-    for (const cell of cells) {
-      const base = TARGETS[cell.target]?.workers === 2 && cells.some((x) => x.target === 'floor-2w') ? 'floor-2w' : 'floor';
-      const floor = cells.find((x) => x.target === base && x.scenario === cell.scenario && x.connections === cell.connections);
-      cell.ratio = floor === undefined || floor.rps === 0 ? null : cell.rps / floor.rps;
-    }
     const sameAsFloor = compareToFloor(samples);
 
     let catalogue: BenchReport['catalogue'];
-    if (o.catalogueCheck === true && !smoke) catalogue = await catalogueCheck({ big: dataset, mysqlUrl, locations, duration, warmup, seed, headers, log });
+    if (o.catalogueCheck === true && !smoke) catalogue = await catalogueCheck({ big: dataset, mysqlUrl, locations, duration, warmup, rounds, seed, headers, log });
 
-    const markdown = report({ load: [load0, loadavg()[0] ?? 0], db, dataset, cells, sameAsFloor, catalogue, targets, duration, warmup, seed, label: o.label, command: o.command, smoke });
+    const markdown = report({ load: [load0, loadavg()[0] ?? 0], db, dataset, cells, sameAsFloor, catalogue, targets, duration, warmup, rounds, seed, label: o.label, command: o.command, smoke });
     if (o.record !== false) {
       appendFileSync(join(HERE, 'RESULTS.md'), `${markdown}\n`);
       mkdirSync(join(HERE, 'out'), { recursive: true });
@@ -182,6 +219,31 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   } finally {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function median(xs: readonly number[]): number {
+  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+/** One cell from its rounds: medians of the rates, latencies and CPU; errors and requests added up; the largest RSS. */
+function combine(runs: readonly LoadResult[]): LoadResult {
+  const first = runs.find((r) => r.firstError !== undefined)?.firstError;
+  return {
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    mean: median(runs.map((r) => r.mean)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    ...(first !== undefined ? { firstError: first } : {}),
+    statements: median(runs.map((r) => r.statements)),
+    rssMaxMiB: Math.max(0, ...runs.map((r) => r.rssMaxMiB)),
+    bytesPerResponse: median(runs.map((r) => r.bytesPerResponse)),
+    cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
+  };
 }
 
 /**
@@ -249,13 +311,18 @@ function compareToFloor(samples: Map<string, Map<string, string>>): BenchReport[
   return out;
 }
 
-/** The gateway on a 1k-SKU MariaDB dataset vs the big one: availability at 1 connection. */
+/**
+ * 1k SKUs vs the big catalogue, availability at 1 connection, for the floor and the gateway:
+ * four servers at once (each target on each catalogue), cells alternating, `rounds` times. With
+ * the floor beside it, a difference the floor shows too is the database's, not the gateway's.
+ */
 async function catalogueCheck(o: {
   big: Dataset;
   mysqlUrl: string;
   locations: number;
   duration: number;
   warmup: number;
+  rounds: number;
   seed: number;
   headers: Record<string, string>;
   log: (m: string) => void;
@@ -266,20 +333,31 @@ async function catalogueCheck(o: {
   try {
     const small = await ensureDataset({ backend: 'mariadb', skus: 1000, locations: o.locations, mysqlUrl: o.mysqlUrl, prefix, dir, fresh: true, log: o.log });
     await warmDataset(o.mysqlUrl, small.databases, o.log);
-    // both catalogues served at once, cells alternating, as in the main run
-    const servers: [Dataset, Running][] = [];
+    const servers: { d: Dataset; target: Target; server: Running }[] = [];
+    const raw = new Map<string, LoadResult[]>();
     try {
-      for (const d of [small, o.big]) servers.push([d, await startTarget(TARGETS.gateway as Target, d.configPath)]);
-      for (const scenario of ['availability-1', 'availability-50', 'availability-500'] as const) {
-        for (const [d, server] of servers) {
-          await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.warmup, next: bodies(scenario, d.skus, d.width, o.seed + 99), rssMiB: () => 0 });
-          const r = await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.duration, next: bodies(scenario, d.skus, d.width, o.seed), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
-          out.push({ skus: d.skus, scenario, p50: r.p50, p99: r.p99, rps: r.rps, cpuMsPerRequest: r.cpuMsPerRequest });
-          o.log(`catalogue ${d.skus} ${scenario}: p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(1)} req/s cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req errors ${r.errors}`);
+      for (const target of [TARGETS.floor, TARGETS.gateway] as Target[]) {
+        for (const d of [small, o.big]) servers.push({ d, target, server: await startTarget(target, d.configPath) });
+      }
+      for (let round = 0; round < o.rounds; round++) {
+        for (const scenario of ['availability-1', 'availability-50', 'availability-500'] as const) {
+          for (const { d, target, server } of servers) {
+            await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.warmup, next: bodies(scenario, d.skus, d.width, o.seed + 99 + round), rssMiB: () => 0 });
+            const r = await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.duration, next: bodies(scenario, d.skus, d.width, o.seed + 100 * round), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+            const key = `${d.skus}|${target.name}|${scenario}`;
+            raw.set(key, [...(raw.get(key) ?? []), r]);
+            o.log(`catalogue round ${round + 1}/${o.rounds} ${d.skus} ${target.name} ${scenario}: p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(1)} req/s cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req errors ${r.errors}`);
+          }
         }
       }
     } finally {
-      await Promise.all(servers.map(([, x]) => x.stop()));
+      await Promise.all(servers.map((x) => x.server.stop()));
+    }
+    for (const scenario of ['availability-1', 'availability-50', 'availability-500'] as const) {
+      for (const { d, target } of servers) {
+        const c = combine(raw.get(`${d.skus}|${target.name}|${scenario}`) ?? []);
+        out.push({ skus: d.skus, target: target.name, scenario, p50: c.p50, p99: c.p99, rps: c.rps, cpuMsPerRequest: c.cpuMsPerRequest });
+      }
     }
   } finally {
     await dropDataset(o.mysqlUrl, prefix);
@@ -298,6 +376,7 @@ function report(r: {
   targets: Target[];
   duration: number;
   warmup: number;
+  rounds: number;
   seed: number;
   label?: string;
   command?: string;
@@ -305,9 +384,10 @@ function report(r: {
 }): string {
   const d = r.dataset;
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
+  const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
   const rows = r.cells.map(
     (c) =>
-      `| ${c.scenario} | ${c.connections} | ${c.target} | ${f1(c.rps)} | ${c.ratio === null ? '-' : `${(c.ratio * 100).toFixed(0)} %`} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.errors} | ${f1(c.statements)} | ${c.cpuMsPerRequest.toFixed(2)} | ${c.rssMaxMiB.toFixed(0)} | ${(c.bytesPerResponse / 1024).toFixed(1)} |`,
+      `| ${c.scenario} | ${c.connections} | ${c.target} | ${f1(c.rps)} | ${c.ratio === null ? '-' : `${pct(c.ratio)}${c.roundsRatio.length > 1 ? ` (${pct(Math.min(...c.roundsRatio))}–${pct(Math.max(...c.roundsRatio))})` : ''}`} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.errors} | ${f1(c.statements)} | ${c.cpuMsPerRequest.toFixed(2)} | ${c.rssMaxMiB.toFixed(0)} | ${(c.bytesPerResponse / 1024).toFixed(1)} |`,
   );
   const rowsPerSku = r.cells
     .filter((c) => c.scenario.startsWith('availability') && c.connections === 1)
@@ -323,7 +403,7 @@ function report(r: {
     `- data: ${d.skus.toLocaleString('en-US')} canonical SKUs x ${d.locations} locations, sources on ${d.backend === 'mariadb' ? 'MariaDB (ERP, WMS, shop) + 3PL CSV files' : 'SQLite (+ 3PL CSV files)'}; ${d.reused ? 'reused' : 'generated'} dataset (${d.backend === 'mariadb' ? `databases ${d.databases.join(', ')}; ` : ''}sources written in ${d.generateSeconds.toFixed(1)} s, SKU map loaded in ${d.importSeconds.toFixed(1)} s${d.reused ? `, at ${d.generatedAt}` : ''})`,
     `- rows: ${sizes}${r.db === undefined ? '' : `; MariaDB data ${r.db.dataMiB} MiB, InnoDB buffer pool ${r.db.poolMiB} MiB (warmed before the run)`}`,
     `- machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; server, MariaDB and autocannon share the cores (no pinning), other work on the machine not controlled (load average ${r.load.map((x) => x.toFixed(1)).join(' → ')} over the run)`,
-    `- each cell: autocannon ${r.duration} s after a ${r.warmup} s warm-up, targets alternating cell by cell, random SKUs over the whole catalogue (seed ${r.seed}); latency from each response; statements = source statements per request (x-source-statements; the store's SKU-map lookup adds 1); server CPU = user + system time of the server's processes per answered request (/proc), steadier than req/s on a shared machine; RSS = max over the cell, process and workers`,
+    `- each cell: autocannon ${r.duration} s after a ${r.warmup} s warm-up, ${r.rounds > 1 ? `measured ${r.rounds} times (rounds), medians shown; "of floor" is the median of the rounds' ratios to the floor cell measured next to it, (lowest–highest) round; ` : ''}targets alternating cell by cell, random SKUs over the whole catalogue (seed ${r.seed}); latency from each response; statements = source statements per request (x-source-statements; the store's SKU-map lookup adds 1); server CPU = user + system time of the server's processes per answered request (/proc), steadier than req/s on a shared machine; RSS = max over the cell, process and workers`,
     `- targets: ${r.targets.map((t) => `\`${t.name}\` ${t.description}`).join('; ')}`,
     `- answers: ${same.length === 0 ? 'no floor to compare with' : same.join('; ')}`,
     '',
@@ -340,12 +420,16 @@ function report(r: {
   if (r.catalogue !== undefined && r.catalogue.length > 0) {
     lines.push(
       '',
-      'Catalogue size, the gateway at 1 connection, 1k and full catalogue served side by side (cells alternating):',
+      `Catalogue size at 1 connection: the floor and the gateway, each on 1k SKUs and on the full catalogue, four servers side by side (cells alternating${r.rounds > 1 ? `, medians of ${r.rounds} rounds` : ''}); "vs 1k" is p50 over the same target's p50 on 1k SKUs:`,
       '',
-      '| SKUs in catalogue | scenario | p50 ms | p99 ms | req/s | server CPU ms/req |',
-      '|---:|---|---:|---:|---:|---:|',
+      '| scenario | target | SKUs in catalogue | p50 ms | vs 1k | p99 ms | req/s | server CPU ms/req |',
+      '|---|---|---:|---:|---:|---:|---:|---:|',
     );
-    for (const c of r.catalogue) lines.push(`| ${c.skus.toLocaleString('en-US')} | ${c.scenario} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.rps.toFixed(1)} | ${c.cpuMsPerRequest.toFixed(2)} |`);
+    for (const c of r.catalogue) {
+      const small = r.catalogue.find((x) => x.scenario === c.scenario && x.target === c.target && x.skus === 1000);
+      const vs = small === undefined || c.skus === 1000 ? '' : `${c.p50 >= small.p50 ? '+' : ''}${(((c.p50 - small.p50) / small.p50) * 100).toFixed(0)} %`;
+      lines.push(`| ${c.scenario} | ${c.target} | ${c.skus.toLocaleString('en-US')} | ${c.p50.toFixed(2)} | ${vs} | ${c.p99.toFixed(2)} | ${c.rps.toFixed(1)} | ${c.cpuMsPerRequest.toFixed(2)} |`);
+    }
   }
   lines.push('');
   return lines.join('\n');
@@ -368,6 +452,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
       locations: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      rounds: { type: 'string' },
       connections: { type: 'string' },
       scenarios: { type: 'string' },
       targets: { type: 'string' },
@@ -389,6 +474,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
       locations: num(values.locations),
       duration: num(values.duration),
       warmup: num(values.warmup),
+      rounds: num(values.rounds),
       connections: list(values.connections)?.map(Number),
       scenarios: list(values.scenarios) as ScenarioName[] | undefined,
       targets: values.steps === true ? STEPS : list(values.targets), // --targets '' with --catalogue-check: only that
