@@ -60,8 +60,12 @@ export function createFastPath(o: FastPathOptions): FastPath {
       return undefined;
     }
     const result = await p.compiled.query(undefined, context, variables ?? {});
-    // no data at all: the variables were refused before anything ran (Apollo words that error)
-    if (result.data === undefined) return undefined;
+    // no data at all: the variables were refused before anything ran (Apollo words that error,
+    // and checks the limits again)
+    if (result.data === undefined) {
+      o.limits.refund(context);
+      return undefined;
+    }
 
     const head = { status: 200, headers: {} as Record<string, string> };
     const executionErrors = result.errors ?? [];

@@ -73,6 +73,8 @@ export interface OperationLimits {
    * context; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
    */
   check(context: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void;
+  /** Gives back what a passed `check` spent, for an operation that then never ran (the fast path handing it to Apollo, which checks again). */
+  refund(context: GatewayContext): void;
   plugin: ApolloServerPlugin<GatewayContext>;
 }
 
@@ -139,7 +141,13 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       };
     },
   };
-  return { check, plugin };
+  function refund(contextValue: GatewayContext): void {
+    const perMinute = o.limitsFor(contextValue.principal.role).pointsPerMinute;
+    const b = buckets.get(contextValue.principal.name);
+    if (perMinute > 0 && b !== undefined && contextValue.cost !== undefined) b.points = Math.min(perMinute, b.points + contextValue.cost);
+  }
+
+  return { check, refund, plugin };
 
   /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. */
   function spend(key: string, cost: number, perMinute: number): void {
