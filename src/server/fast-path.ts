@@ -48,8 +48,9 @@ export type FastPath = (body: unknown, headers: IncomingHttpHeaders, context: ()
 
 export function createFastPath(o: FastPathOptions): FastPath {
   return async function fastPath(body, headers, makeContext) {
-    if (!isPlainJsonRequest(body, headers)) return undefined;
-    const { query, operationName, variables } = body;
+    const request = plainRequest(body, headers);
+    if (request === undefined) return undefined;
+    const { query, operationName, variables } = request;
     const p = o.prepared.get(preparedKey(operationName, query));
     if (p === undefined) return undefined;
 
@@ -86,23 +87,25 @@ export function createFastPath(o: FastPathOptions): FastPath {
   };
 }
 
-type PlainJsonBody = { query: string; operationName?: string; variables?: Record<string, unknown> };
+interface PlainRequest {
+  query: string;
+  operationName: string | undefined;
+  variables: Record<string, unknown> | undefined;
+}
 
-/** A JSON body of only `query`, `operationName` and `variables` (of the right types), from a client that takes plain JSON. */
-function isPlainJsonRequest(body: unknown, headers: IncomingHttpHeaders): body is PlainJsonBody {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return false;
-  if (!/^application\/json\b/i.test(headers['content-type'] ?? '')) return false;
+/** The request when it is a JSON body of only `query`, `operationName` and `variables` (of the right types) from a client that takes plain JSON. */
+function plainRequest(body: unknown, headers: IncomingHttpHeaders): PlainRequest | undefined {
+  if (!/^application\/json\b/i.test(headers['content-type'] ?? '')) return undefined;
   const accept = headers.accept;
-  if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return false;
-  for (const k in body) if (k !== 'query' && k !== 'operationName' && k !== 'variables') return false;
-  const b = body as Record<string, unknown>;
-  if (typeof b.query !== 'string') return false;
-  if (b.operationName !== undefined && b.operationName !== null && typeof b.operationName !== 'string') return false;
-  if (b.operationName === null) delete b.operationName;
-  const v = b.variables;
-  if (v !== undefined && v !== null && (typeof v !== 'object' || Array.isArray(v))) return false;
-  if (v === null) delete b.variables;
-  return true;
+  if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return undefined;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
+  for (const k in body) if (k !== 'query' && k !== 'operationName' && k !== 'variables') return undefined;
+  const { query, operationName, variables } = body as Record<string, unknown>;
+  if (typeof query !== 'string') return undefined;
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
+  if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+  // null is as good as absent, as Apollo reads them
+  return { query, operationName: operationName ?? undefined, variables: (variables ?? undefined) as Record<string, unknown> | undefined };
 }
 
 /** An execution error as Apollo formats it: its code (INTERNAL_SERVER_ERROR if none), `extensions.http` taken out into the response's status and headers, then `formatError`. */
