@@ -201,7 +201,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
         withinDeadline(what, deadline, (bounds) =>
           // a read that must wait for a slot is dropped from the queue at its deadline (which needs
           // the signal); one that starts at once is bounded by the deadline it carries
-          slots.executionSlots > 0 ? slots.execute(() => withRetry(what, op, bounds)) : slots.execute(() => withRetry(what, op, bounds), bounds.signal),
+          slots.execute(() => withRetry(what, op, bounds), slots.executionSlots > 0 ? undefined : bounds.signal),
         ),
       );
       health.success(source, performance.now() - started, asOfOf?.(result));
