@@ -25,6 +25,7 @@ import type { CsvSourceConfig } from '../config/index.js';
 import { timestamp } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
+import { PackedMovements, PackedStock } from './packed-records.js';
 
 /** A file that was refused, and why: the message names the file and, where it applies, the line. */
 export interface RejectedFile {
@@ -64,9 +65,8 @@ interface Candidate {
 interface Snapshot {
   id: string;
   candidate: Candidate;
-  stock: Map<string, StockRecord[]>;
-  movements: Map<string, MovementRecord[]>;
-  codes: string[];
+  stock: PackedStock;
+  movements: PackedMovements;
   rows: number;
 }
 
@@ -236,12 +236,8 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     else await readJsonLines(c.file, onRow);
     if (rows === 0) throw new FileParseError(c.file, null, 'no rows (an empty or half-written file?)');
 
-    const flat = new Map<string, StockRecord[]>();
-    for (const [code, m] of stock) flat.set(code, [...m.values()]);
-    const flatMovements = new Map<string, MovementRecord[]>();
-    for (const [code, m] of movements) flatMovements.set(code, [...m.values()]);
-    const codes = [...flat.keys()].sort();
-    return { id: idOf(c), candidate: c, stock: flat, movements: flatMovements, codes, rows };
+    const values = <R>(m: Map<string, Map<string, R>>) => new Map([...m].map(([code, byKey]) => [code, [...byKey.values()]] as const));
+    return { id: idOf(c), candidate: c, stock: new PackedStock(values(stock)), movements: new PackedMovements(values(movements)), rows };
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
@@ -254,11 +250,8 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     for (const code of codes) {
       if (seen.has(code)) continue;
       seen.add(code);
-      if (entity === 'stock') {
-        for (const r of s.stock.get(code) ?? []) out.push((fallback ? { ...r, snapshotFallback: true } : { ...r }) as RecordOf[E]);
-      } else {
-        for (const r of s.movements.get(code) ?? []) out.push({ ...r } as RecordOf[E]);
-      }
+      if (entity === 'stock') s.stock.get(code, out as StockRecord[], fallback);
+      else s.movements.get(code, out as MovementRecord[]);
     }
     return out;
   }
@@ -270,7 +263,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     fetch,
     async listCodes(after: string | null, limit: number, meter?: StatementMeter): Promise<string[]> {
       meter?.statement(name, 'stock');
-      const { codes } = await current();
+      const { codes } = (await current()).stock;
       let lo = 0;
       if (after !== null) {
         let hi = codes.length;

@@ -183,6 +183,24 @@ describe('movements and codes', () => {
     expect(await c.fetch('movements', ['A1', 'B2'])).toEqual([{ code: 'A1', location: 'W01', kind: 'inTransit', quantity: 5, asOf: new Date('2026-11-25T00:00:00Z') }]);
   });
 
+  it('answers a code once, its locations in file order, the newest asOf of summed rows, and new objects on every read', async () => {
+    write(
+      'inventory-2026-11-25.csv',
+      `${HEADER}B2,W03,L1,2,0,2026-11-25T01:00:00Z\nA1,W02,L1,1,0,2026-11-25T02:00:00Z\nB2,W01,L1,4,1,2026-11-25T03:00:00Z\nB2,W03,L2,3,1,2026-11-25T05:00:00Z\nB2,W03,L3,0,0,2026-11-25T04:00:00Z\n`,
+    );
+    const { c } = connector();
+    const first = await c.fetch('stock', ['B2', 'A1', 'B2']);
+    expect(first).toEqual([
+      { code: 'B2', location: 'W03', onHand: 5, committed: 1, asOf: new Date('2026-11-25T05:00:00Z') },
+      { code: 'B2', location: 'W01', onHand: 4, committed: 1, asOf: new Date('2026-11-25T03:00:00Z') },
+      { code: 'A1', location: 'W02', onHand: 1, committed: 0, asOf: new Date('2026-11-25T02:00:00Z') },
+    ]);
+    // a caller that changes what it got changes nothing the next caller sees
+    (first[0] as StockRecord).onHand = 999;
+    (first[0] as StockRecord).asOf.setTime(0);
+    expect((await c.fetch('stock', ['B2']))[0]).toEqual({ code: 'B2', location: 'W03', onHand: 5, committed: 1, asOf: new Date('2026-11-25T05:00:00Z') });
+  });
+
   it('lists its codes in order, a page at a time', async () => {
     write('inventory-2026-11-25.csv', `${HEADER}${['C', 'A', 'E', 'B', 'D', 'A'].map((k) => `${k},W01,L,1,0,`).join('\n')}\n`);
     const { c } = connector();
