@@ -157,7 +157,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     limits: { limitsFor, locationCount: config.locations.length },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
     plugins: [operationTracker()],
-    onCompiledCache: (cache) => metrics.meterCompiledCache(cache),
+    compiledCache: metrics.compiledCache,
   });
   if (config.auth.open) o.logger.warn('auth.open is set: no API key is needed and every request is admin (local development only)');
   else if (config.auth.keys.length === 0) {

@@ -12,9 +12,11 @@
  * masking, the HTTP status rules. Resolvers are the schema's own (the `@auth` wrapper
  * included), so what a field may do and which errors it raises are unchanged.
  *
- * Compiled operations are kept in a bounded LRU keyed by Apollo's query hash (SHA-256 of the
- * text) and operation name. Variables the compiled operation refuses are BAD_USER_INPUT with
- * HTTP 400, as Apollo answers them for graphql-js.
+ * Compiled operations are kept in one bounded LRU keyed by the operation name the client asked
+ * for and the query text: the executor finds them there, and so does the fast path
+ * (src/server/fast-path.ts), which answers a query seen before without Apollo's pipeline.
+ * Variables the compiled operation refuses are BAD_USER_INPUT with HTTP 400, as Apollo answers
+ * them for graphql-js.
  */
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
@@ -26,27 +28,40 @@ type Executor = NonNullable<Awaited<ReturnType<Gateway['load']>>['executor']>;
 export interface CompiledExecutorOptions {
   /** Most compiled operations kept; the least recently used is dropped. Defaults to 500. */
   maxOperations?: number;
+  /** Told of each lookup by the executor: reused (true) or compiled now (false). */
+  onLookup?: (hit: boolean) => void;
 }
 
-/** A query operation Apollo has parsed, validated and run once, ready for the fast path (src/server/fast-path.ts). */
-export interface PreparedQuery {
+/** An operation Apollo has parsed and validated, compiled once (or jit's refusal of it, kept so it is not tried again). */
+export interface CompiledOperation {
   document: DocumentNode;
   operation: OperationDefinitionNode;
-  compiled: CompiledQuery;
+  compiled: CompiledQuery | ExecutionResult;
 }
 
-/** The key of a prepared query: the operation name the client asked for (or none) and the query text. */
-export function preparedKey(operationName: string | undefined, query: string): string {
-  return `${operationName ?? ''}\u0000${query}`;
+/** The compiled operations, by the operation name the client asked for (or none) and the query text. */
+export interface CompiledOperations {
+  get(operationName: string | undefined, query: string): CompiledOperation | undefined;
+  readonly size: number;
 }
+
+/** Who watches the compiled operations: their number, and each lookup the executor makes (for /metrics). */
+export interface CompiledCacheObserver {
+  watch(operations: { readonly size: number }): void;
+  lookup(hit: boolean): void;
+}
+
+const keyOf = (operationName: string | undefined, query: string) => `${operationName ?? ''}\u0000${query}`;
 
 /** A `gateway` for ApolloServer that serves `schema` with graphql-jit. */
-export function compiledExecutorGateway(
-  schema: GraphQLSchema,
-  o: CompiledExecutorOptions = {},
-): Gateway & { readonly cache: Lru<string, CompiledQuery | ExecutionResult>; readonly prepared: Lru<string, PreparedQuery> } {
-  const cache = new Lru<string, CompiledQuery | ExecutionResult>(o.maxOperations ?? 500);
-  const prepared = new Lru<string, PreparedQuery>(o.maxOperations ?? 500);
+export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecutorOptions = {}): Gateway & { readonly operations: CompiledOperations } {
+  const cache = new Lru<string, CompiledOperation>(o.maxOperations ?? 500);
+  const operations: CompiledOperations = {
+    get: (operationName, query) => cache.get(keyOf(operationName, query)),
+    get size() {
+      return cache.size;
+    },
+  };
 
   const executor: Executor = async (rc) => {
     // Apollo could not pick the operation (an unknown name, or several and none named):
@@ -58,19 +73,17 @@ export function compiledExecutorGateway(
       const message = asked ? `Unknown operation named "${asked}".` : 'Must provide operation name if query contains multiple operations.';
       return { errors: [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } })] };
     }
-    const key = `${rc.queryHash}\u0000${rc.operationName ?? ''}`;
-    let compiled = cache.get(key);
-    if (compiled === undefined) {
+    // rc.source: the query text, also when the client sent only its persisted-query hash
+    const key = keyOf(asked, rc.source);
+    let entry = cache.get(key);
+    o.onLookup?.(entry !== undefined);
+    if (entry === undefined) {
       // Apollo has parsed and validated the document: jit refusing it is unexpected, and its errors say why
-      compiled = compileQuery(schema, rc.document, rc.operationName ?? undefined, { disablingCapturingStackErrors: true });
-      cache.set(key, compiled);
+      const compiled = compileQuery(schema, rc.document, rc.operationName ?? undefined, { disablingCapturingStackErrors: true });
+      cache.set(key, (entry = { document: rc.document, operation, compiled }));
     }
-    if (!isCompiledQuery(compiled)) return compiled;
-    if (operation.operation === 'query' && rc.request.query !== undefined) {
-      const k = preparedKey(asked, rc.request.query);
-      if (prepared.get(k) === undefined) prepared.set(k, { document: rc.document, operation, compiled });
-    }
-    const result = await compiled.query(undefined, rc.context, rc.request.variables ?? {});
+    if (!isCompiledQuery(entry.compiled)) return entry.compiled;
+    const result = await entry.compiled.query(undefined, rc.context, rc.request.variables ?? {});
     // no data at all: the variables were refused before anything ran. Apollo recognises
     // graphql-js's wording of these as BAD_USER_INPUT with HTTP 400; jit words them differently
     if (result.data === undefined && result.errors !== undefined) {
@@ -80,8 +93,7 @@ export function compiledExecutorGateway(
   };
 
   return {
-    cache,
-    prepared,
+    operations,
     async load() {
       return { executor };
     },
@@ -92,7 +104,6 @@ export function compiledExecutorGateway(
     },
     async stop() {
       cache.clear();
-      prepared.clear();
     },
   };
 }

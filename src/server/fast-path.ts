@@ -13,21 +13,22 @@
  * - the request is not a JSON POST of `{ query, operationName?, variables? }`, or its Accept
  *   header asks for more than plain JSON;
  * - Apollo has not yet run this query (text and operation name): the first request of each
- *   goes through Apollo, which parses and validates it, and the jit executor keeps it
- *   (`PreparedQuery`, in a bounded LRU); mutations and documents with errors never get there;
+ *   goes through Apollo, which parses and validates it, and the jit executor keeps it compiled
+ *   (src/server/executor.ts); documents with errors never get there, and mutations stay Apollo's;
  * - the limits refuse the operation, or the variables are refused (Apollo words the error).
  */
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
-import { preparedKey, type Lru, type PreparedQuery } from './executor.js';
+import { isCompiledQuery } from 'graphql-jit';
+import type { CompiledOperations } from './executor.js';
 import type { OperationLimits } from './limits.js';
 import { errorCodesOf, trackOperation } from './request-log.js';
 
 export interface FastPathOptions {
-  /** The queries the jit executor has run for Apollo. */
-  prepared: Lru<string, PreparedQuery>;
+  /** The operations the jit executor has compiled for Apollo. */
+  operations: CompiledOperations;
   limits: OperationLimits;
   /** Apollo's `formatError`, applied to each execution error. */
   formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
@@ -51,8 +52,9 @@ export function createFastPath(o: FastPathOptions): FastPath {
     const request = plainRequest(body, headers);
     if (request === undefined) return undefined;
     const { query, operationName, variables } = request;
-    const p = o.prepared.get(preparedKey(operationName, query));
-    if (p === undefined) return undefined;
+    const p = o.operations.get(operationName, query);
+    if (p === undefined || p.operation.operation !== 'query' || !isCompiledQuery(p.compiled)) return undefined;
+    const compiled = p.compiled;
 
     const context = makeContext();
     try {
@@ -60,7 +62,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
     } catch {
       return undefined;
     }
-    const result = await p.compiled.query(undefined, context, variables ?? {});
+    const result = await compiled.query(undefined, context, variables ?? {});
     // no data at all: the variables were refused before anything ran (Apollo words that error,
     // and checks the limits again)
     if (result.data === undefined) {

@@ -18,7 +18,7 @@ import { ErrorCode, InvalidSourceDataError, SourceUnavailableError } from '../er
 import { errorFields, type Logger } from '../logger.js';
 import { authDirectiveTransformer } from './auth-directive.js';
 import type { GatewayContext } from './context.js';
-import { compiledExecutorGateway } from './executor.js';
+import { compiledExecutorGateway, type CompiledCacheObserver } from './executor.js';
 import { createFastPath, type FastPath } from './fast-path.js';
 import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
 
@@ -139,8 +139,8 @@ export interface GraphQLServerOptions {
   compiledOperations?: number;
   /** Runs after ours: the request log's operation tracker (src/server/request-log.ts). */
   plugins?: ApolloServerPlugin<GatewayContext>[];
-  /** Given the jit executor's compiled-operation cache, for its hit ratio in /metrics (src/server/metrics.ts). */
-  onCompiledCache?: (cache: ReturnType<typeof compiledExecutorGateway>['cache']) => void;
+  /** Told of the jit executor's compiled-operation cache and each lookup in it, for /metrics (src/server/metrics.ts). */
+  compiledCache?: CompiledCacheObserver;
 }
 
 /** The execution settings: the options, else the environment, else the fast defaults. */
@@ -165,8 +165,8 @@ export function createGraphQLServer(o: GraphQLServerOptions): ApolloServer<Gatew
 export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<GatewayContext>; fastPath: FastPath | undefined } {
   const run = executionSettings(o);
   const schema = createSchema();
-  const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations }) : undefined;
-  if (gateway !== undefined) o.onCompiledCache?.(gateway.cache);
+  const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations, onLookup: o.compiledCache?.lookup }) : undefined;
+  if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
   const limits = createOperationLimits(o.limits);
   const server = new ApolloServer<GatewayContext>({
     ...(gateway !== undefined ? { gateway } : { schema }),
@@ -194,7 +194,7 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   const fastPath =
     run.fastPath && gateway !== undefined
       ? createFastPath({
-        prepared: gateway.prepared,
+        operations: gateway.operations,
         limits,
         formatError: maskInternalError,
         sourceErrors: sourceErrorsOf,

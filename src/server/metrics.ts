@@ -14,6 +14,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../sources/health.js';
+import type { CompiledCacheObserver } from './executor.js';
 import type { RequestRecord } from './request-log.js';
 import { operationOf } from './request-log.js';
 import type { StatusData } from './status-page.js';
@@ -138,12 +139,6 @@ export class OperationLabels {
   }
 }
 
-/** A cache whose `get` can be counted: the compiled-operation LRU of src/server/executor.ts. */
-export interface CountableCache {
-  get(key: string): unknown;
-  readonly size: number;
-}
-
 export const BREAKER_VALUE: Record<BreakerState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
 export const STATUS_VALUE: Record<SourceStatus, number> = { UP: 0, DEGRADED: 1, DOWN: 2 };
 
@@ -160,8 +155,8 @@ export interface Metrics {
   registry: Registry;
   /** Records a finished HTTP request (called by the front door for every request). */
   observeRequest(r: RequestRecord): void;
-  /** Counts hits and misses of the compiled-operation cache by wrapping its `get`. */
-  meterCompiledCache(cache: CountableCache): void;
+  /** The jit executor's compiled operations: their number, and its lookups as hits and misses. */
+  compiledCache: CompiledCacheObserver;
   /** The exposition text, and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -211,7 +206,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
     labelNames: ['result'] as const,
     registers: [registry],
   });
-  let cache: CountableCache | undefined;
+  let cache: { readonly size: number } | undefined;
   new Gauge({
     name: 'inventory_graph_compiled_operation_cache_hit_ratio',
     help: 'Hits over lookups of the compiled-operation cache since start (absent with the graphql-js executor)',
@@ -337,16 +332,13 @@ export function createMetrics(o: MetricsOptions): Metrics {
         statements.inc({ source: key.slice(0, cut), entity: key.slice(cut + 1) }, n);
       }
     },
-    meterCompiledCache(c) {
-      cache = c;
-      const get = c.get.bind(c);
-      c.get = (key: string) => {
-        const v = get(key);
-        cacheRequests.inc({ result: v === undefined ? 'miss' : 'hit' });
-        return v;
-      };
-      cacheRequests.inc({ result: 'hit' }, 0);
-      cacheRequests.inc({ result: 'miss' }, 0);
+    compiledCache: {
+      watch(c) {
+        cache = c;
+        cacheRequests.inc({ result: 'hit' }, 0);
+        cacheRequests.inc({ result: 'miss' }, 0);
+      },
+      lookup: (hit) => cacheRequests.inc({ result: hit ? 'hit' : 'miss' }),
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

@@ -37,8 +37,8 @@ describe('compiledExecutorGateway', () => {
     gw.onSchemaLoadOrUpdate((s) => (loaded = s.apiSchema));
     expect(loaded).toBe(schema);
     const { executor } = await gw.load({ apollo: {} });
-    const run = (query: string, variables: Record<string, unknown>, hash = query) =>
-      executor!({ queryHash: hash, operationName: null, document: parse(query), request: { variables }, context: {} } as never);
+    const run = (query: string, variables: Record<string, unknown>) =>
+      executor!({ source: query, operationName: null, document: parse(query), request: { query, variables }, context: {} } as never);
     return { gw, run };
   }
 
@@ -47,13 +47,13 @@ describe('compiledExecutorGateway', () => {
     const q = 'query Q($n: String!) { hello(name: $n) }';
     expect(await run(q, { n: 'a' })).toEqual({ data: { hello: 'hello a' } });
     expect(await run(q, { n: 'b' })).toEqual({ data: { hello: 'hello b' } });
-    expect(gw.cache.size).toBe(1);
+    expect(gw.operations.size).toBe(1);
   });
 
   it('keeps no more compiled operations than its bound', async () => {
     const { gw, run } = await executor(3);
     for (let i = 0; i < 10; i++) await run(`query Q${i}($n: String!) { hello(name: $n) }`, { n: 'x' });
-    expect(gw.cache.size).toBe(3);
+    expect(gw.operations.size).toBe(3);
   });
 
   it('answers refused variables as BAD_USER_INPUT with HTTP 400, running nothing', async () => {
