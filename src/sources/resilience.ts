@@ -7,7 +7,7 @@
  *   records, or a SourceError "timed out after N ms") by then, whatever the source does. The
  *   connector is told the deadline (`ReadOptions.deadline`, plus an AbortSignal) so it can
  *   cancel its own work at the same moment (the SQL connector has the statement killed);
- * - goes through a circuit breaker (cockatiel): after `failureThreshold` failures in a row the
+ * - goes through a circuit breaker: after `failureThreshold` failures in a row the
  *   source is not asked at all for `resetAfterMs` (reads fail at once with "circuit open"); the
  *   next read after that is a single trial (half-open) that closes the breaker again or re-opens
  *   it. While the trial runs, other reads fail fast instead of piling up behind it;
@@ -18,18 +18,13 @@
  *   left, after a short jittered pause: every Connector operation is an idempotent read.
  *
  * Every outcome feeds the source health registry (src/sources/health.ts).
+ *
+ * The breaker and the bulkhead are the small state machines below rather than cockatiel's
+ * policies: a read passed through four async layers there (breaker, its executor, bulkhead,
+ * our deadline) and an AbortController whenever it queued, several microseconds and
+ * allocations per read on every request. They behave as cockatiel's ConsecutiveBreaker and
+ * bulkhead did (test/faults/resilience.test.ts pins that down).
  */
-import {
-  BrokenCircuitError,
-  BulkheadRejectedError,
-  CircuitState,
-  ConsecutiveBreaker,
-  IsolatedCircuitError,
-  TaskCancelledError,
-  bulkhead as createBulkhead,
-  circuitBreaker,
-  handleWhen,
-} from 'cockatiel';
 import type { Entity, RecordOf } from '../domain/records.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector, ReadOptions, StatementMeter } from './connector.js';
@@ -113,6 +108,8 @@ class ReadBounds implements ReadOptions {
   private controller: AbortController | undefined;
   private why: unknown;
   private done = false;
+  /** Called once at the deadline (a queued read leaves its queue). */
+  onAbort: (() => void) | undefined;
 
   constructor(readonly deadline: number) {}
 
@@ -136,6 +133,102 @@ class ReadBounds implements ReadOptions {
     this.done = true;
     this.why = reason;
     this.controller?.abort(reason);
+    this.onAbort?.();
+  }
+}
+
+/**
+ * The circuit breaker. CLOSED: reads go, failures in a row are counted, a success resets the
+ * count; at `failureThreshold` it opens. OPEN: reads are refused until `resetAfterMs` has
+ * passed; the next read is the trial (HALF_OPEN) and the others are refused while it runs. The
+ * trial's success closes it, its failure re-opens it, and a trial that never reached the source
+ * (refused by the bulkhead) closes it: it says nothing about the source.
+ */
+class Breaker {
+  state: BreakerState = 'CLOSED';
+  /** The error of the failure that last counted. */
+  lastError: unknown;
+  private failures = 0;
+  private openedAt = 0;
+
+  constructor(
+    private readonly s: ResilienceSettings['breaker'],
+    private readonly changed: (state: BreakerState) => void,
+  ) {}
+
+  /** Lets a read go, telling whether it is the trial; throws when the breaker refuses it. */
+  admit(source: string): boolean {
+    if (this.state === 'CLOSED') return false;
+    if (this.state === 'HALF_OPEN') throw new SourceError(source, 'circuit-open', 'circuit open (a trial read is in progress)');
+    if (Date.now() - this.openedAt < this.s.resetAfterMs) throw new SourceError(source, 'circuit-open', 'circuit open after repeated failures');
+    this.set('HALF_OPEN');
+    return true;
+  }
+
+  /** A read answered; only the trial's answer closes the breaker (a read let through before it opened does not). */
+  success(trial: boolean): void {
+    this.failures = 0;
+    if (trial && this.state === 'HALF_OPEN') this.set('CLOSED');
+  }
+
+  failure(trial: boolean, e: unknown): void {
+    this.lastError = e;
+    if ((++this.failures >= this.s.failureThreshold || trial) && this.state !== 'OPEN') {
+      this.openedAt = Date.now();
+      this.set('OPEN');
+    }
+  }
+
+  /** A read that never reached the source: counts for nothing, but ends a trial. */
+  neutral(trial: boolean): void {
+    if (trial && this.state === 'HALF_OPEN') this.set('CLOSED');
+  }
+
+  private set(state: BreakerState): void {
+    this.state = state;
+    this.changed(state);
+  }
+}
+
+/** At most `capacity` reads run at once, at most `queueCapacity` wait (in order, each until its deadline); the rest are refused. */
+class Bulkhead {
+  active = 0;
+  readonly queue: (() => void)[] = [];
+
+  constructor(
+    readonly capacity: number,
+    readonly queueCapacity: number,
+  ) {}
+
+  run<T>(source: string, work: () => Promise<T>, bounds: ReadBounds): Promise<T> {
+    if (this.active < this.capacity) return this.start(work);
+    if (this.queue.length >= this.queueCapacity) return Promise.reject(new SourceError(source, 'overloaded', 'too many reads waiting for it'));
+    return new Promise<T>((resolve, reject) => {
+      const go = () => {
+        bounds.onAbort = undefined;
+        this.start(work).then(resolve, reject);
+      };
+      this.queue.push(go);
+      bounds.onAbort = () => {
+        const i = this.queue.indexOf(go);
+        if (i >= 0) this.queue.splice(i, 1);
+        reject(bounds.reason);
+      };
+    });
+  }
+
+  private start<T>(work: () => Promise<T>): Promise<T> {
+    this.active++;
+    let running: Promise<T>;
+    try {
+      running = work();
+    } catch (e) {
+      running = Promise.reject(e);
+    }
+    return running.finally(() => {
+      this.active--;
+      this.queue.shift()?.();
+    });
   }
 }
 
@@ -143,29 +236,19 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   const { health, logger } = deps;
   const random = deps.random ?? Math.random;
   const source = inner.name;
-  const breaker = circuitBreaker(
-    // a read refused by the bulkhead never reached the source: it says nothing about its health
-    handleWhen((e) => !(e instanceof BulkheadRejectedError) && !(e instanceof TaskCancelledError)),
-    { halfOpenAfter: s.breaker.resetAfterMs, breaker: new ConsecutiveBreaker(s.breaker.failureThreshold) },
-  );
-  const slots = createBulkhead(s.maxConcurrent, s.maxQueue);
-
-  breaker.onStateChange((state) => {
-    if (state === CircuitState.Open) {
-      const last = breaker.lastFailure;
-      const lastError = last !== undefined && 'error' in last ? toSourceError(source, last.error, s.timeoutMs).reason : undefined;
+  const breaker = new Breaker(s.breaker, (state) => {
+    if (state === 'OPEN') {
+      const lastError = breaker.lastError === undefined ? undefined : toSourceError(source, breaker.lastError, s.timeoutMs).reason;
       logger.warn('circuit opened: reads fail fast until a trial read succeeds', { source, after: s.breaker.failureThreshold, lastError, trialInMs: s.breaker.resetAfterMs });
-    } else if (state === CircuitState.HalfOpen) {
+    } else if (state === 'HALF_OPEN') {
       logger.info('circuit half-open: trial read', { source });
-    } else if (state === CircuitState.Closed) {
+    } else {
       logger.info('circuit closed: source answers again', { source });
     }
   });
+  const slots = new Bulkhead(s.maxConcurrent, s.maxQueue);
 
-  const breakerState = (): BreakerState => {
-    const st = breaker.state;
-    return st === CircuitState.Closed ? 'CLOSED' : st === CircuitState.HalfOpen ? 'HALF_OPEN' : 'OPEN';
-  };
+  const breakerState = (): BreakerState => breaker.state;
 
   health.register(
     {
@@ -179,7 +262,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     },
     {
       breaker: breakerState,
-      load: () => ({ inFlight: s.maxConcurrent - slots.executionSlots, queued: s.maxQueue - slots.queueSlots }),
+      load: () => ({ inFlight: slots.active, queued: slots.queue.length }),
       pool: inner.poolStats === undefined ? undefined : () => inner.poolStats?.(),
     },
   );
@@ -190,28 +273,21 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
    */
   async function guarded<T>(what: string, op: (o: ReadOptions) => Promise<T>, asOfOf?: (r: T) => { newest: Date; oldest: Date } | undefined): Promise<T> {
     const started = performance.now();
-    const deadline = Date.now() + s.timeoutMs;
-    // half-open: one trial read is already on its way; the others do not queue behind it
-    if (breaker.state === CircuitState.HalfOpen) {
-      health.rejected(source);
-      throw new SourceError(source, 'circuit-open', 'circuit open (a trial read is in progress)');
-    }
+    let trial = false;
     try {
-      const result = await breaker.execute(() =>
-        withinDeadline(what, deadline, (bounds) =>
-          // a read that must wait for a slot is dropped from the queue at its deadline (which needs
-          // the signal); one that starts at once is bounded by the deadline it carries
-          slots.execute(() => withRetry(what, op, bounds), slots.executionSlots > 0 ? undefined : bounds.signal),
-        ),
-      );
+      trial = breaker.admit(source);
+      const result = await withinDeadline(what, Date.now() + s.timeoutMs, (bounds) => slots.run(source, () => withRetry(what, op, bounds), bounds));
+      breaker.success(trial);
       health.success(source, performance.now() - started, asOfOf?.(result));
       return result;
     } catch (e) {
       const err = toSourceError(source, e, s.timeoutMs);
       if (err.kind === 'circuit-open' || err.kind === 'overloaded') {
+        breaker.neutral(trial);
         health.rejected(source);
         logger.debug('read refused', { source, what, reason: err.reason });
       } else {
+        breaker.failure(trial, err);
         health.failure(source, performance.now() - started, err.reason);
         // the client sees the reason; the operator also gets the driver's own error
         logger.warn('source read failed', { source, what, reason: err.reason, ...errorFields(err.cause ?? err) });
@@ -329,11 +405,6 @@ export function isConnectionLost(e: unknown): boolean {
 /** Any error from a guarded read, as a SourceError with a client-safe reason. */
 function toSourceError(source: string, e: unknown, timeoutMs: number): SourceError {
   if (e instanceof SourceError) return e;
-  if (e instanceof BrokenCircuitError || e instanceof IsolatedCircuitError) {
-    return new SourceError(source, 'circuit-open', 'circuit open after repeated failures', { cause: e });
-  }
-  if (e instanceof BulkheadRejectedError) return new SourceError(source, 'overloaded', 'too many reads waiting for it', { cause: e });
-  if (e instanceof TaskCancelledError) return new SourceError(source, 'timeout', `timed out after ${timeoutMs} ms`, { cause: e });
   const reason = describeSourceFailure(e, timeoutMs);
   return new SourceError(source, /^timed out/.test(reason) ? 'timeout' : 'failed', reason, { cause: e });
 }

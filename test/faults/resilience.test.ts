@@ -146,6 +146,19 @@ describe('circuit breaker', () => {
     expect(r.breakerState()).toBe('OPEN');
   });
 
+  it('stays open when a read let through before it opened answers late', async () => {
+    const { c, steps } = scripted();
+    steps.push(after(100, []), fail('ECONNREFUSED'), fail('ECONNREFUSED'));
+    const { r } = wrap(c, { timeoutMs: 1_000 });
+    const slow = r.fetch('stock', ['A']);
+    await r.fetch('stock', ['B']).catch(() => {});
+    await r.fetch('stock', ['C']).catch(() => {});
+    expect(r.breakerState()).toBe('OPEN');
+    await expect(slow).resolves.toEqual([]);
+    // only a trial's answer closes it
+    expect(r.breakerState()).toBe('OPEN');
+  });
+
   it('counts a timeout as a failure', async () => {
     const { c } = scripted(never);
     const { r } = wrap(c, { timeoutMs: 50 });
@@ -183,6 +196,20 @@ describe('bulkhead', () => {
     for (const t of results) expect(t.error).toMatchObject({ kind: 'timeout' });
     await sleep(200);
     // the queued read's deadline passed before a slot was free: it was never started
+    expect(calls).toHaveLength(1);
+  });
+
+  it('frees the place of a queued read at its deadline, while the slot stays taken', async () => {
+    const { c, calls } = scripted(never);
+    const { r, health } = wrap(c, { maxConcurrent: 1, maxQueue: 1, timeoutMs: 100, breaker: { failureThreshold: 10, resetAfterMs: 1000 } });
+    const first = timed(() => r.fetch('stock', ['A']));
+    const queued = timed(() => r.fetch('stock', ['B']));
+    expect(health()).toMatchObject({ inFlight: 1, queued: 1 });
+    expect((await queued).error).toMatchObject({ kind: 'timeout' });
+    expect((await first).error).toMatchObject({ kind: 'timeout' });
+    // the first read never settles and keeps its slot; the queue has room again
+    expect(health()).toMatchObject({ inFlight: 1, queued: 0 });
+    expect((await timed(() => r.fetch('stock', ['C']))).error).toMatchObject({ kind: 'timeout' });
     expect(calls).toHaveLength(1);
   });
 });
