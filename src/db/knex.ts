@@ -4,7 +4,9 @@
  * strings and DECIMAL/BIGINT as strings, so no figure passes through a float or a local
  * time zone by accident.
  */
+import type { Database, Statement } from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
+import { Lru } from '../lru.js';
 
 export type DbClient = 'better-sqlite3' | 'mysql2';
 
@@ -20,6 +22,8 @@ export interface DbOptions {
   acquireTimeoutMs?: number;
   /** How long opening a MySQL connection may take (mysql2 `connectTimeout`), in ms. Defaults to 5000. */
   connectTimeoutMs?: number;
+  /** SQLite: prepared statements kept per connection (see `keepPreparedStatements`). Defaults to 200. */
+  statementCache?: number;
 }
 
 // knex prints pool and driver warnings with console.warn; the callers log every failure
@@ -33,7 +37,14 @@ export function createKnex(o: DbOptions): Knex {
       connection: { filename: o.connection, options: { readonly: o.readonly ?? false } },
       useNullAsDefault: true,
       log: quiet,
-      pool: { min: 1, max: 1 },
+      pool: {
+        min: 1,
+        max: 1,
+        afterCreate(conn: Database, done: (e: Error | null, conn: Database) => void) {
+          keepPreparedStatements(conn, o.statementCache ?? 200);
+          done(null, conn);
+        },
+      },
       acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
     });
   }
@@ -44,6 +55,24 @@ export function createKnex(o: DbOptions): Knex {
     pool: { min: 0, max: o.pool ?? 4 },
     acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
   });
+}
+
+/**
+ * knex prepares every SQLite statement anew, and compiling the SQL is about half of what a small
+ * read costs (bench/RESULTS.md). A connection keeps its `max` most recently used statements by
+ * their text instead: the same text (a source's statement for the same number of codes, the
+ * store's lookups) reuses the compiled one. Safe because better-sqlite3 runs one statement at a
+ * time to completion (knex only calls `all` and `run`) and re-prepares a statement by itself
+ * when the schema changes under it.
+ */
+export function keepPreparedStatements(conn: Database, max: number): void {
+  const prepare = conn.prepare.bind(conn);
+  const kept = new Lru<string, Statement>(max);
+  conn.prepare = ((sql: string) => {
+    let s = kept.get(sql);
+    if (s === undefined) kept.set(sql, (s = prepare(sql)));
+    return s;
+  }) as Database['prepare'];
 }
 
 /** mysql://user:pass@host:port/db?x=y → mysql2 options with our safe defaults. */

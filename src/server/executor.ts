@@ -21,6 +21,7 @@
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
 import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { Lru } from '../lru.js';
 
 type Gateway = ApolloServerOptionsWithGateway<Record<string, unknown>>['gateway'];
 type Executor = NonNullable<Awaited<ReturnType<Gateway['load']>>['executor']>;
@@ -113,35 +114,4 @@ function badVariables(e: GraphQLError): GraphQLError {
   const err = new GraphQLError(e.message, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } } });
   if (e.locations !== undefined) (err as { locations?: GraphQLError['locations'] }).locations = e.locations;
   return err;
-}
-
-/** A least-recently-used map of at most `max` entries (a Map keeps insertion order). */
-export class Lru<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(readonly max: number) {
-    if (!Number.isSafeInteger(max) || max < 1) throw new RangeError(`LRU size must be a positive integer, got ${max}`);
-  }
-
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
-  }
-
-  get size(): number {
-    return this.map.size;
-  }
-
-  clear(): void {
-    this.map.clear();
-  }
 }

@@ -6,7 +6,8 @@
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { compiledExecutorGateway, Lru } from '../../src/server/executor.js';
+import { Lru } from '../../src/lru.js';
+import { compiledExecutorGateway } from '../../src/server/executor.js';
 import { executionSettings } from '../../src/server/graphql.js';
 
 describe('Lru', () => {
