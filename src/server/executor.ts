@@ -12,6 +12,18 @@
  * masking, the HTTP status rules. Resolvers are the schema's own (the `@auth` wrapper
  * included), so what a field may do and which errors it raises are unchanged.
  *
+ * Leaf values (Int, Float, String, Boolean, ID and enums) are written as the resolvers give
+ * them, without graphql-js's coercion of each one (`disableLeafSerialization`): on a page of
+ * 500 SKUs that coercion, a function call and a try/catch per leaf, cost as much as building
+ * the answer by hand (bench/RESULTS.md). The values are already of their GraphQL type: the
+ * connectors turn codes and names into strings, the validation rules refuse quantities that
+ * are not whole (src/domain/validation.ts), the domain computes every flag and boolean, and
+ * test/e2e/executor-parity.test.ts compares every kind of answer with graphql-js's, which
+ * still coerces (INVENTORY_GRAPH_EXECUTOR=graphql-js). Custom scalars (DateTime, Decimal) are
+ * still serialized. One difference is left: a total beyond Int's 32 bits (only when records
+ * near the ±1e9 a record may hold add up) is written as the number it is, where graphql-js
+ * would refuse it with a field error.
+ *
  * Compiled operations are kept in one bounded LRU keyed by the operation name the client asked
  * for and the query text: the executor finds them there, and so does the fast path
  * (src/server/fast-path.ts), which answers a query seen before without Apollo's pipeline.
@@ -80,7 +92,7 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
     o.onLookup?.(entry !== undefined);
     if (entry === undefined) {
       // Apollo has parsed and validated the document: jit refusing it is unexpected, and its errors say why
-      const compiled = compileQuery(schema, rc.document, rc.operationName ?? undefined, { disablingCapturingStackErrors: true });
+      const compiled = compileQuery(schema, rc.document, rc.operationName ?? undefined, { disablingCapturingStackErrors: true, disableLeafSerialization: true });
       cache.set(key, (entry = { document: rc.document, operation, compiled }));
     }
     if (!isCompiledQuery(entry.compiled)) return entry.compiled;

@@ -1,0 +1,117 @@
+/**
+ * The jit executor writes leaf values as the resolvers give them, without graphql-js's
+ * coercion of each one (src/server/executor.ts). That is only right while every value already
+ * has its GraphQL type, so this suite asks two gateways on the same demo data, one on
+ * graphql-jit and one on graphql-js (which coerces every leaf), for every kind of answer the
+ * API gives, and compares the bodies byte for byte: every Int, Float, String, Boolean, ID and
+ * enum of availability, items, routing with its trace, locations, sources, reconciliation and
+ * anomalies, with a source failing and with invalid source data among them. Values of the
+ * clock aside (timestamps, read latencies).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
+
+const LOCATION_FIELDS = 'id name latitude longitude priority channels sellable safetyStock codes { system code }';
+const LOCATION = `location { ${LOCATION_FIELDS} }`;
+const AVAILABILITY = `sku available onHand committed safetyStock flags
+  byLocation { ${LOCATION} onHand committed safetyStock available counted flags provenance { source asOf stale fallback rule } }`;
+const ITEM = `sku name aliases { system code } unitCost { amount currency source } availability { ${AVAILABILITY} }`;
+
+const QUERIES: [string, (d: DemoApp) => { query: string; variables?: Record<string, unknown> }][] = [
+  [
+    'availability, every figure of every kind of SKU',
+    (d) => ({
+      query: `query A($skus: [ID!]!) { availability(skus: $skus) { ${AVAILABILITY} } web: availability(skus: $skus, channel: "web") { sku available flags } }`,
+      variables: { skus: [...d.facts.negativeWms.slice(0, 2), ...d.facts.pickedNotInvoiced.slice(0, 2), ...d.facts.staleTpl.slice(0, 2), ...d.facts.missingInWmsCentral.slice(0, 1), ...d.facts.unmapped.slice(0, 1), 'NO-SUCH-SKU'] },
+    }),
+  ],
+  [
+    'items: a page, one item, a resolved code',
+    (d) => ({
+      query: `query I($sku: ID!, $code: String!) {
+        inventoryItems(first: 5) { edges { cursor node { ${ITEM} } } nodes { sku } pageInfo { hasNextPage endCursor } }
+        inventoryItem(sku: $sku) { ${ITEM} }
+        resolveSku(system: "wms", code: $code) { sku name }
+        missing: inventoryItem(sku: "NO-SUCH-SKU") { sku }
+      }`,
+      variables: { sku: d.facts.discontinued[0] ?? d.facts.erpWmsDisagree[0], code: d.facts.orphanWmsCodes[0] ?? 'NONE' },
+    }),
+  ],
+  [
+    'a routed order with its trace, and one that cannot be filled',
+    (d) => ({
+      query: `query R($a: RouteOrderInput!, $b: RouteOrderInput!) {
+        a: routeOrder(order: $a) { complete strategy method shipments { ${LOCATION} lines { sku quantity } distanceKm }
+          unfulfilled { sku quantity reason detail }
+          trace { location { id } used rank distanceKm reasons detail figures { sku requested available allocated flags } } }
+        b: routeOrder(order: $b) { complete unfulfilled { sku quantity reason detail } }
+      }`,
+      variables: {
+        a: { lines: [{ sku: d.facts.pickedNotInvoiced[0], quantity: 1 }, { sku: d.facts.unexplained[0], quantity: 2 }], destination: { latitude: 41.88, longitude: -87.63 }, strategy: 'DISTANCE' },
+        b: { lines: [{ sku: d.facts.pickedNotInvoiced[1], quantity: 100000 }, { sku: 'NO-SUCH-SKU', quantity: 1 }], allowSplit: false },
+      },
+    }),
+  ],
+  [
+    'reconciliation and orphan codes',
+    (d) => ({
+      query: `query C($skus: [ID!]!) {
+        reconciliation(skus: $skus, tolerance: 1) {
+          tolerance
+          lines { sku location { id } status authoritative quantity variance explained unexplained worstSource rule
+            systems { source onHand committed asOf stale snapshotFallback authoritative movements { kind quantity asOf } variance explained unexplained status } }
+          gaps { sku source reason detail }
+          summary { lines matched explained withinTolerance discrepancies absVariance absExplained absUnexplained gaps }
+        }
+        orphanCodes(source: "wms", first: 3) { orphans { source code } scanned endCursor hasNextPage }
+      }`,
+      variables: { skus: [...d.facts.pickedNotInvoiced.slice(0, 2), ...d.facts.unexplained.slice(0, 2), ...d.facts.missingInWmsCentral.slice(0, 1)] },
+    }),
+  ],
+  [
+    'locations, sources, the viewer and the anomalies recorded so far',
+    () => ({
+      query: `{ locations { ${LOCATION_FIELDS} } viewer { name role }
+        sources { name kind entities maxAgeSeconds stalePolicy status breaker timeoutMs failureThreshold }
+        anomalies(first: 50) { id kind sku location source detail status occurrences code acknowledgeNote } }`,
+    }),
+  ],
+];
+
+/** Two gateways whose ERP cost table is gone: SOURCE_UNAVAILABLE for cost, figures untouched. */
+const costGone = (y: string) => y.replace(/table: item_cost/, 'table: no_such_cost_table');
+
+let jit: DemoApp;
+let graphqlJs: DemoApp;
+
+beforeAll(async () => {
+  jit = await startDemoApp({ skus: 300, editConfig: costGone });
+  process.env.INVENTORY_GRAPH_EXECUTOR = 'graphql-js';
+  try {
+    graphqlJs = await startDemoApp({ skus: 300, editConfig: costGone });
+  } finally {
+    delete process.env.INVENTORY_GRAPH_EXECUTOR;
+  }
+});
+
+afterAll(async () => {
+  await Promise.all([jit?.close(), graphqlJs?.close()]);
+});
+
+/** The body as text, values of the clock replaced: instants, and `detail` texts that quote one. */
+const clockless = (text: string) => text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, 'T');
+
+describe('graphql-jit without leaf coercion answers as graphql-js does', () => {
+  it.each(QUERIES)('%s', async (_, make) => {
+    // the same requests in the same order to both, so their anomalies and breakers agree
+    for (let k = 0; k < 2; k++) {
+      const a = make(graphqlJs);
+      const expected = await graphqlJs.gql(a.query, a.variables);
+      const b = make(jit);
+      const actual = await jit.gql(b.query, b.variables);
+      expect(expected.status, expected.text).toBe(200);
+      expect(expected.body.data).toBeTruthy();
+      expect(clockless(actual.text)).toBe(clockless(expected.text));
+    }
+  });
+});
