@@ -101,23 +101,39 @@ export async function createMariaDbDatabase(): Promise<TestDatabase> {
  * string or `{ sql }`). The drivers are CommonJS modules shared with knex, so this sees the
  * statements a connector sends without any access to its knex instance.
  */
-function spyOnMethod(proto: object, method: string): StatementSpy {
+/** Records the SQL of every call of `methods` on `proto`; `sqlOf` finds it in the call. */
+function spyOnMethods(proto: object, methods: string[], sqlOf: (self: unknown, args: unknown[]) => unknown): StatementSpy {
   const target = proto as Record<string, unknown>;
-  const own = Object.prototype.hasOwnProperty.call(target, method);
-  const original = target[method] as (this: unknown, ...args: unknown[]) => unknown;
   const sql: string[] = [];
-  target[method] = function (this: unknown, ...args: unknown[]) {
-    const first = args[0];
-    sql.push(typeof first === 'string' ? first : String((first as { sql?: unknown } | undefined)?.sql));
-    return original.apply(this, args);
-  };
+  const restores = methods.map((method) => {
+    const own = Object.prototype.hasOwnProperty.call(target, method);
+    const original = target[method] as (this: unknown, ...args: unknown[]) => unknown;
+    target[method] = function (this: unknown, ...args: unknown[]) {
+      const found = sqlOf(this, args);
+      sql.push(typeof found === 'string' ? found : String((found as { sql?: unknown } | undefined)?.sql));
+      return original.apply(this, args);
+    };
+    return () => {
+      if (own) target[method] = original;
+      else delete target[method];
+    };
+  });
   return {
     sql,
     restore() {
-      if (own) target[method] = original;
-      else delete target[method];
+      for (const r of restores) r();
     },
   };
+}
+
+/** better-sqlite3's Statement class is not exported: its prototype, from a statement. */
+function sqliteStatementPrototype(): object {
+  const db = new Database(':memory:');
+  try {
+    return Object.getPrototypeOf(db.prepare('select 1')) as object;
+  } finally {
+    db.close();
+  }
 }
 
 export const sqlite: Backend = {
@@ -128,7 +144,8 @@ export const sqlite: Backend = {
   // a file that does not exist in a directory that does: a read-only source must not create it
   unreachable: () => join(tmpdir(), `ig-missing-${randomBytes(6).toString('hex')}.sqlite`),
   // knex's better-sqlite3 dialect prepares every statement it runs
-  spyOnStatements: () => spyOnMethod(Database.prototype, 'prepare'),
+  // statements run, not prepared: a connection keeps its prepared statements (src/db/knex.ts)
+  spyOnStatements: () => spyOnMethods(sqliteStatementPrototype(), ['all', 'run', 'get'], (self) => (self as { source: string }).source),
 };
 
 export const mariadb: Backend = {
@@ -139,7 +156,7 @@ export const mariadb: Backend = {
   // port 1 on loopback: nothing listens there, the connection is refused at once
   unreachable: () => `mysql://root@${MARIADB_HOST}:1/ig_test_unreachable`,
   // knex's mysql2 dialect sends every statement through Connection#query (pooled connections included)
-  spyOnStatements: () => spyOnMethod(mysql2.Connection.prototype, 'query'),
+  spyOnStatements: () => spyOnMethods(mysql2.Connection.prototype, ['query'], (_, args) => args[0]),
 };
 
 export const BACKENDS: readonly Backend[] = [sqlite, mariadb];
