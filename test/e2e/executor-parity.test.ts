@@ -85,13 +85,9 @@ let jit: DemoApp;
 let graphqlJs: DemoApp;
 
 beforeAll(async () => {
+  // one after the other: the environment switch is read while an app is created
   jit = await startDemoApp({ skus: 300, editConfig: costGone });
-  process.env.INVENTORY_GRAPH_EXECUTOR = 'graphql-js';
-  try {
-    graphqlJs = await startDemoApp({ skus: 300, editConfig: costGone });
-  } finally {
-    delete process.env.INVENTORY_GRAPH_EXECUTOR;
-  }
+  graphqlJs = await startDemoApp({ skus: 300, editConfig: costGone, env: { INVENTORY_GRAPH_EXECUTOR: 'graphql-js' } });
 });
 
 afterAll(async () => {

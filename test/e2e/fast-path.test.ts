@@ -27,13 +27,9 @@ let fast: DemoApp;
 let apollo: DemoApp;
 
 beforeAll(async () => {
+  // one after the other: the environment switch is read while an app is created
   fast = await startDemoApp({ skus: 200, editConfig: wmsGone });
-  process.env.INVENTORY_GRAPH_FAST_PATH = 'off';
-  try {
-    apollo = await startDemoApp({ skus: 200, editConfig: wmsGone });
-  } finally {
-    delete process.env.INVENTORY_GRAPH_FAST_PATH;
-  }
+  apollo = await startDemoApp({ skus: 200, editConfig: wmsGone, env: { INVENTORY_GRAPH_FAST_PATH: 'off' } });
 });
 
 afterAll(async () => {

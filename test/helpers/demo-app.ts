@@ -41,6 +41,8 @@ export interface DemoAppOptions {
   editConfig?: (yaml: string) => string;
   /** Silence logs unless LOG_LEVEL is set. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** Environment variables set while the app is created (execution switches such as INVENTORY_GRAPH_EXECUTOR). */
+  env?: Record<string, string>;
 }
 
 export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
@@ -55,7 +57,17 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
   const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
-  const app = await createApp(config, { logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') });
+  const saved = Object.keys(o.env ?? {}).map((k) => [k, process.env[k]] as const);
+  Object.assign(process.env, o.env);
+  let app: Awaited<ReturnType<typeof createApp>>;
+  try {
+    app = await createApp(config, { logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') });
+  } finally {
+    for (const [k, v] of saved) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
   const url = await app.listen(0, '127.0.0.1');
   return {
     app,
