@@ -236,8 +236,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     else await readJsonLines(c.file, onRow);
     if (rows === 0) throw new FileParseError(c.file, null, 'no rows (an empty or half-written file?)');
 
-    const values = <R>(m: Map<string, Map<string, R>>) => new Map([...m].map(([code, byKey]) => [code, [...byKey.values()]] as const));
-    return { id: idOf(c), candidate: c, stock: new PackedStock(values(stock)), movements: new PackedMovements(values(movements)), rows };
+    return { id: idOf(c), candidate: c, stock: new PackedStock(stock), movements: new PackedMovements(movements), rows };
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {

@@ -14,6 +14,8 @@ import type { MovementKind, MovementRecord, StockRecord } from '../domain/record
 /** Rows added per code (each row already summed per (code, location[, kind])), then packed once. */
 interface Columns {
   codes: string[];
+  /** Position of each code in `codes`. */
+  index: Map<string, number>;
   /** Row range of codes[i]: rows start[i] .. start[i + 1] - 1. */
   start: Uint32Array;
   /** Index into `labels` (location, or location + kind for movements). */
@@ -23,10 +25,14 @@ interface Columns {
   asOf: Float64Array;
 }
 
-function pack<R>(groups: Map<string, readonly R[]>, fields: (r: R) => [label: string, a: number, b: number, asOf: number]): { columns: Columns; labels: string[] } {
+/** Per code, its rows by key (location, or location and kind), in the order they should be answered: what the file loader builds. */
+export type RowsByCode<R> = ReadonlyMap<string, ReadonlyMap<string, R>>;
+
+function pack<R>(groups: RowsByCode<R>, fields: (r: R) => [label: string, a: number, b: number, asOf: number]): { columns: Columns; labels: string[] } {
   let rows = 0;
-  for (const g of groups.values()) rows += g.length;
+  for (const g of groups.values()) rows += g.size;
   const codes = [...groups.keys()].sort();
+  const index = new Map<string, number>();
   const start = new Uint32Array(codes.length + 1);
   const label = new Uint32Array(rows);
   const a = new Float64Array(rows);
@@ -36,8 +42,9 @@ function pack<R>(groups: Map<string, readonly R[]>, fields: (r: R) => [label: st
   const labelIndex = new Map<string, number>();
   let row = 0;
   codes.forEach((code, i) => {
+    index.set(code, i);
     start[i] = row;
-    for (const r of groups.get(code) as readonly R[]) {
+    for (const r of (groups.get(code) as ReadonlyMap<string, R>).values()) {
       const [l, x, y, t] = fields(r);
       let li = labelIndex.get(l);
       if (li === undefined) labelIndex.set(l, (li = labels.push(l) - 1));
@@ -49,21 +56,19 @@ function pack<R>(groups: Map<string, readonly R[]>, fields: (r: R) => [label: st
     }
   });
   start[codes.length] = row;
-  return { columns: { codes, start, label, a, b, asOf }, labels };
+  return { columns: { codes, index, start, label, a, b, asOf }, labels };
 }
 
 /** Stock rows packed by code: `get` makes the records of one code. */
 export class PackedStock {
   private readonly c: Columns;
   private readonly locations: string[];
-  private readonly index = new Map<string, number>();
 
-  /** `groups`: per code, its records (one per location) in the order they should be answered. */
-  constructor(groups: Map<string, readonly StockRecord[]>) {
+  /** `groups`: per code, its records by location. */
+  constructor(groups: RowsByCode<StockRecord>) {
     const { columns, labels } = pack(groups, (r) => [r.location, r.onHand, r.committed, r.asOf.getTime()]);
     this.c = columns;
     this.locations = labels;
-    columns.codes.forEach((code, i) => this.index.set(code, i));
   }
 
   /** Every code with rows, sorted (for paging through the snapshot). */
@@ -71,13 +76,9 @@ export class PackedStock {
     return this.c.codes;
   }
 
-  get size(): number {
-    return this.c.codes.length;
-  }
-
   /** Appends the records of `code` (none when the snapshot has no row for it) to `out`; `fallback` marks them `snapshotFallback`. */
   get(code: string, out: StockRecord[], fallback: boolean): void {
-    const i = this.index.get(code);
+    const i = this.c.index.get(code);
     if (i === undefined) return;
     const { start, label, a, b, asOf } = this.c;
     for (let r = start[i] as number; r < (start[i + 1] as number); r++) {
@@ -93,20 +94,19 @@ export class PackedStock {
 export class PackedMovements {
   private readonly c: Columns;
   private readonly kinds: { location: string; kind: MovementKind }[];
-  private readonly index = new Map<string, number>();
 
-  constructor(groups: Map<string, readonly MovementRecord[]>) {
+  /** `groups`: per code, its records by location and kind. */
+  constructor(groups: RowsByCode<MovementRecord>) {
     const { columns, labels } = pack(groups, (r) => [`${r.location}\u0000${r.kind}`, r.quantity, 0, r.asOf.getTime()]);
     this.c = columns;
     this.kinds = labels.map((l) => {
       const [location, kind] = l.split('\u0000') as [string, MovementKind];
       return { location, kind };
     });
-    columns.codes.forEach((code, i) => this.index.set(code, i));
   }
 
   get(code: string, out: MovementRecord[]): void {
-    const i = this.index.get(code);
+    const i = this.c.index.get(code);
     if (i === undefined) return;
     const { start, label, a, asOf } = this.c;
     for (let r = start[i] as number; r < (start[i + 1] as number); r++) {
