@@ -78,10 +78,6 @@ export interface OperationLimits {
   plugin: ApolloServerPlugin<GatewayContext>;
 }
 
-export function limitsPlugin(o: LimitsPluginOptions): ApolloServerPlugin<GatewayContext> {
-  return createOperationLimits(o).plugin;
-}
-
 export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   const now = o.now ?? Date.now;
   const buckets = new Map<string, { points: number; at: number }>();
