@@ -60,9 +60,9 @@ export function createKnex(o: DbOptions): Knex {
 /**
  * knex prepares every SQLite statement anew, and compiling the SQL costs about as much as running
  * it for a small read (a CPU profile of the item page: ~50 µs to prepare a statement, ~58 µs to
- * run it). A connection keeps its `max` most recently used statements by
- * their text instead: the same text (a source's statement for the same number of codes, the
- * store's lookups) reuses the compiled one. Safe because better-sqlite3 runs one statement at a
+ * run it). A connection keeps its `max` most recently used statements by their text instead:
+ * the same text (a source's statement for the same number of codes, the store's lookups)
+ * reuses the compiled one. Safe because better-sqlite3 runs one statement at a
  * time to completion (knex only calls `all` and `run`) and re-prepares a statement by itself
  * when the schema changes under it.
  */

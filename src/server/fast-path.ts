@@ -18,10 +18,10 @@
  * - the limits refuse the operation, or the variables are refused (Apollo words the error).
  */
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
+import { isCompiledQuery } from 'graphql-jit';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
-import { isCompiledQuery } from 'graphql-jit';
 import type { CompiledOperations } from './executor.js';
 import type { OperationLimits } from './limits.js';
 import { errorCodesOf, trackOperation } from './request-log.js';

@@ -135,7 +135,7 @@ export interface GraphQLServerOptions {
    * from $INVENTORY_GRAPH_FAST_PATH=on|off.
    */
   fastPath?: boolean;
-  /** Most compiled operations the jit executor keeps (and documents the fast path keeps). Defaults to 500. */
+  /** Most compiled operations the jit executor keeps (the fast path answers from the same ones). Defaults to 500. */
   compiledOperations?: number;
   /** Runs after ours: the request log's operation tracker (src/server/request-log.ts). */
   plugins?: ApolloServerPlugin<GatewayContext>[];

@@ -1,7 +1,7 @@
 /**
  * A file source's snapshot packed into columns. A 3PL file of 330,000 rows held as record
  * objects is over a million heap objects (a record, its Date, its location string, an array
- * per SKU): hundreds of MiB that every major garbage collection has to walk while requests wait.
+ * per SKU): about 100 MiB that every major garbage collection has to walk while requests wait.
  * Packed, it is one typed array per figure, one string per SKU code and one per distinct
  * location, and a record object exists only while a request uses it.
  *
