@@ -19,7 +19,7 @@ import { stockLevel, summarize, unknownSku, type Availability, type Quantity, ty
 import type { Location, LocationIndex } from './locations.js';
 import type { Candidate, PrecedenceField, PrecedenceStrategy } from './precedence.js';
 import type { Entity, RecordOf } from './records.js';
-import { costProblem, stockProblem } from './validation.js';
+import { checkPageSize, costProblem, MAX_LIST_PAGE, stockProblem } from './validation.js';
 import { describeSourceFailure } from '../sources/resilience.js';
 import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from './route-order.js';
 import type { RoutingPolicy } from './routing.js';
@@ -244,10 +244,7 @@ export function createInventoryService(deps: InventoryDeps) {
       },
 
       async items(first: number, after: string | null) {
-        if (!Number.isInteger(first) || first < 1 || first > deps.maxSkusPerQuery) {
-          throw new BadUserInputError(`\`first\` must be between 1 and ${deps.maxSkusPerQuery}, got ${first}.`, { argumentName: 'first' });
-        }
-        const page = await deps.store.skus.page(first, after);
+        const page = await deps.store.skus.page(checkPageSize(first, deps.maxSkusPerQuery), after);
         for (const s of page.skus) skuLoader.prime(s.sku, s);
         return page;
       },
@@ -269,7 +266,7 @@ export function createInventoryService(deps: InventoryDeps) {
         return sku === null ? null : skuLoader.load(sku);
       },
       locations: (): Location[] => [...deps.locations.all],
-      anomalies: (status: AnomalyStatus | null, first: number): Promise<Anomaly[]> => deps.store.anomalies.list(status, first),
+      anomalies: async (status: AnomalyStatus | null, first: number): Promise<Anomaly[]> => deps.store.anomalies.list(status, checkPageSize(first, MAX_LIST_PAGE)),
 
       /** Which locations should ship this order, from one batched availability read. */
       routeOrder(order: RouteOrderRequest): Promise<FulfillmentPlan> {

@@ -10,6 +10,7 @@ import { countingMeter } from '../sources/connector.js';
 import type { CanonicalSku, NewAnomaly, Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { describeFailure, type SourceFailure } from './inventory-service.js';
+import { checkPageSize, MAX_LIST_PAGE } from './validation.js';
 import { addToSummary, createReconciler, emptySummary, orphanAnomaly, orphanPage, type OrphanCode, type Reconciliation, type ReconciliationDeps } from './reconciliation.js';
 
 export interface ReconciliationApiDeps extends ReconciliationDeps {
@@ -72,9 +73,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
           const known = [...deps.connectors.values()].filter((x) => x.entities.has('stock')).map((x) => x.name);
           throw new BadUserInputError(`Unknown stock source ${JSON.stringify(source)}. Known: ${known.join(', ')}.`, { argumentName: 'source' });
         }
-        if (!Number.isInteger(first) || first < 1 || first > PAGE) {
-          throw new BadUserInputError(`\`first\` must be between 1 and ${PAGE}, got ${first}.`, { argumentName: 'first' });
-        }
+        checkPageSize(first, PAGE);
         const canonical = deps.settings.get(source)?.skuCodes === 'canonical';
         const orphans: string[] = [];
         let cursor = after;
@@ -101,10 +100,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
       },
 
       async runs(first: number): Promise<ReconciliationRun[]> {
-        if (!Number.isInteger(first) || first < 1 || first > 1000) {
-          throw new BadUserInputError(`\`first\` must be between 1 and 1000, got ${first}.`, { argumentName: 'first' });
-        }
-        return deps.runs.list(first);
+        return deps.runs.list(checkPageSize(first, MAX_LIST_PAGE));
       },
     };
   };

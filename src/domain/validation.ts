@@ -6,6 +6,7 @@
  * flagged INVALID_SOURCE_DATA and an anomaly is recorded: never a crash, never a silent zero.
  * Pure functions: no I/O, no clock except the `now` passed in.
  */
+import { BadUserInputError } from '../errors.js';
 import type { CostRecord, StockRecord } from './records.js';
 
 /** The largest quantity believed: beyond it (either sign) a figure is a unit or overflow mistake, not stock. */
@@ -31,4 +32,15 @@ export function costProblem(r: CostRecord): string | undefined {
   if (!/^\d+(\.\d+)?$/.test(r.amount)) return `unit cost is not a non-negative decimal (${JSON.stringify(r.amount)})`;
   if (r.currency.trim() === '') return 'unit cost has no currency';
   return undefined;
+}
+
+/** The most anomalies or reconciliation runs one list answers. */
+export const MAX_LIST_PAGE = 1000;
+
+/** A page size asked by a caller (`first`): a whole number from 1 to `max`, else a BadUserInputError naming the value. */
+export function checkPageSize(first: number, max: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > max) {
+    throw new BadUserInputError(`\`first\` must be between 1 and ${max}, got ${first}.`, { argumentName: 'first' });
+  }
+  return first;
 }

@@ -56,7 +56,9 @@ const ROWS: Row[] = [
   { name: '501 SKUs', body: q('query($s: [ID!]!) { availability(skus: $s) { sku } }', { s: skus(501) }), status: 400, code: 'BAD_USER_INPUT', message: /Too many SKUs/ },
   { name: 'routeOrder lines count toward SKUs', body: q('query($o: RouteOrderInput!) { routeOrder(order: $o) { complete } }', { o: { lines: skus(501).map((sku) => ({ sku, quantity: 1 })) } }), status: 400, code: 'BAD_USER_INPUT', message: /asks about 501/ },
   { name: 'introspection as storefront', role: 'storefront', body: q('{ __schema { types { name } } }'), status: 403, code: 'FORBIDDEN' },
-  { name: 'rate budget spent', app: () => strict, role: 'storefront', body: q('query($s: [ID!]!) { availability(skus: $s) { sku } }', { s: skus(80) }), status: 429, code: 'RATE_LIMITED' },
+  { name: 'costs more than a minute of points', app: () => strict, role: 'storefront', body: q('query($s: [ID!]!) { availability(skus: $s) { sku } }', { s: skus(80) }), status: 400, code: 'LIMIT_EXCEEDED', message: /cost 81 points, more than the 60/ },
+  { name: 'anomalies first negative', body: q('{ anomalies(first: -1) { id } }'), status: 200, code: 'BAD_USER_INPUT', message: /between 1 and 1000, got -1/ },
+  { name: 'anomalies first zero', body: q('{ anomalies(first: 0) { id } }'), status: 200, code: 'BAD_USER_INPUT', message: /got 0/ },
   // transport
   { name: '5 MB body', raw: { body: JSON.stringify(q(`{ viewer { role } } #${'x'.repeat(5_000_000)}`)) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
   { name: 'batched array', raw: { body: JSON.stringify([q('{ viewer { role } }'), q('{ viewer { role } }')]) }, status: 400 },
