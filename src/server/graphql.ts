@@ -9,7 +9,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import type { GraphQLError, GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,10 +80,21 @@ const statementsHeaderPlugin: ApolloServerPlugin<GatewayContext> = {
   },
 };
 
+/**
+ * An error Apollo raises itself about the request with a 4xx status and no code (a persisted
+ * query whose hash does not match its text, an unsupported persisted-query version): the
+ * client's mistake, answered as BAD_REQUEST and never logged as an internal fault.
+ */
+function isUncodedClientError(e: unknown): boolean {
+  if (!(e instanceof GraphQLError) || e.extensions.code !== undefined) return false;
+  const status = (e.extensions.http as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 500;
+}
+
 /** Logs, with the request id, every error that will reach the client masked. */
 export function logInternalErrors(logger: Logger, context: GatewayContext, errors: readonly GraphQLError[]): void {
   for (const e of errors) {
-    if (e.extensions.code === undefined || e.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) {
+    if ((e.extensions.code === undefined || e.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) && !isUncodedClientError(e)) {
       logger.error('internal error', { requestId: context.requestId, path: e.path, ...errorFields(unwrapResolverError(e)) });
     }
   }
@@ -101,10 +112,11 @@ function internalErrorLogPlugin(logger: Logger): ApolloServerPlugin<GatewayConte
   };
 }
 
-/** Apollo's `formatError`: any error that is not ours (no code of its own) is masked. */
-export function maskInternalError(formatted: GraphQLFormattedError): GraphQLFormattedError {
+/** Apollo's `formatError`: any error that is not ours (no code of its own) is masked, but for Apollo's own 4xx refusals of a request. */
+export function maskInternalError(formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError {
   // ours and Apollo's own (parse, validation, bad variables) carry a code; anything else is an internal fault
   if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
+  if (isUncodedClientError(error)) return { message: formatted.message, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
   return {
     message: 'Internal server error (the server log has the details under this response\'s x-request-id).',
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
@@ -114,7 +126,7 @@ export function maskInternalError(formatted: GraphQLFormattedError): GraphQLForm
 
 export interface GraphQLServerOptions {
   logger: Logger;
-  limits: LimitsPluginOptions;
+  limits: Omit<LimitsPluginOptions, 'schema'>;
   /** The parser's token cap: the largest of the roles' `maxTokens`, so no document is lexed further. */
   maxTokens: number;
   /**
@@ -167,7 +179,7 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   const schema = createSchema();
   const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations, onLookup: o.compiledCache?.lookup }) : undefined;
   if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
-  const limits = createOperationLimits(o.limits);
+  const limits = createOperationLimits({ ...o.limits, schema });
   const server = new ApolloServer<GatewayContext>({
     ...(gateway !== undefined ? { gateway } : { schema }),
     // allowed here, refused per role by the limits plugin (analyst and admin only)

@@ -9,20 +9,32 @@
  *
  * The cost estimate: every selected field costs 1, and a field's children cost as many times
  * as the field can return items: the length of a `skus` or `lines` argument, the value of
- * `first`, the number of locations for per-location lists.
+ * `first`, the number of locations for per-location lists. Arguments are read as the executor
+ * will read them (variables coerced, defaults filled in), and the walk is linear in the
+ * document: each fragment is measured once (measureOperation).
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
+  getArgumentValues,
+  getNamedType,
+  getVariableValues,
   GraphQLError,
+  isInterfaceType,
+  isObjectType,
   Kind,
   Lexer,
   Source,
   TokenKind,
   type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLInterfaceType,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type ValueNode,
 } from 'graphql';
 import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
@@ -60,6 +72,8 @@ export function limitError(message: string, extensions: Record<string, unknown>,
 }
 
 export interface LimitsPluginOptions {
+  /** The schema the operations run against: arguments are measured as it coerces them, defaults included. */
+  schema: GraphQLSchema;
   limitsFor: (role: Role) => Limits;
   locationCount: number;
   now?: () => number;
@@ -86,12 +100,14 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   const tokenCap = Math.max(...ROLES.map((r) => o.limitsFor(r).maxTokens)) + 1;
   const tokenCounts = new WeakMap<DocumentNode, number>();
 
+  // The cheap checks come first (bytes, tokens, a key with no points left), then the walk,
+  // which is linear in the document (measureOperation), then the limits on what it measured.
   function check(contextValue: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void {
     const role = contextValue.principal.role;
     const limits = o.limitsFor(role);
     const bytes = Buffer.byteLength(query, 'utf8');
     if (bytes > limits.maxDocumentBytes) {
-      throw limitError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes });
+      throw limitError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes, actual: bytes });
     }
     let tokens = tokenCounts.get(document);
     if (tokens === undefined) tokenCounts.set(document, (tokens = countTokens(query, tokenCap)));
@@ -102,9 +118,11 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     if (operation.operation === 'subscription') {
       throw new GraphQLError('Subscriptions are not served: ask again with a query.', { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } });
     }
+    // a key with less than one point left can afford no operation: refused before any walk
+    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, 1, limits.pointsPerMinute, false);
     const fragments = new Map<string, FragmentDefinitionNode>();
     for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-    const m = measure(operation, fragments, variables, o.locationCount);
+    const m = measureOperation(o.schema, operation, fragments, variables, o.locationCount);
     const over = (limit: keyof Limits, actual: number, what: string) => {
       if (actual > limits[limit]) throw limitError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
     };
@@ -117,12 +135,20 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       });
     }
     over('maxCost', m.cost, 'is estimated to cost');
+    // more than a whole minute's points could never be paid, however long the client waits
+    if (limits.pointsPerMinute > 0 && m.cost > limits.pointsPerMinute) {
+      throw limitError(`The operation is estimated to cost ${m.cost} points, more than the ${limits.pointsPerMinute} a key of role ${role} may spend in a minute: ask for fewer SKUs or fields.`, {
+        limit: 'pointsPerMinute',
+        max: limits.pointsPerMinute,
+        actual: m.cost,
+      });
+    }
     if (m.introspection && !allows(role, 'analyst')) {
       throw new GraphQLError(`Introspection is for the analyst and admin roles; this key (${contextValue.principal.name}) is ${role}.`, {
         extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
       });
     }
-    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute);
+    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute, true);
     contextValue.cost = m.cost;
   }
 
@@ -131,8 +157,10 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       return {
         // Apollo turns what is thrown here into an error response; nothing has executed yet.
         // (The parser already stopped at the largest role's maxTokens.)
-        async didResolveOperation({ document, operation }) {
-          check(contextValue, request.query ?? '', request.variables ?? {}, document, operation);
+        // `source` is the text that was parsed: also the stored document when the client sent
+        // only a persisted query's hash (its own `query` is then empty)
+        async didResolveOperation({ source, document, operation }) {
+          check(contextValue, source, request.variables ?? {}, document, operation);
         },
       };
     },
@@ -145,22 +173,21 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
 
   return { check, refund, plugin };
 
-  /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. */
-  function spend(key: string, cost: number, perMinute: number): void {
+  /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. Takes `cost` when `take`, else only checks it is there. */
+  function spend(key: string, cost: number, perMinute: number, take: boolean): void {
     const t = now();
     const b = buckets.get(key) ?? { points: perMinute, at: t };
     b.points = Math.min(perMinute, b.points + ((t - b.at) / 60_000) * perMinute);
     b.at = t;
+    buckets.set(key, b);
     if (cost > b.points) {
-      buckets.set(key, b);
       const wait = Math.max(1, Math.ceil(((cost - b.points) / perMinute) * 60));
       const headers = new Map([['retry-after', String(wait)]]);
-      throw new GraphQLError(`Rate budget spent: this operation costs ${cost} points and ${Math.floor(b.points)} are left; retry in ${wait} s.`, {
+      throw new GraphQLError(`Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(b.points)} are left; retry in ${wait} s.`, {
         extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: wait, http: { status: 429, headers } },
       });
     }
-    b.points -= cost;
-    buckets.set(key, b);
+    if (take) b.points -= cost;
   }
 }
 
@@ -176,56 +203,118 @@ function countTokens(query: string, stop: number): number {
   return n;
 }
 
-interface Measure {
+export interface Measure {
   depth: number;
   aliases: number;
   directives: number;
   skus: number;
   cost: number;
   introspection: boolean;
+  /** Selections visited: each selection of the document once, whatever its fragments spread (what a test counts). */
+  steps: number;
 }
 
-/** Walks the operation with its fragments (validation has already refused fragment cycles). */
-function measure(op: OperationDefinitionNode, fragments: Map<string, FragmentDefinitionNode>, variables: Record<string, unknown>, locations: number): Measure {
-  const m: Measure = { depth: 0, aliases: 0, directives: op.directives?.length ?? 0, skus: 0, cost: 0, introspection: false };
+type Summary = Omit<Measure, 'steps'>;
+type FieldParent = GraphQLObjectType | GraphQLInterfaceType;
 
-  // depth counts field levels: `{ viewer { role } }` is 2
-  const walk = (set: SelectionSetNode, depth: number, multiplier: number, seen: Set<string>): number => {
-    m.depth = Math.max(m.depth, depth);
-    let cost = 0;
+/**
+ * Measures `op` with the values the executor will use: variables coerced by the schema (their
+ * defaults included), arguments coerced with the schema's defaults (`anomalies` without
+ * `first` asks for its default 100). Every fragment is measured once and its summary reused
+ * at each spread (a spread adds its fragment's figures, its SKUs times the items around it),
+ * so the work is one step per selection in the document: a fragment spread twice in each of
+ * 24 fragments costs 2^24 in the estimate (and is refused), not 2^24 steps. Validation has
+ * refused fragment cycles already; a fragment met again while it is being measured counts 0.
+ */
+export function measureOperation(
+  schema: GraphQLSchema,
+  op: OperationDefinitionNode,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  rawVariables: Record<string, unknown>,
+  locations: number,
+): Measure {
+  const coercedVariables = getVariableValues(schema, op.variableDefinitions ?? [], rawVariables);
+  const variables = coercedVariables.coerced ?? rawVariables;
+  const summaries = new Map<string, Summary | 'measuring'>();
+  let steps = 0;
+
+  const fragment = (name: string): Summary | undefined => {
+    const known = summaries.get(name);
+    if (known === 'measuring') return undefined;
+    if (known !== undefined) return known;
+    const f = fragments.get(name);
+    if (f === undefined) return undefined;
+    summaries.set(name, 'measuring');
+    const s = summarize(f.selectionSet, parentOf(schema.getType(f.typeCondition.name.value)));
+    summaries.set(name, s);
+    return s;
+  };
+
+  // depth counts field levels: `{ viewer { role } }` is 2; a set's own fields are level 1
+  const summarize = (set: SelectionSetNode, parent: FieldParent | undefined): Summary => {
+    const s: Summary = { depth: 1, aliases: 0, directives: 0, skus: 0, cost: 0, introspection: false };
+    const add = (inner: Summary, times: number, deeper: number) => {
+      s.depth = Math.max(s.depth, inner.depth + deeper);
+      s.aliases += inner.aliases;
+      s.directives += inner.directives;
+      s.skus += inner.skus * times;
+      s.cost += inner.cost * times;
+      s.introspection ||= inner.introspection;
+    };
     for (const sel of set.selections) {
-      m.directives += sel.directives?.length ?? 0;
+      steps++;
+      s.directives += sel.directives?.length ?? 0;
       if (sel.kind === Kind.FIELD) {
         const name = sel.name.value;
-        if (sel.alias) m.aliases++;
+        if (sel.alias) s.aliases++;
         if (name === '__schema' || name === '__type') {
           // introspection is refused below analyst, and its shape is the schema's, not the
           // caller's: GraphiQL's own introspection query nests `ofType` 15 deep. Like
           // graphql-armor, depth and cost do not look inside it.
-          m.introspection = true;
-          cost += 1;
+          s.introspection = true;
+          s.cost += 1;
           continue;
         }
+        const def = parent?.getFields()[name];
+        const args = def === undefined ? {} : argumentsOf(def, sel, variables);
         let items = 1;
-        for (const arg of sel.arguments ?? []) {
-          const n = skusIn(name, arg.name.value, valueOf(arg.value, variables));
-          items = Math.max(items, n, arg.name.value === 'first' ? countOf(valueOf(arg.value, variables)) : 0);
-          m.skus += n * multiplier;
+        for (const [arg, value] of Object.entries(args)) {
+          const n = skusIn(name, arg, value);
+          items = Math.max(items, n, arg === 'first' ? countOf(value) : 0);
+          s.skus += n;
         }
         if (PER_LOCATION.has(name)) items = Math.max(items, locations);
-        cost += 1 + (sel.selectionSet ? items * walk(sel.selectionSet, depth + 1, multiplier * items, seen) : 0);
+        s.cost += 1;
+        if (sel.selectionSet) add(summarize(sel.selectionSet, def === undefined ? undefined : parentOf(getNamedType(def.type))), items, 1);
       } else if (sel.kind === Kind.INLINE_FRAGMENT) {
-        cost += walk(sel.selectionSet, depth, multiplier, seen);
+        add(summarize(sel.selectionSet, sel.typeCondition ? parentOf(schema.getType(sel.typeCondition.name.value)) : parent), 1, 0);
       } else {
-        const f = fragments.get(sel.name.value);
-        if (f === undefined || seen.has(f.name.value)) continue;
-        cost += walk(f.selectionSet, depth, multiplier, new Set([...seen, f.name.value]));
+        const f = fragment(sel.name.value);
+        if (f !== undefined) add(f, 1, 0);
       }
     }
-    return cost;
+    return s;
   };
-  m.cost = walk(op.selectionSet, 1, 1, new Set());
-  return m;
+
+  const top = summarize(op.selectionSet, parentOf(schema.getRootType(op.operation) ?? undefined));
+  return { ...top, directives: top.directives + (op.directives?.length ?? 0), steps };
+}
+
+/** The type whose fields a selection set selects, when it has fields (objects and interfaces). */
+function parentOf(type: GraphQLNamedType | null | undefined): FieldParent | undefined {
+  return isObjectType(type) || isInterfaceType(type) ? type : undefined;
+}
+
+/**
+ * A field's arguments as the executor will see them (coerced, defaults filled in); when they
+ * cannot be coerced the field fails before its resolver runs, and it asks for nothing.
+ */
+function argumentsOf(def: GraphQLField<unknown, unknown>, node: FieldNode, variables: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return getArgumentValues(def, node, variables);
+  } catch {
+    return {};
+  }
 }
 
 /**
@@ -246,26 +335,4 @@ function skusIn(field: string, arg: string, value: unknown): number {
 function countOf(v: unknown): number {
   if (Array.isArray(v)) return v.length;
   return typeof v === 'number' && Number.isFinite(v) ? Math.max(0, Math.floor(v)) : 0;
-}
-
-/** An argument's value as plain data, variables substituted (enough to count, not to coerce). */
-function valueOf(v: ValueNode, variables: Record<string, unknown>): unknown {
-  switch (v.kind) {
-    case Kind.VARIABLE:
-      return variables[v.name.value];
-    case Kind.LIST:
-      return v.values.map((x) => valueOf(x, variables));
-    case Kind.OBJECT:
-      return Object.fromEntries(v.fields.map((f) => [f.name.value, valueOf(f.value, variables)]));
-    case Kind.INT:
-    case Kind.FLOAT:
-      return Number(v.value);
-    case Kind.STRING:
-    case Kind.ENUM:
-      return v.value;
-    case Kind.BOOLEAN:
-      return v.value;
-    default:
-      return null;
-  }
 }
