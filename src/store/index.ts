@@ -1,12 +1,15 @@
 /**
  * The gateway's own database (SQLite by default, MySQL/MariaDB supported): the SKU map and
  * the anomalies. Opening it runs the migrations, so a fresh file or schema is ready at once.
+ *
+ * Options beside `client` and `connection`:
+ * - `anomalyWrites`: the size of the anomaly write queue and its logger (src/store/anomaly-store.ts).
  */
 import type { Knex } from 'knex';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createKnex, type DbClient } from '../db/knex.js';
-import { createAnomalyStore } from './anomaly-store.js';
+import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
 import { migrationSource } from './migrations.js';
 import { createSkuMapStore } from './sku-map-store.js';
 
@@ -18,26 +21,38 @@ export interface Store {
   skus: ReturnType<typeof createSkuMapStore>;
   anomalies: ReturnType<typeof createAnomalyStore>;
   ping(): Promise<void>;
+  /** Stops the anomaly writer (what it has not written is logged as lost: flush first), then closes the pool. */
   close(): Promise<void>;
 }
 
-export async function openStore(o: { client: DbClient; connection: string }): Promise<Store> {
-  if (o.client === 'better-sqlite3' && o.connection !== ':memory:') mkdirSync(dirname(o.connection), { recursive: true });
+export interface StoreOptions {
+  client: DbClient;
+  connection: string;
+  anomalyWrites?: AnomalyWrites;
+}
+
+export async function openStore(o: StoreOptions): Promise<Store> {
+  const sqlite = o.client === 'better-sqlite3';
+  if (sqlite && o.connection !== ':memory:') mkdirSync(dirname(o.connection), { recursive: true });
   const db = createKnex({ client: o.client, connection: o.connection });
   try {
-    if (o.client === 'better-sqlite3') await db.raw('pragma journal_mode = WAL');
+    if (sqlite) await db.raw('pragma journal_mode = WAL');
     await db.migrate.latest({ migrationSource });
   } catch (e) {
     await db.destroy();
     throw e;
   }
+  const anomalies = createAnomalyStore(db, Date.now, o.anomalyWrites);
   return {
     db,
     skus: createSkuMapStore(db),
-    anomalies: createAnomalyStore(db),
+    anomalies,
     async ping() {
       await db.raw('select 1');
     },
-    close: () => db.destroy(),
+    async close() {
+      await anomalies.close();
+      await db.destroy();
+    },
   };
 }
