@@ -90,7 +90,8 @@ export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
 }
 
 export async function createApp(config: Config, o: AppOptions): Promise<App> {
-  const store = await openStore({ ...config.store, anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger: o.logger } });
+  // a locked SQLite store fails a statement at once instead of freezing the process (src/store/index.ts)
+  const store = await openStore({ ...config.store, busyTimeoutMs: 0, anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger: o.logger } });
   const hook = config.anomalies.webhook;
   const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger: o.logger });
   if (webhook !== undefined) store.anomalies.onOpened((opened) => webhook.notify(opened));

@@ -3,12 +3,18 @@
  * the anomalies. Opening it runs the migrations, so a fresh file or schema is ready at once.
  *
  * Options beside `client` and `connection`:
+ * - `busyTimeoutMs` (SQLite): how long a statement waits for a lock another connection holds.
+ *   better-sqlite3 waits by spinning on the main thread, freezing every request and timer, so
+ *   the server passes 0: a write on a locked store fails at once (`isStoreBusy`), anomaly
+ *   writes are retried by their queue, an analyst's mutation is refused with STORE_BUSY.
+ *   Defaults to 5000 (better-sqlite3's own), right for a command that has nothing else to do.
+ *   Opening waits up to 5000 either way: the migrations of workers starting together take turns.
  * - `anomalyWrites`: the size of the anomaly write queue and its logger (src/store/anomaly-store.ts).
  */
 import type { Knex } from 'knex';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createKnex, type DbClient } from '../db/knex.js';
+import { busyTimeout, createKnex, isSqliteBusy, type DbClient } from '../db/knex.js';
 import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
 import { migrationSource } from './migrations.js';
 import { createSkuMapStore } from './sku-map-store.js';
@@ -28,16 +34,26 @@ export interface Store {
 export interface StoreOptions {
   client: DbClient;
   connection: string;
+  busyTimeoutMs?: number;
   anomalyWrites?: AnomalyWrites;
 }
+
+/** How long opening the store (journal mode, migrations) may wait for a lock, in ms. */
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
+
+/** Whether `e` is the store refusing a statement because another connection holds its lock. */
+export const isStoreBusy = isSqliteBusy;
 
 export async function openStore(o: StoreOptions): Promise<Store> {
   const sqlite = o.client === 'better-sqlite3';
   if (sqlite && o.connection !== ':memory:') mkdirSync(dirname(o.connection), { recursive: true });
-  const db = createKnex({ client: o.client, connection: o.connection });
+  const busyTimeoutMs = o.busyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS;
+  const db = createKnex({ client: o.client, connection: o.connection, busyTimeoutMs });
   try {
+    if (sqlite) await db.raw(`pragma ${busyTimeout(OPEN_BUSY_TIMEOUT_MS)}`);
     if (sqlite) await db.raw('pragma journal_mode = WAL');
     await db.migrate.latest({ migrationSource });
+    if (sqlite) await db.raw(`pragma ${busyTimeout(busyTimeoutMs)}`);
   } catch (e) {
     await db.destroy();
     throw e;
