@@ -148,7 +148,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
   const status = createStatusCollector({ health, db: store.db, runs: createReconciliationStore(store.db), now: o.now });
-  const metrics = createMetrics({ health, status });
+  const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 
   const limitsFor = roleLimits(config);
