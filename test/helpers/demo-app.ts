@@ -43,6 +43,8 @@ export interface DemoAppOptions {
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Environment variables set while the app is created (execution switches such as INVENTORY_GRAPH_EXECUTOR). */
   env?: Record<string, string>;
+  /** Receives every log line (JSON, at `logLevel`, default warn) instead of stderr. */
+  log?: (line: string) => void;
 }
 
 export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
@@ -61,7 +63,8 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   Object.assign(process.env, o.env);
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    app = await createApp(config, { logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') });
+    const logger = o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
+    app = await createApp(config, { logger });
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];
