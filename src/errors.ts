@@ -14,6 +14,7 @@ export enum ErrorCode {
   RATE_LIMITED = 'RATE_LIMITED',
   SOURCE_UNAVAILABLE = 'SOURCE_UNAVAILABLE',
   INVALID_SOURCE_DATA = 'INVALID_SOURCE_DATA',
+  STORE_BUSY = 'STORE_BUSY',
   INTERNAL_SERVER_ERROR = 'INTERNAL_SERVER_ERROR',
 }
 
@@ -29,6 +30,14 @@ export class BadUserInputError extends GatewayError {
   constructor(message: string, extensions: Record<string, unknown> = {}) {
     super(message, ErrorCode.BAD_USER_INPUT, extensions);
     this.name = 'BadUserInputError';
+  }
+}
+
+/** The gateway's own store is locked by another writer: a change was refused at once, not waited for. */
+export class StoreBusyError extends GatewayError {
+  constructor() {
+    super('The gateway’s store is busy (locked by another writer); nothing was changed. Try again shortly.', ErrorCode.STORE_BUSY);
+    this.name = 'StoreBusyError';
   }
 }
 

@@ -3,6 +3,7 @@
  * suite looped over SQLite and MariaDB, a fresh database per test.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/logger.js';
 import { openStore, type CanonicalSku, type NewAnomaly, type Store } from '../src/store/index.js';
 import { createAnomalyStore } from '../src/store/anomaly-store.js';
 import { migrationSource } from '../src/store/migrations.js';
@@ -311,6 +312,44 @@ for (const backend of BACKENDS) {
         expect(await store.anomalies.list('RESOLVED')).toEqual([]);
         expect(await store.anomalies.list(null, 2)).toHaveLength(2);
       });
+
+      it('enqueue: written in the background in the order seen, a repeat merged, each with the time it was seen', async () => {
+        let now = T0;
+        const anomalies = createAnomalyStore(store.db, () => now);
+        const other: NewAnomaly = { ...NEGATIVE, sku: 'SKU-002' };
+        await anomalies.record([NEGATIVE]);
+        now += 61_000;
+        expect(anomalies.enqueue([other, NEGATIVE])).toBeUndefined();
+        now += 1_000;
+        anomalies.enqueue([other]);
+        expect(anomalies.writeStats()).toEqual({ queued: 2, dropped: { queueFull: 0, writeFailed: 0 } });
+        expect(await anomalies.flush()).toBe(0);
+
+        const [second, first] = await anomalies.list('OPEN');
+        expect(first).toMatchObject({ sku: 'SKU-001', occurrences: 2 });
+        expect(first?.lastSeen.toISOString()).toBe('2024-05-01T10:01:01.000Z');
+        expect(second).toMatchObject({ sku: 'SKU-002', occurrences: 1 });
+        expect([second?.firstSeen.toISOString(), second?.lastSeen.toISOString()]).toEqual(['2024-05-01T10:01:01.000Z', '2024-05-01T10:01:02.000Z']);
+      });
+
+      it('gives up a batch the store refuses after a few attempts, counts and logs it, and goes on', async () => {
+        const lines: string[] = [];
+        // the clock stands still: the failure lines are spaced by it, not by how fast retries come
+        const anomalies = createAnomalyStore(store.db, () => T0, { logger: createLogger('warn', (l) => lines.push(l)) });
+        await store.db.schema.renameTable('anomalies', 'anomalies_away');
+        anomalies.enqueue([NEGATIVE]);
+        expect(await anomalies.flush(30_000)).toBe(0);
+        expect(anomalies.writeStats()).toEqual({ queued: 0, dropped: { queueFull: 0, writeFailed: 1 } });
+        const logged = lines.map((l) => JSON.parse(l) as { level: string; msg: string; anomalies?: number; attempts?: number });
+        expect(logged.at(-1)).toMatchObject({ level: 'error', msg: 'could not write anomalies; gave them up', anomalies: 1, attempts: 5 });
+        // the first failure is logged, the retries within 10 s of it are not
+        expect(logged.filter((l) => l.msg === 'could not write anomalies; retrying')).toHaveLength(1);
+
+        await store.db.schema.renameTable('anomalies_away', 'anomalies');
+        anomalies.enqueue([{ ...NEGATIVE, sku: 'SKU-002' }]);
+        expect(await anomalies.flush()).toBe(0);
+        expect((await anomalies.list('OPEN')).map((a) => a.sku)).toEqual(['SKU-002']);
+      }, 60_000);
     });
   });
 }

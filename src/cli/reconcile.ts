@@ -113,7 +113,7 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   const logger = createLogger(o.logLevel ?? 'warn');
   const batchSize = o.batch ?? 1000;
   const codePage = o.codePage ?? 5000;
-  const store = await openStore(config.store);
+  const store = await openStore({ ...config.store, anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger } });
   const runs = createReconciliationStore(store.db);
   const hook = config.anomalies.webhook;
   const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger });
@@ -287,6 +287,8 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
       },
     });
   } finally {
+    // refused files were queued as anomalies (fileEventsFor): written before the webhook drains
+    await store.anomalies.flush(10_000);
     await webhook?.drain(10_000);
     await webhook?.close();
     await Promise.all([...connectors.values()].map((c) => c.close()));

@@ -211,8 +211,14 @@ export const sqlSourceSchema = z.strictObject({
 /** A source is told apart by its `kind`. */
 export const sourceSchema = z.discriminatedUnion('kind', [sqlSourceSchema, csvSourceSchema]);
 
-/** Where new anomalies are sent, as JSON, off the query path. */
+/** How anomalies are written to the store, and where new ones are sent, as JSON, off the query path. */
 export const anomaliesSchema = z.strictObject({
+  /**
+   * Distinct anomalies waiting to be written to the store at most (a request only queues them;
+   * a repeat merges with the one waiting). Past it the newest are dropped, counted and logged.
+   * Defaults to 10000.
+   */
+  writeQueueSize: z.number().int().min(1).max(1_000_000).default(10_000),
   webhook: z
     .strictObject({
       /** An http(s) URL that receives one POST per new anomaly. */

@@ -24,6 +24,12 @@ export interface DbOptions {
   connectTimeoutMs?: number;
   /** SQLite: prepared statements kept per connection (see `keepPreparedStatements`). Defaults to 200. */
   statementCache?: number;
+  /**
+   * SQLite: how long a statement waits for a lock another connection holds, in ms. better-sqlite3
+   * waits by spinning on this thread, so nothing else runs meanwhile (no request, no timer).
+   * 0 fails at once with SQLITE_BUSY (see `isSqliteBusy`). Defaults to 5000, better-sqlite3's own.
+   */
+  busyTimeoutMs?: number;
 }
 
 // knex prints pool and driver warnings with console.warn; the callers log every failure
@@ -42,6 +48,7 @@ export function createKnex(o: DbOptions): Knex {
         max: 1,
         afterCreate(conn: Database, done: (e: Error | null, conn: Database) => void) {
           keepPreparedStatements(conn, o.statementCache ?? 200);
+          conn.pragma(busyTimeout(o.busyTimeoutMs ?? 5_000));
           done(null, conn);
         },
       },
@@ -74,6 +81,15 @@ export function keepPreparedStatements(conn: Database, max: number): void {
     if (s === undefined) kept.set(sql, (s = prepare(sql)));
     return s;
   }) as Database['prepare'];
+}
+
+/** The pragma that sets a SQLite connection's busy timeout (whole ms, 0 or more). */
+export const busyTimeout = (ms: number) => `busy_timeout = ${Math.max(0, Math.trunc(ms))}`;
+
+/** Whether `e` is SQLite refusing a statement because another connection holds the lock it needs. */
+export function isSqliteBusy(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
 }
 
 /** mysql://user:pass@host:port/db?x=y → mysql2 options with our safe defaults. */

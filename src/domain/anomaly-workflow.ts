@@ -1,11 +1,12 @@
 /**
  * The anomaly workflow as the API sees it: acknowledge and resolve with a note, refused with a
  * clear BAD_USER_INPUT for an unknown id, a bad note or a step the anomaly's status does not
- * allow (OPEN -> ACKNOWLEDGED -> RESOLVED, or OPEN -> RESOLVED).
+ * allow (OPEN -> ACKNOWLEDGED -> RESOLVED, or OPEN -> RESOLVED), and with STORE_BUSY at once
+ * when another writer holds the store's lock (the store does not wait for it).
  */
-import { BadUserInputError } from '../errors.js';
+import { BadUserInputError, StoreBusyError } from '../errors.js';
 import { AnomalyTransitionError } from '../store/anomaly-store.js';
-import type { Anomaly, Store } from '../store/index.js';
+import { isStoreBusy, type Anomaly, type Store } from '../store/index.js';
 
 const MAX_NOTE = 1000;
 
@@ -17,6 +18,7 @@ export function createAnomalyWorkflow(store: Pick<Store, 'anomalies'>) {
       if (e instanceof AnomalyTransitionError) {
         throw new BadUserInputError(e.message, { argumentName: 'id', reason: e.reason, anomalyId: e.id, ...(e.status ? { status: e.status } : {}) });
       }
+      if (isStoreBusy(e)) throw new StoreBusyError();
       throw e;
     }
   }

@@ -151,7 +151,7 @@ export function createInventoryService(deps: InventoryDeps) {
         invalidRecord({ source, sku: item.sku, location: null, reason: why }, entity, `its code "${first.code}"`, anomalies);
         return { source, status: 'invalid' };
       });
-      await deps.store.anomalies.recordOrLog(anomalies, deps.logger);
+      deps.store.anomalies.enqueue(anomalies);
       return deps.precedence.decide(field, candidates);
     }
 
@@ -235,7 +235,7 @@ export function createInventoryService(deps: InventoryDeps) {
           }
           answers.set(sku.sku, summarize(sku.sku, levels));
         }
-        await deps.store.anomalies.recordOrLog(anomalies, deps.logger);
+        deps.store.anomalies.enqueue(anomalies);
         return skus.map((s) => answers.get(s) ?? unknownSku(s));
       },
 

@@ -7,7 +7,7 @@
 import { BadUserInputError } from '../errors.js';
 import { errorFields } from '../logger.js';
 import { countingMeter } from '../sources/connector.js';
-import type { CanonicalSku, NewAnomaly, Store } from '../store/index.js';
+import type { CanonicalSku, Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { describeFailure, type SourceFailure } from './inventory-service.js';
 import { checkPageSize, MAX_LIST_PAGE } from './validation.js';
@@ -46,7 +46,6 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
     const fail = (source: string, e: unknown) => {
       if (!counters.failures.has(source)) counters.failures.set(source, { source, reason: describeFailure(e) });
     };
-    const record = (list: NewAnomaly[]) => deps.store.anomalies.recordOrLog(list, deps.logger);
 
     return {
       /** Every system side by side per (sku, location), in request order; unknown SKUs have no lines. */
@@ -62,7 +61,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         const known = [...new Set(skus)].map((s) => found.get(s)).filter((s): s is CanonicalSku => s !== undefined);
         const r = await reconciler.batch(known, { locations, tolerance, meter });
         for (const f of r.failures) fail(f.source, f.error);
-        await record(r.anomalies);
+        deps.store.anomalies.enqueue(r.anomalies);
         return { tolerance, lines: r.lines, gaps: r.gaps, summary: addToSummary(emptySummary(), r.lines, r.gaps.length) };
       },
 
@@ -95,7 +94,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         // more found than asked: stop after the last one returned, the next page starts there
         const shown = orphans.slice(0, first);
         const endCursor = orphans.length > first ? (shown.at(-1) as string) : cursor;
-        await record(shown.map((code) => orphanAnomaly(source, code)));
+        deps.store.anomalies.enqueue(shown.map((code) => orphanAnomaly(source, code)));
         return { orphans: shown.map((code) => ({ source, code })), scanned, endCursor, hasNextPage: orphans.length > first || more };
       },
 

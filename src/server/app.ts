@@ -62,8 +62,9 @@ export interface App {
   listen(port?: number, host?: string): Promise<string>;
   /**
    * Stops gracefully: `/readyz` answers 503, no new connections, requests in flight finish (at
-   * most `graceMs`, default 10000), keep-alive connections close; then Apollo, the source pools
-   * and the store are closed, in that order.
+   * most `graceMs`, default 10000), keep-alive connections close; then Apollo and the source
+   * pools are closed, queued anomalies get 2 s to be written and the webhook 2 s to send, and
+   * the store is closed, in that order.
    */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -73,16 +74,14 @@ export function createConnector(name: string, s: SourceConfig, o: { files?: File
   return s.kind === 'csv' ? createCsvConnector(name, s, { events: o.files }) : createSqlConnector(name, s);
 }
 
-/** File-source events for a store: a refused file is logged and recorded as a SNAPSHOT_REJECTED anomaly (code: the file name). */
+/** File-source events for a store: a refused file is logged and queued as a SNAPSHOT_REJECTED anomaly (code: the file name). */
 export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
   return {
     rejected(r) {
       const where = `${r.file}${r.line === null ? '' : `:${r.line}`}`;
       logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
       const name = r.file.split(/[\\/]/).at(-1) ?? r.file;
-      void store.anomalies
-        .record([{ kind: 'SNAPSHOT_REJECTED', sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}`.slice(0, 1000) }])
-        .catch((e: unknown) => logger.error('could not record anomalies', errorFields(e)));
+      store.anomalies.enqueue([{ kind: 'SNAPSHOT_REJECTED', sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}`.slice(0, 1000) }]);
     },
     loaded(l) {
       logger.info('file loaded', { source: l.source, file: l.file, rows: l.rows });
@@ -91,7 +90,8 @@ export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
 }
 
 export async function createApp(config: Config, o: AppOptions): Promise<App> {
-  const store = await openStore(config.store);
+  // a locked SQLite store fails a statement at once instead of freezing the process (src/store/index.ts)
+  const store = await openStore({ ...config.store, busyTimeoutMs: 0, anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger: o.logger } });
   const hook = config.anomalies.webhook;
   const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger: o.logger });
   if (webhook !== undefined) store.anomalies.onOpened((opened) => webhook.notify(opened));
@@ -148,7 +148,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
   const status = createStatusCollector({ health, db: store.db, runs: createReconciliationStore(store.db), now: o.now });
-  const metrics = createMetrics({ health, status });
+  const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 
   const limitsFor = roleLimits(config);
@@ -228,6 +228,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
         if (cutShort > 0) o.logger.warn('shutdown grace period over: requests cut short', { cutShort });
         await graphql.stop();
         await Promise.all([...connectors.values()].map((c) => c.close()));
+        await store.anomalies.flush(2_000);
         await webhook?.drain(2_000);
         await webhook?.close();
         await store.close();

@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics at `/metrics` (prom-client), for dashboards and alerts: request latency by
  * operation, per-source read latency, errors and statements, breaker state, freshness, open
- * anomalies, the last reconciliation run and the compiled-operation cache. The names are the
- * contract of dashboards/grafana-inventory-graph.json (a test keeps the two in step).
+ * anomalies and their write queue, the last reconciliation run and the compiled-operation
+ * cache. The names are the contract of dashboards/grafana-inventory-graph.json (a test keeps
+ * the two in step).
  *
  * Every label is bounded: operation names are the first `maxOperationNames` distinct names of
  * operations that parsed and validated (then `(other)`), `(anonymous)` for unnamed ones and
@@ -14,6 +15,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../sources/health.js';
+import type { AnomalyQueueStats } from '../store/anomaly-queue.js';
 import type { CompiledCacheObserver } from './executor.js';
 import type { RequestRecord } from './request-log.js';
 import { operationOf } from './request-log.js';
@@ -146,6 +148,8 @@ export interface MetricsOptions {
   health: ObservedHealthRegistry;
   /** The status page's data (src/server/status-page.ts): gauges are read from it at scrape time (one collection per scrape). */
   status: () => Promise<StatusData>;
+  /** The anomaly write queue's counts (src/store/anomaly-queue.ts), read at scrape time. */
+  anomalyWrites: () => AnomalyQueueStats;
   /** Process metrics (CPU, memory, event loop, GC) beside ours. Defaults to true. */
   processMetrics?: boolean;
   maxOperationNames?: number;
@@ -276,6 +280,26 @@ export function createMetrics(o: MetricsOptions): Metrics {
         this.set({ kind: a.kind, status: 'OPEN' }, a.open);
         this.set({ kind: a.kind, status: 'ACKNOWLEDGED' }, a.acknowledged);
       }
+    },
+  });
+  new Gauge({
+    name: 'inventory_graph_anomaly_writes_queued',
+    help: 'Anomalies found by requests waiting to be written to the store (the store is slow, unreachable or locked)',
+    registers: [registry],
+    collect() {
+      this.set(o.anomalyWrites().queued);
+    },
+  });
+  new Counter({
+    name: 'inventory_graph_anomaly_writes_dropped_total',
+    help: 'Anomalies never written: queue_full (the write queue was full: the newest are dropped), write_failed (the store refused a batch, attempts exhausted)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      const { dropped } = o.anomalyWrites();
+      this.reset();
+      this.inc({ reason: 'queue_full' }, dropped.queueFull);
+      this.inc({ reason: 'write_failed' }, dropped.writeFailed);
     },
   });
   new Gauge({

@@ -4,13 +4,19 @@
  * source, code) only bumps `last_seen` and `occurrences`, and at most once a minute per process,
  * so a hot SKU does not turn every read into a write.
  *
+ * Two ways in: `enqueue` for requests, which must never wait for the store (a bounded queue and
+ * a background writer, src/store/anomaly-queue.ts; `flush` waits for it), and `record`, which
+ * writes at once and resolves when it is stored, for jobs and tests.
+ *
  * Workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED), each step with an optional
  * note. An acknowledged anomaly is still open (seen again, it is counted on the same row);
  * resolving clears its dedupe key, so a recurrence opens a new anomaly.
  */
 import type { Knex } from 'knex';
+import { isSqliteBusy } from '../db/knex.js';
 import { timestamp } from '../db/values.js';
-import { errorFields, type Logger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { createAnomalyQueue, type Sighting } from './anomaly-queue.js';
 
 export type AnomalyStatus = 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
 
@@ -76,7 +82,17 @@ function toAnomaly(r: Record<string, unknown>): Anomaly {
 /** How long a key seen by this process is not written again, in ms. */
 const REWRITE_AFTER_MS = 60_000;
 
-export function createAnomalyStore(db: Knex, now: () => number = Date.now) {
+/** Anomalies waiting to be written at most, as `anomalies.writeQueueSize` defaults to. */
+const DEFAULT_WRITE_QUEUE_SIZE = 10_000;
+
+export interface AnomalyWrites {
+  /** Distinct anomalies waiting to be written at most. Defaults to 10000. */
+  queueSize?: number;
+  /** Where the write queue logs drops and failed writes. Defaults to silent. */
+  logger?: Logger;
+}
+
+export function createAnomalyStore(db: Knex, now: () => number = Date.now, writes: AnomalyWrites = {}) {
   const written = new Map<string, number>();
   /** Told about every anomaly this process opened (not the ones it only saw again). */
   const openedListeners = new Set<(opened: Anomaly[]) => void>();
@@ -97,8 +113,56 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now) {
     return after;
   }
 
+  /** Each distinct anomaly of `anomalies` that this process has not written in the last minute. */
+  function dueSightings(anomalies: readonly NewAnomaly[], at: Date): Sighting[] {
+    const due = new Map<string, Sighting>();
+    for (const anomaly of anomalies) {
+      const key = keyOf(anomaly);
+      const last = written.get(key);
+      if (last === undefined || at.getTime() - last >= REWRITE_AFTER_MS) due.set(key, { key, anomaly, firstSeen: at, lastSeen: at });
+    }
+    return [...due.values()];
+  }
+
+  /** In an upsert's update: the value the row being inserted carried for `column`. */
+  const incoming = (column: string) => db.raw(db.client.config.client === 'mysql2' ? 'values(??)' : 'excluded.??', [column]);
+
+  /** Inserts new anomalies and refreshes open ones (`last_seen`, `occurrences`), in order; tells `onOpened` listeners. */
+  async function write(batch: readonly Sighting[]): Promise<void> {
+    const keys = batch.map((s) => s.key);
+    const watch = openedListeners.size > 0;
+    const existing = new Set<string>();
+    if (watch) {
+      for (let i = 0; i < keys.length; i += 500) {
+        const rows = (await db('anomalies').whereIn('open_key', keys.slice(i, i + 500)).select('open_key')) as { open_key: string }[];
+        for (const r of rows) existing.add(r.open_key);
+      }
+    }
+    const rows = batch.map((s) => ({ ...s.anomaly, code: s.anomaly.code ?? null, open_key: s.key, status: 'OPEN', first_seen: s.firstSeen, last_seen: s.lastSeen, occurrences: 1 }));
+    // knex writes a multi-row insert as one compound SELECT on SQLite, which allows 500 terms
+    for (let i = 0; i < rows.length; i += 400) {
+      await db('anomalies')
+        .insert(rows.slice(i, i + 400))
+        .onConflict('open_key')
+        .merge({ last_seen: incoming('last_seen'), occurrences: db.raw('?? + 1', ['anomalies.occurrences']) });
+    }
+    for (const s of batch) written.set(s.key, s.lastSeen.getTime());
+    if (watch) {
+      const fresh = keys.filter((k) => !existing.has(k));
+      const opened: Anomaly[] = [];
+      for (let i = 0; i < fresh.length; i += 500) {
+        const got = (await db('anomalies').whereIn('open_key', fresh.slice(i, i + 500)).orderBy('id')) as Record<string, unknown>[];
+        opened.push(...got.map(toAnomaly));
+      }
+      if (opened.length > 0) for (const fn of openedListeners) fn(opened);
+    }
+    if (written.size > 100_000) written.clear();
+  }
+
+  const queue = createAnomalyQueue({ size: writes.queueSize ?? DEFAULT_WRITE_QUEUE_SIZE, write, busy: isSqliteBusy, logger: writes.logger ?? silentLogger, now });
+
   return {
-    /** Calls `fn` with the anomalies each `record` call opened (new rows), after they are stored. */
+    /** Calls `fn` with the anomalies each write opened (new rows), after they are stored. */
     onOpened(fn: (opened: Anomaly[]) => void): () => void {
       openedListeners.add(fn);
       return () => openedListeners.delete(fn);
@@ -123,60 +187,29 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now) {
       return a;
     },
 
-    /** Records each anomaly once while open. Returns how many were new or refreshed in the store. */
+    /** Records each anomaly once while open, now. Returns how many were new or refreshed in the store. */
     async record(anomalies: readonly NewAnomaly[]): Promise<number> {
-      const t = now();
-      const due = new Map<string, NewAnomaly>();
-      for (const a of anomalies) {
-        const key = keyOf(a);
-        const last = written.get(key);
-        if (last === undefined || t - last >= REWRITE_AFTER_MS) due.set(key, a);
-      }
-      if (due.size === 0) return 0;
-      const at = new Date(t);
-      const keys = [...due.keys()];
-      const watch = openedListeners.size > 0;
-      const existing = new Set<string>();
-      if (watch) {
-        for (let i = 0; i < keys.length; i += 500) {
-          const rows = (await db('anomalies').whereIn('open_key', keys.slice(i, i + 500)).select('open_key')) as { open_key: string }[];
-          for (const r of rows) existing.add(r.open_key);
-        }
-      }
-      const rows = [...due].map(([key, a]) => ({ ...a, code: a.code ?? null, open_key: key, status: 'OPEN', first_seen: at, last_seen: at, occurrences: 1 }));
-      // knex writes a multi-row insert as one compound SELECT on SQLite, which allows 500 terms
-      for (let i = 0; i < rows.length; i += 400) {
-        await db('anomalies')
-          .insert(rows.slice(i, i + 400))
-          .onConflict('open_key')
-          .merge({ last_seen: at, occurrences: db.raw('?? + 1', ['anomalies.occurrences']) });
-      }
-      for (const key of keys) written.set(key, t);
-      if (watch) {
-        const fresh = keys.filter((k) => !existing.has(k));
-        const opened: Anomaly[] = [];
-        for (let i = 0; i < fresh.length; i += 500) {
-          const got = (await db('anomalies').whereIn('open_key', fresh.slice(i, i + 500)).orderBy('id')) as Record<string, unknown>[];
-          opened.push(...got.map(toAnomaly));
-        }
-        if (opened.length > 0) for (const fn of openedListeners) fn(opened);
-      }
-      if (written.size > 100_000) written.clear();
-      return due.size;
+      const due = dueSightings(anomalies, new Date(now()));
+      if (due.length > 0) await write(due);
+      return due.length;
     },
 
     /**
-     * Records what was found while answering a query; a store that cannot take it is logged,
-     * never allowed to fail the answer.
+     * Records what was found while answering a request, off its path: queued and written in the
+     * background (never awaited, never failing the answer; see src/store/anomaly-queue.ts).
      */
-    async recordOrLog(anomalies: readonly NewAnomaly[], logger: Logger): Promise<void> {
-      if (anomalies.length === 0) return;
-      try {
-        await this.record(anomalies);
-      } catch (e) {
-        logger.error('could not record anomalies', errorFields(e));
-      }
+    enqueue(anomalies: readonly NewAnomaly[]): void {
+      if (anomalies.length > 0) queue.add(dueSightings(anomalies, new Date(now())));
     },
+
+    /** Waits until the queued anomalies are written, at most `deadlineMs`; resolves with how many still wait. */
+    flush: (deadlineMs = 5_000): Promise<number> => queue.flush(deadlineMs),
+
+    /** Anomalies waiting to be written, and those dropped since start (queue full, or given up). */
+    writeStats: () => queue.stats(),
+
+    /** Stops the background writer; what is still queued is logged and lost (`flush` first). */
+    close: () => queue.close(),
 
     async list(status: AnomalyStatus | null, first = 100): Promise<Anomaly[]> {
       const q = db('anomalies').orderBy('id', 'desc').limit(first);

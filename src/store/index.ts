@@ -1,12 +1,21 @@
 /**
  * The gateway's own database (SQLite by default, MySQL/MariaDB supported): the SKU map and
  * the anomalies. Opening it runs the migrations, so a fresh file or schema is ready at once.
+ *
+ * Options beside `client` and `connection`:
+ * - `busyTimeoutMs` (SQLite): how long a statement waits for a lock another connection holds.
+ *   better-sqlite3 waits by spinning on the main thread, freezing every request and timer, so
+ *   the server passes 0: a write on a locked store fails at once (`isStoreBusy`), anomaly
+ *   writes are retried by their queue, an analyst's mutation is refused with STORE_BUSY.
+ *   Defaults to 5000 (better-sqlite3's own), right for a command that has nothing else to do.
+ *   Opening waits up to 5000 either way: the migrations of workers starting together take turns.
+ * - `anomalyWrites`: the size of the anomaly write queue and its logger (src/store/anomaly-store.ts).
  */
 import type { Knex } from 'knex';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createKnex, type DbClient } from '../db/knex.js';
-import { createAnomalyStore } from './anomaly-store.js';
+import { busyTimeout, createKnex, isSqliteBusy, type DbClient } from '../db/knex.js';
+import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
 import { migrationSource } from './migrations.js';
 import { createSkuMapStore } from './sku-map-store.js';
 
@@ -18,26 +27,48 @@ export interface Store {
   skus: ReturnType<typeof createSkuMapStore>;
   anomalies: ReturnType<typeof createAnomalyStore>;
   ping(): Promise<void>;
+  /** Stops the anomaly writer (what it has not written is logged as lost: flush first), then closes the pool. */
   close(): Promise<void>;
 }
 
-export async function openStore(o: { client: DbClient; connection: string }): Promise<Store> {
-  if (o.client === 'better-sqlite3' && o.connection !== ':memory:') mkdirSync(dirname(o.connection), { recursive: true });
-  const db = createKnex({ client: o.client, connection: o.connection });
+export interface StoreOptions {
+  client: DbClient;
+  connection: string;
+  busyTimeoutMs?: number;
+  anomalyWrites?: AnomalyWrites;
+}
+
+/** How long opening the store (journal mode, migrations) may wait for a lock, in ms. */
+const OPEN_BUSY_TIMEOUT_MS = 5_000;
+
+/** Whether `e` is the store refusing a statement because another connection holds its lock. */
+export const isStoreBusy = isSqliteBusy;
+
+export async function openStore(o: StoreOptions): Promise<Store> {
+  const sqlite = o.client === 'better-sqlite3';
+  if (sqlite && o.connection !== ':memory:') mkdirSync(dirname(o.connection), { recursive: true });
+  const busyTimeoutMs = o.busyTimeoutMs ?? OPEN_BUSY_TIMEOUT_MS;
+  const db = createKnex({ client: o.client, connection: o.connection, busyTimeoutMs });
   try {
-    if (o.client === 'better-sqlite3') await db.raw('pragma journal_mode = WAL');
+    if (sqlite) await db.raw(`pragma ${busyTimeout(OPEN_BUSY_TIMEOUT_MS)}`);
+    if (sqlite) await db.raw('pragma journal_mode = WAL');
     await db.migrate.latest({ migrationSource });
+    if (sqlite) await db.raw(`pragma ${busyTimeout(busyTimeoutMs)}`);
   } catch (e) {
     await db.destroy();
     throw e;
   }
+  const anomalies = createAnomalyStore(db, Date.now, o.anomalyWrites);
   return {
     db,
     skus: createSkuMapStore(db),
-    anomalies: createAnomalyStore(db),
+    anomalies,
     async ping() {
       await db.raw('select 1');
     },
-    close: () => db.destroy(),
+    async close() {
+      await anomalies.close();
+      await db.destroy();
+    },
   };
 }

@@ -94,6 +94,7 @@ describe('availability', () => {
     expect(east.flags).toContain('NEGATIVE_ON_HAND');
     expect(a!.flags).toContain('NEGATIVE_ON_HAND');
     await availability([sku]);
+    await demo.app.store.anomalies.flush();
     const r = await demo.gql<{ anomalies: Array<{ kind: string; sku: string; location: string; source: string; status: string }> }>(
       '{ anomalies(status: OPEN) { kind sku location source status } }',
     );

@@ -114,6 +114,7 @@ describe('invalid records from a source', () => {
 
   it('records one INVALID_SOURCE_DATA anomaly per (sku, location, source), however often it is read', async () => {
     await c.gql(Q, { skus: SKUS });
+    await c.app.store.anomalies.flush();
     const r = await c.gql<{ anomalies: Array<{ kind: string; sku: string; location: string; source: string; detail: string }> }>(
       '{ anomalies(status: OPEN, first: 500) { kind sku location source detail } }',
     );

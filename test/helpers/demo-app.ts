@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { generateDemo, type DemoFacts } from '../../src/cli/demo-data.js';
 import { prepareDemo } from '../../src/cli/main.js';
 import { loadConfig } from '../../src/config/index.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
 
@@ -41,10 +41,10 @@ export interface DemoAppOptions {
   editConfig?: (yaml: string) => string;
   /** Silence logs unless LOG_LEVEL is set. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  /** The app's logger (default: one at `logLevel`), e.g. to collect its lines. */
-  logger?: Logger;
   /** Environment variables set while the app is created (execution switches such as INVENTORY_GRAPH_EXECUTOR). */
   env?: Record<string, string>;
+  /** Receives every log line (JSON, at `logLevel`, default warn) instead of stderr. */
+  log?: (line: string) => void;
 }
 
 export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
@@ -63,7 +63,8 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   Object.assign(process.env, o.env);
   let app: Awaited<ReturnType<typeof createApp>>;
   try {
-    app = await createApp(config, { logger: o.logger ?? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') });
+    const logger = o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
+    app = await createApp(config, { logger });
   } finally {
     for (const [k, v] of saved) {
       if (v === undefined) delete process.env[k];

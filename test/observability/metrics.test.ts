@@ -21,6 +21,8 @@ const FAMILIES = [
   'inventory_graph_source_reads_in_flight',
   'inventory_graph_source_reads_queued',
   'inventory_graph_anomalies_open',
+  'inventory_graph_anomaly_writes_queued',
+  'inventory_graph_anomaly_writes_dropped_total',
   'inventory_graph_reconciliation_last_run_timestamp_seconds',
   'inventory_graph_reconciliation_last_run_lines',
   'inventory_graph_reconciliation_last_run_abs_units',

@@ -98,7 +98,8 @@ describe('reconciliation', () => {
     const central = lineAt(rec, missing, 'DC-CENTRAL')!;
     expect(central).toMatchObject({ status: 'DISCREPANCY', authoritative: 'erp', worstSource: 'wms', rule: 'quantity: wms > erp (wms: no record)' });
     expect(central.systems.find((s) => s.source === 'wms')).toMatchObject({ onHand: null, variance: -central.quantity });
-    // discrepancies past tolerance are recorded as anomalies
+    // discrepancies past tolerance are recorded as anomalies (written off the query path)
+    await demo.app.store.anomalies.flush();
     const a = await demo.gql<{ anomalies: { kind: string; sku: string; location: string; source: string }[] }>('{ anomalies(status: OPEN, first: 1000) { kind sku location source } }');
     expect(a.body.data!.anomalies).toContainEqual({ kind: 'DISCREPANCY', sku: missing, location: 'DC-CENTRAL', source: 'wms' });
   });
@@ -152,6 +153,7 @@ describe('orphan codes', () => {
     expect(statements(first.headers).get('wms/stock')).toBe(1);
     const next = await demo.gql<{ orphanCodes: { orphans: { code: string }[]; hasNextPage: boolean } }>(Q, { after: first.body.data!.orphanCodes.endCursor });
     expect(next.body.data!.orphanCodes).toMatchObject({ orphans: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })), hasNextPage: false });
+    await demo.app.store.anomalies.flush();
     const a = await demo.gql<{ anomalies: { kind: string; code: string | null; source: string }[] }>('{ anomalies(status: OPEN, first: 1000) { kind code source } }');
     expect(a.body.data!.anomalies.filter((x) => x.kind === 'ORPHAN_CODE').map((x) => x.code).sort()).toEqual(demo.facts.orphanWmsCodes);
     expect((await demo.gql('{ orphanCodes(source: "shop") { scanned } }')).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
@@ -210,6 +212,7 @@ describe('the anomaly workflow', () => {
   it('acknowledges and resolves with notes, refuses unknown ids and invalid steps, and reopens on recurrence', async () => {
     const sku = demo.facts.negativeWms[1] ?? demo.facts.negativeWms[0]!;
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
+    await demo.app.store.anomalies.flush();
     const open = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies;
     const neg = open.find((a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku)!;
 
@@ -229,6 +232,7 @@ describe('the anomaly workflow', () => {
 
     // the WMS still says negative: a new anomaly opens
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
+    await demo.app.store.anomalies.flush();
     const reopened = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies.filter((a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku);
     expect(reopened).toHaveLength(1);
     expect(Number(reopened[0]!.id)).toBeGreaterThan(Number(neg.id));
@@ -250,7 +254,7 @@ describe('a malformed newest 3PL file', () => {
     expect(after.onHand).toBe(before.onHand);
     expect(after.flags).toEqual(expect.arrayContaining(['STALE', 'SNAPSHOT_FALLBACK']));
     expect(after).toMatchObject({ counted: true, provenance: { source: 'tpl' } });
-    await new Promise((r) => setTimeout(r, 100)); // the anomaly is written off the query path
+    await demo.app.store.anomalies.flush(); // the anomaly is written off the query path
     const a = await demo.gql<{ anomalies: { kind: string; source: string; code: string; detail: string }[] }>('{ anomalies(status: OPEN, first: 1000) { kind source code detail } }');
     const rejected = a.body.data!.anomalies.find((x) => x.kind === 'SNAPSHOT_REJECTED')!;
     expect(rejected).toMatchObject({ source: 'tpl', code: `inventory-${newest}.csv` });

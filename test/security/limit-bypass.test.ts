@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 
 let demo: DemoApp;
@@ -14,7 +13,8 @@ const logLines: string[] = [];
 beforeAll(async () => {
   demo = await startDemoApp({
     skus: 30,
-    logger: createLogger('info', (l) => logLines.push(l)),
+    logLevel: 'info',
+    log: (l) => logLines.push(l),
     // a storefront with a small document limit and a budget of 100 points a minute; an analyst
     // with one point a minute (spent by one field)
     editConfig: (y) => `${y}\nlimits:\n  storefront: { maxDocumentBytes: 2000, pointsPerMinute: 100 }\n  oms: { maxSkus: 500 }\n  analyst: { pointsPerMinute: 1 }\n`,
