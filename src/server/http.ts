@@ -4,12 +4,14 @@
  * operator pages (/status, /status.json, /metrics); every request is reported once when done
  * (`onResponse`: the request log line and the metrics).
  * Owning this layer keeps routing, body limits and request ids in one small file.
- * `createFrontDoor` is the node:http server around it, with a graceful stop (in-flight
- * requests finish, keep-alive connections close, then the process may let go).
+ * `createFrontDoor` is the node:http server around it: connection limits (a cap, and time limits
+ * for idle keep-alive connections, for headers and for whole requests, so that connections that
+ * ask nothing cannot pile up) and a graceful stop (in-flight requests finish, keep-alive
+ * connections close, then the process may let go).
  */
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { ErrorCode } from '../errors.js';
 import type { AuthResult, Principal } from './auth.js';
 import type { GatewayContext } from './context.js';
@@ -184,12 +186,20 @@ export interface FrontDoor {
   shutdown(graceMs: number): Promise<{ cutShort: number }>;
 }
 
-export function createFrontDoor(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): FrontDoor {
+/** What the front door allows a connection: the `server` keys of the config (src/config/schema.ts). */
+export interface ConnectionLimits {
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+}
+
+export function createFrontDoor(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, limits: ConnectionLimits): FrontDoor {
   let inFlight = 0;
   let draining = false;
   let idle: (() => void) | undefined;
   const open = new Set<ServerResponse>();
-  const server = createServer((req, res) => {
+  const server = createServer(serverOptions(limits), (req, res) => {
     inFlight++;
     open.add(res);
     if (draining) res.setHeader('connection', 'close');
@@ -202,6 +212,8 @@ export function createFrontDoor(handle: (req: IncomingMessage, res: ServerRespon
     });
     void handle(req, res);
   });
+  // one connection over the cap is closed as soon as it is accepted (node:net; per worker in a cluster)
+  server.maxConnections = limits.maxConnections;
   return {
     server,
     get inFlight() {
@@ -229,6 +241,20 @@ export function createFrontDoor(handle: (req: IncomingMessage, res: ServerRespon
       await closed;
       return { cutShort };
     },
+  };
+}
+
+/**
+ * node:http's time limits. Node checks headers and request times only every
+ * `connectionsCheckingInterval` (30 s by default, which would let a slowloris stay up to 30 s
+ * past `headersTimeoutMs`): here at most 1 s, or a quarter of the headers' time when shorter.
+ */
+function serverOptions(l: ConnectionLimits): ServerOptions {
+  return {
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    headersTimeout: l.headersTimeoutMs,
+    requestTimeout: l.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(l.headersTimeoutMs / 4))),
   };
 }
 
