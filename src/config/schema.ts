@@ -256,6 +256,12 @@ export const configSchema = z.strictObject({
       /** On SIGTERM, how long requests in flight may take to finish before they are cut, in ms. Defaults to 10000. */
       shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
       /**
+       * On SIGTERM, how long idle keep-alive connections stay open so that a request already on
+       * its way is answered (with `connection: close`) rather than lost; then they are closed
+       * gracefully. At most `shutdownGraceMs`. Defaults to 1000.
+       */
+      drainIdleMs: z.number().int().min(0).max(600_000).default(1_000),
+      /**
        * How long a keep-alive connection may wait idle for its next request, in ms; advertised as
        * `Keep-Alive: timeout=N`. Behind a load balancer that reuses connections, set it above the
        * balancer's idle timeout. Defaults to 5000 (Node's own).

@@ -58,6 +58,7 @@ describe('config', () => {
       maxSkusPerQuery: 500,
       explorer: true,
       shutdownGraceMs: 10_000,
+      drainIdleMs: 1_000,
       keepAliveTimeoutMs: 5_000,
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
