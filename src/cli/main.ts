@@ -120,7 +120,8 @@ async function start(argv: string[]): Promise<number> {
   }
 
   // SIGTERM/SIGINT: /readyz turns 503, no new connections, requests in flight finish (at most
-  // server.shutdownGraceMs), keep-alive connections close, then Apollo, the source pools and the
+  // server.shutdownGraceMs), idle keep-alive connections still answer for server.drainIdleMs and
+  // are then closed without a reset (src/server/http.ts), then Apollo, the source pools and the
   // store; exit 0. A second signal, or a stop that overruns the grace by 5 s, exits 1 at once.
   const graceMs = config.server.shutdownGraceMs;
   let stopping = false;

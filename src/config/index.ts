@@ -110,7 +110,7 @@ type Loose = {
   sources?: Record<string, LooseSource | undefined>;
   locations?: unknown;
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
-  server?: { maxSkusPerQuery?: unknown };
+  server?: { maxSkusPerQuery?: unknown; headersTimeoutMs?: unknown; requestTimeoutMs?: unknown };
   routing?: { maxLines?: unknown };
 };
 /** Any kind of source, every key possibly missing. */
@@ -162,6 +162,10 @@ function crossCheck(c: Loose): string[] {
   const maxSkus = typeof c.server?.maxSkusPerQuery === 'number' ? c.server.maxSkusPerQuery : 500;
   if (typeof c.routing?.maxLines === 'number' && c.routing.maxLines > maxSkus) {
     problems.push(`routing.maxLines: ${c.routing.maxLines} exceeds server.maxSkusPerQuery (${maxSkus}); an order is read in one availability call`);
+  }
+  const { headersTimeoutMs = 10_000, requestTimeoutMs = 30_000 } = c.server ?? {};
+  if (typeof headersTimeoutMs === 'number' && typeof requestTimeoutMs === 'number' && headersTimeoutMs > requestTimeoutMs) {
+    problems.push(`server.requestTimeoutMs: ${requestTimeoutMs} is less than server.headersTimeoutMs (${headersTimeoutMs}); the headers are part of the request`);
   }
   const ids = new Map<string, number>();
   const codes = new Map<string, string>();

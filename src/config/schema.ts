@@ -261,6 +261,27 @@ export const configSchema = z.strictObject({
       explorer: z.boolean().default(true),
       /** On SIGTERM, how long requests in flight may take to finish before they are cut, in ms. Defaults to 10000. */
       shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000),
+      /**
+       * On SIGTERM, how long idle keep-alive connections stay open so that a request already on
+       * its way is answered (with `connection: close`) rather than lost; then they are closed
+       * gracefully. At most `shutdownGraceMs`. Defaults to 1000.
+       */
+      drainIdleMs: z.number().int().min(0).max(600_000).default(1_000),
+      /**
+       * How long a keep-alive connection may wait idle for its next request, in ms; advertised as
+       * `Keep-Alive: timeout=N`. Behind a load balancer that reuses connections, set it above the
+       * balancer's idle timeout. Defaults to 5000 (Node's own).
+       */
+      keepAliveTimeoutMs: z.number().int().min(1).max(3_600_000).default(5_000),
+      /** Time for a request's headers to arrive (a silent or slowloris connection gets 408 and is closed), in ms. Defaults to 10000. */
+      headersTimeoutMs: z.number().int().min(1).max(600_000).default(10_000),
+      /**
+       * Time for a whole request, headers and body, to arrive (a body dribbled gets 408), in ms; it
+       * does not limit how long the answer takes. At least `headersTimeoutMs`. Defaults to 30000.
+       */
+      requestTimeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
+      /** Most open client connections per process (per worker with --workers); one more is closed at once. Defaults to 1000. */
+      maxConnections: z.number().int().min(1).max(1_000_000).default(1_000),
     })
     .prefault({}),
   store: z.strictObject({

@@ -201,7 +201,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
       requestLog(r);
     },
   });
-  const front: FrontDoor = createFrontDoor(handler);
+  const front: FrontDoor = createFrontDoor(handler, config.server);
   const http = front.server;
 
   let closed: Promise<void> | undefined;

@@ -4,12 +4,16 @@
  * operator pages (/status, /status.json, /metrics); every request is reported once when done
  * (`onResponse`: the request log line and the metrics).
  * Owning this layer keeps routing, body limits and request ids in one small file.
- * `createFrontDoor` is the node:http server around it, with a graceful stop (in-flight
- * requests finish, keep-alive connections close, then the process may let go).
+ * `createFrontDoor` is the node:http server around it: connection limits (a cap, and time limits
+ * for idle keep-alive connections, for headers and for whole requests, so that connections that
+ * ask nothing cannot pile up) and a graceful stop (in-flight requests finish, a request that
+ * arrives on an idle keep-alive connection as the stop begins is still answered, connections
+ * close without a reset, then the process may let go).
  */
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ErrorCode } from '../errors.js';
 import type { AuthResult, Principal } from './auth.js';
 import type { GatewayContext } from './context.js';
@@ -176,31 +180,55 @@ export interface FrontDoor {
   /** True once `shutdown` began. */
   readonly draining: boolean;
   /**
-   * Stops accepting connections, lets the requests in flight finish (each answered with
-   * `connection: close`), closes idle keep-alive connections at once and the rest as their
-   * last response ends. After `graceMs` whatever is still open is cut. Resolves when the
-   * server is closed, with how many requests were cut short.
+   * Stops accepting connections and lets the requests in flight finish; every response from
+   * then on carries `connection: close`, so a busy connection closes cleanly after its answer.
+   * An idle keep-alive connection is not cut: for `drainIdleMs` a request arriving on it is
+   * still answered (with `connection: close`), then it is half-closed (see `endGracefully`).
+   * After `graceMs` whatever is still open is cut. Resolves when every connection has closed,
+   * with how many requests were cut short.
    */
   shutdown(graceMs: number): Promise<{ cutShort: number }>;
 }
 
-export function createFrontDoor(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>): FrontDoor {
+/** What the front door allows a connection: the `server` keys of the config (src/config/schema.ts). */
+export interface ConnectionLimits {
+  keepAliveTimeoutMs: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+  drainIdleMs: number;
+}
+
+export function createFrontDoor(handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, limits: ConnectionLimits): FrontDoor {
   let inFlight = 0;
   let draining = false;
-  let idle: (() => void) | undefined;
+  /** Set `drainIdleMs` into a stop: from then on a connection is half-closed as soon as it is idle. */
+  let closingIdle = false;
   const open = new Set<ServerResponse>();
-  const server = createServer((req, res) => {
+  /** Every open connection, with how many of its responses are under way (0: idle). */
+  const connections = new Map<Socket, number>();
+  const server = createServer(serverOptions(limits), (req, res) => {
+    const socket = req.socket;
+    // a request that crossed the half-close of its connection cannot be answered: the client sees the close
+    if (draining && socket.writableEnded) return void req.resume();
     inFlight++;
     open.add(res);
+    connections.set(socket, (connections.get(socket) ?? 0) + 1);
     if (draining) res.setHeader('connection', 'close');
     res.on('close', () => {
       inFlight--;
       open.delete(res);
-      if (!draining) return;
-      server.closeIdleConnections();
-      if (inFlight === 0) idle?.();
+      const busy = (connections.get(socket) ?? 1) - 1;
+      if (connections.has(socket)) connections.set(socket, busy);
+      if (closingIdle && busy === 0) endGracefully(socket);
     });
     void handle(req, res);
+  });
+  // one connection over the cap is closed as soon as it is accepted (node:net; per worker in a cluster)
+  server.maxConnections = limits.maxConnections;
+  server.on('connection', (socket: Socket) => {
+    connections.set(socket, 0);
+    socket.once('close', () => connections.delete(socket));
   });
   return {
     server,
@@ -213,22 +241,66 @@ export function createFrontDoor(handle: (req: IncomingMessage, res: ServerRespon
     async shutdown(graceMs) {
       draining = true;
       for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
-      const closed = server.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-      server.closeIdleConnections();
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          idle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      const closed = stopListening(server);
+      const idleOver = setTimeout(() => {
+        closingIdle = true;
+        for (const [socket, busy] of connections) if (busy === 0) endGracefully(socket);
+      }, Math.min(limits.drainIdleMs, graceMs));
+      let graceOver: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([closed.then(() => true), new Promise<false>((resolve) => (graceOver = setTimeout(() => resolve(false), graceMs)))]);
+      clearTimeout(idleOver);
+      clearTimeout(graceOver);
       const cutShort = inFlight;
-      if (cutShort > 0) server.closeAllConnections();
-      await closed;
+      if (!inTime) {
+        for (const socket of connections.keys()) socket.destroy();
+        await closed;
+      }
       return { cutShort };
     },
+  };
+}
+
+/**
+ * Stops accepting connections; resolves once the last open one has closed. Not node:http's
+ * close() as it is: since Node 19 it also destroys every idle keep-alive connection at once,
+ * and a request that a client has just sent on one is then lost to a reset (ECONNRESET): the
+ * race a graceful stop must not have. Its other half (no more timeout checks) is kept.
+ */
+function stopListening(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  server.closeIdleConnections = () => {};
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  Reflect.deleteProperty(server, 'closeIdleConnections');
+  return closed;
+}
+
+/** How long a client may take to close its side of a connection the front door half-closed; then it is cut. */
+const LINGER_MS = 1_000;
+
+/**
+ * Closes an idle connection without a reset: FIN first (`end`), then reading goes on until the
+ * client closes its side, so a request that crossed the FIN is read and dropped (the client
+ * sees the connection closed, no RST). A client that does not close is cut after LINGER_MS.
+ */
+function endGracefully(socket: Socket): void {
+  if (socket.destroyed || socket.writableEnded) return;
+  socket.end();
+  const cut = setTimeout(() => socket.destroy(), LINGER_MS);
+  cut.unref();
+  socket.once('close', () => clearTimeout(cut));
+}
+
+/**
+ * node:http's time limits. Node checks headers and request times only every
+ * `connectionsCheckingInterval` (30 s by default, which would let a slowloris stay up to 30 s
+ * past `headersTimeoutMs`): here at most 1 s, or a quarter of the headers' time when shorter.
+ */
+function serverOptions(l: ConnectionLimits): ServerOptions {
+  return {
+    keepAliveTimeout: l.keepAliveTimeoutMs,
+    headersTimeout: l.headersTimeoutMs,
+    requestTimeout: l.requestTimeoutMs,
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(l.headersTimeoutMs / 4))),
   };
 }
 

@@ -52,7 +52,18 @@ describe('config', () => {
     expect(c.store.connection).toBe('/etc/ig/gateway.sqlite');
     expect(c.sources.erp?.timeoutMs).toBe(2000);
     expect(c.sources.erp?.stalePolicy).toBe('count');
-    expect(c.server).toEqual({ host: '127.0.0.1', port: 4000, maxSkusPerQuery: 500, explorer: true, shutdownGraceMs: 10_000 });
+    expect(c.server).toEqual({
+      host: '127.0.0.1',
+      port: 4000,
+      maxSkusPerQuery: 500,
+      explorer: true,
+      shutdownGraceMs: 10_000,
+      drainIdleMs: 1_000,
+      keepAliveTimeoutMs: 5_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      maxConnections: 1_000,
+    });
     expect(c.locations[0]).toMatchObject({ id: 'DC-EAST', priority: 1, sellable: true, safetyStock: 3 });
     expect(c.locations[1]).toMatchObject({ sellable: false, priority: 100 });
     expect(c.precedence).toEqual({ quantity: ['wms', 'erp'], cost: ['erp'], name: ['erp'] });
@@ -108,6 +119,19 @@ describe('config', () => {
     expect(problems(good, { WMS_DATABASE_URL: '127.0.0.1:3306' })).toEqual([
       'sources.wms.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db',
     ]);
+  });
+
+  it('checks the connection limits: positive, and the whole request has at least the headers\' time', () => {
+    const env = { WMS_DATABASE_URL: 'mysql://x@h/d' };
+    expect(problems(`${good}server: { headersTimeoutMs: 40000 }\n`, env)).toEqual([
+      'server.requestTimeoutMs: 30000 is less than server.headersTimeoutMs (40000); the headers are part of the request',
+    ]);
+    expect(problems(`${good}server: { keepAliveTimeoutMs: 0, maxConnections: 0 }\n`, env)).toEqual([
+      'server.keepAliveTimeoutMs: Too small: expected number to be >=1',
+      'server.maxConnections: Too small: expected number to be >=1',
+    ]);
+    // an idle keep-alive connection is not subject to the headers timeout (Node >= 18): no ordering between the two
+    expect(parseConfig(`${good}server: { keepAliveTimeoutMs: 65000, headersTimeoutMs: 10000 }\n`, '/x.yaml', env).server.keepAliveTimeoutMs).toBe(65_000);
   });
 
   it('reports YAML syntax errors with a line', () => {
