@@ -152,6 +152,8 @@ describe.each([
     expect(h.rejectedCount - before.rejectedCount).toBe(0);
     // as operators see it
     expect((await shedMetric(c)) - shedBefore).toBe(shed);
+    const s = await c.gql<{ sources: Array<{ name: string; breaker: string; shedCount: number }> }>('{ sources { name breaker shedCount } }');
+    expect(s.body.data!.sources.find((x) => x.name === 'wms')).toEqual({ name: 'wms', breaker: 'CLOSED', shedCount: h.shedCount });
     expect(unhandled.count).toBe(0);
   });
 });
