@@ -126,7 +126,7 @@ export const sourceResilience = {
     .prefault({}),
   /** Reads running against the source at once. Defaults to the pool size (4 for mysql2, 1 for better-sqlite3; 4 for files). */
   maxConcurrent: z.number().int().min(1).max(1000).optional(),
-  /** Reads waiting for a slot; past that a read fails at once ("too many reads waiting"). Defaults to 64. */
+  /** Reads waiting for a slot; past that a read is load shed at once ("load shed: too many reads waiting for it"). Defaults to 64. */
   maxQueue: z.number().int().min(0).max(100_000).default(64),
   /** Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1. */
   retries: z.number().int().min(0).max(3).default(1),

@@ -55,12 +55,41 @@ export function createKnex(o: DbOptions): Knex {
       acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
     });
   }
-  return knexFactory({
+  const db = knexFactory({
     client: 'mysql2',
     connection: mysqlConnection(o.connection, o.connectTimeoutMs),
     log: quiet,
     pool: { min: 0, max: o.pool ?? 4 },
     acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
+  });
+  closeEvictedSockets(db);
+  return db;
+}
+
+/** A pooled mysql2 connection as knex keeps it: knex marks one it evicts with `__knex__disposed`. */
+interface PooledConnection {
+  __knex__disposed?: unknown;
+  destroy(): void;
+  stream: { destroy(): void };
+}
+
+/**
+ * knex evicts a connection whose statement timed out and could not be killed (on a black-holed
+ * network the KILL cannot reach the server either): it marks it disposed and hands it back, and
+ * the pool closes it later with mysql2's `end()`, a COM_QUIT that mysql2 queues behind the
+ * statement still waiting for its answer. If the network lost that statement, the answer never
+ * comes: the socket stayed open, and the server kept the session (for `wait_timeout`, 8 h by
+ * default) while the pool had forgotten it. So the socket of an evicted connection is closed as
+ * soon as it is handed back; the pool's `end()` then finds the connection closed and returns.
+ */
+function closeEvictedSockets(db: Knex): void {
+  const pool = db.client.pool as { on(event: 'release', listener: (c: PooledConnection) => void): void };
+  pool.on('release', (c) => {
+    if (!c.__knex__disposed) return;
+    // mysql2 takes no more commands and reports no "connection lost" when the socket closes
+    c.destroy();
+    // closes the socket now: `destroy` alone only half-closes it, until the server answers the FIN
+    c.stream.destroy();
   });
 }
 

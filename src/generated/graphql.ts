@@ -605,8 +605,14 @@ export type Source = {
   pool?: Maybe<SourcePool>;
   /** Reads waiting for a slot (at most `sources.X.maxQueue`). */
   queued: Scalars['Int']['output'];
-  /** Reads refused without asking the source (breaker open, too many waiting) since start. */
+  /** Reads the open breaker refused without asking the source, since this instance started. */
   rejectedCount: Scalars['Int']['output'];
+  /**
+   * Reads load shed since this instance started: too many waiting for the source, or not started
+   * in time (a slot or a connection came too late for the source to answer by the deadline). Not
+   * failures of the source: they never open its breaker.
+   */
+  shedCount: Scalars['Int']['output'];
   /** Whether STALE stock still counts toward availability (`count`) or contributes 0 (`exclude`). */
   stalePolicy: Scalars['String']['output'];
   /**
@@ -1169,6 +1175,7 @@ export type SourceResolvers<ContextType = GatewayContext, ParentType extends Res
   pool?: Resolver<Maybe<ResolversTypes['SourcePool']>, ParentType, ContextType>;
   queued?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rejectedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  shedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   stalePolicy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SourceStatus'], ParentType, ContextType>;
   successCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;

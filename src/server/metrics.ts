@@ -24,9 +24,12 @@ import type { StatusData } from './status-page.js';
 /** One read of a source as the resilience wrapper saw it. */
 export interface ReadOutcome {
   source: string;
-  /** ok; timeout or failed (the source was asked and did not answer); rejected (breaker open or queue full: not asked). */
-  outcome: 'ok' | 'timeout' | 'failed' | 'rejected';
-  /** Null for a rejected read. */
+  /**
+   * ok; timeout or failed (the source was asked and did not answer); rejected (breaker open: not
+   * asked); shed (load shed: too many waiting, or not started in time: not the source's failure).
+   */
+  outcome: 'ok' | 'timeout' | 'failed' | 'rejected' | 'shed';
+  /** Null for a rejected or shed read. */
   latencyMs: number | null;
 }
 
@@ -36,6 +39,7 @@ export interface MinuteCounts {
   at: Date;
   ok: number;
   failed: number;
+  /** Refused: the breaker was open, or the read was load shed. */
   rejected: number;
 }
 
@@ -88,6 +92,12 @@ export class ObservedHealthRegistry extends SourceHealthRegistry {
     this.emit({ source, outcome: 'rejected', latencyMs: null });
   }
 
+  override shed(source: string): void {
+    super.shed(source);
+    if (!this.names.has(source)) return;
+    this.emit({ source, outcome: 'shed', latencyMs: null });
+  }
+
   /** The newest `asOf` this process has read from the source, or null before a dated read. */
   newestSeen(source: string): Date | null {
     return this.newest.get(source) ?? null;
@@ -115,7 +125,7 @@ export class ObservedHealthRegistry extends SourceHealthRegistry {
       for (const m of buckets.keys()) if (m <= minute - WINDOW_MINUTES) buckets.delete(m);
     }
     if (r.outcome === 'ok') b.ok++;
-    else if (r.outcome === 'rejected') b.rejected++;
+    else if (r.outcome === 'rejected' || r.outcome === 'shed') b.rejected++;
     else b.failed++;
     for (const fn of this.listeners) fn(r);
   }
@@ -186,7 +196,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   });
   const sourceErrors = new Counter({
     name: 'inventory_graph_source_errors_total',
-    help: 'Source reads that failed: timeout, failed (refused, lost, bad mapping), rejected (breaker open or queue full, the source was not asked)',
+    help: 'Source reads that failed: timeout, failed (refused, lost, bad mapping), rejected (breaker open, the source was not asked), shed (load shed: too many waiting, or not started in time)',
     labelNames: ['source', 'kind'] as const,
     registers: [registry],
   });
@@ -240,7 +250,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   });
   // every source has its series from the start, so a rate is 0 rather than absent
   for (const h of o.health.list()) {
-    for (const kind of ['timeout', 'failed', 'rejected']) sourceErrors.inc({ source: h.name, kind }, 0);
+    for (const kind of ['timeout', 'failed', 'rejected', 'shed']) sourceErrors.inc({ source: h.name, kind }, 0);
     for (const entity of h.entities) statements.inc({ source: h.name, entity }, 0);
   }
 

@@ -54,6 +54,7 @@ export interface SourceView {
   };
   reads: {
     /** Since the process started. */
+    /** `rejected`: refused by the open breaker, or load shed. */
     total: { ok: number; failed: number; rejected: number };
     /** Over the last `minutes` minutes; errorRate = (failed + rejected) / all, null without reads. */
     recent: { minutes: number; ok: number; failed: number; rejected: number; errorRate: number | null };
@@ -162,7 +163,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
           stale: age === null || h.maxAgeSeconds === null ? null : age > h.maxAgeSeconds,
         },
         reads: {
-          total: { ok: h.successCount, failed: h.errorCount, rejected: h.rejectedCount },
+          total: { ok: h.successCount, failed: h.errorCount, rejected: h.rejectedCount + h.shedCount },
           recent: { minutes: WINDOW, ...recent, errorRate: all === 0 ? null : (recent.failed + recent.rejected) / all },
           perMinute: perMinute.map((m) => ({ at: m.at.toISOString(), ok: m.ok, failed: m.failed, rejected: m.rejected })),
         },

@@ -32,6 +32,24 @@ export interface ReadOptions {
   deadline?: number;
   /** Aborted when the caller stops waiting (the deadline passed). */
   signal?: AbortSignal;
+  /**
+   * For a connector with a queue of its own (the SQL connector's connection pool): call it when a
+   * statement starts waiting for what other reads hold, and call the function it returns when the
+   * wait is over. A read still waiting at its deadline is load shed, not a failure of the source.
+   */
+  queued?(): () => void;
+}
+
+/**
+ * A read a connector did not send because it waited in the connector's own queue until too
+ * little of its deadline was left for the source to answer in: load shed, like a read refused
+ * by the resilience layer's bulkhead. Says nothing about the source.
+ */
+export class LoadShedError extends Error {
+  constructor() {
+    super('load shed: too little of the deadline left after waiting for a connection');
+    this.name = 'LoadShedError';
+  }
 }
 
 export interface Connector {

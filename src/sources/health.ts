@@ -57,8 +57,10 @@ export interface SourceHealth extends SourceDescription {
   successCount: number;
   /** Reads that failed since start (timeouts, connection and query errors). */
   errorCount: number;
-  /** Reads refused without touching the source (breaker open, queue full) since start. */
+  /** Reads refused by the open breaker, without touching the source, since start. */
   rejectedCount: number;
+  /** Reads load shed since start: too many waiting, or not started in time (src/sources/resilience.ts); not the source's failures. */
+  shedCount: number;
   /** Failures in a row since the last success. */
   consecutiveFailures: number;
   /** The newest and oldest `asOf` among the records of the last read that returned dated records. */
@@ -80,6 +82,7 @@ interface Entry {
   successCount: number;
   errorCount: number;
   rejectedCount: number;
+  shedCount: number;
   consecutiveFailures: number;
   newestAsOf: Date | null;
   oldestAsOf: Date | null;
@@ -105,6 +108,7 @@ export class SourceHealthRegistry {
       successCount: 0,
       errorCount: 0,
       rejectedCount: 0,
+      shedCount: 0,
       consecutiveFailures: 0,
       newestAsOf: null,
       oldestAsOf: null,
@@ -138,10 +142,16 @@ export class SourceHealthRegistry {
     e.consecutiveFailures++;
   }
 
-  /** A read refused before reaching the source (breaker open, queue full): it says nothing new about the source. */
+  /** A read the open breaker refused before it reached the source: it says nothing new about the source. */
   rejected(source: string): void {
     const e = this.entry(source);
     if (e !== undefined) e.rejectedCount++;
+  }
+
+  /** A read load shed (too many waiting, or not started in time): it says nothing about the source. */
+  shed(source: string): void {
+    const e = this.entry(source);
+    if (e !== undefined) e.shedCount++;
   }
 
   get(source: string): SourceHealth | undefined {
@@ -182,6 +192,7 @@ export class SourceHealthRegistry {
       successCount: e.successCount,
       errorCount: e.errorCount,
       rejectedCount: e.rejectedCount,
+      shedCount: e.shedCount,
       consecutiveFailures: e.consecutiveFailures,
       newestAsOf: e.newestAsOf,
       oldestAsOf: e.oldestAsOf,

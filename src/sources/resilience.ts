@@ -14,6 +14,12 @@
  * - goes through a bulkhead: at most `maxConcurrent` reads run against the source, at most
  *   `maxQueue` wait (within their own deadline), and the rest are refused at once, so one slow
  *   source cannot take every connection, socket or request slot of the process;
+ * - is load shed rather than failed when our own queues, not the source, made it late: refused
+ *   for a full queue, still waiting for a slot (or, in the SQL connector, for a pooled connection)
+ *   at its deadline, or not started when its turn came because less of its deadline was left
+ *   than the source took for its last answer (it would only have been cut off, and the source's
+ *   time with it). Shedding says nothing about the source: the breaker counts only what the
+ *   source itself failed (an error, a statement past its deadline, a connection not opened);
  * - is retried once (`retries`) after a lost connection, only if a quarter of the deadline is
  *   left, after a short jittered pause: every Connector operation is an idempotent read.
  *
@@ -27,7 +33,7 @@
  */
 import type { Entity, RecordOf } from '../domain/records.js';
 import { errorFields, type Logger } from '../logger.js';
-import type { Connector, ReadOptions, StatementMeter } from './connector.js';
+import { LoadShedError, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
 import type { BreakerState, PoolStats, SourceHealthRegistry } from './health.js';
 
 export interface ResilienceSettings {
@@ -47,7 +53,8 @@ export interface ResilienceSettings {
   retries: number;
 }
 
-export type SourceErrorKind = 'timeout' | 'circuit-open' | 'overloaded' | 'failed';
+/** `shed`: refused or given up for our own load (see the module comment), which says nothing about the source. */
+export type SourceErrorKind = 'timeout' | 'circuit-open' | 'shed' | 'failed';
 
 /**
  * A source read that failed, with a reason fit for a client ("timed out after 300 ms",
@@ -110,8 +117,26 @@ class ReadBounds implements ReadOptions {
   private done = false;
   /** Called once at the deadline (a queued read leaves its queue). */
   onAbort: (() => void) | undefined;
+  /** Our own queues (the bulkhead's, a connector's pool) the read waits in right now. */
+  private waits = 0;
 
   constructor(readonly deadline: number) {}
+
+  /** The read waits in one of our own queues until the returned function is called (once or more). */
+  queued(): () => void {
+    this.waits++;
+    let over = false;
+    return () => {
+      if (over) return;
+      over = true;
+      this.waits--;
+    };
+  }
+
+  /** Waiting in one of our own queues: at its deadline such a read is load shed, not timed out. */
+  get waiting(): boolean {
+    return this.waits > 0;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -190,10 +215,20 @@ class Breaker {
   }
 }
 
-/** At most `capacity` reads run at once, at most `queueCapacity` wait (in order, each until its deadline); the rest are refused. */
+/** What a read shed for waiting in our own queues says (the bulkhead's, or the SQL connector's pool). */
+const TOO_BUSY = 'load shed: too busy to start it in time';
+
+/**
+ * At most `capacity` reads run at once, at most `queueCapacity` wait (in order, each until its
+ * deadline); the rest are refused. When a slot frees, the first queued read with at least the
+ * source's pace (how long its last answer took) left of its deadline starts; the ones before it
+ * are shed, since they would only be cut off at their deadline.
+ */
 class Bulkhead {
   active = 0;
-  readonly queue: (() => void)[] = [];
+  readonly queue: (() => boolean)[] = [];
+  /** How long the last read answered within its deadline took from its start, in ms. */
+  private pace = 0;
 
   constructor(
     readonly capacity: number,
@@ -201,15 +236,24 @@ class Bulkhead {
   ) {}
 
   run<T>(source: string, work: () => Promise<T>, bounds: ReadBounds): Promise<T> {
-    if (this.active < this.capacity) return this.start(work);
-    if (this.queue.length >= this.queueCapacity) return Promise.reject(new SourceError(source, 'overloaded', 'too many reads waiting for it'));
+    if (this.active < this.capacity) return this.start(work, bounds);
+    if (this.queue.length >= this.queueCapacity) return Promise.reject(new SourceError(source, 'shed', 'load shed: too many reads waiting for it'));
+    const waited = bounds.queued();
     return new Promise<T>((resolve, reject) => {
-      const go = () => {
+      /** Its turn: starts it and says true, or sheds it and says false. */
+      const go = (): boolean => {
+        waited();
         bounds.onAbort = undefined;
-        this.start(work).then(resolve, reject);
+        if (bounds.deadline - Date.now() < this.pace) {
+          reject(new SourceError(source, 'shed', TOO_BUSY));
+          return false;
+        }
+        this.start(work, bounds).then(resolve, reject);
+        return true;
       };
       this.queue.push(go);
       bounds.onAbort = () => {
+        waited();
         const i = this.queue.indexOf(go);
         if (i >= 0) this.queue.splice(i, 1);
         reject(bounds.reason);
@@ -217,18 +261,36 @@ class Bulkhead {
     });
   }
 
-  private start<T>(work: () => Promise<T>): Promise<T> {
+  private start<T>(work: () => Promise<T>, bounds: ReadBounds): Promise<T> {
     this.active++;
+    const started = Date.now();
     let running: Promise<T>;
     try {
       running = work();
     } catch (e) {
       running = Promise.reject(e);
     }
-    return running.finally(() => {
-      this.active--;
-      this.queue.shift()?.();
-    });
+    return running.then(
+      (v) => {
+        // before the slot passes on, so the next read is judged by this answer
+        if (!bounds.expired) this.pace = Date.now() - started;
+        this.release();
+        return v;
+      },
+      (e: unknown) => {
+        this.release();
+        throw e;
+      },
+    );
+  }
+
+  /** Frees a slot and hands it to the first queued read worth starting. */
+  private release(): void {
+    this.active--;
+    for (;;) {
+      const next = this.queue.shift();
+      if (next === undefined || next()) return;
+    }
   }
 }
 
@@ -282,9 +344,10 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       return result;
     } catch (e) {
       const err = toSourceError(source, e, s.timeoutMs);
-      if (err.kind === 'circuit-open' || err.kind === 'overloaded') {
+      if (err.kind === 'circuit-open' || err.kind === 'shed') {
         breaker.neutral(trial);
-        health.rejected(source);
+        if (err.kind === 'shed') health.shed(source);
+        else health.rejected(source);
         logger.debug('read refused', { source, what, reason: err.reason });
       } else {
         breaker.failure(trial, err);
@@ -303,7 +366,8 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       let running: Promise<T> | undefined;
       const timer = setTimeout(
         () => {
-          const e = new SourceError(source, 'timeout', `timed out after ${s.timeoutMs} ms`);
+          // still in one of our own queues: our load made it late, not the source
+          const e = bounds.waiting ? new SourceError(source, 'shed', TOO_BUSY) : new SourceError(source, 'timeout', `timed out after ${s.timeoutMs} ms`);
           bounds.abort(e);
           reject(e);
           // the caller has its answer; the abandoned read still settles (its statement killed, its
@@ -406,12 +470,14 @@ export function isConnectionLost(e: unknown): boolean {
 function toSourceError(source: string, e: unknown, timeoutMs: number): SourceError {
   if (e instanceof SourceError) return e;
   const reason = describeSourceFailure(e, timeoutMs);
-  return new SourceError(source, /^timed out/.test(reason) ? 'timeout' : 'failed', reason, { cause: e });
+  const kind = e instanceof LoadShedError ? 'shed' : /^timed out/.test(reason) ? 'timeout' : 'failed';
+  return new SourceError(source, kind, reason, { cause: e });
 }
 
 /** A failure in words a client may see: what happened, never SQL, hosts or paths. */
 export function describeSourceFailure(e: unknown, timeoutMs?: number): string {
   if (e instanceof SourceError) return e.reason;
+  if (e instanceof LoadShedError) return TOO_BUSY;
   const err = (e ?? {}) as DriverError;
   const after = timeoutMs === undefined ? '' : ` after ${timeoutMs} ms`;
   if (err.name === 'KnexTimeoutError' || err.name === 'TimeoutError' || err.code === 'ETIMEDOUT' || err.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return `timed out${after}`;

@@ -10,7 +10,7 @@ import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, Movement
 import { createKnex } from '../db/knex.js';
 import { MOVEMENT_KINDS, type CostRecord, type Entity, type ItemRecord, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
-import type { Connector, ReadOptions, StatementMeter } from './connector.js';
+import { LoadShedError, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
 import type { PoolStats } from './health.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
@@ -30,6 +30,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     connectTimeoutMs: config.timeoutMs,
   });
   const mysql = config.client === 'mysql2';
+  const pool = (): TarnPool | undefined => (db.client as { pool?: TarnPool }).pool;
+  /** How long the last statement that answered took once it had its connection, in ms. */
+  let pace = 0;
   const entities = new Set<Entity>((['stock', 'cost', 'items', 'movements'] as const).filter((e) => config[e] !== undefined));
 
   /** The statements one batch of codes costs: one per mapping (movements may have several). */
@@ -56,7 +59,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       chunks.flatMap((chunk) =>
         statements(entity, chunk).map((q) => {
           meter?.statement(name, entity);
-          return withinDeadline(q, deadline, mysql) as Promise<Row[]>;
+          return withinDeadline(q, deadline, options) as Promise<Row[]>;
         }),
       ),
     );
@@ -74,6 +77,42 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       }
     }
     return out;
+  }
+
+  /**
+   * Gives a statement what is left of its read's deadline once it has a connection (waiting for
+   * one and opening it count too), then has it cancelled: on MySQL/MariaDB knex sends KILL QUERY
+   * from a separate connection and the pooled connection is returned; if the kill cannot be
+   * sent, the connection is evicted. SQLite statements are synchronous and cannot be cut short.
+   *
+   * A statement that has to wait for a connection other statements hold (every connection of the
+   * pool lent or promised) waits in our own queue: the read's bounds are told, so a read still
+   * waiting at its deadline is load shed rather than timed out, and when the connection comes
+   * with less of the deadline left than the last statement took, the statement is not sent at all
+   * (it would only be killed at the deadline, and a KILL costs a connection of its own).
+   */
+  function withinDeadline(q: Knex.QueryBuilder, deadline: number, options: ReadOptions | undefined): Knex.QueryBuilder {
+    const waited = poolTaken() ? options?.queued?.() : undefined;
+    let started = 0;
+    q.on('start', (b: Knex.QueryBuilder) => {
+      waited?.();
+      const left = deadline - Date.now();
+      // thrown here, before knex sends the statement: the connection goes back to the pool unused
+      if (waited !== undefined && left < pace) throw new LoadShedError();
+      started = Date.now();
+      b.timeout(Math.max(1, left), { cancel: mysql });
+    });
+    q.on('query-response', () => {
+      // before the connection goes back to the pool, so the next statement is judged by this answer
+      if (Date.now() <= deadline) pace = Date.now() - started;
+    });
+    return q;
+  }
+
+  /** Every connection the pool may hold is lent out or promised to a statement already waiting. */
+  function poolTaken(): boolean {
+    const p = pool();
+    return p !== undefined && p.numUsed() + p.numPendingAcquires() >= p.max;
   }
 
   /** Distinct stock codes in byte order, a page at a time: one statement per page. */
@@ -107,17 +146,17 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
-      for (const entity of entities) for (const q of statements(entity, [])) await withinDeadline(q, deadline, mysql);
+      for (const entity of entities) for (const q of statements(entity, [])) await withinDeadline(q, deadline, options);
     },
     /** The knex (tarn) pool's counters: after every read, faults included, `used` and `pendingAcquires` go back to 0. */
     poolStats(): PoolStats {
-      const pool = (db.client as { pool?: TarnPool }).pool;
+      const p = pool();
       return {
-        size: pool?.max ?? 0,
-        used: pool?.numUsed() ?? 0,
-        free: pool?.numFree() ?? 0,
-        pendingAcquires: pool?.numPendingAcquires() ?? 0,
-        pendingCreates: pool?.numPendingCreates() ?? 0,
+        size: p?.max ?? 0,
+        used: p?.numUsed() ?? 0,
+        free: p?.numFree() ?? 0,
+        pendingAcquires: p?.numPendingAcquires() ?? 0,
+        pendingCreates: p?.numPendingCreates() ?? 0,
       };
     },
     async close() {
@@ -133,19 +172,6 @@ interface TarnPool {
   numFree(): number;
   numPendingAcquires(): number;
   numPendingCreates(): number;
-}
-
-/**
- * Gives a statement what is left of its read's deadline once it has a connection (waiting for
- * one and opening it count too), then has it cancelled: on MySQL/MariaDB knex sends KILL QUERY
- * from a separate connection and the pooled connection is returned; if the kill cannot be
- * sent, the connection is evicted. SQLite statements are synchronous and cannot be cut short.
- */
-function withinDeadline(q: Knex.QueryBuilder, deadline: number, cancel: boolean): Knex.QueryBuilder {
-  q.on('start', (b: Knex.QueryBuilder) => {
-    b.timeout(Math.max(1, deadline - Date.now()), { cancel });
-  });
-  return q;
 }
 
 /** A statement without its IN list, and the column that list applies to. */

@@ -178,25 +178,61 @@ describe('bulkhead', () => {
     expect(health()).toMatchObject({ inFlight: 1, queued: 1 });
     const third = await timed(() => r.fetch('stock', ['C']));
 
-    expect(third.error).toMatchObject({ kind: 'overloaded', reason: 'too many reads waiting for it' });
+    expect(third.error).toMatchObject({ kind: 'shed', reason: 'load shed: too many reads waiting for it' });
     // refused while the first (400 ms) read still holds the only slot
     expect(third.ms).toBeLessThan(200);
     await expect(first).resolves.toEqual([]);
     await expect(second).resolves.toEqual([]);
     expect(r.breakerState()).toBe('CLOSED');
-    expect(health()).toMatchObject({ inFlight: 0, queued: 0, rejectedCount: 1, errorCount: 0 });
+    expect(health()).toMatchObject({ inFlight: 0, queued: 0, shedCount: 1, rejectedCount: 0, errorCount: 0 });
   });
 
-  it('gives a queued read the same deadline: it times out waiting and never runs late', async () => {
+  it('gives a queued read the same deadline: waiting then, it is load shed (not timed out) and never runs late', async () => {
     const { c, calls } = scripted(after(150));
-    const { r } = wrap(c, { maxConcurrent: 1, maxQueue: 4, timeoutMs: 100 });
+    const { r, health } = wrap(c, { maxConcurrent: 1, maxQueue: 4, timeoutMs: 100, breaker: { failureThreshold: 1, resetAfterMs: 1000 } });
 
-    const results = await Promise.all([timed(() => r.fetch('stock', ['A'])), timed(() => r.fetch('stock', ['B']))]);
+    const [running, queued] = await Promise.all([timed(() => r.fetch('stock', ['A'])), timed(() => r.fetch('stock', ['B']))]);
 
-    for (const t of results) expect(t.error).toMatchObject({ kind: 'timeout' });
+    expect(running.error).toMatchObject({ kind: 'timeout', reason: 'timed out after 100 ms' });
+    expect(queued.error).toMatchObject({ kind: 'shed', reason: 'load shed: too busy to start it in time' });
     await sleep(200);
     // the queued read's deadline passed before a slot was free: it was never started
     expect(calls).toHaveLength(1);
+    // only the read the source failed counts against it
+    expect(health()).toMatchObject({ errorCount: 1, shedCount: 1 });
+  });
+
+  it('sheds a queued read whose turn comes with less of its deadline left than the last answer took, without starting it', async () => {
+    const { c, calls } = scripted(after(300));
+    const { r, health } = wrap(c, { maxConcurrent: 1, maxQueue: 4, timeoutMs: 500, breaker: { failureThreshold: 1, resetAfterMs: 1000 } });
+    // the source's pace: one answer, alone
+    await r.fetch('stock', ['A']);
+
+    // the second waits for the first; its turn comes with about 200 ms left, less than the 300 ms an answer takes
+    const [first, second] = await Promise.all([timed(() => r.fetch('stock', ['B'])), timed(() => r.fetch('stock', ['C']))]);
+
+    expect(first.value).toEqual([]);
+    expect(second.error).toMatchObject({ kind: 'shed', reason: 'load shed: too busy to start it in time' });
+    expect(calls).toHaveLength(2);
+    expect(r.breakerState()).toBe('CLOSED');
+    expect(health()).toMatchObject({ successCount: 2, errorCount: 0, shedCount: 1, inFlight: 0, queued: 0 });
+  });
+
+  it("sheds a read still waiting in its connector's own queue (a connection pool) at its deadline", async () => {
+    const { c, steps } = scripted();
+    // a connector whose statement waits for a pooled connection that never comes
+    steps.push((o) => {
+      o.queued?.();
+      return new Promise(() => {});
+    }, never);
+    const { r, health } = wrap(c, { timeoutMs: 100, breaker: { failureThreshold: 1, resetAfterMs: 1000 } });
+
+    await expect(r.fetch('stock', ['A'])).rejects.toMatchObject({ kind: 'shed', reason: 'load shed: too busy to start it in time' });
+    expect(r.breakerState()).toBe('CLOSED');
+    // one that waits for the source itself times out, and counts
+    await expect(r.fetch('stock', ['A'])).rejects.toMatchObject({ kind: 'timeout' });
+    expect(r.breakerState()).toBe('OPEN');
+    expect(health()).toMatchObject({ shedCount: 1, errorCount: 1 });
   });
 
   it('frees the place of a queued read at its deadline, while the slot stays taken', async () => {
@@ -205,11 +241,11 @@ describe('bulkhead', () => {
     const first = timed(() => r.fetch('stock', ['A']));
     const queued = timed(() => r.fetch('stock', ['B']));
     expect(health()).toMatchObject({ inFlight: 1, queued: 1 });
-    expect((await queued).error).toMatchObject({ kind: 'timeout' });
+    expect((await queued).error).toMatchObject({ kind: 'shed' });
     expect((await first).error).toMatchObject({ kind: 'timeout' });
     // the first read never settles and keeps its slot; the queue has room again
     expect(health()).toMatchObject({ inFlight: 1, queued: 0 });
-    expect((await timed(() => r.fetch('stock', ['C']))).error).toMatchObject({ kind: 'timeout' });
+    expect((await timed(() => r.fetch('stock', ['C']))).error).toMatchObject({ kind: 'shed' });
     expect(calls).toHaveLength(1);
   });
 });

@@ -26,8 +26,12 @@ export interface TcpProxy {
   /**
    * Accept connections and never answer: new connections never reach the server, open ones stop
    * carrying data either way (held, as a stalled network holds it; `pass` lets it flow again).
+   * With `lose`, what the open connections carry into the hole is lost instead, as when a proxy
+   * or load balancer on the path stalls and drops what it had buffered: a statement sent then
+   * never reaches the server, so its client waits for an answer that never comes. Either way a
+   * close (FIN or RST) of either side gets through once the hole ends, and then so does new data.
    */
-  blackHole(): void;
+  blackHole(o?: { lose?: boolean }): void;
   /** Forward every chunk, both ways, `ms` late (order kept). */
   delay(ms: number): void;
   /**
@@ -58,6 +62,8 @@ interface Pair {
   down: Direction | undefined;
   /** Being cut: the server's answer is no longer passed on. */
   cutting: boolean;
+  /** Dropping what it carries (what a losing black hole held). */
+  dropping: boolean;
 }
 
 const COM_QUERY = 0x03;
@@ -67,6 +73,7 @@ export async function startTcpProxy(o: { targetPort?: number; targetHost?: strin
   const targetHost = o.targetHost ?? '127.0.0.1';
   if (targetHost !== '127.0.0.1' && targetHost !== 'localhost' && targetHost !== '::1') throw new Error('the test proxy forwards to loopback only');
   let mode: ProxyMode = 'pass';
+  let losing = false;
   let delayMs = 0;
   let cutsLeft = 0;
   let cutMatch: string | undefined;
@@ -108,8 +115,16 @@ export async function startTcpProxy(o: { targetPort?: number; targetHost?: strin
   function release(p: Pair): void {
     // a connection born in the black hole never reached the server: its client has given up on it
     if (p.upstream === undefined) return destroy(p);
+    if (losing) drop(p, [p.client, p.upstream]);
     p.client.resume();
     p.upstream.resume();
+  }
+
+  /** Reads and discards what a held pair took in; a close stays queued behind it and goes through on resume. */
+  function drop(p: Pair, sockets: Socket[]): void {
+    p.dropping = true;
+    for (const s of sockets) while (s.read() !== null);
+    p.dropping = false;
   }
 
   function setMode(m: ProxyMode): void {
@@ -127,7 +142,7 @@ export async function startTcpProxy(o: { targetPort?: number; targetHost?: strin
 
   function onConnection(client: Socket): void {
     accepted++;
-    const p: Pair = { client, upstream: undefined, up: undefined, down: undefined, cutting: false };
+    const p: Pair = { client, upstream: undefined, up: undefined, down: undefined, cutting: false, dropping: false };
     pairs.add(p);
     client.on('error', () => destroy(p));
     client.on('close', () => destroy(p));
@@ -145,9 +160,10 @@ export async function startTcpProxy(o: { targetPort?: number; targetHost?: strin
     upstream.on('error', () => destroy(p));
     upstream.on('close', () => destroy(p));
     upstream.on('data', (chunk: Buffer) => {
-      if (!p.cutting) forward(down, chunk);
+      if (!p.cutting && !p.dropping) forward(down, chunk);
     });
     client.on('data', (chunk: Buffer) => {
+      if (p.dropping) return;
       forward(up, chunk);
       if (cutsLeft > 0 && isQuery(chunk)) {
         cutsLeft--;
@@ -206,7 +222,8 @@ export async function startTcpProxy(o: { targetPort?: number; targetHost?: strin
       delayMs = 0;
       cutsLeft = 0;
     },
-    blackHole() {
+    blackHole(o) {
+      if (mode !== 'blackhole') losing = o?.lose === true;
       setMode('blackhole');
     },
     delay(ms) {
