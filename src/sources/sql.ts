@@ -7,7 +7,7 @@
  */
 import type { Knex } from 'knex';
 import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, MovementMapping } from '../config/index.js';
-import { createKnex } from '../db/knex.js';
+import { createKnex, isSqliteBusy } from '../db/knex.js';
 import { MOVEMENT_KINDS, type CostRecord, type Entity, type ItemRecord, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
 import { LoadShedError, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
@@ -28,6 +28,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     // the whole read is bounded: waiting for a connection, opening one, and the statement
     acquireTimeoutMs: config.timeoutMs,
     connectTimeoutMs: config.timeoutMs,
+    // better-sqlite3 waits for a lock by spinning on this thread: a source never waits so, it is
+    // asked again off the event loop until its deadline (runWhileLocked)
+    busyTimeoutMs: 0,
   });
   const mysql = config.client === 'mysql2';
   const pool = (): TarnPool | undefined => (db.client as { pool?: TarnPool }).pool;
@@ -59,7 +62,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       chunks.flatMap((chunk) =>
         statements(entity, chunk).map((q) => {
           meter?.statement(name, entity);
-          return withinDeadline(q, deadline, options) as Promise<Row[]>;
+          return runWhileLocked(withinDeadline(q, deadline, options), deadline);
         }),
       ),
     );
@@ -109,6 +112,24 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     return q;
   }
 
+  /**
+   * Runs a statement; on SQLite, a statement refused because another connection holds a lock on
+   * the file (its own system writing, not in WAL mode) is run again after a short pause (5 ms,
+   * doubling up to 100 ms) until the read's deadline. The wait is a timer, so requests, health
+   * checks and other sources go on meanwhile.
+   */
+  async function runWhileLocked(q: Knex.QueryBuilder, deadline: number): Promise<Row[]> {
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      try {
+        return (await q) as Row[];
+      } catch (e) {
+        if (mysql || !isSqliteBusy(e)) throw e;
+        if (Date.now() + pause >= deadline) throw new Error(`the SQLite file stayed locked by another connection until the deadline (${config.timeoutMs} ms)`);
+        await new Promise((resolve) => setTimeout(resolve, pause));
+      }
+    }
+  }
+
   /** Every connection the pool may hold is lent out or promised to a statement already waiting. */
   function poolTaken(): boolean {
     const p = pool();
@@ -146,7 +167,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
-      for (const entity of entities) for (const q of statements(entity, [])) await withinDeadline(q, deadline, options);
+      for (const entity of entities) for (const q of statements(entity, [])) await runWhileLocked(withinDeadline(q, deadline, options), deadline);
     },
     /** The knex (tarn) pool's counters: after every read, faults included, `used` and `pendingAcquires` go back to 0. */
     poolStats(): PoolStats {
