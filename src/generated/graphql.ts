@@ -923,6 +923,29 @@ export type AuthDirectiveArgs = {
 
 export type AuthDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = AuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type CostDirectiveArgs = {
+  weight: Scalars['Int']['input'];
+};
+
+export type CostDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>;
+  requireOneSlicingArgument?: Maybe<Scalars['Boolean']['input']>;
+  sizedFields?: Maybe<Array<Scalars['String']['input']>>;
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>;
+};
+
+export type ListSizeDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type PerLocationDirectiveArgs = { };
+
+export type PerLocationDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = PerLocationDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type SkusDirectiveArgs = { };
+
+export type SkusDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = SkusDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type AnomalyResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Anomaly'] = ResolversParentTypes['Anomaly']> = ResolversObject<{
   acknowledgeNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   acknowledgedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -1267,4 +1290,8 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
 
 export type DirectiveResolvers<ContextType = GatewayContext> = ResolversObject<{
   auth?: AuthDirectiveResolver<any, any, ContextType>;
+  cost?: CostDirectiveResolver<any, any, ContextType>;
+  listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
+  perLocation?: PerLocationDirectiveResolver<any, any, ContextType>;
+  skus?: SkusDirectiveResolver<any, any, ContextType>;
 }>;

@@ -1,8 +1,9 @@
-import { getOperationAST, Kind, parse, type DocumentNode, type FragmentDefinitionNode, type GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, getOperationAST, Kind, parse, type DocumentNode, type FragmentDefinitionNode, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { GatewayContext } from '../../src/server/context.js';
 import { createSchema } from '../../src/server/graphql.js';
-import { createOperationLimits, DEFAULT_LIMITS, measureOperation } from '../../src/server/limits.js';
+import { operationDemand, operationShape } from '../../src/server/cost.js';
+import { createOperationLimits, DEFAULT_LIMITS } from '../../src/server/limits.js';
 
 const QUERY = 'query($s: [ID!]!) { availability(skus: $s) { sku available } }';
 const document = parse(QUERY);
@@ -93,19 +94,21 @@ function catchError(f: () => void): GraphQLError | undefined {
 const fragmentsOf = (d: DocumentNode) => new Map(d.definitions.filter((x): x is FragmentDefinitionNode => x.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
 const measure = (text: string, variables: Record<string, unknown> = {}) => {
   const d = parse(text);
-  return measureOperation(schema, getOperationAST(d) as OperationDefinitionNode, fragmentsOf(d), variables, 5);
+  return operationDemand(schema, getOperationAST(d) as OperationDefinitionNode, fragmentsOf(d), variables, 5);
 };
 
 describe('measuring an operation', () => {
   it('takes one step per selection, however often its fragments are spread', () => {
     const { document: d, operation: op } = fanOut(40);
-    const m = measureOperation(schema, op as OperationDefinitionNode, fragmentsOf(d), {}, 5);
+    const m = operationDemand(schema, op as OperationDefinitionNode, fragmentsOf(d), {}, 5);
+    const shape = operationShape(schema, op as OperationDefinitionNode, fragmentsOf(d));
     // the operation's spread, two spreads in each of 40 fragments, and the leaf's two fields
     expect(m.steps).toBe(1 + 40 * 2 + 2);
+    expect(shape.steps).toBe(1 + 40 * 2 + 2);
     // what the executor would do: 2^40 availability calls of one SKU each
     expect(m.skus).toBe(2 ** 40);
     expect(m.cost).toBe(2 ** 40 * 2);
-    expect(m.depth).toBe(2);
+    expect(shape).toMatchObject({ depth: 2, aliases: 0, directives: 0 });
   });
 
   it('refuses the fan-out with a limit error, not by running out of time', () => {
@@ -133,5 +136,60 @@ describe('measuring an operation', () => {
     expect(measure('query($s: [ID!]!) { availability(skus: $s) { sku } }', { s: 'A' }).skus).toBe(1);
     // per-location lists inside fragments and inline fragments count as before
     expect(measure('{ availability(skus: ["A", "B"]) { ...L } } fragment L on Availability { ... on Availability { byLocation { available } } }').cost).toBe(1 + 2 * (1 + 5 * 1));
+  });
+});
+
+describe('the cost model declared in the schema', () => {
+  const tiny = buildSchema(`
+    directive @cost(weight: Int!) on FIELD_DEFINITION
+    directive @listSize(assumedSize: Int, slicingArguments: [String!], sizedFields: [String!], requireOneSlicingArgument: Boolean = true) on FIELD_DEFINITION
+    directive @perLocation on FIELD_DEFINITION
+    directive @skus on ARGUMENT_DEFINITION | INPUT_FIELD_DEFINITION
+    input Order { lines: [String!]! @skus, note: String }
+    type Query {
+      expensive: Int @cost(weight: 7)
+      guessed: [Item!] @listSize(assumedSize: 12)
+      page(first: Int = 10 @skus): Page @listSize(slicingArguments: ["first"], sizedFields: ["items", "nested.items"])
+      order(o: Order!): Page @listSize(slicingArguments: ["o.lines"], sizedFields: ["items"])
+      here: [Item!] @perLocation
+    }
+    type Page { items: [Item!] total: Int nested: Page }
+    type Item { a: Int b: Int }
+  `);
+  const demand = (text: string, variables: Record<string, unknown> = {}, locations = 3) => {
+    const d = parse(text);
+    return operationDemand(tiny, getOperationAST(d) as OperationDefinitionNode, fragmentsOf(d), variables, locations);
+  };
+
+  it('reads @cost, assumedSize, slicing arguments with their defaults, sizedFields and paths inside children', () => {
+    expect(demand('{ expensive }').cost).toBe(7);
+    expect(demand('{ guessed { a b } }').cost).toBe(1 + 12 * 2);
+    // first defaults to 10: it sizes `items`, not `total`, and `nested.items` inside `nested`
+    expect(demand('{ page { total items { a } nested { total items { a } } } }').cost).toBe(1 + 1 + (1 + 10) + (1 + 1 + (1 + 10)));
+    expect(demand('{ page(first: 2) { items { a } } }')).toMatchObject({ cost: 1 + 1 + 2, skus: 2 });
+    // a path into an input object; `@skus` on an input field
+    expect(demand('query($o: Order!) { order(o: $o) { items { a b } } }', { o: { lines: ['x', 'y', 'z'] } })).toMatchObject({ cost: 1 + 1 + 3 * 2, skus: 3 });
+    expect(demand('{ here { a } }', {}, 4).cost).toBe(1 + 4);
+  });
+
+  it('sizes a fragment by where it is spread, and measures it once per size', () => {
+    const m = demand('{ a: page(first: 2) { ...P } b: page(first: 5) { ...P } c: page(first: 5) { ...P } } fragment P on Page { items { a } }');
+    expect(m.cost).toBe(3 * 2 + 2 + 5 + 5);
+    // 3 fields and 3 spreads, and the fragment's two selections once for each of its two sizes
+    expect(m.steps).toBe(6 + 2 * 2);
+  });
+});
+
+describe('the schema declares its cost model', () => {
+  it('sizes the real fields as documented', () => {
+    // a route: its unfulfilled lines and each shipment's lines by the order's lines, shipments and trace per location
+    const route = measure('query($o: RouteOrderInput!) { routeOrder(order: $o) { complete unfulfilled { sku } shipments { location { id } lines { sku quantity } } trace { reasons } } }', {
+      o: { lines: [{ sku: 'A', quantity: 1 }, { sku: 'B', quantity: 2 }] },
+    });
+    expect(route).toMatchObject({ skus: 2, cost: 1 + 1 + (1 + 2 * 1) + (1 + 5 * (1 + 1 + 1 + 2 * 2)) + (1 + 5 * 1) });
+    // the catalogue: nodes and edges by first, pageInfo once
+    expect(measure('{ inventoryItems(first: 20) { nodes { sku } pageInfo { hasNextPage } } }')).toMatchObject({ skus: 20, cost: 1 + (1 + 20) + (1 + 1) });
+    // reconciliation lines: one per SKU and location
+    expect(measure('{ reconciliation(skus: ["A", "B"]) { lines { sku } gaps { sku } } }')).toMatchObject({ skus: 2, cost: 1 + (1 + 2 * 5) + (1 + 2) });
   });
 });
