@@ -19,20 +19,12 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configPath, loadConfig, type Config } from '../config/index.js';
-import { createAnomalyWebhook } from '../domain/anomaly-webhook.js';
-import { describeFailure } from '../domain/inventory-service.js';
+import { createAnomalyWebhook } from '../events/anomaly-webhook.js';
+import { describeFailure } from '../service/inventory-service.js';
 import { LocationIndex } from '../domain/locations.js';
 import { DefaultPrecedenceStrategy } from '../domain/precedence.js';
-import {
-  addToSummary,
-  createReconciler,
-  emptySummary,
-  orphanAnomaly,
-  orphanPage,
-  type Gap,
-  type ReconciliationLine,
-  type ReconciliationSummary,
-} from '../domain/reconciliation.js';
+import { addToSummary, emptySummary, orphanAnomaly, type Gap, type ReconciliationLine, type ReconciliationSummary } from '../domain/reconciliation.js';
+import { createReconciler, orphanPage } from '../service/reconciler.js';
 import { createLogger, errorFields, type LogLevel } from '../logger.js';
 import { createConnector, fileEventsFor } from '../server/app.js';
 import { countingMeter, type Connector } from '../sources/connector.js';

@@ -3,12 +3,12 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Availability as AvailabilityModel, StockLevel as StockLevelModel, Provenance as ProvenanceModel } from '../domain/availability.js';
 import type { Location as LocationModel } from '../domain/locations.js';
-import type { CanonicalSku, SkuPage, Anomaly as AnomalyModel } from '../store/index.js';
-import type { Money as MoneyModel } from '../domain/inventory-service.js';
+import type { CanonicalSku, SkuPage } from '../domain/skus.js';
+import type { Money as MoneyModel } from '../service/inventory-service.js';
+import type { Anomaly as AnomalyModel } from '../domain/anomalies.js';
 import type { SourceHealth as SourceModel } from '../sources/health.js';
-import type { Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel } from '../domain/reconciliation.js';
-import type { OrphanCodePage as OrphanCodePageModel } from '../domain/reconciliation-api.js';
-import type { ReconciliationRun as ReconciliationRunModel } from '../store/reconciliation-store.js';
+import type { Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel, ReconciliationRun as ReconciliationRunModel } from '../domain/reconciliation.js';
+import type { OrphanCodePage as OrphanCodePageModel } from '../service/reconciliation-api.js';
 import type { FulfillmentPlan as FulfillmentPlanModel, RouteTrace as RouteTraceModel } from '../domain/route-order.js';
 import type { Shipment as ShipmentModel } from '../domain/routing.js';
 import type { GatewayContext } from '../server/context.js';

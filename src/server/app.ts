@@ -7,10 +7,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, SourceConfig } from '../config/index.js';
-import { createAnomalyWebhook, type AnomalyWebhook } from '../domain/anomaly-webhook.js';
-import { createAnomalyWorkflow } from '../domain/anomaly-workflow.js';
-import { createReconciliationApi } from '../domain/reconciliation-api.js';
-import { createInventoryService, type SourceSettings } from '../domain/inventory-service.js';
+import { createAnomalyWebhook, type AnomalyWebhook } from '../events/anomaly-webhook.js';
+import { createAnomalyWorkflow } from '../service/anomaly-workflow.js';
+import { createReconciliationApi } from '../service/reconciliation-api.js';
+import { createInventoryService, type SourceSettings } from '../service/inventory-service.js';
 import { LocationIndex } from '../domain/locations.js';
 import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
 import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
@@ -147,7 +147,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   );
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
-  const status = createStatusCollector({ health, db: store.db, runs: createReconciliationStore(store.db), now: o.now });
+  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: createReconciliationStore(store.db), now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 

@@ -3,10 +3,10 @@
  * source failures) and read-only facts about the gateway. Built once per HTTP request, so
  * nothing read for one request is ever served to another.
  */
-import type { InventoryService } from '../domain/inventory-service.js';
+import type { InventoryService } from '../service/inventory-service.js';
 import type { SourceHealthRegistry } from '../sources/health.js';
-import type { ReconciliationApi } from '../domain/reconciliation-api.js';
-import type { AnomalyWorkflow } from '../domain/anomaly-workflow.js';
+import type { ReconciliationApi } from '../service/reconciliation-api.js';
+import type { AnomalyWorkflow } from '../service/anomaly-workflow.js';
 import type { Principal } from './auth.js';
 
 export interface SourceInfo {

@@ -24,8 +24,8 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
-import type { Knex } from 'knex';
 import type { BreakerState, SourceStatus } from '../sources/health.js';
+import type { AnomalyStore } from '../store/anomaly-store.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { allows, type AuthResult, type Principal } from './auth.js';
 import { htmlPageHeaders, type StaticResponse } from './explorer.js';
@@ -92,8 +92,8 @@ export interface StatusData {
 
 export interface StatusDeps {
   health: ObservedHealthRegistry;
-  /** The store's database, for open anomalies by kind. */
-  db: Knex;
+  /** The store's anomalies, counted open and acknowledged by kind. */
+  anomalies: Pick<AnomalyStore, 'openCounts'>;
   runs: ReconciliationStore;
   now?: () => Date;
   /** How long a finished collection is reused, in ms. Defaults to 0: only calls made while one runs share it (a scrape's gauges). */
@@ -125,7 +125,7 @@ export function createStatusCollector(d: StatusDeps): () => Promise<StatusData> 
 async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<StatusData> {
   const problems: string[] = [];
   const [anomalies, runs] = await Promise.all([
-    within(openAnomalies(d.db), timeoutMs).catch(() => {
+    within(openAnomalies(d.anomalies), timeoutMs).catch(() => {
       problems.push('The store did not answer: open anomalies are not shown.');
       return null;
     }),
@@ -177,20 +177,8 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
   };
 }
 
-async function openAnomalies(db: Knex): Promise<NonNullable<StatusData['anomalies']>> {
-  const rows = (await db('anomalies')
-    .whereIn('status', ['OPEN', 'ACKNOWLEDGED'])
-    .select('kind', 'status')
-    .count({ n: '*' })
-    .groupBy('kind', 'status')) as Array<{ kind: string; status: string; n: number | string }>;
-  const byKind = new Map<string, AnomalyCount>();
-  for (const r of rows) {
-    const a = byKind.get(r.kind) ?? { kind: r.kind, open: 0, acknowledged: 0 };
-    if (r.status === 'OPEN') a.open += Number(r.n);
-    else a.acknowledged += Number(r.n);
-    byKind.set(r.kind, a);
-  }
-  const list = [...byKind.values()].sort((a, b) => b.open + b.acknowledged - (a.open + a.acknowledged) || a.kind.localeCompare(b.kind));
+async function openAnomalies(store: StatusDeps['anomalies']): Promise<NonNullable<StatusData['anomalies']>> {
+  const list = (await store.openCounts()).sort((a, b) => b.open + b.acknowledged - (a.open + a.acknowledged) || a.kind.localeCompare(b.kind));
   return { open: list.reduce((n, a) => n + a.open, 0), acknowledged: list.reduce((n, a) => n + a.acknowledged, 0), byKind: list };
 }
 

@@ -13,48 +13,13 @@
  * resolving clears its dedupe key, so a recurrence opens a new anomaly.
  */
 import type { Knex } from 'knex';
+import { AnomalyTransitionError, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
 import { isSqliteBusy } from '../db/knex.js';
 import { timestamp } from '../db/values.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { createAnomalyQueue, type Sighting } from './anomaly-queue.js';
 
-export type AnomalyStatus = 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
-
-export interface NewAnomaly {
-  kind: string;
-  sku: string | null;
-  location: string | null;
-  source: string | null;
-  detail: string;
-  /** The source's own code, when the anomaly is about a code no canonical SKU maps (an orphan). */
-  code?: string | null;
-}
-
-export interface Anomaly extends NewAnomaly {
-  id: string;
-  code: string | null;
-  status: AnomalyStatus;
-  firstSeen: Date;
-  lastSeen: Date;
-  occurrences: number;
-  acknowledgedAt: Date | null;
-  acknowledgeNote: string | null;
-  resolvedAt: Date | null;
-  resolutionNote: string | null;
-}
-
-/** Why a workflow step was refused: the id is unknown, or the anomaly's status does not allow it. */
-export class AnomalyTransitionError extends Error {
-  constructor(
-    readonly reason: 'UNKNOWN_ANOMALY' | 'INVALID_TRANSITION',
-    readonly id: string,
-    readonly status: AnomalyStatus | null,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AnomalyTransitionError';
-  }
-}
+export { AnomalyTransitionError, type Anomaly, type AnomalyStatus, type NewAnomaly };
 
 const keyOf = (a: NewAnomaly) => [a.kind, a.sku ?? '', a.location ?? '', a.source ?? '', ...(a.code ? [a.code] : [])].join('|').slice(0, 255);
 
@@ -210,6 +175,23 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
 
     /** Stops the background writer; what is still queued is logged and lost (`flush` first). */
     close: () => queue.close(),
+
+    /** Open and acknowledged anomalies counted by kind (the status page's table). */
+    async openCounts(): Promise<Array<{ kind: string; open: number; acknowledged: number }>> {
+      const rows = (await db('anomalies')
+        .whereIn('status', ['OPEN', 'ACKNOWLEDGED'])
+        .select('kind', 'status')
+        .count({ n: '*' })
+        .groupBy('kind', 'status')) as Array<{ kind: string; status: string; n: number | string }>;
+      const byKind = new Map<string, { kind: string; open: number; acknowledged: number }>();
+      for (const r of rows) {
+        const a = byKind.get(r.kind) ?? { kind: r.kind, open: 0, acknowledged: 0 };
+        if (r.status === 'OPEN') a.open += Number(r.n);
+        else a.acknowledged += Number(r.n);
+        byKind.set(r.kind, a);
+      }
+      return [...byKind.values()];
+    },
 
     async list(status: AnomalyStatus | null, first = 100): Promise<Anomaly[]> {
       const q = db('anomalies').orderBy('id', 'desc').limit(first);

@@ -4,32 +4,9 @@
  */
 import type { Knex } from 'knex';
 import { timestamp } from '../db/values.js';
+import type { ReconciliationRun, RunCounts, RunStatus } from '../domain/reconciliation.js';
 
-export type RunStatus = 'running' | 'completed' | 'failed';
-
-export interface RunCounts {
-  skus: number;
-  lines: number;
-  matched: number;
-  explained: number;
-  withinTolerance: number;
-  discrepancies: number;
-  orphans: number;
-  gaps: number;
-  absVariance: number;
-  absExplained: number;
-  absUnexplained: number;
-}
-
-export interface ReconciliationRun extends RunCounts {
-  id: string;
-  startedAt: Date;
-  finishedAt: Date | null;
-  status: RunStatus;
-  tolerance: number;
-  outDir: string | null;
-  error: string | null;
-}
+export type { ReconciliationRun, RunCounts, RunStatus };
 
 const CHUNK = 1000;
 

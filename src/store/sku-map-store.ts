@@ -4,22 +4,9 @@
  * means exactly one canonical SKU. Every lookup is batched: one statement per ~1,000 SKUs.
  */
 import type { Knex } from 'knex';
+import type { Alias, CanonicalSku, SkuPage } from '../domain/skus.js';
 
-export interface Alias {
-  system: string;
-  code: string;
-}
-
-export interface CanonicalSku {
-  sku: string;
-  name: string | null;
-  aliases: Alias[];
-}
-
-export interface SkuPage {
-  skus: CanonicalSku[];
-  hasNextPage: boolean;
-}
+export type { Alias, CanonicalSku, SkuPage };
 
 export interface ImportResult {
   skus: number;

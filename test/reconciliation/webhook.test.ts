@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAnomalyWebhook } from '../../src/domain/anomaly-webhook.js';
+import { createAnomalyWebhook } from '../../src/events/anomaly-webhook.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Anomaly } from '../../src/store/index.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';

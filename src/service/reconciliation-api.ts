@@ -7,11 +7,13 @@
 import { BadUserInputError } from '../errors.js';
 import { errorFields } from '../logger.js';
 import { countingMeter } from '../sources/connector.js';
-import type { CanonicalSku, Store } from '../store/index.js';
+import type { CanonicalSku } from '../domain/skus.js';
+import type { Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { describeFailure, type SourceFailure } from './inventory-service.js';
-import { checkPageSize, MAX_LIST_PAGE } from './validation.js';
-import { addToSummary, createReconciler, emptySummary, orphanAnomaly, orphanPage, type OrphanCode, type Reconciliation, type ReconciliationDeps } from './reconciliation.js';
+import { checkPageSize, MAX_LIST_PAGE } from '../domain/validation.js';
+import { addToSummary, emptySummary, orphanAnomaly, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
+import { createReconciler, orphanPage, type ReconciliationDeps } from './reconciler.js';
 
 export interface ReconciliationApiDeps extends ReconciliationDeps {
   store: Pick<Store, 'skus' | 'anomalies'>;

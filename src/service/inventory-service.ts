@@ -14,15 +14,17 @@ import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
-import type { Anomaly, AnomalyStatus, CanonicalSku, NewAnomaly, Store } from '../store/index.js';
-import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from './availability.js';
-import type { Location, LocationIndex } from './locations.js';
-import type { Candidate, PrecedenceField, PrecedenceStrategy } from './precedence.js';
-import type { Entity, RecordOf } from './records.js';
-import { checkPageSize, costProblem, MAX_LIST_PAGE, stockProblem } from './validation.js';
+import type { Anomaly, AnomalyStatus, NewAnomaly } from '../domain/anomalies.js';
+import type { CanonicalSku } from '../domain/skus.js';
+import type { Store } from '../store/index.js';
+import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
+import type { Location, LocationIndex } from '../domain/locations.js';
+import type { Candidate, PrecedenceField, PrecedenceStrategy } from '../domain/precedence.js';
+import type { Entity, RecordOf } from '../domain/records.js';
+import { checkPageSize, costProblem, MAX_LIST_PAGE, stockProblem } from '../domain/validation.js';
 import { describeSourceFailure } from '../sources/resilience.js';
-import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from './route-order.js';
-import type { RoutingPolicy } from './routing.js';
+import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../domain/route-order.js';
+import type { RoutingPolicy } from '../domain/routing.js';
 
 export interface SourceSettings extends SourcePolicy {
   /** `canonical`: the source uses canonical SKUs as its codes; `mapped`: codes come from the SKU map. */

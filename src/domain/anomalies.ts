@@ -1,0 +1,43 @@
+/**
+ * An anomaly: something found while answering queries that a person should review (a negative
+ * on-hand, a code no canonical SKU maps, invalid source data, a discrepancy past tolerance).
+ * Workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED), each step with an optional
+ * note. Entity types and the workflow's refusal; the store keeps them.
+ */
+export type AnomalyStatus = 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
+
+export interface NewAnomaly {
+  kind: string;
+  sku: string | null;
+  location: string | null;
+  source: string | null;
+  detail: string;
+  /** The source's own code, when the anomaly is about a code no canonical SKU maps (an orphan). */
+  code?: string | null;
+}
+
+export interface Anomaly extends NewAnomaly {
+  id: string;
+  code: string | null;
+  status: AnomalyStatus;
+  firstSeen: Date;
+  lastSeen: Date;
+  occurrences: number;
+  acknowledgedAt: Date | null;
+  acknowledgeNote: string | null;
+  resolvedAt: Date | null;
+  resolutionNote: string | null;
+}
+
+/** Why a workflow step was refused: the id is unknown, or the anomaly's status does not allow it. */
+export class AnomalyTransitionError extends Error {
+  constructor(
+    readonly reason: 'UNKNOWN_ANOMALY' | 'INVALID_TRANSITION',
+    readonly id: string,
+    readonly status: AnomalyStatus | null,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AnomalyTransitionError';
+  }
+}
