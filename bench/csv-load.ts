@@ -58,9 +58,15 @@ function peakRssMiB(): number {
   const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'));
   return m === null ? Number.NaN : Math.round(Number(m[1]) / 1024);
 }
-function heapAfterGcMiB(): number {
-  (globalThis as { gc?: () => void }).gc?.();
-  return mib(process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers);
+/** Heap and typed arrays still held after full collections (typed arrays' memory is freed by a sweep that follows a GC). */
+async function heapAfterGcMiB(): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 2; i++) {
+    gc?.();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const m = process.memoryUsage();
+  return mib(m.heapUsed + m.arrayBuffers);
 }
 
 async function writeFile(file: string, rows: number): Promise<void> {
@@ -100,7 +106,7 @@ async function child(dir: string): Promise<ChildResult> {
   await inner.ping();
   const loadMs = performance.now() - t;
   const loadPeakRssMiB = peakRssMiB();
-  const heapAfterLoadMiB = heapAfterGcMiB();
+  const heapAfterLoadMiB = await heapAfterGcMiB();
   const rows = inner.state().rows;
 
   // a newer file with the same bytes: the connector reloads it whole
@@ -124,7 +130,7 @@ async function child(dir: string): Promise<ChildResult> {
   }
   const reloadMs = performance.now() - t;
   if (rejected.length > 0) reads.reasons.push(`reload refused: ${rejected.join('; ')}`);
-  return { rows, loadMs, loadPeakRssMiB, heapAfterLoadMiB, reloadMs, reloadPeakRssMiB: peakRssMiB(), heapAfterReloadMiB: heapAfterGcMiB(), reads };
+  return { rows, loadMs, loadPeakRssMiB, heapAfterLoadMiB, reloadMs, reloadPeakRssMiB: peakRssMiB(), heapAfterReloadMiB: await heapAfterGcMiB(), reads };
 }
 
 async function main(): Promise<void> {
