@@ -16,16 +16,18 @@
  * - A reload that takes longer than `timeoutMs` does not hold requests up when a snapshot is
  *   already there: they are answered from it while the reload finishes.
  */
-import { parse } from 'csv-parse';
+import { parse, type OptionsWithColumns } from 'csv-parse';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { CsvSourceConfig } from '../config/index.js';
 import { timestamp } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
-import { PackedMovements, PackedStock } from './packed-records.js';
+import { MovementRows, StockRows, type PackedMovements, type PackedStock } from './packed-records.js';
 
 /** A file that was refused, and why: the message names the file and, where it applies, the line. */
 export interface RejectedFile {
@@ -170,73 +172,65 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     return snapshot;
   }
 
+  /** Parses one file straight into packed rows: no record object outlives the chunk it was read from. */
   async function load(c: Candidate): Promise<Snapshot> {
-    const fileAsOf = c.nameDate ?? new Date(c.mtimeMs);
-    const stock = new Map<string, Map<string, StockRecord>>();
-    const movements = new Map<string, Map<string, MovementRecord>>();
+    const fileAsOf = (c.nameDate ?? new Date(c.mtimeMs)).getTime();
+    const stock = new StockRows();
+    const movements = new MovementRows();
     const cols = config.stock.columns;
     let rows = 0;
-    const onRow = (get: (column: string) => unknown, line: number) => {
+    // made once per file, not per row: a row is only read through these
+    const text = (row: Row, col: string) => {
+      const v = row[col];
+      const s = v === undefined || v === null ? '' : String(v).trim();
+      if (s === '') throw new RowError(`empty ${col}`);
+      return s;
+    };
+    const whole = (row: Row, col: string, optional: boolean) => {
+      const v = row[col];
+      if (optional && (v === undefined || v === null || String(v).trim() === '')) return 0;
+      const n = typeof v === 'number' ? v : String(v ?? '').trim() === '' ? Number.NaN : Number(String(v).trim());
+      if (!Number.isSafeInteger(n)) throw new RowError(`${col}: not a whole quantity: ${JSON.stringify(v ?? null)}`);
+      return n;
+    };
+    const when = (row: Row, col: string | undefined) => {
+      if (col === undefined) return fileAsOf;
+      const v = row[col];
+      if (v === undefined || v === null || String(v).trim() === '') return fileAsOf;
+      try {
+        return timestamp(v).getTime();
+      } catch {
+        throw new RowError(`${col}: not a timestamp: ${JSON.stringify(v)}`);
+      }
+    };
+    const onRow = (row: Row) => {
       rows++;
-      const fail = (reason: string): never => {
-        throw new FileParseError(c.file, line, reason);
-      };
-      const text = (col: string) => {
-        const v = get(col);
-        const s = v === undefined || v === null ? '' : String(v).trim();
-        if (s === '') fail(`empty ${col}`);
-        return s;
-      };
-      const whole = (col: string, optional: boolean) => {
-        const v = get(col);
-        if (optional && (v === undefined || v === null || String(v).trim() === '')) return 0;
-        const n = typeof v === 'number' ? v : String(v ?? '').trim() === '' ? Number.NaN : Number(String(v).trim());
-        if (!Number.isSafeInteger(n)) fail(`${col}: not a whole quantity: ${JSON.stringify(v ?? null)}`);
-        return n;
-      };
-      const when = (col: string | undefined) => {
-        if (col === undefined) return fileAsOf;
-        const v = get(col);
-        if (v === undefined || v === null || String(v).trim() === '') return fileAsOf;
-        try {
-          return timestamp(v);
-        } catch {
-          return fail(`${col}: not a timestamp: ${JSON.stringify(v)}`);
-        }
-      };
-      const code = text(cols.sku);
-      const location = text(cols.location);
-      const onHand = whole(cols.onHand, false);
-      const committed = cols.committed === undefined ? 0 : whole(cols.committed, true);
-      const asOf = when(cols.asOf);
-      let perLocation = stock.get(code);
-      if (perLocation === undefined) stock.set(code, (perLocation = new Map()));
-      const prev = perLocation.get(location);
-      if (prev === undefined) perLocation.set(location, { code, location, onHand, committed, asOf });
-      else perLocation.set(location, { code, location, onHand: prev.onHand + onHand, committed: prev.committed + committed, asOf: asOf > prev.asOf ? asOf : prev.asOf });
+      const code = text(row, cols.sku);
+      const location = text(row, cols.location);
+      const onHand = whole(row, cols.onHand, false);
+      const committed = cols.committed === undefined ? 0 : whole(row, cols.committed, true);
+      stock.add(code, location, onHand, committed, when(row, cols.asOf));
 
       for (const m of config.movements ?? []) {
-        const quantity = whole(m.columns.quantity, true);
+        const quantity = whole(row, m.columns.quantity, true);
         if (quantity === 0) continue;
-        const kind = m.kind ?? text(m.columns.kind as string);
-        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) fail(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
-        const mCode = text(m.columns.sku);
-        const mLocation = text(m.columns.location);
-        const mAsOf = when(m.columns.asOf);
-        let byKey = movements.get(mCode);
-        if (byKey === undefined) movements.set(mCode, (byKey = new Map()));
-        const key = `${mLocation}\u0000${kind}`;
-        const p = byKey.get(key);
-        byKey.set(key, p === undefined ? { code: mCode, location: mLocation, kind: kind as MovementKind, quantity, asOf: mAsOf } : { ...p, quantity: p.quantity + quantity, asOf: mAsOf > p.asOf ? mAsOf : p.asOf });
+        const kind = m.kind ?? text(row, m.columns.kind as string);
+        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
+        movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf));
       }
     };
 
     const required = [cols.sku, cols.location, cols.onHand, ...(config.movements ?? []).flatMap((m) => [m.columns.sku, m.columns.location, m.columns.quantity, ...(m.columns.kind ? [m.columns.kind] : [])])];
-    if (format === 'csv') await readCsv(c.file, config.delimiter, required, onRow);
-    else await readJsonLines(c.file, onRow);
+    const input = createReadStream(c.file);
+    try {
+      if (format === 'csv') await readCsv(input, c.file, config.delimiter, required, onRow);
+      else await readJsonLines(input, c.file, onRow);
+    } finally {
+      input.destroy();
+    }
     if (rows === 0) throw new FileParseError(c.file, null, 'no rows (an empty or half-written file?)');
 
-    return { id: idOf(c), candidate: c, stock: new PackedStock(stock), movements: new PackedMovements(movements), rows };
+    return { id: idOf(c), candidate: c, stock: stock.pack(), movements: movements.pack(), rows };
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
@@ -312,27 +306,53 @@ export function dateInName(fileName: string): Date | null {
   return null;
 }
 
-/** Streams a CSV with a header row; `onRow` gets each record with its 1-based line number. */
-async function readCsv(file: string, delimiter: string, required: readonly string[], onRow: (get: (c: string) => unknown, line: number) => void): Promise<void> {
-  const parser = createReadStream(file).pipe(
-    parse({
-      bom: true,
-      delimiter,
-      columns: (header: string[]) => {
-        const names = header.map((h) => h.trim());
-        const missing = [...new Set(required)].filter((c) => !names.includes(c));
-        if (missing.length > 0) throw new FileParseError(file, 1, `missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')} (header: ${names.join(delimiter)})`);
-        return names;
-      },
-      skip_empty_lines: true,
-      info: true,
-    }),
-  );
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      onRow((c) => record[c], info.lines);
+/** One record of a file: its fields by column name (CSV header, or JSON key). */
+type Row = Readonly<Record<string, unknown>>;
+type CsvOptions = OptionsWithColumns<string[], Row>;
+
+/** A record that cannot be used; the reader that found it names its file and line. */
+class RowError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'RowError';
+  }
+}
+
+/**
+ * Streams a CSV with a header row into `onRow`, record by record as the parser makes them, so
+ * none is queued behind another. Line numbers cost csv-parse two object copies per record, so
+ * they are not asked for while reading: a refused record is known by its position, and its line
+ * is counted again (`lineOfRecord`) only then.
+ */
+async function readCsv(input: Readable, file: string, delimiter: string, required: readonly string[], onRow: (row: Row) => void): Promise<void> {
+  const options: CsvOptions = {
+    bom: true,
+    delimiter,
+    columns: (header: string[]) => {
+      const names = header.map((h) => h.trim());
+      const missing = [...new Set(required)].filter((c) => !names.includes(c));
+      if (missing.length > 0) throw new FileParseError(file, 1, `missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')} (header: ${names.join(delimiter)})`);
+      return names;
+    },
+    skip_empty_lines: true,
+  };
+  const parser = parse(options);
+  let records = 0;
+  let refused: { record: number; reason: string } | undefined;
+  parser.on('data', (row: Row) => {
+    if (refused !== undefined) return;
+    records++;
+    try {
+      onRow(row);
+    } catch (e) {
+      if (e instanceof RowError) refused = { record: records, reason: e.reason };
+      parser.destroy(e as Error);
     }
+  });
+  try {
+    await pipeline(input, parser);
   } catch (e) {
+    if (refused !== undefined) throw new FileParseError(file, await lineOfRecord(file, options, refused.record), refused.reason);
     if (e instanceof FileParseError) throw e;
     const err = e as Error & { code?: string; lines?: number };
     // csv-parse names the line of a torn row (too few fields, an unclosed quote)
@@ -340,9 +360,29 @@ async function readCsv(file: string, delimiter: string, required: readonly strin
   }
 }
 
+/** The line csv-parse names for the `n`th record of `file` (1-based), reading it again up to there. */
+async function lineOfRecord(file: string, options: CsvOptions, n: number): Promise<number | null> {
+  let line: number | null = null;
+  let seen = 0;
+  const found = new Error('found');
+  const parser = parse({
+    ...options,
+    on_record: (_record, info) => {
+      if (++seen < n) return null;
+      line = info.lines;
+      throw found;
+    },
+  });
+  parser.resume();
+  await pipeline(createReadStream(file), parser).catch((e: unknown) => {
+    if (e !== found) line = null;
+  });
+  return line;
+}
+
 /** Streams JSON lines: one object per non-empty line. */
-async function readJsonLines(file: string, onRow: (get: (c: string) => unknown, line: number) => void): Promise<void> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+async function readJsonLines(input: Readable, file: string, onRow: (row: Row) => void): Promise<void> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
   for await (const raw of lines) {
     n++;
@@ -355,7 +395,10 @@ async function readJsonLines(file: string, onRow: (get: (c: string) => unknown, 
       throw new FileParseError(file, n, 'not a JSON object (a torn line?)');
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new FileParseError(file, n, 'not a JSON object');
-    const o = value as Record<string, unknown>;
-    onRow((c) => o[c], n);
+    try {
+      onRow(value as Row);
+    } catch (e) {
+      throw e instanceof RowError ? new FileParseError(file, n, e.reason) : e;
+    }
   }
 }
