@@ -13,8 +13,10 @@
  *   good file arrives (or the bad one is rewritten correctly).
  * - The directory is looked at on read, at most every `checkIntervalMs`: a readdir and a stat
  *   per matching file. A file is parsed only when it is new or changed (name, mtime, size).
- * - A reload that takes longer than `timeoutMs` does not hold requests up when a snapshot is
- *   already there: they are answered from it while the reload finishes.
+ * - A reload never holds a read up: while a newer file loads, reads are answered from the
+ *   current snapshot, and the new one replaces it only once it is complete. Only the very first
+ *   load is waited for. A file is parsed as it streams in, each row summed straight into the
+ *   snapshot's packed columns (packed-records.ts).
  */
 import { parse, type OptionsWithColumns } from 'csv-parse';
 import { createReadStream } from 'node:fs';
@@ -150,7 +152,11 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     fallback = sawRejected && list.some((c) => rejected.has(idOf(c)) && newer(c, (snapshot as Snapshot).candidate) < 0);
   }
 
-  /** Waits for a due check; with a snapshot in hand, never longer than `timeoutMs`. */
+  /**
+   * The snapshot to answer from. A due check starts, but with a snapshot in hand nobody waits
+   * for it: the snapshot is swapped when a newer file is completely loaded. Only the very first
+   * load is waited for.
+   */
   async function current(): Promise<Snapshot> {
     const now = Date.now();
     if (refreshing === undefined && now - checkedAt >= config.checkIntervalMs) {
@@ -158,16 +164,10 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       refreshing = check().finally(() => {
         refreshing = undefined;
       });
+      // with a snapshot in hand nobody awaits it; without one, the caller below does
+      refreshing.catch(() => {});
     }
-    if (refreshing !== undefined) {
-      const pending = refreshing;
-      if (snapshot === undefined) await pending;
-      else {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([pending.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, config.timeoutMs)))]);
-        clearTimeout(timer);
-      }
-    }
+    if (snapshot === undefined) await refreshing;
     if (snapshot === undefined) throw new Error(`source "${name}": no snapshot loaded`);
     return snapshot;
   }
@@ -268,10 +268,16 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       }
       return codes.slice(lo, lo + limit);
     },
-    /** Loads (or re-checks) the snapshot: fails when no matching file can be used. */
+    /**
+     * Looks for a newer file now and, unlike a read, waits for that look and any load it starts;
+     * fails when no matching file can be used.
+     */
     async ping() {
+      // a look already under way may have listed the directory before the caller's change
+      await refreshing?.catch(() => {});
       checkedAt = Number.NEGATIVE_INFINITY;
       await current();
+      await refreshing?.catch(() => {});
     },
     /** What is served now: the file, whether a newer one was refused, and every refusal. */
     state(): SnapshotState {
