@@ -130,7 +130,11 @@ async function child(dir: string): Promise<ChildResult> {
   }
   const reloadMs = performance.now() - t;
   if (rejected.length > 0) reads.reasons.push(`reload refused: ${rejected.join('; ')}`);
-  return { rows, loadMs, loadPeakRssMiB, heapAfterLoadMiB, reloadMs, reloadPeakRssMiB: peakRssMiB(), heapAfterReloadMiB: await heapAfterGcMiB(), reads };
+  const reloadPeakRssMiB = peakRssMiB();
+  const heapAfterReloadMiB = await heapAfterGcMiB();
+  // the connector stays reachable until here, or the collection above would take its snapshot too
+  if (inner.state().rows !== rows) throw new Error(`reloaded ${inner.state().rows} rows, not ${rows}`);
+  return { rows, loadMs, loadPeakRssMiB, heapAfterLoadMiB, reloadMs, reloadPeakRssMiB, heapAfterReloadMiB, reads };
 }
 
 async function main(): Promise<void> {
