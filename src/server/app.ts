@@ -73,15 +73,20 @@ export function createConnector(name: string, s: SourceConfig, o: { files?: File
   return s.kind === 'csv' ? createCsvConnector(name, s, { events: o.files }) : createSqlConnector(name, s);
 }
 
-/** File-source events for a store: a refused file is logged and recorded as a SNAPSHOT_REJECTED anomaly (code: the file name). */
+/**
+ * File-source events for a store: a refused file is logged and recorded as an anomaly (code: the
+ * file name), SNAPSHOT_TOO_LARGE when it is over `maxFileBytes` or `maxRows`, else SNAPSHOT_REJECTED.
+ */
 export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
   return {
     rejected(r) {
       const where = `${r.file}${r.line === null ? '' : `:${r.line}`}`;
-      logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
+      if (r.limit === null) logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
+      else logger.warn('file over a limit, refused; the previous snapshot keeps serving', { source: r.source, file: r.file, limit: r.limit, reason: r.reason });
       const name = r.file.split(/[\\/]/).at(-1) ?? r.file;
+      const kind = r.limit === null ? 'SNAPSHOT_REJECTED' : 'SNAPSHOT_TOO_LARGE';
       void store.anomalies
-        .record([{ kind: 'SNAPSHOT_REJECTED', sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}`.slice(0, 1000) }])
+        .record([{ kind, sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}`.slice(0, 1000) }])
         .catch((e: unknown) => logger.error('could not record anomalies', errorFields(e)));
     },
     loaded(l) {

@@ -31,12 +31,17 @@ import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, ty
 import type { Connector, StatementMeter } from './connector.js';
 import { MovementRows, StockRows, type PackedMovements, type PackedStock } from './packed-records.js';
 
+/** The limits on a file (config keys of a csv source). */
+export type FileLimit = 'maxFileBytes' | 'maxRows';
+
 /** A file that was refused, and why: the message names the file and, where it applies, the line. */
 export interface RejectedFile {
   source: string;
   file: string;
   /** 1-based line of the problem; null when it is about the whole file. */
   line: number | null;
+  /** The limit the file is over, when that is why it was refused; null when it is malformed. */
+  limit: FileLimit | null;
   reason: string;
 }
 
@@ -85,6 +90,18 @@ export class FileParseError extends Error {
   }
 }
 
+/** A file over one of the source's limits: refused as soon as that is known, the rest left unread. */
+export class FileLimitError extends FileParseError {
+  constructor(
+    file: string,
+    readonly limit: FileLimit,
+    reason: string,
+  ) {
+    super(file, null, reason);
+    this.name = 'FileLimitError';
+  }
+}
+
 const idOf = (c: Candidate) => `${c.name}\u0000${c.mtimeMs}\u0000${c.size}`;
 /** Newest first: the date in the name (else mtime), then mtime, then name. */
 const newer = (a: Candidate, b: Candidate) => b.key - a.key || b.mtimeMs - a.mtimeMs || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
@@ -96,7 +113,8 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
   const entities = new Set<Entity>(config.movements === undefined ? ['stock'] : ['stock', 'movements']);
 
   let snapshot: Snapshot | undefined;
-  let fallback = false;
+  /** The newest refused file that is newer than the one served: the snapshot is a fallback while there is one. */
+  let refusedNewer: RejectedFile | undefined;
   const rejected = new Map<string, RejectedFile>();
   let checkedAt = Number.NEGATIVE_INFINITY;
   let refreshing: Promise<void> | undefined;
@@ -117,15 +135,11 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
   /** Looks for a newer file and loads it; a refused file is remembered so it is not parsed again unchanged. */
   async function check(): Promise<void> {
     const list = await candidates();
-    let sawRejected = false;
     for (const c of list) {
       if (snapshot !== undefined && newer(c, snapshot.candidate) >= 0) break; // not newer than what is served
       const id = idOf(c);
       if (snapshot?.id === id) break;
-      if (rejected.has(id)) {
-        sawRejected = true;
-        continue;
-      }
+      if (rejected.has(id)) continue;
       try {
         snapshot = await load(c);
         o.events?.loaded?.({ source: name, file: c.file, rows: snapshot.rows, asOf: c.nameDate ?? new Date(c.mtimeMs) });
@@ -133,10 +147,9 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       } catch (e) {
         const r: RejectedFile =
           e instanceof FileParseError
-            ? { source: name, file: e.file, line: e.line, reason: e.reason }
-            : { source: name, file: c.file, line: null, reason: (e as Error).message };
+            ? { source: name, file: e.file, line: e.line, limit: e instanceof FileLimitError ? e.limit : null, reason: e.reason }
+            : { source: name, file: c.file, line: null, limit: null, reason: (e as Error).message };
         rejected.set(id, r);
-        sawRejected = true;
         o.events?.rejected?.(r);
       }
     }
@@ -148,8 +161,9 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
           : `source "${name}": no usable file matches ${config.path}${last ? ` (last refused: ${last.file}${last.line === null ? '' : `:${last.line}`}: ${last.reason})` : ''}`,
       );
     }
-    // fallback while any file newer than the served one is a refused one
-    fallback = sawRejected && list.some((c) => rejected.has(idOf(c)) && newer(c, (snapshot as Snapshot).candidate) < 0);
+    const served = snapshot.candidate;
+    const refused = list.find((c) => newer(c, served) < 0 && rejected.has(idOf(c)));
+    refusedNewer = refused === undefined ? undefined : rejected.get(idOf(refused));
   }
 
   /**
@@ -174,6 +188,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
 
   /** Parses one file straight into packed rows: no record object outlives the chunk it was read from. */
   async function load(c: Candidate): Promise<Snapshot> {
+    if (c.size > config.maxFileBytes) throw new FileLimitError(c.file, 'maxFileBytes', `${c.size} bytes, over maxFileBytes (${config.maxFileBytes})`);
     const fileAsOf = (c.nameDate ?? new Date(c.mtimeMs)).getTime();
     const stock = new StockRows();
     const movements = new MovementRows();
@@ -204,7 +219,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       }
     };
     const onRow = (row: Row) => {
-      rows++;
+      if (++rows > config.maxRows) throw new FileLimitError(c.file, 'maxRows', `more than ${config.maxRows} rows (maxRows)`);
       const code = text(row, cols.sku);
       const location = text(row, cols.location);
       const onHand = whole(row, cols.onHand, false);
@@ -238,6 +253,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     if (codes.length === 0) return [];
     meter?.statement(name, entity);
     const s = await current();
+    const fallback = refusedNewer !== undefined;
     const out: RecordOf[E][] = [];
     const seen = new Set<string>();
     for (const code of codes) {
@@ -279,9 +295,15 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       await current();
       await refreshing?.catch(() => {});
     },
+    /** Why the snapshot served is not the newest file, for the source's health (no paths); null when it is. */
+    problem(): string | null {
+      if (snapshot === undefined || refusedNewer === undefined) return null;
+      const { file, line, reason } = refusedNewer;
+      return `the newer ${basename(file)}${line === null ? '' : `:${line}`} was refused (${reason}); ${snapshot.candidate.name} keeps serving`;
+    },
     /** What is served now: the file, whether a newer one was refused, and every refusal. */
     state(): SnapshotState {
-      return { file: snapshot?.candidate.file ?? null, rows: snapshot?.rows ?? 0, fallback, rejected: [...rejected.values()] };
+      return { file: snapshot?.candidate.file ?? null, rows: snapshot?.rows ?? 0, fallback: refusedNewer !== undefined, rejected: [...rejected.values()] };
     },
     async close() {},
   } satisfies Connector & { state(): SnapshotState };

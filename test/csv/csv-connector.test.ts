@@ -1,8 +1,8 @@
 /**
  * The file connector on real files in a temporary directory: which file is the snapshot, what
- * asOf each record gets, what happens when the newest file is half-written or malformed, that
- * a directory is re-read only when a newer file appears, and that reads are answered from the
- * current snapshot while a newer one loads.
+ * asOf each record gets, what happens when the newest file is half-written, malformed or over
+ * a limit, that a directory is re-read only when a newer file appears, and that reads are
+ * answered from the current snapshot while a newer one loads.
  */
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -251,6 +251,45 @@ describe('a reload in the background', () => {
       { code: 'B49999', location: 'W01', onHand: 49_999, committed: 0, asOf: new Date('2026-11-25T21:00:00Z') },
     ]);
     expect(health.get('tpl')).toMatchObject({ status: 'UP', errorCount: 0, rejectedCount: 0, successCount: during.length + 2 });
+  });
+});
+
+describe('limits on a file', () => {
+  const good = `${HEADER}A1,W01,L1,10,1,2026-11-24T21:00:00Z\nB2,W01,L1,4,0,2026-11-24T21:00:00Z\n`;
+  const bigger = `${HEADER}${['A1', 'B2', 'C3', 'D4'].map((k) => `${k},W01,L1,5,0,2026-11-25T21:00:00Z`).join('\n')}\n`;
+
+  it('has documented defaults', () => {
+    const config = csvSourceSchema.parse({ kind: 'csv', path: join(dir, 'inventory-*.csv'), stock: { columns: COLUMNS } });
+    expect(config).toMatchObject({ maxFileBytes: 1_073_741_824, maxRows: 10_000_000 });
+  });
+
+  it.each([
+    ['maxRows', { maxRows: 3 }, /more than 3 rows \(maxRows\)/],
+    ['maxFileBytes', { maxFileBytes: 150 }, new RegExp(`${bigger.length} bytes, over maxFileBytes \\(150\\)`)],
+  ])('refuses a newer file over %s: the previous snapshot keeps serving, flagged, and the source is DEGRADED', async (limit, extra, reason) => {
+    write('inventory-2026-11-24.csv', good);
+    const { c, source, health, rejected } = guarded(extra);
+    await source.ping();
+    expect(health.get('tpl')?.status).toBe('UP');
+
+    write('inventory-2026-11-25.csv', bigger);
+    await source.ping();
+
+    expect((await source.fetch('stock', ['A1', 'C3'])).map((r) => [r.code, r.onHand, r.snapshotFallback])).toEqual([['A1', 10, true]]);
+    expect(rejected).toEqual([{ source: 'tpl', file: join(dir, 'inventory-2026-11-25.csv'), line: null, limit, reason: expect.stringMatching(reason) }]);
+    expect(c.state()).toMatchObject({ file: join(dir, 'inventory-2026-11-24.csv'), fallback: true });
+    expect(health.get('tpl')).toMatchObject({ status: 'DEGRADED', problem: expect.stringMatching(new RegExp(`inventory-2026-11-25\\.csv.*${limit}`)) });
+
+    // a newer file within the limit ends it
+    write('inventory-2026-11-26.csv', good);
+    await source.ping();
+    expect(health.get('tpl')).toMatchObject({ status: 'UP', problem: null });
+  });
+
+  it('fails with the limit when the only file is over it', async () => {
+    write('inventory-2026-11-25.csv', bigger);
+    const { c } = connector({ maxRows: 3 });
+    await expect(c.fetch('stock', ['A1'])).rejects.toThrow(/no usable file .*inventory-2026-11-25\.csv: more than 3 rows \(maxRows\)/);
   });
 });
 
