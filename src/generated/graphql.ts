@@ -35,12 +35,12 @@ export type Anomaly = {
   /** The note given when it was acknowledged. */
   acknowledgeNote?: Maybe<Scalars['String']['output']>;
   acknowledgedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** The source's own code: the orphan code (ORPHAN_CODE), the refused file's name (SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE). */
+  /** The source's own code: the orphan code (ORPHAN_CODE), the refused file's name (SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE), the file pattern (SOURCE_FILES_MISSING). */
   code?: Maybe<Scalars['String']['output']>;
   detail: Scalars['String']['output'];
   firstSeen: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, ... */
+  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, ... */
   kind: Scalars['String']['output'];
   lastSeen: Scalars['DateTime']['output'];
   /** A canonical location id, or the source's own code when no location maps it. */
@@ -605,7 +605,8 @@ export type Source = {
   pool?: Maybe<SourcePool>;
   /**
    * Why it is DEGRADED although it answers, in words: a file source serving its last snapshot
-   * because a newer file was refused (malformed, or over `maxFileBytes`/`maxRows`). Null otherwise.
+   * because a newer file was refused (malformed, or over `maxFileBytes`/`maxRows`), or because its
+   * directory is gone or no file matches its `path` any more. Null otherwise.
    */
   problem?: Maybe<Scalars['String']['output']>;
   /** Reads waiting for a slot (at most `sources.X.maxQueue`). */

@@ -62,8 +62,8 @@ export interface Connector {
   poolStats?(): PoolStats;
   /**
    * Why the source is degraded although it answers, in words fit for a client (a file source
-   * serving an older snapshot than its newest file); null when it is not. The health registry
-   * shows the source DEGRADED with this reason.
+   * serving its last snapshot: a newer file refused, or no file found any more); null when it is
+   * not. The health registry shows the source DEGRADED with this reason.
    */
   problem?(): string | null;
   close(): Promise<void>;

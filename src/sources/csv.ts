@@ -13,6 +13,9 @@
  *   good file arrives (or the bad one is rewritten correctly).
  * - The directory is looked at on read, at most every `checkIntervalMs`: a readdir and a stat
  *   per matching file. A file is parsed only when it is new or changed (name, mtime, size).
+ * - A directory that disappears, or a pattern that no longer matches any file, is told at once
+ *   (`missing`, and `problem()` for the source's health) while the last snapshot keeps serving
+ *   as it would, and again when files are back (`found`).
  * - A reload never holds a read up: while a newer file loads, reads are answered from the
  *   current snapshot, and the new one replaces it only once it is complete. Only the very first
  *   load is waited for. A file is parsed as it streams in, each row summed straight into the
@@ -50,6 +53,14 @@ export interface FileSourceEvents {
   rejected?(r: RejectedFile): void;
   /** A file became the snapshot. */
   loaded?(l: { source: string; file: string; rows: number; asOf: Date }): void;
+  /**
+   * No file can be found any more: the directory is gone (or unreadable), or nothing matches
+   * `path`. `serving` is the last snapshot's file, which keeps serving (null: none). Called once,
+   * until files are found again.
+   */
+  missing?(m: { source: string; path: string; reason: string; serving: string | null }): void;
+  /** Files match `path` again after `missing`. */
+  found?(f: { source: string; path: string }): void;
 }
 
 /** What the connector serves right now, for operators and tests. */
@@ -115,12 +126,24 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
   let snapshot: Snapshot | undefined;
   /** The newest refused file that is newer than the one served: the snapshot is a fallback while there is one. */
   let refusedNewer: RejectedFile | undefined;
+  /** Why no file can be found now: with paths for the log and the anomaly, without for health; null while files are there. */
+  let missing: { reason: string; brief: string } | null = null;
   const rejected = new Map<string, RejectedFile>();
   let checkedAt = Number.NEGATIVE_INFINITY;
   let refreshing: Promise<void> | undefined;
 
+  /** The files matching `path`, newest first; none when the directory cannot be read. */
   async function candidates(): Promise<Candidate[]> {
-    const names = (await readdir(dir)).filter((n) => pattern.test(n));
+    const glob = basename(config.path);
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => pattern.test(n));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const what = code === 'ENOENT' ? 'is missing' : `cannot be read (${code})`;
+      noteMissing({ reason: `directory ${dir} ${what}`, brief: `the directory of ${glob} ${what}` });
+      return [];
+    }
     const out: Candidate[] = [];
     for (const n of names) {
       const file = join(dir, n);
@@ -129,7 +152,16 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const nameDate = dateInName(n);
       out.push({ file, name: n, mtimeMs: st.mtimeMs, size: st.size, key: nameDate?.getTime() ?? st.mtimeMs, nameDate });
     }
+    noteMissing(out.length === 0 ? { reason: `no file matches ${config.path}`, brief: `no file matches ${glob}` } : null);
     return out.sort(newer);
+  }
+
+  /** Tells when files go missing and when they are back, once each way. */
+  function noteMissing(now: typeof missing): void {
+    const was = missing;
+    missing = now;
+    if (was === null && now !== null) o.events?.missing?.({ source: name, path: config.path, reason: now.reason, serving: snapshot?.candidate.file ?? null });
+    else if (was !== null && now === null) o.events?.found?.({ source: name, path: config.path });
   }
 
   /** Looks for a newer file and loads it; a refused file is remembered so it is not parsed again unchanged. */
@@ -157,7 +189,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const last = [...rejected.values()].at(-1);
       throw new Error(
         list.length === 0
-          ? `source "${name}": no file matches ${config.path}`
+          ? `source "${name}": ${missing?.reason ?? `no file matches ${config.path}`}`
           : `source "${name}": no usable file matches ${config.path}${last ? ` (last refused: ${last.file}${last.line === null ? '' : `:${last.line}`}: ${last.reason})` : ''}`,
       );
     }
@@ -295,9 +327,11 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       await current();
       await refreshing?.catch(() => {});
     },
-    /** Why the snapshot served is not the newest file, for the source's health (no paths); null when it is. */
+    /** Why the snapshot served may not be the newest file, for the source's health (no paths); null when it is. */
     problem(): string | null {
-      if (snapshot === undefined || refusedNewer === undefined) return null;
+      if (snapshot === undefined) return null;
+      if (missing !== null) return `${missing.brief}; the last snapshot (${snapshot.candidate.name}) keeps serving`;
+      if (refusedNewer === undefined) return null;
       const { file, line, reason } = refusedNewer;
       return `the newer ${basename(file)}${line === null ? '' : `:${line}`} was refused (${reason}); ${snapshot.candidate.name} keeps serving`;
     },
@@ -305,7 +339,10 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     state(): SnapshotState {
       return { file: snapshot?.candidate.file ?? null, rows: snapshot?.rows ?? 0, fallback: refusedNewer !== undefined, rejected: [...rejected.values()] };
     },
-    async close() {},
+    /** Lets a look (and any load) under way finish, so nothing is told after the source is closed. */
+    async close() {
+      await refreshing?.catch(() => {});
+    },
   } satisfies Connector & { state(): SnapshotState };
 }
 

@@ -1,7 +1,8 @@
 /**
  * A file source's troubles as an operator sees them, on the real app over real files in a
- * temporary directory: a newer file over a limit is reported at once (the source DEGRADED with
- * the reason, an anomaly, a log line) while the last snapshot keeps serving.
+ * temporary directory: a directory that disappears, a pattern that no longer matches any file,
+ * and a newer file over a limit. Each is reported at once (the source DEGRADED with the reason,
+ * an anomaly, a log line) while the last snapshot keeps serving, and clears when files are back.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,8 +50,9 @@ precedence: { quantity: [tpl] }
 auth: { open: true }
 `,
   );
-  lines = [];
-  running = await createApp(loadConfig(join(dir, 'inventory-graph.yaml')), { logger: createLogger('info', (l) => lines.push(JSON.parse(l) as Record<string, unknown>)) });
+  const mine: Record<string, unknown>[] = [];
+  lines = mine;
+  running = await createApp(loadConfig(join(dir, 'inventory-graph.yaml')), { logger: createLogger('info', (l) => mine.push(JSON.parse(l) as Record<string, unknown>)) });
   return running;
 }
 
@@ -63,6 +65,53 @@ const anomaly = (app: App, kind: string) =>
     return found[0]!;
   });
 const served = [{ code: 'A1', location: 'W01', onHand: 10, committed: 1, asOf: new Date('2026-11-24T21:00:00Z') }];
+
+describe('a 3PL directory that disappears', () => {
+  it('is reported at once while the last snapshot keeps serving, and clears when it comes back', async () => {
+    const app = await start();
+    const tpl = app.connectors.get('tpl')!;
+    expect(await tpl.fetch('stock', ['A1'])).toEqual(served);
+    expect(app.health.get('tpl')?.status).toBe('UP');
+
+    rmSync(files, { recursive: true });
+    await tpl.ping();
+
+    // served as before: the same figures, flagged only as they would be (STALE in time)
+    expect(await tpl.fetch('stock', ['A1'])).toEqual(served);
+    expect(app.health.get('tpl')).toMatchObject({ status: 'DEGRADED', problem: expect.stringMatching(/directory .*is missing/) });
+    expect(logged(/files missing/)).toEqual([expect.objectContaining({ level: 'warn', path: join(files, 'inventory-*.csv'), reason: expect.stringContaining(files) })]);
+    expect(await anomaly(app, 'SOURCE_FILES_MISSING')).toMatchObject({ source: 'tpl', code: 'inventory-*.csv', detail: expect.stringContaining(files) });
+
+    // looked at again while still gone: one log line, one anomaly
+    await tpl.ping();
+    expect(logged(/files missing/)).toHaveLength(1);
+
+    mkdirSync(files);
+    writeFileSync(join(files, 'inventory-2026-11-25.csv'), `${HEADER}A1,W01,L1,7,0,2026-11-25T21:00:00Z\n`);
+    await tpl.ping();
+    expect((await tpl.fetch('stock', ['A1']))[0]?.onHand).toBe(7);
+    expect(app.health.get('tpl')).toMatchObject({ status: 'UP', problem: null });
+    expect(logged(/files found again/)).toEqual([expect.objectContaining({ level: 'info' })]);
+  });
+
+  it('is reported the same when the pattern matches no file any more', async () => {
+    const app = await start();
+    const tpl = app.connectors.get('tpl')!;
+    await tpl.fetch('stock', ['A1']);
+    rmSync(join(files, 'inventory-2026-11-24.csv'));
+    writeFileSync(join(files, 'other-2026-11-25.csv'), GOOD);
+    await tpl.ping();
+
+    expect(await tpl.fetch('stock', ['A1'])).toEqual(served);
+    expect(app.health.get('tpl')).toMatchObject({ status: 'DEGRADED', problem: expect.stringMatching(/no file matches inventory-\*\.csv/) });
+    expect(logged(/files missing/)).toHaveLength(1);
+    expect(await anomaly(app, 'SOURCE_FILES_MISSING')).toMatchObject({ source: 'tpl', code: 'inventory-*.csv' });
+
+    writeFileSync(join(files, 'inventory-2026-11-24.csv'), GOOD);
+    await tpl.ping();
+    expect(app.health.get('tpl')).toMatchObject({ status: 'UP', problem: null });
+  });
+});
 
 describe('a newer 3PL file over maxFileBytes', () => {
   it('keeps the previous snapshot, records an anomaly and a log line naming the file and the limit, and degrades the source', async () => {
