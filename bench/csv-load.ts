@@ -6,8 +6,9 @@
  * 1. loads it through the real connector (`createCsvConnector`, the first load, waited for);
  * 2. makes a newer file appear (a hard link with a later date in its name: the same bytes, so a
  *    full reload) and reads one SKU every 10 ms through the resilience layer, as the server
- *    does, until the reload is done: how many reads answered, failed or were refused, and how
- *    long the slowest one took.
+ *    does, until the reload is done: how many reads answered, failed or were refused, how long
+ *    the slowest one took, and the longest the event loop was blocked meanwhile (what any other
+ *    request would have waited on top of its own work).
  *
  * Reports load time, peak RSS and the heap kept after a forced GC, for both steps.
  *
@@ -20,6 +21,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, linkSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { csvSourceSchema } from '../src/config/schema.js';
 import { createLogger } from '../src/logger.js';
@@ -50,6 +52,8 @@ interface ChildResult {
   reloadPeakRssMiB: number;
   heapAfterReloadMiB: number;
   reads: { answered: number; failed: number; refused: number; slowestMs: number; reasons: string[] };
+  /** The event loop's delay during the reload, in ms. */
+  loopDelay: { p99Ms: number; maxMs: number };
 }
 
 const mib = (bytes: number) => Math.round(bytes / 1_048_576);
@@ -112,6 +116,8 @@ async function child(dir: string): Promise<ChildResult> {
   // a newer file with the same bytes: the connector reloads it whole
   linkSync(join(dir, 'inventory-2026-11-24.csv'), join(dir, 'inventory-2026-11-25.csv'));
   const reads = { answered: 0, failed: 0, refused: 0, slowestMs: 0, reasons: [] as string[] };
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   t = performance.now();
   while (loaded.length < 2 && rejected.length === 0) {
     const started = performance.now();
@@ -129,12 +135,14 @@ async function child(dir: string): Promise<ChildResult> {
     await new Promise((r) => setTimeout(r, 10));
   }
   const reloadMs = performance.now() - t;
+  delay.disable();
+  const loopDelay = { p99Ms: Math.round(delay.percentile(99) / 1e6), maxMs: Math.round(delay.max / 1e6) };
   if (rejected.length > 0) reads.reasons.push(`reload refused: ${rejected.join('; ')}`);
   const reloadPeakRssMiB = peakRssMiB();
   const heapAfterReloadMiB = await heapAfterGcMiB();
   // the connector stays reachable until here, or the collection above would take its snapshot too
   if (inner.state().rows !== rows) throw new Error(`reloaded ${inner.state().rows} rows, not ${rows}`);
-  return { rows, loadMs, loadPeakRssMiB, heapAfterLoadMiB, reloadMs, reloadPeakRssMiB, heapAfterReloadMiB, reads };
+  return { rows, loadMs, loadPeakRssMiB, heapAfterLoadMiB, reloadMs, reloadPeakRssMiB, heapAfterReloadMiB, reads, loopDelay };
 }
 
 async function main(): Promise<void> {
@@ -162,6 +170,7 @@ async function main(): Promise<void> {
     console.log(`reload:     ${s(r.reloadMs)}, peak RSS ${r.reloadPeakRssMiB} MiB, heap kept ${r.heapAfterReloadMiB} MiB`);
     console.log(`reads during the reload (one every 10 ms, deadline ${args['timeout-ms']} ms): ${r.reads.answered} answered, ${r.reads.failed} failed, ${r.reads.refused} refused; slowest ${r.reads.slowestMs} ms`);
     if (r.reads.reasons.length > 0) console.log(`  reasons: ${r.reads.reasons.join(' | ')}`);
+    console.log(`event loop delay during the reload: p99 ${r.loopDelay.p99Ms} ms, max ${r.loopDelay.maxMs} ms`);
     console.log(`child total ${s(performance.now() - t)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
