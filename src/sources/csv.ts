@@ -102,7 +102,7 @@ export class FileParseError extends Error {
 }
 
 /** A file over one of the source's limits: refused as soon as that is known, the rest left unread. */
-export class FileLimitError extends FileParseError {
+class FileLimitError extends FileParseError {
   constructor(
     file: string,
     readonly limit: FileLimit,
@@ -119,7 +119,8 @@ const newer = (a: Candidate, b: Candidate) => b.key - a.key || b.mtimeMs - a.mti
 
 export function createCsvConnector(name: string, config: CsvSourceConfig, o: { events?: FileSourceEvents } = {}) {
   const dir = dirname(config.path);
-  const pattern = globToRegExp(basename(config.path));
+  const glob = basename(config.path);
+  const pattern = globToRegExp(glob);
   const format = config.format ?? (/^\.(jsonl|ndjson)$/i.test(extname(config.path)) ? 'jsonl' : 'csv');
   const entities = new Set<Entity>(config.movements === undefined ? ['stock'] : ['stock', 'movements']);
 
@@ -134,7 +135,6 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
 
   /** The files matching `path`, newest first; none when the directory cannot be read. */
   async function candidates(): Promise<Candidate[]> {
-    const glob = basename(config.path);
     let names: string[];
     try {
       names = (await readdir(dir)).filter((n) => pattern.test(n));
@@ -222,8 +222,8 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
   async function load(c: Candidate): Promise<Snapshot> {
     if (c.size > config.maxFileBytes) throw new FileLimitError(c.file, 'maxFileBytes', `${c.size} bytes, over maxFileBytes (${config.maxFileBytes})`);
     const fileAsOf = (c.nameDate ?? new Date(c.mtimeMs)).getTime();
-    const stock = new StockRows();
-    const movements = new MovementRows();
+    const stock = new StockRows(c.size, config.maxRows);
+    const movements = new MovementRows(config.movements === undefined ? 0 : c.size, config.maxRows);
     const cols = config.stock.columns;
     let rows = 0;
     // made once per file, not per row: a row is only read through these
@@ -277,7 +277,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     }
     if (rows === 0) throw new FileParseError(c.file, null, 'no rows (an empty or half-written file?)');
 
-    return { id: idOf(c), candidate: c, stock: stock.pack(), movements: movements.pack(), rows };
+    return { id: idOf(c), candidate: c, stock: await stock.pack(), movements: await movements.pack(), rows };
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {

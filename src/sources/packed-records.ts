@@ -7,20 +7,24 @@
  * location, and a record object exists only while a request uses it.
  *
  * Loading: `StockRows` / `MovementRows` take each row of the file as it is parsed and sum it
- * into the row of its (code, location[, kind]) in growable typed arrays (the rows of a code
- * are chained, so finding its row walks that code's few locations); `pack()` then lays the rows
- * out by sorted code once. Within a code rows keep the order of first appearance in the file,
- * so a fetch answers exactly what record objects summed in a map would have.
+ * into the row of its (code, location[, kind]) in growable typed arrays. The rows of a code are
+ * a chain in the order they first appeared in the file, so finding a row walks that code's few
+ * locations, and a fetch answers exactly what record objects summed in a map would have.
+ * `pack()` trims the arrays to size and sorts the codes (for paging) a slice at a time, so
+ * that reads go on while a large snapshot is finished.
  */
 import type { MovementKind, MovementRecord, StockRecord } from '../domain/records.js';
 
-/** The packed rows: grouped by code, codes sorted. */
+/** The packed rows; row `r` of code `c` is found from `first[index.get(c)]` along `next`. */
 interface Columns {
+  /** Every code with rows, sorted. */
   codes: string[];
-  /** Position of each code in `codes`. */
-  index: Map<string, number>;
-  /** Row range of codes[i]: rows start[i] .. start[i + 1] - 1. */
-  start: Uint32Array;
+  /** Position of each code in `first`. */
+  index: CodeIndex;
+  /** Per code: its first row. */
+  first: Int32Array;
+  /** Per row: the next row of the same code; -1 after its last. */
+  next: Int32Array;
   /** Index into the labels (location, or location + kind for movements). */
   label: Uint32Array;
   a: Float64Array;
@@ -29,30 +33,108 @@ interface Columns {
 }
 
 const FIRST_CAPACITY = 1024;
+/** The shortest a row of a 3PL file plausibly is, in bytes: a file's size over it is room for every row it can have. */
+const SHORTEST_ROW_BYTES = 24;
+/** Codes sorted, or merged, between two turns of the event loop. */
+const SORT_SLICE = 65_536;
 
-function grown<T extends Uint32Array | Int32Array | Float64Array>(array: T, capacity: number): T {
-  const bigger = new (array.constructor as new (n: number) => T)(capacity);
-  bigger.set(array);
-  return bigger;
+function resized<T extends Uint32Array | Int32Array | Float64Array>(array: T, length: number): T {
+  const other = new (array.constructor as new (n: number) => T)(length);
+  other.set(array.subarray(0, length));
+  return other;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const SHARDS = 64;
+
+/**
+ * Code to position, in SHARDS maps chosen by a hash of the code: a Map grows by rehashing all
+ * its entries at once, which at 2 M codes held the event loop for 365 ms; a shard holds a 64th.
+ */
+class CodeIndex {
+  private readonly shards = Array.from({ length: SHARDS }, () => new Map<string, number>());
+
+  get(code: string): number | undefined {
+    return this.shard(code).get(code);
+  }
+
+  set(code: string, position: number): void {
+    this.shard(code).set(code, position);
+  }
+
+  /** FNV-1a over the code's UTF-16 units. */
+  private shard(code: string): Map<string, number> {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < code.length; i++) h = Math.imul(h ^ code.charCodeAt(i), 0x01000193);
+    return this.shards[(h ^ (h >>> 16)) & (SHARDS - 1)] as Map<string, number>;
+  }
+}
+
+/** Merges two sorted runs, yielding to the event loop every SORT_SLICE codes. */
+async function merge(x: readonly string[], y: readonly string[]): Promise<string[]> {
+  if (x.length === 0 || (y.length > 0 && (x.at(-1) as string) <= (y[0] as string))) return [...x, ...y];
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    out.push((x[i] as string) <= (y[j] as string) ? (x[i++] as string) : (y[j++] as string));
+    if (out.length % SORT_SLICE === 0) await nextTurn();
+  }
+  while (i < x.length) out.push(x[i++] as string);
+  while (j < y.length) out.push(y[j++] as string);
+  return out;
 }
 
 /**
- * Rows summed per (code, label) as they arrive: a and b added, asOf the newest. Each code's rows
- * are a chain (`first`, `next`, `last`) in the order they first appeared.
+ * `codes` sorted as `Array.prototype.sort` sorts strings, a slice at a time: 2.5 M codes in
+ * random order take seconds to sort, which in one go would hold up every request meanwhile.
+ */
+async function sortInSlices(codes: readonly string[]): Promise<string[]> {
+  let runs: string[][] = [];
+  for (let i = 0; i < codes.length; i += SORT_SLICE) {
+    runs.push(codes.slice(i, i + SORT_SLICE).sort());
+    await nextTurn();
+  }
+  while (runs.length > 1) {
+    const merged: string[][] = [];
+    for (let i = 0; i < runs.length; i += 2) merged.push(i + 1 < runs.length ? await merge(runs[i] as string[], runs[i + 1] as string[]) : (runs[i] as string[]));
+    runs = merged;
+  }
+  return runs[0] ?? [];
+}
+
+/**
+ * Rows summed per (code, label) as they arrive: a and b added, asOf the newest. The arrays are
+ * made once with room for every row the file can have (its size over SHORTEST_ROW_BYTES, at most
+ * `maxRows`): memory the system hands out zeroed and untouched, so only rows written become
+ * resident, and a large file never makes them copy themselves (hundreds of ms at millions of
+ * rows, every request waiting). A file with shorter rows still grows them, doubling.
  */
 class SummedRows {
   private readonly codes: string[] = [];
-  private readonly index = new Map<string, number>();
+  private readonly index = new CodeIndex();
   private readonly labels: string[] = [];
   private readonly labelIndex = new Map<string, number>();
-  private first = new Int32Array(FIRST_CAPACITY);
-  private last = new Int32Array(FIRST_CAPACITY);
-  private next = new Int32Array(FIRST_CAPACITY);
-  private label = new Uint32Array(FIRST_CAPACITY);
-  private a = new Float64Array(FIRST_CAPACITY);
-  private b = new Float64Array(FIRST_CAPACITY);
-  private asOf = new Float64Array(FIRST_CAPACITY);
+  private first: Int32Array;
+  private last: Int32Array;
+  private next: Int32Array;
+  private label: Uint32Array;
+  private a: Float64Array;
+  private b: Float64Array;
+  private asOf: Float64Array;
   private rows = 0;
+
+  constructor(fileBytes: number, maxRows: number) {
+    const capacity = Math.max(FIRST_CAPACITY, Math.min(maxRows, Math.ceil(fileBytes / SHORTEST_ROW_BYTES)));
+    this.first = new Int32Array(capacity);
+    this.last = new Int32Array(capacity);
+    this.next = new Int32Array(capacity);
+    this.label = new Uint32Array(capacity);
+    this.a = new Float64Array(capacity);
+    this.b = new Float64Array(capacity);
+    this.asOf = new Float64Array(capacity);
+  }
 
   add(code: string, labelText: string, a: number, b: number, asOf: number): void {
     let li = this.labelIndex.get(labelText);
@@ -72,8 +154,8 @@ class SummedRows {
       const nc = this.codes.push(code) - 1;
       this.index.set(code, nc);
       if (nc === this.first.length) {
-        this.first = grown(this.first, nc * 2);
-        this.last = grown(this.last, nc * 2);
+        this.first = resized(this.first, nc * 2);
+        this.last = resized(this.last, nc * 2);
       }
       this.first[nc] = row;
       this.last[nc] = row;
@@ -83,42 +165,31 @@ class SummedRows {
     }
   }
 
-  /** The rows laid out by sorted code, in arrays of their exact size; the labels by index. Once, when every row is in. */
-  pack(): { columns: Columns; labels: string[] } {
+  /** The rows in arrays of their exact size, the codes sorted, and the labels by index. Once, when every row is in. */
+  async pack(): Promise<{ columns: Columns; labels: string[] }> {
     const rows = this.rows;
-    const codes = [...this.codes].sort();
-    const { index } = this;
-    const start = new Uint32Array(codes.length + 1);
-    const label = new Uint32Array(rows);
-    const a = new Float64Array(rows);
-    const b = new Float64Array(rows);
-    const asOf = new Float64Array(rows);
-    let out = 0;
-    codes.forEach((code, i) => {
-      const was = index.get(code) as number;
-      index.set(code, i);
-      start[i] = out;
-      for (let r = this.first[was] as number; r !== -1; r = this.next[r] as number) {
-        label[out] = this.label[r] as number;
-        a[out] = this.a[r] as number;
-        b[out] = this.b[r] as number;
-        asOf[out] = this.asOf[r] as number;
-        out++;
-      }
-    });
-    start[codes.length] = out;
-    return { columns: { codes, index, start, label, a, b, asOf }, labels: this.labels };
+    const columns: Columns = {
+      codes: await sortInSlices(this.codes),
+      index: this.index,
+      first: resized(this.first, this.codes.length),
+      next: resized(this.next, rows),
+      label: resized(this.label, rows),
+      a: resized(this.a, rows),
+      b: resized(this.b, rows),
+      asOf: resized(this.asOf, rows),
+    };
+    return { columns, labels: this.labels };
   }
 
   private newRow(li: number, a: number, b: number, asOf: number): number {
     const row = this.rows++;
     if (row === this.label.length) {
       const capacity = row * 2;
-      this.next = grown(this.next, capacity);
-      this.label = grown(this.label, capacity);
-      this.a = grown(this.a, capacity);
-      this.b = grown(this.b, capacity);
-      this.asOf = grown(this.asOf, capacity);
+      this.next = resized(this.next, capacity);
+      this.label = resized(this.label, capacity);
+      this.a = resized(this.a, capacity);
+      this.b = resized(this.b, capacity);
+      this.asOf = resized(this.asOf, capacity);
     }
     this.next[row] = -1;
     this.label[row] = li;
@@ -131,28 +202,38 @@ class SummedRows {
 
 /** Stock rows of a file as it is read: per (code, location) onHand and committed summed, the newest asOf. */
 export class StockRows {
-  private readonly rows = new SummedRows();
+  private readonly rows: SummedRows;
+
+  /** For a file of `fileBytes` bytes and at most `maxRows` rows. */
+  constructor(fileBytes: number, maxRows: number) {
+    this.rows = new SummedRows(fileBytes, maxRows);
+  }
 
   add(code: string, location: string, onHand: number, committed: number, asOf: number): void {
     this.rows.add(code, location, onHand, committed, asOf);
   }
 
-  pack(): PackedStock {
-    const { columns, labels } = this.rows.pack();
+  async pack(): Promise<PackedStock> {
+    const { columns, labels } = await this.rows.pack();
     return new PackedStock(columns, labels);
   }
 }
 
 /** Movement rows of a file as it is read: per (code, location, kind) the quantity summed, the newest asOf. */
 export class MovementRows {
-  private readonly rows = new SummedRows();
+  private readonly rows: SummedRows;
+
+  /** For a file of `fileBytes` bytes and at most `maxRows` rows. */
+  constructor(fileBytes: number, maxRows: number) {
+    this.rows = new SummedRows(fileBytes, maxRows);
+  }
 
   add(code: string, location: string, kind: MovementKind, quantity: number, asOf: number): void {
     this.rows.add(code, `${location}\u0000${kind}`, quantity, 0, asOf);
   }
 
-  pack(): PackedMovements {
-    const { columns, labels } = this.rows.pack();
+  async pack(): Promise<PackedMovements> {
+    const { columns, labels } = await this.rows.pack();
     return new PackedMovements(
       columns,
       labels.map((l) => {
@@ -179,8 +260,8 @@ export class PackedStock {
   get(code: string, out: StockRecord[], fallback: boolean): void {
     const i = this.c.index.get(code);
     if (i === undefined) return;
-    const { start, label, a, b, asOf } = this.c;
-    for (let r = start[i] as number; r < (start[i + 1] as number); r++) {
+    const { first, next, label, a, b, asOf } = this.c;
+    for (let r = first[i] as number; r !== -1; r = next[r] as number) {
       const location = this.locations[label[r] as number] as string;
       const rec: StockRecord = { code, location, onHand: a[r] as number, committed: b[r] as number, asOf: new Date(asOf[r] as number) };
       if (fallback) rec.snapshotFallback = true;
@@ -199,8 +280,8 @@ export class PackedMovements {
   get(code: string, out: MovementRecord[]): void {
     const i = this.c.index.get(code);
     if (i === undefined) return;
-    const { start, label, a, asOf } = this.c;
-    for (let r = start[i] as number; r < (start[i + 1] as number); r++) {
+    const { first, next, label, a, asOf } = this.c;
+    for (let r = first[i] as number; r !== -1; r = next[r] as number) {
       const { location, kind } = this.kinds[label[r] as number] as { location: string; kind: MovementKind };
       out.push({ code, location, kind, quantity: a[r] as number, asOf: new Date(asOf[r] as number) });
     }

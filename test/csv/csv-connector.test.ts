@@ -228,6 +228,33 @@ describe('movements and codes', () => {
   });
 });
 
+describe('many rows', () => {
+  it('lists the codes of a file in no order sorted, across the slices they are sorted in', async () => {
+    // 150,000 codes (more than two slices of 65,536) in a fixed pseudo-random order
+    const codes = Array.from({ length: 150_000 }, (_, i) => `C${((i * 7919) % 150_000).toString(36)}`);
+    write('inventory-2026-11-25.csv', `${HEADER}${codes.map((k) => `${k},W01,L1,1,0,`).join('\n')}\n`);
+    const { c } = connector();
+    const listed: string[] = [];
+    for (let page = await c.listCodes(null, 40_000); page.length > 0; page = await c.listCodes(page.at(-1) as string, 40_000)) listed.push(...page);
+    expect(listed).toEqual([...codes].sort());
+  });
+
+  it('takes rows shorter than it made room for, summed per (sku, location) in file order', async () => {
+    // 5,000 rows of 9 bytes or so: more than a file of this size was expected to hold
+    const rows = Array.from({ length: 5_000 }, (_, i) => `K${i % 2_000},${i % 3 === 0 ? 'X' : 'Y'},${i % 7}`);
+    write('inventory-2026-11-25.csv', `sku,wh,qty\n${rows.join('\n')}\n`);
+    const { c } = connector({ stock: { columns: { sku: 'sku', location: 'wh', onHand: 'qty' } } });
+    const expected = new Map<string, Map<string, number>>();
+    rows.forEach((r, i) => {
+      const [k, wh] = r.split(',') as [string, string];
+      const byWh = expected.get(k) ?? new Map<string, number>();
+      expected.set(k, byWh.set(wh, (byWh.get(wh) ?? 0) + (i % 7)));
+    });
+    const got = await c.fetch('stock', [...expected.keys()]);
+    expect(got.map((r) => [r.code, r.location, r.onHand])).toEqual([...expected].flatMap(([k, byWh]) => [...byWh].map(([wh, n]) => [k, wh, n])));
+  });
+});
+
 describe('a reload in the background', () => {
   it('answers every read from the current snapshot while a newer file loads, then swaps to it whole', async () => {
     write('inventory-2026-11-24.csv', `${HEADER}A1,W01,L1,10,1,2026-11-24T21:00:00Z\n`);
