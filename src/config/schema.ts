@@ -185,9 +185,9 @@ export const csvSourceSchema = z.strictObject({
   maxFileBytes: z.number().int().positive().max(68_719_476_736).default(1_073_741_824),
   /**
    * A file with more rows than this is refused (the previous snapshot keeps serving). Memory
-   * grows with rows: about 75 bytes a row held, about 240 bytes a row at the peak of a reload,
-   * when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md). Defaults
-   * to 10000000: twice the largest 3PL file seen (4.6 M rows), at most about 2.4 GB at a reload.
+   * grows with rows: about 80 bytes a row held, about 280 bytes a row of peak RSS during a
+   * reload, when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md).
+   * Defaults to 10000000: twice the largest 3PL file seen (4.6 M rows), about 2.8 GB at a reload.
    */
   maxRows: z.number().int().positive().max(100_000_000).default(10_000_000),
   ...sourceCommon,
