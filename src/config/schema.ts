@@ -177,6 +177,19 @@ export const csvSourceSchema = z.strictObject({
   delimiter: z.string().length(1).default(','),
   /** How often, at most, the directory is looked at for a newer file, in ms. Defaults to 1000. */
   checkIntervalMs: z.number().int().min(0).max(3_600_000).default(1000),
+  /**
+   * A file larger than this, in bytes, is refused unread (the previous snapshot keeps serving).
+   * Defaults to 1073741824 (1 GiB): about 20 M rows of a typical 3PL file, so `maxRows` is the
+   * limit that usually applies; this one stops a runaway file before it is read at all.
+   */
+  maxFileBytes: z.number().int().positive().max(68_719_476_736).default(1_073_741_824),
+  /**
+   * A file with more rows than this is refused (the previous snapshot keeps serving). Memory
+   * grows with rows: about 80 bytes a row held, about 280 bytes a row of peak RSS during a
+   * reload, when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md).
+   * Defaults to 10000000: twice the largest 3PL file seen (4.6 M rows), about 2.8 GB at a reload.
+   */
+  maxRows: z.number().int().positive().max(100_000_000).default(10_000_000),
   ...sourceCommon,
   stock: fileStockMappingSchema,
   movements: z

@@ -35,12 +35,12 @@ export type Anomaly = {
   /** The note given when it was acknowledged. */
   acknowledgeNote?: Maybe<Scalars['String']['output']>;
   acknowledgedAt?: Maybe<Scalars['DateTime']['output']>;
-  /** The source's own code: the orphan code (ORPHAN_CODE), the refused file's name (SNAPSHOT_REJECTED). */
+  /** The source's own code: the orphan code (ORPHAN_CODE), the refused file's name (SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE), the file pattern (SOURCE_FILES_MISSING). */
   code?: Maybe<Scalars['String']['output']>;
   detail: Scalars['String']['output'];
   firstSeen: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, ... */
+  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, ... */
   kind: Scalars['String']['output'];
   lastSeen: Scalars['DateTime']['output'];
   /** A canonical location id, or the source's own code when no location maps it. */
@@ -603,6 +603,12 @@ export type Source = {
   oldestAsOf?: Maybe<Scalars['DateTime']['output']>;
   /** Its connection pool; null for a source without one (a file). */
   pool?: Maybe<SourcePool>;
+  /**
+   * Why it is DEGRADED although it answers, in words: a file source serving its last snapshot
+   * because a newer file was refused (malformed, or over `maxFileBytes`/`maxRows`), or because its
+   * directory is gone or no file matches its `path` any more. Null otherwise.
+   */
+  problem?: Maybe<Scalars['String']['output']>;
   /** Reads waiting for a slot (at most `sources.X.maxQueue`). */
   queued: Scalars['Int']['output'];
   /** Reads the open breaker refused without asking the source, since this instance started. */
@@ -617,8 +623,8 @@ export type Source = {
   stalePolicy: Scalars['String']['output'];
   /**
    * Its health as this server instance sees it: DOWN while its breaker is open (or it never
-   * answered and its last read failed), DEGRADED while a trial read runs, after a failed read, or
-   * when the last read took over 80% of its deadline; else UP.
+   * answered and its last read failed), DEGRADED while a trial read runs, after a failed read,
+   * while it reports a `problem`, or when the last read took over 80% of its deadline; else UP.
    */
   status: SourceStatus;
   /** Reads that succeeded since this instance started. */
@@ -1196,6 +1202,7 @@ export type SourceResolvers<ContextType = GatewayContext, ParentType extends Res
   newestAsOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   oldestAsOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   pool?: Resolver<Maybe<ResolversTypes['SourcePool']>, ParentType, ContextType>;
+  problem?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   queued?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rejectedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   shedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;

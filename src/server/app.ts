@@ -6,6 +6,7 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { basename } from 'node:path';
 import type { Config, SourceConfig } from '../config/index.js';
 import { createAnomalyWebhook, type AnomalyWebhook } from '../events/anomaly-webhook.js';
 import { createAnomalyWorkflow } from '../service/anomaly-workflow.js';
@@ -20,6 +21,7 @@ import { createCsvConnector, type FileSourceEvents } from '../sources/csv.js';
 import { createSqlConnector } from '../sources/sql.js';
 import { SourceHealthRegistry } from '../sources/health.js';
 import { resilienceSettings, withResilience } from '../sources/resilience.js';
+import type { NewAnomaly } from '../store/anomaly-store.js';
 import { openStore, type Store } from '../store/index.js';
 import { createReconciliationStore } from '../store/reconciliation-store.js';
 import type { SourceInfo } from './context.js';
@@ -74,14 +76,30 @@ export function createConnector(name: string, s: SourceConfig, o: { files?: File
   return s.kind === 'csv' ? createCsvConnector(name, s, { events: o.files }) : createSqlConnector(name, s);
 }
 
-/** File-source events for a store: a refused file is logged and queued as a SNAPSHOT_REJECTED anomaly (code: the file name). */
+/**
+ * File-source events for a store: a refused file is logged and recorded as an anomaly (code: the
+ * file name), SNAPSHOT_TOO_LARGE when it is over `maxFileBytes` or `maxRows`, else
+ * SNAPSHOT_REJECTED; files gone missing are logged and recorded as SOURCE_FILES_MISSING (code:
+ * the file pattern), and logged again when they are back.
+ */
 export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
+  const record = (a: NewAnomaly) => store.anomalies.enqueue([{ ...a, detail: a.detail.slice(0, 1000) }]);
   return {
     rejected(r) {
       const where = `${r.file}${r.line === null ? '' : `:${r.line}`}`;
-      logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
-      const name = r.file.split(/[\\/]/).at(-1) ?? r.file;
-      store.anomalies.enqueue([{ kind: 'SNAPSHOT_REJECTED', sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}`.slice(0, 1000) }]);
+      if (r.limit === null) logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
+      else logger.warn('file over a limit, refused; the previous snapshot keeps serving', { source: r.source, file: r.file, limit: r.limit, reason: r.reason });
+      const name = basename(r.file);
+      const kind = r.limit === null ? 'SNAPSHOT_REJECTED' : 'SNAPSHOT_TOO_LARGE';
+      record({ kind, sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}` });
+    },
+    missing(m) {
+      logger.warn('source files missing', { source: m.source, path: m.path, reason: m.reason, serving: m.serving });
+      const serving = m.serving === null ? 'no snapshot to serve' : `the last snapshot (${m.serving}) keeps serving`;
+      record({ kind: 'SOURCE_FILES_MISSING', sku: null, location: null, source: m.source, code: basename(m.path), detail: `${m.reason}; ${serving}` });
+    },
+    found(f) {
+      logger.info('source files found again', { source: f.source, path: f.path });
     },
     loaded(l) {
       logger.info('file loaded', { source: l.source, file: l.file, rows: l.rows });

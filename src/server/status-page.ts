@@ -42,6 +42,8 @@ export interface SourceView {
   lastSuccessAt: string | null;
   lastErrorAt: string | null;
   lastError: string | null;
+  /** Why it is degraded although it answers (a file source serving an older snapshot); null: nothing. */
+  problem: string | null;
   consecutiveFailures: number;
   failureThreshold: number;
   freshness: {
@@ -154,6 +156,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
         lastSuccessAt: iso(h.lastSuccessAt),
         lastErrorAt: iso(h.lastErrorAt),
         lastError: h.lastError,
+        problem: h.problem,
         consecutiveFailures: h.consecutiveFailures,
         failureThreshold: h.failureThreshold,
         freshness: {
@@ -461,9 +464,10 @@ function sourceRow(s: SourceView, now: number): string {
     s.lastError === null
       ? ''
       : `<div class="err" title="${e(s.lastErrorAt ?? '')}">last error ${e(ago(s.lastErrorAt, now))}: ${e(s.lastError)}</div>`;
+  const problem = s.problem === null ? '' : `<div class="err">${e(s.problem)}</div>`;
   return `<tr data-source="${e(s.name)}">
 <td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
-<td><span class="badge b-${e(s.status)}">${e(s.status)}</span>${lastError}</td>
+<td><span class="badge b-${e(s.status)}">${e(s.status)}</span>${problem}${lastError}</td>
 <td><span class="badge b-${e(s.breaker)}">${e(s.breaker.replace('_', '-'))}</span><div class="small">${s.consecutiveFailures === 0 ? `opens after ${n(s.failureThreshold)} failures in a row` : `${n(s.consecutiveFailures)} failed in a row (opens at ${n(s.failureThreshold)})`}</div></td>
 <td>${latency}</td>
 <td>${freshness}</td>

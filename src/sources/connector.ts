@@ -78,5 +78,11 @@ export interface Connector {
   ping(options?: ReadOptions): Promise<void>;
   /** Connection pool counters, for the health registry and tests; absent when the source has no pool. */
   poolStats?(): PoolStats;
+  /**
+   * Why the source is degraded although it answers, in words fit for a client (a file source
+   * serving its last snapshot: a newer file refused, or no file found any more); null when it is
+   * not. The health registry shows the source DEGRADED with this reason.
+   */
+  problem?(): string | null;
   close(): Promise<void>;
 }

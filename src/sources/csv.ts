@@ -13,19 +13,29 @@
  *   good file arrives (or the bad one is rewritten correctly).
  * - The directory is looked at on read, at most every `checkIntervalMs`: a readdir and a stat
  *   per matching file. A file is parsed only when it is new or changed (name, mtime, size).
- * - A reload that takes longer than `timeoutMs` does not hold requests up when a snapshot is
- *   already there: they are answered from it while the reload finishes.
+ * - A directory that disappears, or a pattern that no longer matches any file, is told at once
+ *   (`missing`, and `problem()` for the source's health) while the last snapshot keeps serving
+ *   as it would, and again when files are back (`found`).
+ * - A reload never holds a read up: while a newer file loads, reads are answered from the
+ *   current snapshot, and the new one replaces it only once it is complete. Only the very first
+ *   load is waited for. A file is parsed as it streams in, each row summed straight into the
+ *   snapshot's packed columns (packed-records.ts).
  */
-import { parse } from 'csv-parse';
+import { parse, type OptionsWithColumns } from 'csv-parse';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { CsvSourceConfig } from '../config/index.js';
 import { timestamp } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
-import { PackedMovements, PackedStock } from './packed-records.js';
+import { MovementRows, StockRows, type PackedMovements, type PackedStock } from './packed-records.js';
+
+/** The limits on a file (config keys of a csv source). */
+export type FileLimit = 'maxFileBytes' | 'maxRows';
 
 /** A file that was refused, and why: the message names the file and, where it applies, the line. */
 export interface RejectedFile {
@@ -33,6 +43,8 @@ export interface RejectedFile {
   file: string;
   /** 1-based line of the problem; null when it is about the whole file. */
   line: number | null;
+  /** The limit the file is over, when that is why it was refused; null when it is malformed. */
+  limit: FileLimit | null;
   reason: string;
 }
 
@@ -41,6 +53,14 @@ export interface FileSourceEvents {
   rejected?(r: RejectedFile): void;
   /** A file became the snapshot. */
   loaded?(l: { source: string; file: string; rows: number; asOf: Date }): void;
+  /**
+   * No file can be found any more: the directory is gone (or unreadable), or nothing matches
+   * `path`. `serving` is the last snapshot's file, which keeps serving (null: none). Called once,
+   * until files are found again.
+   */
+  missing?(m: { source: string; path: string; reason: string; serving: string | null }): void;
+  /** Files match `path` again after `missing`. */
+  found?(f: { source: string; path: string }): void;
 }
 
 /** What the connector serves right now, for operators and tests. */
@@ -81,24 +101,49 @@ export class FileParseError extends Error {
   }
 }
 
+/** A file over one of the source's limits: refused as soon as that is known, the rest left unread. */
+class FileLimitError extends FileParseError {
+  constructor(
+    file: string,
+    readonly limit: FileLimit,
+    reason: string,
+  ) {
+    super(file, null, reason);
+    this.name = 'FileLimitError';
+  }
+}
+
 const idOf = (c: Candidate) => `${c.name}\u0000${c.mtimeMs}\u0000${c.size}`;
 /** Newest first: the date in the name (else mtime), then mtime, then name. */
 const newer = (a: Candidate, b: Candidate) => b.key - a.key || b.mtimeMs - a.mtimeMs || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
 
 export function createCsvConnector(name: string, config: CsvSourceConfig, o: { events?: FileSourceEvents } = {}) {
   const dir = dirname(config.path);
-  const pattern = globToRegExp(basename(config.path));
+  const glob = basename(config.path);
+  const pattern = globToRegExp(glob);
   const format = config.format ?? (/^\.(jsonl|ndjson)$/i.test(extname(config.path)) ? 'jsonl' : 'csv');
   const entities = new Set<Entity>(config.movements === undefined ? ['stock'] : ['stock', 'movements']);
 
   let snapshot: Snapshot | undefined;
-  let fallback = false;
+  /** The newest refused file that is newer than the one served: the snapshot is a fallback while there is one. */
+  let refusedNewer: RejectedFile | undefined;
+  /** Why no file can be found now: with paths for the log and the anomaly, without for health; null while files are there. */
+  let missing: { reason: string; brief: string } | null = null;
   const rejected = new Map<string, RejectedFile>();
   let checkedAt = Number.NEGATIVE_INFINITY;
   let refreshing: Promise<void> | undefined;
 
+  /** The files matching `path`, newest first; none when the directory cannot be read. */
   async function candidates(): Promise<Candidate[]> {
-    const names = (await readdir(dir)).filter((n) => pattern.test(n));
+    let names: string[];
+    try {
+      names = (await readdir(dir)).filter((n) => pattern.test(n));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const what = code === 'ENOENT' ? 'is missing' : `cannot be read (${code})`;
+      noteMissing({ reason: `directory ${dir} ${what}`, brief: `the directory of ${glob} ${what}` });
+      return [];
+    }
     const out: Candidate[] = [];
     for (const n of names) {
       const file = join(dir, n);
@@ -107,21 +152,26 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const nameDate = dateInName(n);
       out.push({ file, name: n, mtimeMs: st.mtimeMs, size: st.size, key: nameDate?.getTime() ?? st.mtimeMs, nameDate });
     }
+    noteMissing(out.length === 0 ? { reason: `no file matches ${config.path}`, brief: `no file matches ${glob}` } : null);
     return out.sort(newer);
+  }
+
+  /** Tells when files go missing and when they are back, once each way. */
+  function noteMissing(now: typeof missing): void {
+    const was = missing;
+    missing = now;
+    if (was === null && now !== null) o.events?.missing?.({ source: name, path: config.path, reason: now.reason, serving: snapshot?.candidate.file ?? null });
+    else if (was !== null && now === null) o.events?.found?.({ source: name, path: config.path });
   }
 
   /** Looks for a newer file and loads it; a refused file is remembered so it is not parsed again unchanged. */
   async function check(): Promise<void> {
     const list = await candidates();
-    let sawRejected = false;
     for (const c of list) {
       if (snapshot !== undefined && newer(c, snapshot.candidate) >= 0) break; // not newer than what is served
       const id = idOf(c);
       if (snapshot?.id === id) break;
-      if (rejected.has(id)) {
-        sawRejected = true;
-        continue;
-      }
+      if (rejected.has(id)) continue;
       try {
         snapshot = await load(c);
         o.events?.loaded?.({ source: name, file: c.file, rows: snapshot.rows, asOf: c.nameDate ?? new Date(c.mtimeMs) });
@@ -129,10 +179,9 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       } catch (e) {
         const r: RejectedFile =
           e instanceof FileParseError
-            ? { source: name, file: e.file, line: e.line, reason: e.reason }
-            : { source: name, file: c.file, line: null, reason: (e as Error).message };
+            ? { source: name, file: e.file, line: e.line, limit: e instanceof FileLimitError ? e.limit : null, reason: e.reason }
+            : { source: name, file: c.file, line: null, limit: null, reason: (e as Error).message };
         rejected.set(id, r);
-        sawRejected = true;
         o.events?.rejected?.(r);
       }
     }
@@ -140,15 +189,20 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const last = [...rejected.values()].at(-1);
       throw new Error(
         list.length === 0
-          ? `source "${name}": no file matches ${config.path}`
+          ? `source "${name}": ${missing?.reason ?? `no file matches ${config.path}`}`
           : `source "${name}": no usable file matches ${config.path}${last ? ` (last refused: ${last.file}${last.line === null ? '' : `:${last.line}`}: ${last.reason})` : ''}`,
       );
     }
-    // fallback while any file newer than the served one is a refused one
-    fallback = sawRejected && list.some((c) => rejected.has(idOf(c)) && newer(c, (snapshot as Snapshot).candidate) < 0);
+    const served = snapshot.candidate;
+    const refused = list.find((c) => newer(c, served) < 0 && rejected.has(idOf(c)));
+    refusedNewer = refused === undefined ? undefined : rejected.get(idOf(refused));
   }
 
-  /** Waits for a due check; with a snapshot in hand, never longer than `timeoutMs`. */
+  /**
+   * The snapshot to answer from. A due check starts, but with a snapshot in hand nobody waits
+   * for it: the snapshot is swapped when a newer file is completely loaded. Only the very first
+   * load is waited for.
+   */
   async function current(): Promise<Snapshot> {
     const now = Date.now();
     if (refreshing === undefined && now - checkedAt >= config.checkIntervalMs) {
@@ -156,87 +210,74 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       refreshing = check().finally(() => {
         refreshing = undefined;
       });
+      // with a snapshot in hand nobody awaits it; without one, the caller below does
+      refreshing.catch(() => {});
     }
-    if (refreshing !== undefined) {
-      const pending = refreshing;
-      if (snapshot === undefined) await pending;
-      else {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([pending.catch(() => {}), new Promise<void>((r) => (timer = setTimeout(r, config.timeoutMs)))]);
-        clearTimeout(timer);
-      }
-    }
+    if (snapshot === undefined) await refreshing;
     if (snapshot === undefined) throw new Error(`source "${name}": no snapshot loaded`);
     return snapshot;
   }
 
+  /** Parses one file straight into packed rows: no record object outlives the chunk it was read from. */
   async function load(c: Candidate): Promise<Snapshot> {
-    const fileAsOf = c.nameDate ?? new Date(c.mtimeMs);
-    const stock = new Map<string, Map<string, StockRecord>>();
-    const movements = new Map<string, Map<string, MovementRecord>>();
+    if (c.size > config.maxFileBytes) throw new FileLimitError(c.file, 'maxFileBytes', `${c.size} bytes, over maxFileBytes (${config.maxFileBytes})`);
+    const fileAsOf = (c.nameDate ?? new Date(c.mtimeMs)).getTime();
+    const stock = new StockRows(c.size, config.maxRows);
+    const movements = new MovementRows(config.movements === undefined ? 0 : c.size, config.maxRows);
     const cols = config.stock.columns;
     let rows = 0;
-    const onRow = (get: (column: string) => unknown, line: number) => {
-      rows++;
-      const fail = (reason: string): never => {
-        throw new FileParseError(c.file, line, reason);
-      };
-      const text = (col: string) => {
-        const v = get(col);
-        const s = v === undefined || v === null ? '' : String(v).trim();
-        if (s === '') fail(`empty ${col}`);
-        return s;
-      };
-      const whole = (col: string, optional: boolean) => {
-        const v = get(col);
-        if (optional && (v === undefined || v === null || String(v).trim() === '')) return 0;
-        const n = typeof v === 'number' ? v : String(v ?? '').trim() === '' ? Number.NaN : Number(String(v).trim());
-        if (!Number.isSafeInteger(n)) fail(`${col}: not a whole quantity: ${JSON.stringify(v ?? null)}`);
-        return n;
-      };
-      const when = (col: string | undefined) => {
-        if (col === undefined) return fileAsOf;
-        const v = get(col);
-        if (v === undefined || v === null || String(v).trim() === '') return fileAsOf;
-        try {
-          return timestamp(v);
-        } catch {
-          return fail(`${col}: not a timestamp: ${JSON.stringify(v)}`);
-        }
-      };
-      const code = text(cols.sku);
-      const location = text(cols.location);
-      const onHand = whole(cols.onHand, false);
-      const committed = cols.committed === undefined ? 0 : whole(cols.committed, true);
-      const asOf = when(cols.asOf);
-      let perLocation = stock.get(code);
-      if (perLocation === undefined) stock.set(code, (perLocation = new Map()));
-      const prev = perLocation.get(location);
-      if (prev === undefined) perLocation.set(location, { code, location, onHand, committed, asOf });
-      else perLocation.set(location, { code, location, onHand: prev.onHand + onHand, committed: prev.committed + committed, asOf: asOf > prev.asOf ? asOf : prev.asOf });
+    // made once per file, not per row: a row is only read through these
+    const text = (row: Row, col: string) => {
+      const v = row[col];
+      const s = v === undefined || v === null ? '' : String(v).trim();
+      if (s === '') throw new RowError(`empty ${col}`);
+      return s;
+    };
+    const whole = (row: Row, col: string, optional: boolean) => {
+      const v = row[col];
+      if (optional && (v === undefined || v === null || String(v).trim() === '')) return 0;
+      const n = typeof v === 'number' ? v : String(v ?? '').trim() === '' ? Number.NaN : Number(String(v).trim());
+      if (!Number.isSafeInteger(n)) throw new RowError(`${col}: not a whole quantity: ${JSON.stringify(v ?? null)}`);
+      return n;
+    };
+    const when = (row: Row, col: string | undefined) => {
+      if (col === undefined) return fileAsOf;
+      const v = row[col];
+      if (v === undefined || v === null || String(v).trim() === '') return fileAsOf;
+      try {
+        return timestamp(v).getTime();
+      } catch {
+        throw new RowError(`${col}: not a timestamp: ${JSON.stringify(v)}`);
+      }
+    };
+    const onRow = (row: Row) => {
+      if (++rows > config.maxRows) throw new FileLimitError(c.file, 'maxRows', `more than ${config.maxRows} rows (maxRows)`);
+      const code = text(row, cols.sku);
+      const location = text(row, cols.location);
+      const onHand = whole(row, cols.onHand, false);
+      const committed = cols.committed === undefined ? 0 : whole(row, cols.committed, true);
+      stock.add(code, location, onHand, committed, when(row, cols.asOf));
 
       for (const m of config.movements ?? []) {
-        const quantity = whole(m.columns.quantity, true);
+        const quantity = whole(row, m.columns.quantity, true);
         if (quantity === 0) continue;
-        const kind = m.kind ?? text(m.columns.kind as string);
-        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) fail(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
-        const mCode = text(m.columns.sku);
-        const mLocation = text(m.columns.location);
-        const mAsOf = when(m.columns.asOf);
-        let byKey = movements.get(mCode);
-        if (byKey === undefined) movements.set(mCode, (byKey = new Map()));
-        const key = `${mLocation}\u0000${kind}`;
-        const p = byKey.get(key);
-        byKey.set(key, p === undefined ? { code: mCode, location: mLocation, kind: kind as MovementKind, quantity, asOf: mAsOf } : { ...p, quantity: p.quantity + quantity, asOf: mAsOf > p.asOf ? mAsOf : p.asOf });
+        const kind = m.kind ?? text(row, m.columns.kind as string);
+        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
+        movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf));
       }
     };
 
     const required = [cols.sku, cols.location, cols.onHand, ...(config.movements ?? []).flatMap((m) => [m.columns.sku, m.columns.location, m.columns.quantity, ...(m.columns.kind ? [m.columns.kind] : [])])];
-    if (format === 'csv') await readCsv(c.file, config.delimiter, required, onRow);
-    else await readJsonLines(c.file, onRow);
+    const input = createReadStream(c.file);
+    try {
+      if (format === 'csv') await readCsv(input, c.file, config.delimiter, required, onRow);
+      else await readJsonLines(input, c.file, onRow);
+    } finally {
+      input.destroy();
+    }
     if (rows === 0) throw new FileParseError(c.file, null, 'no rows (an empty or half-written file?)');
 
-    return { id: idOf(c), candidate: c, stock: new PackedStock(stock), movements: new PackedMovements(movements), rows };
+    return { id: idOf(c), candidate: c, stock: await stock.pack(), movements: await movements.pack(), rows };
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
@@ -244,6 +285,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     if (codes.length === 0) return [];
     meter?.statement(name, entity);
     const s = await current();
+    const fallback = refusedNewer !== undefined;
     const out: RecordOf[E][] = [];
     const seen = new Set<string>();
     for (const code of codes) {
@@ -274,16 +316,33 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       }
       return codes.slice(lo, lo + limit);
     },
-    /** Loads (or re-checks) the snapshot: fails when no matching file can be used. */
+    /**
+     * Looks for a newer file now and, unlike a read, waits for that look and any load it starts;
+     * fails when no matching file can be used.
+     */
     async ping() {
+      // a look already under way may have listed the directory before the caller's change
+      await refreshing?.catch(() => {});
       checkedAt = Number.NEGATIVE_INFINITY;
       await current();
+      await refreshing?.catch(() => {});
+    },
+    /** Why the snapshot served may not be the newest file, for the source's health (no paths); null when it is. */
+    problem(): string | null {
+      if (snapshot === undefined) return null;
+      if (missing !== null) return `${missing.brief}; the last snapshot (${snapshot.candidate.name}) keeps serving`;
+      if (refusedNewer === undefined) return null;
+      const { file, line, reason } = refusedNewer;
+      return `the newer ${basename(file)}${line === null ? '' : `:${line}`} was refused (${reason}); ${snapshot.candidate.name} keeps serving`;
     },
     /** What is served now: the file, whether a newer one was refused, and every refusal. */
     state(): SnapshotState {
-      return { file: snapshot?.candidate.file ?? null, rows: snapshot?.rows ?? 0, fallback, rejected: [...rejected.values()] };
+      return { file: snapshot?.candidate.file ?? null, rows: snapshot?.rows ?? 0, fallback: refusedNewer !== undefined, rejected: [...rejected.values()] };
     },
-    async close() {},
+    /** Lets a look (and any load) under way finish, so nothing is told after the source is closed. */
+    async close() {
+      await refreshing?.catch(() => {});
+    },
   } satisfies Connector & { state(): SnapshotState };
 }
 
@@ -312,27 +371,53 @@ export function dateInName(fileName: string): Date | null {
   return null;
 }
 
-/** Streams a CSV with a header row; `onRow` gets each record with its 1-based line number. */
-async function readCsv(file: string, delimiter: string, required: readonly string[], onRow: (get: (c: string) => unknown, line: number) => void): Promise<void> {
-  const parser = createReadStream(file).pipe(
-    parse({
-      bom: true,
-      delimiter,
-      columns: (header: string[]) => {
-        const names = header.map((h) => h.trim());
-        const missing = [...new Set(required)].filter((c) => !names.includes(c));
-        if (missing.length > 0) throw new FileParseError(file, 1, `missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')} (header: ${names.join(delimiter)})`);
-        return names;
-      },
-      skip_empty_lines: true,
-      info: true,
-    }),
-  );
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
-      onRow((c) => record[c], info.lines);
+/** One record of a file: its fields by column name (CSV header, or JSON key). */
+type Row = Readonly<Record<string, unknown>>;
+type CsvOptions = OptionsWithColumns<string[], Row>;
+
+/** A record that cannot be used; the reader that found it names its file and line. */
+class RowError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'RowError';
+  }
+}
+
+/**
+ * Streams a CSV with a header row into `onRow`, record by record as the parser makes them, so
+ * none is queued behind another. Line numbers cost csv-parse two object copies per record, so
+ * they are not asked for while reading: a refused record is known by its position, and its line
+ * is counted again (`lineOfRecord`) only then.
+ */
+async function readCsv(input: Readable, file: string, delimiter: string, required: readonly string[], onRow: (row: Row) => void): Promise<void> {
+  const options: CsvOptions = {
+    bom: true,
+    delimiter,
+    columns: (header: string[]) => {
+      const names = header.map((h) => h.trim());
+      const missing = [...new Set(required)].filter((c) => !names.includes(c));
+      if (missing.length > 0) throw new FileParseError(file, 1, `missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')} (header: ${names.join(delimiter)})`);
+      return names;
+    },
+    skip_empty_lines: true,
+  };
+  const parser = parse(options);
+  let records = 0;
+  let refused: { record: number; reason: string } | undefined;
+  parser.on('data', (row: Row) => {
+    if (refused !== undefined) return;
+    records++;
+    try {
+      onRow(row);
+    } catch (e) {
+      if (e instanceof RowError) refused = { record: records, reason: e.reason };
+      parser.destroy(e as Error);
     }
+  });
+  try {
+    await pipeline(input, parser);
   } catch (e) {
+    if (refused !== undefined) throw new FileParseError(file, await lineOfRecord(file, options, refused.record), refused.reason);
     if (e instanceof FileParseError) throw e;
     const err = e as Error & { code?: string; lines?: number };
     // csv-parse names the line of a torn row (too few fields, an unclosed quote)
@@ -340,9 +425,29 @@ async function readCsv(file: string, delimiter: string, required: readonly strin
   }
 }
 
+/** The line csv-parse names for the `n`th record of `file` (1-based), reading it again up to there. */
+async function lineOfRecord(file: string, options: CsvOptions, n: number): Promise<number | null> {
+  let line: number | null = null;
+  let seen = 0;
+  const found = new Error('found');
+  const parser = parse({
+    ...options,
+    on_record: (_record, info) => {
+      if (++seen < n) return null;
+      line = info.lines;
+      throw found;
+    },
+  });
+  parser.resume();
+  await pipeline(createReadStream(file), parser).catch((e: unknown) => {
+    if (e !== found) line = null;
+  });
+  return line;
+}
+
 /** Streams JSON lines: one object per non-empty line. */
-async function readJsonLines(file: string, onRow: (get: (c: string) => unknown, line: number) => void): Promise<void> {
-  const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
+async function readJsonLines(input: Readable, file: string, onRow: (row: Row) => void): Promise<void> {
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
   for await (const raw of lines) {
     n++;
@@ -355,7 +460,10 @@ async function readJsonLines(file: string, onRow: (get: (c: string) => unknown, 
       throw new FileParseError(file, n, 'not a JSON object (a torn line?)');
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new FileParseError(file, n, 'not a JSON object');
-    const o = value as Record<string, unknown>;
-    onRow((c) => o[c], n);
+    try {
+      onRow(value as Row);
+    } catch (e) {
+      throw e instanceof RowError ? new FileParseError(file, n, e.reason) : e;
+    }
   }
 }

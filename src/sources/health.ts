@@ -41,6 +41,8 @@ export interface SourceProbes {
   /** Reads running against the source, and reads waiting for a slot. */
   load(): { inFlight: number; queued: number };
   pool?(): PoolStats | undefined;
+  /** What the source itself says degrades it although it answers (Connector.problem); null: nothing. */
+  problem?(): string | null;
 }
 
 export interface SourceHealth extends SourceDescription {
@@ -51,6 +53,8 @@ export interface SourceHealth extends SourceDescription {
   /** When the last read failed, and why, in words fit for a client ("timed out after 300 ms"). */
   lastErrorAt: Date | null;
   lastError: string | null;
+  /** Why the source is degraded although it answers, as the source says (a file source serving an older snapshot); null: nothing. */
+  problem: string | null;
   /** How long the last read took, success or failure, in ms. */
   lastLatencyMs: number | null;
   /** Reads that succeeded since start. */
@@ -165,11 +169,11 @@ export class SourceHealthRegistry {
   }
 
   /** A compact per-source summary for `/readyz`. */
-  summary(): Record<string, { status: SourceStatus; breaker: BreakerState; lastSuccessAt: string | null; lastError: string | null }> {
+  summary(): Record<string, { status: SourceStatus; breaker: BreakerState; lastSuccessAt: string | null; lastError: string | null; problem: string | null }> {
     return Object.fromEntries(
       this.list().map((h) => [
         h.name,
-        { status: h.status, breaker: h.breaker, lastSuccessAt: h.lastSuccessAt?.toISOString() ?? null, lastError: h.lastError },
+        { status: h.status, breaker: h.breaker, lastSuccessAt: h.lastSuccessAt?.toISOString() ?? null, lastError: h.lastError, problem: h.problem },
       ]),
     );
   }
@@ -181,13 +185,15 @@ export class SourceHealthRegistry {
   private view(e: Entry): SourceHealth {
     const breaker = e.probes.breaker();
     const { inFlight, queued } = e.probes.load();
+    const problem = e.probes.problem?.() ?? null;
     return {
       ...e.description,
-      status: status(e, breaker),
+      status: status(e, breaker, problem),
       breaker,
       lastSuccessAt: e.lastSuccessAt,
       lastErrorAt: e.lastErrorAt,
       lastError: e.lastError,
+      problem,
       lastLatencyMs: e.lastLatencyMs,
       successCount: e.successCount,
       errorCount: e.errorCount,
@@ -206,13 +212,14 @@ export class SourceHealthRegistry {
 /**
  * DOWN: the breaker is open, or the source never answered and its last read failed.
  * DEGRADED: a trial read is running (half-open), the last read failed (fewer failures in a row
- * than open the breaker), or the last read was slow (over 80% of its deadline).
+ * than open the breaker), the source reports a problem though it answers (a file source serving
+ * an older snapshot), or the last read was slow (over 80% of its deadline).
  * UP: otherwise.
  */
-function status(e: Entry, breaker: BreakerState): SourceStatus {
+function status(e: Entry, breaker: BreakerState, problem: string | null): SourceStatus {
   if (breaker === 'OPEN') return 'DOWN';
   if (e.lastOutcome === 'failure' && e.lastSuccessAt === null) return 'DOWN';
-  if (breaker === 'HALF_OPEN' || e.lastOutcome === 'failure') return 'DEGRADED';
+  if (breaker === 'HALF_OPEN' || e.lastOutcome === 'failure' || problem !== null) return 'DEGRADED';
   if (e.lastLatencyMs !== null && e.lastLatencyMs > e.description.timeoutMs * SLOW_SHARE) return 'DEGRADED';
   return 'UP';
 }

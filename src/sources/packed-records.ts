@@ -1,75 +1,255 @@
 /**
- * A file source's snapshot packed into columns. A 3PL file of 330,000 rows held as record
- * objects is over a million heap objects (a record, its Date, its location string, an array
- * per SKU): about 100 MiB that every major garbage collection has to walk while requests wait.
- * Packed, it is one typed array per figure, one string per SKU code and one per distinct
+ * A file source's snapshot packed into columns, filled row by row while the file streams in.
+ * A 3PL file of 330,000 rows held as record objects is over a million heap objects (a record,
+ * its Date, its location string, an array per SKU): about 100 MiB that every major garbage
+ * collection has to walk while requests wait, and a 4.6 M-row file took 3.9 GB to load that
+ * way. Packed, it is one typed array per figure, one string per SKU code and one per distinct
  * location, and a record object exists only while a request uses it.
  *
- * Rows are grouped by SKU code; within a code they keep the order in which they were added
- * (the order of first appearance in the file), so a fetch answers exactly what the record
- * objects would have.
+ * Loading: `StockRows` / `MovementRows` take each row of the file as it is parsed and sum it
+ * into the row of its (code, location[, kind]) in growable typed arrays. The rows of a code are
+ * a chain in the order they first appeared in the file, so finding a row walks that code's few
+ * locations, and a fetch answers exactly what record objects summed in a map would have.
+ * `pack()` trims the arrays to size and sorts the codes (for paging) a slice at a time, so
+ * that reads go on while a large snapshot is finished.
  */
 import type { MovementKind, MovementRecord, StockRecord } from '../domain/records.js';
 
-/** Rows added per code (each row already summed per (code, location[, kind])), then packed once. */
+/** The packed rows; row `r` of code `c` is found from `first[index.get(c)]` along `next`. */
 interface Columns {
+  /** Every code with rows, sorted. */
   codes: string[];
-  /** Position of each code in `codes`. */
-  index: Map<string, number>;
-  /** Row range of codes[i]: rows start[i] .. start[i + 1] - 1. */
-  start: Uint32Array;
-  /** Index into `labels` (location, or location + kind for movements). */
+  /** Position of each code in `first`. */
+  index: CodeIndex;
+  /** Per code: its first row. */
+  first: Int32Array;
+  /** Per row: the next row of the same code; -1 after its last. */
+  next: Int32Array;
+  /** Index into the labels (location, or location + kind for movements). */
   label: Uint32Array;
   a: Float64Array;
   b: Float64Array;
   asOf: Float64Array;
 }
 
-/** Per code, its rows by key (location, or location and kind), in the order they should be answered: what the file loader builds. */
-export type RowsByCode<R> = ReadonlyMap<string, ReadonlyMap<string, R>>;
+const FIRST_CAPACITY = 1024;
+/** The shortest a row of a 3PL file plausibly is, in bytes: a file's size over it is room for every row it can have. */
+const SHORTEST_ROW_BYTES = 24;
+/** Codes sorted, or merged, between two turns of the event loop. */
+const SORT_SLICE = 65_536;
 
-function pack<R>(groups: RowsByCode<R>, fields: (r: R) => [label: string, a: number, b: number, asOf: number]): { columns: Columns; labels: string[] } {
-  let rows = 0;
-  for (const g of groups.values()) rows += g.size;
-  const codes = [...groups.keys()].sort();
-  const index = new Map<string, number>();
-  const start = new Uint32Array(codes.length + 1);
-  const label = new Uint32Array(rows);
-  const a = new Float64Array(rows);
-  const b = new Float64Array(rows);
-  const asOf = new Float64Array(rows);
-  const labels: string[] = [];
-  const labelIndex = new Map<string, number>();
-  let row = 0;
-  codes.forEach((code, i) => {
-    index.set(code, i);
-    start[i] = row;
-    for (const r of (groups.get(code) as ReadonlyMap<string, R>).values()) {
-      const [l, x, y, t] = fields(r);
-      let li = labelIndex.get(l);
-      if (li === undefined) labelIndex.set(l, (li = labels.push(l) - 1));
-      label[row] = li;
-      a[row] = x;
-      b[row] = y;
-      asOf[row] = t;
-      row++;
+function resized<T extends Uint32Array | Int32Array | Float64Array>(array: T, length: number): T {
+  const other = new (array.constructor as new (n: number) => T)(length);
+  other.set(array.subarray(0, length));
+  return other;
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const SHARDS = 64;
+
+/**
+ * Code to position, in SHARDS maps chosen by a hash of the code: a Map grows by rehashing all
+ * its entries at once, which at 2 M codes held the event loop for 365 ms; a shard holds a 64th.
+ */
+class CodeIndex {
+  private readonly shards = Array.from({ length: SHARDS }, () => new Map<string, number>());
+
+  get(code: string): number | undefined {
+    return this.shard(code).get(code);
+  }
+
+  set(code: string, position: number): void {
+    this.shard(code).set(code, position);
+  }
+
+  /** FNV-1a over the code's UTF-16 units. */
+  private shard(code: string): Map<string, number> {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < code.length; i++) h = Math.imul(h ^ code.charCodeAt(i), 0x01000193);
+    return this.shards[(h ^ (h >>> 16)) & (SHARDS - 1)] as Map<string, number>;
+  }
+}
+
+/** Merges two sorted runs, yielding to the event loop every SORT_SLICE codes. */
+async function merge(x: readonly string[], y: readonly string[]): Promise<string[]> {
+  if (x.length === 0 || (y.length > 0 && (x.at(-1) as string) <= (y[0] as string))) return [...x, ...y];
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < x.length && j < y.length) {
+    out.push((x[i] as string) <= (y[j] as string) ? (x[i++] as string) : (y[j++] as string));
+    if (out.length % SORT_SLICE === 0) await nextTurn();
+  }
+  while (i < x.length) out.push(x[i++] as string);
+  while (j < y.length) out.push(y[j++] as string);
+  return out;
+}
+
+/**
+ * `codes` sorted as `Array.prototype.sort` sorts strings, a slice at a time: 2.5 M codes in
+ * random order take seconds to sort, which in one go would hold up every request meanwhile.
+ */
+async function sortInSlices(codes: readonly string[]): Promise<string[]> {
+  let runs: string[][] = [];
+  for (let i = 0; i < codes.length; i += SORT_SLICE) {
+    runs.push(codes.slice(i, i + SORT_SLICE).sort());
+    await nextTurn();
+  }
+  while (runs.length > 1) {
+    const merged: string[][] = [];
+    for (let i = 0; i < runs.length; i += 2) merged.push(i + 1 < runs.length ? await merge(runs[i] as string[], runs[i + 1] as string[]) : (runs[i] as string[]));
+    runs = merged;
+  }
+  return runs[0] ?? [];
+}
+
+/**
+ * Rows summed per (code, label) as they arrive: a and b added, asOf the newest. The arrays are
+ * made once with room for every row the file can have (its size over SHORTEST_ROW_BYTES, at most
+ * `maxRows`): memory the system hands out zeroed and untouched, so only rows written become
+ * resident, and a large file never makes them copy themselves (hundreds of ms at millions of
+ * rows, every request waiting). A file with shorter rows still grows them, doubling.
+ */
+class SummedRows {
+  private readonly codes: string[] = [];
+  private readonly index = new CodeIndex();
+  private readonly labels: string[] = [];
+  private readonly labelIndex = new Map<string, number>();
+  private first: Int32Array;
+  private last: Int32Array;
+  private next: Int32Array;
+  private label: Uint32Array;
+  private a: Float64Array;
+  private b: Float64Array;
+  private asOf: Float64Array;
+  private rows = 0;
+
+  constructor(fileBytes: number, maxRows: number) {
+    const capacity = Math.max(FIRST_CAPACITY, Math.min(maxRows, Math.ceil(fileBytes / SHORTEST_ROW_BYTES)));
+    this.first = new Int32Array(capacity);
+    this.last = new Int32Array(capacity);
+    this.next = new Int32Array(capacity);
+    this.label = new Uint32Array(capacity);
+    this.a = new Float64Array(capacity);
+    this.b = new Float64Array(capacity);
+    this.asOf = new Float64Array(capacity);
+  }
+
+  add(code: string, labelText: string, a: number, b: number, asOf: number): void {
+    let li = this.labelIndex.get(labelText);
+    if (li === undefined) this.labelIndex.set(labelText, (li = this.labels.push(labelText) - 1));
+    const ci = this.index.get(code);
+    if (ci !== undefined) {
+      for (let r = this.first[ci] as number; r !== -1; r = this.next[r] as number) {
+        if (this.label[r] !== li) continue;
+        this.a[r] = (this.a[r] as number) + a;
+        this.b[r] = (this.b[r] as number) + b;
+        if (asOf > (this.asOf[r] as number)) this.asOf[r] = asOf;
+        return;
+      }
     }
-  });
-  start[codes.length] = row;
-  return { columns: { codes, index, start, label, a, b, asOf }, labels };
+    const row = this.newRow(li, a, b, asOf);
+    if (ci === undefined) {
+      const nc = this.codes.push(code) - 1;
+      this.index.set(code, nc);
+      if (nc === this.first.length) {
+        this.first = resized(this.first, nc * 2);
+        this.last = resized(this.last, nc * 2);
+      }
+      this.first[nc] = row;
+      this.last[nc] = row;
+    } else {
+      this.next[this.last[ci] as number] = row;
+      this.last[ci] = row;
+    }
+  }
+
+  /** The rows in arrays of their exact size, the codes sorted, and the labels by index. Once, when every row is in. */
+  async pack(): Promise<{ columns: Columns; labels: string[] }> {
+    const rows = this.rows;
+    const columns: Columns = {
+      codes: await sortInSlices(this.codes),
+      index: this.index,
+      first: resized(this.first, this.codes.length),
+      next: resized(this.next, rows),
+      label: resized(this.label, rows),
+      a: resized(this.a, rows),
+      b: resized(this.b, rows),
+      asOf: resized(this.asOf, rows),
+    };
+    return { columns, labels: this.labels };
+  }
+
+  private newRow(li: number, a: number, b: number, asOf: number): number {
+    const row = this.rows++;
+    if (row === this.label.length) {
+      const capacity = row * 2;
+      this.next = resized(this.next, capacity);
+      this.label = resized(this.label, capacity);
+      this.a = resized(this.a, capacity);
+      this.b = resized(this.b, capacity);
+      this.asOf = resized(this.asOf, capacity);
+    }
+    this.next[row] = -1;
+    this.label[row] = li;
+    this.a[row] = a;
+    this.b[row] = b;
+    this.asOf[row] = asOf;
+    return row;
+  }
+}
+
+/** Stock rows of a file as it is read: per (code, location) onHand and committed summed, the newest asOf. */
+export class StockRows {
+  private readonly rows: SummedRows;
+
+  /** For a file of `fileBytes` bytes and at most `maxRows` rows. */
+  constructor(fileBytes: number, maxRows: number) {
+    this.rows = new SummedRows(fileBytes, maxRows);
+  }
+
+  add(code: string, location: string, onHand: number, committed: number, asOf: number): void {
+    this.rows.add(code, location, onHand, committed, asOf);
+  }
+
+  async pack(): Promise<PackedStock> {
+    const { columns, labels } = await this.rows.pack();
+    return new PackedStock(columns, labels);
+  }
+}
+
+/** Movement rows of a file as it is read: per (code, location, kind) the quantity summed, the newest asOf. */
+export class MovementRows {
+  private readonly rows: SummedRows;
+
+  /** For a file of `fileBytes` bytes and at most `maxRows` rows. */
+  constructor(fileBytes: number, maxRows: number) {
+    this.rows = new SummedRows(fileBytes, maxRows);
+  }
+
+  add(code: string, location: string, kind: MovementKind, quantity: number, asOf: number): void {
+    this.rows.add(code, `${location}\u0000${kind}`, quantity, 0, asOf);
+  }
+
+  async pack(): Promise<PackedMovements> {
+    const { columns, labels } = await this.rows.pack();
+    return new PackedMovements(
+      columns,
+      labels.map((l) => {
+        const [location, kind] = l.split('\u0000') as [string, MovementKind];
+        return { location, kind };
+      }),
+    );
+  }
 }
 
 /** Stock rows packed by code: `get` makes the records of one code. */
 export class PackedStock {
-  private readonly c: Columns;
-  private readonly locations: string[];
-
-  /** `groups`: per code, its records by location. */
-  constructor(groups: RowsByCode<StockRecord>) {
-    const { columns, labels } = pack(groups, (r) => [r.location, r.onHand, r.committed, r.asOf.getTime()]);
-    this.c = columns;
-    this.locations = labels;
-  }
+  constructor(
+    private readonly c: Columns,
+    private readonly locations: readonly string[],
+  ) {}
 
   /** Every code with rows, sorted (for paging through the snapshot). */
   get codes(): readonly string[] {
@@ -80,8 +260,8 @@ export class PackedStock {
   get(code: string, out: StockRecord[], fallback: boolean): void {
     const i = this.c.index.get(code);
     if (i === undefined) return;
-    const { start, label, a, b, asOf } = this.c;
-    for (let r = start[i] as number; r < (start[i + 1] as number); r++) {
+    const { first, next, label, a, b, asOf } = this.c;
+    for (let r = first[i] as number; r !== -1; r = next[r] as number) {
       const location = this.locations[label[r] as number] as string;
       const rec: StockRecord = { code, location, onHand: a[r] as number, committed: b[r] as number, asOf: new Date(asOf[r] as number) };
       if (fallback) rec.snapshotFallback = true;
@@ -92,24 +272,16 @@ export class PackedStock {
 
 /** Movement rows packed by code; the label is location and kind. */
 export class PackedMovements {
-  private readonly c: Columns;
-  private readonly kinds: { location: string; kind: MovementKind }[];
-
-  /** `groups`: per code, its records by location and kind. */
-  constructor(groups: RowsByCode<MovementRecord>) {
-    const { columns, labels } = pack(groups, (r) => [`${r.location}\u0000${r.kind}`, r.quantity, 0, r.asOf.getTime()]);
-    this.c = columns;
-    this.kinds = labels.map((l) => {
-      const [location, kind] = l.split('\u0000') as [string, MovementKind];
-      return { location, kind };
-    });
-  }
+  constructor(
+    private readonly c: Columns,
+    private readonly kinds: readonly { location: string; kind: MovementKind }[],
+  ) {}
 
   get(code: string, out: MovementRecord[]): void {
     const i = this.c.index.get(code);
     if (i === undefined) return;
-    const { start, label, a, asOf } = this.c;
-    for (let r = start[i] as number; r < (start[i + 1] as number); r++) {
+    const { first, next, label, a, asOf } = this.c;
+    for (let r = first[i] as number; r !== -1; r = next[r] as number) {
       const { location, kind } = this.kinds[label[r] as number] as { location: string; kind: MovementKind };
       out.push({ code, location, kind, quantity: a[r] as number, asOf: new Date(asOf[r] as number) });
     }

@@ -326,6 +326,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       breaker: breakerState,
       load: () => ({ inFlight: slots.active, queued: slots.queue.length }),
       pool: inner.poolStats === undefined ? undefined : () => inner.poolStats?.(),
+      problem: inner.problem === undefined ? undefined : () => inner.problem?.() ?? null,
     },
   );
 

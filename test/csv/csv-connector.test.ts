@@ -1,7 +1,8 @@
 /**
  * The file connector on real files in a temporary directory: which file is the snapshot, what
- * asOf each record gets, what happens when the newest file is half-written or malformed, and
- * that a directory is re-read only when a newer file appears.
+ * asOf each record gets, what happens when the newest file is half-written, malformed or over
+ * a limit, that a directory is re-read only when a newer file appears, and that reads are
+ * answered from the current snapshot while a newer one loads.
  */
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { csvSourceSchema } from '../../src/config/schema.js';
 import type { StockRecord } from '../../src/domain/records.js';
+import { createLogger } from '../../src/logger.js';
 import { createCsvConnector, dateInName, globToRegExp, type RejectedFile } from '../../src/sources/csv.js';
+import { SourceHealthRegistry } from '../../src/sources/health.js';
+import { resilienceSettings, withResilience } from '../../src/sources/resilience.js';
 
 let dir: string;
 beforeEach(() => {
@@ -25,7 +29,14 @@ function connector(extra: Record<string, unknown> = {}, pattern = 'inventory-*.c
   const rejected: RejectedFile[] = [];
   const config = csvSourceSchema.parse({ kind: 'csv', path: join(dir, pattern), checkIntervalMs: 0, stock: { columns: COLUMNS }, ...extra });
   const c = createCsvConnector('tpl', config, { events: { loaded: (l) => loaded.push(l.file), rejected: (r) => rejected.push(r) } });
-  return { c, loaded, rejected };
+  return { c, loaded, rejected, config };
+}
+/** The connector as the server wires it: behind its deadline and breaker, feeding a health registry. */
+function guarded(extra: Record<string, unknown> = {}) {
+  const { c, config, ...rest } = connector(extra);
+  const health = new SourceHealthRegistry();
+  const source = withResilience(c, resilienceSettings(config), { health, logger: createLogger('silent') });
+  return { c, source, health, ...rest };
 }
 const write = (name: string, text: string) => writeFileSync(join(dir, name), text);
 const sorted = (rs: StockRecord[]) => [...rs].sort((a, b) => (a.code + a.location < b.code + b.location ? -1 : 1));
@@ -90,8 +101,10 @@ describe('a newest file that is half-written or malformed', () => {
     const { c, rejected } = connector();
     expect((await c.fetch('stock', ['A1']))[0]).not.toHaveProperty('snapshotFallback');
 
-    // a transfer cut off mid-row: the third line has too few fields
+    // a transfer cut off mid-row: the third line has too few fields (reads do not wait for a
+    // newer file to be looked at; ping does)
     write('inventory-2026-11-25.csv', `${HEADER}A1,W01,L1,11,1,2026-11-25T21:00:00Z\nB2,W01,L1,5`);
+    await c.ping();
     const [a] = await c.fetch('stock', ['A1']);
 
     expect(a).toMatchObject({ onHand: 10, snapshotFallback: true, asOf: new Date('2026-11-24T21:00:00Z') });
@@ -106,6 +119,7 @@ describe('a newest file that is half-written or malformed', () => {
     // the transfer completes: the file is rewritten whole, and now it is the snapshot
     write('inventory-2026-11-25.csv', `${HEADER}A1,W01,L1,11,1,2026-11-25T21:00:00Z\nB2,W01,L1,5,0,2026-11-25T21:00:00Z\n`);
     utimesSync(join(dir, 'inventory-2026-11-25.csv'), new Date(Date.now() + 5_000), new Date(Date.now() + 5_000));
+    await c.ping();
     const [b] = await c.fetch('stock', ['A1']);
     expect(b).toEqual({ code: 'A1', location: 'W01', onHand: 11, committed: 1, asOf: new Date('2026-11-25T21:00:00Z') });
     expect(c.state().fallback).toBe(false);
@@ -151,11 +165,14 @@ describe('re-reading', () => {
     expect(loaded).toEqual([join(dir, 'inventory-2026-11-24.csv')]);
 
     write('inventory-2026-11-25.csv', `${HEADER}A1,W01,L1,2,0,\n`);
+    await c.ping();
     expect((await c.fetch('stock', ['A1']))[0]?.onHand).toBe(2);
     for (let i = 0; i < 5; i++) await c.fetch('stock', ['A1']);
+    await c.ping();
     expect(loaded).toEqual([join(dir, 'inventory-2026-11-24.csv'), join(dir, 'inventory-2026-11-25.csv')]);
     // an older file appearing later changes nothing
     write('inventory-2026-11-20.csv', `${HEADER}A1,W01,L1,3,0,\n`);
+    await c.ping();
     expect((await c.fetch('stock', ['A1']))[0]?.onHand).toBe(2);
     expect(loaded).toHaveLength(2);
   });
@@ -208,6 +225,98 @@ describe('movements and codes', () => {
     expect(await c.listCodes('B', 2)).toEqual(['C', 'D']);
     expect(await c.listCodes('D', 2)).toEqual(['E']);
     expect(await c.listCodes('E', 2)).toEqual([]);
+  });
+});
+
+describe('many rows', () => {
+  it('lists the codes of a file in no order sorted, across the slices they are sorted in', async () => {
+    // 150,000 codes (more than two slices of 65,536) in a fixed pseudo-random order
+    const codes = Array.from({ length: 150_000 }, (_, i) => `C${((i * 7919) % 150_000).toString(36)}`);
+    write('inventory-2026-11-25.csv', `${HEADER}${codes.map((k) => `${k},W01,L1,1,0,`).join('\n')}\n`);
+    const { c } = connector();
+    const listed: string[] = [];
+    for (let page = await c.listCodes(null, 40_000); page.length > 0; page = await c.listCodes(page.at(-1) as string, 40_000)) listed.push(...page);
+    expect(listed).toEqual([...codes].sort());
+  });
+
+  it('takes rows shorter than it made room for, summed per (sku, location) in file order', async () => {
+    // 5,000 rows of 9 bytes or so: more than a file of this size was expected to hold
+    const rows = Array.from({ length: 5_000 }, (_, i) => `K${i % 2_000},${i % 3 === 0 ? 'X' : 'Y'},${i % 7}`);
+    write('inventory-2026-11-25.csv', `sku,wh,qty\n${rows.join('\n')}\n`);
+    const { c } = connector({ stock: { columns: { sku: 'sku', location: 'wh', onHand: 'qty' } } });
+    const expected = new Map<string, Map<string, number>>();
+    rows.forEach((r, i) => {
+      const [k, wh] = r.split(',') as [string, string];
+      const byWh = expected.get(k) ?? new Map<string, number>();
+      expected.set(k, byWh.set(wh, (byWh.get(wh) ?? 0) + (i % 7)));
+    });
+    const got = await c.fetch('stock', [...expected.keys()]);
+    expect(got.map((r) => [r.code, r.location, r.onHand])).toEqual([...expected].flatMap(([k, byWh]) => [...byWh].map(([wh, n]) => [k, wh, n])));
+  });
+});
+
+describe('a reload in the background', () => {
+  it('answers every read from the current snapshot while a newer file loads, then swaps to it whole', async () => {
+    write('inventory-2026-11-24.csv', `${HEADER}A1,W01,L1,10,1,2026-11-24T21:00:00Z\n`);
+    const { source, health, loaded } = guarded();
+    await source.ping();
+    // a newer file big enough that parsing it takes many turns of the event loop
+    const rows = Array.from({ length: 50_000 }, (_, i) => `B${i},W01,L1,${i},0,2026-11-25T21:00:00Z`);
+    write('inventory-2026-11-25.csv', `${HEADER}A1,W01,L1,11,2,2026-11-25T21:00:00Z\n${rows.join('\n')}\n`);
+
+    // read until the newer file is loaded, yielding to the event loop between reads
+    const during: (number | string)[] = [];
+    do {
+      during.push(await source.fetch('stock', ['A1']).then((r) => r[0]?.onHand ?? 'none', (e: Error) => `failed: ${e.message}`));
+      await new Promise((r) => setImmediate(r));
+    } while (loaded.length < 2);
+
+    expect(during.filter((v) => v !== 10)).toEqual([]);
+    expect(during.length).toBeGreaterThan(1);
+    expect(await source.fetch('stock', ['A1', 'B49999'])).toEqual([
+      { code: 'A1', location: 'W01', onHand: 11, committed: 2, asOf: new Date('2026-11-25T21:00:00Z') },
+      { code: 'B49999', location: 'W01', onHand: 49_999, committed: 0, asOf: new Date('2026-11-25T21:00:00Z') },
+    ]);
+    expect(health.get('tpl')).toMatchObject({ status: 'UP', errorCount: 0, rejectedCount: 0, successCount: during.length + 2 });
+  });
+});
+
+describe('limits on a file', () => {
+  const good = `${HEADER}A1,W01,L1,10,1,2026-11-24T21:00:00Z\nB2,W01,L1,4,0,2026-11-24T21:00:00Z\n`;
+  const bigger = `${HEADER}${['A1', 'B2', 'C3', 'D4'].map((k) => `${k},W01,L1,5,0,2026-11-25T21:00:00Z`).join('\n')}\n`;
+
+  it('has documented defaults', () => {
+    const config = csvSourceSchema.parse({ kind: 'csv', path: join(dir, 'inventory-*.csv'), stock: { columns: COLUMNS } });
+    expect(config).toMatchObject({ maxFileBytes: 1_073_741_824, maxRows: 10_000_000 });
+  });
+
+  it.each([
+    ['maxRows', { maxRows: 3 }, /more than 3 rows \(maxRows\)/],
+    ['maxFileBytes', { maxFileBytes: 150 }, new RegExp(`${bigger.length} bytes, over maxFileBytes \\(150\\)`)],
+  ])('refuses a newer file over %s: the previous snapshot keeps serving, flagged, and the source is DEGRADED', async (limit, extra, reason) => {
+    write('inventory-2026-11-24.csv', good);
+    const { c, source, health, rejected } = guarded(extra);
+    await source.ping();
+    expect(health.get('tpl')?.status).toBe('UP');
+
+    write('inventory-2026-11-25.csv', bigger);
+    await source.ping();
+
+    expect((await source.fetch('stock', ['A1', 'C3'])).map((r) => [r.code, r.onHand, r.snapshotFallback])).toEqual([['A1', 10, true]]);
+    expect(rejected).toEqual([{ source: 'tpl', file: join(dir, 'inventory-2026-11-25.csv'), line: null, limit, reason: expect.stringMatching(reason) }]);
+    expect(c.state()).toMatchObject({ file: join(dir, 'inventory-2026-11-24.csv'), fallback: true });
+    expect(health.get('tpl')).toMatchObject({ status: 'DEGRADED', problem: expect.stringMatching(new RegExp(`inventory-2026-11-25\\.csv.*${limit}`)) });
+
+    // a newer file within the limit ends it
+    write('inventory-2026-11-26.csv', good);
+    await source.ping();
+    expect(health.get('tpl')).toMatchObject({ status: 'UP', problem: null });
+  });
+
+  it('fails with the limit when the only file is over it', async () => {
+    write('inventory-2026-11-25.csv', bigger);
+    const { c } = connector({ maxRows: 3 });
+    await expect(c.fetch('stock', ['A1'])).rejects.toThrow(/no usable file .*inventory-2026-11-25\.csv: more than 3 rows \(maxRows\)/);
   });
 });
 

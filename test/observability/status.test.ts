@@ -158,6 +158,7 @@ describe('the page', () => {
           lastSuccessAt: null,
           lastErrorAt: '2026-11-27T11:59:00.000Z',
           lastError: evil,
+          problem: evil,
           consecutiveFailures: 5,
           failureThreshold: 5,
           freshness: { newestAsOf: null, ageSeconds: 100, maxAgeSeconds: 50, stale: true },

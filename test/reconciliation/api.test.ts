@@ -247,7 +247,8 @@ describe('a malformed newest 3PL file', () => {
     // a file dated a day after the newest, cut off in its second data row
     const newest = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
     writeFileSync(join(demo.dir, '3pl', `inventory-${newest}.csv`), 'client_sku,facility,lot,on_hand,allocated,snapshot_at\nACM1,W01,L1A,1,0,2026-01-01T00:00:00Z\nACM2,W01\n');
-    await new Promise((r) => setTimeout(r, 1_100)); // the default checkIntervalMs
+    // a read is answered from the current snapshot while a newer file is looked at; ping waits for the look
+    await demo.app.connectors.get('tpl')!.ping();
 
     const r = await demo.gql<{ availability: { byLocation: { onHand: number; flags: string[]; counted: boolean; provenance: { source: string; asOf: string } }[] }[] }>(Q);
     const after = r.body.data!.availability[0]!.byLocation[0]!;
