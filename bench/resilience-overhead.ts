@@ -3,11 +3,12 @@
  * fetch answers one stock record at once) read
  *
  * - `bare`: directly;
- * - `ours`: through `withResilience` (src/sources/resilience.ts): our breaker, bulkhead and
- *   load-shedding bookkeeping, the deadline timer, the retry loop, the health registry;
- * - `cockatiel`: through the composition used before them (bench/lib/resilience-cockatiel.ts:
- *   cockatiel 3's circuitBreaker + ConsecutiveBreaker around our deadline around its bulkhead),
- *   with the same deadline, retry and health registry;
+ * - `cockatiel`: through `withResilience` (src/sources/resilience.ts): cockatiel 3's
+ *   circuitBreaker + ConsecutiveBreaker and bulkhead, our load shedding around the bulkhead,
+ *   the deadline timer, the retry loop, the health registry;
+ * - `hand-written`: through the own breaker and bulkhead the layer had from f5aff78 until it
+ *   went back to cockatiel (bench/lib/resilience-hand-written.ts), with the same deadline,
+ *   shedding, retry and health registry;
  *
  * in two scenarios: `alone` (one read at a time: no contention, every read gets a slot at once)
  * and `contended` (waves of 32 reads at once against 4 slots: 28 queue in the bulkhead and
@@ -28,7 +29,7 @@ import type { Connector } from '../src/sources/connector.js';
 import { SourceHealthRegistry } from '../src/sources/health.js';
 import { withResilience, type ResilienceSettings } from '../src/sources/resilience.js';
 import { apart, differences, machine, measure, median, spread, type Contender } from './lib/micro.js';
-import { withCockatielResilience } from './lib/resilience-cockatiel.js';
+import { withHandWrittenResilience } from './lib/resilience-hand-written.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, ops: { type: 'string', default: '20000' }, 'no-record': { type: 'boolean' } } });
 const rounds = Number(values.rounds);
@@ -53,8 +54,8 @@ const deps = () => ({ health: new SourceHealthRegistry(), logger: silentLogger }
 
 const readers: Record<string, Pick<Connector, 'fetch'>> = {
   bare: connector,
-  ours: withResilience(connector, settings, deps()),
-  cockatiel: withCockatielResilience(connector, settings, deps()),
+  'hand-written': withHandWrittenResilience(connector, settings, deps()),
+  cockatiel: withResilience(connector, settings, deps()),
 };
 
 let answered = 0;
@@ -95,13 +96,13 @@ for (const [scenario, make] of [['alone', alone], ['contended', contended]] as c
     const over = median(f.us) - bare;
     rows.push(`| ${scenario} | ${f.name} | ${spread(f.us, 2)} | ${f.name === 'bare' ? '' : over.toFixed(2)} | ${spread(f.wall, 2)} | ${spread(f.bytes, 0)} |`);
   }
-  const ours = figures.find((f) => f.name === 'ours')!;
+  const ours = figures.find((f) => f.name === 'hand-written')!;
   const cock = figures.find((f) => f.name === 'cockatiel')!;
   const d = differences(ours, cock);
   const db = median(cock.bytes) - median(ours.bytes);
   const agree = d.every((x) => x > 0) || d.every((x) => x < 0);
   verdicts.push(
-    `- ${scenario}: cockatiel − ours, round by round: ${spread(d, 2)} CPU µs/read (${agree ? 'every round the same sign' : 'rounds disagree: noise'}), ` +
+    `- ${scenario}: cockatiel − hand-written, round by round: ${spread(d, 2)} CPU µs/read (${agree ? 'every round the same sign' : 'rounds disagree: noise'}), ` +
       `median ${((median(d) / 60) * 100).toFixed(1)} % of a SQLite point read (~60 µs), ${((median(d) / 300) * 100).toFixed(1)} % of a MariaDB read (~300 µs); ` +
       `heap ${db.toFixed(0)} B/read (${apart(ours.bytes, cock.bytes) ? 'outside' : 'inside'} the ranges)`,
   );
@@ -114,6 +115,7 @@ const section = [
   '',
   `- command: \`${command}\``,
   `- machine: ${machine()}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  '- contenders: `bare`; `cockatiel`, src/sources/resilience.ts (cockatiel 3.2.1 + our shedding); `hand-written`, bench/lib/resilience-hand-written.ts',
   `- ${rounds} rounds of ${ops} reads per contender and scenario, taken in turns (bench/lib/micro.ts); heap: bytes per read over 256 reads after a full GC`,
   '',
   '| scenario | contender | CPU µs / read, median (range) | over bare, CPU µs | wall µs / read, median (range) | heap B / read, median (range) |',
