@@ -4,10 +4,10 @@
  *
  * - `bare`: the connector's fetch and grouping its records by code, which any batching does
  *   (the floor);
- * - `reader`: a fresh `createSourceReader` (src/sources/loaders.ts): one promise per batch;
- * - `dataloader`: a fresh per-request DataLoader (bench/lib/loaders-dataloader.ts, the code the
- *   service used before the reader): `loadMany`, a promise per code, and the service's map of
- *   results by code;
+ * - `dataloader`: a fresh `createSourceReader` (src/sources/loaders.ts): a DataLoader per
+ *   (source, entity), `loadMany`, a promise per code, and the map of records by code;
+ * - `reader`: a fresh reader of our own (bench/lib/loaders-reader.ts, what the service used
+ *   from a5d5e14 until it went back to DataLoader): one promise per batch;
  *
  * each over an in-memory connector that answers one stock record per code at once (so what is
  * measured is the batching, not I/O), and beside them the read itself as the yardstick:
@@ -35,7 +35,7 @@ import type { Entity, RecordOf, StockRecord } from '../src/domain/records.js';
 import type { Connector, StatementMeter } from '../src/sources/connector.js';
 import { createSourceReader } from '../src/sources/loaders.js';
 import { createSqlConnector } from '../src/sources/sql.js';
-import { createSourceLoaders, resultsByCode } from './lib/loaders-dataloader.js';
+import { createHandWrittenReader } from './lib/loaders-reader.js';
 import { differences, machine, measure, median, spread, type Contender } from './lib/micro.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, mysql: { type: 'string' }, 'no-record': { type: 'boolean' } } });
@@ -137,11 +137,11 @@ function contenders(size: number): Contender[] {
       check(c, (k) => m.get(k));
     }),
     each('reader', async (c) => {
-      const found = await createSourceReader(connectors, meter).read('wms', 'stock', c);
+      const found = await createHandWrittenReader(connectors, meter).read('wms', 'stock', c);
       check(c, (k) => found.get(k));
     }),
     each('dataloader', async (c) => {
-      const found = await resultsByCode(createSourceLoaders(connectors, meter)('wms', 'stock'), c);
+      const found = await createSourceReader(connectors, meter).read('wms', 'stock', c);
       check(c, (k) => found.get(k));
     }),
     ...[...yardsticks].map(([name, connector]) =>
@@ -195,7 +195,7 @@ const section = [
   '',
   `- command: \`${command}\``,
   `- machine: ${machine()}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
-  '- contenders: `bare` (fetch + group by code), `reader` (src/sources/loaders.ts), `dataloader` (bench/lib/loaders-dataloader.ts, DataLoader 2.2.3), over an in-memory connector; the same codes read through the SQL connector as yardsticks: ' + [...yardsticks.keys()].map((k) => `\`${k}\``).join(', '),
+  '- contenders: `bare` (fetch + group by code), `dataloader` (src/sources/loaders.ts, DataLoader 2.2.3), `reader` (bench/lib/loaders-reader.ts), over an in-memory connector; the same codes read through the SQL connector as yardsticks: ' + [...yardsticks.keys()].map((k) => `\`${k}\``).join(', '),
   `- ${rounds} rounds per batch size, contenders taking turns (bench/lib/micro.ts); operations per round: ${PLAN.map((p) => `${p.ops} of ${p.size}`).join(', ')}`,
   '',
   '| codes per batch | contender | CPU µs / batch, median (range) | over bare, CPU µs | wall µs / batch, median (range) | heap B / batch, median (range) |',
