@@ -565,7 +565,11 @@ async function fillTable(db: Knex, t: Table, env: Env, onBlock: (upTo: number) =
   return count;
 }
 
-/** Writes sku-map.csv (csv-out.ts) and collects the facts on the way, since both walk every SKU once. */
+/**
+ * Writes sku-map.csv (csv-out.ts, like every CSV of the CLI; the demo's codes and names never
+ * start with a character it guards, so `skus import` reads back exactly what was generated) and
+ * collects the facts on the way, since both walk every SKU once.
+ */
 async function writeSkuMap(path: string, env: Env): Promise<DemoFacts> {
   const names: FactName[] = [
     'negativeWms', 'orphanWmsCodes', 'erpWmsDisagree', 'pickedNotInvoiced', 'unexplained', 'missingInWmsCentral',

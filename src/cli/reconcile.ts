@@ -8,6 +8,10 @@
  *   orphans.csv    codes a source holds that no canonical SKU maps
  *   summary.json   counts by status, variance totals, the largest discrepancies, statements sent
  *
+ * The CSV files are written by csv-out.ts: text cells guarded against spreadsheet formula
+ * injection (a leading `'` before `=`, `+`, `-`, `@`, a tab or a carriage return), figures as
+ * plain numbers (a negative variance stays `-5`).
+ *
  * The run is recorded in the store (`reconciliationRuns`), discrepancies past tolerance, orphans
  * and stale sources are recorded as anomalies (and sent to the webhook, if configured). Progress
  * is shown only when stdout is a terminal. Exit codes: 0 done; 1 with --fail-on-discrepancy when
@@ -83,7 +87,7 @@ function writer(path: string) {
   };
 }
 
-/** The columns of lines.csv, with one on-hand and one in-flight column per stock source. */
+/** The columns of lines.csv, with one on-hand and one in-flight column per stock source; figures are numbers (csv-out.ts). */
 export function lineHeader(sources: readonly string[]): string[] {
   return [
     'sku', 'location', 'status', 'authoritative', 'quantity', 'variance', 'explained', 'unexplained', 'worst_source', 'systems',
