@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createKnex, mysqlConnection } from '../db/knex.js';
+import { csvRows, type CsvCell } from './csv-out.js';
 
 export interface DemoOptions {
   dir: string;
@@ -564,9 +565,11 @@ async function fillTable(db: Knex, t: Table, env: Env, onBlock: (upTo: number) =
   return count;
 }
 
-const csvCell = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
-
-/** Writes sku-map.csv and collects the facts on the way, since both walk every SKU once. */
+/**
+ * Writes sku-map.csv (csv-out.ts, like every CSV of the CLI; the demo's codes and names never
+ * start with a character it guards, so `skus import` reads back exactly what was generated) and
+ * collects the facts on the way, since both walk every SKU once.
+ */
 async function writeSkuMap(path: string, env: Env): Promise<DemoFacts> {
   const names: FactName[] = [
     'negativeWms', 'orphanWmsCodes', 'erpWmsDisagree', 'pickedNotInvoiced', 'unexplained', 'missingInWmsCentral',
@@ -580,13 +583,13 @@ async function writeSkuMap(path: string, env: Env): Promise<DemoFacts> {
   };
   const file = await open(path, 'w');
   try {
-    await file.write('sku,name,erp,wms,shop,tpl\n');
+    await file.write(csvRows([['sku', 'name', 'erp', 'wms', 'shop', 'tpl']]));
     for (let from = 1; from <= env.n; from += BLOCK) {
-      let out = '';
+      const rows: CsvCell[][] = [];
       for (let i = from; i <= Math.min(env.n, from + BLOCK - 1); i++) {
         const s = skuAt(env, i);
         const c = s.mapped ? s.codes : { erp: '', wms: '', shop: '', tpl: '' };
-        out += [s.sku, s.name, c.erp, c.wms, c.shop ?? '', c.tpl ?? ''].map(csvCell).join(',') + '\n';
+        rows.push([s.sku, s.name, c.erp, c.wms, c.shop ?? '', c.tpl ?? '']);
         if (!s.mapped) {
           note('unmapped', s.sku);
           continue;
@@ -601,7 +604,7 @@ async function writeSkuMap(path: string, env: Env): Promise<DemoFacts> {
         if (s.shopDeleted) note('deletedInShop', s.sku);
         if (s.discontinued) note('discontinued', s.sku);
       }
-      await file.write(out);
+      await file.write(csvRows(rows));
     }
   } finally {
     await file.close();

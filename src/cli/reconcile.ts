@@ -8,6 +8,10 @@
  *   orphans.csv    codes a source holds that no canonical SKU maps
  *   summary.json   counts by status, variance totals, the largest discrepancies, statements sent
  *
+ * The CSV files are written by csv-out.ts: text cells guarded against spreadsheet formula
+ * injection (a leading `'` before `=`, `+`, `-`, `@`, a tab or a carriage return), figures as
+ * plain numbers (a negative variance stays `-5`).
+ *
  * The run is recorded in the store (`reconciliationRuns`), discrepancies past tolerance, orphans
  * and stale sources are recorded as anomalies (and sent to the webhook, if configured). Progress
  * is shown only when stdout is a terminal. Exit codes: 0 done; 1 with --fail-on-discrepancy when
@@ -30,6 +34,7 @@ import { createConnector, fileEventsFor } from '../server/app.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { openStore, type NewAnomaly } from '../store/index.js';
 import { createReconciliationStore } from '../store/reconciliation-store.js';
+import { csvRows, type CsvCell } from './csv-out.js';
 
 export const RECONCILE_USAGE = 'usage: inventory-graph reconcile [--config FILE] [--out DIR] [--tolerance N] [--fail-on-discrepancy] [--batch N]';
 
@@ -74,13 +79,7 @@ function writer(path: string) {
   };
 }
 
-const cell = (v: string | number | null | undefined) => {
-  const s = v === null || v === undefined ? '' : String(v);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-};
-const row = (values: (string | number | null | undefined)[]) => `${values.map(cell).join(',')}\n`;
-
-/** The columns of lines.csv, with one on-hand and one in-flight column per stock source. */
+/** The columns of lines.csv, with one on-hand and one in-flight column per stock source; figures are numbers (csv-out.ts). */
 export function lineHeader(sources: readonly string[]): string[] {
   return [
     'sku', 'location', 'status', 'authoritative', 'quantity', 'variance', 'explained', 'unexplained', 'worst_source', 'systems',
@@ -88,7 +87,7 @@ export function lineHeader(sources: readonly string[]): string[] {
   ];
 }
 
-export function lineRow(l: ReconciliationLine, sources: readonly string[]): (string | number | null)[] {
+export function lineRow(l: ReconciliationLine, sources: readonly string[]): CsvCell[] {
   const by = new Map(l.systems.map((f) => [f.source, f]));
   return [
     l.sku, l.location.id, l.status, l.authoritative, l.quantity, l.variance, l.explained, l.unexplained, l.worstSource, l.systems.map((f) => f.source).join('|'),
@@ -156,9 +155,9 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   let status: 'completed' | 'failed' = 'completed';
   let error: string | null = null;
   try {
-    await lines.write(row(lineHeader(sources)));
-    await gaps.write(row(['sku', 'source', 'reason', 'detail']));
-    await orphanOut.write(row(['source', 'code']));
+    await lines.write(csvRows([lineHeader(sources)]));
+    await gaps.write(csvRows([['sku', 'source', 'reason', 'detail']]));
+    await orphanOut.write(csvRows([['source', 'code']]));
     const staleSeen = new Set<string>();
     let after: string | null = null;
     for (;;) {
@@ -169,18 +168,14 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
         for (const f of r.failures) failedSources.push({ source: f.source, reason: describeFailure(f.error) });
         throw new Error(`source${r.failures.length > 1 ? 's' : ''} ${r.failures.map((f) => `"${f.source}"`).join(', ')} failed: ${failedSources.map((f) => f.reason).join('; ')}`);
       }
-      let out = '';
+      const rows: CsvCell[][] = [];
       for (const l of r.lines) {
-        out += row(lineRow(l, sources));
+        rows.push(lineRow(l, sources));
         if (l.status === 'DISCREPANCY') keepTop(top, l);
       }
-      await lines.write(out);
-      let g = '';
-      for (const gap of r.gaps) {
-        g += row([gap.sku, gap.source, gap.reason, gap.detail]);
-        if (gapSample.length < 100) gapSample.push(gap);
-      }
-      if (g !== '') await gaps.write(g);
+      await lines.write(csvRows(rows));
+      for (const gap of r.gaps) if (gapSample.length < 100) gapSample.push(gap);
+      if (r.gaps.length > 0) await gaps.write(csvRows(r.gaps.map((gap) => [gap.sku, gap.source, gap.reason, gap.detail])));
       addToSummary(summary, r.lines, r.gaps.length);
       // one STALE_SOURCE anomaly per source per run is enough
       await record(r.anomalies.filter((a) => a.kind !== 'STALE_SOURCE' || (a.source !== null && !staleSeen.has(a.source) && staleSeen.add(a.source))));
@@ -203,7 +198,7 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
           throw new Error(`source "${source}" failed while listing its codes: ${describeFailure(e)}`);
         }
         if (p.orphans.length > 0) {
-          await orphanOut.write(p.orphans.map((code) => row([source, code])).join(''));
+          await orphanOut.write(csvRows(p.orphans.map((code) => [source, code])));
           for (const code of p.orphans) if (orphanSample.length < 100) orphanSample.push({ source, code });
           orphans += p.orphans.length;
           await record(p.orphans.map((code) => orphanAnomaly(source, code)));

@@ -1,14 +1,30 @@
 /**
- * Batched source reads for one request, made fresh for every request: all the codes a request
- * asks of a (source, entity) within one tick become one `fetch`, so a page of 500 SKUs costs
- * one statement per source per entity, not 500; a code already asked in this request is not
- * asked again (its batch's answer, or its failure, is reused). Nothing is kept across requests.
+ * Batched source reads for one request, made fresh for every request: one DataLoader per
+ * (source, entity), so all the codes a request asks of a source within one tick become one
+ * `fetch` (a page of 500 SKUs costs one statement per source per entity, not 500), and a code
+ * already asked in this request is not asked again: its answer, or its batch's failure, is
+ * reused. Nothing is kept across requests.
  *
- * This is DataLoader's batching and per-request cache, for lists: a caller hands over all its
- * codes and gets one promise for them, where DataLoader's `loadMany` makes a promise per key
- * (1,500 for a 500-SKU page over three sources), which the harness showed as garbage-collector
- * time on large pages.
+ * DataLoader's options, as it names them, and why each is left as it is or set:
+ * - `batch` (default true) with `maxBatchSize` (default Infinity): every code asked in the tick
+ *   goes to one fetch; the connector splits a long IN list itself (the SQL connector at about
+ *   1,000 codes, src/sources/sql.ts), so the statement count is the connector's to decide;
+ * - `batchScheduleFn` (default: after the current promise jobs, on process.nextTick): reads
+ *   started by sibling resolvers in the same tick join one batch;
+ * - `cache` (default true) with `cacheKeyFn` (default: the key itself; codes are strings) and
+ *   `cacheMap` (default a Map): the per-request cache, dropped with the loader at the request's
+ *   end;
+ * - failures: the batch function answers every code of a failed fetch with the source's error
+ *   instead of rejecting, because DataLoader forgets the keys of a rejected batch, and a later
+ *   read in the same request would ask the failing source again (another statement, another
+ *   wait for its deadline); an Error value per key is cached like an answer.
+ *
+ * From a5d5e14 to the commit that went back to DataLoader this was a reader of our own (one
+ * promise per batch rather than one per code); it saved 0.27–0.46 µs per code, at most 7–9 % of
+ * a SQLite read's CPU (500 codes) and 2–4 % of a MariaDB read's wall time, and nothing a whole
+ * request showed (bench/loader-overhead.ts, bench/RESULTS-libraries.md).
  */
+import DataLoader from 'dataloader';
 import type { Entity, RecordOf } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
 
@@ -20,69 +36,46 @@ export interface SourceReader {
   read<E extends Entity>(source: string, entity: E, codes: readonly string[]): Promise<RecordsByCode<E>>;
 }
 
-interface Batch {
-  codes: string[];
-  promise: Promise<Map<string, unknown[]>>;
-}
-
 export function createSourceReader(connectors: ReadonlyMap<string, Connector>, meter: StatementMeter): SourceReader {
-  /** Per `source/entity`: each code asked so far and the batch that reads it, and the batch still filling. */
-  const asked = new Map<string, Map<string, Promise<Map<string, unknown[]>>>>();
-  const filling = new Map<string, Batch>();
+  /** Per `source/entity`. */
+  const loaders = new Map<string, DataLoader<string, unknown[]>>();
 
-  function batchFor(key: string, source: string, entity: Entity): Batch {
-    const open = filling.get(key);
-    if (open !== undefined) return open;
-    const connector = connectors.get(source);
-    if (connector === undefined) throw new Error(`no connector named "${source}"`);
-    const codes: string[] = [];
-    // dispatched once the current wave of promise jobs has run, as DataLoader does, so reads
-    // started by sibling resolvers in the same tick join this batch
-    const promise = Promise.resolve()
-      .then(() => new Promise<void>((resolve) => process.nextTick(resolve)))
-      .then(async () => {
-        filling.delete(key);
+  function loaderFor(source: string, entity: Entity): DataLoader<string, unknown[]> {
+    const key = `${source}/${entity}`;
+    let l = loaders.get(key);
+    if (l === undefined) {
+      const connector = connectors.get(source);
+      if (connector === undefined) throw new Error(`no connector named "${source}"`);
+      l = new DataLoader<string, unknown[]>(async (codes) => {
+        let records: readonly { code: string }[];
+        try {
+          records = await connector.fetch(entity, codes, meter);
+        } catch (e) {
+          const error = e instanceof Error ? e : new Error(String(e));
+          return codes.map(() => error);
+        }
         const byCode = new Map<string, unknown[]>();
-        for (const r of await connector.fetch(entity, codes, meter)) {
+        for (const r of records) {
           const list = byCode.get(r.code);
           if (list === undefined) byCode.set(r.code, [r]);
           else list.push(r);
         }
-        return byCode;
+        // DataLoader needs one entry per key, in key order: a code without records gets []
+        return codes.map((c) => byCode.get(c) ?? []);
       });
-    const batch = { codes, promise };
-    filling.set(key, batch);
-    return batch;
+      loaders.set(key, l);
+    }
+    return l;
   }
 
   return {
     async read<E extends Entity>(source: string, entity: E, codes: readonly string[]): Promise<RecordsByCode<E>> {
-      const key = `${source}/${entity}`;
-      let seen = asked.get(key);
-      if (seen === undefined) asked.set(key, (seen = new Map()));
-      const waits = new Set<Promise<Map<string, unknown[]>>>();
-      for (const code of codes) {
-        let p = seen.get(code);
-        if (p === undefined) {
-          const batch = batchFor(key, source, entity);
-          batch.codes.push(code);
-          p = batch.promise;
-          seen.set(code, p);
-        }
-        waits.add(p);
-      }
-      if (waits.size === 1) return (await waits.values().next().value) as RecordsByCode<E>;
-      // codes from earlier batches too: only the asked ones, from whichever batch read them
-      const maps = await Promise.all(waits);
+      const results = await loaderFor(source, entity).loadMany(codes);
       const out = new Map<string, RecordOf[E][]>();
-      for (const code of codes) {
-        for (const m of maps) {
-          const recs = m.get(code);
-          if (recs !== undefined) {
-            out.set(code, recs as RecordOf[E][]);
-            break;
-          }
-        }
+      for (let i = 0; i < codes.length; i++) {
+        const r = results[i];
+        if (r instanceof Error) throw r;
+        if (r !== undefined && r.length > 0) out.set(codes[i] as string, r as RecordOf[E][]);
       }
       return out;
     },

@@ -7,13 +7,14 @@
  *   records, or a SourceError "timed out after N ms") by then, whatever the source does. The
  *   connector is told the deadline (`ReadOptions.deadline`, plus an AbortSignal) so it can
  *   cancel its own work at the same moment (the SQL connector has the statement killed);
- * - goes through a circuit breaker: after `failureThreshold` failures in a row the
- *   source is not asked at all for `resetAfterMs` (reads fail at once with "circuit open"); the
- *   next read after that is a single trial (half-open) that closes the breaker again or re-opens
- *   it. While the trial runs, other reads fail fast instead of piling up behind it;
- * - goes through a bulkhead: at most `maxConcurrent` reads run against the source, at most
- *   `maxQueue` wait (within their own deadline), and the rest are refused at once, so one slow
- *   source cannot take every connection, socket or request slot of the process;
+ * - goes through a circuit breaker (cockatiel's, with a ConsecutiveBreaker): after
+ *   `failureThreshold` failures in a row the source is not asked at all for `resetAfterMs`
+ *   (reads fail at once with "circuit open"); the next read after that is a single trial
+ *   (half-open) that closes the breaker again or re-opens it. While the trial runs, other reads
+ *   fail fast instead of piling up behind it;
+ * - goes through a bulkhead (cockatiel's): at most `maxConcurrent` reads run against the
+ *   source, at most `maxQueue` wait (within their own deadline), and the rest are refused at
+ *   once, so one slow source cannot take every connection, socket or request slot of the process;
  * - is load shed rather than failed when our own queues, not the source, made it late: refused
  *   for a full queue, still waiting for a slot (or, in the SQL connector, for a pooled connection)
  *   at its deadline, or not started when its turn came because less of its deadline was left
@@ -25,12 +26,19 @@
  *
  * Every outcome feeds the source health registry (src/sources/health.ts).
  *
- * The breaker and the bulkhead are the small state machines below rather than cockatiel's
- * policies: a read passed through four async layers there (breaker, its executor, bulkhead,
- * our deadline) and an AbortController whenever it queued, several microseconds and
- * allocations per read on every request. They behave as cockatiel's ConsecutiveBreaker and
- * bulkhead did (test/faults/resilience.test.ts pins that down).
+ * The shedding is ours, around cockatiel's bulkhead, which has no deadlines of its own: we count
+ * the reads waiting for a slot (a read leaves that count, and so frees its place under
+ * `maxQueue`, at its deadline) and check each one when its turn comes. cockatiel drops a
+ * waiting entry only when a slot frees (the entry then starts nothing and passes the slot on),
+ * so its own queue is left unbounded and `maxQueue` is ours. It hands a freed slot to the next
+ * waiting read a microtask later: a read asked in between takes it first, and the waiting one
+ * goes back to the end of the queue.
+ *
+ * From f5aff78 to the commit that went back to cockatiel, the breaker and the bulkhead were our
+ * own; per read they saved no CPU when a slot was free and 0.7–2.9 µs when the read queued,
+ * under 5 % of a SQLite point read (bench/resilience-overhead.ts, bench/RESULTS-libraries.md).
  */
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, IsolatedCircuitError, bulkhead as createBulkhead, circuitBreaker, handleWhen } from 'cockatiel';
 import type { Entity, RecordOf } from '../domain/records.js';
 import { errorFields, type Logger } from '../logger.js';
 import { LoadShedError, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
@@ -162,155 +170,44 @@ class ReadBounds implements ReadOptions {
   }
 }
 
-/**
- * The circuit breaker. CLOSED: reads go, failures in a row are counted, a success resets the
- * count; at `failureThreshold` it opens. OPEN: reads are refused until `resetAfterMs` has
- * passed; the next read is the trial (HALF_OPEN) and the others are refused while it runs. The
- * trial's success closes it, its failure re-opens it, and a trial that never reached the source
- * (refused by the bulkhead) closes it: it says nothing about the source.
- */
-class Breaker {
-  state: BreakerState = 'CLOSED';
-  /** The error of the failure that last counted. */
-  lastError: unknown;
-  private failures = 0;
-  private openedAt = 0;
-
-  constructor(
-    private readonly s: ResilienceSettings['breaker'],
-    private readonly changed: (state: BreakerState) => void,
-  ) {}
-
-  /** Lets a read go, telling whether it is the trial; throws when the breaker refuses it. */
-  admit(source: string): boolean {
-    if (this.state === 'CLOSED') return false;
-    if (this.state === 'HALF_OPEN') throw new SourceError(source, 'circuit-open', 'circuit open (a trial read is in progress)');
-    if (Date.now() - this.openedAt < this.s.resetAfterMs) throw new SourceError(source, 'circuit-open', 'circuit open after repeated failures');
-    this.set('HALF_OPEN');
-    return true;
-  }
-
-  /** A read answered; only the trial's answer closes the breaker (a read let through before it opened does not). */
-  success(trial: boolean): void {
-    this.failures = 0;
-    if (trial && this.state === 'HALF_OPEN') this.set('CLOSED');
-  }
-
-  failure(trial: boolean, e: unknown): void {
-    this.lastError = e;
-    if ((++this.failures >= this.s.failureThreshold || trial) && this.state !== 'OPEN') {
-      this.openedAt = Date.now();
-      this.set('OPEN');
-    }
-  }
-
-  /** A read that never reached the source: counts for nothing, but ends a trial. */
-  neutral(trial: boolean): void {
-    if (trial && this.state === 'HALF_OPEN') this.set('CLOSED');
-  }
-
-  private set(state: BreakerState): void {
-    this.state = state;
-    this.changed(state);
-  }
-}
-
 /** What a read shed for waiting in our own queues says (the bulkhead's, or the SQL connector's pool). */
 const TOO_BUSY = 'load shed: too busy to start it in time';
 
-/**
- * At most `capacity` reads run at once, at most `queueCapacity` wait (in order, each until its
- * deadline); the rest are refused. When a slot frees, the first queued read with at least the
- * source's pace (how long its last answer took) left of its deadline starts; the ones before it
- * are shed, since they would only be cut off at their deadline.
- */
-class Bulkhead {
-  active = 0;
-  readonly queue: (() => boolean)[] = [];
-  /** How long the last read answered within its deadline took from its start, in ms. */
-  private pace = 0;
-
-  constructor(
-    readonly capacity: number,
-    readonly queueCapacity: number,
-  ) {}
-
-  run<T>(source: string, work: () => Promise<T>, bounds: ReadBounds): Promise<T> {
-    if (this.active < this.capacity) return this.start(work, bounds);
-    if (this.queue.length >= this.queueCapacity) return Promise.reject(new SourceError(source, 'shed', 'load shed: too many reads waiting for it'));
-    const waited = bounds.queued();
-    return new Promise<T>((resolve, reject) => {
-      /** Its turn: starts it and says true, or sheds it and says false. */
-      const go = (): boolean => {
-        waited();
-        bounds.onAbort = undefined;
-        if (bounds.deadline - Date.now() < this.pace) {
-          reject(new SourceError(source, 'shed', TOO_BUSY));
-          return false;
-        }
-        this.start(work, bounds).then(resolve, reject);
-        return true;
-      };
-      this.queue.push(go);
-      bounds.onAbort = () => {
-        waited();
-        const i = this.queue.indexOf(go);
-        if (i >= 0) this.queue.splice(i, 1);
-        reject(bounds.reason);
-      };
-    });
-  }
-
-  private start<T>(work: () => Promise<T>, bounds: ReadBounds): Promise<T> {
-    this.active++;
-    const started = Date.now();
-    let running: Promise<T>;
-    try {
-      running = work();
-    } catch (e) {
-      running = Promise.reject(e);
-    }
-    return running.then(
-      (v) => {
-        // before the slot passes on, so the next read is judged by this answer
-        if (!bounds.expired) this.pace = Date.now() - started;
-        this.release();
-        return v;
-      },
-      (e: unknown) => {
-        this.release();
-        throw e;
-      },
-    );
-  }
-
-  /** Frees a slot and hands it to the first queued read worth starting. */
-  private release(): void {
-    this.active--;
-    for (;;) {
-      const next = this.queue.shift();
-      if (next === undefined || next()) return;
-    }
-  }
-}
+/** A read our own load refused or gave up, or the open breaker refused: neither says anything about the source. */
+const refused = (e: unknown) => e instanceof LoadShedError || (e instanceof SourceError && (e.kind === 'shed' || e.kind === 'circuit-open'));
 
 export function withResilience(inner: Connector, s: ResilienceSettings, deps: ResilienceDeps): ResilientConnector {
   const { health, logger } = deps;
   const random = deps.random ?? Math.random;
   const source = inner.name;
-  const breaker = new Breaker(s.breaker, (state) => {
-    if (state === 'OPEN') {
-      const lastError = breaker.lastError === undefined ? undefined : toSourceError(source, breaker.lastError, s.timeoutMs).reason;
+  const breaker = circuitBreaker(
+    // a read our own load shed, or the breaker refused, never reached the source: it says nothing about its health
+    handleWhen((e) => !refused(e)),
+    { halfOpenAfter: s.breaker.resetAfterMs, breaker: new ConsecutiveBreaker(s.breaker.failureThreshold) },
+  );
+  // cockatiel's queue is unbounded: `maxQueue` is ours, over the reads still waiting (see the module comment)
+  const slots = createBulkhead(s.maxConcurrent, Number.POSITIVE_INFINITY);
+  /** Reads waiting for a slot, their deadline not yet passed. */
+  let waiting = 0;
+  /** How long the last read answered within its deadline took from its start, in ms. */
+  let pace = 0;
+
+  breaker.onStateChange((state) => {
+    if (state === CircuitState.Open) {
+      const last = breaker.lastFailure;
+      const lastError = last !== undefined && 'error' in last ? toSourceError(source, last.error, s.timeoutMs).reason : undefined;
       logger.warn('circuit opened: reads fail fast until a trial read succeeds', { source, after: s.breaker.failureThreshold, lastError, trialInMs: s.breaker.resetAfterMs });
-    } else if (state === 'HALF_OPEN') {
+    } else if (state === CircuitState.HalfOpen) {
       logger.info('circuit half-open: trial read', { source });
-    } else {
+    } else if (state === CircuitState.Closed) {
       logger.info('circuit closed: source answers again', { source });
     }
   });
-  const slots = new Bulkhead(s.maxConcurrent, s.maxQueue);
 
-  const breakerState = (): BreakerState => breaker.state;
+  const breakerState = (): BreakerState => {
+    const st = breaker.state;
+    return st === CircuitState.Closed ? 'CLOSED' : st === CircuitState.HalfOpen ? 'HALF_OPEN' : 'OPEN';
+  };
 
   health.register(
     {
@@ -324,7 +221,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     },
     {
       breaker: breakerState,
-      load: () => ({ inFlight: slots.active, queued: slots.queue.length }),
+      load: () => ({ inFlight: s.maxConcurrent - slots.executionSlots, queued: waiting }),
       pool: inner.poolStats === undefined ? undefined : () => inner.poolStats?.(),
       problem: inner.problem === undefined ? undefined : () => inner.problem?.() ?? null,
     },
@@ -336,28 +233,63 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
    */
   async function guarded<T>(what: string, op: (o: ReadOptions) => Promise<T>, asOfOf?: (r: T) => { newest: Date; oldest: Date } | undefined): Promise<T> {
     const started = performance.now();
-    let trial = false;
     try {
-      trial = breaker.admit(source);
-      const result = await withinDeadline(what, Date.now() + s.timeoutMs, (bounds) => slots.run(source, () => withRetry(what, op, bounds), bounds));
-      breaker.success(trial);
+      // half-open: one trial read is already on its way; the others do not queue behind it (cockatiel's would wait for it)
+      if (breaker.state === CircuitState.HalfOpen) throw new SourceError(source, 'circuit-open', 'circuit open (a trial read is in progress)');
+      const deadline = Date.now() + s.timeoutMs;
+      const result = await breaker.execute(() => withinDeadline(what, deadline, (bounds) => inBulkhead(what, op, bounds)));
       health.success(source, performance.now() - started, asOfOf?.(result));
       return result;
     } catch (e) {
       const err = toSourceError(source, e, s.timeoutMs);
       if (err.kind === 'circuit-open' || err.kind === 'shed') {
-        breaker.neutral(trial);
         if (err.kind === 'shed') health.shed(source);
         else health.rejected(source);
         logger.debug('read refused', { source, what, reason: err.reason });
       } else {
-        breaker.failure(trial, err);
         health.failure(source, performance.now() - started, err.reason);
         // the client sees the reason; the operator also gets the driver's own error
         logger.warn('source read failed', { source, what, reason: err.reason, ...errorFields(err.cause ?? err) });
       }
       throw err;
     }
+  }
+
+  /**
+   * Runs the read in a slot of the bulkhead: at once if one is free; else, if fewer than
+   * `maxQueue` reads wait, when its turn comes, if its deadline has not passed and at least the
+   * source's pace is left of it (otherwise it is shed without starting); else it is refused.
+   */
+  function inBulkhead<T>(what: string, op: (o: ReadOptions) => Promise<T>, bounds: ReadBounds): Promise<T> {
+    if (slots.executionSlots > 0) return slots.execute(() => timed(what, op, bounds));
+    if (waiting >= s.maxQueue) return Promise.reject(new SourceError(source, 'shed', 'load shed: too many reads waiting for it'));
+    waiting++;
+    const waited = bounds.queued();
+    let left = false;
+    /** Leaves the wait: at its turn, or at its deadline (the entry stays in cockatiel's queue until then, to start nothing). */
+    const leave = () => {
+      if (left) return;
+      left = true;
+      waiting--;
+      waited();
+    };
+    bounds.onAbort = leave;
+    return slots.execute(() => {
+      leave();
+      bounds.onAbort = undefined;
+      // the caller already has its answer (load shed at its deadline)
+      if (bounds.expired) return Promise.reject(bounds.reason);
+      if (bounds.deadline - Date.now() < pace) return Promise.reject(new SourceError(source, 'shed', TOO_BUSY));
+      return timed(what, op, bounds);
+    });
+  }
+
+  /** The read itself; an answer within the deadline sets the pace, before the slot passes on. */
+  async function timed<T>(what: string, op: (o: ReadOptions) => Promise<T>, bounds: ReadBounds): Promise<T> {
+    const startedAt = Date.now();
+    const v = await withRetry(what, op, bounds);
+    if (!bounds.expired) pace = Date.now() - startedAt;
+    return v;
   }
 
   /** Settles by `deadline`: the work is told (its ReadBounds) and, if still running then, left to finish its own cancellation. */
@@ -470,6 +402,9 @@ export function isConnectionLost(e: unknown): boolean {
 /** Any error from a guarded read, as a SourceError with a client-safe reason. */
 function toSourceError(source: string, e: unknown, timeoutMs: number): SourceError {
   if (e instanceof SourceError) return e;
+  if (e instanceof BrokenCircuitError || e instanceof IsolatedCircuitError) {
+    return new SourceError(source, 'circuit-open', 'circuit open after repeated failures', { cause: e });
+  }
   const reason = describeSourceFailure(e, timeoutMs);
   const kind = e instanceof LoadShedError ? 'shed' : /^timed out/.test(reason) ? 'timeout' : 'failed';
   return new SourceError(source, kind, reason, { cause: e });

@@ -248,6 +248,24 @@ describe('bulkhead', () => {
     expect((await timed(() => r.fetch('stock', ['C']))).error).toMatchObject({ kind: 'shed' });
     expect(calls).toHaveLength(1);
   });
+
+  it('passes the slot on past a read shed while waiting: it starts nothing when its turn comes', async () => {
+    const { c, steps, calls } = scripted();
+    // the first read holds the only slot past its own deadline and past the queued read's
+    steps.push(after(400), async () => [{ code: 'C' }]);
+    const { r, health } = wrap(c, { maxConcurrent: 1, maxQueue: 1, timeoutMs: 300, breaker: { failureThreshold: 10, resetAfterMs: 1000 } });
+    const first = timed(() => r.fetch('stock', ['A']));
+    const shed = timed(() => r.fetch('stock', ['B']));
+    expect((await shed).error).toMatchObject({ kind: 'shed' });
+    // its place is free again: the next read waits behind what is left of the shed one
+    const next = timed(() => r.fetch('stock', ['C']));
+    expect(health()).toMatchObject({ inFlight: 1, queued: 1 });
+    expect((await first).error).toMatchObject({ kind: 'timeout' });
+    expect((await next).value).toEqual([{ code: 'C' }]);
+    // the source saw the first read and the last, never the shed one
+    expect(calls).toHaveLength(2);
+    expect(health()).toMatchObject({ inFlight: 0, queued: 0, shedCount: 1, errorCount: 1, successCount: 1 });
+  });
 });
 
 describe('retry', () => {
