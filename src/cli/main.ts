@@ -107,30 +107,27 @@ async function start(argv: string[]): Promise<number> {
   }
   const app = await createApp(config, { logger, exampleSkus, explorerHeaders });
   const url = await app.listen(intFlag(argv, '--port') ?? config.server.port, flag(argv, '--host') ?? config.server.host);
-  if (cluster.isWorker) logger.info('worker serving', { url, worker: cluster.worker?.id });
-  else {
-    process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
-    const origin = new URL(url).origin;
-    process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (from this host without a key, else an analyst key)\n`);
-  }
-  if (demoKeys !== undefined) {
-    process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
-    for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);
-    process.stdout.write('The explorer is prefilled with the analyst key.\n');
-  }
 
-  // SIGTERM/SIGINT: /readyz turns 503, no new connections, requests in flight finish (at most
-  // server.shutdownGraceMs), idle keep-alive connections still answer for server.drainIdleMs and
-  // are then closed without a reset (src/server/http.ts), then Apollo, the source pools and the
-  // store; exit 0. A second signal, or a stop that overruns the grace by 5 s, exits 1 at once.
+  // SIGTERM/SIGINT (handled before the URL is announced): /readyz turns 503, no new connections,
+  // requests in flight finish (at most server.shutdownGraceMs), idle keep-alive connections still
+  // answer for server.drainIdleMs and are then closed without a reset (src/server/http.ts), then
+  // Apollo, the source pools and the store; exit 0. A second signal (other than the same one
+  // within a second), or a stop that overruns the grace by 5 s, exits 1 at once.
   const graceMs = config.server.shutdownGraceMs;
   let stopping = false;
+  let stoppedBy = '';
+  let stoppedAt = 0;
   const stop = (signal: string) => {
     if (stopping) {
+      // under `npm start`, a terminal's Ctrl-C arrives twice at once (from the terminal, and
+      // forwarded by npm to its child): one stop
+      if (signal === stoppedBy && performance.now() - stoppedAt < 1_000) return;
       logger.warn('second signal: exiting without waiting', { signal });
       process.exit(1);
     }
     stopping = true;
+    stoppedBy = signal;
+    stoppedAt = performance.now();
     logger.info('shutting down: finishing requests in flight', { signal, graceMs });
     const force = setTimeout(() => {
       logger.error('shutdown overran its grace period: exiting', { graceMs });
@@ -152,6 +149,18 @@ async function start(argv: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   // a cluster worker is also told by its primary (a terminal's Ctrl-C reaches both: one stop)
   if (cluster.isWorker) process.on('message', (m) => m === STOP_WORKER && !stopping && stop('primary'));
+
+  if (cluster.isWorker) logger.info('worker serving', { url, worker: cluster.worker?.id });
+  else {
+    process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
+    const origin = new URL(url).origin;
+    process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (from this host without a key, else an analyst key)\n`);
+  }
+  if (demoKeys !== undefined) {
+    process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
+    for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);
+    process.stdout.write('The explorer is prefilled with the analyst key.\n');
+  }
   return new Promise<number>(() => {});
 }
 
