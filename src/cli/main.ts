@@ -2,7 +2,6 @@
  * The `inventory-graph` command. Each subcommand returns an exit code; a bad config or bad
  * flags print what is wrong and exit non-zero, serving nothing.
  */
-import cluster from 'node:cluster';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { join, resolve } from 'node:path';
@@ -18,10 +17,9 @@ import { readSkuMapCsv, SkuImportError } from './sku-import.js';
 const USAGE = `inventory-graph: one inventory truth over systems that disagree
 
 Usage:
-  inventory-graph start [--config FILE] [--port N] [--host H] [--workers N]
+  inventory-graph start [--config FILE] [--port N] [--host H]
       Serve GraphQL at /graphql with the given config (default: $INVENTORY_GRAPH_CONFIG,
-      else ./inventory-graph.yaml). --workers N: N processes share the port (node:cluster),
-      to use N cores; default 1.
+      else ./inventory-graph.yaml).
   inventory-graph start --demo [--dir DIR] [--skus N]
       Generate the demo systems afresh as SQLite files in DIR (default ./data/demo; 2000
       SKUs), load their SKU map, and serve them.
@@ -90,9 +88,6 @@ function intFlag(argv: readonly string[], name: string): number | undefined {
 
 async function start(argv: string[]): Promise<number> {
   const logger = createLogger((process.env.LOG_LEVEL as LogLevel | undefined) ?? 'info');
-  const workers = intFlag(argv, '--workers') ?? 1;
-  if (workers < 1 || workers > 64) throw new UsageError(`--workers must be from 1 to 64, got ${workers}`);
-  if (workers > 1 && cluster.isPrimary) return startPrimary(argv, workers, logger);
   let config: Config;
   let exampleSkus: string[] | undefined;
   let explorerHeaders: Record<string, string> | undefined;
@@ -147,87 +142,16 @@ async function start(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // a cluster worker is also told by its primary (a terminal's Ctrl-C reaches both: one stop)
-  if (cluster.isWorker) process.on('message', (m) => m === STOP_WORKER && !stopping && stop('primary'));
 
-  if (cluster.isWorker) logger.info('worker serving', { url, worker: cluster.worker?.id });
-  else {
-    process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
-    const origin = new URL(url).origin;
-    process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (from this host without a key, else an analyst key)\n`);
-  }
+  process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
+  const origin = new URL(url).origin;
+  process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (from this host without a key, else an analyst key)\n`);
   if (demoKeys !== undefined) {
     process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
     for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);
     process.stdout.write('The explorer is prefilled with the analyst key.\n');
   }
   return new Promise<number>(() => {});
-}
-
-const STOP_WORKER = 'inventory-graph:stop';
-
-/**
- * `start --workers N`: this process only supervises. It checks the config (or prepares the
- * demo) once, then forks N workers that each run the whole gateway (own pools, own caches) and
- * share the listening socket; the kernel's connections are dealt round-robin by the primary.
- * A worker that dies unexpectedly is replaced (at most once a second); SIGTERM/SIGINT are
- * passed on, and the primary exits once every worker has stopped (1 if any stop failed).
- */
-async function startPrimary(argv: string[], workers: number, logger: ReturnType<typeof createLogger>): Promise<number> {
-  const port = flag(argv, '--port');
-  const host = flag(argv, '--host');
-  let file: string;
-  if (argv.includes('--demo')) {
-    const dir = resolve(flag(argv, '--dir') ?? join('data', 'demo'));
-    const say = (m: string) => process.stdout.write(`${m}\n`);
-    const { keys } = await prepareDemo(dir, { generate: true, skus: intFlag(argv, '--skus'), say });
-    file = join(dir, 'inventory-graph.yaml');
-    process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
-    for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${keys[r]}\n`);
-  } else {
-    file = configPath(argv, process.env);
-  }
-  const config = loadConfig(file); // a bad config stops here, once, with exit 2
-  cluster.setupPrimary({
-    args: ['start', '--config', file, ...(port !== undefined ? ['--port', port] : []), ...(host !== undefined ? ['--host', host] : [])],
-  });
-  let stopping = false;
-  let failed = false;
-  let lastRestart = 0;
-  const fork = () => cluster.fork();
-  for (let i = 0; i < workers; i++) fork();
-  let listening = 0;
-  cluster.on('listening', (_w, address) => {
-    if (++listening === workers) {
-      const h = address.address === undefined || address.address === null ? config.server.host : address.address;
-      process.stdout.write(`inventory-graph is serving http://${h.includes(':') ? `[${h}]` : h}:${address.port}/graphql with ${workers} workers\n`);
-    }
-  });
-  return new Promise<number>((done) => {
-    cluster.on('exit', (w, code, signal) => {
-      if (stopping) {
-        if (code !== 0) failed = true;
-        if (Object.keys(cluster.workers ?? {}).length === 0) done(failed ? 1 : 0);
-        return;
-      }
-      logger.error('worker died; starting another', { worker: w.id, code, signal });
-      const wait = Math.max(0, lastRestart + 1000 - Date.now());
-      lastRestart = Date.now() + wait;
-      setTimeout(() => {
-        if (!stopping) fork();
-      }, wait);
-    });
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info('shutting down workers', { signal });
-      const alive = Object.values(cluster.workers ?? {});
-      if (alive.length === 0) done(0);
-      for (const w of alive) w?.send(STOP_WORKER);
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
 }
 
 /**

@@ -280,7 +280,7 @@ export const configSchema = z.strictObject({
        * does not limit how long the answer takes. At least `headersTimeoutMs`. Defaults to 30000.
        */
       requestTimeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),
-      /** Most open client connections per process (per worker with --workers); one more is closed at once. Defaults to 1000. */
+      /** Most open client connections per process; one more is closed at once. Defaults to 1000. */
       maxConnections: z.number().int().min(1).max(1_000_000).default(1_000),
     })
     .prefault({}),
