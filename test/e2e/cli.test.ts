@@ -1,9 +1,10 @@
 /**
  * The `inventory-graph` command as a user runs it: a bad config is refused with every problem
  * and nothing served; the SKU map imports from CSV all or nothing; the server starts and stops.
+ * Every command's --help only prints; a mistake on the command line is one line and exit 2.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,9 +14,10 @@ import { loadConfig } from '../../src/config/index.js';
 import { openStore } from '../../src/store/index.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
-const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+// a command that should stop at once but serves instead is killed after 30 s (and fails its test)
+const run = async (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) => {
   try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: 30_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -107,5 +109,64 @@ describe('inventory-graph', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
+  });
+
+  it.each([
+    [['--help'], 'inventory-graph: one inventory truth'],
+    [['-h'], 'inventory-graph: one inventory truth'],
+    [['start', '--help'], 'Usage: inventory-graph start'],
+    [['start', '--demo', '-h'], 'Usage: inventory-graph start'],
+    [['start', '--port', '1', '--help'], 'Usage: inventory-graph start'],
+    [['demo', '--help'], 'Usage: inventory-graph demo'],
+    [['reconcile', '--help'], 'Usage: inventory-graph reconcile'],
+    [['skus', '--help'], 'Usage: inventory-graph skus import'],
+    [['skus', 'import', '--help'], 'Usage: inventory-graph skus import'],
+    [['keys', 'create', '--help'], 'Usage: inventory-graph keys create'],
+    [['config', 'check', '-h'], 'Usage: inventory-graph config check'],
+  ])('%j prints that help and does nothing else', async (args, help) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ig-cli-help-'));
+    const r = await run(args, {}, cwd);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.startsWith(help)).toBe(true);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it.each([
+    [['start', '--workers', '2'], 'unknown flag --workers'],
+    [['start', '--demo', '--bogus'], 'unknown flag --bogus'],
+    [['start', '--port'], '--port needs a value'],
+    [['start', '--demo=yes'], '--demo takes no value'],
+    [['start', '--dir', 'x'], '--dir and --skus go with --demo'],
+    [['demo', '--bogus'], 'unknown flag --bogus'],
+    [['reconcile', '--bogus'], 'unknown flag --bogus'],
+    [['reconcile', '--out'], '--out needs a value'],
+    [['skus', 'import', 'x.csv', '--bogus'], 'unknown flag --bogus'],
+    [['skus', 'import'], 'FILE.csv is missing'],
+    [['keys', 'create', '--role'], '--role needs a value'],
+    [['keys', 'create', '--role', 'oms', '--name', 'x', '-x'], 'unknown flag -x'],
+    [['config', 'check', '--bogus'], 'unknown flag --bogus'],
+    [['config', 'check', 'a.yaml', 'b.yaml'], 'unexpected argument b.yaml'],
+  ])('%j is one line naming the mistake, exit code 2, nothing done', async (args, message) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ig-cli-flags-'));
+    const r = await run(args, {}, cwd);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`^inventory-graph [a-z ]+: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\n$`));
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('checks the config file given as FILE, as with --config, and names the problems of a bad one', async () => {
+    const good = join(dir, 'inventory-graph.yaml');
+    expect(await run(['config', 'check', good])).toMatchObject({ code: 0, stdout: `${good}: ok\n` });
+    const bad = join(dir, 'bad-check.yaml');
+    writeFileSync(bad, readFileSync(good, 'utf8').replace('client: better-sqlite3', 'client: oracle'));
+    for (const args of [['config', 'check', bad], ['config', 'check', '--config', bad]]) {
+      const r = await run(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(bad);
+      expect(r.stderr).toContain('store.client: Invalid option');
+    }
+    const missing = await run(['config', 'check', join(dir, 'nowhere.yaml')]);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining('nowhere.yaml: 1 configuration problem:\n  - cannot read the file (ENOENT)') });
   });
 });
