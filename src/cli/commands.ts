@@ -21,7 +21,7 @@ export const START = command({
   name: 'inventory-graph start',
   usage: ['inventory-graph start [--config FILE] [--port N] [--host H]', 'inventory-graph start --demo [--dir DIR] [--skus N] [--port N] [--host H]'],
   summary: 'Serve GraphQL at /graphql, with the explorer, /status and /metrics beside it.',
-  details: `${CONFIG_FLAG}  --port N        the port (default: server.port, 4000); 0 takes a free one
+  details: `${CONFIG_FLAG}  --port N        the port: --port, else $PORT, else server.port (4000); 0 takes a free one
   --host H        the address to listen on (default: server.host, 127.0.0.1)
   --demo          generate the demo systems afresh as SQLite files in DIR, load their SKU map
                   and serve them, with a new API key per role

@@ -1,8 +1,13 @@
-/** `inventory-graph start`: serves a config, or (`--demo`) the demo systems generated afresh. */
+/**
+ * `inventory-graph start`: serves a config, or (`--demo`) the demo systems generated afresh.
+ * The port is `--port`, else the PORT environment variable, else `server.port`; it is tried
+ * before anything is generated or opened, so a port in use is one line and touches nothing.
+ */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { configFile, loadConfig, type Config } from '../config/index.js';
+import { configFile, loadConfig, serverDefaults, type Config } from '../config/index.js';
 import { createLogger, errorFields, type LogLevel, type Logger } from '../logger.js';
 import { createApp, type App } from '../server/app.js';
 import { hashKey, newKey, ROLES, type Role } from '../server/auth.js';
@@ -18,8 +23,13 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
   const skus = wholeNumber(values.skus, '--skus', 1, 99_999_999);
   const logger = createLogger((env.LOG_LEVEL as LogLevel | undefined) ?? 'info');
 
-  const port = wholeNumber(values.port, '--port', 0, 65_535);
+  // the demo's config is written by generateDemo, with no `server` section: the defaults
   let config = demo ? undefined : loadConfig(configFile(values.config as string | undefined, env));
+  const server = config?.server ?? serverDefaults();
+  const port = wholeNumber(values.port, '--port', 0, 65_535) ?? wholeNumber(env.PORT || undefined, 'PORT', 0, 65_535) ?? server.port;
+  const host = typeof values.host === 'string' ? values.host : server.host;
+  const busy = port === 0 ? undefined : await tryListen(port, host);
+  if (busy !== undefined) return cannotListen(busy, port, host);
 
   let exampleSkus: string[] | undefined;
   let demoKeys: Record<Role, string> | undefined;
@@ -29,8 +39,14 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
     ({ config, exampleSkus, keys: demoKeys } = await prepareDemo(dir, { generate: true, skus, say }));
   }
   const app = await createApp(config as Config, { logger, exampleSkus, explorerHeaders: demoKeys && { 'x-api-key': demoKeys.analyst } });
-  const server = (config as Config).server;
-  const url = await app.listen(port ?? server.port, typeof values.host === 'string' ? values.host : server.host);
+  let url: string;
+  try {
+    url = await app.listen(port, host);
+  } catch (e) {
+    // taken since it was tried
+    await app.close({ graceMs: 0 });
+    return cannotListen(e as NodeJS.ErrnoException, port, host);
+  }
   stopOnSignals(app, (config as Config).server.shutdownGraceMs, logger);
 
   process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
@@ -39,9 +55,40 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
   if (demoKeys !== undefined) {
     process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
     for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);
-    process.stdout.write('The explorer is prefilled with the analyst key.\n');
+    process.stdout.write('The explorer is prefilled with the analyst key. Try it:\n');
+    process.stdout.write(`  ${curlCommand(url, demoKeys.storefront, exampleSkus?.[0] ?? 'SKU-000001')}\n`);
   }
   return new Promise<number>(() => {});
+}
+
+/** Binds host:port and lets go at once: the error a listen would get there, or undefined. */
+function tryListen(port: number, host: string): Promise<NodeJS.ErrnoException | undefined> {
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => done(e));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => done(undefined)));
+  });
+}
+
+/** One line on stderr saying why the server cannot listen; exit code 1. */
+function cannotListen(e: NodeJS.ErrnoException, port: number, host: string): number {
+  const why =
+    e.code === 'EADDRINUSE'
+      ? `port ${port} is in use on ${host}: stop the other server or pass --port N`
+      : e.code === 'EACCES'
+        ? `no permission to listen on port ${port} of ${host}: pass --port N (from 1024)`
+        : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND'
+          ? `cannot listen on ${host}: not an address of this machine (--host or server.host)`
+          : `cannot listen on ${host}:${port}: ${e.message}`;
+  process.stderr.write(`inventory-graph start: ${why}\n`);
+  return 1;
+}
+
+/** A command to paste into a shell: availability of one SKU with the given key. */
+export function curlCommand(url: string, key: string, sku: string): string {
+  const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const body = JSON.stringify({ query: `{ availability(skus: [${JSON.stringify(sku)}]) { sku available } }` });
+  return `curl -s ${q(url)} -H 'content-type: application/json' -H ${q(`x-api-key: ${key}`)} -d ${q(body)}`;
 }
 
 /**

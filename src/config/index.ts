@@ -38,6 +38,11 @@ export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): str
   return configFile(i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length), env);
 }
 
+/** The `server` section of a config that has none: every default (port 4000 on 127.0.0.1). */
+export function serverDefaults(): Config['server'] {
+  return configSchema.shape.server.parse(undefined);
+}
+
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {
   let text: string;
   try {
