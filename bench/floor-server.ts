@@ -6,12 +6,10 @@
  * domain rules (precedence, availability, routing) and writes the same JSON with
  * `JSON.stringify`. No Apollo, no graphql-js, no DataLoader, no per-source resilience wrapper.
  *
- *   node --import tsx bench/floor-server.ts --config FILE [--port N] [--workers N]
+ *   node --import tsx bench/floor-server.ts --config FILE [--port N]
  *
- * Prints `listening <url>` on stdout when ready; stops on SIGTERM. With --workers N it runs as
- * N cluster workers sharing the port, as `inventory-graph start --workers N` does.
+ * Prints `listening <url>` on stdout when ready; stops on SIGTERM.
  */
-import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -28,22 +26,10 @@ import type { Connector, StatementMeter } from '../src/sources/connector.js';
 import { openStore, type CanonicalSku, type NewAnomaly } from '../src/store/index.js';
 
 const { values } = parseArgs({
-  options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, workers: { type: 'string', default: '1' } },
+  options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }},
 });
 if (values.config === undefined) throw new Error('--config FILE is required');
-const workers = Number(values.workers);
-if (workers > 1 && cluster.isPrimary) {
-  for (let i = 0; i < workers; i++) cluster.fork();
-  let up = 0;
-  cluster.on('listening', (_w, a) => {
-    if (++up === workers) process.stdout.write(`listening http://${a.address}:${a.port}/graphql\n`);
-  });
-  process.once('SIGTERM', () => {
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-  });
-} else {
-  await serve(values.config);
-}
+await serve(values.config);
 
 async function serve(configPath: string): Promise<void> {
   const config = loadConfig(configPath);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { generateDemo } from '../src/cli/demo-data.js';
-import { prepareDemo } from '../src/cli/main.js';
+import { prepareDemo } from '../src/cli/start.js';
 import { mysqlConnection } from '../src/db/knex.js';
 import { createLogger } from '../src/logger.js';
 import { createApp } from '../src/server/app.js';

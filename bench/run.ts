@@ -35,7 +35,6 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /** The servers the harness knows. `gateway` is the product as shipped; the others isolate one step each. */
 export const TARGETS: Record<string, Target> = {
   floor: { name: 'floor', kind: 'floor', description: 'node:http + the same statements + JSON.stringify (bench/floor-server.ts)' },
-  'floor-2w': { name: 'floor-2w', kind: 'floor', workers: 2, description: 'the floor on 2 cluster workers' },
   baseline: {
     name: 'baseline',
     kind: 'gateway',
@@ -60,15 +59,8 @@ export const TARGETS: Record<string, Target> = {
     env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
     description: "as shipped: graphql-jit executor, cache-control off, known queries by the fast path (src/server/fast-path.ts)",
   },
-  'gateway-2w': {
-    name: 'gateway-2w',
-    kind: 'gateway',
-    env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
-    workers: 2,
-    description: 'as shipped, `start --workers 2`',
-  },
 };
-const STEPS = ['floor', 'baseline', 'no-cache-control', 'jit', 'gateway', 'floor-2w', 'gateway-2w'];
+const STEPS = ['floor', 'baseline', 'no-cache-control', 'jit', 'gateway'];
 
 export interface BenchOptions {
   smoke?: boolean;
@@ -97,7 +89,7 @@ export interface Cell extends LoadResult {
   target: string;
   scenario: ScenarioName;
   connections: number;
-  /** req/s over the floor's for the same cell (floor-2w for cluster targets when measured): the median of the rounds' ratios. */
+  /** req/s over the floor's for the same cell: the median of the rounds' ratios. */
   ratio: number | null;
   /** Each round's req/s, and each round's ratio to the floor's round. */
   roundsRps: number[];
@@ -182,8 +174,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
         for (const c of connections) {
           for (const target of targets) {
             const runs = raw.get(`${target.name}|${scenario}|${c}`) ?? [];
-            const base = target.workers === 2 && targets.some((t) => t.name === 'floor-2w') ? 'floor-2w' : 'floor';
-            const floorRuns = raw.get(`${base}|${scenario}|${c}`);
+            const floorRuns = raw.get(`floor|${scenario}|${c}`);
             const roundsRatio = floorRuns === undefined ? [] : runs.map((r, k) => r.rps / (floorRuns[k]?.rps ?? Number.NaN)).filter((x) => Number.isFinite(x));
             cells.push({
               ...combine(runs),
@@ -293,7 +284,7 @@ function withoutAsOf(v: unknown): unknown {
 }
 
 function compareToFloor(samples: Map<string, Map<string, string>>): BenchReport['sameAsFloor'] {
-  const floor = samples.get('floor') ?? samples.get('floor-2w');
+  const floor = samples.get('floor');
   const out: BenchReport['sameAsFloor'] = {};
   if (floor === undefined) return out;
   for (const [target, answers] of samples) {
@@ -403,7 +394,7 @@ function report(r: {
     `- data: ${d.skus.toLocaleString('en-US')} canonical SKUs x ${d.locations} locations, sources on ${d.backend === 'mariadb' ? 'MariaDB (ERP, WMS, shop) + 3PL CSV files' : 'SQLite (+ 3PL CSV files)'}; ${d.reused ? 'reused' : 'generated'} dataset (${d.backend === 'mariadb' ? `databases ${d.databases.join(', ')}; ` : ''}sources written in ${d.generateSeconds.toFixed(1)} s, SKU map loaded in ${d.importSeconds.toFixed(1)} s${d.reused ? `, at ${d.generatedAt}` : ''})`,
     `- rows: ${sizes}${r.db === undefined ? '' : `; MariaDB data ${r.db.dataMiB} MiB, InnoDB buffer pool ${r.db.poolMiB} MiB (warmed before the run)`}`,
     `- machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; server, MariaDB and autocannon share the cores (no pinning), other work on the machine not controlled (load average ${r.load.map((x) => x.toFixed(1)).join(' → ')} over the run)`,
-    `- each cell: autocannon ${r.duration} s after a ${r.warmup} s warm-up, ${r.rounds > 1 ? `measured ${r.rounds} times (rounds), medians shown; "of floor" is the median of the rounds' ratios to the floor cell measured next to it, (lowest–highest) round; ` : ''}targets alternating cell by cell, random SKUs over the whole catalogue (seed ${r.seed}); latency from each response; statements = source statements per request (x-source-statements; the store's SKU-map lookup adds 1); server CPU = user + system time of the server's processes per answered request (/proc), steadier than req/s on a shared machine; RSS = max over the cell, process and workers`,
+    `- each cell: autocannon ${r.duration} s after a ${r.warmup} s warm-up, ${r.rounds > 1 ? `measured ${r.rounds} times (rounds), medians shown; "of floor" is the median of the rounds' ratios to the floor cell measured next to it, (lowest–highest) round; ` : ''}targets alternating cell by cell, random SKUs over the whole catalogue (seed ${r.seed}); latency from each response; statements = source statements per request (x-source-statements; the store's SKU-map lookup adds 1); server CPU = user + system time of the server's processes per answered request (/proc), steadier than req/s on a shared machine; RSS = max over the cell, of the server process`,
     `- targets: ${r.targets.map((t) => `\`${t.name}\` ${t.description}`).join('; ')}`,
     `- answers: ${same.length === 0 ? 'no floor to compare with' : same.join('; ')}`,
     '',

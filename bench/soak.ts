@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
 import { parseDocument } from 'yaml';
 import { generateDemo } from '../src/cli/demo-data.js';
-import { prepareDemo } from '../src/cli/main.js';
+import { prepareDemo } from '../src/cli/start.js';
 import { mysqlConnection } from '../src/db/knex.js';
 import { startTcpProxy } from '../test/helpers/tcp-proxy.js';
 

@@ -1,8 +1,8 @@
 /**
  * The servers under test, each a child process (so the load generator never shares their
- * event loop): the gateway through its own CLI (`start --config --port [--workers]`, execution
- * settings by environment), or the floor (bench/floor-server.ts). Their memory is read from
- * /proc: the process and all its descendants (a cluster's primary and workers).
+ * event loop): the gateway through its own CLI (`start --config --port`, execution settings by
+ * environment), or the floor (bench/floor-server.ts). Their memory and CPU time are read from
+ * /proc: the process and its descendants.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,6 @@ export interface Target {
   kind: 'floor' | 'gateway';
   /** Environment for the gateway: INVENTORY_GRAPH_EXECUTOR, INVENTORY_GRAPH_CACHE_CONTROL. */
   env?: Record<string, string>;
-  workers?: number;
   /** In words, for the results. */
   description: string;
 }
@@ -51,8 +50,8 @@ export async function startTarget(t: Target, configPath: string, timeoutMs = 120
   const port = await freePort();
   const args =
     t.kind === 'floor'
-      ? ['--import', 'tsx', join(ROOT, 'bench', 'floor-server.ts'), '--config', configPath, '--port', String(port), ...(t.workers !== undefined && t.workers > 1 ? ['--workers', String(t.workers)] : [])]
-      : [join(ROOT, 'bin', 'inventory-graph.mjs'), 'start', '--config', configPath, '--port', String(port), '--host', '127.0.0.1', ...(t.workers !== undefined && t.workers > 1 ? ['--workers', String(t.workers)] : [])];
+      ? ['--import', 'tsx', join(ROOT, 'bench', 'floor-server.ts'), '--config', configPath, '--port', String(port)]
+      : [join(ROOT, 'bin', 'inventory-graph.mjs'), 'start', '--config', configPath, '--port', String(port), '--host', '127.0.0.1'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error', ...t.env },
@@ -65,7 +64,7 @@ export async function startTarget(t: Target, configPath: string, timeoutMs = 120
   child.stdout?.resume();
   const url = `http://127.0.0.1:${port}/graphql`;
   const started = Date.now();
-  // ready when it answers HTTP (the gateway's /readyz, the floor's anything); every worker of a cluster is up once all answer
+  // ready when it answers HTTP (the gateway's /readyz, the floor's anything)
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${t.name} exited with ${child.exitCode} while starting:\n${err}`);
     if (Date.now() - started > timeoutMs) {
@@ -79,7 +78,6 @@ export async function startTarget(t: Target, configPath: string, timeoutMs = 120
     if (ok) break;
     await new Promise((r) => setTimeout(r, 200));
   }
-  if ((t.workers ?? 1) > 1) await new Promise((r) => setTimeout(r, 1500));
   return {
     url,
     pid: child.pid as number,

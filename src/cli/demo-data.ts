@@ -13,9 +13,10 @@ import knexFactory, { type Knex } from 'knex';
 import { mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createKnex, mysqlConnection } from '../db/knex.js';
 import { csvRows, type CsvCell } from './csv-out.js';
+import { runCommand, UsageError, type ParsedArgs } from './args.js';
+import { DEMO } from './commands.js';
 
 export interface DemoOptions {
   dir: string;
@@ -704,43 +705,13 @@ function regionalYaml(env: Env): string {
   return out;
 }
 
-const USAGE = 'usage: inventory-graph demo [--dir DIR] [--skus N] [--seed N] [--locations N] [--mysql URL] [--prefix P]';
+/** `inventory-graph demo` as the command (and `tsx src/cli/demo-data.ts`) runs it: flags, then the generation. */
+export function demoCommand(argv: string[]): Promise<number> {
+  return runCommand(DEMO, argv, runDemo);
+}
 
-export async function demoCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        dir: { type: 'string' },
-        skus: { type: 'string' },
-        seed: { type: 'string' },
-        mysql: { type: 'string' },
-        prefix: { type: 'string' },
-        locations: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    const err = e as Error & { code?: string };
-    const flag = /'([^']+)'/.exec(err.message)?.[1] ?? '';
-    const message =
-      err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
-        ? `unknown flag ${flag}`
-        : err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
-          ? `unexpected argument ${flag}`
-          : err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE'
-            ? `${flag.split(' ')[0] ?? flag} needs a value`
-            : err.message.split('\n')[0];
-    console.error(`inventory-graph demo: ${message ?? 'bad arguments'}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    console.log(USAGE);
-    return 0;
-  }
+/** The generation, for flags already read; a bad value is a UsageError. */
+export async function runDemo({ values }: ParsedArgs): Promise<number> {
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const whole = (k: string): number | undefined | string => {
     const v = str(k);
@@ -759,10 +730,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     ...(str('prefix') !== undefined ? { databasePrefix: str('prefix') } : {}),
   };
   const problem = [skus, seed, locations].find((v) => typeof v === 'string') ?? checkDemoOptions(opts);
-  if (problem !== undefined) {
-    console.error(`inventory-graph demo: ${problem}\n${USAGE}`);
-    return 2;
-  }
+  if (problem !== undefined) throw new UsageError(problem);
 
   const started = performance.now();
   let result: DemoResult;

@@ -21,8 +21,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { configPath, loadConfig, type Config } from '../config/index.js';
+import { configFile, loadConfig, type Config } from '../config/index.js';
 import { createAnomalyWebhook } from '../events/anomaly-webhook.js';
 import { describeFailure } from '../service/inventory-service.js';
 import { LocationIndex } from '../domain/locations.js';
@@ -34,9 +33,8 @@ import { createConnector, fileEventsFor } from '../server/app.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { openStore, type NewAnomaly } from '../store/index.js';
 import { createReconciliationStore } from '../store/reconciliation-store.js';
+import { wholeNumber, type ParsedArgs } from './args.js';
 import { csvRows, type CsvCell } from './csv-out.js';
-
-export const RECONCILE_USAGE = 'usage: inventory-graph reconcile [--config FILE] [--out DIR] [--tolerance N] [--fail-on-discrepancy] [--batch N]';
 
 export interface ReconcileOptions {
   config: Config;
@@ -292,47 +290,11 @@ function keepTop(top: ReconciliationLine[], l: ReconciliationLine): void {
   if (top.length > TOP) top.pop();
 }
 
-/** The command: flags, then the run; returns the exit code. */
-export async function reconcileCommand(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        config: { type: 'string' },
-        out: { type: 'string' },
-        tolerance: { type: 'string' },
-        batch: { type: 'string' },
-        'fail-on-discrepancy': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (e) {
-    process.stderr.write(`inventory-graph reconcile: ${(e as Error).message.split('\n')[0]}\n${RECONCILE_USAGE}\n`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(`${RECONCILE_USAGE}\n`);
-    return 0;
-  }
-  const whole = (k: string, min: number, max: number): number | undefined => {
-    const v = values[k];
-    if (typeof v !== 'string') return undefined;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new RangeError(`--${k} must be a whole number from ${min} to ${max}, got "${v}"`);
-    return Number(v);
-  };
-  let tolerance: number;
-  let batch: number | undefined;
-  try {
-    tolerance = whole('tolerance', 0, 1_000_000_000) ?? 0;
-    batch = whole('batch', 1, 1000);
-  } catch (e) {
-    process.stderr.write(`inventory-graph reconcile: ${(e as Error).message}\n${RECONCILE_USAGE}\n`);
-    return 2;
-  }
-  const config = loadConfig(configPath(typeof values.config === 'string' ? ['--config', values.config] : [], process.env));
+/** The command, for flags already read (src/cli/commands.ts): the run; returns the exit code. */
+export async function reconcileCommand({ values }: ParsedArgs): Promise<number> {
+  const tolerance = wholeNumber(values.tolerance, '--tolerance', 0, 1_000_000_000) ?? 0;
+  const batch = wholeNumber(values.batch, '--batch', 1, 1000);
+  const config = loadConfig(configFile(values.config as string | undefined, process.env));
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = typeof values.out === 'string' ? values.out : join('reconciliation', stamp);
   const tty = process.stdout.isTTY === true;

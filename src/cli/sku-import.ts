@@ -11,7 +11,10 @@
  */
 import { parse } from 'csv-parse/sync';
 import { readFileSync } from 'node:fs';
-import type { CanonicalSku } from '../store/index.js';
+import { resolve } from 'node:path';
+import { configFile, loadConfig } from '../config/index.js';
+import { openStore, type CanonicalSku } from '../store/index.js';
+import type { ParsedArgs } from './args.js';
 
 export class SkuImportError extends Error {
   constructor(
@@ -21,6 +24,20 @@ export class SkuImportError extends Error {
     const shown = problems.slice(0, 50);
     super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing imported:\n  - ${shown.join('\n  - ')}${problems.length > shown.length ? `\n  - ... and ${problems.length - shown.length} more` : ''}`);
     this.name = 'SkuImportError';
+  }
+}
+
+/** The command: FILE.csv into the store of `--config`'s config. */
+export async function skusImportCommand({ values, positionals: [file] }: ParsedArgs): Promise<number> {
+  const config = loadConfig(configFile(values.config as string | undefined, process.env));
+  const entries = readSkuMapCsv(resolve(file as string), Object.keys(config.sources));
+  const store = await openStore(config.store);
+  try {
+    const r = await store.skus.import(entries);
+    process.stdout.write(`Imported ${r.skus} canonical SKUs with ${r.aliases} system codes from ${file}\n`);
+    return 0;
+  } finally {
+    await store.close();
   }
 }
 

@@ -27,11 +27,20 @@ export class ConfigError extends Error {
   }
 }
 
-/** The config file to read: `--config` wins, then INVENTORY_GRAPH_CONFIG, then ./inventory-graph.yaml. */
+/** The config file to read: the one given (`--config FILE`) wins, then INVENTORY_GRAPH_CONFIG, then ./inventory-graph.yaml. */
+export function configFile(given: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(given ?? env.INVENTORY_GRAPH_CONFIG ?? 'inventory-graph.yaml');
+}
+
+/** configFile for a command line's `--config FILE` or `--config=FILE`. */
 export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): string {
   const i = argv.indexOf('--config');
-  const fromArgs = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length);
-  return resolve(fromArgs ?? env.INVENTORY_GRAPH_CONFIG ?? 'inventory-graph.yaml');
+  return configFile(i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--config='))?.slice('--config='.length), env);
+}
+
+/** The `server` section of a config that has none: every default (port 4000 on 127.0.0.1). */
+export function serverDefaults(): Config['server'] {
+  return configSchema.shape.server.parse(undefined);
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {

@@ -231,7 +231,7 @@ export const configSchema = z.strictObject({
       keepAliveTimeoutMs: z.number().int().min(1).max(3_600_000).default(5_000).describe('How long a keep-alive connection may wait idle for its next request, in ms; advertised as `Keep-Alive: timeout=N`. Behind a load balancer that reuses connections, set it above the balancer\'s idle timeout. Defaults to 5000 (Node\'s own).'),
       headersTimeoutMs: z.number().int().min(1).max(600_000).default(10_000).describe('Time for a request\'s headers to arrive (a silent or slowloris connection gets 408 and is closed), in ms. Defaults to 10000.'),
       requestTimeoutMs: z.number().int().min(1).max(3_600_000).default(30_000).describe('Time for a whole request, headers and body, to arrive (a body dribbled gets 408), in ms; it does not limit how long the answer takes. At least `headersTimeoutMs`. Defaults to 30000.'),
-      maxConnections: z.number().int().min(1).max(1_000_000).default(1_000).describe('Most open client connections per process (per worker with --workers); one more is closed at once. Defaults to 1000.'),
+      maxConnections: z.number().int().min(1).max(1_000_000).default(1_000).describe('Most open client connections per process; one more is closed at once. Defaults to 1000.'),
     })
     .prefault({}),
   store: z.strictObject({

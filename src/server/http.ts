@@ -224,7 +224,7 @@ export function createFrontDoor(handle: (req: IncomingMessage, res: ServerRespon
     });
     void handle(req, res);
   });
-  // one connection over the cap is closed as soon as it is accepted (node:net; per worker in a cluster)
+  // one connection over the cap is closed as soon as it is accepted (node:net)
   server.maxConnections = limits.maxConnections;
   server.on('connection', (socket: Socket) => {
     connections.set(socket, 0);

@@ -10,8 +10,8 @@
  * `(none)` for requests that never got that far (401, parse or validation error); sources and
  * entities come from the config, anomaly kinds from the code.
  *
- * Each app has its own registry (tests run several apps in one process). Per process: with
- * `start --workers N`, each scrape answers for the worker that took the connection.
+ * Each app has its own registry (tests run several apps in one process): a scrape answers for
+ * the process (the instance) that took it.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../sources/health.js';

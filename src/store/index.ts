@@ -8,7 +8,7 @@
  *   the server passes 0: a write on a locked store fails at once (`isStoreBusy`), anomaly
  *   writes are retried by their queue, an analyst's mutation is refused with STORE_BUSY.
  *   Defaults to 5000 (better-sqlite3's own), right for a command that has nothing else to do.
- *   Opening waits up to 5000 either way: the migrations of workers starting together take turns.
+ *   Opening waits up to 5000 either way: the migrations of instances starting together on one SQLite file take turns.
  * - `anomalyWrites`: the size of the anomaly write queue and its logger (src/store/anomaly-store.ts).
  */
 import type { Knex } from 'knex';

@@ -1,27 +1,62 @@
 /**
  * The `inventory-graph` command as a user runs it: a bad config is refused with every problem
  * and nothing served; the SKU map imports from CSV all or nothing; the server starts and stops.
+ * Every command's --help only prints; a mistake on the command line is one line and exit 2; the
+ * port comes from --port, PORT or the config, and one in use is said before anything is written.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
 import { loadConfig } from '../../src/config/index.js';
 import { openStore } from '../../src/store/index.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
-const run = async (args: string[], env: NodeJS.ProcessEnv = {}) => {
+// a command that should stop at once but serves instead is killed after 30 s (and fails its test)
+const run = async (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) => {
   try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: 30_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 };
+
+/** `inventory-graph ARGS` serving: its URL and what it printed until then; `stop` sends SIGTERM and resolves with the exit code. */
+const serving = new Set<ChildProcess>();
+afterAll(() => serving.forEach((c) => c.kill('SIGKILL')));
+async function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn', ...env } });
+  serving.add(child);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (serving.delete(child), resolve(code))));
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /serving (http:\S+)/.exec(out);
+      // the demo's curl line is the last it prints
+      if (m && (!args.includes('--demo') || /^ {2}curl .*\n/m.test(out))) resolve(m[1] as string);
+    });
+    void exited.then((code) => reject(new Error(`exited with ${code}: ${out}`)));
+  });
+  return { url, out: () => out, stop: () => (child.kill('SIGTERM'), exited) };
+}
+
+/** A port taken by another server for the test's length. */
+async function busyPort(): Promise<{ port: number; server: Server }> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server };
+}
+
+/** Every file under `d` with its size and modification time. */
+const snapshot = (d: string): string[] =>
+  readdirSync(d, { recursive: true, encoding: 'utf8' }).sort().map((f) => `${f} ${statSync(join(d, f)).size} ${statSync(join(d, f)).mtimeMs}`);
 
 let dir: string;
 let storefrontKey = '';
@@ -107,5 +142,121 @@ describe('inventory-graph', () => {
       child.kill('SIGTERM');
     });
     expect(code).toBe(0);
+  });
+
+  it.each([
+    [['--help'], 'inventory-graph: one inventory truth'],
+    [['-h'], 'inventory-graph: one inventory truth'],
+    [['start', '--help'], 'Usage: inventory-graph start'],
+    [['start', '--demo', '-h'], 'Usage: inventory-graph start'],
+    [['start', '--port', '1', '--help'], 'Usage: inventory-graph start'],
+    [['demo', '--help'], 'Usage: inventory-graph demo'],
+    [['reconcile', '--help'], 'Usage: inventory-graph reconcile'],
+    [['skus', '--help'], 'Usage: inventory-graph skus import'],
+    [['skus', 'import', '--help'], 'Usage: inventory-graph skus import'],
+    [['keys', 'create', '--help'], 'Usage: inventory-graph keys create'],
+    [['config', 'check', '-h'], 'Usage: inventory-graph config check'],
+  ])('%j prints that help and does nothing else', async (args, help) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ig-cli-help-'));
+    const r = await run(args, {}, cwd);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout.startsWith(help)).toBe(true);
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it.each([
+    [['start', '--workers', '2'], 'unknown flag --workers'],
+    [['start', '--demo', '--bogus'], 'unknown flag --bogus'],
+    [['start', '--port'], '--port needs a value'],
+    [['start', '--demo=yes'], '--demo takes no value'],
+    [['start', '--dir', 'x'], '--dir and --skus go with --demo'],
+    [['demo', '--bogus'], 'unknown flag --bogus'],
+    [['reconcile', '--bogus'], 'unknown flag --bogus'],
+    [['reconcile', '--out'], '--out needs a value'],
+    [['skus', 'import', 'x.csv', '--bogus'], 'unknown flag --bogus'],
+    [['skus', 'import'], 'FILE.csv is missing'],
+    [['keys', 'create', '--role'], '--role needs a value'],
+    [['keys', 'create', '--role', 'oms', '--name', 'x', '-x'], 'unknown flag -x'],
+    [['config', 'check', '--bogus'], 'unknown flag --bogus'],
+    [['config', 'check', 'a.yaml', 'b.yaml'], 'unexpected argument b.yaml'],
+  ])('%j is one line naming the mistake, exit code 2, nothing done', async (args, message) => {
+    const cwd = mkdtempSync(join(tmpdir(), 'ig-cli-flags-'));
+    const r = await run(args, {}, cwd);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(new RegExp(`^inventory-graph [a-z ]+: ${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*\n$`));
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('checks the config file given as FILE, as with --config, and names the problems of a bad one', async () => {
+    const good = join(dir, 'inventory-graph.yaml');
+    expect(await run(['config', 'check', good])).toMatchObject({ code: 0, stdout: `${good}: ok\n` });
+    const bad = join(dir, 'bad-check.yaml');
+    writeFileSync(bad, readFileSync(good, 'utf8').replace('client: better-sqlite3', 'client: oracle'));
+    for (const args of [['config', 'check', bad], ['config', 'check', '--config', bad]]) {
+      const r = await run(args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(bad);
+      expect(r.stderr).toContain('store.client: Invalid option');
+    }
+    const missing = await run(['config', 'check', join(dir, 'nowhere.yaml')]);
+    expect(missing).toMatchObject({ code: 2, stderr: expect.stringContaining('nowhere.yaml: 1 configuration problem:\n  - cannot read the file (ENOENT)') });
+  });
+
+  it('listens on PORT when there is no --port, and --port beats it', async () => {
+    const config = join(dir, 'inventory-graph.yaml');
+    const { port: free, server: probe } = await busyPort();
+    await new Promise((r) => probe.close(r));
+    const byEnv = await serve(['start', '--config', config], { PORT: String(free) });
+    expect(byEnv.url).toBe(`http://127.0.0.1:${free}/graphql`);
+    expect(await byEnv.stop()).toBe(0);
+
+    const { port, server } = await busyPort();
+    try {
+      const byFlag = await serve(['start', '--config', config, '--port', '0'], { PORT: String(port) });
+      expect(Number(new URL(byFlag.url).port)).not.toBe(port);
+      expect(await byFlag.stop()).toBe(0);
+      const bad = await run(['start', '--config', config], { PORT: 'http' });
+      expect(bad).toMatchObject({ code: 2, stderr: expect.stringMatching(/^inventory-graph start: PORT must be a whole number from 0 to 65535, got "http"/) });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('says in one line that the port is in use, before the demo is regenerated', async () => {
+    const demoDir = join(dir, 'demo-in-use');
+    mkdirSync(demoDir);
+    writeFileSync(join(demoDir, 'inventory-graph.yaml'), '# an earlier demo\n');
+    const before = snapshot(demoDir);
+    const { port, server } = await busyPort();
+    try {
+      for (const args of [['start', '--demo', '--dir', demoDir, '--skus', '30', '--port', String(port)], ['start', '--config', join(dir, 'inventory-graph.yaml'), '--port', String(port)]]) {
+        const r = await run(args);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toBe(`inventory-graph start: port ${port} is in use on 127.0.0.1: stop the other server or pass --port N\n`);
+        expect(r.stdout).toBe('');
+      }
+    } finally {
+      server.close();
+    }
+    expect(snapshot(demoDir)).toEqual(before);
+  });
+
+  it('prints a curl command for the served URL with the demo storefront key, and it works', async () => {
+    const demo = await serve(['start', '--demo', '--dir', join(dir, 'demo-try'), '--skus', '30', '--port', '0']);
+    try {
+      const line = /^ {2}(curl .*)$/m.exec(demo.out())?.[1] ?? '';
+      const storefront = /^ {2}storefront (\S+)$/m.exec(demo.out())?.[1];
+      // shell words in single quotes, as pasted: URL, two headers, the body
+      const m = /^curl -s '([^']+)' -H '(content-type: application\/json)' -H 'x-api-key: ([^']+)' -d '([^']+)'$/.exec(line);
+      expect(m, line).not.toBeNull();
+      const [, url, , key, body] = m as unknown as string[];
+      expect(url).toBe(demo.url);
+      expect(key).toBe(storefront);
+      const res = await fetch(url as string, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key as string }, body });
+      expect(await res.json()).toEqual({ data: { availability: [{ sku: 'SKU-000001', available: expect.any(Number) }] } });
+    } finally {
+      expect(await demo.stop()).toBe(0);
+    }
   });
 });

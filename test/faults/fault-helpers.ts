@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { parseDocument } from 'yaml';
 import { generateDemo } from '../../src/cli/demo-data.js';
-import { prepareDemo } from '../../src/cli/main.js';
+import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/config/index.js';
 import { mysqlConnection } from '../../src/db/knex.js';
 import { createLogger } from '../../src/logger.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDemo, type DemoFacts } from '../../src/cli/demo-data.js';
-import { prepareDemo } from '../../src/cli/main.js';
+import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';

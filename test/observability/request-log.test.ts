@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
-import { prepareDemo } from '../../src/cli/main.js';
+import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createLogger, errorFields } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';

@@ -1,0 +1,126 @@
+/**
+ * Every command's flags and help, kept apart from what the commands do: `--help` loads this
+ * module and src/cli/args.ts only (no database driver, no server), so it answers at once.
+ */
+import type { CommandSpec } from './args.js';
+
+/** A command's spec and the lines the overall usage shows for it. */
+interface Command extends CommandSpec {
+  usage: readonly string[];
+  summary: string;
+}
+
+function command(c: Omit<Command, 'help'> & { details: string }): Command {
+  const usage = c.usage.map((u, i) => `${i === 0 ? 'Usage: ' : '       '}${u}`).join('\n');
+  return { ...c, help: `${usage}\n\n${c.summary}\n${c.details}` };
+}
+
+const CONFIG_FLAG = '  --config FILE   the config (default: $INVENTORY_GRAPH_CONFIG, else ./inventory-graph.yaml)\n';
+
+export const START = command({
+  name: 'inventory-graph start',
+  usage: ['inventory-graph start [--config FILE] [--port N] [--host H]', 'inventory-graph start --demo [--dir DIR] [--skus N] [--port N] [--host H]'],
+  summary: 'Serve GraphQL at /graphql, with the explorer, /status and /metrics beside it.',
+  details: `${CONFIG_FLAG}  --port N        the port: --port, else $PORT, else server.port (4000); 0 takes a free one
+  --host H        the address to listen on (default: server.host, 127.0.0.1)
+  --demo          generate the demo systems afresh as SQLite files in DIR, load their SKU map
+                  and serve them, with a new API key per role
+  --dir DIR       the demo's directory (default ./data/demo)
+  --skus N        the demo's size in canonical SKUs (default 2000)
+SIGTERM or SIGINT stops it gracefully.
+`,
+  options: {
+    config: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+    demo: { type: 'boolean' },
+    dir: { type: 'string' },
+    skus: { type: 'string' },
+  },
+});
+
+export const DEMO = command({
+  name: 'inventory-graph demo',
+  usage: ['inventory-graph demo [--dir DIR] [--skus N] [--seed N] [--locations N] [--mysql URL] [--prefix P]'],
+  summary: 'Generate the demo source systems, their SKU map (sku-map.csv) and a config that reads them.',
+  details: `  --dir DIR       where (default ./data/demo)
+  --skus N        canonical SKUs, 1 to 99999999 (default 2000)
+  --seed N        the random seed (default 42)
+  --locations N   5 to 30: regional DCs beside the standard five (default 5)
+  --mysql URL     the ERP, WMS and shop as MariaDB databases on this server, not SQLite files
+  --prefix P      their names' prefix (default ig_demo)
+`,
+  options: {
+    dir: { type: 'string' },
+    skus: { type: 'string' },
+    seed: { type: 'string' },
+    locations: { type: 'string' },
+    mysql: { type: 'string' },
+    prefix: { type: 'string' },
+  },
+});
+
+export const SKUS_IMPORT = command({
+  name: 'inventory-graph skus import',
+  usage: ['inventory-graph skus import FILE.csv [--config FILE]'],
+  summary: 'Load the SKU map from a CSV, all or nothing (wide: sku,name,<system>...; long: sku,system,code[,name]).',
+  details: CONFIG_FLAG,
+  options: { config: { type: 'string' } },
+  positionals: ['FILE.csv'],
+});
+
+export const KEYS_CREATE = command({
+  name: 'inventory-graph keys create',
+  usage: ['inventory-graph keys create --role ROLE --name NAME'],
+  summary: 'Print a new API key, once, and the line that puts its hash into the config.',
+  details: `  --role ROLE     storefront, oms, analyst or admin
+  --name NAME     how logs name the key: up to 64 letters, digits and _ . : -
+`,
+  options: { role: { type: 'string' }, name: { type: 'string' } },
+});
+
+export const CONFIG_CHECK = command({
+  name: 'inventory-graph config check',
+  usage: ['inventory-graph config check [FILE | --config FILE]'],
+  summary: 'Validate a config file and print every problem (exit 2), or "ok".',
+  details: CONFIG_FLAG,
+  options: { config: { type: 'string' } },
+  positionals: ['[FILE]'],
+});
+
+export const RECONCILE = command({
+  name: 'inventory-graph reconcile',
+  usage: ['inventory-graph reconcile [--config FILE] [--out DIR] [--tolerance N] [--fail-on-discrepancy] [--batch N]'],
+  summary: 'Reconcile the whole catalogue into lines.csv, gaps.csv, orphans.csv and summary.json; the run is recorded in the store.',
+  details: `${CONFIG_FLAG}  --out DIR       where the files go (default ./reconciliation/<time>)
+  --tolerance N   units of unexplained variance that are not a discrepancy (default 0)
+  --fail-on-discrepancy
+                  exit 1 when some unexplained variance exceeds the tolerance
+  --batch N       SKUs per read, 1 to 1000 (default 1000)
+Exit 3 when a source fails (the run is recorded as failed).
+`,
+  options: {
+    config: { type: 'string' },
+    out: { type: 'string' },
+    tolerance: { type: 'string' },
+    batch: { type: 'string' },
+    'fail-on-discrepancy': { type: 'boolean' },
+  },
+});
+
+/** Commands of two words, by their first. */
+export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>> = {
+  skus: { import: SKUS_IMPORT },
+  keys: { create: KEYS_CREATE },
+  config: { check: CONFIG_CHECK },
+};
+
+const ALL = [START, DEMO, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE];
+
+export const USAGE = `inventory-graph: one inventory truth over systems that disagree
+
+Usage:
+${ALL.map((c) => `${c.usage.map((u) => `  ${u}`).join('\n')}\n      ${c.summary}`).join('\n')}
+
+\`inventory-graph COMMAND --help\` lists a command's flags.
+`;
