@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import type { Availability } from '../src/domain/availability.js';
 import type { Location } from '../src/domain/locations.js';
 import { createLogger } from '../src/logger.js';
+import { createDiagnostics } from '../src/server/diagnostics.js';
 import { createGraphQLServer, createSchema } from '../src/server/graphql.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { AVAILABILITY } from './lib/scenarios.js';
@@ -36,7 +37,8 @@ const availability = (sku: string): Availability => ({
 const context = () =>
   ({
     requestId: 'bench', principal: { name: 'bench', role: 'admin' }, sources: [], reconciliation: {}, anomalyWorkflow: {},
-    inventory: { failures: new Map(), invalidData: new Map(), statements: new Map([['wms/stock', 1]]), availability: async (skus: string[]) => skus.map(availability) },
+    diagnostics: { ...createDiagnostics(), statements: new Map([['wms/stock', 1]]) },
+    inventory: { availability: async (skus: string[]) => skus.map(availability) },
   }) as never;
 const handWritten = (a: Availability[]) =>
   JSON.stringify({

@@ -27,6 +27,7 @@ import { createExplorer, type ExplorerOptions } from './explorer.js';
 import { createGraphQL } from './graphql.js';
 import { createFrontDoor, createHttpHandler, type FrontDoor } from './http.js';
 import { createAuthenticator, ROLES, type Role } from './auth.js';
+import { createDiagnostics } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { exampleOperations } from './examples.js';
 import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
@@ -176,17 +177,18 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     fastPath,
     authenticate,
     context: (requestId, principal) => {
-      const inv = inventory();
+      const diagnostics = createDiagnostics();
       // built on first use: most requests never reconcile
       let forRequest: ReturnType<typeof reconciliation> | undefined;
       return {
         requestId,
         principal,
-        inventory: inv,
+        diagnostics,
+        inventory: inventory(diagnostics),
         sources,
         health,
         get reconciliation() {
-          return (forRequest ??= reconciliation(inv));
+          return (forRequest ??= reconciliation(diagnostics));
         },
         anomalyWorkflow,
       };

@@ -24,7 +24,7 @@ import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
 import type { CompiledOperations } from './executor.js';
 import type { OperationLimits } from './limits.js';
-import { errorCodesOf, trackOperation } from './request-log.js';
+import { errorCodesOf } from './request-log.js';
 
 export interface FastPathOptions {
   /** The operations the jit executor has compiled for Apollo. */
@@ -74,13 +74,12 @@ export function createFastPath(o: FastPathOptions): FastPath {
     const executionErrors = result.errors ?? [];
     if (executionErrors.length > 0) o.logInternalErrors(context, executionErrors);
     const errors = [...executionErrors.map((e) => formatError(e, o.formatError, head)), ...o.sourceErrors(context)];
-    trackOperation(context, {
+    context.diagnostics.operation = {
       resolved: true,
       name: p.operation.name?.value ?? null,
       type: p.operation.operation,
       errorCodes: errorCodesOf(errors),
-      cost: context.cost,
-    });
+    };
     return {
       status: head.status,
       headers: { ...head.headers, 'content-type': 'application/json; charset=utf-8', 'x-source-statements': o.statementsHeader(context) },

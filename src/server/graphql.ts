@@ -39,7 +39,7 @@ export function createSchema(dir = SCHEMA_DIR): GraphQLSchema {
  * answer carries them (after the execution's own errors).
  */
 export function sourceErrorsOf(context: GatewayContext): GraphQLFormattedError[] {
-  const { failures, invalidData } = context.inventory;
+  const { failures, invalidData } = context.diagnostics;
   if (failures.size === 0 && invalidData.size === 0) return [];
   return [
     ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON()),
@@ -66,7 +66,7 @@ const sourceFailuresPlugin: ApolloServerPlugin<GatewayContext> = {
  * read it; an operator can too.
  */
 export function statementsHeaderOf(context: GatewayContext): string {
-  const counts = [...context.inventory.statements].map(([k, n]) => `${k}=${n}`).join(', ');
+  const counts = [...context.diagnostics.statements].map(([k, n]) => `${k}=${n}`).join(', ');
   return counts === '' ? 'none' : counts;
 }
 

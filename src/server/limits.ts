@@ -69,7 +69,7 @@ export interface OperationLimits {
   /**
    * Checks `operation` of `document` (its text `query`, with `variables`) against the limits of
    * the context's role, spends its cost from the key's budget, and notes the cost on the
-   * context; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
+   * context's diagnostics; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
    */
   check(context: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void;
   /** Gives back what a passed `check` spent, for an operation that then never ran (the fast path handing it to Apollo, which checks again). */
@@ -135,7 +135,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       });
     }
     if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute, true);
-    contextValue.cost = m.cost;
+    contextValue.diagnostics.cost = m.cost;
   }
 
   const plugin: ApolloServerPlugin<GatewayContext> = {
@@ -154,7 +154,8 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   function refund(contextValue: GatewayContext): void {
     const perMinute = o.limitsFor(contextValue.principal.role).pointsPerMinute;
     const b = buckets.get(contextValue.principal.name);
-    if (perMinute > 0 && b !== undefined && contextValue.cost !== undefined) b.points = Math.min(perMinute, b.points + contextValue.cost);
+    const cost = contextValue.diagnostics.cost;
+    if (perMinute > 0 && b !== undefined && cost !== undefined) b.points = Math.min(perMinute, b.points + cost);
   }
 
   return { check, refund, plugin };

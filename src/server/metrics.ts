@@ -18,7 +18,6 @@ import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../s
 import type { AnomalyQueueStats } from '../store/anomaly-queue.js';
 import type { CompiledCacheObserver } from './executor.js';
 import type { RequestRecord } from './request-log.js';
-import { operationOf } from './request-log.js';
 import type { StatusData } from './status-page.js';
 
 /** One read of a source as the resilience wrapper saw it. */
@@ -356,12 +355,12 @@ export function createMetrics(o: MetricsOptions): Metrics {
     registry,
     observeRequest(r) {
       if (r.route !== 'graphql') return;
-      const op = r.context === undefined ? undefined : operationOf(r.context);
+      const op = r.context?.diagnostics.operation;
       requestDuration.observe({ operation: labels.label(op), status: String(r.status) }, r.durationMs / 1000);
       if (r.fastPath !== undefined) fastPath.inc({ result: r.fastPath ? 'served' : 'apollo' });
       // the fast path runs an operation the executor compiled: a reuse, as a cache hit is
       if (r.fastPath === true) cacheRequests.inc({ result: 'hit' });
-      for (const [key, n] of r.context?.inventory.statements ?? []) {
+      for (const [key, n] of r.context?.diagnostics.statements ?? []) {
         const cut = key.lastIndexOf('/');
         statements.inc({ source: key.slice(0, cut), entity: key.slice(cut + 1) }, n);
       }
