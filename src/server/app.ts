@@ -31,7 +31,7 @@ import { createDiagnostics } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { exampleOperations } from './examples.js';
 import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
-import { createRequestLog, operationTracker } from './request-log.js';
+import { createRequestLog } from './request-log.js';
 import { createOperatorRoutes, createStatusCollector } from './status-page.js';
 
 export interface AppOptions {
@@ -157,7 +157,6 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     logger: o.logger,
     limits: { limitsFor, locationCount: config.locations.length },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
-    plugins: [operationTracker()],
     compiledCache: metrics.compiledCache,
   });
   if (config.auth.open) o.logger.warn('auth.open is set: no API key is needed and every request is admin (local development only)');

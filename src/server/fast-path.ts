@@ -24,18 +24,14 @@ import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
 import type { CompiledOperations } from './executor.js';
 import type { OperationLimits } from './limits.js';
-import { errorCodesOf } from './request-log.js';
+import { maskInternalError, type ResponseFinalizer } from './finalize.js';
 
 export interface FastPathOptions {
   /** The operations the jit executor has compiled for Apollo. */
   operations: CompiledOperations;
   limits: OperationLimits;
-  /** Apollo's `formatError`, applied to each execution error. */
-  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-  /** What the server's plugins add: the source errors, the statements header, the log of masked errors. */
-  sourceErrors: (context: GatewayContext) => GraphQLFormattedError[];
-  statementsHeader: (context: GatewayContext) => string;
-  logInternalErrors: (context: GatewayContext, errors: readonly GraphQLError[]) => void;
+  /** What the server adds to every answer, as Apollo's plugin does (src/server/finalize.ts). */
+  finalize: ResponseFinalizer;
 }
 
 export interface FastAnswer {
@@ -71,19 +67,12 @@ export function createFastPath(o: FastPathOptions): FastPath {
     }
 
     const head = { status: 200, headers: {} as Record<string, string> };
-    const executionErrors = result.errors ?? [];
-    if (executionErrors.length > 0) o.logInternalErrors(context, executionErrors);
-    const errors = [...executionErrors.map((e) => formatError(e, o.formatError, head)), ...o.sourceErrors(context)];
-    context.diagnostics.operation = {
-      resolved: true,
-      name: p.operation.name?.value ?? null,
-      type: p.operation.operation,
-      errorCodes: errorCodesOf(errors),
-    };
+    const raised = result.errors !== undefined && result.errors.length > 0 ? result.errors : undefined;
+    const added = o.finalize(context, { operation: p.operation, errors: raised, formatted: raised?.map((e) => formatError(e, head)) });
     return {
       status: head.status,
-      headers: { ...head.headers, 'content-type': 'application/json; charset=utf-8', 'x-source-statements': o.statementsHeader(context) },
-      body: `${JSON.stringify({ errors: errors.length > 0 ? errors : undefined, data: result.data })}\n`,
+      headers: { ...head.headers, 'content-type': 'application/json; charset=utf-8', ...Object.fromEntries(added.headers) },
+      body: `${JSON.stringify({ errors: added.errors, data: result.data })}\n`,
     };
   };
 }
@@ -109,8 +98,8 @@ function plainRequest(body: unknown, headers: IncomingHttpHeaders): PlainRequest
   return { query, operationName: operationName ?? undefined, variables: (variables ?? undefined) as Record<string, unknown> | undefined };
 }
 
-/** An execution error as Apollo formats it: its code (INTERNAL_SERVER_ERROR if none), `extensions.http` taken out into the response's status and headers, then `formatError`. */
-function formatError(e: GraphQLError, format: FastPathOptions['formatError'], head: { status: number; headers: Record<string, string> }): GraphQLFormattedError {
+/** An execution error as Apollo formats it: its code (INTERNAL_SERVER_ERROR if none), `extensions.http` taken out into the response's status and headers, then our `formatError`. */
+function formatError(e: GraphQLError, head: { status: number; headers: Record<string, string> }): GraphQLFormattedError {
   const extensions: Record<string, unknown> = { ...e.extensions, code: e.extensions.code ?? ErrorCode.INTERNAL_SERVER_ERROR };
   const http = extensions.http as { status?: unknown; headers?: unknown } | undefined;
   if (http !== null && typeof http === 'object' && (!('status' in http) || typeof http.status === 'number') && (!('headers' in http) || http.headers instanceof Map)) {
@@ -118,5 +107,5 @@ function formatError(e: GraphQLError, format: FastPathOptions['formatError'], he
     if (http.headers instanceof Map) for (const [k, v] of http.headers as Map<string, string>) head.headers[k] = v;
     delete extensions.http;
   }
-  return format({ ...e.toJSON(), extensions }, e);
+  return maskInternalError({ ...e.toJSON(), extensions }, e);
 }

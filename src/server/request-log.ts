@@ -10,13 +10,13 @@
  * the rest).
  *
  * The front door (src/server/http.ts) hands each finished request over as a RequestRecord;
- * `operationTracker` is the Apollo plugin that notes which operation a request ran.
+ * what the request did is read from its diagnostics (src/server/diagnostics.ts), where the
+ * response finalizer noted the operation, whichever path answered.
  */
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '../logger.js';
 import type { Principal } from './auth.js';
 import type { GatewayContext } from './context.js';
-import { sourcesTouched, type OperationInfo } from './diagnostics.js';
+import { sourcesTouched } from './diagnostics.js';
 
 /** What the front door knows about a request once its response is done. */
 export interface RequestRecord {
@@ -35,38 +35,6 @@ export interface RequestRecord {
   context?: GatewayContext;
   /** True when the fast path answered (src/server/fast-path.ts), false when Apollo did. */
   fastPath?: boolean;
-}
-
-/** The distinct error codes of an answer's errors. */
-export function errorCodesOf(errors: readonly { extensions?: Record<string, unknown> }[] | undefined): string[] {
-  const codes = new Set<string>();
-  for (const e of errors ?? []) {
-    const code = e.extensions?.code;
-    if (typeof code === 'string') codes.add(code);
-  }
-  return [...codes];
-}
-
-/** Notes each request's operation and error codes in its diagnostics (for the log line and metrics). */
-export function operationTracker(): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const info: OperationInfo = { resolved: false, name: null, type: null, errorCodes: [] };
-      contextValue.diagnostics.operation = info;
-      return {
-        async didResolveOperation({ operationName, operation }) {
-          info.resolved = true;
-          info.name = operationName ?? null;
-          info.type = operation?.operation ?? null;
-        },
-        // runs after the other plugins' willSendResponse (it is registered last): sees the SOURCE_UNAVAILABLE errors they add
-        async willSendResponse({ response }) {
-          if (response.body.kind !== 'single') return;
-          info.errorCodes = errorCodesOf(response.body.singleResult.errors);
-        },
-      };
-    },
-  };
 }
 
 /** Routes whose lines are debug, not info. */
