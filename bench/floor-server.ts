@@ -228,11 +228,11 @@ async function serve(configPath: string): Promise<void> {
   async function answer(body: { operationName?: string; variables?: Record<string, unknown> }, r: Request): Promise<unknown> {
     const v = body.variables ?? {};
     switch (body.operationName) {
-      case 'Availability':
+      case 'BenchAvailability':
         return { availability: (await r.availability(v.skus as string[], (v.channel as string | undefined) ?? null)).map(availabilityJson) };
-      case 'Item':
+      case 'BenchItem':
         return { inventoryItem: await r.item(v.sku as string) };
-      case 'Route':
+      case 'BenchRoute':
         return { routeOrder: routeJson(await r.route(v.order as RouteOrderRequest)) };
       default:
         throw new Error(`the floor knows no operation ${String(body.operationName)}`);

@@ -74,11 +74,11 @@ for (const executor of ['jit', 'graphql-js'] as const) {
     cacheControl: false,
   });
   await server.start();
-  const compiled = compileQuery(createSchema(), parse(AVAILABILITY), 'Availability');
+  const compiled = compileQuery(createSchema(), parse(AVAILABILITY.body), AVAILABILITY.name);
   if (!isCompiledQuery(compiled)) throw new Error('the availability operation does not compile');
   for (const skus of [1, 50, 500]) {
     const variables = { skus: Array.from({ length: skus }, (_, i) => `S${i}`), channel: 'web' };
-    const body = { query: AVAILABILITY, operationName: 'Availability', variables };
+    const body = { query: AVAILABILITY.body, operationName: AVAILABILITY.name, variables };
     const n = skus === 500 ? 100 : skus === 50 ? 1000 : 5000;
     const apollo = await perRequest(async () => {
       const r = await server.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body }, context: async () => context() });

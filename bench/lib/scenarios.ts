@@ -4,48 +4,18 @@
  * requests ask for the same page. The floor server answers the same request bodies (it reads
  * `operationName` and `variables`, never the query text).
  */
+import { documentNamed } from '../../src/server/documents.js';
 
-export const AVAILABILITY = `query Availability($skus: [ID!]!, $channel: String) {
-  availability(skus: $skus, channel: $channel) {
-    sku available onHand committed safetyStock flags
-    byLocation {
-      location { id }
-      onHand committed safetyStock available counted flags
-      provenance { source asOf stale fallback rule }
-    }
-  }
-}`;
-
-export const ITEM = `query Item($sku: ID!) {
-  inventoryItem(sku: $sku) {
-    sku name
-    aliases { system code }
-    unitCost { amount currency source }
-    availability {
-      available onHand committed flags
-      byLocation {
-        location { id name }
-        onHand committed available counted flags
-        provenance { source asOf stale fallback rule }
-      }
-    }
-  }
-}`;
-
-export const ROUTE = `query Route($order: RouteOrderInput!) {
-  routeOrder(order: $order) {
-    complete strategy method
-    shipments { location { id } lines { sku quantity } distanceKm }
-    unfulfilled { sku quantity reason detail }
-    trace { location { id } used rank distanceKm reasons detail }
-  }
-}`;
+/** The scenarios' operations: published trusted documents (documents/bench-*.graphql). */
+export const AVAILABILITY = documentNamed('BenchAvailability');
+export const ITEM = documentNamed('BenchItem');
+export const ROUTE = documentNamed('BenchRoute');
 
 export type ScenarioName = 'availability-1' | 'availability-50' | 'availability-500' | 'item' | 'route-10';
 export const SCENARIOS: readonly ScenarioName[] = ['availability-1', 'availability-50', 'availability-500', 'item', 'route-10'];
 
 export interface GraphQLBody {
-  operationName: 'Availability' | 'Item' | 'Route';
+  operationName: 'BenchAvailability' | 'BenchItem' | 'BenchRoute';
   query: string;
   variables: Record<string, unknown>;
 }
@@ -74,14 +44,14 @@ export function bodies(scenario: ScenarioName, catalogue: number, width: number,
     case 'availability-50':
     case 'availability-500': {
       const n = Number(scenario.split('-')[1]);
-      return () => ({ operationName: 'Availability', query: AVAILABILITY, variables: { skus: skus(n), channel: 'web' } });
+      return () => ({ operationName: 'BenchAvailability', query: AVAILABILITY.body, variables: { skus: skus(n), channel: 'web' } });
     }
     case 'item':
-      return () => ({ operationName: 'Item', query: ITEM, variables: { sku: sku() } });
+      return () => ({ operationName: 'BenchItem', query: ITEM.body, variables: { sku: sku() } });
     case 'route-10':
       return () => ({
-        operationName: 'Route',
-        query: ROUTE,
+        operationName: 'BenchRoute',
+        query: ROUTE.body,
         variables: {
           order: {
             lines: skus(10).map((s, k) => ({ sku: s, quantity: 1 + ((k * 7 + Math.floor(next() * 5)) % 5) })),

@@ -12,6 +12,7 @@ import { createApp } from '../server/app.js';
 import { hashKey, newKey, ROLES, type Role } from '../server/auth.js';
 import { openStore } from '../store/index.js';
 import { demoCommand, generateDemo } from './demo-data.js';
+import { documentsCommand } from './documents.js';
 import { reconcileCommand } from './reconcile.js';
 import { readSkuMapCsv, SkuImportError } from './sku-import.js';
 
@@ -34,6 +35,11 @@ Usage:
       Print a new API key (storefront, oms, analyst or admin) and its config line.
   inventory-graph config check [--config FILE]
       Validate a config file and print every problem.
+  inventory-graph documents [--dir DIR] [--check] [--manifest FILE]
+      Print the trusted documents (documents/*.graphql) as a persisted query manifest (Apollo's
+      format: id = sha256 of the body), for clients and routers. --check: validate every document
+      against the schema instead (exit 1 naming each bad operation); --manifest FILE: check that
+      manifest file rather than a directory.
   inventory-graph reconcile [--config FILE] [--out DIR] [--tolerance N] [--fail-on-discrepancy] [--batch N]
       Reconcile the whole catalogue: lines.csv, gaps.csv, orphans.csv and summary.json in DIR
       (default ./reconciliation/<time>); the run is recorded in the store. Exit 1 with
@@ -46,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'start') return await start(argv.slice(1));
     if (cmd === 'demo') return await demoCommand(argv.slice(1));
     if (cmd === 'reconcile') return await reconcileCommand(argv.slice(1));
+    if (cmd === 'documents') return await documentsCommand(argv.slice(1));
     if (cmd === 'skus' && sub === 'import') return await importSkus(argv.slice(2));
     if (cmd === 'keys' && sub === 'create') return createKey(argv.slice(2));
     if (cmd === 'config' && sub === 'check') {
