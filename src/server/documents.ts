@@ -9,13 +9,15 @@
  *
  * `inventory-graph documents` prints it; `inventory-graph documents --check` validates every
  * document against the schema. A client calls one by id, as an Apollo persisted query
- * (`extensions.persistedQuery.sha256Hash`, no `query`).
+ * (`extensions.persistedQuery.sha256Hash`, no `query`): Apollo finds the body in its
+ * persisted-query cache, where the server pins every id at start (`TrustedDocumentCache`).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kind, parse, validate, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import type { PersistedQueryOptions } from '@apollo/server';
 
 export const DOCUMENTS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'documents');
 
@@ -136,4 +138,38 @@ export function checkManifest(manifest: unknown, schema: GraphQLSchema): string[
 
 function operationsOf(document: DocumentNode): OperationDefinitionNode[] {
   return document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+}
+
+type PersistedQueryCache = NonNullable<PersistedQueryOptions['cache']>;
+
+/**
+ * Apollo's persisted-query cache with the trusted documents pinned: Apollo finds every published
+ * id there, however many documents clients register by automatic persisted queries (those go to
+ * `registrations`, Apollo's own cache, and may be evicted; a pinned one never is).
+ */
+export class TrustedDocumentCache implements PersistedQueryCache {
+  private readonly pinned: ReadonlyMap<string, string>;
+  /** Where registrations go: set to Apollo's own cache (`server.cache`) once the server is built. */
+  registrations: PersistedQueryCache | undefined;
+
+  constructor(manifest: PersistedQueryManifest) {
+    this.pinned = new Map(manifest.operations.map((o) => [o.id, o.body]));
+  }
+
+  /** Apollo asks with its own prefix (`apq:`): the hash is the key's last part. */
+  private static hashOf(key: string): string {
+    return key.slice(key.lastIndexOf(':') + 1);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.pinned.get(TrustedDocumentCache.hashOf(key)) ?? this.registrations?.get(key);
+  }
+
+  async set(key: string, value: string, options?: { ttl?: number | null }): Promise<void> {
+    if (!this.pinned.has(TrustedDocumentCache.hashOf(key))) await this.registrations?.set(key, value, options);
+  }
+
+  async delete(key: string): Promise<boolean | void> {
+    return this.registrations?.delete(key);
+  }
 }

@@ -19,6 +19,7 @@ import type { GatewayContext } from './context.js';
 import { compiledExecutorGateway, type CompiledCacheObserver } from './executor.js';
 import { createFastPath, type FastPath } from './fast-path.js';
 import { createResponseFinalizer, finalizerPlugin, maskInternalError } from './finalize.js';
+import { TrustedDocumentCache, trustedDocuments, type PersistedQueryManifest } from './documents.js';
 import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
@@ -55,6 +56,8 @@ export interface GraphQLServerOptions {
    * from $INVENTORY_GRAPH_FAST_PATH=on|off.
    */
   fastPath?: boolean;
+  /** The trusted documents, callable by id (src/server/documents.ts). Defaults to the published ones (documents/). */
+  documents?: PersistedQueryManifest;
   /** Most compiled operations the jit executor keeps (the fast path answers from the same ones). Defaults to 500. */
   compiledOperations?: number;
   /** Run after ours (they see the answer with the source errors added). */
@@ -89,6 +92,8 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
   const limits = createOperationLimits({ ...o.limits, schema });
   const finalize = createResponseFinalizer(o.logger);
+  // every trusted document's id is in Apollo's persisted-query cache from the start, for good
+  const persisted = new TrustedDocumentCache(o.documents ?? trustedDocuments());
   const server = new ApolloServer<GatewayContext>({
     ...(gateway !== undefined ? { gateway } : { schema }),
     // allowed here, refused per role by the limits plugin (analyst and admin only)
@@ -101,6 +106,7 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     parseOptions: { maxTokens: o.maxTokens },
+    persistedQueries: { cache: persisted },
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
@@ -110,6 +116,8 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
     ],
     formatError: maskInternalError,
   });
+  // documents clients register (automatic persisted queries) go where Apollo would keep them by default
+  persisted.registrations = server.cache;
   const fastPath =
     run.fastPath && gateway !== undefined
       ? createFastPath({

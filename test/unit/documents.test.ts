@@ -1,13 +1,14 @@
 /**
  * The trusted documents (src/server/documents.ts): the published ones are valid against the
  * schema and cover the explorer's examples and the benchmark's scenarios; a directory that
- * cannot be published is refused naming each file; a manifest's problems name each operation.
+ * cannot be published is refused naming each file; a manifest's problems name each operation;
+ * Apollo's persisted-query cache keeps every published id whatever clients register.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkManifest, documentId, DocumentError, manifestFrom, trustedDocuments } from '../../src/server/documents.js';
+import { checkManifest, documentId, DocumentError, manifestFrom, TrustedDocumentCache, trustedDocuments } from '../../src/server/documents.js';
 import { exampleOperations } from '../../src/server/examples.js';
 import { createSchema } from '../../src/server/graphql.js';
 import { AVAILABILITY, ITEM, ROUTE } from '../../bench/lib/scenarios.js';
@@ -68,5 +69,22 @@ describe('checkManifest', () => {
     expect(checkManifest(manifest(op('query Q { viewer { name }')), schema)).toEqual([expect.stringMatching(/^Q: Syntax Error/)]);
     expect(checkManifest(manifest(op('query Q { viewer { name } }'), op('query Q { viewer { role } }')), schema)).toEqual(['Q: the name is used by another operation']);
     expect(checkManifest({ format: 'x', version: 2, operations: [] }, schema)).toEqual(['format: must be "apollo-persisted-query-manifest", got "x"', 'version: must be 1, got 2']);
+  });
+});
+
+describe('TrustedDocumentCache', () => {
+  it('answers every published id, and passes registrations to the cache behind it', async () => {
+    const manifest = trustedDocuments();
+    const cache = new TrustedDocumentCache(manifest);
+    const behind = new Map<string, string>();
+    cache.registrations = { get: async (k) => behind.get(k), set: async (k, v) => void behind.set(k, v), delete: async (k) => behind.delete(k) };
+    const first = manifest.operations[0]!;
+    expect(await cache.get(`apq:${first.id}`)).toBe(first.body);
+    await cache.set(`apq:${first.id}`, first.body);
+    await cache.set('apq:other', '{ viewer { name } }');
+    expect([...behind.keys()]).toEqual(['apq:other']);
+    expect(await cache.get('apq:other')).toBe('{ viewer { name } }');
+    behind.clear();
+    expect(await cache.get(`apq:${first.id}`)).toBe(first.body);
   });
 });
