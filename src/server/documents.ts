@@ -10,7 +10,8 @@
  * `inventory-graph documents` prints it; `inventory-graph documents --check` validates every
  * document against the schema. A client calls one by id, as an Apollo persisted query
  * (`extensions.persistedQuery.sha256Hash`, no `query`): Apollo finds the body in its
- * persisted-query cache, where the server pins every id at start (`TrustedDocumentCache`).
+ * persisted-query cache, where the server pins every id at start (`TrustedDocumentCache`), and
+ * the fast path (src/server/fast-path.ts) answers it without Apollo's request machinery.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';

@@ -51,14 +51,14 @@ export interface GraphQLServerOptions {
    */
   cacheControl?: boolean;
   /**
-   * Known queries posted as JSON answered without Apollo's request pipeline, the same answer
+   * Trusted documents called by id answered without Apollo's request pipeline, the same answer
    * (src/server/fast-path.ts). Default: on with the jit executor and cache-control off; else
    * from $INVENTORY_GRAPH_FAST_PATH=on|off.
    */
   fastPath?: boolean;
   /** The trusted documents, callable by id (src/server/documents.ts). Defaults to the published ones (documents/). */
   documents?: PersistedQueryManifest;
-  /** Most compiled operations the jit executor keeps (the fast path answers from the same ones). Defaults to 500. */
+  /** Most compiled operations the jit executor keeps. Defaults to 500. */
   compiledOperations?: number;
   /** Run after ours (they see the answer with the source errors added). */
   plugins?: ApolloServerPlugin<GatewayContext>[];
@@ -92,8 +92,9 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
   const limits = createOperationLimits({ ...o.limits, schema });
   const finalize = createResponseFinalizer(o.logger);
+  const documents = o.documents ?? trustedDocuments();
   // every trusted document's id is in Apollo's persisted-query cache from the start, for good
-  const persisted = new TrustedDocumentCache(o.documents ?? trustedDocuments());
+  const persisted = new TrustedDocumentCache(documents);
   const server = new ApolloServer<GatewayContext>({
     ...(gateway !== undefined ? { gateway } : { schema }),
     // allowed here, refused per role by the limits plugin (analyst and admin only)
@@ -118,13 +119,6 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   });
   // documents clients register (automatic persisted queries) go where Apollo would keep them by default
   persisted.registrations = server.cache;
-  const fastPath =
-    run.fastPath && gateway !== undefined
-      ? createFastPath({
-        operations: gateway.operations,
-        limits,
-        finalize,
-      })
-      : undefined;
+  const fastPath = run.fastPath ? createFastPath({ schema, documents, limits, finalize, maxTokens: o.maxTokens }) : undefined;
   return { server, fastPath };
 }

@@ -24,7 +24,7 @@ import type { OperatorResponse } from './status-page.js';
 
 export interface HttpOptions {
   graphql: ApolloServer<GatewayContext>;
-  /** Answers known queries posted as JSON without Apollo's pipeline (src/server/fast-path.ts), or leaves them to Apollo. */
+  /** Answers trusted documents called by id without Apollo's pipeline (src/server/fast-path.ts), or leaves the request to Apollo. */
   fastPath?: FastPath;
   /** Who is asking; a failure is HTTP 401 and nothing executes. */
   authenticate: (headers: IncomingMessage['headers'], search: URLSearchParams) => AuthResult;

@@ -72,15 +72,13 @@ export interface OperationLimits {
    * context's diagnostics; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
    */
   check(context: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void;
-  /** Gives back what a passed `check` spent, for an operation that then never ran (the fast path handing it to Apollo, which checks again). */
-  refund(context: GatewayContext): void;
   plugin: ApolloServerPlugin<GatewayContext>;
 }
 
 export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   const now = o.now ?? Date.now;
   const buckets = new Map<string, { points: number; at: number }>();
-  // Apollo keeps one parsed document per query text (and the fast path one per text too), so a
+  // Apollo keeps one parsed document per query text (and the fast path one per trusted document), so a
   // document's token count (up to the largest role's cap) is counted once, not on every request
   const tokenCap = Math.max(...ROLES.map((r) => o.limitsFor(r).maxTokens)) + 1;
   const tokenCounts = new WeakMap<DocumentNode, number>();
@@ -151,14 +149,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       };
     },
   };
-  function refund(contextValue: GatewayContext): void {
-    const perMinute = o.limitsFor(contextValue.principal.role).pointsPerMinute;
-    const b = buckets.get(contextValue.principal.name);
-    const cost = contextValue.diagnostics.cost;
-    if (perMinute > 0 && b !== undefined && cost !== undefined) b.points = Math.min(perMinute, b.points + cost);
-  }
-
-  return { check, refund, plugin };
+  return { check, plugin };
 
   /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. Takes `cost` when `take`, else only checks it is there. */
   function spend(key: string, cost: number, perMinute: number, take: boolean): void {
