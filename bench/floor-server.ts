@@ -1,7 +1,7 @@
 /**
  * The floor: what the gateway's answers cost without GraphQL. A plain node:http handler that
  * takes the same request bodies as /graphql (it reads `operationName` and `variables`, never
- * parses the query), issues exactly the same statements through the same modules (the store's
+ * the query or its trusted-document id), issues exactly the same statements through the same modules (the store's
  * SKU map lookup, each source's connector `fetch`, the anomaly upsert), applies the same
  * domain rules (precedence, availability, routing) and writes the same JSON with
  * `JSON.stringify`. No Apollo, no graphql-js, no DataLoader, no per-source resilience wrapper.

@@ -13,7 +13,8 @@
  * --mysql URL (mysql://root@127.0.0.1:3306/test) --prefix P (ig_bench).
  *
  * Each target is a child process (bench/lib/servers.ts) loaded by autocannon from this one
- * (bench/lib/load.ts). Before loading, every target answers the same sample requests and its
+ * (bench/lib/load.ts), with the scenarios sent as trusted documents by id, as clients are asked
+ * to call (or as query text, for a target whose `carrier` is `text`: `gateway-text`). Before loading, every target answers the same sample requests and its
  * JSON is compared with the floor's (figures' `asOf` aside: a source without an asOf column is
  * "as of the read"). Every cell is measured `rounds` times, the targets alternating within each
  * round; a cell reports the medians, and its ratio to the floor is the median of the per-round

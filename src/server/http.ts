@@ -1,5 +1,6 @@
 /**
- * The HTTP front door on plain node:http: GraphQL at /graphql (through Apollo's
+ * The HTTP front door on plain node:http: GraphQL at /graphql (a trusted document called by id
+ * through the fast path, src/server/fast-path.ts; everything else through Apollo's
  * executeHTTPGraphQLRequest), the offline explorer for browsers, the health endpoints, and the
  * operator pages (/status, /status.json, /metrics); every request is reported once when done
  * (`onResponse`: the request log line and the metrics).

@@ -2,8 +2,9 @@
  * Operation limits, checked before anything executes, per role: document size, tokens, depth,
  * aliases, directives, a cost estimate, and the total SKUs the whole operation asks about (so
  * aliases cannot multiply the per-field SKU cap), plus introspection only for analysts and
- * admins, and a per-key rate budget in cost points. An Apollo plugin: resolvers never see any
- * of this. Limits follow graphql-armor's checks, configurable per role.
+ * admins, and a per-key rate budget in cost points. An Apollo plugin, and the same check for
+ * the fast path (trusted documents measured as stored): resolvers never see any of this.
+ * Limits follow graphql-armor's checks, configurable per role.
  *
  * What is measured, and the cost model declared in schema/ (`@cost`, `@listSize`,
  * `@perLocation`, `@skus`), is src/server/cost.ts. The cheap checks come first: bytes, tokens
