@@ -19,7 +19,7 @@ import type { GatewayContext } from './context.js';
 import { compiledExecutorGateway, type CompiledCacheObserver } from './executor.js';
 import { createFastPath, type FastPath } from './fast-path.js';
 import { createResponseFinalizer, finalizerPlugin, maskInternalError } from './finalize.js';
-import { TrustedDocumentCache, trustedDocuments, type PersistedQueryManifest } from './documents.js';
+import { TrustedDocumentCache, trustedDocuments } from './documents.js';
 import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
@@ -56,8 +56,6 @@ export interface GraphQLServerOptions {
    * from $INVENTORY_GRAPH_FAST_PATH=on|off.
    */
   fastPath?: boolean;
-  /** The trusted documents, callable by id (src/server/documents.ts). Defaults to the published ones (documents/). */
-  documents?: PersistedQueryManifest;
   /** Most compiled operations the jit executor keeps. Defaults to 500. */
   compiledOperations?: number;
   /** Run after ours (they see the answer with the source errors added). */
@@ -80,10 +78,6 @@ export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'ca
   return { executor, cacheControl, fastPath } as const;
 }
 
-export function createGraphQLServer(o: GraphQLServerOptions): ApolloServer<GatewayContext> {
-  return createGraphQL(o).server;
-}
-
 /** Apollo with our plugins, and the fast path beside it (undefined when it is off). */
 export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<GatewayContext>; fastPath: FastPath | undefined } {
   const run = executionSettings(o);
@@ -92,7 +86,8 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
   const limits = createOperationLimits({ ...o.limits, schema });
   const finalize = createResponseFinalizer(o.logger);
-  const documents = o.documents ?? trustedDocuments();
+  // the published trusted documents, callable by id (src/server/documents.ts)
+  const documents = trustedDocuments();
   // every trusted document's id is in Apollo's persisted-query cache from the start, for good
   const persisted = new TrustedDocumentCache(documents);
   const server = new ApolloServer<GatewayContext>({
