@@ -67,12 +67,14 @@ export function createFastPath(o: FastPathOptions): FastPath {
     try {
       document = parse(d.body, { maxTokens: o.maxTokens });
     } catch {
+      // over the parser's token cap: Apollo refuses it by id as it would its text
       continue;
     }
     const invalid = validate(o.schema, document);
     if (invalid.length > 0) throw new Error(`Trusted document ${d.name} does not validate: ${invalid.map((e) => e.message).join('; ')}`);
     const operation = getOperationAST(document, d.name);
     if (operation === null || operation === undefined) throw new Error(`Trusted document ${d.name} has no operation named ${d.name}`);
+    // a mutation goes through Apollo's pipeline
     if (operation.operation !== 'query') continue;
     const compiled = compileOperation(o.schema, document, d.name);
     if (!isCompiledQuery(compiled)) throw new Error(`Trusted document ${d.name} does not compile: ${compiled.errors?.map((e) => e.message).join('; ')}`);
@@ -91,7 +93,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
       o.limits.check(context, p.body, variables, p.document, p.operation);
     } catch (e) {
       // refused before anything ran: errors only, and 500 unless the error says otherwise
-      return answer(context, p, { errors: [e instanceof GraphQLError ? e : new GraphQLError(String((e as Error)?.message ?? e), { originalError: e as Error })] }, 500);
+      return answer(context, p, { errors: [asGraphQLError(e)] }, 500);
     }
     return answer(context, p, refusedVariables(await p.compiled.query(undefined, context, variables)), undefined);
   };
@@ -136,6 +138,13 @@ function trustedRequest(body: unknown, headers: IncomingHttpHeaders): TrustedReq
   if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
   // null is as good as absent, as Apollo reads them
   return { id: persisted.sha256Hash, operationName: operationName ?? undefined, variables: variables ?? undefined };
+}
+
+/** What Apollo makes of a thrown value (its `ensureGraphQLError`). */
+function asGraphQLError(e: unknown): GraphQLError {
+  if (e instanceof GraphQLError) return e;
+  if (e instanceof Error) return new GraphQLError(e.message, { originalError: e });
+  return new GraphQLError(`Unexpected error value: ${String(e)}`);
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {

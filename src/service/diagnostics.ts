@@ -24,7 +24,7 @@ export interface InvalidRecord {
 export interface SourceDiagnostics {
   /** Per source, its first failure during the request (one SOURCE_UNAVAILABLE error each). */
   readonly failures: Map<string, SourceFailure>;
-  /** Per source, the records it sent that could not be used (one INVALID_SOURCE_DATA error each source). */
+  /** Per source, the records it sent that could not be used (one INVALID_SOURCE_DATA error per source). */
   readonly invalidData: Map<string, InvalidRecord[]>;
   /** Statements (or file reads) sent, per `source/entity`. */
   readonly statements: Map<string, number>;
