@@ -1,7 +1,7 @@
 /**
  * The floor: what the gateway's answers cost without GraphQL. A plain node:http handler that
  * takes the same request bodies as /graphql (it reads `operationName` and `variables`, never
- * parses the query), issues exactly the same statements through the same modules (the store's
+ * the query or its trusted-document id), issues exactly the same statements through the same modules (the store's
  * SKU map lookup, each source's connector `fetch`, the anomaly upsert), applies the same
  * domain rules (precedence, availability, routing) and writes the same JSON with
  * `JSON.stringify`. No Apollo, no graphql-js, no DataLoader, no per-source resilience wrapper.
@@ -214,11 +214,11 @@ async function serve(configPath: string): Promise<void> {
   async function answer(body: { operationName?: string; variables?: Record<string, unknown> }, r: Request): Promise<unknown> {
     const v = body.variables ?? {};
     switch (body.operationName) {
-      case 'Availability':
+      case 'BenchAvailability':
         return { availability: (await r.availability(v.skus as string[], (v.channel as string | undefined) ?? null)).map(availabilityJson) };
-      case 'Item':
+      case 'BenchItem':
         return { inventoryItem: await r.item(v.sku as string) };
-      case 'Route':
+      case 'BenchRoute':
         return { routeOrder: routeJson(await r.route(v.order as RouteOrderRequest)) };
       default:
         throw new Error(`the floor knows no operation ${String(body.operationName)}`);

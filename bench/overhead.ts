@@ -1,11 +1,14 @@
 /**
- * Where the gateway's CPU goes beyond the floor's, without I/O: the availability operation
- * answered in-process from a stub domain (fixed figures, 9 locations per SKU), three ways:
+ * Where the gateway's CPU goes beyond the floor's, without I/O: the bench's availability
+ * operation (a trusted document) answered in-process from a stub domain (fixed figures, 9
+ * locations per SKU), these ways:
  *
- * - `apollo`: the shipped server (`createGraphQLServer`: Apollo's pipeline and our plugins,
- *   graphql-jit executor, or graphql-js), request to response string;
+ * - `apollo text` / `apollo id`: the shipped Apollo server (`createGraphQL`: Apollo's pipeline
+ *   and our plugins, graphql-jit executor, or graphql-js), the query sent as text or by its
+ *   trusted-document id, request to response string;
+ * - `fast path id`: the shipped fast path (src/server/fast-path.ts), the same request by id;
  * - `jit direct`: the same compiled operation called directly, then `JSON.stringify`: what a
- *   fast path that bypassed Apollo for known operations could reach at best;
+ *   bypass of Apollo could reach at best;
  * - `hand-written`: the floor's mapping of the same objects, then `JSON.stringify`.
  *
  *   npx tsx bench/overhead.ts [--no-record]
@@ -21,7 +24,8 @@ import { join } from 'node:path';
 import type { Availability } from '../src/domain/availability.js';
 import type { Location } from '../src/domain/locations.js';
 import { createLogger } from '../src/logger.js';
-import { createGraphQLServer, createSchema } from '../src/server/graphql.js';
+import { createDiagnostics } from '../src/server/diagnostics.js';
+import { createGraphQL, createSchema } from '../src/server/graphql.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { AVAILABILITY } from './lib/scenarios.js';
 
@@ -36,7 +40,8 @@ const availability = (sku: string): Availability => ({
 const context = () =>
   ({
     requestId: 'bench', principal: { name: 'bench', role: 'admin' }, sources: [], reconciliation: {}, anomalyWorkflow: {},
-    inventory: { failures: new Map(), invalidData: new Map(), statements: new Map([['wms/stock', 1]]), availability: async (skus: string[]) => skus.map(availability) },
+    diagnostics: { ...createDiagnostics(), statements: new Map([['wms/stock', 1]]) },
+    inventory: { availability: async (skus: string[]) => skus.map(availability) },
   }) as never;
 const handWritten = (a: Availability[]) =>
   JSON.stringify({
@@ -64,31 +69,39 @@ async function perRequest(f: () => Promise<unknown>, n: number): Promise<number>
 
 const rows: string[] = [];
 for (const executor of ['jit', 'graphql-js'] as const) {
-  const server = createGraphQLServer({
+  const { server, fastPath } = createGraphQL({
     logger: createLogger('silent'),
     limits: { limitsFor: () => ({ ...DEFAULT_LIMITS, pointsPerMinute: 0 }), locationCount: 10 },
     maxTokens: 2000,
     executor,
     cacheControl: false,
+    fastPath: true,
   });
   await server.start();
-  const compiled = compileQuery(createSchema(), parse(AVAILABILITY), 'Availability');
+  const compiled = compileQuery(createSchema(), parse(AVAILABILITY.body), AVAILABILITY.name);
   if (!isCompiledQuery(compiled)) throw new Error('the availability operation does not compile');
   for (const skus of [1, 50, 500]) {
     const variables = { skus: Array.from({ length: skus }, (_, i) => `S${i}`), channel: 'web' };
-    const body = { query: AVAILABILITY, operationName: 'Availability', variables };
+    const byText = { query: AVAILABILITY.body, operationName: AVAILABILITY.name, variables };
+    const byId = { operationName: AVAILABILITY.name, variables, extensions: { persistedQuery: { version: 1, sha256Hash: AVAILABILITY.id } } };
     const n = skus === 500 ? 100 : skus === 50 ? 1000 : 5000;
-    const apollo = await perRequest(async () => {
+    const viaApollo = (body: unknown) => async () => {
       const r = await server.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body }, context: async () => context() });
       if (r.body.kind !== 'complete' || r.status !== undefined && r.status !== 200) throw new Error('unexpected response');
-    }, n);
-    const row = [`| ${executor} | ${skus} | ${apollo.toFixed(0)}`];
-    if (executor === 'jit') {
+    };
+    const text = await perRequest(viaApollo(byText), n);
+    const id = await perRequest(viaApollo(byId), n);
+    const row = [`| ${executor} | ${skus} | ${text.toFixed(0)} | ${id.toFixed(0)}`];
+    if (executor === 'jit' && fastPath !== undefined) {
+      const fast = await perRequest(async () => {
+        const r = await fastPath(byId, { 'content-type': 'application/json' }, context);
+        if (r?.status !== 200) throw new Error('the fast path did not answer');
+      }, n);
       const direct = await perRequest(async () => JSON.stringify(await compiled.query(undefined, context(), variables)), n);
       const hand = await perRequest(async () => handWritten(variables.skus.map(availability)), n);
-      row.push(`${direct.toFixed(0)}`, `${hand.toFixed(0)}`);
+      row.push(`${fast.toFixed(0)}`, `${direct.toFixed(0)}`, `${hand.toFixed(0)}`);
     } else {
-      row.push('-', '-');
+      row.push('-', '-', '-');
     }
     rows.push(`${row.join(' | ')} |`);
     process.stderr.write(`${rows.at(-1)}\n`);
@@ -101,10 +114,10 @@ const section = [
   '',
   '- command: `npx tsx bench/overhead.ts`',
   `- machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}; no I/O: the availability operation over a stub domain (9 locations per SKU); µs per request, best of 3 rounds`,
-  '- `apollo`: the shipped GraphQL server, request to response string (our plugins, limits, the executor named); `jit direct`: the same compiled operation and `JSON.stringify`, no Apollo (the best a bypass could do); `hand-written`: the floor\'s mapping and `JSON.stringify`',
+  '- `apollo text` / `apollo id`: the shipped Apollo server, request to response string (our plugins, limits, the executor named), the operation as text or by its trusted-document id; `fast path id`: the shipped fast path, by id; `jit direct`: the same compiled operation and `JSON.stringify`, no Apollo (the best a bypass could do); `hand-written`: the floor\'s mapping and `JSON.stringify`',
   '',
-  '| executor | SKUs | apollo µs | jit direct µs | hand-written µs |',
-  '|---|---:|---:|---:|---:|',
+  '| executor | SKUs | apollo text µs | apollo id µs | fast path id µs | jit direct µs | hand-written µs |',
+  '|---|---:|---:|---:|---:|---:|---:|',
   ...rows,
   '',
 ].join('\n');

@@ -13,7 +13,8 @@
  * --mysql URL (mysql://root@127.0.0.1:3306/test) --prefix P (ig_bench).
  *
  * Each target is a child process (bench/lib/servers.ts) loaded by autocannon from this one
- * (bench/lib/load.ts). Before loading, every target answers the same sample requests and its
+ * (bench/lib/load.ts), with the scenarios sent as trusted documents by id, as clients are asked
+ * to call (or as query text, for a target whose `carrier` is `text`: `gateway-text`). Before loading, every target answers the same sample requests and its
  * JSON is compared with the floor's (figures' `asOf` aside: a source without an asOf column is
  * "as of the read"). Every cell is measured `rounds` times, the targets alternating within each
  * round; a cell reports the medians, and its ratio to the floor is the median of the per-round
@@ -51,13 +52,20 @@ export const TARGETS: Record<string, Target> = {
     name: 'jit',
     kind: 'gateway',
     env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off', INVENTORY_GRAPH_FAST_PATH: 'off' },
-    description: "graphql-jit executor, cache-control off, every request through Apollo's pipeline",
+    description: "graphql-jit executor, cache-control off, every request through Apollo's pipeline (by id, from its persisted-query cache)",
   },
   gateway: {
     name: 'gateway',
     kind: 'gateway',
     env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
-    description: "as shipped: graphql-jit executor, cache-control off, known queries by the fast path (src/server/fast-path.ts)",
+    description: 'as shipped: graphql-jit executor, cache-control off, trusted documents by id through the fast path (src/server/fast-path.ts)',
+  },
+  'gateway-text': {
+    name: 'gateway-text',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
+    carrier: 'text',
+    description: "as shipped, the same operations sent as query text (Apollo's pipeline answers)",
   },
 };
 const STEPS = ['floor', 'baseline', 'no-cache-control', 'jit', 'gateway'];
@@ -147,7 +155,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
         const server = await startTarget(target, dataset.configPath);
         servers.set(target.name, server);
       }
-      for (const [name, answers] of await sampleAnswers(servers, headers, scenarios, dataset, seed)) samples.set(name, answers);
+      for (const [name, answers] of await sampleAnswers(servers, targets, headers, scenarios, dataset, seed)) samples.set(name, answers);
       const raw = new Map<string, LoadResult[]>();
       for (let round = 0; round < rounds; round++) {
         for (const scenario of scenarios) {
@@ -155,10 +163,10 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
             for (const target of targets) {
               const server = servers.get(target.name) as Running;
               if (warmup > 0) {
-                await measure({ url: server.url, headers, connections: c, duration: warmup, next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c + round), rssMiB: () => 0 });
+                await measure({ url: server.url, headers, connections: c, duration: warmup, next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c + round, target.carrier), rssMiB: () => 0 });
                 await drain(server, headers, dataset, settle);
               }
-              const r = await measure({ url: server.url, headers, connections: c, duration, next: bodies(scenario, dataset.skus, dataset.width, seed + c + 100 * round), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+              const r = await measure({ url: server.url, headers, connections: c, duration, next: bodies(scenario, dataset.skus, dataset.width, seed + c + 100 * round, target.carrier), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
               // autocannon stops sending, the server still finishes what it was sent: let it, before the next cell
               await drain(server, headers, dataset, settle);
               const key = `${target.name}|${scenario}|${c}`;
@@ -259,15 +267,18 @@ async function drain(server: Running, headers: Record<string, string>, d: Datase
 
 /**
  * Three fixed requests per scenario, each sent to every target back to back (figures age: a
- * record can turn STALE between two reads seconds apart), the answers with `asOf` removed.
+ * record can turn STALE between two reads seconds apart), by id or as text as the target is
+ * loaded, the answers with `asOf` removed.
  */
-async function sampleAnswers(servers: Map<string, Running>, headers: Record<string, string>, scenarios: ScenarioName[], d: Dataset, seed: number): Promise<Map<string, Map<string, string>>> {
+async function sampleAnswers(servers: Map<string, Running>, targets: Target[], headers: Record<string, string>, scenarios: ScenarioName[], d: Dataset, seed: number): Promise<Map<string, Map<string, string>>> {
   const out = new Map<string, Map<string, string>>([...servers.keys()].map((name) => [name, new Map<string, string>()]));
   for (const s of scenarios) {
-    const next = bodies(s, d.skus, d.width, seed + 424242);
+    const byId = bodies(s, d.skus, d.width, seed + 424242, 'id');
+    const byText = bodies(s, d.skus, d.width, seed + 424242, 'text');
     for (let k = 0; k < 3; k++) {
-      const request = JSON.stringify(next());
+      const requests = { id: JSON.stringify(byId()), text: JSON.stringify(byText()) };
       for (const [name, server] of servers) {
+        const request = requests[targets.find((t) => t.name === name)?.carrier ?? 'id'];
         const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: request });
         const body = JSON.parse(await res.text()) as { data?: unknown; errors?: unknown };
         out.get(name)?.set(`${s}#${k}`, JSON.stringify({ status: res.status, data: withoutAsOf(body.data), errors: body.errors, statements: statementCount(res.headers.get('x-source-statements') ?? undefined) }));

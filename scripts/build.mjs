@@ -1,7 +1,8 @@
 // `npm run build` (and `npm install`, through `prepare`): compiles src/ and resolvers/ to dist/,
-// then copies what the compiled server reads at run time beside it: the SDL, which
-// src/server/graphql.ts finds two directories up from itself (dist/schema). The explorer's
-// assets come from node_modules and the demo's files are written by code: nothing else to copy.
+// then copies what the compiled server reads at run time beside it, two directories up from the
+// modules that read them: the SDL (src/server/graphql.ts: dist/schema) and the trusted documents
+// (src/server/documents.ts: dist/documents). The explorer's assets come from node_modules and
+// the demo's files are written by code: nothing else to copy.
 import { execFileSync } from 'node:child_process';
 import { cpSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -17,6 +18,6 @@ try {
 } catch {
   process.exit(1);
 }
-cpSync(join(root, 'schema'), join(dist, 'schema'), { recursive: true });
+for (const dir of ['schema', 'documents']) cpSync(join(root, dir), join(dist, dir), { recursive: true });
 // written last: test/helpers/build.ts compares the sources with it (a failed build leaves none)
 writeFileSync(join(dist, '.built'), `${new Date().toISOString()}\n`);

@@ -1,53 +1,39 @@
 /**
  * The benchmark's scenarios: one GraphQL operation each, with variables drawn at random from
  * the whole catalogue by a seeded generator, so every run asks the same sequence and no two
- * requests ask for the same page. The floor server answers the same request bodies (it reads
- * `operationName` and `variables`, never the query text).
+ * requests ask for the same page. Each operation is a published trusted document
+ * (documents/bench-*.graphql), sent by id as clients are asked to call (Apollo's persisted-query
+ * wire format: the fast path answers it), or as its text (`carrier: 'text'`: Apollo's pipeline
+ * answers). The floor server answers the same request bodies (it reads `operationName` and
+ * `variables`, never the query or its id).
  */
+import { documentNamed, type ManifestOperation } from '../../src/server/documents.js';
 
-export const AVAILABILITY = `query Availability($skus: [ID!]!, $channel: String) {
-  availability(skus: $skus, channel: $channel) {
-    sku available onHand committed safetyStock flags
-    byLocation {
-      location { id }
-      onHand committed safetyStock available counted flags
-      provenance { source asOf stale fallback rule }
-    }
-  }
-}`;
-
-export const ITEM = `query Item($sku: ID!) {
-  inventoryItem(sku: $sku) {
-    sku name
-    aliases { system code }
-    unitCost { amount currency source }
-    availability {
-      available onHand committed flags
-      byLocation {
-        location { id name }
-        onHand committed available counted flags
-        provenance { source asOf stale fallback rule }
-      }
-    }
-  }
-}`;
-
-export const ROUTE = `query Route($order: RouteOrderInput!) {
-  routeOrder(order: $order) {
-    complete strategy method
-    shipments { location { id } lines { sku quantity } distanceKm }
-    unfulfilled { sku quantity reason detail }
-    trace { location { id } used rank distanceKm reasons detail }
-  }
-}`;
+/** The scenarios' operations: published trusted documents (documents/bench-*.graphql). */
+export const AVAILABILITY = documentNamed('BenchAvailability');
+export const ITEM = documentNamed('BenchItem');
+export const ROUTE = documentNamed('BenchRoute');
 
 export type ScenarioName = 'availability-1' | 'availability-50' | 'availability-500' | 'item' | 'route-10';
 export const SCENARIOS: readonly ScenarioName[] = ['availability-1', 'availability-50', 'availability-500', 'item', 'route-10'];
 
 export interface GraphQLBody {
-  operationName: 'Availability' | 'Item' | 'Route';
-  query: string;
+  operationName: 'BenchAvailability' | 'BenchItem' | 'BenchRoute';
   variables: Record<string, unknown>;
+  /** By id: the trusted document's hash. */
+  extensions?: { persistedQuery: { version: 1; sha256Hash: string } };
+  /** Or by text. */
+  query?: string;
+}
+
+/** How a request carries its operation: the trusted document's id (the default), or its text. */
+export type Carrier = 'id' | 'text';
+
+function carried(doc: ManifestOperation, variables: Record<string, unknown>, carrier: Carrier): GraphQLBody {
+  const operationName = doc.name as GraphQLBody['operationName'];
+  return carrier === 'id'
+    ? { operationName, variables, extensions: { persistedQuery: { version: 1, sha256Hash: doc.id } } }
+    : { operationName, variables, query: doc.body };
 }
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every machine. */
@@ -65,7 +51,7 @@ export function rng(seed: number): () => number {
  * Request bodies for a scenario: SKUs uniformly at random over 1..catalogue (`SKU-` + the
  * number padded to `width`, as the demo names them), a fresh draw per request.
  */
-export function bodies(scenario: ScenarioName, catalogue: number, width: number, seed: number): () => GraphQLBody {
+export function bodies(scenario: ScenarioName, catalogue: number, width: number, seed: number, carrier: Carrier = 'id'): () => GraphQLBody {
   const next = rng(seed);
   const sku = () => `SKU-${String(1 + Math.floor(next() * catalogue)).padStart(width, '0')}`;
   const skus = (n: number) => Array.from({ length: n }, sku);
@@ -74,22 +60,23 @@ export function bodies(scenario: ScenarioName, catalogue: number, width: number,
     case 'availability-50':
     case 'availability-500': {
       const n = Number(scenario.split('-')[1]);
-      return () => ({ operationName: 'Availability', query: AVAILABILITY, variables: { skus: skus(n), channel: 'web' } });
+      return () => carried(AVAILABILITY, { skus: skus(n), channel: 'web' }, carrier);
     }
     case 'item':
-      return () => ({ operationName: 'Item', query: ITEM, variables: { sku: sku() } });
+      return () => carried(ITEM, { sku: sku() }, carrier);
     case 'route-10':
-      return () => ({
-        operationName: 'Route',
-        query: ROUTE,
-        variables: {
-          order: {
-            lines: skus(10).map((s, k) => ({ sku: s, quantity: 1 + ((k * 7 + Math.floor(next() * 5)) % 5) })),
-            destination: { latitude: 41.88, longitude: -87.63 },
-            channel: 'web',
+      return () =>
+        carried(
+          ROUTE,
+          {
+            order: {
+              lines: skus(10).map((s, k) => ({ sku: s, quantity: 1 + ((k * 7 + Math.floor(next() * 5)) % 5) })),
+              destination: { latitude: 41.88, longitude: -87.63 },
+              channel: 'web',
+            },
           },
-        },
-      });
+          carrier,
+        );
   }
 }
 

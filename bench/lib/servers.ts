@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Carrier } from './scenarios.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -19,6 +20,8 @@ export interface Target {
   kind: 'floor' | 'gateway';
   /** Environment for the gateway: INVENTORY_GRAPH_EXECUTOR, INVENTORY_GRAPH_CACHE_CONTROL. */
   env?: Record<string, string>;
+  /** How the load sends the scenarios: by trusted-document id (default), or as query text. */
+  carrier?: Carrier;
   /** In words, for the results. */
   description: string;
 }

@@ -109,13 +109,28 @@ Exit 3 when a source fails (the run is recorded as failed).
 });
 
 /** Commands of two words, by their first. */
+export const DOCUMENTS = command({
+  name: 'inventory-graph documents',
+  usage: ['inventory-graph documents [--dir DIR] [--check] [--manifest FILE]'],
+  summary: "Print the trusted documents (documents/*.graphql) as a persisted query manifest (Apollo's format: id = sha256 of the body).",
+  details: `  --dir DIR       the documents' directory (default: documents/ of this package)
+  --check         validate every document against the schema instead; exit 1 naming each bad operation
+  --manifest FILE with --check: check this manifest file rather than a directory
+`,
+  options: {
+    dir: { type: 'string' },
+    check: { type: 'boolean' },
+    manifest: { type: 'string' },
+  },
+});
+
 export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>> = {
   skus: { import: SKUS_IMPORT },
   keys: { create: KEYS_CREATE },
   config: { check: CONFIG_CHECK },
 };
 
-const ALL = [START, DEMO, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE];
+const ALL = [START, DEMO, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS];
 
 export const USAGE = `inventory-graph: one inventory truth over systems that disagree
 

@@ -6,7 +6,7 @@
  * Commands are loaded when run, so `--help` (src/cli/commands.ts) loads no driver nor server.
  */
 import { runCommand, UsageError } from './args.js';
-import { CONFIG_CHECK, DEMO, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
+import { CONFIG_CHECK, DEMO, DOCUMENTS, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
@@ -26,6 +26,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(DEMO, argv.slice(1), async (a) => (await import('./demo-data.js')).runDemo(a));
       case 'reconcile':
         return await runCommand(RECONCILE, argv.slice(1), async (a) => (await import('./reconcile.js')).reconcileCommand(a));
+      case 'documents':
+        return await runCommand(DOCUMENTS, argv.slice(1), async (a) => (await import('./documents.js')).documentsCommand(a));
     }
     const group = Object.hasOwn(GROUPS, cmd) ? GROUPS[cmd] : undefined;
     if (group === undefined) {

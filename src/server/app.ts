@@ -29,10 +29,11 @@ import { createExplorer, type ExplorerOptions } from './explorer.js';
 import { createGraphQL } from './graphql.js';
 import { createFrontDoor, createHttpHandler, type FrontDoor } from './http.js';
 import { createAuthenticator, ROLES, type Role } from './auth.js';
+import { createDiagnostics } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { exampleOperations } from './examples.js';
 import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
-import { createRequestLog, operationTracker } from './request-log.js';
+import { createRequestLog } from './request-log.js';
 import { createOperatorRoutes, createStatusCollector } from './status-page.js';
 
 export interface AppOptions {
@@ -174,7 +175,6 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     logger: o.logger,
     limits: { limitsFor, locationCount: config.locations.length },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
-    plugins: [operationTracker()],
     compiledCache: metrics.compiledCache,
   });
   if (config.auth.open) o.logger.warn('auth.open is set: no API key is needed and every request is admin (local development only)');
@@ -194,17 +194,18 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     fastPath,
     authenticate,
     context: (requestId, principal) => {
-      const inv = inventory();
+      const diagnostics = createDiagnostics();
       // built on first use: most requests never reconcile
       let forRequest: ReturnType<typeof reconciliation> | undefined;
       return {
         requestId,
         principal,
-        inventory: inv,
+        diagnostics,
+        inventory: inventory(diagnostics),
         sources,
         health,
         get reconciliation() {
-          return (forRequest ??= reconciliation(inv));
+          return (forRequest ??= reconciliation(diagnostics));
         },
         anomalyWorkflow,
       };

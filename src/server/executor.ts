@@ -25,13 +25,12 @@
  * would refuse it with a field error.
  *
  * Compiled operations are kept in one bounded LRU keyed by the operation name the client asked
- * for and the query text: the executor finds them there, and so does the fast path
- * (src/server/fast-path.ts), which answers a query seen before without Apollo's pipeline.
- * Variables the compiled operation refuses are BAD_USER_INPUT with HTTP 400, as Apollo answers
- * them for graphql-js.
+ * for and the query text. The fast path (src/server/fast-path.ts) compiles the trusted
+ * documents at start the same way (`compileOperation`). Variables a compiled operation refuses
+ * are BAD_USER_INPUT with HTTP 400 (`refusedVariables`), as Apollo answers them for graphql-js.
  */
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
-import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { Lru } from '../lru.js';
 
@@ -45,16 +44,8 @@ export interface CompiledExecutorOptions {
   onLookup?: (hit: boolean) => void;
 }
 
-/** An operation Apollo has parsed and validated, compiled once (or jit's refusal of it, kept so it is not tried again). */
-export interface CompiledOperation {
-  document: DocumentNode;
-  operation: OperationDefinitionNode;
-  compiled: CompiledQuery | ExecutionResult;
-}
-
-/** The compiled operations, by the operation name the client asked for (or none) and the query text. */
+/** The compiled operations kept (by the operation name the client asked for, or none, and the query text). */
 export interface CompiledOperations {
-  get(operationName: string | undefined, query: string): CompiledOperation | undefined;
   readonly size: number;
 }
 
@@ -68,9 +59,9 @@ const keyOf = (operationName: string | undefined, query: string) => `${operation
 
 /** A `gateway` for ApolloServer that serves `schema` with graphql-jit. */
 export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecutorOptions = {}): Gateway & { readonly operations: CompiledOperations } {
-  const cache = new Lru<string, CompiledOperation>(o.maxOperations ?? 500);
+  // an operation Apollo has parsed and validated, compiled once (or jit's refusal of it, kept so it is not tried again)
+  const cache = new Lru<string, CompiledQuery | ExecutionResult>(o.maxOperations ?? 500);
   const operations: CompiledOperations = {
-    get: (operationName, query) => cache.get(keyOf(operationName, query)),
     get size() {
       return cache.size;
     },
@@ -88,21 +79,14 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
     }
     // rc.source: the query text, also when the client sent only its persisted-query hash
     const key = keyOf(asked, rc.source);
-    let entry = cache.get(key);
-    o.onLookup?.(entry !== undefined);
-    if (entry === undefined) {
+    let compiled = cache.get(key);
+    o.onLookup?.(compiled !== undefined);
+    if (compiled === undefined) {
       // Apollo has parsed and validated the document: jit refusing it is unexpected, and its errors say why
-      const compiled = compileQuery(schema, rc.document, rc.operationName ?? undefined, { disablingCapturingStackErrors: true, disableLeafSerialization: true });
-      cache.set(key, (entry = { document: rc.document, operation, compiled }));
+      cache.set(key, (compiled = compileOperation(schema, rc.document, rc.operationName ?? undefined)));
     }
-    if (!isCompiledQuery(entry.compiled)) return entry.compiled;
-    const result = await entry.compiled.query(undefined, rc.context, rc.request.variables ?? {});
-    // no data at all: the variables were refused before anything ran. Apollo recognises
-    // graphql-js's wording of these as BAD_USER_INPUT with HTTP 400; jit words them differently
-    if (result.data === undefined && result.errors !== undefined) {
-      return { errors: result.errors.map((e) => badVariables(e)) };
-    }
-    return result;
+    if (!isCompiledQuery(compiled)) return compiled;
+    return refusedVariables(await compiled.query(undefined, rc.context, rc.request.variables ?? {}));
   };
 
   return {
@@ -119,6 +103,21 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
       cache.clear();
     },
   };
+}
+
+/** graphql-jit's compilation of an operation, as every operation is run: leaf values written as the resolvers give them. */
+export function compileOperation(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): CompiledQuery | ExecutionResult {
+  return compileQuery(schema, document, operationName, { disablingCapturingStackErrors: true, disableLeafSerialization: true });
+}
+
+/**
+ * A compiled operation's result, with refused variables worded as Apollo answers graphql-js's.
+ * No data at all: the variables were refused before anything ran. Apollo recognises
+ * graphql-js's wording of these as BAD_USER_INPUT with HTTP 400; jit words them differently.
+ */
+export function refusedVariables(result: ExecutionResult): ExecutionResult {
+  if (result.data !== undefined || result.errors === undefined) return result;
+  return { errors: result.errors.map((e) => badVariables(e)) };
 }
 
 /** jit's refusal of a variable as Apollo answers graphql-js's: BAD_USER_INPUT, HTTP 400, same locations. */

@@ -1,41 +1,44 @@
 /**
- * The fast path: a query the gateway has already seen, posted as JSON, is answered here
- * without Apollo's request pipeline; everything else goes to Apollo. It exists because the
- * pipeline's fixed cost per request (hashing the query text, content negotiation, a dozen
- * plugin hooks, response cloning) was the largest part of what the gateway spends over its
- * floor on small queries (bench/RESULTS.md).
+ * The fast path: a trusted document (src/server/documents.ts) called by id, posted as JSON, is
+ * answered here without Apollo's HTTP and request machinery; everything else goes to Apollo,
+ * arbitrary query text always. It exists because that machinery's fixed cost per request
+ * (looking up and hashing the document, content negotiation, a dozen plugin hooks, response
+ * cloning) was the largest part of what the gateway spends over its floor on small queries
+ * (bench/RESULTS.md).
  *
- * It answers with what Apollo would, byte for byte (test/e2e/fast-path.test.ts compares the
- * two): the same compiled operation (graphql-jit), the same limits check, errors formatted and
- * masked the same way, the source errors and the `x-source-statements` header added the same
- * way, the operation noted for the request log and metrics. It steps aside, before anything
- * has run, whenever Apollo has something else to say:
- * - the request is not a JSON POST of `{ query, operationName?, variables? }`, or its Accept
- *   header asks for more than plain JSON;
- * - Apollo has not yet run this query (text and operation name): the first request of each
- *   goes through Apollo, which parses and validates it, and the jit executor keeps it compiled
- *   (src/server/executor.ts); documents with errors never get there, and mutations stay Apollo's;
- * - the limits refuse the operation, or the variables are refused (Apollo words the error).
+ * Each document is parsed, validated and compiled by graphql-jit once, at start, as Apollo and
+ * the jit executor (src/server/executor.ts) would. A request is then: the limits of the
+ * caller's role measured on the stored document (src/server/limits.ts), the compiled operation
+ * run, and the answer finished by the response finalizer that Apollo's plugin applies too
+ * (src/server/finalize.ts). What is left here is Apollo's own response handling for a single
+ * answer (errors formatted and masked, `extensions.http` into the status and headers), so that
+ * the answer is byte for byte Apollo's to the same request, refusals by the limits and refused
+ * variables included (test/e2e/fast-path.test.ts compares the two).
+ *
+ * It steps aside, before anything has run, for Apollo to answer, unless the request is a JSON
+ * POST of `{ extensions: { persistedQuery: { version: 1, sha256Hash } }, operationName?,
+ * variables? }` (no `query`) whose hash is a published query's, from a client that takes plain
+ * JSON: an unknown id gets Apollo's PERSISTED_QUERY_NOT_FOUND, a mutation Apollo's pipeline.
  */
-import type { GraphQLError, GraphQLFormattedError } from 'graphql';
-import { isCompiledQuery } from 'graphql-jit';
+import { getOperationAST, GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
-import type { CompiledOperations } from './executor.js';
+import type { PersistedQueryManifest } from './documents.js';
+import { compileOperation, refusedVariables } from './executor.js';
+import { maskInternalError, type ResponseFinalizer } from './finalize.js';
 import type { OperationLimits } from './limits.js';
-import { errorCodesOf, trackOperation } from './request-log.js';
 
 export interface FastPathOptions {
-  /** The operations the jit executor has compiled for Apollo. */
-  operations: CompiledOperations;
+  schema: GraphQLSchema;
+  /** The documents callable by id. */
+  documents: PersistedQueryManifest;
   limits: OperationLimits;
-  /** Apollo's `formatError`, applied to each execution error. */
-  formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
-  /** What the server's plugins add: the source errors, the statements header, the log of masked errors. */
-  sourceErrors: (context: GatewayContext) => GraphQLFormattedError[];
-  statementsHeader: (context: GatewayContext) => string;
-  logInternalErrors: (context: GatewayContext, errors: readonly GraphQLError[]) => void;
+  /** What the server adds to every answer, as Apollo's plugin does (src/server/finalize.ts). */
+  finalize: ResponseFinalizer;
+  /** Apollo's parser's token cap: a document over it is left to Apollo, which refuses it as it would its text. */
+  maxTokens: number;
 }
 
 export interface FastAnswer {
@@ -47,77 +50,115 @@ export interface FastAnswer {
 /** Answers `body` (a parsed JSON request body) or returns undefined for Apollo to answer; `context` is made only when the fast path runs. */
 export type FastPath = (body: unknown, headers: IncomingHttpHeaders, context: () => GatewayContext) => Promise<FastAnswer | undefined>;
 
-export function createFastPath(o: FastPathOptions): FastPath {
-  return async function fastPath(body, headers, makeContext) {
-    const request = plainRequest(body, headers);
-    if (request === undefined) return undefined;
-    const { query, operationName, variables } = request;
-    const p = o.operations.get(operationName, query);
-    if (p === undefined || p.operation.operation !== 'query' || !isCompiledQuery(p.compiled)) return undefined;
-    const compiled = p.compiled;
-
-    const context = makeContext();
-    try {
-      o.limits.check(context, query, variables ?? {}, p.document, p.operation);
-    } catch {
-      return undefined;
-    }
-    const result = await compiled.query(undefined, context, variables ?? {});
-    // no data at all: the variables were refused before anything ran (Apollo words that error,
-    // and checks the limits again)
-    if (result.data === undefined) {
-      o.limits.refund(context);
-      return undefined;
-    }
-
-    const head = { status: 200, headers: {} as Record<string, string> };
-    const executionErrors = result.errors ?? [];
-    if (executionErrors.length > 0) o.logInternalErrors(context, executionErrors);
-    const errors = [...executionErrors.map((e) => formatError(e, o.formatError, head)), ...o.sourceErrors(context)];
-    trackOperation(context, {
-      resolved: true,
-      name: p.operation.name?.value ?? null,
-      type: p.operation.operation,
-      errorCodes: errorCodesOf(errors),
-      cost: context.cost,
-    });
-    return {
-      status: head.status,
-      headers: { ...head.headers, 'content-type': 'application/json; charset=utf-8', 'x-source-statements': o.statementsHeader(context) },
-      body: `${JSON.stringify({ errors: errors.length > 0 ? errors : undefined, data: result.data })}\n`,
-    };
-  };
+/** A trusted document ready to run. */
+interface Prepared {
+  name: string;
+  body: string;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  compiled: CompiledQuery;
 }
 
-interface PlainRequest {
-  query: string;
+/** Throws when a published document does not validate or compile: a release that cannot answer its own documents must not start. */
+export function createFastPath(o: FastPathOptions): FastPath {
+  const byId = new Map<string, Prepared>();
+  for (const d of o.documents.operations) {
+    let document: DocumentNode;
+    try {
+      document = parse(d.body, { maxTokens: o.maxTokens });
+    } catch {
+      // over the parser's token cap: Apollo refuses it by id as it would its text
+      continue;
+    }
+    const invalid = validate(o.schema, document);
+    if (invalid.length > 0) throw new Error(`Trusted document ${d.name} does not validate: ${invalid.map((e) => e.message).join('; ')}`);
+    const operation = getOperationAST(document, d.name);
+    if (operation === null || operation === undefined) throw new Error(`Trusted document ${d.name} has no operation named ${d.name}`);
+    // a mutation goes through Apollo's pipeline
+    if (operation.operation !== 'query') continue;
+    const compiled = compileOperation(o.schema, document, d.name);
+    if (!isCompiledQuery(compiled)) throw new Error(`Trusted document ${d.name} does not compile: ${compiled.errors?.map((e) => e.message).join('; ')}`);
+    byId.set(d.id, { name: d.name, body: d.body, document, operation, compiled });
+  }
+
+  return async function fastPath(body, headers, makeContext) {
+    const request = trustedRequest(body, headers);
+    if (request === undefined) return undefined;
+    const p = byId.get(request.id);
+    // another operation name than the document's: Apollo words that refusal
+    if (p === undefined || (request.operationName !== undefined && request.operationName !== p.name)) return undefined;
+    const variables = request.variables ?? {};
+    const context = makeContext();
+    try {
+      o.limits.check(context, p.body, variables, p.document, p.operation);
+    } catch (e) {
+      // refused before anything ran: errors only, and 500 unless the error says otherwise
+      return answer(context, p, { errors: [asGraphQLError(e)] }, 500);
+    }
+    return answer(context, p, refusedVariables(await p.compiled.query(undefined, context, variables)), undefined);
+  };
+
+  /** The HTTP answer to a result, as Apollo makes it: errors formatted (their `extensions.http` taken into the head), the finalizer's additions, `{ errors, data }` as JSON. */
+  function answer(context: GatewayContext, p: Prepared, result: { data?: unknown; errors?: readonly GraphQLError[] }, fallbackStatus: number | undefined): FastAnswer {
+    const head = { status: undefined as number | undefined, headers: {} as Record<string, string> };
+    const raised = result.errors !== undefined && result.errors.length > 0 ? result.errors : undefined;
+    const formatted = raised?.map((e) => formatError(e, head));
+    // Apollo answers refused variables (no data at all) with 400 when no error says otherwise
+    if (raised !== undefined && result.data === undefined && head.status === undefined) head.status = fallbackStatus ?? 400;
+    const added = o.finalize(context, { operation: p.operation, errors: raised, formatted });
+    return {
+      status: head.status ?? 200,
+      headers: { ...head.headers, ...Object.fromEntries(added.headers), 'content-type': 'application/json; charset=utf-8' },
+      body: `${JSON.stringify({ errors: added.errors, data: result.data })}\n`,
+    };
+  }
+}
+
+interface TrustedRequest {
+  id: string;
   operationName: string | undefined;
   variables: Record<string, unknown> | undefined;
 }
 
-/** The request when it is a JSON body of only `query`, `operationName` and `variables` (of the right types) from a client that takes plain JSON. */
-function plainRequest(body: unknown, headers: IncomingHttpHeaders): PlainRequest | undefined {
+/**
+ * The request when it is a JSON body of `extensions.persistedQuery` (version 1, a hash) with
+ * at most `operationName` and `variables` beside it (of the right types), from a client that
+ * takes plain JSON. Other extensions (a client library's name, say) are Apollo's to ignore, and ours.
+ */
+function trustedRequest(body: unknown, headers: IncomingHttpHeaders): TrustedRequest | undefined {
   if (!/^application\/json\b/i.test(headers['content-type'] ?? '')) return undefined;
   const accept = headers.accept;
   if (accept !== undefined && accept !== '*/*' && accept !== 'application/json') return undefined;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
-  for (const k in body) if (k !== 'query' && k !== 'operationName' && k !== 'variables') return undefined;
-  const { query, operationName, variables } = body as Record<string, unknown>;
-  if (typeof query !== 'string') return undefined;
+  if (!isRecord(body)) return undefined;
+  for (const k in body) if (k !== 'extensions' && k !== 'operationName' && k !== 'variables') return undefined;
+  const { extensions, operationName, variables } = body;
+  const persisted = isRecord(extensions) ? extensions.persistedQuery : undefined;
+  if (!isRecord(persisted) || persisted.version !== 1 || typeof persisted.sha256Hash !== 'string') return undefined;
   if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
-  if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
+  if (variables !== undefined && variables !== null && !isRecord(variables)) return undefined;
   // null is as good as absent, as Apollo reads them
-  return { query, operationName: operationName ?? undefined, variables: (variables ?? undefined) as Record<string, unknown> | undefined };
+  return { id: persisted.sha256Hash, operationName: operationName ?? undefined, variables: variables ?? undefined };
 }
 
-/** An execution error as Apollo formats it: its code (INTERNAL_SERVER_ERROR if none), `extensions.http` taken out into the response's status and headers, then `formatError`. */
-function formatError(e: GraphQLError, format: FastPathOptions['formatError'], head: { status: number; headers: Record<string, string> }): GraphQLFormattedError {
+/** What Apollo makes of a thrown value (its `ensureGraphQLError`). */
+function asGraphQLError(e: unknown): GraphQLError {
+  if (e instanceof GraphQLError) return e;
+  if (e instanceof Error) return new GraphQLError(e.message, { originalError: e });
+  return new GraphQLError(`Unexpected error value: ${String(e)}`);
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return x !== null && typeof x === 'object' && !Array.isArray(x);
+}
+
+/** An error as Apollo formats it: its code (INTERNAL_SERVER_ERROR if none), `extensions.http` taken out into the answer's status and headers, then our `formatError`. */
+function formatError(e: GraphQLError, head: { status: number | undefined; headers: Record<string, string> }): GraphQLFormattedError {
   const extensions: Record<string, unknown> = { ...e.extensions, code: e.extensions.code ?? ErrorCode.INTERNAL_SERVER_ERROR };
   const http = extensions.http as { status?: unknown; headers?: unknown } | undefined;
   if (http !== null && typeof http === 'object' && (!('status' in http) || typeof http.status === 'number') && (!('headers' in http) || http.headers instanceof Map)) {
-    if (typeof http.status === 'number') head.status = http.status;
-    if (http.headers instanceof Map) for (const [k, v] of http.headers as Map<string, string>) head.headers[k] = v;
+    if (typeof http.status === 'number' && http.status !== 0) head.status = http.status;
+    if (http.headers instanceof Map) for (const [k, v] of http.headers as Map<string, string>) head.headers[k.toLowerCase()] = v;
     delete extensions.http;
   }
-  return format({ ...e.toJSON(), extensions }, e);
+  return maskInternalError({ ...e.toJSON(), extensions }, e);
 }

@@ -1,25 +1,25 @@
 /**
  * The Apollo Server: the schema from schema/*.graphql with the resolvers, and the
- * cross-cutting behaviour as plugins, not in resolvers:
- * - source failures of a request become one SOURCE_UNAVAILABLE error per source, beside the
- *   data (HTTP 200, never a null response);
- * - any error that is not ours is masked (no SQL, stack or path) and logged with the request id.
+ * cross-cutting behaviour as plugins, not in resolvers: the operation limits
+ * (src/server/limits.ts), and the response finalizer (src/server/finalize.ts: source errors
+ * beside the data, the statements header, masked errors logged, the operation noted for the
+ * request log and metrics), which the fast path applies to its answers too.
  */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { unwrapResolverError } from '@apollo/server/errors';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import { GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolvers } from '../../resolvers/index.js';
-import { ErrorCode, InvalidSourceDataError, SourceUnavailableError } from '../errors.js';
-import { errorFields, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { authDirectiveTransformer } from './auth-directive.js';
 import type { GatewayContext } from './context.js';
 import { compiledExecutorGateway, type CompiledCacheObserver } from './executor.js';
 import { createFastPath, type FastPath } from './fast-path.js';
+import { createResponseFinalizer, finalizerPlugin, maskInternalError } from './finalize.js';
+import { TrustedDocumentCache, trustedDocuments } from './documents.js';
 import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
@@ -31,97 +31,6 @@ export function createSchema(dir = SCHEMA_DIR): GraphQLSchema {
     .sort()
     .map((f) => readFileSync(join(dir, f), 'utf8'));
   return authDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
-}
-
-/**
- * One SOURCE_UNAVAILABLE error per source that failed during the request, and one
- * INVALID_SOURCE_DATA error per source that sent records that could not be used, as the
- * answer carries them (after the execution's own errors).
- */
-export function sourceErrorsOf(context: GatewayContext): GraphQLFormattedError[] {
-  const { failures, invalidData } = context.inventory;
-  if (failures.size === 0 && invalidData.size === 0) return [];
-  return [
-    ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON()),
-    ...[...invalidData].map(([source, records]) => new InvalidSourceDataError(source, records).toJSON()),
-  ];
-}
-
-const sourceFailuresPlugin: ApolloServerPlugin<GatewayContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ response, contextValue }) {
-        const errors = sourceErrorsOf(contextValue);
-        if (errors.length === 0 || response.body.kind !== 'single') return;
-        const result = response.body.singleResult;
-        result.errors = [...(result.errors ?? []), ...errors];
-      },
-    };
-  },
-};
-
-/**
- * Tells the client what the request cost in source I/O: `x-source-statements:
- * erp/stock=1, wms/stock=1` (statements sent per source and entity). Benchmarks and tests
- * read it; an operator can too.
- */
-export function statementsHeaderOf(context: GatewayContext): string {
-  const counts = [...context.inventory.statements].map(([k, n]) => `${k}=${n}`).join(', ');
-  return counts === '' ? 'none' : counts;
-}
-
-const statementsHeaderPlugin: ApolloServerPlugin<GatewayContext> = {
-  async requestDidStart() {
-    return {
-      async willSendResponse({ response, contextValue }) {
-        response.http.headers.set('x-source-statements', statementsHeaderOf(contextValue));
-      },
-    };
-  },
-};
-
-/**
- * An error Apollo raises itself about the request with a 4xx status and no code (a persisted
- * query whose hash does not match its text, an unsupported persisted-query version): the
- * client's mistake, answered as BAD_REQUEST and never logged as an internal fault.
- */
-function isUncodedClientError(e: unknown): boolean {
-  if (!(e instanceof GraphQLError) || e.extensions.code !== undefined) return false;
-  const status = (e.extensions.http as { status?: unknown } | undefined)?.status;
-  return typeof status === 'number' && status >= 400 && status < 500;
-}
-
-/** Logs, with the request id, every error that will reach the client masked. */
-export function logInternalErrors(logger: Logger, context: GatewayContext, errors: readonly GraphQLError[]): void {
-  for (const e of errors) {
-    if ((e.extensions.code === undefined || e.extensions.code === ErrorCode.INTERNAL_SERVER_ERROR) && !isUncodedClientError(e)) {
-      logger.error('internal error', { requestId: context.requestId, path: e.path, ...errorFields(unwrapResolverError(e)) });
-    }
-  }
-}
-
-function internalErrorLogPlugin(logger: Logger): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      return {
-        async didEncounterErrors({ errors }) {
-          logInternalErrors(logger, contextValue, errors);
-        },
-      };
-    },
-  };
-}
-
-/** Apollo's `formatError`: any error that is not ours (no code of its own) is masked, but for Apollo's own 4xx refusals of a request. */
-export function maskInternalError(formatted: GraphQLFormattedError, error?: unknown): GraphQLFormattedError {
-  // ours and Apollo's own (parse, validation, bad variables) carry a code; anything else is an internal fault
-  if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
-  if (isUncodedClientError(error)) return { message: formatted.message, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
-  return {
-    message: 'Internal server error (the server log has the details under this response\'s x-request-id).',
-    extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
-    ...(formatted.path ? { path: formatted.path } : {}),
-  };
 }
 
 export interface GraphQLServerOptions {
@@ -142,14 +51,14 @@ export interface GraphQLServerOptions {
    */
   cacheControl?: boolean;
   /**
-   * Known queries posted as JSON answered without Apollo's request pipeline, the same answer
+   * Trusted documents called by id answered without Apollo's request pipeline, the same answer
    * (src/server/fast-path.ts). Default: on with the jit executor and cache-control off; else
    * from $INVENTORY_GRAPH_FAST_PATH=on|off.
    */
   fastPath?: boolean;
-  /** Most compiled operations the jit executor keeps (the fast path answers from the same ones). Defaults to 500. */
+  /** Most compiled operations the jit executor keeps. Defaults to 500. */
   compiledOperations?: number;
-  /** Runs after ours: the request log's operation tracker (src/server/request-log.ts). */
+  /** Run after ours (they see the answer with the source errors added). */
   plugins?: ApolloServerPlugin<GatewayContext>[];
   /** Told of the jit executor's compiled-operation cache and each lookup in it, for /metrics (src/server/metrics.ts). */
   compiledCache?: CompiledCacheObserver;
@@ -169,10 +78,6 @@ export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'ca
   return { executor, cacheControl, fastPath } as const;
 }
 
-export function createGraphQLServer(o: GraphQLServerOptions): ApolloServer<GatewayContext> {
-  return createGraphQL(o).server;
-}
-
 /** Apollo with our plugins, and the fast path beside it (undefined when it is off). */
 export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<GatewayContext>; fastPath: FastPath | undefined } {
   const run = executionSettings(o);
@@ -180,6 +85,11 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
   const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations, onLookup: o.compiledCache?.lookup }) : undefined;
   if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
   const limits = createOperationLimits({ ...o.limits, schema });
+  const finalize = createResponseFinalizer(o.logger);
+  // the published trusted documents, callable by id (src/server/documents.ts)
+  const documents = trustedDocuments();
+  // every trusted document's id is in Apollo's persisted-query cache from the start, for good
+  const persisted = new TrustedDocumentCache(documents);
   const server = new ApolloServer<GatewayContext>({
     ...(gateway !== undefined ? { gateway } : { schema }),
     // allowed here, refused per role by the limits plugin (analyst and admin only)
@@ -192,27 +102,18 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
     parseOptions: { maxTokens: o.maxTokens },
+    persistedQueries: { cache: persisted },
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
       ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
       limits.plugin,
-      sourceFailuresPlugin,
-      statementsHeaderPlugin,
-      internalErrorLogPlugin(o.logger),
+      finalizerPlugin(finalize),
       ...(o.plugins ?? []),
     ],
     formatError: maskInternalError,
   });
-  const fastPath =
-    run.fastPath && gateway !== undefined
-      ? createFastPath({
-        operations: gateway.operations,
-        limits,
-        formatError: maskInternalError,
-        sourceErrors: sourceErrorsOf,
-        statementsHeader: statementsHeaderOf,
-        logInternalErrors: (context, errors) => logInternalErrors(o.logger, context, errors),
-      })
-      : undefined;
+  // documents clients register (automatic persisted queries) go where Apollo would keep them by default
+  persisted.registrations = server.cache;
+  const fastPath = run.fastPath ? createFastPath({ schema, documents, limits, finalize, maxTokens: o.maxTokens }) : undefined;
   return { server, fastPath };
 }

@@ -1,5 +1,6 @@
 /**
- * The HTTP front door on plain node:http: GraphQL at /graphql (through Apollo's
+ * The HTTP front door on plain node:http: GraphQL at /graphql (a trusted document called by id
+ * through the fast path, src/server/fast-path.ts; everything else through Apollo's
  * executeHTTPGraphQLRequest), the offline explorer for browsers, the health endpoints, and the
  * operator pages (/status, /status.json, /metrics); every request is reported once when done
  * (`onResponse`: the request log line and the metrics).
@@ -24,7 +25,7 @@ import type { OperatorResponse } from './status-page.js';
 
 export interface HttpOptions {
   graphql: ApolloServer<GatewayContext>;
-  /** Answers known queries posted as JSON without Apollo's pipeline (src/server/fast-path.ts), or leaves them to Apollo. */
+  /** Answers trusted documents called by id without Apollo's pipeline (src/server/fast-path.ts), or leaves the request to Apollo. */
   fastPath?: FastPath;
   /** Who is asking; a failure is HTTP 401 and nothing executes. */
   authenticate: (headers: IncomingMessage['headers'], search: URLSearchParams) => AuthResult;

@@ -2,8 +2,9 @@
  * Operation limits, checked before anything executes, per role: document size, tokens, depth,
  * aliases, directives, a cost estimate, and the total SKUs the whole operation asks about (so
  * aliases cannot multiply the per-field SKU cap), plus introspection only for analysts and
- * admins, and a per-key rate budget in cost points. An Apollo plugin: resolvers never see any
- * of this. Limits follow graphql-armor's checks, configurable per role.
+ * admins, and a per-key rate budget in cost points. An Apollo plugin, and the same check for
+ * the fast path (trusted documents measured as stored): resolvers never see any of this.
+ * Limits follow graphql-armor's checks, configurable per role.
  *
  * What is measured, and the cost model declared in schema/ (`@cost`, `@listSize`,
  * `@perLocation`, `@skus`), is src/server/cost.ts. The cheap checks come first: bytes, tokens
@@ -69,18 +70,16 @@ export interface OperationLimits {
   /**
    * Checks `operation` of `document` (its text `query`, with `variables`) against the limits of
    * the context's role, spends its cost from the key's budget, and notes the cost on the
-   * context; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
+   * context's diagnostics; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
    */
   check(context: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void;
-  /** Gives back what a passed `check` spent, for an operation that then never ran (the fast path handing it to Apollo, which checks again). */
-  refund(context: GatewayContext): void;
   plugin: ApolloServerPlugin<GatewayContext>;
 }
 
 export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   const now = o.now ?? Date.now;
   const buckets = new Map<string, { points: number; at: number }>();
-  // Apollo keeps one parsed document per query text (and the fast path one per text too), so a
+  // Apollo keeps one parsed document per query text (and the fast path one per trusted document), so a
   // document's token count (up to the largest role's cap) is counted once, not on every request
   const tokenCap = Math.max(...ROLES.map((r) => o.limitsFor(r).maxTokens)) + 1;
   const tokenCounts = new WeakMap<DocumentNode, number>();
@@ -135,7 +134,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       });
     }
     if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute, true);
-    contextValue.cost = m.cost;
+    contextValue.diagnostics.cost = m.cost;
   }
 
   const plugin: ApolloServerPlugin<GatewayContext> = {
@@ -151,13 +150,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       };
     },
   };
-  function refund(contextValue: GatewayContext): void {
-    const perMinute = o.limitsFor(contextValue.principal.role).pointsPerMinute;
-    const b = buckets.get(contextValue.principal.name);
-    if (perMinute > 0 && b !== undefined && contextValue.cost !== undefined) b.points = Math.min(perMinute, b.points + contextValue.cost);
-  }
-
-  return { check, refund, plugin };
+  return { check, plugin };
 
   /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. Takes `cost` when `take`, else only checks it is there. */
   function spend(key: string, cost: number, perMinute: number, take: boolean): void {

@@ -18,7 +18,6 @@ import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../s
 import type { AnomalyQueueStats } from '../store/anomaly-queue.js';
 import type { CompiledCacheObserver } from './executor.js';
 import type { RequestRecord } from './request-log.js';
-import { operationOf } from './request-log.js';
 import type { StatusData } from './status-page.js';
 
 /** One read of a source as the resilience wrapper saw it. */
@@ -208,7 +207,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   });
   const fastPath = new Counter({
     name: 'inventory_graph_graphql_fast_path_requests_total',
-    help: 'GraphQL POST requests answered by the fast path (served) or left to Apollo (apollo: first sight of a query, a mutation, an error Apollo words)',
+    help: 'GraphQL POST requests answered by the fast path (served: a trusted document by id) or left to Apollo (apollo: query text, an unknown id, anything but a plain JSON call by id)',
     labelNames: ['result'] as const,
     registers: [registry],
   });
@@ -216,7 +215,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   fastPath.inc({ result: 'apollo' }, 0);
   const cacheRequests = new Counter({
     name: 'inventory_graph_compiled_operation_cache_requests_total',
-    help: 'Operations looked up among the compiled ones (graphql-jit executor): hit (reused, by the executor or the fast path), or miss (the operation is compiled)',
+    help: 'Operations looked up among the compiled ones (graphql-jit executor): hit (reused, by the executor, or a trusted document the fast path compiled at start), or miss (the operation is compiled)',
     labelNames: ['result'] as const,
     registers: [registry],
   });
@@ -356,12 +355,12 @@ export function createMetrics(o: MetricsOptions): Metrics {
     registry,
     observeRequest(r) {
       if (r.route !== 'graphql') return;
-      const op = r.context === undefined ? undefined : operationOf(r.context);
+      const op = r.context?.diagnostics.operation;
       requestDuration.observe({ operation: labels.label(op), status: String(r.status) }, r.durationMs / 1000);
       if (r.fastPath !== undefined) fastPath.inc({ result: r.fastPath ? 'served' : 'apollo' });
-      // the fast path runs an operation the executor compiled: a reuse, as a cache hit is
+      // the fast path runs a trusted document compiled at start: a reuse, as a cache hit is
       if (r.fastPath === true) cacheRequests.inc({ result: 'hit' });
-      for (const [key, n] of r.context?.inventory.statements ?? []) {
+      for (const [key, n] of r.context?.diagnostics.statements ?? []) {
         const cut = key.lastIndexOf('/');
         statements.inc({ source: key.slice(0, cut), entity: key.slice(cut + 1) }, n);
       }

@@ -10,12 +10,13 @@
  * the rest).
  *
  * The front door (src/server/http.ts) hands each finished request over as a RequestRecord;
- * `operationTracker` is the Apollo plugin that notes which operation a request ran.
+ * what the request did is read from its diagnostics (src/server/diagnostics.ts), where the
+ * response finalizer noted the operation, whichever path answered.
  */
-import type { ApolloServerPlugin } from '@apollo/server';
 import type { Logger } from '../logger.js';
 import type { Principal } from './auth.js';
 import type { GatewayContext } from './context.js';
+import { sourcesTouched } from './diagnostics.js';
 
 /** What the front door knows about a request once its response is done. */
 export interface RequestRecord {
@@ -36,65 +37,6 @@ export interface RequestRecord {
   fastPath?: boolean;
 }
 
-/** The operation a GraphQL request ran, as Apollo resolved it. */
-export interface OperationInfo {
-  /** True once the document parsed and validated and an operation was chosen. */
-  resolved: boolean;
-  name: string | null;
-  type: 'query' | 'mutation' | 'subscription' | null;
-  /** Distinct `extensions.code`s of the answer's errors. */
-  errorCodes: string[];
-  /** The operation's estimated cost, once the limits plugin measured it. */
-  cost?: number;
-}
-
-// Apollo runs each operation on a shallow copy of the context the front door built, so the
-// request's own InventoryService (shared by both) is the key, not the context object
-const operations = new WeakMap<GatewayContext['inventory'], OperationInfo>();
-
-/** The operation noted for a request's context by `operationTracker`, if Apollo got that far. */
-export function operationOf(context: GatewayContext): OperationInfo | undefined {
-  return operations.get(context.inventory);
-}
-
-/** Notes what a request ran against its context, for the log line and metrics (Apollo's plugin below, or the fast path). */
-export function trackOperation(context: GatewayContext, info: OperationInfo): void {
-  operations.set(context.inventory, info);
-}
-
-/** The distinct error codes of an answer's errors. */
-export function errorCodesOf(errors: readonly { extensions?: Record<string, unknown> }[] | undefined): string[] {
-  const codes = new Set<string>();
-  for (const e of errors ?? []) {
-    const code = e.extensions?.code;
-    if (typeof code === 'string') codes.add(code);
-  }
-  return [...codes];
-}
-
-/** Notes each request's operation and error codes against its context (for the log line and metrics). */
-export function operationTracker(): ApolloServerPlugin<GatewayContext> {
-  return {
-    async requestDidStart({ contextValue }) {
-      const info: OperationInfo = { resolved: false, name: null, type: null, errorCodes: [] };
-      trackOperation(contextValue, info);
-      return {
-        async didResolveOperation({ operationName, operation }) {
-          info.resolved = true;
-          info.name = operationName ?? null;
-          info.type = operation?.operation ?? null;
-        },
-        // runs after the other plugins' willSendResponse (it is registered last): sees the SOURCE_UNAVAILABLE errors they add
-        async willSendResponse({ response, contextValue: ctx }) {
-          info.cost = ctx.cost;
-          if (response.body.kind !== 'single') return;
-          info.errorCodes = errorCodesOf(response.body.singleResult.errors);
-        },
-      };
-    },
-  };
-}
-
 /** Routes whose lines are debug, not info. */
 const QUIET: ReadonlySet<RequestRecord['route']> = new Set(['health', 'metrics', 'explorer']);
 
@@ -111,27 +53,21 @@ export function requestFields(r: RequestRecord): Record<string, unknown> {
     role: r.principal?.role ?? null,
   };
   if (!r.completed) fields.aborted = true;
-  const ctx = r.context;
-  if (ctx === undefined) return fields;
-  const op = operationOf(ctx);
-  const byEntity = Object.fromEntries(ctx.inventory.statements);
-  const failed = [...ctx.inventory.failures.keys()];
-  const touched = new Set<string>(failed);
-  let total = 0;
-  for (const [key, n] of ctx.inventory.statements) {
-    touched.add(key.slice(0, key.lastIndexOf('/')));
-    total += n;
-  }
+  const d = r.context?.diagnostics;
+  if (d === undefined) return fields;
+  const op = d.operation;
+  const failed = [...d.failures.keys()];
+  const { sources, statements } = sourcesTouched(d);
   return {
     ...fields,
     operation: op?.name ?? null,
     operationType: op?.type ?? null,
-    sources: [...touched].sort(),
-    statements: total,
-    statementsBy: byEntity,
+    sources,
+    statements,
+    statementsBy: Object.fromEntries(d.statements),
     ...(failed.length > 0 ? { failedSources: failed.sort() } : {}),
     ...(op !== undefined && op.errorCodes.length > 0 ? { errors: op.errorCodes } : {}),
-    ...(op?.cost !== undefined ? { cost: op.cost } : {}),
+    ...(d.cost !== undefined ? { cost: d.cost } : {}),
     ...(r.fastPath === true ? { fastPath: true } : {}),
   };
 }

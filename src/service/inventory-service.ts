@@ -4,9 +4,10 @@
  * parallel, turns source location codes into canonical locations, lets the precedence
  * strategy pick a figure per location and the availability rules compute the answer.
  *
- * A source that fails costs only its own figures: the failure is remembered in
- * `failures` (the server reports one SOURCE_UNAVAILABLE error per source) and precedence
- * falls back to the next source.
+ * A source that fails costs only its own figures: the failure is noted in the request's
+ * diagnostics (src/service/diagnostics.ts: the server reports one SOURCE_UNAVAILABLE error per
+ * source) and precedence falls back to the next source. Records that cannot be used and the
+ * statements sent are noted there too.
  */
 import DataLoader from 'dataloader';
 import { BadUserInputError } from '../errors.js';
@@ -25,6 +26,7 @@ import { checkPageSize, costProblem, MAX_LIST_PAGE, stockProblem } from '../doma
 import { describeSourceFailure } from '../sources/resilience.js';
 import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../domain/route-order.js';
 import type { RoutingPolicy } from '../domain/routing.js';
+import { noteFailure, type InvalidRecord, type SourceDiagnostics } from './diagnostics.js';
 
 export interface SourceSettings extends SourcePolicy {
   /** `canonical`: the source uses canonical SKUs as its codes; `mapped`: codes come from the SKU map. */
@@ -54,38 +56,19 @@ export interface Money {
   source: string;
 }
 
-/** What went wrong with one source during a request, in words fit for a client. */
-export interface SourceFailure {
-  source: string;
-  reason: string;
-}
-
-/** A record a source sent that could not be used: dropped, fallen back from, flagged, recorded as an anomaly. */
-export interface InvalidRecord {
-  source: string;
-  sku: string;
-  /** The canonical location, or null for a per-SKU record (a cost). */
-  location: string | null;
-  /** Why, in words for an operator (no SQL). */
-  reason: string;
-}
-
 export type InventoryService = ReturnType<typeof createInventoryService>;
 
 /** The longest SKU the store holds (its column width). */
 export const MAX_SKU_LENGTH = 191;
 
-/** Builds the per-request API. Loaders and failures live exactly as long as the request. */
+/** Builds the per-request API. Loaders live exactly as long as the request; what happened at the sources goes into its `diagnostics`. */
 export function createInventoryService(deps: InventoryDeps) {
   const now = deps.now ?? (() => new Date());
   const policyOf = (source: string): SourcePolicy => deps.settings.get(source) ?? { maxAgeSeconds: undefined, stalePolicy: 'count' };
 
-  return function forRequest() {
-    const failures = new Map<string, SourceFailure>();
-    /** Per source, the records it sent during this request that could not be used. */
-    const invalidData = new Map<string, InvalidRecord[]>();
-    const statements = new Map<string, number>();
-    const reader = createSourceReader(deps.connectors, countingMeter(statements));
+  return function forRequest(diagnostics: SourceDiagnostics) {
+    const { invalidData } = diagnostics;
+    const reader = createSourceReader(deps.connectors, countingMeter(diagnostics.statements));
     const skuLoader = new DataLoader<string, CanonicalSku | null>(async (skus) => {
       const found = await deps.store.skus.findMany(skus);
       return skus.map((s) => found.get(s) ?? null);
@@ -97,10 +80,7 @@ export function createInventoryService(deps: InventoryDeps) {
     }
 
     function fail(source: string, e: unknown): void {
-      if (!failures.has(source)) {
-        deps.logger.warn('source failed', { source, ...errorFields(e) });
-        failures.set(source, { source, reason: describeFailure(e) });
-      }
+      if (noteFailure(diagnostics, source, describeFailure(e))) deps.logger.warn('source failed', { source, ...errorFields(e) });
     }
 
     /** Each source's records for each SKU, or 'failed'. One batched read per source. */
@@ -175,10 +155,6 @@ export function createInventoryService(deps: InventoryDeps) {
     }
 
     return {
-      failures,
-      invalidData,
-      statements,
-
       /** One entry per requested SKU, in request order; unknown SKUs are flagged, never dropped. */
       async availability(skus: readonly string[], q: AvailabilityQuery = {}): Promise<Availability[]> {
         if (skus.length > deps.maxSkusPerQuery) {

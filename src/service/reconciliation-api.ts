@@ -1,8 +1,9 @@
 /**
  * The reconciliation questions of the API, per request: `reconciliation(skus, ...)` for a page
  * of SKUs, `orphanCodes(source, ...)` a page of a source's codes at a time, and the recorded
- * runs of the reconcile job. Source statements and failures go into the request's counters,
- * so `x-source-statements` and SOURCE_UNAVAILABLE errors cover them as they cover availability.
+ * runs of the reconcile job. Source statements and failures go into the request's diagnostics
+ * (src/service/diagnostics.ts), so `x-source-statements` and SOURCE_UNAVAILABLE errors cover
+ * them as they cover availability.
  */
 import { BadUserInputError } from '../errors.js';
 import { errorFields } from '../logger.js';
@@ -10,7 +11,8 @@ import { countingMeter } from '../sources/connector.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
-import { describeFailure, type SourceFailure } from './inventory-service.js';
+import { noteFailure, type SourceDiagnostics } from './diagnostics.js';
+import { describeFailure } from './inventory-service.js';
 import { checkPageSize, MAX_LIST_PAGE } from '../domain/validation.js';
 import { addToSummary, emptySummary, orphanAnomaly, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
 import { createReconciler, orphanPage, type ReconciliationDeps } from './reconciler.js';
@@ -19,12 +21,6 @@ export interface ReconciliationApiDeps extends ReconciliationDeps {
   store: Pick<Store, 'skus' | 'anomalies'>;
   runs: ReconciliationStore;
   maxSkusPerQuery: number;
-}
-
-/** The request's I/O counters, shared with its InventoryService. */
-export interface RequestCounters {
-  statements: Map<string, number>;
-  failures: Map<string, SourceFailure>;
 }
 
 export interface OrphanCodePage {
@@ -43,11 +39,9 @@ export type ReconciliationApi = ReturnType<ReturnType<typeof createReconciliatio
 export function createReconciliationApi(deps: ReconciliationApiDeps) {
   const reconciler = createReconciler(deps);
 
-  return function forRequest(counters: RequestCounters) {
-    const meter = countingMeter(counters.statements);
-    const fail = (source: string, e: unknown) => {
-      if (!counters.failures.has(source)) counters.failures.set(source, { source, reason: describeFailure(e) });
-    };
+  return function forRequest(diagnostics: SourceDiagnostics) {
+    const meter = countingMeter(diagnostics.statements);
+    const fail = (source: string, e: unknown) => noteFailure(diagnostics, source, describeFailure(e));
 
     return {
       /** Every system side by side per (sku, location), in request order; unknown SKUs have no lines. */

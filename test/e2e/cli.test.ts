@@ -1,10 +1,12 @@
 /**
  * The `inventory-graph` command as a user runs it: a bad config is refused with every problem
- * and nothing served; the SKU map imports from CSV all or nothing; the server starts and stops.
+ * and nothing served; the SKU map imports from CSV all or nothing; the trusted documents print
+ * as a manifest and a broken one is named; the server starts and stops.
  * Every command's --help only prints; a mistake on the command line is one line and exit 2; the
  * port comes from --port, PORT or the config, and one in use is said before anything is written.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -258,5 +260,35 @@ describe('inventory-graph', () => {
     } finally {
       expect(await demo.stop()).toBe(0);
     }
+  });
+
+  it('prints the trusted documents as a persisted query manifest whose ids are the sha256 of the bodies', async () => {
+    const r = await run(['documents']);
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(r.stdout) as { format: string; version: number; operations: { id: string; name: string; type: string; body: string }[] };
+    expect(manifest).toMatchObject({ format: 'apollo-persisted-query-manifest', version: 1 });
+    expect(manifest.operations.map((o) => o.name)).toEqual(expect.arrayContaining(['Availability', 'Item', 'Route', 'Reconcile', 'BenchAvailability', 'BenchItem', 'BenchRoute']));
+    for (const o of manifest.operations) {
+      expect(o.id, o.name).toBe(createHash('sha256').update(o.body).digest('hex'));
+      expect(o.type).toBe('query');
+    }
+  });
+
+  it('--check names a document that does not validate, and a manifest whose id is wrong', async () => {
+    const docs = join(dir, 'documents');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'good.graphql'), 'query Good { viewer { name } }\n');
+    writeFileSync(join(docs, 'bad.graphql'), 'query Broken($s: [ID!]!) { availability(skus: $s) { sku nope } }\n');
+    const r = await run(['documents', '--check', '--dir', docs]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('Broken: Cannot query field "nope" on type "Availability".');
+    expect(r.stderr).not.toContain('Good');
+
+    const body = 'query Good { viewer { name } }';
+    const file = join(dir, 'manifest.json');
+    writeFileSync(file, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: '0'.repeat(64), name: 'Good', type: 'query', body }] }));
+    const wrongId = await run(['documents', '--check', '--manifest', file]);
+    expect(wrongId.code).toBe(1);
+    expect(wrongId.stderr).toContain(`Good: id ${'0'.repeat(64)} is not the sha256 of its body`);
   });
 });

@@ -24,7 +24,7 @@ function builtAt(): number {
 }
 
 export default function setup(): void {
-  const inputs = ['src', 'resolvers', 'schema', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
+  const inputs = ['src', 'resolvers', 'schema', 'documents', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json'];
   if (Math.max(...inputs.map((p) => newest(join(ROOT, p)))) <= builtAt()) return;
   execFileSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit' });
 }

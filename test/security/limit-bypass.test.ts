@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { documentNamed } from '../../src/server/documents.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 
 let demo: DemoApp;
@@ -107,6 +108,16 @@ describe('persisted queries', () => {
     const asStorefront = await post({ extensions }, 'storefront');
     expect(asStorefront.status).toBe(400);
     expect(asStorefront.body.errors?.[0]?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxDocumentBytes', max: 2000 });
+  });
+
+  it('a trusted document is answered by its id alone, never registered; an unknown id is PERSISTED_QUERY_NOT_FOUND', async () => {
+    const setup = documentNamed('Setup');
+    const byId = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: setup.id } } }, 'oms');
+    expect(byId.status).toBe(200);
+    expect(byId.text).toBe((await post({ query: setup.body }, 'oms')).text);
+    const unknown = await post({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256('never published') } } }, 'oms');
+    expect(unknown.status).toBe(200);
+    expect(unknown.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
   it('a hash that does not match the query is the client\'s error, answered 400 and not logged as internal', async () => {
