@@ -414,6 +414,7 @@ describe('generateDemo on MariaDB', () => {
       throw new Error(
         `MariaDB is not reachable at 127.0.0.1:3306 as root without a password (${(e as Error).message}). ` +
           'These tests need it: start it with `start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd`.',
+        { cause: e },
       );
     }
     dir = await tempDir();

@@ -124,7 +124,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         return (await q) as Row[];
       } catch (e) {
         if (mysql || !isSqliteBusy(e)) throw e;
-        if (Date.now() + pause >= deadline) throw new Error(`the SQLite file stayed locked by another connection until the deadline (${config.timeoutMs} ms)`);
+        if (Date.now() + pause >= deadline) throw new Error(`the SQLite file stayed locked by another connection until the deadline (${config.timeoutMs} ms)`, { cause: e });
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }

@@ -76,6 +76,7 @@ export async function createMariaDbDatabase(): Promise<TestDatabase> {
     throw new Error(
       `MariaDB is required for these tests and is not usable at ${MARIADB_HOST}:${MARIADB_PORT} (user root, no password): ${reason}. ` +
         'Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+      { cause: e },
     );
   }
   const connection = `${MARIADB_SERVER}/${name}`;

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkManifest, documentId, DocumentError, manifestFrom, TrustedDocumentCache, trustedDocuments } from '../../src/server/documents.js';
+import { checkManifest, documentId, manifestFrom, TrustedDocumentCache, trustedDocuments, type DocumentError } from '../../src/server/documents.js';
 import { exampleOperations } from '../../src/server/examples.js';
 import { createSchema } from '../../src/server/graphql.js';
 import { AVAILABILITY, ITEM, ROUTE } from '../../bench/lib/scenarios.js';
