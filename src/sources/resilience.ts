@@ -41,7 +41,7 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, IsolatedCircuitError, bulkhead as createBulkhead, circuitBreaker, handleWhen } from 'cockatiel';
 import type { Entity, RecordOf } from '../domain/records.js';
 import { errorFields, type Logger } from '../logger.js';
-import { LoadShedError, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
+import { LoadShedError, startsTooLate, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
 import type { BreakerState, PoolStats, SourceHealthRegistry } from './health.js';
 
 export interface ResilienceSettings {
@@ -279,7 +279,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       bounds.onAbort = undefined;
       // the caller already has its answer (load shed at its deadline)
       if (bounds.expired) return Promise.reject(bounds.reason);
-      if (bounds.deadline - Date.now() < pace) return Promise.reject(new SourceError(source, 'shed', TOO_BUSY));
+      if (startsTooLate(bounds.deadline - Date.now(), pace)) return Promise.reject(new SourceError(source, 'shed', TOO_BUSY));
       return timed(what, op, bounds);
     });
   }

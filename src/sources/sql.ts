@@ -10,7 +10,7 @@ import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, Movement
 import { createKnex, isSqliteBusy } from '../db/knex.js';
 import { MOVEMENT_KINDS, type CostRecord, type Entity, type ItemRecord, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
-import { LoadShedError, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
+import { LoadShedError, startsTooLate, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
 import type { PoolStats } from './health.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
@@ -101,7 +101,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       waited?.();
       const left = deadline - Date.now();
       // thrown here, before knex sends the statement: the connection goes back to the pool unused
-      if (waited !== undefined && left < pace) throw new LoadShedError();
+      if (waited !== undefined && startsTooLate(left, pace)) throw new LoadShedError();
       started = Date.now();
       b.timeout(Math.max(1, left), { cancel: mysql });
     });
