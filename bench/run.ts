@@ -19,7 +19,7 @@
  * "as of the read"). Every cell is measured `rounds` times, the targets alternating within each
  * round; a cell reports the medians, and its ratio to the floor is the median of the per-round
  * ratios (each against the floor's cell measured next to it). Results are printed, written to bench/out/*.json and appended to
- * bench/RESULTS.md (unless --no-record). Timings are never asserted anywhere.
+ * bench/RESULTS.md and, one JSON line per run, to bench/results.jsonl (unless --no-record). Timings are never asserted anywhere.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -111,6 +111,18 @@ export interface BenchReport {
   sameAsFloor: Record<string, { compared: number; differ: number; example?: string }>;
   catalogue?: { skus: number; target: string; scenario: ScenarioName; p50: number; p99: number; rps: number; cpuMsPerRequest: number }[];
   markdown: string;
+}
+
+/** One recorded run as one line of bench/results.jsonl: the raw figures behind its RESULTS.md section. */
+export interface RecordedRun {
+  at: string;
+  command: string;
+  label: string | null;
+  smoke: boolean;
+  dataset: Dataset;
+  cells: Cell[];
+  sameAsFloor: BenchReport['sameAsFloor'];
+  catalogue: NonNullable<BenchReport['catalogue']> | null;
 }
 
 export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
@@ -213,6 +225,8 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       appendFileSync(join(HERE, 'RESULTS.md'), `${markdown}\n`);
       mkdirSync(join(HERE, 'out'), { recursive: true });
       writeFileSync(join(HERE, 'out', `run-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ dataset, cells, sameAsFloor, catalogue }, null, 2));
+      const line: RecordedRun = { at: new Date().toISOString(), command: o.command ?? 'npm run bench', label: o.label ?? null, smoke, dataset, cells, sameAsFloor, catalogue: catalogue ?? null };
+      appendFileSync(join(HERE, 'results.jsonl'), `${JSON.stringify(line)}\n`);
     }
     return { dataset, cells, sameAsFloor, catalogue, markdown };
   } finally {
