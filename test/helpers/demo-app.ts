@@ -2,7 +2,7 @@
  * Starts the real gateway over HTTP on a fresh demo (SQLite files, or MariaDB databases),
  * on 127.0.0.1 with an ephemeral port, and gives tests a small GraphQL client.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateDemo, type DemoFacts } from '../../src/cli/demo-data.js';
@@ -87,7 +87,8 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
       const text = await res.text();
       return { status: res.status, headers: res.headers, body: JSON.parse(text), text };
     },
-    close: () => app.close(),
+    // the demo's files (SQLite sources, 3PL files, store) go with the app: a suite run leaves no temp dirs
+    close: () => app.close().finally(() => rmSync(dir, { recursive: true, force: true })),
   };
 }
 
