@@ -84,7 +84,8 @@ export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
   return {
     rejected(r) {
       const where = `${r.file}${r.line === null ? '' : `:${r.line}`}`;
-      if (r.limit === null) logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
+      if (r.limit === null)
+        logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
       else logger.warn('file over a limit, refused; the previous snapshot keeps serving', { source: r.source, file: r.file, limit: r.limit, reason: r.reason });
       const name = basename(r.file);
       const kind = r.limit === null ? 'SNAPSHOT_REJECTED' : 'SNAPSHOT_TOO_LARGE';
@@ -124,7 +125,11 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     const c =
       o.health === false
         ? bare
-        : withResilience(bare, resilienceSettings(s), { health: o.health, logger, policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy } });
+        : withResilience(bare, resilienceSettings(s), {
+            health: o.health,
+            logger,
+            policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
+          });
     connectors.set(name, c);
     settings.set(name, { maxAgeSeconds: s.maxAgeSeconds, stalePolicy: s.stalePolicy, skuCodes: s.skuCodes });
   }
@@ -162,7 +167,11 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
     async pingSources() {
-      await Promise.all([...connectors.values()].map((c) => c.ping().catch((e: unknown) => logger.warn('source not reachable at start-up', { source: c.name, ...errorFields(e) }))));
+      await Promise.all(
+        [...connectors.values()].map((c) =>
+          c.ping().catch((e: unknown) => logger.warn('source not reachable at start-up', { source: c.name, ...errorFields(e) })),
+        ),
+      );
     },
     close({ flushMs }) {
       closed ??= (async () => {
