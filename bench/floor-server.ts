@@ -21,7 +21,7 @@ import type { Entity, RecordOf } from '../src/domain/records.js';
 import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../src/domain/route-order.js';
 import { DefaultRoutingPolicy } from '../src/domain/routing.js';
 import { stockProblem } from '../src/domain/validation.js';
-import { createConnector } from '../src/server/app.js';
+import { createConnector } from '../src/sources/registry.js';
 import type { Connector, StatementMeter } from '../src/sources/connector.js';
 import { openStore, type CanonicalSku, type NewAnomaly } from '../src/store/index.js';
 

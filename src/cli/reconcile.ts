@@ -22,17 +22,13 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configFile, loadConfig, type Config } from '../config/index.js';
-import { createAnomalyWebhook } from '../events/anomaly-webhook.js';
 import { describeFailure } from '../service/inventory-service.js';
-import { LocationIndex } from '../domain/locations.js';
-import { DefaultPrecedenceStrategy } from '../domain/precedence.js';
 import { addToSummary, emptySummary, orphanAnomaly, type Gap, type ReconciliationLine, type ReconciliationSummary } from '../domain/reconciliation.js';
-import { createReconciler, orphanPage } from '../service/reconciler.js';
+import { orphanPage } from '../service/reconciler.js';
+import { createRuntime } from '../service/runtime.js';
 import { createLogger, errorFields, type LogLevel } from '../logger.js';
-import { createConnector, fileEventsFor } from '../server/app.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
-import { openStore, type NewAnomaly } from '../store/index.js';
-import { createReconciliationStore } from '../store/reconciliation-store.js';
+import type { NewAnomaly } from '../store/index.js';
 import { wholeNumber, type ParsedArgs } from './args.js';
 import { csvRows, type CsvCell } from './csv-out.js';
 
@@ -102,20 +98,9 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   const logger = createLogger(o.logLevel ?? 'warn');
   const batchSize = o.batch ?? 1000;
   const codePage = o.codePage ?? 5000;
-  const store = await openStore({ ...config.store, anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger } });
-  const runs = createReconciliationStore(store.db);
-  const hook = config.anomalies.webhook;
-  const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger });
-  if (webhook !== undefined) store.anomalies.onOpened((a) => webhook.notify(a));
-  const files = fileEventsFor(store, logger);
-  const connectors = new Map<string, Connector>();
-  const settings = new Map<string, { maxAgeSeconds: number | undefined; skuCodes: 'mapped' | 'canonical' }>();
-  for (const [name, s] of Object.entries(config.sources)) {
-    connectors.set(name, createConnector(name, s, { files }));
-    settings.set(name, { maxAgeSeconds: s.maxAgeSeconds, skuCodes: s.skuCodes });
-  }
-  const locations = new LocationIndex(config.locations);
-  const reconciler = createReconciler({ connectors, settings, locations, precedence: new DefaultPrecedenceStrategy(config.precedence), logger, now });
+  const runtime = await createRuntime(config, { logger, health: false, now });
+  const { store, runs, connectors, settings, locations } = runtime;
+  const reconciler = runtime.reconciler();
   const sources = reconciler.stockSources();
   const statements = new Map<string, number>();
   const meter = countingMeter(statements);
@@ -272,12 +257,8 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
       },
     });
   } finally {
-    // refused files were queued as anomalies (fileEventsFor): written before the webhook drains
-    await store.anomalies.flush(10_000);
-    await webhook?.drain(10_000);
-    await webhook?.close();
-    await Promise.all([...connectors.values()].map((c) => c.close()));
-    await store.close();
+    // refused files were queued as anomalies (fileEventsFor, src/service/runtime.ts): written before the webhook drains
+    await runtime.close({ flushMs: 10_000 });
   }
   return result;
 }

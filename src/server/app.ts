@@ -1,29 +1,21 @@
 /**
- * Wires a validated Config into a running gateway: the store, one connector per source, the
- * location index and precedence strategy, the InventoryService, Apollo and the HTTP handler.
+ * Wires a validated Config into a running gateway: the runtime (src/service/runtime.ts: the
+ * store, one connector per source behind its resilience, the location index, the precedence
+ * strategy and the services), then Apollo, the operator routes and the HTTP handler.
  * `createApp` builds without listening (tests use it with port 0); only the CLI calls it with
  * a real port.
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { basename } from 'node:path';
 import type { Config, SourceConfig } from '../config/index.js';
-import { createAnomalyWebhook, type AnomalyWebhook } from '../events/anomaly-webhook.js';
-import { createAnomalyWorkflow } from '../service/anomaly-workflow.js';
-import { createReconciliationApi } from '../service/reconciliation-api.js';
-import { createInventoryService, type SourceSettings } from '../service/inventory-service.js';
-import { LocationIndex } from '../domain/locations.js';
-import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
-import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
-import { errorFields, type Logger } from '../logger.js';
+import type { AnomalyWebhook } from '../events/anomaly-webhook.js';
+import type { PrecedenceStrategy } from '../domain/precedence.js';
+import type { RoutingPolicy } from '../domain/routing.js';
+import type { Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
-import { createCsvConnector, type FileSourceEvents } from '../sources/csv.js';
-import { createSqlConnector } from '../sources/sql.js';
-import { SourceHealthRegistry } from '../sources/health.js';
-import { resilienceSettings, withResilience } from '../sources/resilience.js';
-import type { NewAnomaly } from '../store/anomaly-store.js';
-import { openStore, type Store } from '../store/index.js';
-import { createReconciliationStore } from '../store/reconciliation-store.js';
+import type { SourceHealthRegistry } from '../sources/health.js';
+import { createRuntime } from '../service/runtime.js';
+import type { Store } from '../store/index.js';
 import type { SourceInfo } from './context.js';
 import { createExplorer, type ExplorerOptions } from './explorer.js';
 import { createGraphQL } from './graphql.js';
@@ -72,101 +64,25 @@ export interface App {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-/** The connector for one configured source, by its `kind`. */
-export function createConnector(name: string, s: SourceConfig, o: { files?: FileSourceEvents } = {}): Connector {
-  return s.kind === 'csv' ? createCsvConnector(name, s, { events: o.files }) : createSqlConnector(name, s);
-}
-
-/**
- * File-source events for a store: a refused file is logged and recorded as an anomaly (code: the
- * file name), SNAPSHOT_TOO_LARGE when it is over `maxFileBytes` or `maxRows`, else
- * SNAPSHOT_REJECTED; files gone missing are logged and recorded as SOURCE_FILES_MISSING (code:
- * the file pattern), and logged again when they are back.
- */
-export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
-  const record = (a: NewAnomaly) => store.anomalies.enqueue([{ ...a, detail: a.detail.slice(0, 1000) }]);
-  return {
-    rejected(r) {
-      const where = `${r.file}${r.line === null ? '' : `:${r.line}`}`;
-      if (r.limit === null) logger.warn('file refused; the previous snapshot keeps serving', { source: r.source, file: r.file, line: r.line, reason: r.reason });
-      else logger.warn('file over a limit, refused; the previous snapshot keeps serving', { source: r.source, file: r.file, limit: r.limit, reason: r.reason });
-      const name = basename(r.file);
-      const kind = r.limit === null ? 'SNAPSHOT_REJECTED' : 'SNAPSHOT_TOO_LARGE';
-      record({ kind, sku: null, location: null, source: r.source, code: name, detail: `${where}: ${r.reason}` });
-    },
-    missing(m) {
-      logger.warn('source files missing', { source: m.source, path: m.path, reason: m.reason, serving: m.serving });
-      const serving = m.serving === null ? 'no snapshot to serve' : `the last snapshot (${m.serving}) keeps serving`;
-      record({ kind: 'SOURCE_FILES_MISSING', sku: null, location: null, source: m.source, code: basename(m.path), detail: `${m.reason}; ${serving}` });
-    },
-    found(f) {
-      logger.info('source files found again', { source: f.source, path: f.path });
-    },
-    loaded(l) {
-      logger.info('file loaded', { source: l.source, file: l.file, rows: l.rows });
-    },
-  };
-}
-
 export async function createApp(config: Config, o: AppOptions): Promise<App> {
-  // a locked SQLite store fails a statement at once instead of freezing the process (src/store/index.ts)
-  const store = await openStore({ ...config.store, busyTimeoutMs: 0, anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger: o.logger } });
-  const hook = config.anomalies.webhook;
-  const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger: o.logger });
-  if (webhook !== undefined) store.anomalies.onOpened((opened) => webhook.notify(opened));
-  const files = fileEventsFor(store, o.logger);
-  const connectors = new Map<string, Connector>();
-  const settings = new Map<string, SourceSettings>();
-  const sources: SourceInfo[] = [];
   // the registry, also feeding /metrics and /status with every read
   const health = new ObservedHealthRegistry(o.now);
-  for (const [name, s] of Object.entries(config.sources)) {
-    // every kind of connector gets the same deadline, breaker, bulkhead and retry
-    const c = withResilience(createConnector(name, s, { files }), resilienceSettings(s), {
-      health,
-      logger: o.logger,
-      policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
-    });
-    connectors.set(name, c);
-    settings.set(name, { maxAgeSeconds: s.maxAgeSeconds, stalePolicy: s.stalePolicy, skuCodes: s.skuCodes });
-    sources.push({ name, kind: c.kind, entities: [...c.entities], maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy });
-  }
-  const inventory = createInventoryService({
-    connectors,
-    settings,
-    store,
-    locations: new LocationIndex(config.locations),
-    precedence: o.precedence ?? new DefaultPrecedenceStrategy(config.precedence),
-    maxSkusPerQuery: config.server.maxSkusPerQuery,
-    routing: {
-      policy: o.routing ?? new DefaultRoutingPolicy({ exhaustiveLimit: config.routing.exhaustiveLimit }),
-      maxLines: config.routing.maxLines,
-      useStaleStock: config.routing.useStaleStock,
-    },
-    logger: o.logger,
-    now: o.now,
+  // a locked SQLite store fails a statement at once instead of freezing the process (src/store/index.ts)
+  const runtime = await createRuntime(config, { logger: o.logger, health, busyTimeoutMs: 0, precedence: o.precedence, routing: o.routing, now: o.now });
+  const { store, connectors, webhook } = runtime;
+  const sources: SourceInfo[] = [...connectors.values()].map((c) => {
+    const s = config.sources[c.name] as SourceConfig;
+    return { name: c.name, kind: c.kind, entities: [...c.entities], maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy };
   });
-
-  const reconciliation = createReconciliationApi({
-    connectors,
-    settings,
-    locations: new LocationIndex(config.locations),
-    precedence: o.precedence ?? new DefaultPrecedenceStrategy(config.precedence),
-    store,
-    runs: createReconciliationStore(store.db),
-    maxSkusPerQuery: config.server.maxSkusPerQuery,
-    logger: o.logger,
-    now: o.now,
-  });
-  const anomalyWorkflow = createAnomalyWorkflow(store);
+  const inventory = runtime.inventory();
+  const reconciliation = runtime.reconciliation();
+  const anomalyWorkflow = runtime.anomalyWorkflow();
 
   // a source that is down at start-up is reported, never fatal: it may come back
-  await Promise.all(
-    [...connectors.values()].map((c) => c.ping().catch((e: unknown) => o.logger.warn('source not reachable at start-up', { source: c.name, ...errorFields(e) }))),
-  );
+  await runtime.pingSources();
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
-  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: createReconciliationStore(store.db), now: o.now });
+  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 
@@ -246,11 +162,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
         const { cutShort } = await front.shutdown(options.graceMs ?? 10_000);
         if (cutShort > 0) o.logger.warn('shutdown grace period over: requests cut short', { cutShort });
         await graphql.stop();
-        await Promise.all([...connectors.values()].map((c) => c.close()));
-        await store.anomalies.flush(2_000);
-        await webhook?.drain(2_000);
-        await webhook?.close();
-        await store.close();
+        await runtime.close({ flushMs: 2_000 });
       })();
       return closed;
     },

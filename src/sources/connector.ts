@@ -2,7 +2,8 @@
  * The seam between the gateway and a source system. A connector answers batched reads for
  * the entities it maps, in the source's own codes, and knows nothing of canonical SKUs or
  * precedence. One contract test suite (test/connector-contract.test.ts) runs against every
- * implementation.
+ * implementation. Which implementation a configured source gets is decided by its `kind`, in
+ * the registry (src/sources/registry.ts).
  */
 import type { Entity, RecordOf } from '../domain/records.js';
 import type { PoolStats } from './health.js';

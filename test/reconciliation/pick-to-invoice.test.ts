@@ -10,7 +10,7 @@ import { DefaultPrecedenceStrategy } from '../../src/domain/precedence.js';
 import { compareLine, type RawFigure, type ReconciliationLine } from '../../src/domain/reconciliation.js';
 import { createReconciler } from '../../src/service/reconciler.js';
 import { silentLogger } from '../../src/logger.js';
-import { createConnector } from '../../src/server/app.js';
+import { createConnector } from '../../src/sources/registry.js';
 import type { Connector } from '../../src/sources/connector.js';
 import { createSqliteDatabase, type TestDatabase } from '../helpers/databases.js';
 
