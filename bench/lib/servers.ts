@@ -18,7 +18,7 @@ export interface Target {
   /** Short name used in the results (`floor`, `gateway`, `graphql-js+cc`, ...). */
   name: string;
   kind: 'floor' | 'gateway';
-  /** Environment for the gateway: INVENTORY_GRAPH_EXECUTOR, INVENTORY_GRAPH_CACHE_CONTROL. */
+  /** Environment for the gateway: INVENTORY_GRAPH_EXECUTOR, INVENTORY_GRAPH_CACHE_CONTROL, read by the demo config through `${VAR:-default}`. */
   env?: Record<string, string>;
   /** How the load sends the scenarios: by trusted-document id (default), or as query text. */
   carrier?: Carrier;

@@ -637,6 +637,15 @@ function configYaml(opts: DemoOptions, env: Env, connections: Record<DbSystem, s
 
 store: { client: better-sqlite3, connection: ./gateway.sqlite }
 
+# switches the environment may set, as before they were config keys (docs/configuration.md)
+server:
+  executor: "\${INVENTORY_GRAPH_EXECUTOR:-jit}"
+  fastPath: "\${INVENTORY_GRAPH_FAST_PATH:-on}"
+  cacheControl: "\${INVENTORY_GRAPH_CACHE_CONTROL:-off}"
+  loopbackStatus: "\${INVENTORY_GRAPH_LOOPBACK_STATUS:-off}"
+log:
+  level: "\${LOG_LEVEL:-info}"
+
 sources:
   erp: # financial truth: balances per site, standard cost, item master
     kind: sql

@@ -284,7 +284,7 @@ export async function reconcileCommand({ values }: ParsedArgs): Promise<number> 
     outDir,
     tolerance,
     ...(batch !== undefined ? { batch } : {}),
-    logLevel: (process.env.LOG_LEVEL as LogLevel | undefined) ?? 'warn',
+    logLevel: config.log.level ?? 'warn',
     progress: tty ? (line, done) => process.stdout.write(`\r${line}\u001b[K${done ? '\n' : ''}`) : undefined,
   });
   const s = result.summary;

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { configFile, loadConfig, serverDefaults, type Config } from '../config/index.js';
-import { createLogger, errorFields, type LogLevel, type Logger } from '../logger.js';
+import { createLogger, errorFields, type Logger } from '../logger.js';
 import { createApp, type App } from '../server/app.js';
 import { hashKey, newKey, ROLES, type Role } from '../server/auth.js';
 import { openStore } from '../store/index.js';
@@ -21,9 +21,8 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
   if (demo && values.config !== undefined) throw new UsageError('--demo serves the demo\'s own config: leave out --config');
   if (!demo && (values.dir !== undefined || values.skus !== undefined)) throw new UsageError('--dir and --skus go with --demo');
   const skus = wholeNumber(values.skus, '--skus', 1, 99_999_999);
-  const logger = createLogger((env.LOG_LEVEL as LogLevel | undefined) ?? 'info');
 
-  // the demo's config is written by generateDemo, with no `server` section: the defaults
+  // the demo's config is written by generateDemo, with no host or port: the defaults
   let config = demo ? undefined : loadConfig(configFile(values.config as string | undefined, env));
   const server = config?.server ?? serverDefaults();
   const port = wholeNumber(values.port, '--port', 0, 65_535) ?? wholeNumber(env.PORT || undefined, 'PORT', 0, 65_535) ?? server.port;
@@ -38,6 +37,7 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
     const say = (m: string) => process.stdout.write(`${m}\n`);
     ({ config, exampleSkus, keys: demoKeys } = await prepareDemo(dir, { generate: true, skus, say }));
   }
+  const logger = createLogger((config as Config).log.level ?? 'info');
   const app = await createApp(config as Config, { logger, exampleSkus, explorerHeaders: demoKeys && { 'x-api-key': demoKeys.analyst } });
   let url: string;
   try {
@@ -51,7 +51,7 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
 
   process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
   const origin = new URL(url).origin;
-  process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (from this host without a key, else an analyst key)\n`);
+  process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (${(config as Config).server.loopbackStatus ? 'from this host without a key, else ' : 'with '}an analyst key)\n`);
   if (demoKeys !== undefined) {
     process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
     for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);

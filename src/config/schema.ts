@@ -11,6 +11,14 @@ const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must start with a let
 const clientName = z.enum(['better-sqlite3', 'mysql2']);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+/**
+ * A switch: true/false, or on/off, so that it can come from the environment through
+ * interpolation, which always gives a string (`fastPath: ${INVENTORY_GRAPH_FAST_PATH:-on}`).
+ */
+const onOff = z
+  .union([z.boolean(), z.enum(['on', 'off', 'true', 'false'])], { error: 'must be true or false (or on / off)' })
+  .transform((v) => v === true || v === 'on' || v === 'true');
+
 /** `where: { status: [A, B], deleted: 0 }`: equality or IN, values always bound. */
 const where = z.record(z.string().min(1), z.union([scalar, z.array(scalar).min(1)]));
 
@@ -232,6 +240,15 @@ export const configSchema = z.strictObject({
       headersTimeoutMs: z.number().int().min(1).max(600_000).default(10_000).describe('Time for a request\'s headers to arrive (a silent or slowloris connection gets 408 and is closed), in ms. Defaults to 10000.'),
       requestTimeoutMs: z.number().int().min(1).max(3_600_000).default(30_000).describe('Time for a whole request, headers and body, to arrive (a body dribbled gets 408), in ms; it does not limit how long the answer takes. At least `headersTimeoutMs`. Defaults to 30000.'),
       maxConnections: z.number().int().min(1).max(1_000_000).default(1_000).describe('Most open client connections per process; one more is closed at once. Defaults to 1000.'),
+      executor: z.enum(['jit', 'graphql-js']).default('jit').describe('`jit`: operations are compiled once by graphql-jit and kept in a bounded cache; `graphql-js`: Apollo\'s own executor, a switch back without a release (`executor: ${INVENTORY_GRAPH_EXECUTOR:-jit}` lets the environment choose). Defaults to `jit`.'),
+      fastPath: onOff.prefault(true).describe('Trusted documents called by id are answered without Apollo\'s request pipeline, with the same answer. Applies with the `jit` executor and `cacheControl` off only. Defaults to true.'),
+      cacheControl: onOff.prefault(false).describe('Apollo\'s cache-control plugin, which runs a hook on every resolved field to compute `Cache-Control` from `@cacheControl` hints. No type has hints (every answer is live), so it is off by default; on, the fast path is off. Defaults to false.'),
+      loopbackStatus: onOff.prefault(false).describe('/status, /status.json and /metrics answer a request from this host itself without a key (loopback peer, loopback `Host`, no proxy header). Off, they need an analyst or admin key: behind a proxy on the same host every request looks local. Defaults to false.'),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional().describe('The least severe log line written (JSON, to stderr). Unset: `info` for `start`, `warn` for `reconcile`; `level: ${LOG_LEVEL:-info}` lets the environment choose.'),
     })
     .prefault({}),
   store: z.strictObject({

@@ -92,6 +92,9 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     limits: { limitsFor, locationCount: config.locations.length },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
     compiledCache: metrics.compiledCache,
+    executor: config.server.executor,
+    cacheControl: config.server.cacheControl,
+    fastPath: config.server.fastPath,
   });
   if (config.auth.open) o.logger.warn('auth.open is set: no API key is needed and every request is admin (local development only)');
   else if (config.auth.keys.length === 0) {
@@ -130,7 +133,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     ready: () => store.ping(),
     sources: () => health.summary(),
     draining: () => front.draining,
-    operator: createOperatorRoutes({ authenticate, status, metrics }),
+    operator: createOperatorRoutes({ authenticate, status, metrics, loopbackWithoutKey: config.server.loopbackStatus }),
     onResponse(r) {
       metrics.observeRequest(r);
       requestLog(r);

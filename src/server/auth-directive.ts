@@ -5,8 +5,8 @@
  * FORBIDDEN for that field only: the field is null and the rest of the answer is returned.
  */
 import { MapperKind, getDirective, mapSchema } from '@graphql-tools/utils';
-import { GraphQLError, defaultFieldResolver, type GraphQLSchema } from 'graphql';
-import { ErrorCode } from '../errors.js';
+import { defaultFieldResolver, type GraphQLSchema } from 'graphql';
+import { ForbiddenError } from '../errors.js';
 import { allows, type Role } from './auth.js';
 import type { GatewayContext } from './context.js';
 
@@ -21,9 +21,7 @@ export function authDirectiveTransformer(schema: GraphQLSchema): GraphQLSchema {
         ...field,
         resolve(source, args, ctx: GatewayContext, info) {
           if (!allows(ctx.principal.role, role)) {
-            throw new GraphQLError(`${typeName}.${fieldName} needs the ${role} role; this key (${ctx.principal.name}) is ${ctx.principal.role}.`, {
-              extensions: { code: ErrorCode.FORBIDDEN },
-            });
+            throw new ForbiddenError(`${typeName}.${fieldName} needs the ${role} role; this key (${ctx.principal.name}) is ${ctx.principal.role}.`);
           }
           return resolve(source, args, ctx, info);
         },

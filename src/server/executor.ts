@@ -30,8 +30,9 @@
  * are BAD_USER_INPUT with HTTP 400 (`refusedVariables`), as Apollo answers them for graphql-js.
  */
 import type { ApolloServerOptionsWithGateway } from '@apollo/server';
-import { GraphQLError, getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { BadUserInputError, OperationResolutionError } from '../errors.js';
 import { Lru } from '../lru.js';
 
 type Gateway = ApolloServerOptionsWithGateway<Record<string, unknown>>['gateway'];
@@ -75,7 +76,7 @@ export function compiledExecutorGateway(schema: GraphQLSchema, o: CompiledExecut
     const operation = getOperationAST(rc.document, asked);
     if (operation === null || operation === undefined) {
       const message = asked ? `Unknown operation named "${asked}".` : 'Must provide operation name if query contains multiple operations.';
-      return { errors: [new GraphQLError(message, { extensions: { code: 'OPERATION_RESOLUTION_FAILURE', http: { status: 400 } } })] };
+      return { errors: [new OperationResolutionError(message)] };
     }
     // rc.source: the query text, also when the client sent only its persisted-query hash
     const key = keyOf(asked, rc.source);
@@ -117,12 +118,6 @@ export function compileOperation(schema: GraphQLSchema, document: DocumentNode, 
  */
 export function refusedVariables(result: ExecutionResult): ExecutionResult {
   if (result.data !== undefined || result.errors === undefined) return result;
-  return { errors: result.errors.map((e) => badVariables(e)) };
-}
-
-/** jit's refusal of a variable as Apollo answers graphql-js's: BAD_USER_INPUT, HTTP 400, same locations. */
-function badVariables(e: GraphQLError): GraphQLError {
-  const err = new GraphQLError(e.message, { extensions: { ...e.extensions, code: 'BAD_USER_INPUT', http: { status: 400 } } });
-  if (e.locations !== undefined) (err as { locations?: GraphQLError['locations'] }).locations = e.locations;
-  return err;
+  // jit's refusal of a variable as Apollo answers graphql-js's
+  return { errors: result.errors.map((e) => BadUserInputError.variable(e)) };
 }

@@ -20,10 +20,10 @@
  * variables? }` (no `query`) whose hash is a published query's, from a client that takes plain
  * JSON: an unknown id gets Apollo's PERSISTED_QUERY_NOT_FOUND, a mutation Apollo's pipeline.
  */
-import { getOperationAST, GraphQLError, parse, validate, type DocumentNode, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { getOperationAST, parse, validate, type DocumentNode, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ErrorCode } from '../errors.js';
+import { ensureGraphQLError, ErrorCode } from '../errors.js';
 import type { GatewayContext } from './context.js';
 import type { PersistedQueryManifest } from './documents.js';
 import { compileOperation, refusedVariables } from './executor.js';
@@ -93,7 +93,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
       o.limits.check(context, p.body, variables, p.document, p.operation);
     } catch (e) {
       // refused before anything ran: errors only, and 500 unless the error says otherwise
-      return answer(context, p, { errors: [asGraphQLError(e)] }, 500);
+      return answer(context, p, { errors: [ensureGraphQLError(e)] }, 500);
     }
     return answer(context, p, refusedVariables(await p.compiled.query(undefined, context, variables)), undefined);
   };
@@ -140,12 +140,6 @@ function trustedRequest(body: unknown, headers: IncomingHttpHeaders): TrustedReq
   return { id: persisted.sha256Hash, operationName: operationName ?? undefined, variables: variables ?? undefined };
 }
 
-/** What Apollo makes of a thrown value (its `ensureGraphQLError`). */
-function asGraphQLError(e: unknown): GraphQLError {
-  if (e instanceof GraphQLError) return e;
-  if (e instanceof Error) return new GraphQLError(e.message, { originalError: e });
-  return new GraphQLError(`Unexpected error value: ${String(e)}`);
-}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x);

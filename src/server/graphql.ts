@@ -38,22 +38,14 @@ export interface GraphQLServerOptions {
   limits: Omit<LimitsPluginOptions, 'schema'>;
   /** The parser's token cap: the largest of the roles' `maxTokens`, so no document is lexed further. */
   maxTokens: number;
-  /**
-   * `jit` (default): operations are compiled once by graphql-jit and kept in a bounded LRU
-   * (src/server/executor.ts); `graphql-js`: Apollo's own executor. Else from
-   * $INVENTORY_GRAPH_EXECUTOR, a switch back to graphql-js without a release.
-   */
+  /** `server.executor`: `jit` (default), operations compiled once by graphql-jit and kept in a bounded LRU (src/server/executor.ts), or `graphql-js`, Apollo's own executor. */
   executor?: 'jit' | 'graphql-js';
-  /**
-   * Apollo's cache-control plugin, which runs a hook on every resolved field to compute
-   * `Cache-Control` from `@cacheControl` hints. No type has hints (every answer is live), so
-   * it is off by default; else from $INVENTORY_GRAPH_CACHE_CONTROL=on.
-   */
+  /** `server.cacheControl`: Apollo's cache-control plugin (off by default: no type has `@cacheControl` hints). */
   cacheControl?: boolean;
   /**
-   * Trusted documents called by id answered without Apollo's request pipeline, the same answer
-   * (src/server/fast-path.ts). Default: on with the jit executor and cache-control off; else
-   * from $INVENTORY_GRAPH_FAST_PATH=on|off.
+   * `server.fastPath`: trusted documents called by id answered without Apollo's request
+   * pipeline, the same answer (src/server/fast-path.ts). Default on; it applies with the jit
+   * executor and cache-control off only.
    */
   fastPath?: boolean;
   /** Most compiled operations the jit executor keeps. Defaults to 500. */
@@ -64,17 +56,12 @@ export interface GraphQLServerOptions {
   compiledCache?: CompiledCacheObserver;
 }
 
-/** The execution settings: the options, else the environment, else the fast defaults. */
-export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'cacheControl' | 'fastPath'>, env = process.env) {
-  const executor = o.executor ?? env.INVENTORY_GRAPH_EXECUTOR ?? 'jit';
-  if (executor !== 'jit' && executor !== 'graphql-js') throw new Error(`INVENTORY_GRAPH_EXECUTOR must be jit or graphql-js, got "${executor}"`);
-  const cc = env.INVENTORY_GRAPH_CACHE_CONTROL;
-  if (cc !== undefined && cc !== 'on' && cc !== 'off') throw new Error(`INVENTORY_GRAPH_CACHE_CONTROL must be on or off, got "${cc}"`);
-  const fp = env.INVENTORY_GRAPH_FAST_PATH;
-  if (fp !== undefined && fp !== 'on' && fp !== 'off') throw new Error(`INVENTORY_GRAPH_FAST_PATH must be on or off, got "${fp}"`);
-  const cacheControl = o.cacheControl ?? cc === 'on';
+/** The execution settings: the options, else the fast defaults (the config's defaults too). */
+export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'cacheControl' | 'fastPath'>) {
+  const executor = o.executor ?? 'jit';
+  const cacheControl = o.cacheControl ?? false;
   // the fast path answers as the jit executor does, and sets no Cache-Control
-  const fastPath = executor === 'jit' && !cacheControl && (o.fastPath ?? fp !== 'off');
+  const fastPath = executor === 'jit' && !cacheControl && (o.fastPath ?? true);
   return { executor, cacheControl, fastPath } as const;
 }
 

@@ -104,7 +104,7 @@ export function createHttpHandler(o: HttpOptions) {
       seen.route = 'graphql';
       if (method !== 'GET' && method !== 'POST') {
         res.setHeader('allow', 'GET, POST');
-        return json(res, 405, { errors: [{ message: `Method ${method} is not allowed on /graphql.`, extensions: { code: 'METHOD_NOT_ALLOWED' } }] });
+        return json(res, 405, { errors: [{ message: `Method ${method} is not allowed on /graphql.`, extensions: { code: ErrorCode.METHOD_NOT_ALLOWED } }] });
       }
 
       const auth = o.authenticate(req.headers, url.searchParams);
@@ -119,14 +119,14 @@ export function createHttpHandler(o: HttpOptions) {
       if (method === 'POST') {
         const text = await readBody(req, maxBody);
         if (text === undefined) {
-          return json(res, 413, { errors: [{ message: `Request body larger than ${maxBody} bytes.`, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] });
+          return json(res, 413, { errors: [{ message: `Request body larger than ${maxBody} bytes.`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }] });
         }
         const type = req.headers['content-type'] ?? '';
         if (/^application\/(graphql-response\+)?json\b/i.test(type)) {
           try {
             body = text === '' ? undefined : JSON.parse(text);
           } catch {
-            return json(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: 'BAD_REQUEST' } }] });
+            return json(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: ErrorCode.BAD_REQUEST } }] });
           }
         } else {
           body = text;
@@ -158,7 +158,7 @@ export function createHttpHandler(o: HttpOptions) {
         res.end();
       }
     } catch {
-      if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
       else res.end();
     }
   };

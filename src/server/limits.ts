@@ -14,7 +14,6 @@
  */
 import type { ApolloServerPlugin } from '@apollo/server';
 import {
-  GraphQLError,
   Kind,
   Lexer,
   Source,
@@ -24,7 +23,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import { ErrorCode } from '../errors.js';
+import { BadRequestError, BadUserInputError, ForbiddenError, LimitExceededError, RateLimitedError } from '../errors.js';
 import { operationDemand, operationShape, type OperationShape } from './cost.js';
 import type { GatewayContext } from './context.js';
 import { allows, ROLES, type Role } from './auth.js';
@@ -52,10 +51,6 @@ export const DEFAULT_LIMITS: Limits = {
   maxSkus: 500,
   pointsPerMinute: 10_000_000,
 };
-
-export function limitError(message: string, extensions: Record<string, unknown>, status = 400): GraphQLError {
-  return new GraphQLError(message, { extensions: { code: ErrorCode.LIMIT_EXCEEDED, ...extensions, http: { status } } });
-}
 
 export interface LimitsPluginOptions {
   /** The schema the operations run against: arguments are measured as it coerces them, defaults included. */
@@ -91,16 +86,16 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     const limits = o.limitsFor(role);
     const bytes = Buffer.byteLength(query, 'utf8');
     if (bytes > limits.maxDocumentBytes) {
-      throw limitError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes, actual: bytes });
+      throw new LimitExceededError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes, actual: bytes });
     }
     let tokens = tokenCounts.get(document);
     if (tokens === undefined) tokenCounts.set(document, (tokens = countTokens(query, tokenCap)));
     if (tokens > limits.maxTokens) {
-      throw limitError(`The document has more than ${limits.maxTokens} tokens (the most for role ${role}).`, { limit: 'maxTokens', max: limits.maxTokens });
+      throw new LimitExceededError(`The document has more than ${limits.maxTokens} tokens (the most for role ${role}).`, { limit: 'maxTokens', max: limits.maxTokens });
     }
     if (operation === undefined) return;
     if (operation.operation === 'subscription') {
-      throw new GraphQLError('Subscriptions are not served: ask again with a query.', { extensions: { code: ErrorCode.BAD_REQUEST, http: { status: 400 } } });
+      throw new BadRequestError('Subscriptions are not served: ask again with a query.');
     }
     // a key with less than one point left can afford no operation: refused before any walk
     if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, 1, limits.pointsPerMinute, false);
@@ -108,26 +103,25 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     let shape = shapes.get(operation);
     if (shape === undefined) shapes.set(operation, (shape = operationShape(o.schema, operation, fragments)));
     const over = (limit: keyof Limits, actual: number, what: string) => {
-      if (actual > limits[limit]) throw limitError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
+      if (actual > limits[limit]) throw new LimitExceededError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
     };
     over('maxDepth', shape.depth, 'is nested');
     over('maxAliases', shape.aliases, 'has aliases:');
     over('maxDirectives', shape.directives, 'uses directives:');
     if (shape.introspection && !allows(role, 'analyst')) {
-      throw new GraphQLError(`Introspection is for the analyst and admin roles; this key (${contextValue.principal.name}) is ${role}.`, {
-        extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
-      });
+      throw new ForbiddenError(`Introspection is for the analyst and admin roles; this key (${contextValue.principal.name}) is ${role}.`, 403);
     }
     const m = operationDemand(o.schema, operation, fragments, variables, o.locationCount);
     if (m.skus > limits.maxSkus) {
-      throw new GraphQLError(`Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`, {
-        extensions: { code: ErrorCode.BAD_USER_INPUT, limit: 'maxSkus', max: limits.maxSkus, actual: m.skus, http: { status: 400 } },
+      throw BadUserInputError.tooManySkus(`Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`, {
+        max: limits.maxSkus,
+        actual: m.skus,
       });
     }
     over('maxCost', m.cost, 'is estimated to cost');
     // more than a whole minute's points could never be paid, however long the client waits
     if (limits.pointsPerMinute > 0 && m.cost > limits.pointsPerMinute) {
-      throw limitError(`The operation is estimated to cost ${m.cost} points, more than the ${limits.pointsPerMinute} a key of role ${role} may spend in a minute: ask for fewer SKUs or fields.`, {
+      throw new LimitExceededError(`The operation is estimated to cost ${m.cost} points, more than the ${limits.pointsPerMinute} a key of role ${role} may spend in a minute: ask for fewer SKUs or fields.`, {
         limit: 'pointsPerMinute',
         max: limits.pointsPerMinute,
         actual: m.cost,
@@ -161,10 +155,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     buckets.set(key, b);
     if (cost > b.points) {
       const wait = Math.max(1, Math.ceil(((cost - b.points) / perMinute) * 60));
-      const headers = new Map([['retry-after', String(wait)]]);
-      throw new GraphQLError(`Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(b.points)} are left; retry in ${wait} s.`, {
-        extensions: { code: ErrorCode.RATE_LIMITED, retryAfterSeconds: wait, http: { status: 429, headers } },
-      });
+      throw new RateLimitedError(`Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(b.points)} are left; retry in ${wait} s.`, wait);
     }
     if (take) b.points -= cost;
   }

@@ -15,12 +15,12 @@
  *
  * **Who may see it.** It shows operational data, so an analyst (or admin) API key is needed, in
  * a header as for /graphql (`Authorization: Bearer KEY` or `x-api-key`; never in the URL: these
- * paths take no query string at all). A browser cannot send a header to a plain page, so a
- * request from this host itself needs no key: its peer is a loopback address, its `Host` a
- * loopback name (not a DNS-rebound name), and it carries no proxy header (`Forwarded`,
- * `X-Forwarded-For`, `X-Real-IP`, `X-Forwarded-Host`, `Via`): a reverse proxy on the same host
- * that adds none of those would make everything it forwards local, so such a setup should turn
- * this off with INVENTORY_GRAPH_LOOPBACK_STATUS=off.
+ * paths take no query string at all). A browser cannot send a header to a plain page, so with
+ * `server.loopbackStatus` on, a request from this host itself needs no key: its peer is a
+ * loopback address, its `Host` a loopback name (not a DNS-rebound name), and it carries no proxy
+ * header (`Forwarded`, `X-Forwarded-For`, `X-Real-IP`, `X-Forwarded-Host`, `Via`). It is off by
+ * default: a reverse proxy on the same host that adds none of those headers would make
+ * everything it forwards local.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
@@ -213,7 +213,7 @@ function within<T>(p: Promise<T>, ms: number): Promise<T> {
 
 export type OperatorAccess = { ok: true; principal: Principal } | { ok: false; status: 400 | 401 | 403; message: string };
 
-/** Who reads /status, /status.json and /metrics without a key: requests from this host itself. */
+/** Who reads /status, /status.json and /metrics without a key when `server.loopbackStatus` is on: requests from this host itself. */
 export const LOOPBACK_PRINCIPAL: Principal = { name: 'loopback', role: 'analyst' };
 
 /** True for a request made on this host, straight to us (see the module comment). */
@@ -236,7 +236,7 @@ export function operatorAccess(
   const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined;
   if (!presented && loopbackWithoutKey && isLocalRequest(req.socket.remoteAddress, req.headers)) return { ok: true, principal: LOOPBACK_PRINCIPAL };
   const auth = authenticate(req.headers, url.searchParams);
-  if (!auth.ok) return { ok: false, status: 401, message: `${auth.message} ${url.pathname} needs an analyst or admin key (or a request from this host).` };
+  if (!auth.ok) return { ok: false, status: 401, message: `${auth.message} ${url.pathname} needs an analyst or admin key${loopbackWithoutKey ? ' (or a request from this host)' : ''}.` };
   if (!allows(auth.principal.role, 'analyst')) {
     return { ok: false, status: 403, message: `${url.pathname} shows operational data: it needs an analyst or admin key, not ${auth.principal.role}.` };
   }
@@ -255,25 +255,17 @@ export interface OperatorRoutesOptions {
   authenticate: (headers: IncomingHttpHeaders, search: URLSearchParams) => AuthResult;
   status: () => Promise<StatusData>;
   metrics?: Metrics;
-  /** Requests from this host need no key. Defaults to true, unless INVENTORY_GRAPH_LOOPBACK_STATUS=off. */
+  /** Requests from this host need no key (`server.loopbackStatus`). Defaults to false. */
   loopbackWithoutKey?: boolean;
   /** The page's refresh interval, in seconds. Defaults to 15. */
   refreshSeconds?: number;
-}
-
-/** Whether $INVENTORY_GRAPH_LOOPBACK_STATUS lets local requests read without a key (on, the default, or off). */
-export function loopbackSetting(env = process.env): boolean {
-  const v = env.INVENTORY_GRAPH_LOOPBACK_STATUS;
-  if (v === undefined || v === 'on') return true;
-  if (v === 'off') return false;
-  throw new Error(`INVENTORY_GRAPH_LOOPBACK_STATUS must be on or off, got "${v}"`);
 }
 
 const PATHS: Record<string, OperatorResponse['route']> = { '/status': 'status', '/status.json': 'status', '/metrics': 'metrics' };
 
 /** Answers /status, /status.json and /metrics; undefined for any other path. */
 export function createOperatorRoutes(o: OperatorRoutesOptions) {
-  const loopback = o.loopbackWithoutKey ?? loopbackSetting();
+  const loopback = o.loopbackWithoutKey ?? false;
   return async function operator(req: IncomingMessage, url: URL): Promise<OperatorResponse | undefined> {
     const route = PATHS[url.pathname];
     if (route === undefined) return undefined;

@@ -14,7 +14,12 @@ let browser: Browser | undefined;
 
 beforeAll(async () => {
   // the WMS "stopped": its SQLite file is gone
-  demo = await startDemoApp({ skus: 200, editConfig: (y) => y.replace(/connection: "?\.\/wms\.sqlite"?/, 'connection: ./gone/wms.sqlite') });
+  // a browser sends no key to a plain page: from this host, with server.loopbackStatus on
+  demo = await startDemoApp({
+    skus: 200,
+    editConfig: (y) => y.replace(/connection: "?\.\/wms\.sqlite"?/, 'connection: ./gone/wms.sqlite'),
+    override: { server: { loopbackStatus: true } },
+  });
   origin = new URL(demo.url).origin;
 });
 afterAll(async () => {

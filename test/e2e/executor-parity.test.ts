@@ -93,9 +93,8 @@ let jit: DemoApp;
 let graphqlJs: DemoApp;
 
 beforeAll(async () => {
-  // one after the other: the environment switch is read while an app is created
   jit = await startDemoApp({ skus: 300, editConfig: costGone });
-  graphqlJs = await startDemoApp({ skus: 300, editConfig: costGone, env: { INVENTORY_GRAPH_EXECUTOR: 'graphql-js' } });
+  graphqlJs = await startDemoApp({ skus: 300, editConfig: costGone, override: { server: { executor: 'graphql-js' } } });
 });
 
 afterAll(async () => {

@@ -27,9 +27,8 @@ let apollo: DemoApp;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  // one after the other: the environment switch is read while an app is created
   fast = await startDemoApp({ skus: 200, editConfig: edit, logLevel: 'info', log: (l) => logLines.push(l) });
-  apollo = await startDemoApp({ skus: 200, editConfig: edit, env: { INVENTORY_GRAPH_FAST_PATH: 'off' } });
+  apollo = await startDemoApp({ skus: 200, editConfig: edit, override: { server: { fastPath: false } } });
 });
 
 afterAll(async () => {
@@ -52,7 +51,7 @@ async function answer(d: DemoApp, payload: unknown, headers: Record<string, stri
 }
 
 async function servedByFastPath(d: DemoApp): Promise<number> {
-  const res = await fetch(d.url.replace(/\/graphql$/, '/metrics'));
+  const res = await fetch(d.url.replace(/\/graphql$/, '/metrics'), { headers: { 'x-api-key': d.keys.analyst } });
   const m = /inventory_graph_graphql_fast_path_requests_total\{result="served"\} (\d+)/.exec(await res.text());
   return Number(m?.[1] ?? Number.NaN);
 }

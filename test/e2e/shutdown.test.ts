@@ -34,7 +34,7 @@ beforeAll(async () => {
   demo = await startDemoApp({ skus: 30 });
   file = join(demo.dir, 'inventory-graph.yaml');
   childFile = join(demo.dir, 'child.yaml');
-  writeFileSync(childFile, `${readFileSync(file, 'utf8')}\nserver:\n  drainIdleMs: 2000\n`);
+  writeFileSync(childFile, readFileSync(file, 'utf8').replace(/^server:\n/m, 'server:\n  drainIdleMs: 2000\n'));
 });
 afterAll(async () => {
   await demo?.close();

@@ -87,7 +87,7 @@ afterAll(async () => {
 
 /** The WMS's shed reads as `/metrics` counts them (`inventory_graph_source_errors_total{kind="shed"}`). */
 async function shedMetric(c: Client): Promise<number> {
-  const text = await (await fetch(new URL('/metrics', c.url))).text();
+  const text = await (await fetch(new URL('/metrics', c.url), { headers: { 'x-api-key': demo.keys.admin! } })).text();
   return Number(/^inventory_graph_source_errors_total\{source="wms",kind="shed"\} (\d+)$/m.exec(text)?.[1]);
 }
 

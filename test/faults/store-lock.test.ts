@@ -46,7 +46,7 @@ async function negativesOf(demo: DemoApp, skus: readonly string[]): Promise<List
 
 /** The value of one sample of /metrics (0 when absent). */
 async function sample(demo: DemoApp, series: string): Promise<number> {
-  const text = await (await fetch(`${new URL(demo.url).origin}/metrics`)).text();
+  const text = await (await fetch(`${new URL(demo.url).origin}/metrics`, { headers: { 'x-api-key': demo.keys.analyst } })).text();
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }

@@ -5,6 +5,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseDocument } from 'yaml';
 import { generateDemo, type DemoFacts } from '../../src/cli/demo-data.js';
 import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -41,8 +42,8 @@ export interface DemoAppOptions {
   editConfig?: (yaml: string) => string;
   /** Silence logs unless LOG_LEVEL is set. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
-  /** Environment variables set while the app is created (execution switches such as INVENTORY_GRAPH_EXECUTOR). */
-  env?: Record<string, string>;
+  /** Config keys set in the generated YAML, after `editConfig`: `{ server: { executor: 'graphql-js' } }`. */
+  override?: Partial<Record<'server' | 'log' | 'auth' | 'routing' | 'anomalies' | 'defaults', Record<string, unknown>>>;
   /** Receives every log line (JSON, at `logLevel`, default warn) instead of stderr. */
   log?: (line: string) => void;
 }
@@ -57,20 +58,11 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   });
   const file = join(dir, 'inventory-graph.yaml');
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
+  if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
   const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
-  const saved = Object.keys(o.env ?? {}).map((k) => [k, process.env[k]] as const);
-  Object.assign(process.env, o.env);
-  let app: Awaited<ReturnType<typeof createApp>>;
-  try {
-    const logger = o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
-    app = await createApp(config, { logger });
-  } finally {
-    for (const [k, v] of saved) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  }
+  const logger = o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
+  const app = await createApp(config, { logger });
   const url = await app.listen(0, '127.0.0.1');
   return {
     app,
@@ -90,6 +82,15 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     // the demo's files (SQLite sources, 3PL files, store) go with the app: a suite run leaves no temp dirs
     close: () => app.close().finally(() => rmSync(dir, { recursive: true, force: true })),
   };
+}
+
+/** `yaml` with each `section.key` of `override` set (a section is created if missing). */
+export function withOverride(yaml: string, override: NonNullable<DemoAppOptions['override']>): string {
+  const doc = parseDocument(yaml);
+  for (const [section, keys] of Object.entries(override)) {
+    for (const [key, value] of Object.entries(keys ?? {})) doc.setIn([section, key], value);
+  }
+  return doc.toString();
 }
 
 /** `x-source-statements: erp/stock=1, wms/stock=1` as a map. */

@@ -56,7 +56,7 @@ function value(samples: Map<string, number>, name: string, labels: Record<string
 let demo: DemoApp;
 let origin: string;
 const scrape = async () => {
-  const res = await fetch(`${origin}/metrics`);
+  const res = await fetch(`${origin}/metrics`, { headers: { 'x-api-key': demo.keys.analyst } });
   expect(res.status).toBe(200);
   return { res, text: await res.text() };
 };
@@ -133,7 +133,16 @@ describe('/metrics', () => {
       .toBeGreaterThanOrEqual(1);
   });
 
-  it('needs an analyst key from anywhere but this host, as /status does', async () => {
+  it('by default (server.loopbackStatus off) refuses a request from this host without a key with 401, as /status does', async () => {
+    for (const path of ['/metrics', '/status', '/status.json']) {
+      const res = await fetch(`${origin}${path}`);
+      expect(res.status, path).toBe(401);
+      expect(res.headers.get('www-authenticate'), path).toBe('Bearer');
+      expect(await res.text(), path).toMatch(new RegExp(`${path.replace('.', '\\.')} needs an analyst or admin key\\.\\n$`));
+    }
+  });
+
+  it('needs an analyst key from anywhere, as /status does', async () => {
     const forwarded = { 'x-forwarded-for': '203.0.113.9' };
     expect((await fetch(`${origin}/metrics`, { headers: forwarded })).status).toBe(401);
     expect((await fetch(`${origin}/metrics`, { headers: { ...forwarded, 'x-api-key': demo.keys.oms } })).status).toBe(403);

@@ -2,7 +2,7 @@
  * One JSON log line per request, through pino, with the fields an operator searches by, and
  * never the API key.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger, errorFields } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
-import { DEMO_NOW } from '../helpers/demo-app.js';
+import { DEMO_NOW, withOverride } from '../helpers/demo-app.js';
 
 type Line = Record<string, unknown> & { msg: string; level: string };
 
@@ -30,7 +30,10 @@ beforeAll(async () => {
   await generateDemo({ dir, skus: 200, now: DEMO_NOW });
   ({ keys } = await prepareDemo(dir, { generate: false }));
   // debug: every request's line, health probes and scrapes included
-  app = await createApp(loadConfig(join(dir, 'inventory-graph.yaml')), { logger: createLogger('debug', (l) => lines.push(l)) });
+  // /status.json from this host without a key: the request line names the loopback principal
+  const file = join(dir, 'inventory-graph.yaml');
+  writeFileSync(file, withOverride(readFileSync(file, 'utf8'), { server: { loopbackStatus: true } }));
+  app = await createApp(loadConfig(file), { logger: createLogger('debug', (l) => lines.push(l)) });
   url = await app.listen(0, '127.0.0.1');
   origin = new URL(url).origin;
 });

@@ -20,10 +20,10 @@ const opened: RawConnection[] = [];
 beforeAll(async () => {
   [capped, timed] = await Promise.all([
     // held connections send nothing: the header timeout must not free slots while the test runs
-    startDemoApp({ skus: 30, editConfig: (y) => `${y}\nserver:\n  maxConnections: ${CAP}\n  headersTimeoutMs: 300000\n  requestTimeoutMs: 300000\n` }),
+    startDemoApp({ skus: 30, editConfig: (y) => y.replace(/^server:\n/m, `server:\n  maxConnections: ${CAP}\n  headersTimeoutMs: 300000\n  requestTimeoutMs: 300000\n`) }),
     startDemoApp({
       skus: 30,
-      editConfig: (y) => `${y}\nserver:\n  keepAliveTimeoutMs: 1000\n  headersTimeoutMs: 1500\n  requestTimeoutMs: 2500\n`,
+      editConfig: (y) => y.replace(/^server:\n/m, 'server:\n  keepAliveTimeoutMs: 1000\n  headersTimeoutMs: 1500\n  requestTimeoutMs: 2500\n'),
     }),
   ]);
 });

@@ -63,10 +63,37 @@ describe('config', () => {
       headersTimeoutMs: 10_000,
       requestTimeoutMs: 30_000,
       maxConnections: 1_000,
+      executor: 'jit',
+      fastPath: true,
+      cacheControl: false,
+      loopbackStatus: false,
     });
+    expect(c.log).toEqual({});
     expect(c.locations[0]).toMatchObject({ id: 'DC-EAST', priority: 1, sellable: true, safetyStock: 3 });
     expect(c.locations[1]).toMatchObject({ sellable: false, priority: 100 });
     expect(c.precedence).toEqual({ quantity: ['wms', 'erp'], cost: ['erp'], name: ['erp'] });
+  });
+
+  it('takes the execution, status and log switches from the environment through ${VAR:-default}', () => {
+    const text = `${good}\nserver:\n  executor: \${INVENTORY_GRAPH_EXECUTOR:-jit}\n  fastPath: \${INVENTORY_GRAPH_FAST_PATH:-on}\n  cacheControl: \${INVENTORY_GRAPH_CACHE_CONTROL:-off}\n  loopbackStatus: \${INVENTORY_GRAPH_LOOPBACK_STATUS:-off}\nlog:\n  level: \${LOG_LEVEL:-info}\n`;
+    const env = { WMS_DATABASE_URL: 'mysql://root@127.0.0.1:3306/wms' };
+    const unset = parseConfig(text, '/x.yaml', env);
+    expect(unset.server).toMatchObject({ executor: 'jit', fastPath: true, cacheControl: false, loopbackStatus: false });
+    expect(unset.log.level).toBe('info');
+    const set = parseConfig(text, '/x.yaml', {
+      ...env,
+      INVENTORY_GRAPH_EXECUTOR: 'graphql-js',
+      INVENTORY_GRAPH_FAST_PATH: 'off',
+      INVENTORY_GRAPH_CACHE_CONTROL: 'on',
+      INVENTORY_GRAPH_LOOPBACK_STATUS: 'true',
+      LOG_LEVEL: 'silent',
+    });
+    expect(set.server).toMatchObject({ executor: 'graphql-js', fastPath: false, cacheControl: true, loopbackStatus: true });
+    expect(set.log.level).toBe('silent');
+    const bad = () => parseConfig(text, '/x.yaml', { ...env, INVENTORY_GRAPH_FAST_PATH: 'maybe', INVENTORY_GRAPH_EXECUTOR: 'fast', LOG_LEVEL: 'loud' });
+    expect(bad).toThrow(/server\.fastPath: must be true or false \(or on \/ off\)/);
+    expect(bad).toThrow(/server\.executor: /);
+    expect(bad).toThrow(/log\.level: /);
   });
 
   it('supports ${VAR:-default}', () => {
