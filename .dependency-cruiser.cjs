@@ -17,7 +17,13 @@ module.exports = {
       comment: 'src/domain is rules and entity types only: I/O belongs to src/service, src/sources, src/store',
       severity: 'error',
       from: { path: '^src/domain/' },
-      to: { path: ['^src/(sources|store|server|service|events|cli|db)/', '(^|/)node_modules/(knex|better-sqlite3|mysql2|pg|dataloader)/', '^(node:)?(http|https|net|fs|child_process)$'] },
+      to: {
+        path: [
+          '^src/(sources|store|server|service|events|cli|db)/',
+          '(^|/)node_modules/(knex|better-sqlite3|mysql2|pg|dataloader)/',
+          '^(node:)?(http|https|net|fs|child_process)$',
+        ],
+      },
     },
     {
       name: 'server-has-no-sql',
@@ -52,7 +58,8 @@ module.exports = {
     },
     {
       name: 'generated-types-see-the-context',
-      comment: 'the generated resolver types (src/generated/graphql.ts) are typed against the GraphQL context (src/server/context.ts), nothing else in src/server',
+      comment:
+        'the generated resolver types (src/generated/graphql.ts) are typed against the GraphQL context (src/server/context.ts), nothing else in src/server',
       severity: 'error',
       from: { path: '^src/generated/' },
       to: { path: '^src/server/', pathNot: '^src/server/context\\.ts$' },

@@ -157,7 +157,9 @@ async function main(): Promise<void> {
 
     t = performance.now();
     const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, ...process.argv.slice(2), '--child', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', import.meta.filename, ...process.argv.slice(2), '--child', dir], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let text = '';
       p.stdout.on('data', (d: Buffer) => (text += d.toString()));
       p.on('error', reject);
@@ -168,7 +170,9 @@ async function main(): Promise<void> {
     console.log(`machine: ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, Linux ${release()}`);
     console.log(`first load: ${r.rows.toLocaleString('en')} rows in ${s(r.loadMs)}, peak RSS ${r.loadPeakRssMiB} MiB, heap kept ${r.heapAfterLoadMiB} MiB`);
     console.log(`reload:     ${s(r.reloadMs)}, peak RSS ${r.reloadPeakRssMiB} MiB, heap kept ${r.heapAfterReloadMiB} MiB`);
-    console.log(`reads during the reload (one every 10 ms, deadline ${args['timeout-ms']} ms): ${r.reads.answered} answered, ${r.reads.failed} failed, ${r.reads.refused} refused; slowest ${r.reads.slowestMs} ms`);
+    console.log(
+      `reads during the reload (one every 10 ms, deadline ${args['timeout-ms']} ms): ${r.reads.answered} answered, ${r.reads.failed} failed, ${r.reads.refused} refused; slowest ${r.reads.slowestMs} ms`,
+    );
     if (r.reads.reasons.length > 0) console.log(`  reasons: ${r.reads.reasons.join(' | ')}`);
     console.log(`event loop delay during the reload: p99 ${r.loopDelay.p99Ms} ms, max ${r.loopDelay.maxMs} ms`);
     console.log(`child total ${s(performance.now() - t)}`);

@@ -26,7 +26,7 @@ import type { Connector, StatementMeter } from '../src/sources/connector.js';
 import { openStore, type CanonicalSku, type NewAnomaly } from '../src/store/index.js';
 
 const { values } = parseArgs({
-  options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }},
+  options: { config: { type: 'string' }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
 });
 if (values.config === undefined) throw new Error('--config FILE is required');
 await serve(values.config);
@@ -44,7 +44,11 @@ async function serve(configPath: string): Promise<void> {
     const s = config.sources[source];
     return s === undefined ? { maxAgeSeconds: undefined, stalePolicy: 'count' } : { maxAgeSeconds: s.maxAgeSeconds, stalePolicy: s.stalePolicy };
   };
-  const canonicalCodes = new Set(Object.entries(config.sources).filter(([, s]) => s.skuCodes === 'canonical').map(([n]) => n));
+  const canonicalCodes = new Set(
+    Object.entries(config.sources)
+      .filter(([, s]) => s.skuCodes === 'canonical')
+      .map(([n]) => n),
+  );
 
   /** One request's I/O: its statement counts (for the same `x-source-statements` header) and anomalies. */
   class Request implements StatementMeter {
@@ -73,7 +77,11 @@ async function serve(configPath: string): Promise<void> {
             else list.push(r);
           }
           const bySku = new Map<string, RecordOf[E][]>();
-          for (const sku of skus) bySku.set(sku.sku, this.codesFor(source, sku).flatMap((c) => byCode.get(c) ?? []));
+          for (const sku of skus)
+            bySku.set(
+              sku.sku,
+              this.codesFor(source, sku).flatMap((c) => byCode.get(c) ?? []),
+            );
           out.set(source, bySku);
         }),
       );
@@ -109,7 +117,10 @@ async function serve(configPath: string): Promise<void> {
           levels.push(level);
           if (level.flags.includes('NEGATIVE_ON_HAND')) {
             anomalies.push({
-              kind: 'NEGATIVE_ON_HAND', sku: sku.sku, location: location.id, source: level.provenance.source,
+              kind: 'NEGATIVE_ON_HAND',
+              sku: sku.sku,
+              location: location.id,
+              source: level.provenance.source,
               detail: `${level.provenance.source ?? '?'} reports onHand ${level.onHand} for ${sku.sku} at ${location.id}`,
             });
           }
@@ -147,10 +158,18 @@ async function serve(configPath: string): Promise<void> {
         aliases: item.aliases.map((x) => ({ system: x.system, code: x.code })),
         unitCost: cost === undefined ? null : { amount: cost.value.amount, currency: cost.value.currency, source: cost.source },
         availability: {
-          available: a.available, onHand: a.onHand, committed: a.committed, flags: a.flags,
+          available: a.available,
+          onHand: a.onHand,
+          committed: a.committed,
+          flags: a.flags,
           byLocation: a.byLocation.map((l) => ({
             location: { id: l.location.id, name: l.location.name },
-            onHand: l.onHand, committed: l.committed, available: l.available, counted: l.counted, flags: l.flags, provenance: provenance(l),
+            onHand: l.onHand,
+            committed: l.committed,
+            available: l.available,
+            counted: l.counted,
+            flags: l.flags,
+            provenance: provenance(l),
           })),
         },
       };
@@ -172,7 +191,13 @@ async function serve(configPath: string): Promise<void> {
     for (const r of recs) {
       const location = locations.fromSourceCode(source, r.location);
       if (location === undefined) {
-        anomalies.push({ kind: 'UNMAPPED_LOCATION', sku: null, location: r.location, source, detail: `${source} reports stock at location code "${r.location}", which no configured location maps` });
+        anomalies.push({
+          kind: 'UNMAPPED_LOCATION',
+          sku: null,
+          location: r.location,
+          source,
+          detail: `${source} reports stock at location code "${r.location}", which no configured location maps`,
+        });
         continue;
       }
       if (stockProblem(r, at) !== undefined) continue;
@@ -193,10 +218,20 @@ async function serve(configPath: string): Promise<void> {
 
   /** The Availability selection of bench/lib/scenarios.ts, field for field. */
   const availabilityJson = (a: Availability) => ({
-    sku: a.sku, available: a.available, onHand: a.onHand, committed: a.committed, safetyStock: a.safetyStock, flags: a.flags,
+    sku: a.sku,
+    available: a.available,
+    onHand: a.onHand,
+    committed: a.committed,
+    safetyStock: a.safetyStock,
+    flags: a.flags,
     byLocation: a.byLocation.map((l) => ({
       location: { id: l.location.id },
-      onHand: l.onHand, committed: l.committed, safetyStock: l.safetyStock, available: l.available, counted: l.counted, flags: l.flags,
+      onHand: l.onHand,
+      committed: l.committed,
+      safetyStock: l.safetyStock,
+      available: l.available,
+      counted: l.counted,
+      flags: l.flags,
       provenance: provenance(l),
     })),
   });
@@ -206,9 +241,20 @@ async function serve(configPath: string): Promise<void> {
     complete: p.complete,
     strategy: p.strategy,
     method: p.method,
-    shipments: p.shipments.map((s) => ({ location: { id: (s.location as Location).id }, lines: s.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })), distanceKm: s.distanceKm ?? null })),
+    shipments: p.shipments.map((s) => ({
+      location: { id: (s.location as Location).id },
+      lines: s.lines.map((l) => ({ sku: l.sku, quantity: l.quantity })),
+      distanceKm: s.distanceKm ?? null,
+    })),
     unfulfilled: p.unfulfilled.map((u) => ({ sku: u.sku, quantity: u.quantity, reason: u.reason, detail: u.detail })),
-    trace: p.trace.map((t) => ({ location: { id: t.location.id }, used: t.used, rank: t.rank, distanceKm: t.distanceKm, reasons: t.reasons, detail: t.detail })),
+    trace: p.trace.map((t) => ({
+      location: { id: t.location.id },
+      used: t.used,
+      rank: t.rank,
+      distanceKm: t.distanceKm,
+      reasons: t.reasons,
+      detail: t.detail,
+    })),
   });
 
   async function answer(body: { operationName?: string; variables?: Record<string, unknown> }, r: Request): Promise<unknown> {
@@ -252,6 +298,8 @@ async function serve(configPath: string): Promise<void> {
   process.once('SIGTERM', () => {
     server.close();
     server.closeAllConnections();
-    void Promise.all([...connectors.values()].map((c) => c.close())).then(() => store.close()).then(() => process.exit(0));
+    void Promise.all([...connectors.values()].map((c) => c.close()))
+      .then(() => store.close())
+      .then(() => process.exit(0));
   });
 }

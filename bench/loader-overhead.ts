@@ -69,7 +69,9 @@ async function seed(db: Knex): Promise<void> {
     t.string('updated_at', 32);
   });
   for (let from = 0; from < CATALOGUE; from += 500) {
-    await db('bin_stock').insert(Array.from({ length: 500 }, (_, k) => ({ item_code: code(from + k), wh: 'EAST', qty: 5, picked_qty: 1, updated_at: asOf.toISOString() })));
+    await db('bin_stock').insert(
+      Array.from({ length: 500 }, (_, k) => ({ item_code: code(from + k), wh: 'EAST', qty: 5, picked_qty: 1, updated_at: asOf.toISOString() })),
+    );
   }
 }
 
@@ -173,7 +175,9 @@ for (const p of PLAN) {
   const d = differences(by('reader'), by('dataloader'));
   const agree = d.every((x) => x > 0) || d.every((x) => x < 0);
   const read = median(by('sqlite').us);
-  const remote = yardsticks.has('mariadb') ? `, ${((median(d) / median(by('mariadb').wall)) * 100).toFixed(1)} % of the MariaDB read's wall time (${median(by('mariadb').wall).toFixed(1)} µs)` : '';
+  const remote = yardsticks.has('mariadb')
+    ? `, ${((median(d) / median(by('mariadb').wall)) * 100).toFixed(1)} % of the MariaDB read's wall time (${median(by('mariadb').wall).toFixed(1)} µs)`
+    : '';
   verdicts.push(
     `- ${p.size} code${p.size === 1 ? '' : 's'}: dataloader − reader, round by round: ${spread(d, 2)} CPU µs per batch ` +
       `(${agree ? 'every round the same sign' : 'rounds disagree: noise'}), ${((median(d) * 1000) / p.size).toFixed(0)} ns per code, ` +
@@ -194,8 +198,11 @@ const section = [
   `## Source read batching per request, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   '',
   `- command: \`${command}\``,
-  `- machine: ${machine()}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`,
-  '- contenders: `bare` (fetch + group by code), `dataloader` (src/sources/loaders.ts, DataLoader 2.2.3), `reader` (bench/lib/loaders-reader.ts), over an in-memory connector; the same codes read through the SQL connector as yardsticks: ' + [...yardsticks.keys()].map((k) => `\`${k}\``).join(', '),
+  `- machine: ${machine()}; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+  '- contenders: `bare` (fetch + group by code), `dataloader` (src/sources/loaders.ts, DataLoader 2.2.3), `reader` (bench/lib/loaders-reader.ts), over an in-memory connector; the same codes read through the SQL connector as yardsticks: ' +
+    [...yardsticks.keys()].map((k) => `\`${k}\``).join(', '),
   `- ${rounds} rounds per batch size, contenders taking turns (bench/lib/micro.ts); operations per round: ${PLAN.map((p) => `${p.ops} of ${p.size}`).join(', ')}`,
   '',
   '| codes per batch | contender | CPU µs / batch, median (range) | over bare, CPU µs | wall µs / batch, median (range) | heap B / batch, median (range) |',

@@ -29,17 +29,43 @@ import { createGraphQL, createSchema } from '../src/server/graphql.js';
 import { DEFAULT_LIMITS } from '../src/server/limits.js';
 import { AVAILABILITY } from './lib/scenarios.js';
 
-const location = (i: number): Location => ({ id: `L${i}`, name: `L${i}`, codes: {}, latitude: null, longitude: null, priority: 1, channels: null, sellable: true, safetyStock: 0 });
+const location = (i: number): Location => ({
+  id: `L${i}`,
+  name: `L${i}`,
+  codes: {},
+  latitude: null,
+  longitude: null,
+  priority: 1,
+  channels: null,
+  sellable: true,
+  safetyStock: 0,
+});
 const availability = (sku: string): Availability => ({
-  sku, known: true, available: 10, onHand: 12, committed: 2, safetyStock: 0, flags: ['STALE'],
+  sku,
+  known: true,
+  available: 10,
+  onHand: 12,
+  committed: 2,
+  safetyStock: 0,
+  flags: ['STALE'],
   byLocation: Array.from({ length: 9 }, (_, i) => ({
-    location: location(i), onHand: 5, committed: 1, safetyStock: 0, available: 4, counted: true, flags: [],
+    location: location(i),
+    onHand: 5,
+    committed: 1,
+    safetyStock: 0,
+    available: 4,
+    counted: true,
+    flags: [],
     provenance: { source: 'wms', asOf: new Date(), stale: false, fallback: false, rule: 'quantity: wms > tpl > erp' },
   })),
 });
 const context = () =>
   ({
-    requestId: 'bench', principal: { name: 'bench', role: 'admin' }, sources: [], reconciliation: {}, anomalyWorkflow: {},
+    requestId: 'bench',
+    principal: { name: 'bench', role: 'admin' },
+    sources: [],
+    reconciliation: {},
+    anomalyWorkflow: {},
     diagnostics: { ...createDiagnostics(), statements: new Map([['wms/stock', 1]]) },
     inventory: { availability: async (skus: string[]) => skus.map(availability) },
   }) as never;
@@ -47,10 +73,27 @@ const handWritten = (a: Availability[]) =>
   JSON.stringify({
     data: {
       availability: a.map((x) => ({
-        sku: x.sku, available: x.available, onHand: x.onHand, committed: x.committed, safetyStock: x.safetyStock, flags: x.flags,
+        sku: x.sku,
+        available: x.available,
+        onHand: x.onHand,
+        committed: x.committed,
+        safetyStock: x.safetyStock,
+        flags: x.flags,
         byLocation: x.byLocation.map((l) => ({
-          location: { id: l.location.id }, onHand: l.onHand, committed: l.committed, safetyStock: l.safetyStock, available: l.available, counted: l.counted, flags: l.flags,
-          provenance: { source: l.provenance.source, asOf: l.provenance.asOf?.toISOString() ?? null, stale: l.provenance.stale, fallback: l.provenance.fallback, rule: l.provenance.rule },
+          location: { id: l.location.id },
+          onHand: l.onHand,
+          committed: l.committed,
+          safetyStock: l.safetyStock,
+          available: l.available,
+          counted: l.counted,
+          flags: l.flags,
+          provenance: {
+            source: l.provenance.source,
+            asOf: l.provenance.asOf?.toISOString() ?? null,
+            stale: l.provenance.stale,
+            fallback: l.provenance.fallback,
+            rule: l.provenance.rule,
+          },
         })),
       })),
     },
@@ -86,8 +129,11 @@ for (const executor of ['jit', 'graphql-js'] as const) {
     const byId = { operationName: AVAILABILITY.name, variables, extensions: { persistedQuery: { version: 1, sha256Hash: AVAILABILITY.id } } };
     const n = skus === 500 ? 100 : skus === 50 ? 1000 : 5000;
     const viaApollo = (body: unknown) => async () => {
-      const r = await server.executeHTTPGraphQLRequest({ httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body }, context: async () => context() });
-      if (r.body.kind !== 'complete' || r.status !== undefined && r.status !== 200) throw new Error('unexpected response');
+      const r = await server.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body },
+        context: async () => context(),
+      });
+      if (r.body.kind !== 'complete' || (r.status !== undefined && r.status !== 200)) throw new Error('unexpected response');
     };
     const text = await perRequest(viaApollo(byText), n);
     const id = await perRequest(viaApollo(byId), n);
@@ -114,7 +160,7 @@ const section = [
   '',
   '- command: `npx tsx bench/overhead.ts`',
   `- machine: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? '?'}), Node ${process.version}; no I/O: the availability operation over a stub domain (9 locations per SKU); µs per request, best of 3 rounds`,
-  '- `apollo text` / `apollo id`: the shipped Apollo server, request to response string (our plugins, limits, the executor named), the operation as text or by its trusted-document id; `fast path id`: the shipped fast path, by id; `jit direct`: the same compiled operation and `JSON.stringify`, no Apollo (the best a bypass could do); `hand-written`: the floor\'s mapping and `JSON.stringify`',
+  "- `apollo text` / `apollo id`: the shipped Apollo server, request to response string (our plugins, limits, the executor named), the operation as text or by its trusted-document id; `fast path id`: the shipped fast path, by id; `jit direct`: the same compiled operation and `JSON.stringify`, no Apollo (the best a bypass could do); `hand-written`: the floor's mapping and `JSON.stringify`",
   '',
   '| executor | SKUs | apollo text µs | apollo id µs | fast path id µs | jit direct µs | hand-written µs |',
   '|---|---:|---:|---:|---:|---:|---:|',

@@ -31,7 +31,9 @@ import { withResilience, type ResilienceSettings } from '../src/sources/resilien
 import { apart, differences, machine, measure, median, spread, type Contender } from './lib/micro.js';
 import { withHandWrittenResilience } from './lib/resilience-hand-written.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, ops: { type: 'string', default: '20000' }, 'no-record': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '7' }, ops: { type: 'string', default: '20000' }, 'no-record': { type: 'boolean' } },
+});
 const rounds = Number(values.rounds);
 const ops = Number(values.ops);
 const WAVE = 32;
@@ -49,7 +51,13 @@ const connector: Connector = {
   async ping() {},
   async close() {},
 };
-const settings: ResilienceSettings = { timeoutMs: 10_000, breaker: { failureThreshold: 5, resetAfterMs: 10_000 }, maxConcurrent: SLOTS, maxQueue: 64, retries: 1 };
+const settings: ResilienceSettings = {
+  timeoutMs: 10_000,
+  breaker: { failureThreshold: 5, resetAfterMs: 10_000 },
+  maxConcurrent: SLOTS,
+  maxQueue: 64,
+  retries: 1,
+};
 const deps = () => ({ health: new SourceHealthRegistry(), logger: silentLogger });
 
 const readers: Record<string, Pick<Connector, 'fetch'>> = {
@@ -89,7 +97,10 @@ const names = Object.keys(readers);
 const options = { rounds, ops, heapOps: 256, warmupOps: 20_000 };
 const rows: string[] = [];
 const verdicts: string[] = [];
-for (const [scenario, make] of [['alone', alone], ['contended', contended]] as const) {
+for (const [scenario, make] of [
+  ['alone', alone],
+  ['contended', contended],
+] as const) {
   const figures = await measure(names.map(make), options);
   const bare = median(figures.find((f) => f.name === 'bare')!.us);
   for (const f of figures) {
@@ -114,7 +125,10 @@ const section = [
   `## Resilience overhead per read, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   '',
   `- command: \`${command}\``,
-  `- machine: ${machine()}; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')}`,
+  `- machine: ${machine()}; load average ${(await import('node:os'))
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
   '- contenders: `bare`; `cockatiel`, src/sources/resilience.ts (cockatiel 3.2.1 + our shedding); `hand-written`, bench/lib/resilience-hand-written.ts',
   `- ${rounds} rounds of ${ops} reads per contender and scenario, taken in turns (bench/lib/micro.ts); heap: bytes per read over 256 reads after a full GC`,
   '',

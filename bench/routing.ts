@@ -18,7 +18,9 @@ import { mysqlConnection } from '../src/db/knex.js';
 import { createLogger } from '../src/logger.js';
 import { createApp } from '../src/server/app.js';
 
-const { values } = parseArgs({ options: { skus: { type: 'string', default: '2000' }, requests: { type: 'string', default: '300' }, mysql: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { skus: { type: 'string', default: '2000' }, requests: { type: 'string', default: '300' }, mysql: { type: 'string' } },
+});
 const skus = Number(values.skus);
 const requests = Number(values.requests);
 const prefix = `ig_bench_route_${process.pid}`;
@@ -44,7 +46,11 @@ async function run(lines: number) {
   let statements = 0;
   for (let i = -20; i < requests; i++) {
     const start = performance.now();
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': keys.oms }, body: JSON.stringify({ query: QUERY, variables: { order: order(lines, i) } }) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': keys.oms },
+      body: JSON.stringify({ query: QUERY, variables: { order: order(lines, i) } }),
+    });
     const body = (await res.json()) as { errors?: unknown[] };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     if (i < 0) continue; // warm-up

@@ -175,10 +175,25 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
             for (const target of targets) {
               const server = servers.get(target.name) as Running;
               if (warmup > 0) {
-                await measure({ url: server.url, headers, connections: c, duration: warmup, next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c + round, target.carrier), rssMiB: () => 0 });
+                await measure({
+                  url: server.url,
+                  headers,
+                  connections: c,
+                  duration: warmup,
+                  next: bodies(scenario, dataset.skus, dataset.width, seed + 1000 + c + round, target.carrier),
+                  rssMiB: () => 0,
+                });
                 await drain(server, headers, dataset, settle);
               }
-              const r = await measure({ url: server.url, headers, connections: c, duration, next: bodies(scenario, dataset.skus, dataset.width, seed + c + 100 * round, target.carrier), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+              const r = await measure({
+                url: server.url,
+                headers,
+                connections: c,
+                duration,
+                next: bodies(scenario, dataset.skus, dataset.width, seed + c + 100 * round, target.carrier),
+                rssMiB: server.rssMiB,
+                cpuMs: server.cpuMs,
+              });
               // autocannon stops sending, the server still finishes what it was sent: let it, before the next cell
               await drain(server, headers, dataset, settle);
               const key = `${target.name}|${scenario}|${c}`;
@@ -218,14 +233,42 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     const sameAsFloor = compareToFloor(samples);
 
     let catalogue: BenchReport['catalogue'];
-    if (o.catalogueCheck === true && !smoke) catalogue = await catalogueCheck({ big: dataset, mysqlUrl, locations, duration, warmup, rounds, seed, headers, log });
+    if (o.catalogueCheck === true && !smoke)
+      catalogue = await catalogueCheck({ big: dataset, mysqlUrl, locations, duration, warmup, rounds, seed, headers, log });
 
-    const markdown = report({ load: [load0, loadavg()[0] ?? 0], db, dataset, cells, sameAsFloor, catalogue, targets, duration, warmup, rounds, seed, label: o.label, command: o.command, smoke });
+    const markdown = report({
+      load: [load0, loadavg()[0] ?? 0],
+      db,
+      dataset,
+      cells,
+      sameAsFloor,
+      catalogue,
+      targets,
+      duration,
+      warmup,
+      rounds,
+      seed,
+      label: o.label,
+      command: o.command,
+      smoke,
+    });
     if (o.record !== false) {
       appendFileSync(join(HERE, 'RESULTS.md'), `${markdown}\n`);
       mkdirSync(join(HERE, 'out'), { recursive: true });
-      writeFileSync(join(HERE, 'out', `run-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ dataset, cells, sameAsFloor, catalogue }, null, 2));
-      const line: RecordedRun = { at: new Date().toISOString(), command: o.command ?? 'npm run bench', label: o.label ?? null, smoke, dataset, cells, sameAsFloor, catalogue: catalogue ?? null };
+      writeFileSync(
+        join(HERE, 'out', `run-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
+        JSON.stringify({ dataset, cells, sameAsFloor, catalogue }, null, 2),
+      );
+      const line: RecordedRun = {
+        at: new Date().toISOString(),
+        command: o.command ?? 'npm run bench',
+        label: o.label ?? null,
+        smoke,
+        dataset,
+        cells,
+        sameAsFloor,
+        catalogue: catalogue ?? null,
+      };
       appendFileSync(join(HERE, 'results.jsonl'), `${JSON.stringify(line)}\n`);
     }
     return { dataset, cells, sameAsFloor, catalogue, markdown };
@@ -266,7 +309,8 @@ function combine(runs: readonly LoadResult[]): LoadResult {
  */
 async function drain(server: Running, headers: Record<string, string>, d: Dataset, settleMs: number): Promise<void> {
   const body = JSON.stringify(bodies('availability-1', d.skus, d.width, 1)());
-  for (let k = 0; k < 2; k++) await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.text());
+  for (let k = 0; k < 2; k++)
+    await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.text());
   const until = Date.now() + 30_000;
   while (Date.now() < until) {
     const ready = await fetch(server.url.replace(/\/graphql$/, '/readyz')).then(
@@ -284,7 +328,14 @@ async function drain(server: Running, headers: Record<string, string>, d: Datase
  * record can turn STALE between two reads seconds apart), by id or as text as the target is
  * loaded, the answers with `asOf` removed.
  */
-async function sampleAnswers(servers: Map<string, Running>, targets: Target[], headers: Record<string, string>, scenarios: ScenarioName[], d: Dataset, seed: number): Promise<Map<string, Map<string, string>>> {
+async function sampleAnswers(
+  servers: Map<string, Running>,
+  targets: Target[],
+  headers: Record<string, string>,
+  scenarios: ScenarioName[],
+  d: Dataset,
+  seed: number,
+): Promise<Map<string, Map<string, string>>> {
   const out = new Map<string, Map<string, string>>([...servers.keys()].map((name) => [name, new Map<string, string>()]));
   for (const s of scenarios) {
     const byId = bodies(s, d.skus, d.width, seed + 424242, 'id');
@@ -295,7 +346,15 @@ async function sampleAnswers(servers: Map<string, Running>, targets: Target[], h
         const request = requests[targets.find((t) => t.name === name)?.carrier ?? 'id'];
         const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: request });
         const body = JSON.parse(await res.text()) as { data?: unknown; errors?: unknown };
-        out.get(name)?.set(`${s}#${k}`, JSON.stringify({ status: res.status, data: withoutAsOf(body.data), errors: body.errors, statements: statementCount(res.headers.get('x-source-statements') ?? undefined) }));
+        out.get(name)?.set(
+          `${s}#${k}`,
+          JSON.stringify({
+            status: res.status,
+            data: withoutAsOf(body.data),
+            errors: body.errors,
+            statements: statementCount(res.headers.get('x-source-statements') ?? undefined),
+          }),
+        );
       }
     }
   }
@@ -304,7 +363,12 @@ async function sampleAnswers(servers: Map<string, Running>, targets: Target[], h
 
 function withoutAsOf(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(withoutAsOf);
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'asOf').map(([k, x]) => [k, withoutAsOf(x)]));
+  if (v !== null && typeof v === 'object')
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => k !== 'asOf')
+        .map(([k, x]) => [k, withoutAsOf(x)]),
+    );
   return v;
 }
 
@@ -358,11 +422,28 @@ async function catalogueCheck(o: {
       for (let round = 0; round < o.rounds; round++) {
         for (const scenario of ['availability-1', 'availability-50', 'availability-500'] as const) {
           for (const { d, target, server } of servers) {
-            await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.warmup, next: bodies(scenario, d.skus, d.width, o.seed + 99 + round), rssMiB: () => 0 });
-            const r = await measure({ url: server.url, headers: o.headers, connections: 1, duration: o.duration, next: bodies(scenario, d.skus, d.width, o.seed + 100 * round), rssMiB: server.rssMiB, cpuMs: server.cpuMs });
+            await measure({
+              url: server.url,
+              headers: o.headers,
+              connections: 1,
+              duration: o.warmup,
+              next: bodies(scenario, d.skus, d.width, o.seed + 99 + round),
+              rssMiB: () => 0,
+            });
+            const r = await measure({
+              url: server.url,
+              headers: o.headers,
+              connections: 1,
+              duration: o.duration,
+              next: bodies(scenario, d.skus, d.width, o.seed + 100 * round),
+              rssMiB: server.rssMiB,
+              cpuMs: server.cpuMs,
+            });
             const key = `${d.skus}|${target.name}|${scenario}`;
             raw.set(key, [...(raw.get(key) ?? []), r]);
-            o.log(`catalogue round ${round + 1}/${o.rounds} ${d.skus} ${target.name} ${scenario}: p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(1)} req/s cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req errors ${r.errors}`);
+            o.log(
+              `catalogue round ${round + 1}/${o.rounds} ${d.skus} ${target.name} ${scenario}: p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms ${r.rps.toFixed(1)} req/s cpu ${r.cpuMsPerRequest.toFixed(2)} ms/req errors ${r.errors}`,
+            );
           }
         }
       }
@@ -408,7 +489,10 @@ function report(r: {
   const rowsPerSku = r.cells
     .filter((c) => c.scenario.startsWith('availability') && c.connections === 1)
     .map((c) => `${c.target} ${c.scenario}: ${((c.p50 * 1000) / skusPerRequest(c.scenario)).toFixed(0)} µs/SKU at p50`);
-  const same = Object.entries(r.sameAsFloor).map(([t, s]) => `${t}: ${s.differ === 0 ? `same JSON as the floor (${s.compared} sample answers)` : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`}`);
+  const same = Object.entries(r.sameAsFloor).map(
+    ([t, s]) =>
+      `${t}: ${s.differ === 0 ? `same JSON as the floor (${s.compared} sample answers)` : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`}`,
+  );
   const sizes = Object.entries(d.sizes)
     .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
     .join(', ');
@@ -444,7 +528,9 @@ function report(r: {
     for (const c of r.catalogue) {
       const small = r.catalogue.find((x) => x.scenario === c.scenario && x.target === c.target && x.skus === 1000);
       const vs = small === undefined || c.skus === 1000 ? '' : `${c.p50 >= small.p50 ? '+' : ''}${(((c.p50 - small.p50) / small.p50) * 100).toFixed(0)} %`;
-      lines.push(`| ${c.scenario} | ${c.target} | ${c.skus.toLocaleString('en-US')} | ${c.p50.toFixed(2)} | ${vs} | ${c.p99.toFixed(2)} | ${c.rps.toFixed(1)} | ${c.cpuMsPerRequest.toFixed(2)} |`);
+      lines.push(
+        `| ${c.scenario} | ${c.target} | ${c.skus.toLocaleString('en-US')} | ${c.p50.toFixed(2)} | ${vs} | ${c.p99.toFixed(2)} | ${c.rps.toFixed(1)} | ${c.cpuMsPerRequest.toFixed(2)} |`,
+      );
     }
   }
   lines.push('');
@@ -452,7 +538,12 @@ function report(r: {
 }
 
 function list(v: string | undefined): string[] | undefined {
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {

@@ -102,10 +102,14 @@ async function main(): Promise<void> {
   writeFileSync(file, doc.toString());
   const { keys } = await prepareDemo(dir, { generate: false });
 
-  const child = spawn(process.execPath, [join(import.meta.dirname, '..', 'bin', 'inventory-graph.mjs'), 'start', '--config', file, '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, LOG_LEVEL: 'error', NODE_ENV: 'production' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '..', 'bin', 'inventory-graph.mjs'), 'start', '--config', file, '--port', '0', '--host', '127.0.0.1'],
+    {
+      env: { ...process.env, LOG_LEVEL: 'error', NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderrLines = 0;
   child.stderr.on('data', (d: Buffer) => (stderrLines += d.toString().split('\n').length - 1));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -190,7 +194,9 @@ async function main(): Promise<void> {
     const now = Date.now();
     await flap(now);
     if (now - t0 >= (windows.length + 1) * WINDOW_MS) {
-      const ready = (await fetch(`${base}/readyz`).then((r) => r.json()).catch(() => ({}))) as { sources?: Record<string, { status: string; breaker: string }> };
+      const ready = (await fetch(`${base}/readyz`)
+        .then((r) => r.json())
+        .catch(() => ({}))) as { sources?: Record<string, { status: string; breaker: string }> };
       current.rssMb = rssMb(child.pid!);
       current.load = loadavg()[0]!;
       current.breaker = ready.sources?.wms?.breaker ?? '?';
@@ -199,7 +205,9 @@ async function main(): Promise<void> {
       current = { t: now - t0, phase, rssMb: current.rssMb, load: current.load, breaker: current.breaker, wmsStatus: current.wmsStatus, samples: [] };
       const w = windows.at(-1)!;
       const lat = w.samples.map((s) => s.ms);
-      say(`${w.samples.length} req, p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms, hard errors ${w.samples.filter((s) => s.hard).length}, partial ${w.samples.filter((s) => s.partial).length}, RSS ${w.rssMb.toFixed(0)} MB, wms ${w.wmsStatus}/${w.breaker}`);
+      say(
+        `${w.samples.length} req, p50 ${fmt(pct(lat, 50))} ms, p99 ${fmt(pct(lat, 99))} ms, hard errors ${w.samples.filter((s) => s.hard).length}, partial ${w.samples.filter((s) => s.partial).length}, RSS ${w.rssMb.toFixed(0)} MB, wms ${w.wmsStatus}/${w.breaker}`,
+      );
     }
     if (now >= next) {
       next += interval;
@@ -254,7 +262,15 @@ function opened(all: Sample[]): number {
   return outages === 0 ? Number.NaN : reached / outages;
 }
 
-function report(r: { started: Date; windows: Window[]; sent: number; skipped: number; exitCode: number | null | 'timeout'; stopMs: number; stderrLines: number }): string {
+function report(r: {
+  started: Date;
+  windows: Window[];
+  sent: number;
+  skipped: number;
+  exitCode: number | null | 'timeout';
+  stopMs: number;
+  stderrLines: number;
+}): string {
   const all = r.windows.flatMap((w) => w.samples);
   const row = (label: string, xs: Sample[]) => {
     const lat = xs.map((s) => s.ms);
@@ -298,9 +314,18 @@ Machine: ${cpu.length} × ${cpu[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFi
 | phase | requests | hard errors | partial | p50 ms | p99 ms | max ms |
 |---|---|---|---|---|---|---|
 ${row('all', all)}
-${row('WMS up', all.filter((s) => s.phase === 'up'))}
-${row('WMS refusing', all.filter((s) => s.phase === 'refused'))}
-${row('WMS black hole', all.filter((s) => s.phase === 'blackhole'))}
+${row(
+  'WMS up',
+  all.filter((s) => s.phase === 'up'),
+)}
+${row(
+  'WMS refusing',
+  all.filter((s) => s.phase === 'refused'),
+)}
+${row(
+  'WMS black hole',
+  all.filter((s) => s.phase === 'blackhole'),
+)}
 
 Requests sent ${r.sent}, ticks skipped at the in-flight cap ${r.skipped}. Server RSS: first
 ${fmt(rss[0] ?? Number.NaN)} MB, max ${fmt(Math.max(...rss))} MB, last ${fmt(rss.at(-1) ?? Number.NaN)} MB.
@@ -312,7 +337,12 @@ ${(all.filter((s) => s.phase === 'up' && s.partial).length / RATE / Math.max(1, 
 (the breaker's \`resetAfterMs\` is 10 s; it opens ${fmt(opened(all))} reads into an outage on average).
 The load average column shows how busy the 2 cores were (other work on the machine included).
 
-What the clients were told (error messages, by count): ${[...reasons].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${v} × "${k}"`).join('; ') || 'none'}.
+What the clients were told (error messages, by count): ${
+    [...reasons]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${v} × "${k}"`)
+      .join('; ') || 'none'
+  }.
 
 ## Per minute
 

@@ -33,7 +33,9 @@ async function main(check: boolean): Promise<number> {
   const unknown = Object.keys(yml).filter((k) => !['overwrite', 'schema', 'generates'].includes(k));
   const glob = /^([\w./-]+)\/\*\.graphql$/.exec(yml.schema);
   if (unknown.length > 0 || glob === null) {
-    process.stderr.write(`codegen.yml: this script reads \`schema: dir/*.graphql\` and \`generates\` only (got ${[...unknown, `schema: ${yml.schema}`].join(', ')})\n`);
+    process.stderr.write(
+      `codegen.yml: this script reads \`schema: dir/*.graphql\` and \`generates\` only (got ${[...unknown, `schema: ${yml.schema}`].join(', ')})\n`,
+    );
     return 2;
   }
   const dir = join(ROOT, glob[1] as string);

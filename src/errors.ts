@@ -116,7 +116,11 @@ export class RateLimitedError extends GatewayError {
     message: string,
     readonly retryAfterSeconds: number,
   ) {
-    super(message, ErrorCode.RATE_LIMITED, codeFirst(ErrorCode.RATE_LIMITED, { retryAfterSeconds }, 429, new Map([['retry-after', String(retryAfterSeconds)]])));
+    super(
+      message,
+      ErrorCode.RATE_LIMITED,
+      codeFirst(ErrorCode.RATE_LIMITED, { retryAfterSeconds }, 429, new Map([['retry-after', String(retryAfterSeconds)]])),
+    );
     this.name = 'RateLimitedError';
   }
 }
@@ -142,11 +146,9 @@ export class SourceUnavailableError extends GatewayError {
     readonly sourceName: string,
     reason: string,
   ) {
-    super(
-      `Source "${sourceName}" is unavailable (${reason}); its figures are missing or fell back to the next source.`,
-      ErrorCode.SOURCE_UNAVAILABLE,
-      { source: sourceName },
-    );
+    super(`Source "${sourceName}" is unavailable (${reason}); its figures are missing or fell back to the next source.`, ErrorCode.SOURCE_UNAVAILABLE, {
+      source: sourceName,
+    });
     this.name = 'SourceUnavailableError';
   }
 }

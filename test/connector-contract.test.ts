@@ -33,7 +33,16 @@ const BINS = [
   { item_code: 'C-300', wh: 'EAST', warehouse_id: 1, qty: 9, picked: 0, updated_at: '2024-05-03 00:00:00', status: 'X', deleted_at: null },
   { item_code: 'D-400', wh: 'WEST', warehouse_id: 2, qty: 2, picked: 0, updated_at: '2024-05-03 00:00:00', status: 'A', deleted_at: '2024-05-04 00:00:00' },
   { item_code: 'E-500', wh: 'WEST', warehouse_id: 2, qty: 6, picked: 1, updated_at: '2024-05-03 00:00:00', status: 'H', deleted_at: null },
-  ...MANY.map((code, i) => ({ item_code: code, wh: 'EAST', warehouse_id: 1, qty: i + 1, picked: 0, updated_at: '2024-05-01 00:00:00', status: 'A', deleted_at: null })),
+  ...MANY.map((code, i) => ({
+    item_code: code,
+    wh: 'EAST',
+    warehouse_id: 1,
+    qty: i + 1,
+    picked: 0,
+    updated_at: '2024-05-01 00:00:00',
+    status: 'A',
+    deleted_at: null,
+  })),
 ];
 
 /** Every stock record of the fixture, as a table mapping without `where` must return it. */
@@ -443,7 +452,12 @@ for (const backend of BACKENDS) {
       });
 
       it('closes a connector that never connected', async () => {
-        const config = sqlSourceSchema.parse({ kind: 'sql', client: backend.client, connection: t.connection, stock: { table: 'bins', columns: STOCK_COLUMNS } });
+        const config = sqlSourceSchema.parse({
+          kind: 'sql',
+          client: backend.client,
+          connection: t.connection,
+          stock: { table: 'bins', columns: STOCK_COLUMNS },
+        });
         const c = createSqlConnector('idle', config);
 
         await expect(c.close()).resolves.toBeUndefined();

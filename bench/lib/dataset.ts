@@ -88,8 +88,17 @@ export async function ensureDataset(o: DatasetOptions): Promise<Dataset> {
       await store.close();
     }
     return {
-      configPath, skus: o.skus, locations: o.locations, width, backend: 'sqlite', reused: false, generateSeconds,
-      importSeconds: (performance.now() - t1) / 1000, generatedAt: new Date().toISOString(), sizes: r.sizes, databases: [],
+      configPath,
+      skus: o.skus,
+      locations: o.locations,
+      width,
+      backend: 'sqlite',
+      reused: false,
+      generateSeconds,
+      importSeconds: (performance.now() - t1) / 1000,
+      generatedAt: new Date().toISOString(),
+      sizes: r.sizes,
+      databases: [],
     };
   }
 
@@ -107,9 +116,17 @@ export async function ensureDataset(o: DatasetOptions): Promise<Dataset> {
       writeFileSync(configPath, benchConfig(marker.config, { client: 'mysql2', connection: storeUrl }));
       log(`reusing dataset ${prefix}_* in ${o.dir} (${o.skus} SKUs x ${o.locations} locations, generated ${marker.generated_at})`);
       return {
-        configPath, skus: o.skus, locations: o.locations, width, backend: 'mariadb', reused: true,
-        generateSeconds: marker.generate_seconds, importSeconds: marker.import_seconds,
-        generatedAt: marker.generated_at, sizes: JSON.parse(marker.sizes) as Record<string, number>, databases,
+        configPath,
+        skus: o.skus,
+        locations: o.locations,
+        width,
+        backend: 'mariadb',
+        reused: true,
+        generateSeconds: marker.generate_seconds,
+        importSeconds: marker.import_seconds,
+        generatedAt: marker.generated_at,
+        sizes: JSON.parse(marker.sizes) as Record<string, number>,
+        databases,
       };
     }
   }
@@ -134,10 +151,29 @@ export async function ensureDataset(o: DatasetOptions): Promise<Dataset> {
   const generatedAt = new Date().toISOString();
   const databases = await datasetDatabases(server, prefix);
   await writeMarker(storeUrl, {
-    skus: o.skus, locations: o.locations, seed, config, generate_seconds: generateSeconds, import_seconds: importSeconds,
-    generated_at: generatedAt, sizes: JSON.stringify(r.sizes), databases: JSON.stringify(databases),
+    skus: o.skus,
+    locations: o.locations,
+    seed,
+    config,
+    generate_seconds: generateSeconds,
+    import_seconds: importSeconds,
+    generated_at: generatedAt,
+    sizes: JSON.stringify(r.sizes),
+    databases: JSON.stringify(databases),
   });
-  return { configPath, skus: o.skus, locations: o.locations, width, backend: 'mariadb', reused: false, generateSeconds, importSeconds, generatedAt, sizes: r.sizes, databases };
+  return {
+    configPath,
+    skus: o.skus,
+    locations: o.locations,
+    width,
+    backend: 'mariadb',
+    reused: false,
+    generateSeconds,
+    importSeconds,
+    generatedAt,
+    sizes: r.sizes,
+    databases,
+  };
 }
 
 /**
@@ -174,7 +210,9 @@ export async function warmDataset(server: string, databases: readonly string[], 
 async function datasetDatabases(server: string, prefix: string, only: readonly string[] = ['erp', 'wms', 'shop', 'tpl', 'store']): Promise<string[]> {
   const admin = adminKnex(server);
   try {
-    const [rows] = (await admin.raw('select schema_name as n from information_schema.schemata where schema_name in (?) order by 1', [only.map((s) => `${prefix}_${s}`)])) as [{ n: string }[]];
+    const [rows] = (await admin.raw('select schema_name as n from information_schema.schemata where schema_name in (?) order by 1', [
+      only.map((s) => `${prefix}_${s}`),
+    ])) as [{ n: string }[]];
     return rows.map((r) => r.n);
   } finally {
     await admin.destroy();
@@ -236,7 +274,10 @@ interface Marker {
 async function readMarker(server: string, storeDb: string): Promise<Marker | undefined> {
   const admin = adminKnex(server);
   try {
-    const [t] = (await admin.raw('select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?', [storeDb, 'bench_dataset'])) as [{ n: number }[]];
+    const [t] = (await admin.raw('select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?', [
+      storeDb,
+      'bench_dataset',
+    ])) as [{ n: number }[]];
     if (Number(t[0]?.n ?? 0) === 0) return undefined;
     const [m] = (await admin.raw(`select * from \`${storeDb}\`.bench_dataset order by id desc limit 1`)) as [Record<string, unknown>[]];
     const row = m[0];
@@ -245,8 +286,14 @@ async function readMarker(server: string, storeDb: string): Promise<Marker | und
     const [there] = (await admin.raw('select count(*) as n from information_schema.schemata where schema_name in (?)', [databases])) as [{ n: number }[]];
     if (Number(there[0]?.n ?? 0) !== databases.length) return undefined;
     return {
-      skus: Number(row.skus), locations: Number(row.locations), seed: Number(row.seed), config: String(row.config),
-      generate_seconds: Number(row.generate_seconds), import_seconds: Number(row.import_seconds), generated_at: String(row.generated_at), sizes: String(row.sizes),
+      skus: Number(row.skus),
+      locations: Number(row.locations),
+      seed: Number(row.seed),
+      config: String(row.config),
+      generate_seconds: Number(row.generate_seconds),
+      import_seconds: Number(row.import_seconds),
+      generated_at: String(row.generated_at),
+      sizes: String(row.sizes),
       databases: String(row.databases),
     };
   } finally {

@@ -61,30 +61,33 @@ export async function measure(o: LoadOptions): Promise<LoadResult> {
   const done = new Promise<autocannon.Result>((resolve, reject) => {
     finish = (e, r) => (e ? reject(e) : resolve(r));
   });
-  const instance = autocannon({
-    url: o.url,
-    method: 'POST',
-    connections: o.connections,
-    duration: o.duration,
-    timeout: 30,
-    headers: { 'content-type': 'application/json', ...o.headers },
-    requests: [
-      {
-        setupRequest: (req) => ({ ...req, body: JSON.stringify(o.next()) }),
-        onResponse: (status, body, _context, headers) => {
-          answered++;
-          const h = headers?.['x-source-statements'];
-          statements += statementCount(Array.isArray(h) ? h[0] : h);
-          if (status === 200 && body.includes('"errors":[')) {
-            graphqlErrors++;
-            firstError ??= body.slice(body.indexOf('"errors":['), body.indexOf('"errors":[') + 400);
-          } else if (status !== 200) {
-            firstError ??= `HTTP ${status}: ${body.slice(0, 400)}`;
-          }
+  const instance = autocannon(
+    {
+      url: o.url,
+      method: 'POST',
+      connections: o.connections,
+      duration: o.duration,
+      timeout: 30,
+      headers: { 'content-type': 'application/json', ...o.headers },
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, body: JSON.stringify(o.next()) }),
+          onResponse: (status, body, _context, headers) => {
+            answered++;
+            const h = headers?.['x-source-statements'];
+            statements += statementCount(Array.isArray(h) ? h[0] : h);
+            if (status === 200 && body.includes('"errors":[')) {
+              graphqlErrors++;
+              firstError ??= body.slice(body.indexOf('"errors":['), body.indexOf('"errors":[') + 400);
+            } else if (status !== 200) {
+              firstError ??= `HTTP ${status}: ${body.slice(0, 400)}`;
+            }
+          },
         },
-      },
-    ],
-  }, (e, r) => finish(e, r));
+      ],
+    },
+    (e, r) => finish(e, r),
+  );
   instance.on('response', (_client, _status, _bytes, responseTime) => times.push(responseTime));
   const result = await done;
   clearInterval(sampler);

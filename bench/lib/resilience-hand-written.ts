@@ -213,7 +213,12 @@ export function withHandWrittenResilience(inner: Connector, s: ResilienceSetting
   const breaker = new Breaker(s.breaker, (state) => {
     if (state === 'OPEN') {
       const lastError = breaker.lastError === undefined ? undefined : toSourceError(source, breaker.lastError, s.timeoutMs).reason;
-      logger.warn('circuit opened: reads fail fast until a trial read succeeds', { source, after: s.breaker.failureThreshold, lastError, trialInMs: s.breaker.resetAfterMs });
+      logger.warn('circuit opened: reads fail fast until a trial read succeeds', {
+        source,
+        after: s.breaker.failureThreshold,
+        lastError,
+        trialInMs: s.breaker.resetAfterMs,
+      });
     } else if (state === 'HALF_OPEN') {
       logger.info('circuit half-open: trial read', { source });
     } else {

@@ -90,12 +90,30 @@ const ERP_SITES = ['East DC - ACME', 'Central DC', 'NYC Flagship', '3PL West', '
 const STANDARD_LOCATIONS = ERP_SITES.length;
 /** Where the extra regional DCs are (`locations` > 5): one city each, in this order. */
 const REGIONAL_CITIES: readonly (readonly [string, number, number])[] = [
-  ['Atlanta', 33.749, -84.388], ['Dallas', 32.7767, -96.797], ['Denver', 39.7392, -104.9903], ['Seattle', 47.6062, -122.3321],
-  ['Phoenix', 33.4484, -112.074], ['Miami', 25.7617, -80.1918], ['Boston', 42.3601, -71.0589], ['Minneapolis', 44.9778, -93.265],
-  ['Salt Lake City', 40.7608, -111.891], ['Kansas City', 39.0997, -94.5786], ['Nashville', 36.1627, -86.7816], ['Portland', 45.5152, -122.6784],
-  ['Charlotte', 35.2271, -80.8431], ['Columbus', 39.9612, -82.9988], ['Houston', 29.7604, -95.3698], ['Detroit', 42.3314, -83.0458],
-  ['Las Vegas', 36.1699, -115.1398], ['Memphis', 35.1495, -90.049], ['Pittsburgh', 40.4406, -79.9959], ['Sacramento', 38.5816, -121.4944],
-  ['St. Louis', 38.627, -90.1994], ['Indianapolis', 39.7684, -86.1581], ['Baltimore', 39.2904, -76.6122], ['Albuquerque', 35.0844, -106.6504],
+  ['Atlanta', 33.749, -84.388],
+  ['Dallas', 32.7767, -96.797],
+  ['Denver', 39.7392, -104.9903],
+  ['Seattle', 47.6062, -122.3321],
+  ['Phoenix', 33.4484, -112.074],
+  ['Miami', 25.7617, -80.1918],
+  ['Boston', 42.3601, -71.0589],
+  ['Minneapolis', 44.9778, -93.265],
+  ['Salt Lake City', 40.7608, -111.891],
+  ['Kansas City', 39.0997, -94.5786],
+  ['Nashville', 36.1627, -86.7816],
+  ['Portland', 45.5152, -122.6784],
+  ['Charlotte', 35.2271, -80.8431],
+  ['Columbus', 39.9612, -82.9988],
+  ['Houston', 29.7604, -95.3698],
+  ['Detroit', 42.3314, -83.0458],
+  ['Las Vegas', 36.1699, -115.1398],
+  ['Memphis', 35.1495, -90.049],
+  ['Pittsburgh', 40.4406, -79.9959],
+  ['Sacramento', 38.5816, -121.4944],
+  ['St. Louis', 38.627, -90.1994],
+  ['Indianapolis', 39.7684, -86.1581],
+  ['Baltimore', 39.2904, -76.6122],
+  ['Albuquerque', 35.0844, -106.6504],
   ['Reno', 39.5296, -119.8138],
 ];
 /** The j-th extra location (1-based): its canonical id, WMS warehouse code and ERP site. */
@@ -280,8 +298,7 @@ interface Table {
 }
 
 /** TEXT in SQLite (as the source systems declare it), VARCHAR in MySQL so it can be indexed. */
-const text = (t: Knex.CreateTableBuilder, name: string, env: Env, length = 64) =>
-  env.mysql ? t.string(name, length) : t.text(name);
+const text = (t: Knex.CreateTableBuilder, name: string, env: Env, length = 64) => (env.mysql ? t.string(name, length) : t.text(name));
 
 const TABLES: Table[] = [
   {
@@ -357,8 +374,7 @@ const TABLES: Table[] = [
       text(t, 'option1', env, 32);
       text(t, 'deleted_at', env, 20).nullable();
     },
-    rows: (s, env) =>
-      s.codes.shop === null ? [] : [[s.i, s.i, s.codes.shop, s.colour, s.shopDeleted ? isoSeconds(env.now - 30 * 86_400_000) : null]],
+    rows: (s, env) => (s.codes.shop === null ? [] : [[s.i, s.i, s.codes.shop, s.colour, s.shopDeleted ? isoSeconds(env.now - 30 * 86_400_000) : null]]),
   },
 ];
 
@@ -475,7 +491,10 @@ export async function generateDemo(opts: DemoOptions): Promise<DemoResult> {
   if (opts.mysqlUrl === undefined) {
     await Promise.all(SYSTEMS.flatMap((s) => ['', '-journal', '-wal', '-shm'].map((x) => rm(join(dir, `${s}.sqlite${x}`), { force: true }))));
   } else {
-    await recreateDatabases(opts.mysqlUrl, SYSTEMS.map((s) => `${prefix}_${s}`));
+    await recreateDatabases(
+      opts.mysqlUrl,
+      SYSTEMS.map((s) => `${prefix}_${s}`),
+    );
   }
 
   const dbs = Object.fromEntries(
@@ -573,8 +592,17 @@ async function fillTable(db: Knex, t: Table, env: Env, onBlock: (upTo: number) =
  */
 async function writeSkuMap(path: string, env: Env): Promise<DemoFacts> {
   const names: FactName[] = [
-    'negativeWms', 'orphanWmsCodes', 'erpWmsDisagree', 'pickedNotInvoiced', 'unexplained', 'missingInWmsCentral',
-    'staleTpl', 'notInShop', 'deletedInShop', 'discontinued', 'unmapped',
+    'negativeWms',
+    'orphanWmsCodes',
+    'erpWmsDisagree',
+    'pickedNotInvoiced',
+    'unexplained',
+    'missingInWmsCentral',
+    'staleTpl',
+    'notInShop',
+    'deletedInShop',
+    'discontinued',
+    'unmapped',
   ];
   const lists = Object.fromEntries(names.map((k) => [k, [] as string[]])) as Record<FactName, string[]>;
   const counts = Object.fromEntries(names.map((k) => [k, 0])) as Record<FactName, number>;

@@ -14,7 +14,8 @@ import { UsageError, type ParsedArgs } from './args.js';
 
 export async function documentsCommand(args: ParsedArgs): Promise<number> {
   const values = args.values as { dir?: string; check?: boolean; manifest?: string };
-  if (values.manifest !== undefined && (values.check !== true || values.dir !== undefined)) throw new UsageError('--manifest FILE goes with --check, without --dir');
+  if (values.manifest !== undefined && (values.check !== true || values.dir !== undefined))
+    throw new UsageError('--manifest FILE goes with --check, without --dir');
   const dir = resolve(values.dir ?? DOCUMENTS_DIR);
   let manifest: unknown;
   try {

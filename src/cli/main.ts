@@ -36,7 +36,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     const subs = Object.keys(group);
     if (sub === '--help' || sub === '-h') {
-      process.stdout.write(`${Object.values(group).map((c) => c.help.trimEnd()).join('\n\n')}\n`);
+      process.stdout.write(
+        `${Object.values(group)
+          .map((c) => c.help.trimEnd())
+          .join('\n\n')}\n`,
+      );
       return 0;
     }
     switch (sub !== undefined && Object.hasOwn(group, sub) ? group[sub] : undefined) {

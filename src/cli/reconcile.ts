@@ -76,7 +76,16 @@ function writer(path: string) {
 /** The columns of lines.csv, with one on-hand and one in-flight column per stock source; figures are numbers (csv-out.ts). */
 export function lineHeader(sources: readonly string[]): string[] {
   return [
-    'sku', 'location', 'status', 'authoritative', 'quantity', 'variance', 'explained', 'unexplained', 'worst_source', 'systems',
+    'sku',
+    'location',
+    'status',
+    'authoritative',
+    'quantity',
+    'variance',
+    'explained',
+    'unexplained',
+    'worst_source',
+    'systems',
     ...sources.flatMap((s) => [`${s}_on_hand`, `${s}_in_flight`]),
   ];
 }
@@ -84,7 +93,16 @@ export function lineHeader(sources: readonly string[]): string[] {
 export function lineRow(l: ReconciliationLine, sources: readonly string[]): CsvCell[] {
   const by = new Map(l.systems.map((f) => [f.source, f]));
   return [
-    l.sku, l.location.id, l.status, l.authoritative, l.quantity, l.variance, l.explained, l.unexplained, l.worstSource, l.systems.map((f) => f.source).join('|'),
+    l.sku,
+    l.location.id,
+    l.status,
+    l.authoritative,
+    l.quantity,
+    l.variance,
+    l.explained,
+    l.unexplained,
+    l.worstSource,
+    l.systems.map((f) => f.source).join('|'),
     ...sources.flatMap((s) => {
       const f = by.get(s);
       return f === undefined ? [null, null] : [f.onHand, f.movements.reduce((n, m) => n + m.quantity, 0)];
@@ -107,7 +125,12 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
 
   const outDir = resolve(o.outDir);
   await mkdir(outDir, { recursive: true });
-  const paths = { lines: join(outDir, 'lines.csv'), gaps: join(outDir, 'gaps.csv'), orphans: join(outDir, 'orphans.csv'), summary: join(outDir, 'summary.json') };
+  const paths = {
+    lines: join(outDir, 'lines.csv'),
+    gaps: join(outDir, 'gaps.csv'),
+    orphans: join(outDir, 'orphans.csv'),
+    summary: join(outDir, 'summary.json'),
+  };
   const startedAt = now();
   const runId = await runs.start({ startedAt, tolerance: o.tolerance, outDir });
   const summary = emptySummary();
@@ -124,7 +147,10 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   const t0 = performance.now();
   const say = (done: boolean) => {
     const pct = total === 0 ? 100 : Math.floor((skus / total) * 100);
-    o.progress?.(`reconcile: ${skus.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} SKUs (${pct}%), ${summary.discrepancies.toLocaleString('en-US')} discrepancies, ${((performance.now() - t0) / 1000).toFixed(1)}s`, done);
+    o.progress?.(
+      `reconcile: ${skus.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} SKUs (${pct}%), ${summary.discrepancies.toLocaleString('en-US')} discrepancies, ${((performance.now() - t0) / 1000).toFixed(1)}s`,
+      done,
+    );
   };
   const record = async (list: NewAnomaly[]) => {
     if (list.length === 0) return;
@@ -149,7 +175,9 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
       const r = await reconciler.batch(page.skus, { locations: locations.all, tolerance: o.tolerance, meter });
       if (r.failures.length > 0) {
         for (const f of r.failures) failedSources.push({ source: f.source, reason: describeFailure(f.error) });
-        throw new Error(`source${r.failures.length > 1 ? 's' : ''} ${r.failures.map((f) => `"${f.source}"`).join(', ')} failed: ${failedSources.map((f) => f.reason).join('; ')}`);
+        throw new Error(
+          `source${r.failures.length > 1 ? 's' : ''} ${r.failures.map((f) => `"${f.source}"`).join(', ')} failed: ${failedSources.map((f) => f.reason).join('; ')}`,
+        );
       }
       const rows: CsvCell[][] = [];
       for (const l of r.lines) {

@@ -22,7 +22,9 @@ export class SkuImportError extends Error {
     readonly problems: readonly string[],
   ) {
     const shown = problems.slice(0, 50);
-    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing imported:\n  - ${shown.join('\n  - ')}${problems.length > shown.length ? `\n  - ... and ${problems.length - shown.length} more` : ''}`);
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}, nothing imported:\n  - ${shown.join('\n  - ')}${problems.length > shown.length ? `\n  - ... and ${problems.length - shown.length} more` : ''}`,
+    );
     this.name = 'SkuImportError';
   }
 }

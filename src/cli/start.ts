@@ -18,7 +18,7 @@ import { readSkuMapCsv } from './sku-import.js';
 
 export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const demo = values.demo === true;
-  if (demo && values.config !== undefined) throw new UsageError('--demo serves the demo\'s own config: leave out --config');
+  if (demo && values.config !== undefined) throw new UsageError("--demo serves the demo's own config: leave out --config");
   if (!demo && (values.dir !== undefined || values.skus !== undefined)) throw new UsageError('--dir and --skus go with --demo');
   const skus = wholeNumber(values.skus, '--skus', 1, 99_999_999);
 
@@ -51,7 +51,9 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
 
   process.stdout.write(`inventory-graph is serving ${url} (open it in a browser for the explorer)\n`);
   const origin = new URL(url).origin;
-  process.stdout.write(`Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (${(config as Config).server.loopbackStatus ? 'from this host without a key, else ' : 'with '}an analyst key)\n`);
+  process.stdout.write(
+    `Operators: ${origin}/status (and /status.json), Prometheus metrics at ${origin}/metrics (${(config as Config).server.loopbackStatus ? 'from this host without a key, else ' : 'with '}an analyst key)\n`,
+  );
   if (demoKeys !== undefined) {
     process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
     for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);

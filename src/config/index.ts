@@ -174,7 +174,9 @@ function crossCheck(c: Loose): string[] {
   }
   const { headersTimeoutMs = 10_000, requestTimeoutMs = 30_000 } = c.server ?? {};
   if (typeof headersTimeoutMs === 'number' && typeof requestTimeoutMs === 'number' && headersTimeoutMs > requestTimeoutMs) {
-    problems.push(`server.requestTimeoutMs: ${requestTimeoutMs} is less than server.headersTimeoutMs (${headersTimeoutMs}); the headers are part of the request`);
+    problems.push(
+      `server.requestTimeoutMs: ${requestTimeoutMs} is less than server.headersTimeoutMs (${headersTimeoutMs}); the headers are part of the request`,
+    );
   }
   const ids = new Map<string, number>();
   const codes = new Map<string, string>();
@@ -197,8 +199,7 @@ function crossCheck(c: Loose): string[] {
 }
 
 function finish(c: ParsedConfig, baseDir: string): Config {
-  const file = (client: string, conn: string) =>
-    client === 'better-sqlite3' && conn !== ':memory:' && !isAbsolute(conn) ? resolve(baseDir, conn) : conn;
+  const file = (client: string, conn: string) => (client === 'better-sqlite3' && conn !== ':memory:' && !isAbsolute(conn) ? resolve(baseDir, conn) : conn);
   return Object.freeze({
     ...c,
     store: { ...c.store, connection: file(c.store.client, c.store.connection) },

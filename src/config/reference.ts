@@ -50,7 +50,9 @@ export function configReference(): string {
   return [
     '| key | type | default | allowed | what |',
     '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${cell(`\`${r.key}\``)}${r.required ? ' (required)' : ''} | ${cell(r.type)} | ${cell(r.default)} | ${cell(r.range)} | ${cell(r.description)} |`),
+    ...rows.map(
+      (r) => `| ${cell(`\`${r.key}\``)}${r.required ? ' (required)' : ''} | ${cell(r.type)} | ${cell(r.default)} | ${cell(r.range)} | ${cell(r.description)} |`,
+    ),
   ].join('\n');
 }
 
@@ -72,7 +74,12 @@ function walkObject(s: JsonSchema, prefix: string, rows: Row[]): void {
   }
   for (const keys of bySchema.values()) {
     const child = (s.properties ?? {})[keys[0] as string] as JsonSchema;
-    walk(child, join(keys.length === 1 ? (keys[0] as string) : `{${keys.join('|')}}`), keys.some((k) => (s.required ?? []).includes(k)), rows);
+    walk(
+      child,
+      join(keys.length === 1 ? (keys[0] as string) : `{${keys.join('|')}}`),
+      keys.some((k) => (s.required ?? []).includes(k)),
+      rows,
+    );
   }
   if (typeof s.additionalProperties === 'object') walk(s.additionalProperties, `${prefix}.<name>`, false, rows);
 }
@@ -98,7 +105,17 @@ function walk(s: JsonSchema, key: string, required: boolean, rows: Row[]): void 
 }
 
 function row(s: JsonSchema, key: string, required: boolean, type: string): Row {
-  return { key, type, required, default: s.default === undefined || (typeof s.default === 'object' && s.default !== null && Object.keys(s.default).length === 0 && !Array.isArray(s.default)) ? '' : JSON.stringify(s.default), range: rangeOf(s), description: s.description ?? '' };
+  return {
+    key,
+    type,
+    required,
+    default:
+      s.default === undefined || (typeof s.default === 'object' && s.default !== null && Object.keys(s.default).length === 0 && !Array.isArray(s.default))
+        ? ''
+        : JSON.stringify(s.default),
+    range: rangeOf(s),
+    description: s.description ?? '',
+  };
 }
 
 function typeOf(s: JsonSchema): string {
@@ -119,7 +136,8 @@ function rangeOf(s: JsonSchema): string {
   if (s.exclusiveMinimum !== undefined) parts.push(`> ${s.exclusiveMinimum}`);
   if (s.maximum !== undefined && s.maximum !== Number.MAX_SAFE_INTEGER) parts.push(`≤ ${s.maximum}`);
   if (s.minLength !== undefined && s.minLength > 1) parts.push(`at least ${s.minLength} characters`);
-  if (s.maxLength !== undefined) parts.push(s.maxLength === s.minLength ? `exactly ${s.maxLength} character${s.maxLength === 1 ? '' : 's'}` : `at most ${s.maxLength} characters`);
+  if (s.maxLength !== undefined)
+    parts.push(s.maxLength === s.minLength ? `exactly ${s.maxLength} character${s.maxLength === 1 ? '' : 's'}` : `at most ${s.maxLength} characters`);
   if (s.minItems !== undefined && s.minItems > 0) parts.push(`at least ${s.minItems}`);
   return parts.join(', ');
 }

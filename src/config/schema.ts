@@ -62,13 +62,35 @@ const column = z.string().min(1);
 /** One role's operation limits; unset keys take the `default` role's, then the built-in defaults. */
 const roleLimits = z
   .strictObject({
-    maxDocumentBytes: z.number().int().positive().max(1_048_576).optional().describe('Largest document, in bytes (a persisted query\'s stored text counts). Default 32768.'),
-    maxTokens: z.number().int().positive().max(1_000_000).optional().describe('Most tokens in a document; the parser stops at the largest role\'s. Default 2000.'),
+    maxDocumentBytes: z
+      .number()
+      .int()
+      .positive()
+      .max(1_048_576)
+      .optional()
+      .describe("Largest document, in bytes (a persisted query's stored text counts). Default 32768."),
+    maxTokens: z
+      .number()
+      .int()
+      .positive()
+      .max(1_000_000)
+      .optional()
+      .describe("Most tokens in a document; the parser stops at the largest role's. Default 2000."),
     maxDepth: z.number().int().positive().max(1000).optional().describe('Most field levels: `{ viewer { role } }` is 2. Default 10.'),
     maxAliases: z.number().int().min(0).max(100_000).optional().describe('Most aliases, fragments expanded. Default 30.'),
     maxDirectives: z.number().int().min(0).max(100_000).optional().describe('Most directives, fragments expanded. Default 10.'),
-    maxCost: z.number().int().positive().optional().describe('Largest cost estimate: each field 1 (or its @cost), a list\'s selection times its items (@listSize, @perLocation in schema/). Default 200000.'),
-    maxSkus: z.number().int().positive().optional().describe('Most SKUs in the whole operation (every @skus argument, aliases added up). Default `server.maxSkusPerQuery`.'),
+    maxCost: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("Largest cost estimate: each field 1 (or its @cost), a list's selection times its items (@listSize, @perLocation in schema/). Default 200000."),
+    maxSkus: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Most SKUs in the whole operation (every @skus argument, aliases added up). Default `server.maxSkusPerQuery`.'),
     pointsPerMinute: z.number().int().min(0).optional().describe('Cost points a key may spend a minute, per process; 0: no budget. Default 10000000.'),
   })
   .optional();
@@ -76,9 +98,7 @@ const roleLimits = z
 export const stockMappingSchema = z
   .strictObject({
     ...mappingBase,
-    columns: z
-      .strictObject({ sku: column, location: column, onHand: column, committed: column.optional(), asOf: column.optional() })
-      .optional(),
+    columns: z.strictObject({ sku: column, location: column, onHand: column, committed: column.optional(), asOf: column.optional() }).optional(),
   })
   .superRefine(checkMapping);
 
@@ -86,7 +106,11 @@ export const costMappingSchema = z
   .strictObject({
     ...mappingBase,
     columns: z.strictObject({ sku: column, unitCost: column, currency: column.optional() }).optional(),
-    currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD').optional().describe('The currency of every cost when no `currency` column is mapped.'),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+      .optional()
+      .describe('The currency of every cost when no `currency` column is mapped.'),
   })
   .superRefine(checkMapping);
 
@@ -105,9 +129,7 @@ export const movementMappingSchema = z
   .strictObject({
     ...mappingBase,
     kind: movementKind.optional(),
-    columns: z
-      .strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() })
-      .optional(),
+    columns: z.strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() }).optional(),
   })
   .superRefine(checkMapping)
   .superRefine((m, ctx) => {
@@ -127,12 +149,36 @@ export const sourceResilience = {
   breaker: z
     .strictObject({
       failureThreshold: z.number().int().min(1).max(1000).default(5).describe('Failures in a row that open the breaker. Defaults to 5.'),
-      resetAfterMs: z.number().int().min(100).max(3_600_000).default(10_000).describe('How long the breaker stays open before one trial read, in ms. Defaults to 10000.'),
+      resetAfterMs: z
+        .number()
+        .int()
+        .min(100)
+        .max(3_600_000)
+        .default(10_000)
+        .describe('How long the breaker stays open before one trial read, in ms. Defaults to 10000.'),
     })
     .prefault({}),
-  maxConcurrent: z.number().int().min(1).max(1000).optional().describe('Reads running against the source at once. Defaults to the pool size (4 for mysql2, 1 for better-sqlite3; 4 for files).'),
-  maxQueue: z.number().int().min(0).max(100_000).default(64).describe('Reads waiting for a slot; past that a read is load shed at once ("load shed: too many reads waiting for it"). Defaults to 64.'),
-  retries: z.number().int().min(0).max(3).default(1).describe('Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1.'),
+  maxConcurrent: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .optional()
+    .describe('Reads running against the source at once. Defaults to the pool size (4 for mysql2, 1 for better-sqlite3; 4 for files).'),
+  maxQueue: z
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .default(64)
+    .describe('Reads waiting for a slot; past that a read is load shed at once ("load shed: too many reads waiting for it"). Defaults to 64.'),
+  retries: z
+    .number()
+    .int()
+    .min(0)
+    .max(3)
+    .default(1)
+    .describe('Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1.'),
 };
 
 /** Freshness and SKU-code settings every kind of source has. */
@@ -141,7 +187,10 @@ const sourceCommon = {
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one read. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
   stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),
-  skuCodes: z.enum(['mapped', 'canonical']).default('mapped').describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
+  skuCodes: z
+    .enum(['mapped', 'canonical'])
+    .default('mapped')
+    .describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
 };
 
 /** A file mapping: canonical names to the file's column names (CSV header, or JSON-lines keys). */
@@ -170,11 +219,36 @@ export const csvSourceSchema = z.strictObject({
     .min(1)
     .refine((p) => !/[*?[\]]/.test(p.replace(/[^/\\]*$/, '')), 'wildcards may appear in the file name only, not in directories')
     .describe('A file pattern relative to the config file; `*` and `?` may appear in the file name only. The newest matching file is the snapshot.'),
-  format: z.enum(['csv', 'jsonl']).optional().describe('`csv` (a header row, then one row per record) or `jsonl` (one JSON object per line). Default: by extension (.jsonl/.ndjson: jsonl).'),
+  format: z
+    .enum(['csv', 'jsonl'])
+    .optional()
+    .describe('`csv` (a header row, then one row per record) or `jsonl` (one JSON object per line). Default: by extension (.jsonl/.ndjson: jsonl).'),
   delimiter: z.string().length(1).default(',').describe('CSV field delimiter. Defaults to `,`.'),
-  checkIntervalMs: z.number().int().min(0).max(3_600_000).default(1000).describe('How often, at most, the directory is looked at for a newer file, in ms. Defaults to 1000.'),
-  maxFileBytes: z.number().int().positive().max(68_719_476_736).default(1_073_741_824).describe('A file larger than this, in bytes, is refused unread (the previous snapshot keeps serving). Defaults to 1073741824 (1 GiB): about 20 M rows of a typical 3PL file, so `maxRows` is the limit that usually applies; this one stops a runaway file before it is read at all.'),
-  maxRows: z.number().int().positive().max(100_000_000).default(10_000_000).describe('A file with more rows than this is refused (the previous snapshot keeps serving). Memory grows with rows: about 80 bytes a row held, about 280 bytes a row of peak RSS during a reload, when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md). Defaults to 10000000: twice the largest 3PL file seen (4.6 M rows), about 2.8 GB at a reload.'),
+  checkIntervalMs: z
+    .number()
+    .int()
+    .min(0)
+    .max(3_600_000)
+    .default(1000)
+    .describe('How often, at most, the directory is looked at for a newer file, in ms. Defaults to 1000.'),
+  maxFileBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(68_719_476_736)
+    .default(1_073_741_824)
+    .describe(
+      'A file larger than this, in bytes, is refused unread (the previous snapshot keeps serving). Defaults to 1073741824 (1 GiB): about 20 M rows of a typical 3PL file, so `maxRows` is the limit that usually applies; this one stops a runaway file before it is read at all.',
+    ),
+  maxRows: z
+    .number()
+    .int()
+    .positive()
+    .max(100_000_000)
+    .default(10_000_000)
+    .describe(
+      'A file with more rows than this is refused (the previous snapshot keeps serving). Memory grows with rows: about 80 bytes a row held, about 280 bytes a row of peak RSS during a reload, when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md). Defaults to 10000000: twice the largest 3PL file seen (4.6 M rows), about 2.8 GB at a reload.',
+    ),
   ...sourceCommon,
   stock: fileStockMappingSchema,
   movements: z
@@ -190,7 +264,10 @@ export const sqlSourceSchema = z.strictObject({
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one statement. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
   stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),
-  skuCodes: z.enum(['mapped', 'canonical']).default('mapped').describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
+  skuCodes: z
+    .enum(['mapped', 'canonical'])
+    .default('mapped')
+    .describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
   pool: z.number().int().positive().max(100).optional().describe('Connection pool size. Defaults to 4 (1 for better-sqlite3, which is synchronous).'),
   ...sourceResilience,
   stock: stockMappingSchema.optional(),
@@ -204,13 +281,33 @@ export const sourceSchema = z.discriminatedUnion('kind', [sqlSourceSchema, csvSo
 
 /** How anomalies are written to the store, and where new ones are sent, as JSON, off the query path. */
 export const anomaliesSchema = z.strictObject({
-  writeQueueSize: z.number().int().min(1).max(1_000_000).default(10_000).describe('Distinct anomalies waiting to be written to the store at most (a request only queues them; a repeat merges with the one waiting). Past it the newest are dropped, counted and logged. Defaults to 10000.'),
+  writeQueueSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .default(10_000)
+    .describe(
+      'Distinct anomalies waiting to be written to the store at most (a request only queues them; a repeat merges with the one waiting). Past it the newest are dropped, counted and logged. Defaults to 10000.',
+    ),
   webhook: z
     .strictObject({
       url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).describe('An http(s) URL that receives one POST per new anomaly.'),
       timeoutMs: z.number().int().positive().max(120_000).default(5000).describe('Deadline for one delivery attempt. Defaults to 5000.'),
-      maxAttempts: z.number().int().min(1).max(50).default(5).describe('Attempts per anomaly, the first included, with exponential backoff between them. Defaults to 5.'),
-      queueSize: z.number().int().min(1).max(1_000_000).default(1000).describe('Anomalies waiting to be sent at most; past it the oldest are dropped (and logged). Defaults to 1000.'),
+      maxAttempts: z
+        .number()
+        .int()
+        .min(1)
+        .max(50)
+        .default(5)
+        .describe('Attempts per anomaly, the first included, with exponential backoff between them. Defaults to 5.'),
+      queueSize: z
+        .number()
+        .int()
+        .min(1)
+        .max(1_000_000)
+        .default(1000)
+        .describe('Anomalies waiting to be sent at most; past it the oldest are dropped (and logged). Defaults to 1000.'),
     })
     .optional(),
 });
@@ -218,7 +315,9 @@ export const anomaliesSchema = z.strictObject({
 export const locationSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'use letters, digits and . _ : -'),
   name: z.string().min(1).optional(),
-  codes: z.record(z.string(), z.union([z.string().min(1), z.number()]).transform(String)).describe('The code of this location in each source system: `{ wms: EAST, erp: "East DC" }`.'),
+  codes: z
+    .record(z.string(), z.union([z.string().min(1), z.number()]).transform(String))
+    .describe('The code of this location in each source system: `{ wms: EAST, erp: "East DC" }`.'),
   latitude: z.number().min(-90).max(90).optional(),
   longitude: z.number().min(-180).max(180).optional(),
   priority: z.number().int().default(100).describe('Lower comes first in routing. Defaults to 100.'),
@@ -234,21 +333,85 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(4000).describe('The port to listen on; 0 picks a free one. Defaults to 4000.'),
       maxSkusPerQuery: z.number().int().positive().max(100_000).default(500).describe('Most SKUs one `availability` call may ask for. Defaults to 500.'),
       explorer: z.boolean().default(true).describe('Serve the offline explorer at GET /graphql from a browser. Defaults to true.'),
-      shutdownGraceMs: z.number().int().min(0).max(600_000).default(10_000).describe('On SIGTERM, how long requests in flight may take to finish before they are cut, in ms. Defaults to 10000.'),
-      drainIdleMs: z.number().int().min(0).max(600_000).default(1_000).describe('On SIGTERM, how long idle keep-alive connections stay open so that a request already on its way is answered (with `connection: close`) rather than lost; then they are closed gracefully. At most `shutdownGraceMs`. Defaults to 1000.'),
-      keepAliveTimeoutMs: z.number().int().min(1).max(3_600_000).default(5_000).describe('How long a keep-alive connection may wait idle for its next request, in ms; advertised as `Keep-Alive: timeout=N`. Behind a load balancer that reuses connections, set it above the balancer\'s idle timeout. Defaults to 5000 (Node\'s own).'),
-      headersTimeoutMs: z.number().int().min(1).max(600_000).default(10_000).describe('Time for a request\'s headers to arrive (a silent or slowloris connection gets 408 and is closed), in ms. Defaults to 10000.'),
-      requestTimeoutMs: z.number().int().min(1).max(3_600_000).default(30_000).describe('Time for a whole request, headers and body, to arrive (a body dribbled gets 408), in ms; it does not limit how long the answer takes. At least `headersTimeoutMs`. Defaults to 30000.'),
-      maxConnections: z.number().int().min(1).max(1_000_000).default(1_000).describe('Most open client connections per process; one more is closed at once. Defaults to 1000.'),
-      executor: z.enum(['jit', 'graphql-js']).default('jit').describe('`jit`: operations are compiled once by graphql-jit and kept in a bounded cache; `graphql-js`: Apollo\'s own executor, a switch back without a release (`executor: ${INVENTORY_GRAPH_EXECUTOR:-jit}` lets the environment choose). Defaults to `jit`.'),
-      fastPath: onOff.prefault(true).describe('Trusted documents called by id are answered without Apollo\'s request pipeline, with the same answer. Applies with the `jit` executor and `cacheControl` off only. Defaults to true.'),
-      cacheControl: onOff.prefault(false).describe('Apollo\'s cache-control plugin, which runs a hook on every resolved field to compute `Cache-Control` from `@cacheControl` hints. No type has hints (every answer is live), so it is off by default; on, the fast path is off. Defaults to false.'),
-      loopbackStatus: onOff.prefault(false).describe('/status, /status.json and /metrics answer a request from this host itself without a key (loopback peer, loopback `Host`, no proxy header). Off, they need an analyst or admin key: behind a proxy on the same host every request looks local. Defaults to false.'),
+      shutdownGraceMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(600_000)
+        .default(10_000)
+        .describe('On SIGTERM, how long requests in flight may take to finish before they are cut, in ms. Defaults to 10000.'),
+      drainIdleMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(600_000)
+        .default(1_000)
+        .describe(
+          'On SIGTERM, how long idle keep-alive connections stay open so that a request already on its way is answered (with `connection: close`) rather than lost; then they are closed gracefully. At most `shutdownGraceMs`. Defaults to 1000.',
+        ),
+      keepAliveTimeoutMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(3_600_000)
+        .default(5_000)
+        .describe(
+          "How long a keep-alive connection may wait idle for its next request, in ms; advertised as `Keep-Alive: timeout=N`. Behind a load balancer that reuses connections, set it above the balancer's idle timeout. Defaults to 5000 (Node's own).",
+        ),
+      headersTimeoutMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(600_000)
+        .default(10_000)
+        .describe("Time for a request's headers to arrive (a silent or slowloris connection gets 408 and is closed), in ms. Defaults to 10000."),
+      requestTimeoutMs: z
+        .number()
+        .int()
+        .min(1)
+        .max(3_600_000)
+        .default(30_000)
+        .describe(
+          'Time for a whole request, headers and body, to arrive (a body dribbled gets 408), in ms; it does not limit how long the answer takes. At least `headersTimeoutMs`. Defaults to 30000.',
+        ),
+      maxConnections: z
+        .number()
+        .int()
+        .min(1)
+        .max(1_000_000)
+        .default(1_000)
+        .describe('Most open client connections per process; one more is closed at once. Defaults to 1000.'),
+      executor: z
+        .enum(['jit', 'graphql-js'])
+        .default('jit')
+        .describe(
+          "`jit`: operations are compiled once by graphql-jit and kept in a bounded cache; `graphql-js`: Apollo's own executor, a switch back without a release (`executor: ${INVENTORY_GRAPH_EXECUTOR:-jit}` lets the environment choose). Defaults to `jit`.",
+        ),
+      fastPath: onOff
+        .prefault(true)
+        .describe(
+          "Trusted documents called by id are answered without Apollo's request pipeline, with the same answer. Applies with the `jit` executor and `cacheControl` off only. Defaults to true.",
+        ),
+      cacheControl: onOff
+        .prefault(false)
+        .describe(
+          "Apollo's cache-control plugin, which runs a hook on every resolved field to compute `Cache-Control` from `@cacheControl` hints. No type has hints (every answer is live), so it is off by default; on, the fast path is off. Defaults to false.",
+        ),
+      loopbackStatus: onOff
+        .prefault(false)
+        .describe(
+          '/status, /status.json and /metrics answer a request from this host itself without a key (loopback peer, loopback `Host`, no proxy header). Off, they need an analyst or admin key: behind a proxy on the same host every request looks local. Defaults to false.',
+        ),
     })
     .prefault({}),
   log: z
     .strictObject({
-      level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional().describe('The least severe log line written (JSON, to stderr). Unset: `info` for `start`, `warn` for `reconcile`; `level: ${LOG_LEVEL:-info}` lets the environment choose.'),
+      level: z
+        .enum(['debug', 'info', 'warn', 'error', 'silent'])
+        .optional()
+        .describe(
+          'The least severe log line written (JSON, to stderr). Unset: `info` for `start`, `warn` for `reconcile`; `level: ${LOG_LEVEL:-info}` lets the environment choose.',
+        ),
     })
     .prefault({}),
   store: z.strictObject({
@@ -285,7 +448,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       maxLines: z.number().int().positive().max(10_000).default(100).describe('Most lines one routeOrder may have. Defaults to 100.'),
       useStaleStock: z.boolean().default(false).describe('Whether stock flagged STALE may be promised to an order. Defaults to false.'),
-      exhaustiveLimit: z.number().int().positive().max(10_000_000).default(20_000).describe('Most location sets FEWEST_SHIPMENTS tries before turning greedy. Defaults to 20000.'),
+      exhaustiveLimit: z
+        .number()
+        .int()
+        .positive()
+        .max(10_000_000)
+        .default(20_000)
+        .describe('Most location sets FEWEST_SHIPMENTS tries before turning greedy. Defaults to 20000.'),
     })
     .prefault({}),
   anomalies: anomaliesSchema.prefault({}),

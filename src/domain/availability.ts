@@ -15,7 +15,8 @@
 import type { Location } from './locations.js';
 import type { Decision } from './precedence.js';
 
-export type Flag = 'NEGATIVE_ON_HAND' | 'STALE' | 'FALLBACK' | 'SOURCE_UNAVAILABLE' | 'UNKNOWN_SKU' | 'NOT_SELLABLE' | 'SNAPSHOT_FALLBACK' | 'INVALID_SOURCE_DATA';
+export type Flag =
+  'NEGATIVE_ON_HAND' | 'STALE' | 'FALLBACK' | 'SOURCE_UNAVAILABLE' | 'UNKNOWN_SKU' | 'NOT_SELLABLE' | 'SNAPSHOT_FALLBACK' | 'INVALID_SOURCE_DATA';
 
 export interface Provenance {
   /** The source whose figure is used; null when no source could answer. */

@@ -52,7 +52,13 @@ export class DefaultPrecedenceStrategy implements PrecedenceStrategy {
     let invalidData = false;
     for (const c of candidates) {
       if (c.status === 'found') {
-        return { winner: { source: c.source, value: c.value }, fallback: passed.length > 0, sourceUnavailable, ...invalid(invalidData), rule: rule(field, candidates, passed) };
+        return {
+          winner: { source: c.source, value: c.value },
+          fallback: passed.length > 0,
+          sourceUnavailable,
+          ...invalid(invalidData),
+          rule: rule(field, candidates, passed),
+        };
       }
       if (c.status === 'failed') sourceUnavailable = true;
       if (c.status === 'invalid') invalidData = true;

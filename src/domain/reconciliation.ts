@@ -138,7 +138,8 @@ export function compareLine(figures: readonly RawFigure[], authoritative: number
       w === undefined ||
       STATUS_RANK[s.status] > STATUS_RANK[w.status] ||
       (STATUS_RANK[s.status] === STATUS_RANK[w.status] &&
-        (Math.abs(s.unexplained) > Math.abs(w.unexplained) || (Math.abs(s.unexplained) === Math.abs(w.unexplained) && Math.abs(s.variance) > Math.abs(w.variance))))
+        (Math.abs(s.unexplained) > Math.abs(w.unexplained) ||
+          (Math.abs(s.unexplained) === Math.abs(w.unexplained) && Math.abs(s.variance) > Math.abs(w.variance))))
     ) {
       worst = i;
     }

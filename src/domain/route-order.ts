@@ -85,7 +85,10 @@ export async function routeOrder(req: RouteOrderRequest, deps: RouteOrderDeps): 
   const figures = new Map<string, RouteFigure[]>();
   const distances = new Map<string, number | null>();
   for (const location of deps.locations.all) {
-    const distance = req.destination && location.latitude !== null && location.longitude !== null ? distanceKm(req.destination, { latitude: location.latitude, longitude: location.longitude }) : null;
+    const distance =
+      req.destination && location.latitude !== null && location.longitude !== null
+        ? distanceKm(req.destination, { latitude: location.latitude, longitude: location.longitude })
+        : null;
     distances.set(location.id, distance);
     const stock = new Map<string, number>();
     figures.set(
@@ -134,7 +137,13 @@ export async function routeOrder(req: RouteOrderRequest, deps: RouteOrderDeps): 
   const trace = deps.locations.all.map((location): RouteTrace => {
     const cand = candidates.find((c) => c.location.id === location.id);
     const figs = figures.get(location.id) ?? [];
-    const base = { location, used: used.has(location.id), rank: result.rank.get(location.id) ?? null, distanceKm: distances.get(location.id) ?? null, figures: figs };
+    const base = {
+      location,
+      used: used.has(location.id),
+      rank: result.rank.get(location.id) ?? null,
+      distanceKm: distances.get(location.id) ?? null,
+      figures: figs,
+    };
     const no = ineligible.get(location.id);
     if (no) return { ...base, reasons: [no.reason], detail: no.detail };
     if (used.has(location.id)) {
@@ -145,7 +154,11 @@ export async function routeOrder(req: RouteOrderRequest, deps: RouteOrderDeps): 
       return { ...base, reasons: ['BEYOND_MAX_SHIPMENTS'], detail: `could help, but the plan already has ${req.maxShipments} shipment(s)` };
     }
     if (cand !== undefined && cand.stock.size > 0) {
-      return { ...base, reasons: ['NOT_NEEDED'], detail: allowSplit ? 'has stock, but the plan fills the order without it' : 'has stock, but not a whole line the plan still needed' };
+      return {
+        ...base,
+        reasons: ['NOT_NEEDED'],
+        detail: allowSplit ? 'has stock, but the plan fills the order without it' : 'has stock, but not a whole line the plan still needed',
+      };
     }
     const why = new Set<RouteReason>(['NO_STOCK']);
     for (const f of figs) {
@@ -185,8 +198,10 @@ function checkOrder(req: RouteOrderRequest, strategy: RoutingStrategyName, deps:
   }
   if (strategy === 'DISTANCE' && (req.destination === null || req.destination === undefined)) problems.push('strategy DISTANCE needs a destination');
   const d = req.destination;
-  if (d && (Math.abs(d.latitude) > 90 || Math.abs(d.longitude) > 180)) problems.push(`destination out of range: latitude ${d.latitude}, longitude ${d.longitude}`);
-  if (req.maxShipments !== null && req.maxShipments !== undefined && req.maxShipments < 1) problems.push(`maxShipments must be at least 1, got ${req.maxShipments}`);
+  if (d && (Math.abs(d.latitude) > 90 || Math.abs(d.longitude) > 180))
+    problems.push(`destination out of range: latitude ${d.latitude}, longitude ${d.longitude}`);
+  if (req.maxShipments !== null && req.maxShipments !== undefined && req.maxShipments < 1)
+    problems.push(`maxShipments must be at least 1, got ${req.maxShipments}`);
   const unknown = (req.excludeLocationIds ?? []).filter((id) => deps.locations.get(id) === undefined);
   if (unknown.length > 0) problems.push(`unknown location id(s) in excludeLocationIds: ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
   if (problems.length > 0) {

@@ -94,7 +94,12 @@ export class DefaultRoutingPolicy implements RoutingPolicy {
     const exact = this.smallestCoveringSet(ordered, demand, input.allowSplit, max);
     if (exact.set !== undefined) {
       const walk = assign(exact.set, demand, input.allowSplit, max);
-      return { ...walk, rank, cutByMaxShipments: new Set(), method: `exhaustive search: ${exact.tried} location set(s) of ${ordered.length} candidate(s) tried` };
+      return {
+        ...walk,
+        rank,
+        cutByMaxShipments: new Set(),
+        method: `exhaustive search: ${exact.tried} location set(s) of ${ordered.length} candidate(s) tried`,
+      };
     }
     const greedy = greedyCover(ordered, demand, input.allowSplit, max);
     const walk = assign(greedy.chosen, demand, input.allowSplit, max);

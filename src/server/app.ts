@@ -98,7 +98,9 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   });
   if (config.auth.open) o.logger.warn('auth.open is set: no API key is needed and every request is admin (local development only)');
   else if (config.auth.keys.length === 0) {
-    o.logger.warn('no API keys configured: every GraphQL request will be refused with 401 (add keys with `inventory-graph keys create`, or set auth.open for local development)');
+    o.logger.warn(
+      'no API keys configured: every GraphQL request will be refused with 401 (add keys with `inventory-graph keys create`, or set auth.open for local development)',
+    );
   }
   await graphql.start();
   const explorerOptions: ExplorerOptions = {
@@ -179,4 +181,3 @@ export function roleLimits(config: Config): (role: Role) => Limits {
   const table = new Map(ROLES.map((r) => [r, { ...base, ...strip(config.limits.default), ...strip(config.limits[r]) } as Limits]));
   return (role) => table.get(role) ?? base;
 }
-

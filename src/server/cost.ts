@@ -75,7 +75,13 @@ type FieldParent = GraphQLObjectType | GraphQLInterfaceType;
 interface Walk<T> {
   empty(): T;
   /** A field: `into` is what its own selection set measured (undefined: a leaf). */
-  field(acc: T, node: FieldNode, def: GraphQLField<unknown, unknown> | undefined, into: ((parent: FieldParent | undefined, sizes?: Sizes) => T) | undefined, sizes: Sizes | undefined): void;
+  field(
+    acc: T,
+    node: FieldNode,
+    def: GraphQLField<unknown, unknown> | undefined,
+    into: ((parent: FieldParent | undefined, sizes?: Sizes) => T) | undefined,
+    sizes: Sizes | undefined,
+  ): void;
   merge(acc: T, inner: T): void;
   /** Every selection (field, spread, inline fragment) where it stands, before it is walked. */
   selection?(acc: T, node: SelectionNode): void;
@@ -88,7 +94,12 @@ type Sizes = ReadonlyMap<string, number>;
  * Walks `op` with `w`, each fragment once per `sizes` it is met with; `steps` counts the
  * selections visited.
  */
-function walk<T>(schema: GraphQLSchema, op: OperationDefinitionNode, fragments: ReadonlyMap<string, FragmentDefinitionNode>, w: Walk<T>): { result: T; steps: number } {
+function walk<T>(
+  schema: GraphQLSchema,
+  op: OperationDefinitionNode,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  w: Walk<T>,
+): { result: T; steps: number } {
   const memo = new Map<string, T | 'measuring'>();
   let steps = 0;
   const fragment = (name: string, sizes: Sizes | undefined): T | undefined => {

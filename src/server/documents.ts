@@ -113,7 +113,14 @@ export function checkManifest(manifest: unknown, schema: GraphQLSchema): string[
   const names = new Set<string>();
   m.operations.forEach((o: Partial<Record<keyof ManifestOperation, unknown>> | null, i) => {
     const label = typeof o?.name === 'string' ? o.name : `operations[${i}]`;
-    if (o === null || typeof o !== 'object' || typeof o.body !== 'string' || typeof o.id !== 'string' || typeof o.name !== 'string' || typeof o.type !== 'string') {
+    if (
+      o === null ||
+      typeof o !== 'object' ||
+      typeof o.body !== 'string' ||
+      typeof o.id !== 'string' ||
+      typeof o.name !== 'string' ||
+      typeof o.type !== 'string'
+    ) {
       problems.push(`${label}: needs string id, name, type and body`);
       return;
     }

@@ -18,7 +18,11 @@ export interface ExampleOperation {
 export function exampleOperations(skus: readonly string[], config: Config, manifest: PersistedQueryManifest = trustedDocuments()): ExampleOperation[] {
   const sample = skus.length > 0 ? skus : ['SKU-000001'];
   const firstSource = Object.keys(config.sources)[0] ?? 'erp';
-  const example = (name: string, document: string, variables: Record<string, unknown>): ExampleOperation => ({ name, query: documentNamed(document, manifest).body, variables });
+  const example = (name: string, document: string, variables: Record<string, unknown>): ExampleOperation => ({
+    name,
+    query: documentNamed(document, manifest).body,
+    variables,
+  });
   return [
     example('Availability with provenance', 'Availability', { skus: sample, channel: 'web' }),
     example('Item with cost', 'Item', { sku: sample[0] }),

@@ -268,8 +268,7 @@ export function createExplorer(options: ExplorerOptions): ExplorerHandler {
   assets.set('explorer.js', makeAsset(JS, BOOTSTRAP_JS));
   assets.set('explorer.css', makeAsset(CSS, EXPLORER_CSS));
 
-  const headersText =
-    options.headers && Object.keys(options.headers).length > 0 ? JSON.stringify(options.headers, null, 2) : undefined;
+  const headersText = options.headers && Object.keys(options.headers).length > 0 ? JSON.stringify(options.headers, null, 2) : undefined;
   const tabs = options.examples.map((example) => ({
     query: nameAnonymousOperation(example.query, example.name),
     variables: example.variables === undefined ? null : JSON.stringify(example.variables, null, 2),

@@ -20,7 +20,16 @@
  * variables? }` (no `query`) whose hash is a published query's, from a client that takes plain
  * JSON: an unknown id gets Apollo's PERSISTED_QUERY_NOT_FOUND, a mutation Apollo's pipeline.
  */
-import { getOperationAST, parse, validate, type DocumentNode, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  getOperationAST,
+  parse,
+  validate,
+  type DocumentNode,
+  type GraphQLError,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ensureGraphQLError, ErrorCode } from '../errors.js';
@@ -99,7 +108,12 @@ export function createFastPath(o: FastPathOptions): FastPath {
   };
 
   /** The HTTP answer to a result, as Apollo makes it: errors formatted (their `extensions.http` taken into the head), the finalizer's additions, `{ errors, data }` as JSON. */
-  function answer(context: GatewayContext, p: Prepared, result: { data?: unknown; errors?: readonly GraphQLError[] }, fallbackStatus: number | undefined): FastAnswer {
+  function answer(
+    context: GatewayContext,
+    p: Prepared,
+    result: { data?: unknown; errors?: readonly GraphQLError[] },
+    fallbackStatus: number | undefined,
+  ): FastAnswer {
     const head = { status: undefined as number | undefined, headers: {} as Record<string, string> };
     const raised = result.errors !== undefined && result.errors.length > 0 ? result.errors : undefined;
     const formatted = raised?.map((e) => formatError(e, head));
@@ -140,7 +154,6 @@ function trustedRequest(body: unknown, headers: IncomingHttpHeaders): TrustedReq
   return { id: persisted.sha256Hash, operationName: operationName ?? undefined, variables: variables ?? undefined };
 }
 
-
 function isRecord(x: unknown): x is Record<string, unknown> {
   return x !== null && typeof x === 'object' && !Array.isArray(x);
 }
@@ -149,7 +162,12 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 function formatError(e: GraphQLError, head: { status: number | undefined; headers: Record<string, string> }): GraphQLFormattedError {
   const extensions: Record<string, unknown> = { ...e.extensions, code: e.extensions.code ?? ErrorCode.INTERNAL_SERVER_ERROR };
   const http = extensions.http as { status?: unknown; headers?: unknown } | undefined;
-  if (http !== null && typeof http === 'object' && (!('status' in http) || typeof http.status === 'number') && (!('headers' in http) || http.headers instanceof Map)) {
+  if (
+    http !== null &&
+    typeof http === 'object' &&
+    (!('status' in http) || typeof http.status === 'number') &&
+    (!('headers' in http) || http.headers instanceof Map)
+  ) {
     if (typeof http.status === 'number' && http.status !== 0) head.status = http.status;
     if (http.headers instanceof Map) for (const [k, v] of http.headers as Map<string, string>) head.headers[k.toLowerCase()] = v;
     delete extensions.http;

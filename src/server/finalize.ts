@@ -134,7 +134,7 @@ export function maskInternalError(formatted: GraphQLFormattedError, error?: unkn
   if (formatted.extensions?.code !== ErrorCode.INTERNAL_SERVER_ERROR) return formatted;
   if (isUncodedClientError(error)) return { message: formatted.message, extensions: { ...formatted.extensions, code: ErrorCode.BAD_REQUEST } };
   return {
-    message: 'Internal server error (the server log has the details under this response\'s x-request-id).',
+    message: "Internal server error (the server log has the details under this response's x-request-id).",
     extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR },
     ...(formatted.path ? { path: formatted.path } : {}),
   };

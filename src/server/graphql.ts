@@ -69,7 +69,8 @@ export function executionSettings(o: Pick<GraphQLServerOptions, 'executor' | 'ca
 export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<GatewayContext>; fastPath: FastPath | undefined } {
   const run = executionSettings(o);
   const schema = createSchema();
-  const gateway = run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations, onLookup: o.compiledCache?.lookup }) : undefined;
+  const gateway =
+    run.executor === 'jit' ? compiledExecutorGateway(schema, { maxOperations: o.compiledOperations, onLookup: o.compiledCache?.lookup }) : undefined;
   if (gateway !== undefined) o.compiledCache?.watch(gateway.operations);
   const limits = createOperationLimits({ ...o.limits, schema });
   const finalize = createResponseFinalizer(o.logger);

@@ -63,7 +63,15 @@ export function createHttpHandler(o: HttpOptions) {
       const done = o.onResponse;
       const started = performance.now();
       res.once('close', () =>
-        done({ requestId, method, path: url.pathname, status: res.statusCode, durationMs: performance.now() - started, completed: res.writableFinished, ...seen }),
+        done({
+          requestId,
+          method,
+          path: url.pathname,
+          status: res.statusCode,
+          durationMs: performance.now() - started,
+          completed: res.writableFinished,
+          ...seen,
+        }),
       );
     }
     try {
@@ -243,10 +251,13 @@ export function createFrontDoor(handle: (req: IncomingMessage, res: ServerRespon
       draining = true;
       for (const res of open) if (!res.headersSent) res.setHeader('connection', 'close');
       const closed = stopListening(server);
-      const idleOver = setTimeout(() => {
-        closingIdle = true;
-        for (const [socket, busy] of connections) if (busy === 0) endGracefully(socket);
-      }, Math.min(limits.drainIdleMs, graceMs));
+      const idleOver = setTimeout(
+        () => {
+          closingIdle = true;
+          for (const [socket, busy] of connections) if (busy === 0) endGracefully(socket);
+        },
+        Math.min(limits.drainIdleMs, graceMs),
+      );
       let graceOver: NodeJS.Timeout | undefined;
       const inTime = await Promise.race([closed.then(() => true), new Promise<false>((resolve) => (graceOver = setTimeout(() => resolve(false), graceMs)))]);
       clearTimeout(idleOver);

@@ -13,16 +13,7 @@
  * request, with the values the executor will use.
  */
 import type { ApolloServerPlugin } from '@apollo/server';
-import {
-  Kind,
-  Lexer,
-  Source,
-  TokenKind,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type GraphQLSchema,
-  type OperationDefinitionNode,
-} from 'graphql';
+import { Kind, Lexer, Source, TokenKind, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { BadRequestError, BadUserInputError, ForbiddenError, LimitExceededError, RateLimitedError } from '../errors.js';
 import { operationDemand, operationShape, type OperationShape } from './cost.js';
 import type { GatewayContext } from './context.js';
@@ -67,7 +58,13 @@ export interface OperationLimits {
    * the context's role, spends its cost from the key's budget, and notes the cost on the
    * context's diagnostics; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
    */
-  check(context: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void;
+  check(
+    context: GatewayContext,
+    query: string,
+    variables: Record<string, unknown>,
+    document: DocumentNode,
+    operation: OperationDefinitionNode | undefined,
+  ): void;
   plugin: ApolloServerPlugin<GatewayContext>;
 }
 
@@ -81,17 +78,30 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   // an operation's shape (depth, aliases, directives) is its document's: measured once
   const shapes = new WeakMap<OperationDefinitionNode, OperationShape>();
 
-  function check(contextValue: GatewayContext, query: string, variables: Record<string, unknown>, document: DocumentNode, operation: OperationDefinitionNode | undefined): void {
+  function check(
+    contextValue: GatewayContext,
+    query: string,
+    variables: Record<string, unknown>,
+    document: DocumentNode,
+    operation: OperationDefinitionNode | undefined,
+  ): void {
     const role = contextValue.principal.role;
     const limits = o.limitsFor(role);
     const bytes = Buffer.byteLength(query, 'utf8');
     if (bytes > limits.maxDocumentBytes) {
-      throw new LimitExceededError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, { limit: 'maxDocumentBytes', max: limits.maxDocumentBytes, actual: bytes });
+      throw new LimitExceededError(`The document is ${bytes} bytes; at most ${limits.maxDocumentBytes} for role ${role}.`, {
+        limit: 'maxDocumentBytes',
+        max: limits.maxDocumentBytes,
+        actual: bytes,
+      });
     }
     let tokens = tokenCounts.get(document);
     if (tokens === undefined) tokenCounts.set(document, (tokens = countTokens(query, tokenCap)));
     if (tokens > limits.maxTokens) {
-      throw new LimitExceededError(`The document has more than ${limits.maxTokens} tokens (the most for role ${role}).`, { limit: 'maxTokens', max: limits.maxTokens });
+      throw new LimitExceededError(`The document has more than ${limits.maxTokens} tokens (the most for role ${role}).`, {
+        limit: 'maxTokens',
+        max: limits.maxTokens,
+      });
     }
     if (operation === undefined) return;
     if (operation.operation === 'subscription') {
@@ -103,7 +113,8 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     let shape = shapes.get(operation);
     if (shape === undefined) shapes.set(operation, (shape = operationShape(o.schema, operation, fragments)));
     const over = (limit: keyof Limits, actual: number, what: string) => {
-      if (actual > limits[limit]) throw new LimitExceededError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
+      if (actual > limits[limit])
+        throw new LimitExceededError(`The operation ${what} ${actual}; at most ${limits[limit]} for role ${role}.`, { limit, max: limits[limit], actual });
     };
     over('maxDepth', shape.depth, 'is nested');
     over('maxAliases', shape.aliases, 'has aliases:');
@@ -113,19 +124,25 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     }
     const m = operationDemand(o.schema, operation, fragments, variables, o.locationCount);
     if (m.skus > limits.maxSkus) {
-      throw BadUserInputError.tooManySkus(`Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`, {
-        max: limits.maxSkus,
-        actual: m.skus,
-      });
+      throw BadUserInputError.tooManySkus(
+        `Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`,
+        {
+          max: limits.maxSkus,
+          actual: m.skus,
+        },
+      );
     }
     over('maxCost', m.cost, 'is estimated to cost');
     // more than a whole minute's points could never be paid, however long the client waits
     if (limits.pointsPerMinute > 0 && m.cost > limits.pointsPerMinute) {
-      throw new LimitExceededError(`The operation is estimated to cost ${m.cost} points, more than the ${limits.pointsPerMinute} a key of role ${role} may spend in a minute: ask for fewer SKUs or fields.`, {
-        limit: 'pointsPerMinute',
-        max: limits.pointsPerMinute,
-        actual: m.cost,
-      });
+      throw new LimitExceededError(
+        `The operation is estimated to cost ${m.cost} points, more than the ${limits.pointsPerMinute} a key of role ${role} may spend in a minute: ask for fewer SKUs or fields.`,
+        {
+          limit: 'pointsPerMinute',
+          max: limits.pointsPerMinute,
+          actual: m.cost,
+        },
+      );
     }
     if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute, true);
     contextValue.diagnostics.cost = m.cost;
@@ -155,7 +172,10 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     buckets.set(key, b);
     if (cost > b.points) {
       const wait = Math.max(1, Math.ceil(((cost - b.points) / perMinute) * 60));
-      throw new RateLimitedError(`Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(b.points)} are left; retry in ${wait} s.`, wait);
+      throw new RateLimitedError(
+        `Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(b.points)} are left; retry in ${wait} s.`,
+        wait,
+      );
     }
     if (take) b.points -= cost;
   }

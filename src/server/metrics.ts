@@ -270,12 +270,24 @@ export function createMetrics(o: MetricsOptions): Metrics {
         }
       },
     });
-  perSource('inventory_graph_source_breaker_state', 'Circuit breaker per source: 0 closed, 1 half-open (a trial read), 2 open (reads fail fast)', (s) => BREAKER_VALUE[s.breaker]);
+  perSource(
+    'inventory_graph_source_breaker_state',
+    'Circuit breaker per source: 0 closed, 1 half-open (a trial read), 2 open (reads fail fast)',
+    (s) => BREAKER_VALUE[s.breaker],
+  );
   perSource('inventory_graph_source_status', 'Source status as /status shows it: 0 up, 1 degraded, 2 down', (s) => STATUS_VALUE[s.status]);
-  perSource('inventory_graph_source_freshness_seconds', 'Age of the newest record (asOf) this process has read from the source: its lag', (s) => s.freshness.ageSeconds);
-  perSource('inventory_graph_source_max_age_seconds', 'The source\'s maxAgeSeconds: older records are STALE (absent when it has none)', (s) => s.freshness.maxAgeSeconds);
+  perSource(
+    'inventory_graph_source_freshness_seconds',
+    'Age of the newest record (asOf) this process has read from the source: its lag',
+    (s) => s.freshness.ageSeconds,
+  );
+  perSource(
+    'inventory_graph_source_max_age_seconds',
+    "The source's maxAgeSeconds: older records are STALE (absent when it has none)",
+    (s) => s.freshness.maxAgeSeconds,
+  );
   perSource('inventory_graph_source_reads_in_flight', 'Reads running against the source now', (s) => s.inFlight);
-  perSource('inventory_graph_source_reads_queued', 'Reads waiting for a slot of the source\'s bulkhead', (s) => s.queued);
+  perSource('inventory_graph_source_reads_queued', "Reads waiting for a slot of the source's bulkhead", (s) => s.queued);
 
   new Gauge({
     name: 'inventory_graph_anomalies_open',

@@ -231,12 +231,21 @@ export function operatorAccess(
   loopbackWithoutKey: boolean,
 ): OperatorAccess {
   if (url.search !== '') {
-    return { ok: false, status: 400, message: `${url.pathname} takes no query parameters (and API keys are never accepted in the URL): send Authorization: Bearer <key> or x-api-key.` };
+    return {
+      ok: false,
+      status: 400,
+      message: `${url.pathname} takes no query parameters (and API keys are never accepted in the URL): send Authorization: Bearer <key> or x-api-key.`,
+    };
   }
   const presented = req.headers.authorization !== undefined || req.headers['x-api-key'] !== undefined;
   if (!presented && loopbackWithoutKey && isLocalRequest(req.socket.remoteAddress, req.headers)) return { ok: true, principal: LOOPBACK_PRINCIPAL };
   const auth = authenticate(req.headers, url.searchParams);
-  if (!auth.ok) return { ok: false, status: 401, message: `${auth.message} ${url.pathname} needs an analyst or admin key${loopbackWithoutKey ? ' (or a request from this host)' : ''}.` };
+  if (!auth.ok)
+    return {
+      ok: false,
+      status: 401,
+      message: `${auth.message} ${url.pathname} needs an analyst or admin key${loopbackWithoutKey ? ' (or a request from this host)' : ''}.`,
+    };
   if (!allows(auth.principal.role, 'analyst')) {
     return { ok: false, status: 403, message: `${url.pathname} shows operational data: it needs an analyst or admin key, not ${auth.principal.role}.` };
   }
@@ -286,7 +295,13 @@ export function createOperatorRoutes(o: OperatorRoutesOptions) {
     if (url.pathname === '/metrics') {
       if (o.metrics === undefined) return { ...text(404, 'Metrics are off.'), principal };
       const m = await o.metrics.render();
-      return head({ route, principal, status: 200, headers: { 'content-type': m.contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' }, body: m.body });
+      return head({
+        route,
+        principal,
+        status: 200,
+        headers: { 'content-type': m.contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+        body: m.body,
+      });
     }
     const data = await o.status();
     if (url.pathname === '/status.json') {
@@ -404,7 +419,11 @@ function sparkline(perMinute: SourceView['reads']['perMinute']): string {
       return empty + seg(m.ok, 'ok') + seg(m.failed, 'bad') + seg(m.rejected, 'idle');
     })
     .join('');
-  const total = perMinute.reduce((s, m) => ({ ok: s.ok + m.ok, failed: s.failed + m.failed, rejected: s.rejected + m.rejected }), { ok: 0, failed: 0, rejected: 0 });
+  const total = perMinute.reduce((s, m) => ({ ok: s.ok + m.ok, failed: s.failed + m.failed, rejected: s.rejected + m.rejected }), {
+    ok: 0,
+    failed: 0,
+    rejected: 0,
+  });
   const label = `Reads per minute over the last ${perMinute.length} minutes: ${total.ok} answered, ${total.failed} failed, ${total.rejected} refused`;
   return `<svg width="${perMinute.length * w}" height="${h}" viewBox="0 0 ${perMinute.length * w} ${h}" role="img" aria-label="${e(label)}"><title>${e(label)}</title>${bars}</svg>`;
 }
@@ -443,7 +462,13 @@ function sourceRow(s: SourceView, now: number): string {
     const cls = f.stale ? 'bad' : f.ageSeconds > f.maxAgeSeconds * 0.8 ? 'warn' : 'ok';
     freshness =
       `<span class="${f.stale ? 'bad' : ''}">${e(duration(f.ageSeconds))}</span> ` +
-      bar(Math.min(f.ageSeconds, f.maxAgeSeconds * 2), f.maxAgeSeconds * 2, cls, `newest record ${duration(f.ageSeconds)} old; max age ${duration(f.maxAgeSeconds)}`, f.maxAgeSeconds) +
+      bar(
+        Math.min(f.ageSeconds, f.maxAgeSeconds * 2),
+        f.maxAgeSeconds * 2,
+        cls,
+        `newest record ${duration(f.ageSeconds)} old; max age ${duration(f.maxAgeSeconds)}`,
+        f.maxAgeSeconds,
+      ) +
       `<div class="small">max ${e(duration(f.maxAgeSeconds))}${f.stale ? ' · <span class="bad">STALE</span>' : ''}</div>`;
   }
   const r = s.reads.recent;
@@ -453,9 +478,7 @@ function sourceRow(s: SourceView, now: number): string {
       ? '<span class="small">no reads</span>'
       : `<span class="${r.errorRate > 0.05 ? 'bad' : r.errorRate > 0 ? 'warn' : ''}">${pct(r.errorRate)}</span><div class="small">${n(r.failed + r.rejected)} of ${n(all)}${r.rejected > 0 ? ` (${n(r.rejected)} refused)` : ''}</div>`;
   const lastError =
-    s.lastError === null
-      ? ''
-      : `<div class="err" title="${e(s.lastErrorAt ?? '')}">last error ${e(ago(s.lastErrorAt, now))}: ${e(s.lastError)}</div>`;
+    s.lastError === null ? '' : `<div class="err" title="${e(s.lastErrorAt ?? '')}">last error ${e(ago(s.lastErrorAt, now))}: ${e(s.lastError)}</div>`;
   const problem = s.problem === null ? '' : `<div class="err">${e(s.problem)}</div>`;
   return `<tr data-source="${e(s.name)}">
 <td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
@@ -553,7 +576,11 @@ export function renderStatusPage(d: StatusData, o: { refreshSeconds: number }): 
     d.anomalies === null ? 'store not answering' : `${n(d.anomalies.open)} open, ${n(d.anomalies.acknowledged)} acknowledged`
   }</div></div>
 <div class="card"><div class="sub">last reconciliation</div><div class="big">${
-    d.reconciliation?.last == null ? '–' : d.reconciliation.last.lines === 0 ? 'no lines' : pct((d.reconciliation.last.lines - d.reconciliation.last.discrepancies) / d.reconciliation.last.lines)
+    d.reconciliation?.last == null
+      ? '–'
+      : d.reconciliation.last.lines === 0
+        ? 'no lines'
+        : pct((d.reconciliation.last.lines - d.reconciliation.last.discrepancies) / d.reconciliation.last.lines)
   }</div><div class="sub">${
     d.reconciliation?.last == null ? 'no completed run' : `lines without discrepancy · ${e(ago(d.reconciliation.last.finishedAt, now))}`
   }</div></div>

@@ -150,7 +150,10 @@ export function createInventoryService(deps: InventoryDeps) {
         sku: r.sku,
         location: r.location,
         source: r.source,
-        detail: `${r.source} sent an invalid ${entity} record for ${r.sku}${r.location === null ? '' : ` at ${r.location}`} (${sourceKey}): ${r.reason}`.slice(0, 1000),
+        detail: `${r.source} sent an invalid ${entity} record for ${r.sku}${r.location === null ? '' : ` at ${r.location}`} (${sourceKey}): ${r.reason}`.slice(
+          0,
+          1000,
+        ),
       });
     }
 
@@ -165,7 +168,9 @@ export function createInventoryService(deps: InventoryDeps) {
         }
         const tooLong = skus.findIndex((s) => s.length > MAX_SKU_LENGTH);
         if (tooLong >= 0) {
-          throw new BadUserInputError(`skus[${tooLong}] is ${skus[tooLong]?.length} characters long; a SKU has at most ${MAX_SKU_LENGTH}.`, { argumentName: 'skus' });
+          throw new BadUserInputError(`skus[${tooLong}] is ${skus[tooLong]?.length} characters long; a SKU has at most ${MAX_SKU_LENGTH}.`, {
+            argumentName: 'skus',
+          });
         }
         const locations = deps.locations.select(q.locationIds, q.channel);
         if (skus.length === 0) return [];
@@ -244,7 +249,8 @@ export function createInventoryService(deps: InventoryDeps) {
         return sku === null ? null : skuLoader.load(sku);
       },
       locations: (): Location[] => [...deps.locations.all],
-      anomalies: async (status: AnomalyStatus | null, first: number): Promise<Anomaly[]> => deps.store.anomalies.list(status, checkPageSize(first, MAX_LIST_PAGE)),
+      anomalies: async (status: AnomalyStatus | null, first: number): Promise<Anomaly[]> =>
+        deps.store.anomalies.list(status, checkPageSize(first, MAX_LIST_PAGE)),
 
       /** Which locations should ship this order, from one batched availability read. */
       routeOrder(order: RouteOrderRequest): Promise<FulfillmentPlan> {
@@ -262,7 +268,13 @@ export function createInventoryService(deps: InventoryDeps) {
       for (const r of recs) {
         const location = deps.locations.fromSourceCode(source, r.location);
         if (location === undefined) {
-          anomalies.push({ kind: 'UNMAPPED_LOCATION', sku: null, location: r.location, source, detail: `${source} reports stock at location code "${r.location}", which no configured location maps` });
+          anomalies.push({
+            kind: 'UNMAPPED_LOCATION',
+            sku: null,
+            location: r.location,
+            source,
+            detail: `${source} reports stock at location code "${r.location}", which no configured location maps`,
+          });
           continue;
         }
         const problem = stockProblem(r, at);
@@ -275,7 +287,8 @@ export function createInventoryService(deps: InventoryDeps) {
         if (q === 'invalid') continue;
         const fromFallback = r.snapshotFallback === true || q?.snapshotFallback === true ? { snapshotFallback: true } : {};
         if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback });
-        else m.set(location.id, { onHand: q.onHand + r.onHand, committed: q.committed + r.committed, asOf: r.asOf < q.asOf ? r.asOf : q.asOf, ...fromFallback });
+        else
+          m.set(location.id, { onHand: q.onHand + r.onHand, committed: q.committed + r.committed, asOf: r.asOf < q.asOf ? r.asOf : q.asOf, ...fromFallback });
       }
       return m;
     }

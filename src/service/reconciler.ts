@@ -101,14 +101,25 @@ export function createReconciler(deps: ReconciliationDeps) {
       for (const source of holders) {
         const recs = codesFor(source, sku).flatMap((c) => stock.get(source)?.get(c) ?? []);
         if (recs.length === 0) {
-          gaps.push({ sku: sku.sku, source, reason: 'NO_RECORD', detail: `${source} has code ${codesFor(source, sku).join(', ')} for ${sku.sku} in the SKU map, and no stock record for it` });
+          gaps.push({
+            sku: sku.sku,
+            source,
+            reason: 'NO_RECORD',
+            detail: `${source} has code ${codesFor(source, sku).join(', ')} for ${sku.sku} in the SKU map, and no stock record for it`,
+          });
         }
         const m = new Map<string, RawFigure>();
         const maxAge = deps.settings.get(source)?.maxAgeSeconds;
         for (const r of recs) {
           const loc = deps.locations.fromSourceCode(source, r.location);
           if (loc === undefined) {
-            anomalies.push({ kind: 'UNMAPPED_LOCATION', sku: null, location: r.location, source, detail: `${source} reports stock at location code "${r.location}", which no configured location maps` });
+            anomalies.push({
+              kind: 'UNMAPPED_LOCATION',
+              sku: null,
+              location: r.location,
+              source,
+              detail: `${source} reports stock at location code "${r.location}", which no configured location maps`,
+            });
             continue;
           }
           const stale = maxAge !== undefined && at.getTime() - r.asOf.getTime() > maxAge * 1000;
@@ -118,7 +129,15 @@ export function createReconciler(deps: ReconciliationDeps) {
           }
           const f = m.get(loc.id);
           if (f === undefined) {
-            m.set(loc.id, { source, onHand: r.onHand, committed: r.committed, asOf: r.asOf, stale, snapshotFallback: r.snapshotFallback === true, movements: [] });
+            m.set(loc.id, {
+              source,
+              onHand: r.onHand,
+              committed: r.committed,
+              asOf: r.asOf,
+              stale,
+              snapshotFallback: r.snapshotFallback === true,
+              movements: [],
+            });
           } else {
             f.onHand = (f.onHand ?? 0) + r.onHand;
             f.committed = (f.committed ?? 0) + r.committed;
@@ -146,7 +165,16 @@ export function createReconciler(deps: ReconciliationDeps) {
         const here = holders.filter((s) => location.codes[s] !== undefined);
         if (!here.some((s) => perSource.get(s)?.get(location.id)?.onHand != null)) continue;
         const figures: RawFigure[] = here.map(
-          (s) => perSource.get(s)?.get(location.id) ?? { source: s, onHand: null, committed: null, asOf: null, stale: false, snapshotFallback: false, movements: [] },
+          (s) =>
+            perSource.get(s)?.get(location.id) ?? {
+              source: s,
+              onHand: null,
+              committed: null,
+              asOf: null,
+              stale: false,
+              snapshotFallback: false,
+              movements: [],
+            },
         );
         const candidates: Candidate<RawFigure>[] = figures
           .filter((f) => deps.precedence.order('quantity').includes(f.source))
@@ -231,4 +259,3 @@ export async function orphanPage(
   const k = await known(connector.name, codes, canonical);
   return { scanned: codes.length, orphans: codes.filter((c) => !k.has(c)), next: codes.length < pageSize ? null : (codes.at(-1) ?? null) };
 }
-

@@ -50,7 +50,10 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
           throw new BadUserInputError(`\`tolerance\` must be a whole number of units, 0 or more; got ${tolerance}.`, { argumentName: 'tolerance' });
         }
         if (skus.length > deps.maxSkusPerQuery) {
-          throw new BadUserInputError(`Too many SKUs: ${skus.length} asked, at most ${deps.maxSkusPerQuery} per query.`, { argumentName: 'skus', limit: deps.maxSkusPerQuery });
+          throw new BadUserInputError(`Too many SKUs: ${skus.length} asked, at most ${deps.maxSkusPerQuery} per query.`, {
+            argumentName: 'skus',
+            limit: deps.maxSkusPerQuery,
+          });
         }
         const locations = deps.locations.select(locationIds, null);
         const found = skus.length === 0 ? new Map<string, CanonicalSku>() : await deps.store.skus.findMany([...new Set(skus)]);

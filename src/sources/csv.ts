@@ -262,12 +262,18 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
         const quantity = whole(row, m.columns.quantity, true);
         if (quantity === 0) continue;
         const kind = m.kind ?? text(row, m.columns.kind as string);
-        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
+        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind))
+          throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
         movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf));
       }
     };
 
-    const required = [cols.sku, cols.location, cols.onHand, ...(config.movements ?? []).flatMap((m) => [m.columns.sku, m.columns.location, m.columns.quantity, ...(m.columns.kind ? [m.columns.kind] : [])])];
+    const required = [
+      cols.sku,
+      cols.location,
+      cols.onHand,
+      ...(config.movements ?? []).flatMap((m) => [m.columns.sku, m.columns.location, m.columns.quantity, ...(m.columns.kind ? [m.columns.kind] : [])]),
+    ];
     const input = createReadStream(c.file);
     try {
       if (format === 'csv') await readCsv(input, c.file, config.delimiter, required, onRow);
@@ -364,7 +370,14 @@ export function dateInName(fileName: string): Date | null {
     const [y, mo, d, h = '00', mi = '00', s = '00'] = m.slice(1).map((v) => v ?? undefined) as string[];
     const t = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
     const back = new Date(t);
-    if (back.getUTCFullYear() === Number(y) && back.getUTCMonth() === Number(mo) - 1 && back.getUTCDate() === Number(d) && Number(h) < 24 && Number(mi) < 60 && Number(s) < 60) {
+    if (
+      back.getUTCFullYear() === Number(y) &&
+      back.getUTCMonth() === Number(mo) - 1 &&
+      back.getUTCDate() === Number(d) &&
+      Number(h) < 24 &&
+      Number(mi) < 60 &&
+      Number(s) < 60
+    ) {
       return back;
     }
   }
@@ -396,7 +409,12 @@ async function readCsv(input: Readable, file: string, delimiter: string, require
     columns: (header: string[]) => {
       const names = header.map((h) => h.trim());
       const missing = [...new Set(required)].filter((c) => !names.includes(c));
-      if (missing.length > 0) throw new FileParseError(file, 1, `missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')} (header: ${names.join(delimiter)})`);
+      if (missing.length > 0)
+        throw new FileParseError(
+          file,
+          1,
+          `missing column${missing.length > 1 ? 's' : ''} ${missing.map((m) => JSON.stringify(m)).join(', ')} (header: ${names.join(delimiter)})`,
+        );
       return names;
     },
     skip_empty_lines: true,
@@ -421,7 +439,11 @@ async function readCsv(input: Readable, file: string, delimiter: string, require
     if (e instanceof FileParseError) throw e;
     const err = e as Error & { code?: string; lines?: number };
     // csv-parse names the line of a torn row (too few fields, an unclosed quote)
-    throw new FileParseError(file, err.lines ?? null, (err.message ?? String(e)).replace(/^Invalid (Record Length|Closing Quote|Opening Quote): /, '').split('\n')[0] ?? 'malformed CSV');
+    throw new FileParseError(
+      file,
+      err.lines ?? null,
+      (err.message ?? String(e)).replace(/^Invalid (Record Length|Closing Quote|Opening Quote): /, '').split('\n')[0] ?? 'malformed CSV',
+    );
   }
 }
 

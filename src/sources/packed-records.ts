@@ -98,7 +98,8 @@ async function sortInSlices(codes: readonly string[]): Promise<string[]> {
   }
   while (runs.length > 1) {
     const merged: string[][] = [];
-    for (let i = 0; i < runs.length; i += 2) merged.push(i + 1 < runs.length ? await merge(runs[i] as string[], runs[i + 1] as string[]) : (runs[i] as string[]));
+    for (let i = 0; i < runs.length; i += 2)
+      merged.push(i + 1 < runs.length ? await merge(runs[i] as string[], runs[i + 1] as string[]) : (runs[i] as string[]));
     runs = merged;
   }
   return runs[0] ?? [];

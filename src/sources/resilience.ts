@@ -196,7 +196,12 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     if (state === CircuitState.Open) {
       const last = breaker.lastFailure;
       const lastError = last !== undefined && 'error' in last ? toSourceError(source, last.error, s.timeoutMs).reason : undefined;
-      logger.warn('circuit opened: reads fail fast until a trial read succeeds', { source, after: s.breaker.failureThreshold, lastError, trialInMs: s.breaker.resetAfterMs });
+      logger.warn('circuit opened: reads fail fast until a trial read succeeds', {
+        source,
+        after: s.breaker.failureThreshold,
+        lastError,
+        trialInMs: s.breaker.resetAfterMs,
+      });
     } else if (state === CircuitState.HalfOpen) {
       logger.info('circuit half-open: trial read', { source });
     } else if (state === CircuitState.Closed) {
@@ -416,7 +421,8 @@ export function describeSourceFailure(e: unknown, timeoutMs?: number): string {
   if (e instanceof LoadShedError) return TOO_BUSY;
   const err = (e ?? {}) as DriverError;
   const after = timeoutMs === undefined ? '' : ` after ${timeoutMs} ms`;
-  if (err.name === 'KnexTimeoutError' || err.name === 'TimeoutError' || err.code === 'ETIMEDOUT' || err.code === 'PROTOCOL_SEQUENCE_TIMEOUT') return `timed out${after}`;
+  if (err.name === 'KnexTimeoutError' || err.name === 'TimeoutError' || err.code === 'ETIMEDOUT' || err.code === 'PROTOCOL_SEQUENCE_TIMEOUT')
+    return `timed out${after}`;
   if (err.code === 'ECONNREFUSED') return 'connection refused';
   if (err.code === 'ER_CONNECTION_KILLED' || /connection was killed/i.test(err.message ?? '')) return 'connection killed by the database';
   if (err.code === 'ER_QUERY_INTERRUPTED') return 'query interrupted by the database';

@@ -8,7 +8,16 @@
 import type { Knex } from 'knex';
 import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, MovementMapping } from '../config/index.js';
 import { createKnex, isSqliteBusy } from '../db/knex.js';
-import { MOVEMENT_KINDS, type CostRecord, type Entity, type ItemRecord, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
+import {
+  MOVEMENT_KINDS,
+  type CostRecord,
+  type Entity,
+  type ItemRecord,
+  type MovementKind,
+  type MovementRecord,
+  type RecordOf,
+  type StockRecord,
+} from '../domain/records.js';
 import { timestamp } from '../db/values.js';
 import { LoadShedError, startsTooLate, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
 import type { PoolStats } from './health.js';
@@ -124,7 +133,8 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         return (await q) as Row[];
       } catch (e) {
         if (mysql || !isSqliteBusy(e)) throw e;
-        if (Date.now() + pause >= deadline) throw new Error(`the SQLite file stayed locked by another connection until the deadline (${config.timeoutMs} ms)`, { cause: e });
+        if (Date.now() + pause >= deadline)
+          throw new Error(`the SQLite file stayed locked by another connection until the deadline (${config.timeoutMs} ms)`, { cause: e });
         await new Promise((resolve) => setTimeout(resolve, pause));
       }
     }
@@ -223,7 +233,8 @@ function applyWhere(q: Knex.QueryBuilder, where: Mapping['where']): void {
  */
 function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[]): Knex.QueryBuilder {
   const byQuery = m.query !== undefined;
-  const col = (k: string): string | undefined => (byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k]);
+  const col = (k: string): string | undefined =>
+    byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k];
   const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
   if (!byQuery) applyWhere(q, m.where);
   const sku = col('sku') as string;
@@ -238,7 +249,12 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
   if (config.client === 'mysql2') q.groupBy(db.raw('binary ??', [sku]));
   const mysql = config.client === 'mysql2';
   const qty = col('quantity') as string;
-  q.select(db.raw(mysql ? 'sum(?? is not null and trim(??) not regexp ?) as ??' : 'sum(?? is not null and ?? <> cast(?? as numeric)) as ??', mysql ? [qty, qty, NUMBER_PATTERN, 'nonNumeric'] : [qty, qty, qty, 'nonNumeric']));
+  q.select(
+    db.raw(
+      mysql ? 'sum(?? is not null and trim(??) not regexp ?) as ??' : 'sum(?? is not null and ?? <> cast(?? as numeric)) as ??',
+      mysql ? [qty, qty, NUMBER_PATTERN, 'nonNumeric'] : [qty, qty, qty, 'nonNumeric'],
+    ),
+  );
   return q.timeout(config.timeoutMs, { cancel: mysql }).whereIn(sku, codes as string[]);
 }
 

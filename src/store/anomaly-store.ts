@@ -99,11 +99,21 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
     const existing = new Set<string>();
     if (watch) {
       for (let i = 0; i < keys.length; i += 500) {
-        const rows = (await db('anomalies').whereIn('open_key', keys.slice(i, i + 500)).select('open_key')) as { open_key: string }[];
+        const rows = (await db('anomalies')
+          .whereIn('open_key', keys.slice(i, i + 500))
+          .select('open_key')) as { open_key: string }[];
         for (const r of rows) existing.add(r.open_key);
       }
     }
-    const rows = batch.map((s) => ({ ...s.anomaly, code: s.anomaly.code ?? null, open_key: s.key, status: 'OPEN', first_seen: s.firstSeen, last_seen: s.lastSeen, occurrences: 1 }));
+    const rows = batch.map((s) => ({
+      ...s.anomaly,
+      code: s.anomaly.code ?? null,
+      open_key: s.key,
+      status: 'OPEN',
+      first_seen: s.firstSeen,
+      last_seen: s.lastSeen,
+      occurrences: 1,
+    }));
     // knex writes a multi-row insert as one compound SELECT on SQLite, which allows 500 terms
     for (let i = 0; i < rows.length; i += 400) {
       await db('anomalies')
@@ -116,7 +126,9 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
       const fresh = keys.filter((k) => !existing.has(k));
       const opened: Anomaly[] = [];
       for (let i = 0; i < fresh.length; i += 500) {
-        const got = (await db('anomalies').whereIn('open_key', fresh.slice(i, i + 500)).orderBy('id')) as Record<string, unknown>[];
+        const got = (await db('anomalies')
+          .whereIn('open_key', fresh.slice(i, i + 500))
+          .orderBy('id')) as Record<string, unknown>[];
         opened.push(...got.map(toAnomaly));
       }
       if (opened.length > 0) for (const fn of openedListeners) fn(opened);
@@ -124,7 +136,13 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
     if (written.size > 100_000) written.clear();
   }
 
-  const queue = createAnomalyQueue({ size: writes.queueSize ?? DEFAULT_WRITE_QUEUE_SIZE, write, busy: isSqliteBusy, logger: writes.logger ?? silentLogger, now });
+  const queue = createAnomalyQueue({
+    size: writes.queueSize ?? DEFAULT_WRITE_QUEUE_SIZE,
+    write,
+    busy: isSqliteBusy,
+    logger: writes.logger ?? silentLogger,
+    now,
+  });
 
   return {
     /** Calls `fn` with the anomalies each write opened (new rows), after they are stored. */
@@ -135,7 +153,9 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
 
     async get(id: string): Promise<Anomaly | null> {
       if (!/^\d{1,15}$/.test(id)) return null;
-      const r = (await db('anomalies').where({ id: Number(id) }).first()) as Record<string, unknown> | undefined;
+      const r = (await db('anomalies')
+        .where({ id: Number(id) })
+        .first()) as Record<string, unknown> | undefined;
       return r === undefined ? null : toAnomaly(r);
     },
 

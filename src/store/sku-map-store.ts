@@ -45,7 +45,10 @@ export function createSkuMapStore(db: Knex) {
 
     /** The catalogue in SKU order, `first` at a time, after the SKU `after` (exclusive). */
     async page(first: number, after: string | null): Promise<SkuPage> {
-      const q = db('skus').select('sku').orderBy('sku').limit(first + 1);
+      const q = db('skus')
+        .select('sku')
+        .orderBy('sku')
+        .limit(first + 1);
       if (after !== null) q.where('sku', '>', after);
       const rows: { sku: string }[] = await q;
       const page = rows.slice(0, first).map((r) => r.sku);

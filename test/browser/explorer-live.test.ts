@@ -10,7 +10,6 @@ import { exampleOperations } from '../../src/server/examples.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
-
 let demo: DemoApp;
 let origin: string;
 let browser: Browser | undefined;
@@ -27,7 +26,9 @@ afterAll(async () => {
 describe('example operations', () => {
   it('each runs with the analyst key, without errors', async () => {
     const examples = exampleOperations(['SKU-000001', 'SKU-000002', 'SKU-000003'], demo.app.config);
-    expect(examples.map((e) => e.name)).toEqual(expect.arrayContaining(['Availability with provenance', 'Item with cost', 'Route an order', 'Reconcile systems']));
+    expect(examples.map((e) => e.name)).toEqual(
+      expect.arrayContaining(['Availability with provenance', 'Item with cost', 'Route an order', 'Reconcile systems']),
+    );
     for (const e of examples) {
       const r = await demo.gql(e.query, e.variables, { 'x-api-key': demo.keys.analyst });
       expect(r.status, e.name).toBe(200);

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExplorer, type ExplorerOptions } from '../../src/server/explorer.js';
 import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
-
 const API_KEY = 'test-key-123';
 const HOSTILE = '</script><script>window.__pwned = true</script>';
 
@@ -238,9 +237,7 @@ describe('explorer in a browser', () => {
 
     // Run the first example; the result pane shows the answer.
     await page.locator('.graphiql-execute-button').click();
-    await expect
-      .poll(() => editorValue('.result-window .CodeMirror'), { timeout: 15_000 })
-      .toContain('"hello": "Hello, Ada!"');
+    await expect.poll(() => editorValue('.result-window .CodeMirror'), { timeout: 15_000 }).toContain('"hello": "Hello, Ada!"');
     expect(harness.apiKeysSeen).toContain(API_KEY);
 
     // The hostile example is inert text, not markup.
@@ -265,17 +262,13 @@ describe('explorer in a browser', () => {
     await expect
       .poll(() =>
         page.evaluate(() => {
-          const element = document.querySelector('.graphiql-query-editor .CodeMirror') as
-            | (Element & { CodeMirror?: { operationName?: string | null } })
-            | null;
+          const element = document.querySelector('.graphiql-query-editor .CodeMirror') as (Element & { CodeMirror?: { operationName?: string | null } }) | null;
           return element?.CodeMirror?.operationName ?? null;
         }),
       )
       .toBe('Hostile');
     await page.locator('.graphiql-execute-button').click();
-    await expect
-      .poll(() => editorValue('.result-window .CodeMirror'), { timeout: 15_000 })
-      .toContain('Hello, \u003c/script>');
+    await expect.poll(() => editorValue('.result-window .CodeMirror'), { timeout: 15_000 }).toContain('Hello, \u003c/script>');
 
     // Nothing left the host: every request went to our loopback server.
     expect(requests.length).toBeGreaterThan(0);

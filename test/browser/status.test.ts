@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
-
 let demo: DemoApp;
 let origin: string;
 let browser: Browser | undefined;
@@ -66,7 +65,10 @@ describe('status page in a browser', () => {
     expect(await page.locator('.cards .card').first().innerText()).toMatch(/3 up[\s\S]*1 down/);
 
     // the stylesheet applied (the CSP hash matched): a badge has its colour and border
-    const badge = await row('wms').locator('.badge').first().evaluate((el) => getComputedStyle(el).borderTopStyle);
+    const badge = await row('wms')
+      .locator('.badge')
+      .first()
+      .evaluate((el) => getComputedStyle(el).borderTopStyle);
     expect(badge).toBe('solid');
     // the charts are there and labelled
     expect(await row('wms').locator('svg[role="img"]').count()).toBeGreaterThanOrEqual(1);

@@ -86,7 +86,10 @@ describe('which file is the snapshot', () => {
   });
 
   it('reads JSON lines', async () => {
-    write('inventory-2026-11-25.jsonl', '{"client_sku":"A1","facility":"W01","on_hand":4,"allocated":"1","snapshot_at":"2026-11-25T08:00:00Z"}\n\n{"client_sku":"A1","facility":"W01","on_hand":"2"}\n');
+    write(
+      'inventory-2026-11-25.jsonl',
+      '{"client_sku":"A1","facility":"W01","on_hand":4,"allocated":"1","snapshot_at":"2026-11-25T08:00:00Z"}\n\n{"client_sku":"A1","facility":"W01","on_hand":"2"}\n',
+    );
     const { c } = connector({}, 'inventory-*.jsonl');
 
     expect(await c.fetch('stock', ['A1'])).toEqual([{ code: 'A1', location: 'W01', onHand: 6, committed: 1, asOf: new Date('2026-11-25T08:00:00Z') }]);
@@ -197,7 +200,9 @@ describe('movements and codes', () => {
       movements: { columns: { sku: 'sku', location: 'wh', quantity: 'transit', kind: 'kind' } },
     });
     expect([...c.entities]).toEqual(['stock', 'movements']);
-    expect(await c.fetch('movements', ['A1', 'B2'])).toEqual([{ code: 'A1', location: 'W01', kind: 'inTransit', quantity: 5, asOf: new Date('2026-11-25T00:00:00Z') }]);
+    expect(await c.fetch('movements', ['A1', 'B2'])).toEqual([
+      { code: 'A1', location: 'W01', kind: 'inTransit', quantity: 5, asOf: new Date('2026-11-25T00:00:00Z') },
+    ]);
   });
 
   it('answers a code once, its locations in file order, the newest asOf of summed rows, and new objects on every read', async () => {
@@ -267,7 +272,12 @@ describe('a reload in the background', () => {
     // read until the newer file is loaded, yielding to the event loop between reads
     const during: (number | string)[] = [];
     do {
-      during.push(await source.fetch('stock', ['A1']).then((r) => r[0]?.onHand ?? 'none', (e: Error) => `failed: ${e.message}`));
+      during.push(
+        await source.fetch('stock', ['A1']).then(
+          (r) => r[0]?.onHand ?? 'none',
+          (e: Error) => `failed: ${e.message}`,
+        ),
+      );
       await new Promise((r) => setImmediate(r));
     } while (loaded.length < 2);
 

@@ -52,7 +52,9 @@ auth: { open: true }
   );
   const mine: Record<string, unknown>[] = [];
   lines = mine;
-  running = await createApp(loadConfig(join(dir, 'inventory-graph.yaml')), { logger: createLogger('info', (l) => mine.push(JSON.parse(l) as Record<string, unknown>)) });
+  running = await createApp(loadConfig(join(dir, 'inventory-graph.yaml')), {
+    logger: createLogger('info', (l) => mine.push(JSON.parse(l) as Record<string, unknown>)),
+  });
   return running;
 }
 
@@ -79,7 +81,9 @@ describe('a 3PL directory that disappears', () => {
     // served as before: the same figures, flagged only as they would be (STALE in time)
     expect(await tpl.fetch('stock', ['A1'])).toEqual(served);
     expect(app.health.get('tpl')).toMatchObject({ status: 'DEGRADED', problem: expect.stringMatching(/directory .*is missing/) });
-    expect(logged(/files missing/)).toEqual([expect.objectContaining({ level: 'warn', path: join(files, 'inventory-*.csv'), reason: expect.stringContaining(files) })]);
+    expect(logged(/files missing/)).toEqual([
+      expect.objectContaining({ level: 'warn', path: join(files, 'inventory-*.csv'), reason: expect.stringContaining(files) }),
+    ]);
     expect(await anomaly(app, 'SOURCE_FILES_MISSING')).toMatchObject({ source: 'tpl', code: 'inventory-*.csv', detail: expect.stringContaining(files) });
 
     // looked at again while still gone: one log line, one anomaly

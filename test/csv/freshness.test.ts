@@ -15,7 +15,19 @@ afterAll(() => demo?.close());
 describe('a 3PL file older than maxAgeSeconds under stalePolicy: exclude', () => {
   it('is flagged STALE and contributes 0', async () => {
     const sku = demo.facts.staleTpl[0]!;
-    const r = await demo.gql<{ availability: { available: number; byLocation: { location: { id: string }; onHand: number; available: number; counted: boolean; flags: string[]; provenance: { source: string; asOf: string; stale: boolean } }[] }[] }>(
+    const r = await demo.gql<{
+      availability: {
+        available: number;
+        byLocation: {
+          location: { id: string };
+          onHand: number;
+          available: number;
+          counted: boolean;
+          flags: string[];
+          provenance: { source: string; asOf: string; stale: boolean };
+        }[];
+      }[];
+    }>(
       `{ availability(skus: ["${sku}"], channel: "web") { available byLocation { location { id } onHand available counted flags provenance { source asOf stale } } } }`,
     );
     const a = r.body.data!.availability[0]!;

@@ -76,9 +76,21 @@ const FIXTURES: Record<string, Fixture> = {
     text: 'client_sku,facility,on_hand,in_transit,other,other_kind\nA1,W01,5,2,1,lost\n',
     config: { stock: { columns: { sku: 'client_sku', location: 'facility', onHand: 'on_hand' } }, movements: MOVEMENTS },
   },
-  'a torn JSON line': { file: 'inventory-2026-11-25.jsonl', text: '{"client_sku":"A1","facility":"W01","on_hand":4}\n{"client_sku":"B2","fac', config: { path: 'inventory-*.jsonl' } },
-  'a JSON array line': { file: 'inventory-2026-11-25.jsonl', text: '{"client_sku":"A1","facility":"W01","on_hand":4}\n[1,2]\n', config: { path: 'inventory-*.jsonl' } },
-  'a JSON quantity that is not whole': { file: 'inventory-2026-11-25.jsonl', text: '{"client_sku":"A1","facility":"W01","on_hand":true}\n', config: { path: 'inventory-*.jsonl' } },
+  'a torn JSON line': {
+    file: 'inventory-2026-11-25.jsonl',
+    text: '{"client_sku":"A1","facility":"W01","on_hand":4}\n{"client_sku":"B2","fac',
+    config: { path: 'inventory-*.jsonl' },
+  },
+  'a JSON array line': {
+    file: 'inventory-2026-11-25.jsonl',
+    text: '{"client_sku":"A1","facility":"W01","on_hand":4}\n[1,2]\n',
+    config: { path: 'inventory-*.jsonl' },
+  },
+  'a JSON quantity that is not whole': {
+    file: 'inventory-2026-11-25.jsonl',
+    text: '{"client_sku":"A1","facility":"W01","on_hand":true}\n',
+    config: { path: 'inventory-*.jsonl' },
+  },
   'only blank lines': { file: 'inventory-2026-11-25.csv', text: `${HEADER}\n\n\n` },
 };
 
@@ -88,9 +100,13 @@ async function answer(f: Fixture) {
   writeFileSync(join(at, f.file), f.text);
   const { path = 'inventory-*.csv', ...config } = f.config ?? {};
   const rejected: RejectedFile[] = [];
-  const c = createCsvConnector('tpl', csvSourceSchema.parse({ kind: 'csv', path: join(at, path as string), checkIntervalMs: 0, stock: { columns: COLUMNS }, ...config }), {
-    events: { rejected: (r) => rejected.push(r) },
-  });
+  const c = createCsvConnector(
+    'tpl',
+    csvSourceSchema.parse({ kind: 'csv', path: join(at, path as string), checkIntervalMs: 0, stock: { columns: COLUMNS }, ...config }),
+    {
+      events: { rejected: (r) => rejected.push(r) },
+    },
+  );
   const out: Record<string, unknown> = {};
   try {
     await c.ping();

@@ -156,7 +156,10 @@ describe('bad input', () => {
 
   it('refuses more SKUs than the limit (default 500)', async () => {
     const r = await demo.gql(AVAILABILITY, { skus: Array.from({ length: 501 }, (_, i) => `S${i}`) });
-    expect(r.body.errors?.[0]).toMatchObject({ message: expect.stringMatching(/^Too many SKUs: the operation asks about 501 in all/), extensions: { code: 'BAD_USER_INPUT' } });
+    expect(r.body.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/^Too many SKUs: the operation asks about 501 in all/),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     expect(statements(r.headers).size).toBe(0);
   });
 
@@ -189,9 +192,15 @@ describe('bad input', () => {
 
 describe('items, SKU map, locations, sources', () => {
   it('gives an item its name by precedence, exact cost, aliases and availability', async () => {
-    const r = await demo.gql<{ inventoryItem: { sku: string; name: string; unitCost: { amount: string; currency: string; source: string }; aliases: Array<{ system: string; code: string }>; availability: { sku: string } } }>(
-      '{ inventoryItem(sku: "SKU-000001") { sku name unitCost { amount currency source } aliases { system code } availability { sku } } }',
-    );
+    const r = await demo.gql<{
+      inventoryItem: {
+        sku: string;
+        name: string;
+        unitCost: { amount: string; currency: string; source: string };
+        aliases: Array<{ system: string; code: string }>;
+        availability: { sku: string };
+      };
+    }>('{ inventoryItem(sku: "SKU-000001") { sku name unitCost { amount currency source } aliases { system code } availability { sku } } }');
     const item = r.body.data!.inventoryItem;
     expect(item.unitCost.amount).toMatch(/^\d+\.\d{4}$/);
     expect(item.unitCost).toMatchObject({ currency: 'USD', source: 'erp' });
@@ -203,7 +212,9 @@ describe('items, SKU map, locations, sources', () => {
 
   it('falls back to the ERP name when the shop lacks the SKU', async () => {
     const sku = demo.facts.notInShop.find((s) => !demo.facts.discontinued.includes(s))!;
-    const r = await demo.gql<{ inventoryItem: { name: string | null; aliases: Array<{ system: string }> } }>(`{ inventoryItem(sku: "${sku}") { name aliases { system } } }`);
+    const r = await demo.gql<{ inventoryItem: { name: string | null; aliases: Array<{ system: string }> } }>(
+      `{ inventoryItem(sku: "${sku}") { name aliases { system } } }`,
+    );
     expect(r.body.data!.inventoryItem.aliases.map((a) => a.system)).not.toContain('shop');
     expect(r.body.data!.inventoryItem.name).toBeTruthy();
   });
@@ -216,8 +227,16 @@ describe('items, SKU map, locations, sources', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let i = 0; i < 10; i++) {
-      const r: Awaited<ReturnType<typeof demo.gql<{ inventoryItems: { edges: Array<{ cursor: string; node: { sku: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>>> =
-        await demo.gql('query P($after: String) { inventoryItems(first: 150, after: $after) { edges { cursor node { sku } } pageInfo { hasNextPage endCursor } } }', { after });
+      const r: Awaited<
+        ReturnType<
+          typeof demo.gql<{
+            inventoryItems: { edges: Array<{ cursor: string; node: { sku: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+          }>
+        >
+      > = await demo.gql(
+        'query P($after: String) { inventoryItems(first: 150, after: $after) { edges { cursor node { sku } } pageInfo { hasNextPage endCursor } } }',
+        { after },
+      );
       const page = r.body.data!.inventoryItems;
       seen.push(...page.edges.map((e) => e.node.sku));
       if (!page.pageInfo.hasNextPage) break;
@@ -236,11 +255,15 @@ describe('items, SKU map, locations, sources', () => {
   });
 
   it('lists locations and sources', async () => {
-    const r = await demo.gql<{ locations: Array<{ id: string; sellable: boolean; codes: Array<{ system: string; code: string }> }>; sources: Array<{ name: string; entities: string[] }> }>(
-      '{ locations { id sellable codes { system code } } sources { name kind entities maxAgeSeconds stalePolicy } }',
-    );
+    const r = await demo.gql<{
+      locations: Array<{ id: string; sellable: boolean; codes: Array<{ system: string; code: string }> }>;
+      sources: Array<{ name: string; entities: string[] }>;
+    }>('{ locations { id sellable codes { system code } } sources { name kind entities maxAgeSeconds stalePolicy } }');
     expect(r.body.data!.locations.map((l) => l.id)).toEqual(['DC-EAST', 'DC-CENTRAL', 'STORE-NYC', '3PL-WEST', 'IN-TRANSIT']);
-    expect(r.body.data!.locations[0]!.codes).toEqual([{ system: 'wms', code: 'EAST' }, { system: 'erp', code: 'East DC - ACME' }]);
+    expect(r.body.data!.locations[0]!.codes).toEqual([
+      { system: 'wms', code: 'EAST' },
+      { system: 'erp', code: 'East DC - ACME' },
+    ]);
     expect(r.body.data!.sources.map((s) => s.name).sort()).toEqual(['erp', 'shop', 'tpl', 'wms']);
   });
 });

@@ -58,7 +58,9 @@ async function busyPort(): Promise<{ port: number; server: Server }> {
 
 /** Every file under `d` with its size and modification time. */
 const snapshot = (d: string): string[] =>
-  readdirSync(d, { recursive: true, encoding: 'utf8' }).sort().map((f) => `${f} ${statSync(join(d, f)).size} ${statSync(join(d, f)).mtimeMs}`);
+  readdirSync(d, { recursive: true, encoding: 'utf8' })
+    .sort()
+    .map((f) => `${f} ${statSync(join(d, f)).size} ${statSync(join(d, f)).mtimeMs}`);
 
 let dir: string;
 let storefrontKey = '';
@@ -119,7 +121,9 @@ describe('inventory-graph', () => {
     expect(line).toBeDefined();
     storefrontKey = key!;
     writeFileSync(join(dir, 'inventory-graph.yaml'), `${readFileSync(join(dir, 'inventory-graph.yaml'), 'utf8')}\nauth:\n  keys:\n    ${line}\n`);
-    expect((await run(['keys', 'create', '--role', 'king', '--name', 'x'])).stderr).toContain('--role must be one of storefront, oms, analyst, admin, got "king"');
+    expect((await run(['keys', 'create', '--role', 'king', '--name', 'x'])).stderr).toContain(
+      '--role must be one of storefront, oms, analyst, admin, got "king"',
+    );
   });
 
   it('starts on a config, serves GraphQL, and exits 0 on SIGTERM', async () => {
@@ -195,7 +199,10 @@ describe('inventory-graph', () => {
     expect(await run(['config', 'check', good])).toMatchObject({ code: 0, stdout: `${good}: ok\n` });
     const bad = join(dir, 'bad-check.yaml');
     writeFileSync(bad, readFileSync(good, 'utf8').replace('client: better-sqlite3', 'client: oracle'));
-    for (const args of [['config', 'check', bad], ['config', 'check', '--config', bad]]) {
+    for (const args of [
+      ['config', 'check', bad],
+      ['config', 'check', '--config', bad],
+    ]) {
       const r = await run(args);
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(bad);
@@ -232,7 +239,10 @@ describe('inventory-graph', () => {
     const before = snapshot(demoDir);
     const { port, server } = await busyPort();
     try {
-      for (const args of [['start', '--demo', '--dir', demoDir, '--skus', '30', '--port', String(port)], ['start', '--config', join(dir, 'inventory-graph.yaml'), '--port', String(port)]]) {
+      for (const args of [
+        ['start', '--demo', '--dir', demoDir, '--skus', '30', '--port', String(port)],
+        ['start', '--config', join(dir, 'inventory-graph.yaml'), '--port', String(port)],
+      ]) {
         const r = await run(args);
         expect(r.code).toBe(1);
         expect(r.stderr).toBe(`inventory-graph start: port ${port} is in use on 127.0.0.1: stop the other server or pass --port N\n`);
@@ -267,7 +277,9 @@ describe('inventory-graph', () => {
     expect(r.code).toBe(0);
     const manifest = JSON.parse(r.stdout) as { format: string; version: number; operations: { id: string; name: string; type: string; body: string }[] };
     expect(manifest).toMatchObject({ format: 'apollo-persisted-query-manifest', version: 1 });
-    expect(manifest.operations.map((o) => o.name)).toEqual(expect.arrayContaining(['Availability', 'Item', 'Route', 'Reconcile', 'BenchAvailability', 'BenchItem', 'BenchRoute']));
+    expect(manifest.operations.map((o) => o.name)).toEqual(
+      expect.arrayContaining(['Availability', 'Item', 'Route', 'Reconcile', 'BenchAvailability', 'BenchItem', 'BenchRoute']),
+    );
     for (const o of manifest.operations) {
       expect(o.id, o.name).toBe(createHash('sha256').update(o.body).digest('hex'));
       expect(o.type).toBe('query');
@@ -286,7 +298,10 @@ describe('inventory-graph', () => {
 
     const body = 'query Good { viewer { name } }';
     const file = join(dir, 'manifest.json');
-    writeFileSync(file, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: '0'.repeat(64), name: 'Good', type: 'query', body }] }));
+    writeFileSync(
+      file,
+      JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: '0'.repeat(64), name: 'Good', type: 'query', body }] }),
+    );
     const wrongId = await run(['documents', '--check', '--manifest', file]);
     expect(wrongId.code).toBe(1);
     expect(wrongId.stderr).toContain(`Good: id ${'0'.repeat(64)} is not the sha256 of its body`);

@@ -26,7 +26,16 @@ const QUERIES: [string, (d: DemoApp) => { query: string; variables?: Record<stri
     'availability, every figure of every kind of SKU',
     (d) => ({
       query: `query A($skus: [ID!]!) { availability(skus: $skus) { ${AVAILABILITY} } web: availability(skus: $skus, channel: "web") { sku available flags } }`,
-      variables: { skus: [...d.facts.negativeWms.slice(0, 2), ...d.facts.pickedNotInvoiced.slice(0, 2), ...d.facts.staleTpl.slice(0, 2), ...d.facts.missingInWmsCentral.slice(0, 1), ...d.facts.unmapped.slice(0, 1), 'NO-SUCH-SKU'] },
+      variables: {
+        skus: [
+          ...d.facts.negativeWms.slice(0, 2),
+          ...d.facts.pickedNotInvoiced.slice(0, 2),
+          ...d.facts.staleTpl.slice(0, 2),
+          ...d.facts.missingInWmsCentral.slice(0, 1),
+          ...d.facts.unmapped.slice(0, 1),
+          'NO-SUCH-SKU',
+        ],
+      },
     }),
   ],
   [
@@ -51,8 +60,21 @@ const QUERIES: [string, (d: DemoApp) => { query: string; variables?: Record<stri
         b: routeOrder(order: $b) { complete unfulfilled { sku quantity reason detail } }
       }`,
       variables: {
-        a: { lines: [{ sku: d.facts.pickedNotInvoiced[0], quantity: 1 }, { sku: d.facts.unexplained[0], quantity: 2 }], destination: { latitude: 41.88, longitude: -87.63 }, strategy: 'DISTANCE' },
-        b: { lines: [{ sku: d.facts.pickedNotInvoiced[1], quantity: 100000 }, { sku: 'NO-SUCH-SKU', quantity: 1 }], allowSplit: false },
+        a: {
+          lines: [
+            { sku: d.facts.pickedNotInvoiced[0], quantity: 1 },
+            { sku: d.facts.unexplained[0], quantity: 2 },
+          ],
+          destination: { latitude: 41.88, longitude: -87.63 },
+          strategy: 'DISTANCE',
+        },
+        b: {
+          lines: [
+            { sku: d.facts.pickedNotInvoiced[1], quantity: 100000 },
+            { sku: 'NO-SUCH-SKU', quantity: 1 },
+          ],
+          allowSplit: false,
+        },
       },
     }),
   ],
@@ -141,11 +163,18 @@ describe('every trusted document, by id and by text, on both executors', () => {
       const variables = documentVariables(d).get(doc.name);
       if (variables === undefined) throw new Error(`no variables for ${doc.name}: add them to its example or scenario`);
       const body = carrier === 'id' ? { extensions: { persistedQuery: { version: 1, sha256Hash: doc.id } }, variables } : { query: doc.body, variables };
-      return fetch(d.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': d.keys.analyst }, body: JSON.stringify(body) }).then(async (r) => `${r.status} ${r.headers.get('x-source-statements')} ${clockless(await r.text())}`);
+      return fetch(d.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': d.keys.analyst }, body: JSON.stringify(body) }).then(
+        async (r) => `${r.status} ${r.headers.get('x-source-statements')} ${clockless(await r.text())}`,
+      );
     };
     for (let k = 0; k < 2; k++) {
       await Promise.all([graphqlJs.app.store.anomalies.flush(), jit.app.store.anomalies.flush()]);
-      const answers = { jitId: await send(jit, 'id'), jitText: await send(jit, 'text'), jsId: await send(graphqlJs, 'id'), jsText: await send(graphqlJs, 'text') };
+      const answers = {
+        jitId: await send(jit, 'id'),
+        jitText: await send(jit, 'text'),
+        jsId: await send(graphqlJs, 'id'),
+        jsText: await send(graphqlJs, 'text'),
+      };
       expect(answers.jsId).toMatch(/^200 /);
       expect(answers.jitId).toBe(answers.jitText);
       expect(answers.jsId).toBe(answers.jsText);

@@ -47,7 +47,13 @@ function body(name: string, carrier: Carrier, extra: Record<string, unknown> = {
 async function answer(d: DemoApp, payload: unknown, headers: Record<string, string>) {
   const res = await fetch(d.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(payload) });
   const text = (await res.text()).replace(/"asOf":"[^"]*"/g, '"asOf":"-"');
-  return { status: res.status, type: res.headers.get('content-type'), statements: res.headers.get('x-source-statements'), retryAfter: res.headers.get('retry-after'), text };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    statements: res.headers.get('x-source-statements'),
+    retryAfter: res.headers.get('retry-after'),
+    text,
+  };
 }
 
 async function servedByFastPath(d: DemoApp): Promise<number> {
@@ -60,16 +66,57 @@ type Case = [string, (d: DemoApp) => { name: string; extra?: Record<string, unkn
 
 describe('fast path', () => {
   const cases: Case[] = [
-    ['availability with a source down and an unknown SKU, as the OMS', (d) => ({ name: 'Availability', extra: { variables: { skus: [d.facts.pickedNotInvoiced[0], 'NO-SUCH-SKU', d.facts.negativeWms[0]], channel: 'web' } }, role: 'oms' })],
-    ['availability as a storefront: over its maxDocumentBytes, measured on the stored document', (d) => ({ name: 'Availability', extra: { variables: { skus: [d.facts.pickedNotInvoiced[0]] } }, role: 'storefront' })],
-    ['an item with its cost, as an analyst, naming the operation', (d) => ({ name: 'Item', extra: { operationName: 'Item', variables: { sku: d.facts.erpWmsDisagree[0] } }, role: 'analyst' })],
-    ['an item with its cost, as a storefront (FORBIDDEN for that field: @auth applies by id)', (d) => ({ name: 'Item', extra: { variables: { sku: d.facts.erpWmsDisagree[0] } }, role: 'storefront' })],
-    ['too many SKUs for the role (limits refuse it)', () => ({ name: 'BenchAvailability', extra: { variables: { skus: Array.from({ length: 600 }, (_, i) => `S-${i}`) } }, role: 'oms' })],
+    [
+      'availability with a source down and an unknown SKU, as the OMS',
+      (d) => ({
+        name: 'Availability',
+        extra: { variables: { skus: [d.facts.pickedNotInvoiced[0], 'NO-SUCH-SKU', d.facts.negativeWms[0]], channel: 'web' } },
+        role: 'oms',
+      }),
+    ],
+    [
+      'availability as a storefront: over its maxDocumentBytes, measured on the stored document',
+      (d) => ({ name: 'Availability', extra: { variables: { skus: [d.facts.pickedNotInvoiced[0]] } }, role: 'storefront' }),
+    ],
+    [
+      'an item with its cost, as an analyst, naming the operation',
+      (d) => ({ name: 'Item', extra: { operationName: 'Item', variables: { sku: d.facts.erpWmsDisagree[0] } }, role: 'analyst' }),
+    ],
+    [
+      'an item with its cost, as a storefront (FORBIDDEN for that field: @auth applies by id)',
+      (d) => ({ name: 'Item', extra: { variables: { sku: d.facts.erpWmsDisagree[0] } }, role: 'storefront' }),
+    ],
+    [
+      'too many SKUs for the role (limits refuse it)',
+      () => ({ name: 'BenchAvailability', extra: { variables: { skus: Array.from({ length: 600 }, (_, i) => `S-${i}`) } }, role: 'oms' }),
+    ],
     ['variables of the wrong type', () => ({ name: 'Availability', extra: { variables: { skus: [1, null] } }, role: 'oms' })],
     ['a required variable missing, variables null', () => ({ name: 'Item', extra: { variables: null }, role: 'analyst' })],
-    ['a routed order, as the OMS', (d) => ({ name: 'Route', extra: { variables: { order: { lines: [{ sku: d.facts.unexplained[0], quantity: 1 }, { sku: d.facts.pickedNotInvoiced[1], quantity: 2 }] } } }, role: 'oms' })],
-    ['a routed order, as a storefront (FORBIDDEN)', (d) => ({ name: 'Route', extra: { variables: { order: { lines: [{ sku: d.facts.unexplained[0], quantity: 1 }] } } }, role: 'storefront' })],
-    ['a reconciliation with the WMS down, as an analyst', (d) => ({ name: 'Reconcile', extra: { variables: { skus: d.facts.pickedNotInvoiced.slice(0, 3) } }, role: 'analyst' })],
+    [
+      'a routed order, as the OMS',
+      (d) => ({
+        name: 'Route',
+        extra: {
+          variables: {
+            order: {
+              lines: [
+                { sku: d.facts.unexplained[0], quantity: 1 },
+                { sku: d.facts.pickedNotInvoiced[1], quantity: 2 },
+              ],
+            },
+          },
+        },
+        role: 'oms',
+      }),
+    ],
+    [
+      'a routed order, as a storefront (FORBIDDEN)',
+      (d) => ({ name: 'Route', extra: { variables: { order: { lines: [{ sku: d.facts.unexplained[0], quantity: 1 }] } } }, role: 'storefront' }),
+    ],
+    [
+      'a reconciliation with the WMS down, as an analyst',
+      (d) => ({ name: 'Reconcile', extra: { variables: { skus: d.facts.pickedNotInvoiced.slice(0, 3) } }, role: 'analyst' }),
+    ],
   ];
 
   it.each(cases)('answers as Apollo does, and by id as by text: %s', async (_, make) => {
@@ -77,7 +124,10 @@ describe('fast path', () => {
     const served = await servedByFastPath(fast);
     for (let k = 0; k < 2; k++) {
       const got: Record<string, Awaited<ReturnType<typeof answer>>> = {};
-      for (const [label, d] of [['fast', fast], ['apollo', apollo]] as const) {
+      for (const [label, d] of [
+        ['fast', fast],
+        ['apollo', apollo],
+      ] as const) {
         for (const carrier of ['id', 'text'] as const) {
           const r = make(d);
           got[`${label} ${carrier}`] = await answer(d, body(r.name, carrier, r.extra), { 'x-api-key': d.keys[r.role] });
@@ -103,9 +153,12 @@ describe('fast path', () => {
     }
   });
 
-  it('logs a fast-path answer as Apollo\'s: operation, sources, statements, failed sources, errors, cost', async () => {
+  it("logs a fast-path answer as Apollo's: operation, sources, statements, failed sources, errors, cost", async () => {
     const { name, extra } = cases[0]![1](fast);
-    for (const [id, carrier] of [['fp-log-id', 'id'], ['fp-log-text', 'text']] as const) {
+    for (const [id, carrier] of [
+      ['fp-log-id', 'id'],
+      ['fp-log-text', 'text'],
+    ] as const) {
       await answer(fast, body(name, carrier, extra), { 'x-api-key': fast.keys.oms, 'x-request-id': id });
     }
     const line = (id: string) => logLines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'request' && l.requestId === id);
@@ -115,11 +168,18 @@ describe('fast path', () => {
     expect(fastPath).toBe(true);
     expect(viaApollo).toBeUndefined();
     expect(byId).toEqual(byText);
-    expect(byId).toMatchObject({ status: 200, operation: 'Availability', operationType: 'query', failedSources: ['wms'], errors: ['SOURCE_UNAVAILABLE'], statements: 2 });
+    expect(byId).toMatchObject({
+      status: 200,
+      operation: 'Availability',
+      operationType: 'query',
+      failedSources: ['wms'],
+      errors: ['SOURCE_UNAVAILABLE'],
+      statements: 2,
+    });
     expect(byId.cost).toBeGreaterThan(0);
   });
 
-  it('spends the key\'s rate budget once per request, as Apollo does', async () => {
+  it("spends the key's rate budget once per request, as Apollo does", async () => {
     // Resolve (6 points) by the admin (20 points a minute): as many answers by id on the fast path as through Apollo
     const resolve = body('Resolve', 'id', { variables: { system: 'wms', code: 'NOT-A-CODE' } });
     const until429 = async (d: DemoApp) => {

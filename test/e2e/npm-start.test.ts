@@ -90,7 +90,9 @@ describe('npm start', () => {
       // an idle keep-alive connection makes the stop last drainIdleMs (1 s): the second SIGINT arrives during it
       const agent = new Agent({ keepAlive: true });
       await new Promise<void>((resolve, reject) =>
-        request({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => res.resume().on('end', resolve)).on('error', reject).end(),
+        request({ host: '127.0.0.1', port, path: '/healthz', agent }, (res) => res.resume().on('end', resolve))
+          .on('error', reject)
+          .end(),
       );
       process.kill(-(npm.pid as number), 'SIGINT');
       expect(await exited).toBe(0);

@@ -20,7 +20,14 @@ interface Plan {
   method: string;
   shipments: Array<{ location: { id: string }; lines: Array<{ sku: string; quantity: number }>; distanceKm: number | null }>;
   unfulfilled: Array<{ sku: string; quantity: number; reason: string; detail: string }>;
-  trace: Array<{ location: { id: string }; used: boolean; rank: number | null; reasons: string[]; detail: string; figures: Array<{ sku: string; available: number; allocated: number; flags: string[] }> }>;
+  trace: Array<{
+    location: { id: string };
+    used: boolean;
+    rank: number | null;
+    reasons: string[];
+    detail: string;
+    figures: Array<{ sku: string; available: number; allocated: number; flags: string[] }>;
+  }>;
 }
 
 const CHICAGO = { latitude: 41.88, longitude: -87.63 };
@@ -45,10 +52,14 @@ describe('routeOrder on the demo', () => {
     expect([...counts.keys()].sort()).toEqual(['erp/stock', 'tpl/stock', 'wms/stock']);
     for (const n of counts.values()) expect(n).toBe(1);
 
-    const avail = await demo.gql<{ availability: Array<{ sku: string; byLocation: Array<{ location: { id: string }; available: number; counted: boolean; provenance: { stale: boolean } }> }> }>(
-      'query A($skus: [ID!]!) { availability(skus: $skus) { sku byLocation { location { id } available counted provenance { stale } } } }',
-      { skus: lines.map((l) => l.sku) },
-    );
+    const avail = await demo.gql<{
+      availability: Array<{
+        sku: string;
+        byLocation: Array<{ location: { id: string }; available: number; counted: boolean; provenance: { stale: boolean } }>;
+      }>;
+    }>('query A($skus: [ID!]!) { availability(skus: $skus) { sku byLocation { location { id } available counted provenance { stale } } } }', {
+      skus: lines.map((l) => l.sku),
+    });
     const can = new Map<string, number>();
     for (const a of avail.body.data!.availability) {
       for (const l of a.byLocation) if (l.counted && !l.provenance.stale) can.set(`${a.sku}@${l.location.id}`, l.available);

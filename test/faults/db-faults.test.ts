@@ -48,10 +48,10 @@ const setSleep = (seconds: number) => admin.raw('update ??.fault_control set sec
 
 /** The WMS statements running on the server right now (the sleepy mapping names fault_control). */
 async function runningStatements(): Promise<Array<{ id: number; time: number }>> {
-  const [rows] = (await admin.raw(
-    "select id, time from information_schema.processlist where db = ? and command = 'Query' and info like ?",
-    [WMS_DB, '%fault_control%'],
-  )) as [Array<{ id: number; time: number }>];
+  const [rows] = (await admin.raw("select id, time from information_schema.processlist where db = ? and command = 'Query' and info like ?", [
+    WMS_DB,
+    '%fault_control%',
+  ])) as [Array<{ id: number; time: number }>];
   return rows;
 }
 

@@ -99,7 +99,11 @@ export function client(app: App, url: string, key: string): Client {
     url,
     async gql(query, variables) {
       const t = performance.now();
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query, variables }) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({ query, variables }),
+      });
       const text = await res.text();
       return { status: res.status, headers: res.headers, body: JSON.parse(text), text, ms: performance.now() - t };
     },
@@ -107,7 +111,11 @@ export function client(app: App, url: string, key: string): Client {
 }
 
 export function adminKnex(database?: string): Knex {
-  return knexFactory({ client: 'mysql2', connection: mysqlConnection(database === undefined ? MARIADB_URL : MARIADB_URL.replace(/\/[^/]*$/, `/${database}`)), pool: { min: 0, max: 2 } });
+  return knexFactory({
+    client: 'mysql2',
+    connection: mysqlConnection(database === undefined ? MARIADB_URL : MARIADB_URL.replace(/\/[^/]*$/, `/${database}`)),
+    pool: { min: 0, max: 2 },
+  });
 }
 
 export async function dropDemoDatabases(prefix: string): Promise<void> {

@@ -41,9 +41,21 @@ async function wmsCode(sku: string): Promise<string> {
 /** Spoils one bin of `sku` in the WMS with `set` and returns the canonical location it is at. */
 async function spoil(sku: string, set: Record<string, unknown>): Promise<string> {
   const code = await wmsCode(sku);
-  const [rows] = (await admin.raw('select bin_id, wh from ??.bin_stock where item_code = ? order by bin_id limit 1', [WMS_DB, code])) as [Array<{ bin_id: string; wh: string }>];
+  const [rows] = (await admin.raw('select bin_id, wh from ??.bin_stock where item_code = ? order by bin_id limit 1', [WMS_DB, code])) as [
+    Array<{ bin_id: string; wh: string }>,
+  ];
   const bin = rows[0]!;
-  await admin.raw('update ??.bin_stock set ? where bin_id = ? and item_code = ?', [WMS_DB, admin.raw(Object.keys(set).map(() => '?? = ?').join(', '), Object.entries(set).flat() as Knex.RawBinding[]), bin.bin_id, code]);
+  await admin.raw('update ??.bin_stock set ? where bin_id = ? and item_code = ?', [
+    WMS_DB,
+    admin.raw(
+      Object.keys(set)
+        .map(() => '?? = ?')
+        .join(', '),
+      Object.entries(set).flat() as Knex.RawBinding[],
+    ),
+    bin.bin_id,
+    code,
+  ]);
   const location = LOCATION_OF[bin.wh]!;
   spoiled.set(sku, location);
   return location;
@@ -54,7 +66,11 @@ beforeAll(async () => {
   demo = await startFaultDemo({
     prefix,
     // this WMS also reports picked-not-shipped units as committed, so a negative one can be read
-    editConfig: (y) => y.replace('columns: { sku: item_code, location: wh, onHand: qty, asOf: updated_at }', 'columns: { sku: item_code, location: wh, onHand: qty, committed: picked_qty, asOf: updated_at }'),
+    editConfig: (y) =>
+      y.replace(
+        'columns: { sku: item_code, location: wh, onHand: qty, asOf: updated_at }',
+        'columns: { sku: item_code, location: wh, onHand: qty, committed: picked_qty, asOf: updated_at }',
+      ),
     // a legacy WMS that keeps quantities as text, and an ERP whose costs are text too
     beforeStart: async () => {
       await admin.raw('alter table ??.bin_stock modify qty varchar(24)', [WMS_DB]);
@@ -96,7 +112,8 @@ describe('invalid records from a source', () => {
       if (level.provenance.source === 'erp') expect(level.flags).toContain('FALLBACK');
       expect(a.flags).toContain('INVALID_SOURCE_DATA');
       // every other location of that SKU is exactly as before
-      for (const l of before.get(sku)!.byLocation) if (l.location.id !== location) expect(a.byLocation.find((x: Level) => x.location.id === l.location.id)).toEqual(l);
+      for (const l of before.get(sku)!.byLocation)
+        if (l.location.id !== location) expect(a.byLocation.find((x: Level) => x.location.id === l.location.id)).toEqual(l);
     }
     expect(answers.get(GOOD)).toEqual(before.get(GOOD));
 
@@ -119,8 +136,15 @@ describe('invalid records from a source', () => {
       '{ anomalies(status: OPEN, first: 500) { kind sku location source detail } }',
     );
     const invalid = r.body.data!.anomalies.filter((a) => a.kind === 'INVALID_SOURCE_DATA');
-    expect(invalid.filter((a) => a.source === 'wms').map((a) => `${a.sku}@${a.location}`).sort()).toEqual([...spoiled].map(([s, l]) => `${s}@${l}`).sort());
-    expect(invalid.find((a) => a.sku === BAD.text)!.detail).toMatch(/^wms sent an invalid stock record for SKU-000003 at DC-\w+ \(its code ".+" at "\w+"\): quantity is not a number/);
+    expect(
+      invalid
+        .filter((a) => a.source === 'wms')
+        .map((a) => `${a.sku}@${a.location}`)
+        .sort(),
+    ).toEqual([...spoiled].map(([s, l]) => `${s}@${l}`).sort());
+    expect(invalid.find((a) => a.sku === BAD.text)!.detail).toMatch(
+      /^wms sent an invalid stock record for SKU-000003 at DC-\w+ \(its code ".+" at "\w+"\): quantity is not a number/,
+    );
   });
 
   it('a cost that is not a decimal: no cost (the ERP is the only cost source), an error naming the ERP, an anomaly', async () => {
@@ -129,10 +153,17 @@ describe('invalid records from a source', () => {
     expect(r.body.data!.inventoryItem.unitCost).toBeNull();
     expect(r.body.errors).toEqual([
       expect.objectContaining({
-        extensions: { code: 'INVALID_SOURCE_DATA', source: 'erp', count: 1, records: [{ sku: COST, location: null, reason: 'unit cost is not a decimal: "n/a"' }] },
+        extensions: {
+          code: 'INVALID_SOURCE_DATA',
+          source: 'erp',
+          count: 1,
+          records: [{ sku: COST, location: null, reason: 'unit cost is not a decimal: "n/a"' }],
+        },
       }),
     ]);
-    const other = await c.gql<{ inventoryItem: { unitCost: { amount: string } } }>('{ inventoryItem(sku: "SKU-000009") { unitCost { amount currency source } } }');
+    const other = await c.gql<{ inventoryItem: { unitCost: { amount: string } } }>(
+      '{ inventoryItem(sku: "SKU-000009") { unitCost { amount currency source } } }',
+    );
     expect(other.body.errors).toBeUndefined();
     expect(other.body.data!.inventoryItem.unitCost.amount).toMatch(/^\d+\.\d{4}$/);
   });

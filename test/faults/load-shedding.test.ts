@@ -146,7 +146,11 @@ describe.each([
     // burst after burst, at least as many reads served as the pool holds connections
     expect(tally.served).toEqual(tally.served.map((n) => Math.max(n, POOL)));
     const h = wmsHealth(c.app);
-    expect({ breaker: h.breaker, errors: h.errorCount - before.errorCount, consecutiveFailures: h.consecutiveFailures }).toEqual({ breaker: 'CLOSED', errors: 0, consecutiveFailures: 0 });
+    expect({ breaker: h.breaker, errors: h.errorCount - before.errorCount, consecutiveFailures: h.consecutiveFailures }).toEqual({
+      breaker: 'CLOSED',
+      errors: 0,
+      consecutiveFailures: 0,
+    });
     expect(h.successCount - before.successCount).toBe(served);
     expect(h.shedCount - before.shedCount).toBe(shed);
     expect(h.rejectedCount - before.rejectedCount).toBe(0);

@@ -34,10 +34,15 @@ function scripted(defaultStep: Step = async () => []) {
 }
 
 const never: Step = () => new Promise(() => {});
-const fail = (code: string, message = code): Step => async () => {
-  throw Object.assign(new Error(message), { code });
-};
-const after = (ms: number, value: unknown[] = []): Step => () => new Promise((r) => setTimeout(() => r(value), ms));
+const fail =
+  (code: string, message = code): Step =>
+  async () => {
+    throw Object.assign(new Error(message), { code });
+  };
+const after =
+  (ms: number, value: unknown[] = []): Step =>
+  () =>
+    new Promise((r) => setTimeout(() => r(value), ms));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const SETTINGS: ResilienceSettings = { timeoutMs: 200, breaker: { failureThreshold: 2, resetAfterMs: 300 }, maxConcurrent: 4, maxQueue: 4, retries: 1 };
@@ -74,7 +79,10 @@ describe('deadline', () => {
   it('answers "timed out" at the deadline, tells the connector, and never leaks the late rejection', async () => {
     let lateReject: ((e: Error) => void) | undefined;
     const { c, steps, calls } = scripted();
-    steps.push(async () => [], () => new Promise((_, reject) => (lateReject = reject)));
+    steps.push(
+      async () => [],
+      () => new Promise((_, reject) => (lateReject = reject)),
+    );
     const { r, health } = wrap(c);
     await r.fetch('stock', ['A']);
 
@@ -311,7 +319,14 @@ describe('retry', () => {
 
 describe('health registry', () => {
   it('keeps the last read: latency, the asOf range of its valid records, and the status', async () => {
-    const rec = (asOf: string, invalid?: string): StockRecord => ({ code: 'A', location: 'E', onHand: 1, committed: 0, asOf: new Date(asOf), ...(invalid ? { invalid } : {}) });
+    const rec = (asOf: string, invalid?: string): StockRecord => ({
+      code: 'A',
+      location: 'E',
+      onHand: 1,
+      committed: 0,
+      asOf: new Date(asOf),
+      ...(invalid ? { invalid } : {}),
+    });
     const { c, steps } = scripted();
     steps.push(after(10, [rec('2026-01-02T00:00:00Z'), rec('2026-01-01T00:00:00Z'), rec('2030-01-01T00:00:00Z', 'bad'), rec('2026-01-03T00:00:00Z')]));
     const { r, health } = wrap(c);
@@ -319,7 +334,18 @@ describe('health registry', () => {
     await r.fetch('stock', ['A']);
 
     const h = health();
-    expect(h).toMatchObject({ name: 'wms', kind: 'fake', status: 'UP', breaker: 'CLOSED', errorCount: 0, successCount: 1, lastError: null, timeoutMs: 200, failureThreshold: 2, pool: null });
+    expect(h).toMatchObject({
+      name: 'wms',
+      kind: 'fake',
+      status: 'UP',
+      breaker: 'CLOSED',
+      errorCount: 0,
+      successCount: 1,
+      lastError: null,
+      timeoutMs: 200,
+      failureThreshold: 2,
+      pool: null,
+    });
     expect(h.newestAsOf?.toISOString()).toBe('2026-01-03T00:00:00.000Z');
     expect(h.oldestAsOf?.toISOString()).toBe('2026-01-01T00:00:00.000Z');
     expect(h.lastLatencyMs).toBeGreaterThanOrEqual(9);
@@ -348,7 +374,10 @@ describe('words a client sees', () => {
       [Object.assign(new Error('Connection was killed'), { code: 'ER_CONNECTION_KILLED' }), 'connection killed by the database'],
       [Object.assign(new Error('Query execution was interrupted'), { code: 'ER_QUERY_INTERRUPTED' }), 'query interrupted by the database'],
       [new Error("Can't add new command when connection is in closed state"), 'connection lost'],
-      [Object.assign(new Error("Table 'wms.bin_stock' doesn't exist"), { code: 'ER_NO_SUCH_TABLE' }), 'its mapping does not match the database (see the server log)'],
+      [
+        Object.assign(new Error("Table 'wms.bin_stock' doesn't exist"), { code: 'ER_NO_SUCH_TABLE' }),
+        'its mapping does not match the database (see the server log)',
+      ],
       [new Error('select * from secret_table'), 'read failed (see the server log)'],
     ];
     for (const [e, words] of cases) expect(describeSourceFailure(e)).toBe(words);
@@ -399,13 +428,24 @@ precedence: { quantity: [wms] }
   it('has sane defaults: 5 failures open the breaker for 10 s, the pool size runs, 64 wait, one retry', () => {
     const wms = parseConfig(base(''), '/x/c.yaml').sources.wms!;
     expect(wms).toMatchObject({ timeoutMs: 2000, breaker: { failureThreshold: 5, resetAfterMs: 10_000 }, maxQueue: 64, retries: 1 });
-    expect(resilienceSettings(wms)).toEqual({ timeoutMs: 2000, breaker: { failureThreshold: 5, resetAfterMs: 10_000 }, maxConcurrent: 4, maxQueue: 64, retries: 1 });
+    expect(resilienceSettings(wms)).toEqual({
+      timeoutMs: 2000,
+      breaker: { failureThreshold: 5, resetAfterMs: 10_000 },
+      maxConcurrent: 4,
+      maxQueue: 64,
+      retries: 1,
+    });
     const tuned = parseConfig(base('    pool: 8\n    maxConcurrent: 6\n    breaker: { failureThreshold: 3 }'), '/x/c.yaml').sources.wms!;
     expect(resilienceSettings(tuned)).toMatchObject({ maxConcurrent: 6, breaker: { failureThreshold: 3, resetAfterMs: 10_000 } });
   });
 
   it('refuses bad values, each named by its key', () => {
-    expect(() => parseConfig(base('    breaker: { failureThreshold: 0, resetAfterMs: 5, colour: red }\n    maxQueue: -1\n    maxConcurrent: 0\n    retries: 9'), '/x/c.yaml')).toThrow(
+    expect(() =>
+      parseConfig(
+        base('    breaker: { failureThreshold: 0, resetAfterMs: 5, colour: red }\n    maxQueue: -1\n    maxConcurrent: 0\n    retries: 9'),
+        '/x/c.yaml',
+      ),
+    ).toThrow(
       expect.objectContaining({
         problems: expect.arrayContaining([
           expect.stringMatching(/^sources\.wms\.breaker\.failureThreshold: /),

@@ -112,7 +112,9 @@ describe('sessions after black-holed episodes', () => {
         expect(await sessions()).toBeLessThanOrEqual(size);
         expect(socketsToProxy()).toBeLessThanOrEqual(size);
       }, SETTLE_MS).catch(async (e: unknown) => {
-        throw new Error(`after episode ${episode}: ${await sessions()} sessions on the server, ${socketsToProxy()} sockets here, pool size ${size} (${(e as Error).message})`);
+        throw new Error(
+          `after episode ${episode}: ${await sessions()} sessions on the server, ${socketsToProxy()} sockets here, pool size ${size} (${(e as Error).message})`,
+        );
       });
     }
     expect(unhandled.count).toBe(0);

@@ -66,7 +66,9 @@ describe('a store locked by another writer', () => {
     const lock = lockStore(demo.app.config.store.connection);
     try {
       // each SKU asked twice: 2 × N requests, N anomalies
-      const answers = Promise.all([...skus, ...skus].map((sku) => demo.gql<{ availability: { sku: string; flags: string[] }[] }>(AVAILABILITY, { skus: [sku] })));
+      const answers = Promise.all(
+        [...skus, ...skus].map((sku) => demo.gql<{ availability: { sku: string; flags: string[] }[] }>(AVAILABILITY, { skus: [sku] })),
+      );
       const health = Promise.all(Array.from({ length: 10 }, () => fetch(`${new URL(demo.url).origin}/healthz`).then((r) => r.status)));
       const [answered, healthy] = await Promise.all([answers, health]);
       expect(lock.held).toBe(true);
@@ -87,7 +89,9 @@ describe('a store locked by another writer', () => {
   }, 120_000);
 
   it('refuses an analyst’s mutation at once with STORE_BUSY while it is held, and takes it afterwards', async () => {
-    await demo.app.store.anomalies.record([{ kind: 'UNMAPPED_LOCATION', sku: null, location: 'LOCKED', source: 'wms', detail: 'for the workflow under a lock' }]);
+    await demo.app.store.anomalies.record([
+      { kind: 'UNMAPPED_LOCATION', sku: null, location: 'LOCKED', source: 'wms', detail: 'for the workflow under a lock' },
+    ]);
     const { id } = (await demo.app.store.anomalies.list('OPEN')).find((a) => a.location === 'LOCKED')!;
     const lock = lockStore(demo.app.config.store.connection);
     let refused;

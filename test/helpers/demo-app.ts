@@ -61,7 +61,8 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
   const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
-  const logger = o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
+  const logger =
+    o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
   const app = await createApp(config, { logger });
   const url = await app.listen(0, '127.0.0.1');
   return {

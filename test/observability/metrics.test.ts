@@ -117,7 +117,9 @@ describe('/metrics', () => {
     const wmsAge = after.get('inventory_graph_source_freshness_seconds{source="wms"}')!;
     expect(wmsAge).toBeGreaterThan(0);
     expect(wmsAge).toBeLessThan(3600);
-    expect(after.get('inventory_graph_source_freshness_seconds{source="tpl"}')).toBeGreaterThan(after.get('inventory_graph_source_max_age_seconds{source="tpl"}')!);
+    expect(after.get('inventory_graph_source_freshness_seconds{source="tpl"}')).toBeGreaterThan(
+      after.get('inventory_graph_source_max_age_seconds{source="tpl"}')!,
+    );
 
     // the same operation twice: compiled once, then found
     const hits = (s: Map<string, number>) => value(s, 'inventory_graph_compiled_operation_cache_requests_total', { result: 'hit' });
@@ -161,7 +163,9 @@ describe('the Grafana dashboard', () => {
 
   it('queries only metric names /metrics exposes, and every family has a panel', async () => {
     const { text } = await scrape();
-    const exposed = new Set([...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap((m) => (m[2] === 'histogram' ? [`${m[1]}_bucket`, `${m[1]}_count`, `${m[1]}_sum`] : [m[1]!])));
+    const exposed = new Set(
+      [...text.matchAll(/^# TYPE (\S+) (\w+)$/gm)].flatMap((m) => (m[2] === 'histogram' ? [`${m[1]}_bucket`, `${m[1]}_count`, `${m[1]}_sum`] : [m[1]!])),
+    );
     const used = new Set<string>();
     for (const p of dashboard.panels) {
       if (p.type === 'row') continue;
@@ -172,7 +176,10 @@ describe('the Grafana dashboard', () => {
     for (const v of dashboard.templating.list) for (const m of JSON.stringify(v.query).matchAll(/\b(inventory_graph_\w+)/g)) used.add(m[1]!);
     for (const name of used) expect(exposed.has(name), `${name} is not exposed`).toBe(true);
     for (const f of FAMILIES) {
-      expect([...used].some((u) => u === f || u.startsWith(`${f}_`)), `${f} has no panel`).toBe(true);
+      expect(
+        [...used].some((u) => u === f || u.startsWith(`${f}_`)),
+        `${f} has no panel`,
+      ).toBe(true);
     }
   });
 });

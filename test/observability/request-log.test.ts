@@ -86,8 +86,16 @@ describe('request log', () => {
         run: (h) => post({ query: '{ sources { name } }' }, { ...h, 'x-api-key': keys.storefront }),
         expect: { status: 200, keyName: 'demo-storefront', role: 'storefront', operation: null, operationType: 'query', errors: ['FORBIDDEN'] },
       },
-      { id: 'log-parse', run: (h) => post({ query: '{ nope' }, { ...h, 'x-api-key': keys.admin }), expect: { status: 400, operation: null, errors: ['GRAPHQL_PARSE_FAILED'] } },
-      { id: 'log-status', run: (h) => fetch(`${origin}/status.json`, { headers: h }), expect: { status: 200, route: 'status', keyName: 'loopback', level: 'info' } },
+      {
+        id: 'log-parse',
+        run: (h) => post({ query: '{ nope' }, { ...h, 'x-api-key': keys.admin }),
+        expect: { status: 400, operation: null, errors: ['GRAPHQL_PARSE_FAILED'] },
+      },
+      {
+        id: 'log-status',
+        run: (h) => fetch(`${origin}/status.json`, { headers: h }),
+        expect: { status: 200, route: 'status', keyName: 'loopback', level: 'info' },
+      },
       { id: 'log-healthz', run: (h) => fetch(`${origin}/healthz`, { headers: h }), expect: { status: 200, route: 'health', level: 'debug' } },
       { id: 'log-metrics', run: (h) => fetch(`${origin}/metrics`, { headers: h }), expect: { status: 200, route: 'metrics', level: 'debug' } },
       { id: 'log-404', run: (h) => fetch(`${origin}/nowhere`, { headers: h }), expect: { status: 404, route: 'other', level: 'info' } },

@@ -51,7 +51,17 @@ interface Rec {
   tolerance: number;
   lines: Line[];
   gaps: { sku: string; source: string | null; reason: string }[];
-  summary: { lines: number; matched: number; explained: number; withinTolerance: number; discrepancies: number; absVariance: number; absExplained: number; absUnexplained: number; gaps: number };
+  summary: {
+    lines: number;
+    matched: number;
+    explained: number;
+    withinTolerance: number;
+    discrepancies: number;
+    absVariance: number;
+    absExplained: number;
+    absUnexplained: number;
+    gaps: number;
+  };
 }
 
 let demo: DemoApp;
@@ -100,7 +110,9 @@ describe('reconciliation', () => {
     expect(central.systems.find((s) => s.source === 'wms')).toMatchObject({ onHand: null, variance: -central.quantity });
     // discrepancies past tolerance are recorded as anomalies (written off the query path)
     await demo.app.store.anomalies.flush();
-    const a = await demo.gql<{ anomalies: { kind: string; sku: string; location: string; source: string }[] }>('{ anomalies(status: OPEN, first: 1000) { kind sku location source } }');
+    const a = await demo.gql<{ anomalies: { kind: string; sku: string; location: string; source: string }[] }>(
+      '{ anomalies(status: OPEN, first: 1000) { kind sku location source } }',
+    );
     expect(a.body.data!.anomalies).toContainEqual({ kind: 'DISCREPANCY', sku: missing, location: 'DC-CENTRAL', source: 'wms' });
   });
 
@@ -152,10 +164,20 @@ describe('orphan codes', () => {
     expect(first.body.data!.orphanCodes.hasNextPage).toBe(true);
     expect(statements(first.headers).get('wms/stock')).toBe(1);
     const next = await demo.gql<{ orphanCodes: { orphans: { code: string }[]; hasNextPage: boolean } }>(Q, { after: first.body.data!.orphanCodes.endCursor });
-    expect(next.body.data!.orphanCodes).toMatchObject({ orphans: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })), hasNextPage: false });
+    expect(next.body.data!.orphanCodes).toMatchObject({
+      orphans: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })),
+      hasNextPage: false,
+    });
     await demo.app.store.anomalies.flush();
-    const a = await demo.gql<{ anomalies: { kind: string; code: string | null; source: string }[] }>('{ anomalies(status: OPEN, first: 1000) { kind code source } }');
-    expect(a.body.data!.anomalies.filter((x) => x.kind === 'ORPHAN_CODE').map((x) => x.code).sort()).toEqual(demo.facts.orphanWmsCodes);
+    const a = await demo.gql<{ anomalies: { kind: string; code: string | null; source: string }[] }>(
+      '{ anomalies(status: OPEN, first: 1000) { kind code source } }',
+    );
+    expect(
+      a.body
+        .data!.anomalies.filter((x) => x.kind === 'ORPHAN_CODE')
+        .map((x) => x.code)
+        .sort(),
+    ).toEqual(demo.facts.orphanWmsCodes);
     expect((await demo.gql('{ orphanCodes(source: "shop") { scanned } }')).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -170,16 +192,47 @@ describe('the reconcile job', () => {
     const { rec } = await reconcile({ skus });
     const fromQuery = rec.lines.map((l) => {
       const on = (s: string) => l.systems.find((x) => x.source === s)?.onHand;
-      return [l.sku, l.location.id, l.status, l.authoritative, l.quantity, l.variance, l.explained, l.unexplained, l.worstSource ?? '', on('wms') ?? '', on('tpl') ?? '', on('erp') ?? ''].map(String);
+      return [
+        l.sku,
+        l.location.id,
+        l.status,
+        l.authoritative,
+        l.quantity,
+        l.variance,
+        l.explained,
+        l.unexplained,
+        l.worstSource ?? '',
+        on('wms') ?? '',
+        on('tpl') ?? '',
+        on('erp') ?? '',
+      ].map(String);
     });
     const fromJob = rows.map((r) =>
-      [r.sku, r.location, r.status, r.authoritative, r.quantity, r.variance, r.explained, r.unexplained, r.worst_source, r.wms_on_hand, r.tpl_on_hand, r.erp_on_hand].map(String),
+      [
+        r.sku,
+        r.location,
+        r.status,
+        r.authoritative,
+        r.quantity,
+        r.variance,
+        r.explained,
+        r.unexplained,
+        r.worst_source,
+        r.wms_on_hand,
+        r.tpl_on_hand,
+        r.erp_on_hand,
+      ].map(String),
     );
     expect(fromJob).toEqual(fromQuery);
     expect(rows.filter((r) => r.status === 'EXPLAINED' && r.location === 'DC-EAST').map((r) => r.sku)).toEqual(demo.facts.pickedNotInvoiced);
 
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    expect(summary).toMatchObject({ status: 'completed', skus: 400, lines: rec.summary.lines, byStatus: { EXPLAINED: rec.summary.explained, DISCREPANCY: rec.summary.discrepancies } });
+    expect(summary).toMatchObject({
+      status: 'completed',
+      skus: 400,
+      lines: rec.summary.lines,
+      byStatus: { EXPLAINED: rec.summary.explained, DISCREPANCY: rec.summary.discrepancies },
+    });
     expect(summary.orphans.count).toBe(5);
     expect(summary.gaps.count).toBe(1);
     // three pages of SKUs: one statement per source per entity per page, plus one page of the source's codes for orphans
@@ -188,7 +241,9 @@ describe('the reconcile job', () => {
     const orphans = parse(readFileSync(join(out, 'orphans.csv'), 'utf8'), { columns: true }) as { source: string; code: string }[];
     expect(orphans.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes);
 
-    const runs = await demo.gql<{ reconciliationRuns: Record<string, unknown>[] }>('{ reconciliationRuns(first: 5) { id status tolerance skus lines explained discrepancies orphans gaps absUnexplained outDir startedAt finishedAt } }');
+    const runs = await demo.gql<{ reconciliationRuns: Record<string, unknown>[] }>(
+      '{ reconciliationRuns(first: 5) { id status tolerance skus lines explained discrepancies orphans gaps absUnexplained outDir startedAt finishedAt } }',
+    );
     expect(runs.body.data!.reconciliationRuns[0]).toMatchObject({
       id: result.runId,
       status: 'completed',
@@ -223,17 +278,25 @@ describe('the anomaly workflow', () => {
     expect(again.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TRANSITION', status: 'ACKNOWLEDGED' } });
 
     const unknown = await demo.gql(RESOLVE, { id: '999999', note: 'x' });
-    expect(unknown.body.errors?.[0]).toMatchObject({ message: 'No anomaly with id "999999".', extensions: { code: 'BAD_USER_INPUT', reason: 'UNKNOWN_ANOMALY' } });
+    expect(unknown.body.errors?.[0]).toMatchObject({
+      message: 'No anomaly with id "999999".',
+      extensions: { code: 'BAD_USER_INPUT', reason: 'UNKNOWN_ANOMALY' },
+    });
     expect((await demo.gql(RESOLVE, { id: neg.id, note: '  ' })).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
     const res = await demo.gql<{ resolveAnomaly: Record<string, unknown> }>(RESOLVE, { id: neg.id, note: 'bins corrected' });
     expect(res.body.data!.resolveAnomaly).toMatchObject({ id: neg.id, status: 'RESOLVED', resolutionNote: 'bins corrected' });
-    expect((await demo.gql(RESOLVE, { id: neg.id, note: 'again' })).body.errors?.[0]?.extensions).toMatchObject({ reason: 'INVALID_TRANSITION', status: 'RESOLVED' });
+    expect((await demo.gql(RESOLVE, { id: neg.id, note: 'again' })).body.errors?.[0]?.extensions).toMatchObject({
+      reason: 'INVALID_TRANSITION',
+      status: 'RESOLVED',
+    });
 
     // the WMS still says negative: a new anomaly opens
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
     await demo.app.store.anomalies.flush();
-    const reopened = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies.filter((a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku);
+    const reopened = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies.filter(
+      (a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku,
+    );
     expect(reopened).toHaveLength(1);
     expect(Number(reopened[0]!.id)).toBeGreaterThan(Number(neg.id));
   });
@@ -246,17 +309,24 @@ describe('a malformed newest 3PL file', () => {
     const before = (await demo.gql<{ availability: { byLocation: { onHand: number; flags: string[] }[] }[] }>(Q)).body.data!.availability[0]!.byLocation[0]!;
     // a file dated a day after the newest, cut off in its second data row
     const newest = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
-    writeFileSync(join(demo.dir, '3pl', `inventory-${newest}.csv`), 'client_sku,facility,lot,on_hand,allocated,snapshot_at\nACM1,W01,L1A,1,0,2026-01-01T00:00:00Z\nACM2,W01\n');
+    writeFileSync(
+      join(demo.dir, '3pl', `inventory-${newest}.csv`),
+      'client_sku,facility,lot,on_hand,allocated,snapshot_at\nACM1,W01,L1A,1,0,2026-01-01T00:00:00Z\nACM2,W01\n',
+    );
     // a read is answered from the current snapshot while a newer file is looked at; ping waits for the look
     await demo.app.connectors.get('tpl')!.ping();
 
-    const r = await demo.gql<{ availability: { byLocation: { onHand: number; flags: string[]; counted: boolean; provenance: { source: string; asOf: string } }[] }[] }>(Q);
+    const r = await demo.gql<{
+      availability: { byLocation: { onHand: number; flags: string[]; counted: boolean; provenance: { source: string; asOf: string } }[] }[];
+    }>(Q);
     const after = r.body.data!.availability[0]!.byLocation[0]!;
     expect(after.onHand).toBe(before.onHand);
     expect(after.flags).toEqual(expect.arrayContaining(['STALE', 'SNAPSHOT_FALLBACK']));
     expect(after).toMatchObject({ counted: true, provenance: { source: 'tpl' } });
     await demo.app.store.anomalies.flush(); // the anomaly is written off the query path
-    const a = await demo.gql<{ anomalies: { kind: string; source: string; code: string; detail: string }[] }>('{ anomalies(status: OPEN, first: 1000) { kind source code detail } }');
+    const a = await demo.gql<{ anomalies: { kind: string; source: string; code: string; detail: string }[] }>(
+      '{ anomalies(status: OPEN, first: 1000) { kind source code detail } }',
+    );
     const rejected = a.body.data!.anomalies.find((x) => x.kind === 'SNAPSHOT_REJECTED')!;
     expect(rejected).toMatchObject({ source: 'tpl', code: `inventory-${newest}.csv` });
     expect(rejected.detail).toContain(`inventory-${newest}.csv:3:`);

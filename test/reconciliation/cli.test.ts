@@ -35,7 +35,9 @@ describe('inventory-graph reconcile', () => {
     const out = join(dir, 'run-1');
     const ok = await run(['reconcile', '--config', config, '--out', out]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/^Reconciliation run \d+ completed: 60 SKUs, \d+ lines: \d+ match, \d+ explained, 0 within tolerance \(0\), [1-9]\d* discrepancies; 1 gaps, 5 orphan codes\./);
+    expect(ok.stdout).toMatch(
+      /^Reconciliation run \d+ completed: 60 SKUs, \d+ lines: \d+ match, \d+ explained, 0 within tolerance \(0\), [1-9]\d* discrepancies; 1 gaps, 5 orphan codes\./,
+    );
     // not a terminal: no progress lines
     expect(ok.stdout).not.toContain('\r');
     for (const f of ['lines.csv', 'gaps.csv', 'orphans.csv', 'summary.json']) expect(existsSync(join(out, f)), f).toBe(true);

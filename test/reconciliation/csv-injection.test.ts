@@ -50,10 +50,12 @@ beforeAll(async () => {
   await wms.exec('create table bins (item text, wh text, qty integer)');
   // the ERP's and the WMS's codes are as hostile as the SKUs: "=E<sku>" and "-W<sku>"
   await erp.db('inv_balance').insert(skus.map((s, i) => ({ item_no: `=E${s}`, site: 'East', qty: i === 0 ? 3 : 10 })));
-  await wms.db('bins').insert([
-    ...skus.map((s, i) => ({ item: `-W${s}`, wh: 'E', qty: i === 0 ? 10 : i === 3 ? -4 : 10 })),
-    ...ORPHANS.map((code) => ({ item: code, wh: 'E', qty: 1 })),
-  ]);
+  await wms
+    .db('bins')
+    .insert([
+      ...skus.map((s, i) => ({ item: `-W${s}`, wh: 'E', qty: i === 0 ? 10 : i === 3 ? -4 : 10 })),
+      ...ORPHANS.map((code) => ({ item: code, wh: 'E', qty: 1 })),
+    ]);
   const file = join(dir, 'inventory-graph.yaml');
   writeFileSync(
     file,
@@ -79,7 +81,14 @@ precedence: { quantity: [wms, erp] }
   const store = await openStore(config.store);
   try {
     await store.skus.import([
-      ...skus.map((s) => ({ sku: s, name: s, aliases: [{ system: 'erp', code: `=E${s}` }, { system: 'wms', code: `-W${s}` }] })),
+      ...skus.map((s) => ({
+        sku: s,
+        name: s,
+        aliases: [
+          { system: 'erp', code: `=E${s}` },
+          { system: 'wms', code: `-W${s}` },
+        ],
+      })),
       { sku: SKU.noCode, name: null, aliases: [] },
     ]);
   } finally {
@@ -116,7 +125,14 @@ describe('the CSV files of the reconcile job, with hostile text in the sources',
     const figures = ['quantity', 'variance', 'explained', 'unexplained', 'wms_on_hand', 'wms_in_flight', 'erp_on_hand', 'erp_in_flight'];
     for (const l of lines) for (const f of figures) expect(typeof l[f], `${f} of ${JSON.stringify(l.sku)}`).toBe('number');
     // the WMS 10 against the ERP's 3: the ERP is 7 lower
-    expect(lines.find((l) => l.sku === guarded(SKU.hyperlink))).toMatchObject({ quantity: 10, variance: -7, explained: 0, unexplained: -7, wms_on_hand: 10, erp_on_hand: 3 });
+    expect(lines.find((l) => l.sku === guarded(SKU.hyperlink))).toMatchObject({
+      quantity: 10,
+      variance: -7,
+      explained: 0,
+      unexplained: -7,
+      wms_on_hand: 10,
+      erp_on_hand: 3,
+    });
     // a negative bin: -4 on hand, a number a spreadsheet adds up, not text
     expect(lines.find((l) => l.sku === guarded(SKU.minus))).toMatchObject({ quantity: -4, variance: 14, wms_on_hand: -4, erp_on_hand: 10 });
   });
@@ -125,7 +141,10 @@ describe('the CSV files of the reconcile job, with hostile text in the sources',
     for (const file of [result.files.lines, result.files.gaps, result.files.orphans]) {
       const cells = (parse(readFileSync(file, 'utf8')) as string[][]).flat();
       const formulaLike = cells.filter((c) => /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/.test(c));
-      expect(formulaLike.every((c) => /^-\d+$/.test(c)), `${file}: ${JSON.stringify(formulaLike)}`).toBe(true);
+      expect(
+        formulaLike.every((c) => /^-\d+$/.test(c)),
+        `${file}: ${JSON.stringify(formulaLike)}`,
+      ).toBe(true);
     }
   });
 });

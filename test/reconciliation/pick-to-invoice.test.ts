@@ -38,14 +38,24 @@ describe('compareLine', () => {
   });
 
   it('more difference than the movements explain: the rest is unexplained', () => {
-    expect(compareLine([fig('wms', 115, 5), fig('erp', 127)], 0, 0).systems[1]).toMatchObject({ variance: 12, explained: 5, unexplained: 7, status: 'DISCREPANCY' });
+    expect(compareLine([fig('wms', 115, 5), fig('erp', 127)], 0, 0).systems[1]).toMatchObject({
+      variance: 12,
+      explained: 5,
+      unexplained: 7,
+      status: 'DISCREPANCY',
+    });
     expect(compareLine([fig('wms', 115, 5), fig('erp', 127)], 0, 7).systems[1]).toMatchObject({ status: 'WITHIN_TOLERANCE' });
     expect(compareLine([fig('wms', 115, 5), fig('erp', 127)], 0, 6).systems[1]).toMatchObject({ status: 'DISCREPANCY' });
   });
 
   it('less difference than the movements say: not explained away', () => {
     // 5 picked, but the ERP already shows only 2 more: 3 units are missing somewhere
-    expect(compareLine([fig('wms', 115, 5), fig('erp', 117)], 0, 0).systems[1]).toMatchObject({ variance: 2, explained: 5, unexplained: -3, status: 'DISCREPANCY' });
+    expect(compareLine([fig('wms', 115, 5), fig('erp', 117)], 0, 0).systems[1]).toMatchObject({
+      variance: 2,
+      explained: 5,
+      unexplained: -3,
+      status: 'DISCREPANCY',
+    });
     // picked stock and no difference at all is no match either
     expect(compareLine([fig('wms', 115, 5), fig('erp', 115)], 0, 0).systems[1]).toMatchObject({ unexplained: -5, status: 'DISCREPANCY' });
   });
@@ -120,10 +130,21 @@ precedence: { quantity: [wms, erp] }
       precedence: new DefaultPrecedenceStrategy(config.precedence),
       logger: silentLogger,
     });
-    const sku = (n: number) => ({ sku: `SKU-${n}`, name: null, aliases: [{ system: 'erp', code: `100-${n}` }, { system: 'wms', code: `W-${n}` }] });
+    const sku = (n: number) => ({
+      sku: `SKU-${n}`,
+      name: null,
+      aliases: [
+        { system: 'erp', code: `100-${n}` },
+        { system: 'wms', code: `W-${n}` },
+      ],
+    });
     const statements: string[] = [];
 
-    const r = await reconciler.batch([sku(1), sku(2), sku(3)], { locations: locations.all, tolerance: 0, meter: { statement: (s, e) => void statements.push(`${s}/${e}`) } });
+    const r = await reconciler.batch([sku(1), sku(2), sku(3)], {
+      locations: locations.all,
+      tolerance: 0,
+      meter: { statement: (s, e) => void statements.push(`${s}/${e}`) },
+    });
 
     const line = (n: number) => r.lines.find((l) => l.sku === `SKU-${n}`) as ReconciliationLine;
     expect(line(1)).toMatchObject({ authoritative: 'wms', quantity: 115, variance: 5, explained: 5, unexplained: 0, status: 'EXPLAINED', worstSource: 'erp' });

@@ -74,13 +74,43 @@ for (const backend of BACKENDS) {
     it('records reconciliation runs and finds the codes the SKU map knows', async () => {
       const runs = createReconciliationStore(store.db);
       const id = await runs.start({ startedAt: new Date('2026-01-01T00:00:00Z'), tolerance: 2, outDir: '/tmp/x' });
-      const counts = { skus: 10, lines: 50, matched: 40, explained: 5, withinTolerance: 2, discrepancies: 3, orphans: 1, gaps: 1, absVariance: 3_000_000_000, absExplained: 10, absUnexplained: 20 };
+      const counts = {
+        skus: 10,
+        lines: 50,
+        matched: 40,
+        explained: 5,
+        withinTolerance: 2,
+        discrepancies: 3,
+        orphans: 1,
+        gaps: 1,
+        absVariance: 3_000_000_000,
+        absExplained: 10,
+        absUnexplained: 20,
+      };
       await runs.finish(id, { finishedAt: new Date('2026-01-01T00:01:00Z'), status: 'completed', counts });
       expect(await runs.list(5)).toEqual([
-        { id, startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:00Z'), status: 'completed', tolerance: 2, outDir: '/tmp/x', error: null, ...counts },
+        {
+          id,
+          startedAt: new Date('2026-01-01T00:00:00Z'),
+          finishedAt: new Date('2026-01-01T00:01:00Z'),
+          status: 'completed',
+          tolerance: 2,
+          outDir: '/tmp/x',
+          error: null,
+          ...counts,
+        },
       ]);
 
-      await store.skus.import([{ sku: 'SKU-1', name: null, aliases: [{ system: 'wms', code: 'W-1' }, { system: 'erp', code: 'w-1' }] }]);
+      await store.skus.import([
+        {
+          sku: 'SKU-1',
+          name: null,
+          aliases: [
+            { system: 'wms', code: 'W-1' },
+            { system: 'erp', code: 'w-1' },
+          ],
+        },
+      ]);
       expect(await runs.knownCodes('wms', ['W-1', 'w-1', 'W-2'], false)).toEqual(new Set(['W-1']));
       expect(await runs.knownCodes('any', ['SKU-1', 'sku-1'], true)).toEqual(new Set(['SKU-1']));
     });

@@ -21,11 +21,12 @@ interface Hit {
 async function receiver(plan: (attempt: number, id: string) => number | 'hang') {
   const hits: Hit[] = [];
   const attempts = new Map<string, number>();
-  const read = (req: IncomingMessage) => new Promise<string>((r) => {
-    let t = '';
-    req.on('data', (c: Buffer) => (t += c.toString()));
-    req.on('end', () => r(t));
-  });
+  const read = (req: IncomingMessage) =>
+    new Promise<string>((r) => {
+      let t = '';
+      req.on('data', (c: Buffer) => (t += c.toString()));
+      req.on('end', () => r(t));
+    });
   const server: Server = createServer(async (req, res) => {
     const body = JSON.parse(await read(req)) as Hit['body'];
     const id = String(body.anomaly.id);
@@ -42,10 +43,11 @@ async function receiver(plan: (attempt: number, id: string) => number | 'hang') 
     url,
     hits,
     delivered: () => hits.filter((h) => h.status >= 200 && h.status < 300),
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -93,7 +95,10 @@ describe('the webhook queue', () => {
 
     expect(r.hits.map((h) => h.status)).toEqual([503, 0, 200]);
     expect(new Set(r.hits.map((h) => h.key))).toEqual(new Set(['anomaly-1']));
-    expect(r.hits[2]?.body).toEqual({ event: 'anomaly.opened', anomaly: expect.objectContaining({ id: '1', kind: 'DISCREPANCY', sku: 'SKU-1', firstSeen: '2026-01-01T00:00:00.000Z' }) });
+    expect(r.hits[2]?.body).toEqual({
+      event: 'anomaly.opened',
+      anomaly: expect.objectContaining({ id: '1', kind: 'DISCREPANCY', sku: 'SKU-1', firstSeen: '2026-01-01T00:00:00.000Z' }),
+    });
     expect(w.stats()).toMatchObject({ sent: 1, failed: 0, attempts: 3 });
   });
 
@@ -104,7 +109,12 @@ describe('the webhook queue', () => {
     open.push(w);
     w.notify([anomaly(1), anomaly(2)]);
     await w.drain(5_000);
-    expect(r.hits.map((h) => [h.id, h.status])).toEqual([['1', 500], ['1', 500], ['1', 500], ['2', 400]]);
+    expect(r.hits.map((h) => [h.id, h.status])).toEqual([
+      ['1', 500],
+      ['1', 500],
+      ['1', 500],
+      ['2', 400],
+    ]);
     expect(w.stats()).toMatchObject({ sent: 0, failed: 2 });
   });
 

@@ -33,24 +33,55 @@ const CASES: Array<{ name: string; query: string; requires: Role; path?: string 
   { name: 'reconciliationRuns', query: '{ reconciliationRuns { id } }', requires: 'analyst', path: 'reconciliationRuns' },
   // unit cost on every path that reaches it
   { name: 'unitCost direct', query: '{ inventoryItem(sku: "SKU-000001") { sku unitCost { amount } } }', requires: 'analyst', path: 'inventoryItem.unitCost' },
-  { name: 'unitCost aliased', query: '{ inventoryItem(sku: "SKU-000001") { sku price: unitCost { amount } } }', requires: 'analyst', path: 'inventoryItem.price' },
-  { name: 'unitCost nested in a page', query: '{ inventoryItems(first: 1) { nodes { sku unitCost { amount } } } }', requires: 'analyst', path: 'inventoryItems.nodes.0.unitCost' },
-  { name: 'unitCost through edges', query: '{ inventoryItems(first: 1) { edges { node { unitCost { currency } } } } }', requires: 'analyst', path: 'inventoryItems.edges.0.node.unitCost' },
-  { name: 'unitCost through resolveSku', query: '{ resolveSku(system: "wms", code: "ITM0000001") { sku unitCost { amount } } }', requires: 'analyst', path: 'resolveSku.unitCost' },
+  {
+    name: 'unitCost aliased',
+    query: '{ inventoryItem(sku: "SKU-000001") { sku price: unitCost { amount } } }',
+    requires: 'analyst',
+    path: 'inventoryItem.price',
+  },
+  {
+    name: 'unitCost nested in a page',
+    query: '{ inventoryItems(first: 1) { nodes { sku unitCost { amount } } } }',
+    requires: 'analyst',
+    path: 'inventoryItems.nodes.0.unitCost',
+  },
+  {
+    name: 'unitCost through edges',
+    query: '{ inventoryItems(first: 1) { edges { node { unitCost { currency } } } } }',
+    requires: 'analyst',
+    path: 'inventoryItems.edges.0.node.unitCost',
+  },
+  {
+    name: 'unitCost through resolveSku',
+    query: '{ resolveSku(system: "wms", code: "ITM0000001") { sku unitCost { amount } } }',
+    requires: 'analyst',
+    path: 'resolveSku.unitCost',
+  },
   {
     name: 'unitCost in a named fragment',
     query: 'query { inventoryItem(sku: "SKU-000001") { ...Cost } } fragment Cost on InventoryItem { sku unitCost { amount } }',
     requires: 'analyst',
     path: 'inventoryItem.unitCost',
   },
-  { name: 'unitCost in an inline fragment', query: '{ inventoryItem(sku: "SKU-000001") { ... on InventoryItem { sku unitCost { amount } } } }', requires: 'analyst', path: 'inventoryItem.unitCost' },
+  {
+    name: 'unitCost in an inline fragment',
+    query: '{ inventoryItem(sku: "SKU-000001") { ... on InventoryItem { sku unitCost { amount } } } }',
+    requires: 'analyst',
+    path: 'inventoryItem.unitCost',
+  },
   {
     name: 'unitCost in nested fragments, twice aliased',
-    query: '{ a: inventoryItem(sku: "SKU-000001") { ...A } b: inventoryItem(sku: "SKU-000002") { ...A } } fragment A on InventoryItem { ...B } fragment B on InventoryItem { sku c: unitCost { amount } }',
+    query:
+      '{ a: inventoryItem(sku: "SKU-000001") { ...A } b: inventoryItem(sku: "SKU-000002") { ...A } } fragment A on InventoryItem { ...B } fragment B on InventoryItem { sku c: unitCost { amount } }',
     requires: 'analyst',
     path: 'a.c',
   },
-  { name: 'location codes via availability', query: '{ availability(skus: ["SKU-000001"]) { byLocation { location { id codes { system code } } } } }', requires: 'analyst', path: 'availability.0.byLocation.0.location.codes' },
+  {
+    name: 'location codes via availability',
+    query: '{ availability(skus: ["SKU-000001"]) { byLocation { location { id codes { system code } } } } }',
+    requires: 'analyst',
+    path: 'availability.0.byLocation.0.location.codes',
+  },
 ];
 
 describe.each(ROLES)('role %s', (role) => {
@@ -78,7 +109,11 @@ describe.each(ROLES)('role %s', (role) => {
 
 describe('mutations', () => {
   it.each(ROLES)('are for admins only: %s', async (role) => {
-    const r = await demo.gql('mutation { a: acknowledgeAnomaly(id: "999999") { id } r: resolveAnomaly(id: "999999", note: "x") { id } }', {}, { 'x-api-key': demo.keys[role] });
+    const r = await demo.gql(
+      'mutation { a: acknowledgeAnomaly(id: "999999") { id } r: resolveAnomaly(id: "999999", note: "x") { id } }',
+      {},
+      { 'x-api-key': demo.keys[role] },
+    );
     const codes = (r.body.errors ?? []).map((e) => e.extensions?.code);
     expect(codes).toHaveLength(2);
     // an admin gets past the guard and learns the anomaly does not exist
@@ -88,10 +123,17 @@ describe('mutations', () => {
 
 describe('authentication', () => {
   const q = JSON.stringify({ query: '{ availability(skus: ["SKU-000001"]) { sku } }' });
-  const post = (headers: Record<string, string>, url = demo.url) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: q });
+  const post = (headers: Record<string, string>, url = demo.url) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: q });
 
   it('refuses a missing or unknown key with 401 UNAUTHENTICATED, running nothing', async () => {
-    const attempts: Array<Record<string, string>> = [{}, { 'x-api-key': 'ig_nope' }, { authorization: 'Bearer ig_nope' }, { authorization: `Basic ${demo.keys.admin}` }, { 'x-api-key': ' ' }];
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { 'x-api-key': 'ig_nope' },
+      { authorization: 'Bearer ig_nope' },
+      { authorization: `Basic ${demo.keys.admin}` },
+      { 'x-api-key': ' ' },
+    ];
     for (const headers of attempts) {
       const res = await post(headers);
       expect(res.status).toBe(401);
@@ -138,7 +180,9 @@ describe('authentication', () => {
     const runs = await Promise.all(
       Array.from({ length: 24 }, (_, i) => {
         const role = i % 2 === 0 ? 'storefront' : 'analyst';
-        return demo.gql<{ viewer: { name: string }; inventoryItem: { unitCost: { amount: string } | null } }>(q, {}, { 'x-api-key': demo.keys[role] }).then((r) => ({ role, r }));
+        return demo
+          .gql<{ viewer: { name: string }; inventoryItem: { unitCost: { amount: string } | null } }>(q, {}, { 'x-api-key': demo.keys[role] })
+          .then((r) => ({ role, r }));
       }),
     );
     for (const { role, r } of runs) {

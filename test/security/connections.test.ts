@@ -20,7 +20,10 @@ const opened: RawConnection[] = [];
 beforeAll(async () => {
   [capped, timed] = await Promise.all([
     // held connections send nothing: the header timeout must not free slots while the test runs
-    startDemoApp({ skus: 30, editConfig: (y) => y.replace(/^server:\n/m, `server:\n  maxConnections: ${CAP}\n  headersTimeoutMs: 300000\n  requestTimeoutMs: 300000\n`) }),
+    startDemoApp({
+      skus: 30,
+      editConfig: (y) => y.replace(/^server:\n/m, `server:\n  maxConnections: ${CAP}\n  headersTimeoutMs: 300000\n  requestTimeoutMs: 300000\n`),
+    }),
     startDemoApp({
       skus: 30,
       editConfig: (y) => y.replace(/^server:\n/m, 'server:\n  keepAliveTimeoutMs: 1000\n  headersTimeoutMs: 1500\n  requestTimeoutMs: 2500\n'),
@@ -112,7 +115,9 @@ describe('timeouts', () => {
 
   it('closes a connection whose body is dribbled after server.requestTimeoutMs (408), and serves the next client', async () => {
     const [c] = await open(timed, 1);
-    c!.write(`POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nx-api-key: ${timed.keys.admin}\r\nContent-Length: 100000\r\n\r\n{"query":"`);
+    c!.write(
+      `POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nx-api-key: ${timed.keys.admin}\r\nContent-Length: 100000\r\n\r\n{"query":"`,
+    );
     dribble(c!, ' ');
     expect(await closedWithin(c!, BOUND_MS)).toBe('closed');
     expect(c!.received).toMatch(/^HTTP\/1\.1 408 /);

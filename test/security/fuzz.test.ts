@@ -25,7 +25,10 @@ const scalar = fc.oneof(
 const list = fc.array(scalar, { maxLength: 6 }).map((xs) => `[${xs.join(', ')}]`);
 const value = fc.oneof(scalar, list);
 const args = (names: string[]) =>
-  fc.subarray(names).chain((chosen) => fc.tuple(...chosen.map((n) => value.map((v) => `${n}: ${v}`)))).map((parts) => (parts.length ? `(${parts.join(', ')})` : ''));
+  fc
+    .subarray(names)
+    .chain((chosen) => fc.tuple(...chosen.map((n) => value.map((v) => `${n}: ${v}`))))
+    .map((parts) => (parts.length ? `(${parts.join(', ')})` : ''));
 
 const level = fc.constantFrom(
   'sku available onHand flags',
@@ -59,7 +62,9 @@ const fragmentFanOut = fc.tuple(field, fc.integer({ min: 1, max: 40 }), fc.integ
 const variableDefault = fc
   .tuple(
     fc.oneof(
-      fc.integer({ min: 0, max: 2000 }).map((n) => ['[ID!]', JSON.stringify(Array.from({ length: n }, (_, i) => `SKU-${i}`)), 'availability(skus: $v) { sku available }'] as const),
+      fc
+        .integer({ min: 0, max: 2000 })
+        .map((n) => ['[ID!]', JSON.stringify(Array.from({ length: n }, (_, i) => `SKU-${i}`)), 'availability(skus: $v) { sku available }'] as const),
       fc.integer({ min: -5, max: 2_000_000 }).map((n) => ['Int', String(n), 'anomalies(first: $v) { id kind }'] as const),
       fc.integer({ min: -5, max: 2_000_000 }).map((n) => ['Int', String(n), 'inventoryItems(first: $v) { nodes { sku } }'] as const),
     ),
@@ -107,7 +112,11 @@ describe('fuzz', () => {
       fc.asyncProperty(operation, variables, role, carrier, role, async (query, vars, role, how, registeredBy) => {
         if (how === 'hash-only') {
           // a higher (or any) role registers the document first, then `role` sends only its hash
-          await fetch(demo.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': demo.keys[registeredBy] }, body: JSON.stringify(bodyFor(query, vars, 'register')) });
+          await fetch(demo.url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-api-key': demo.keys[registeredBy] },
+            body: JSON.stringify(bodyFor(query, vars, 'register')),
+          });
         }
         const res = await fetch(demo.url, {
           method: 'POST',

@@ -18,7 +18,8 @@ beforeAll(async () => {
     log: (l) => logLines.push(l),
     // a storefront with a small document limit and a budget of 100 points a minute; an analyst
     // with one point a minute (spent by one field)
-    editConfig: (y) => `${y}\nlimits:\n  storefront: { maxDocumentBytes: 2000, pointsPerMinute: 100 }\n  oms: { maxSkus: 500 }\n  analyst: { pointsPerMinute: 1 }\n`,
+    editConfig: (y) =>
+      `${y}\nlimits:\n  storefront: { maxDocumentBytes: 2000, pointsPerMinute: 100 }\n  oms: { maxSkus: 500 }\n  analyst: { pointsPerMinute: 1 }\n`,
   });
 });
 afterAll(() => demo?.close());
@@ -120,10 +121,13 @@ describe('persisted queries', () => {
     expect(unknown.body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
   });
 
-  it('a hash that does not match the query is the client\'s error, answered 400 and not logged as internal', async () => {
+  it("a hash that does not match the query is the client's error, answered 400 and not logged as internal", async () => {
     logLines.length = 0;
     for (let k = 0; k < 5; k++) {
-      const r = await post({ query: '{ viewer { role } }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('something else') } } }, 'storefront');
+      const r = await post(
+        { query: '{ viewer { role } }', extensions: { persistedQuery: { version: 1, sha256Hash: sha256('something else') } } },
+        'storefront',
+      );
       expect(r.status).toBe(400);
       expect(r.body.errors?.[0]?.extensions?.code).toBe('BAD_REQUEST');
       expect(r.body.errors?.[0]?.message).toMatch(/does not match/);

@@ -50,20 +50,36 @@ describe('availability rules', () => {
   });
 
   it('a figure from a lower-precedence source is flagged FALLBACK', () => {
-    const l = level('DC-EAST', [{ source: 'wms', status: 'missing' }, { source: 'erp', status: 'found', value: q(8) }]);
+    const l = level('DC-EAST', [
+      { source: 'wms', status: 'missing' },
+      { source: 'erp', status: 'found', value: q(8) },
+    ]);
     expect(l).toMatchObject({ available: 8, flags: ['FALLBACK'] });
     expect(l?.provenance).toMatchObject({ source: 'erp', fallback: true, rule: 'quantity: wms > erp (wms: no record)' });
   });
 
   it('a failed source is flagged SOURCE_UNAVAILABLE, with or without a fallback', () => {
-    expect(level('DC-EAST', [{ source: 'wms', status: 'failed' }, { source: 'erp', status: 'found', value: q(8) }])?.flags).toEqual(['FALLBACK', 'SOURCE_UNAVAILABLE']);
-    const none = level('DC-EAST', [{ source: 'wms', status: 'failed' }, { source: 'erp', status: 'missing' }]);
+    expect(
+      level('DC-EAST', [
+        { source: 'wms', status: 'failed' },
+        { source: 'erp', status: 'found', value: q(8) },
+      ])?.flags,
+    ).toEqual(['FALLBACK', 'SOURCE_UNAVAILABLE']);
+    const none = level('DC-EAST', [
+      { source: 'wms', status: 'failed' },
+      { source: 'erp', status: 'missing' },
+    ]);
     expect(none).toMatchObject({ onHand: 0, available: 0, counted: false, flags: ['SOURCE_UNAVAILABLE'] });
     expect(none?.provenance.source).toBeNull();
   });
 
   it('leaves a location out when every source simply lacks the record', () => {
-    expect(level('DC-EAST', [{ source: 'wms', status: 'missing' }, { source: 'erp', status: 'missing' }])).toBeUndefined();
+    expect(
+      level('DC-EAST', [
+        { source: 'wms', status: 'missing' },
+        { source: 'erp', status: 'missing' },
+      ]),
+    ).toBeUndefined();
   });
 
   it('shows a non-sellable location but never counts it', () => {
@@ -78,7 +94,15 @@ describe('availability rules', () => {
       level('STORE', [{ source: 'erp', status: 'found', value: q(10, 1) }])!,
       level('TRANSIT', [{ source: 'erp', status: 'found', value: q(5) }])!,
     ];
-    expect(summarize('A', levels)).toMatchObject({ sku: 'A', known: true, available: 7, onHand: 10, committed: 1, safetyStock: 2, flags: ['NEGATIVE_ON_HAND'] });
+    expect(summarize('A', levels)).toMatchObject({
+      sku: 'A',
+      known: true,
+      available: 7,
+      onHand: 10,
+      committed: 1,
+      safetyStock: 2,
+      flags: ['NEGATIVE_ON_HAND'],
+    });
   });
 
   it('answers an unknown SKU with UNKNOWN_SKU and zeros', () => {

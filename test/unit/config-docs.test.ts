@@ -20,7 +20,11 @@ describe('docs/configuration.md', () => {
   it('has an annotated example the schema accepts, every section of it', () => {
     const example = /```yaml\n([\s\S]*?)```/.exec(text)?.[1];
     expect(example).toBeDefined();
-    const env = { WMS_DATABASE_URL: 'mysql://root@127.0.0.1:3306/wms', ERP_DATABASE_URL: 'mysql://root@127.0.0.1:3306/erp', SHOP_DATABASE_URL: 'mysql://root@127.0.0.1:3306/shop' };
+    const env = {
+      WMS_DATABASE_URL: 'mysql://root@127.0.0.1:3306/wms',
+      ERP_DATABASE_URL: 'mysql://root@127.0.0.1:3306/erp',
+      SHOP_DATABASE_URL: 'mysql://root@127.0.0.1:3306/shop',
+    };
     const config = parseConfig(example as string, join(import.meta.dirname, 'inventory-graph.yaml'), env);
     expect(Object.keys(config.sources).sort()).toEqual(['erp', 'shop', 'tpl', 'wms']);
     for (const section of ['server', 'store', 'sources', 'locations', 'precedence', 'auth', 'limits', 'routing', 'anomalies', 'defaults']) {

@@ -129,12 +129,12 @@ describe('config', () => {
 
   it('checks mappings: table or query, read-only, single statement', () => {
     const env = { WMS_DATABASE_URL: 'mysql://x@h/d' };
-    expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { query: "delete from items" }'), env)).toEqual([
-      'sources.erp.items.query: must be a read-only SELECT (or WITH ... SELECT)',
-    ]);
-    expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { query: "select 1 as sku; drop table x" }'), env)).toEqual([
-      'sources.erp.items.query: must be a single statement',
-    ]);
+    expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { query: "delete from items" }'), env)).toEqual(
+      ['sources.erp.items.query: must be a read-only SELECT (or WITH ... SELECT)'],
+    );
+    expect(
+      problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { query: "select 1 as sku; drop table x" }'), env),
+    ).toEqual(['sources.erp.items.query: must be a single statement']);
     expect(problems(good.replace('items: { query: "select item_no as sku, descr as name from items" }', 'items: { where: { a: 1 } }'), env)).toEqual([
       'sources.erp.items: needs either `table` (with `columns`) or `query`',
     ]);
@@ -148,7 +148,7 @@ describe('config', () => {
     ]);
   });
 
-  it('checks the connection limits: positive, and the whole request has at least the headers\' time', () => {
+  it("checks the connection limits: positive, and the whole request has at least the headers' time", () => {
     const env = { WMS_DATABASE_URL: 'mysql://x@h/d' };
     expect(problems(`${good}server: { headersTimeoutMs: 40000 }\n`, env)).toEqual([
       'server.requestTimeoutMs: 30000 is less than server.headersTimeoutMs (40000); the headers are part of the request',

@@ -63,12 +63,21 @@ describe('checkManifest', () => {
 
   it('names the operation of each problem', () => {
     expect(checkManifest(manifest(op('query Q { viewer { name } }')), schema)).toEqual([]);
-    expect(checkManifest(manifest(op('query Q { viewer { nope } }')), schema)).toEqual([expect.stringMatching(/^Q: Cannot query field "nope" on type "Viewer"/)]);
-    expect(checkManifest(manifest(op('query Q { viewer { name } }', { id: 'abc' })), schema)).toEqual([expect.stringMatching(/^Q: id abc is not the sha256 of its body/)]);
-    expect(checkManifest(manifest(op('query R { viewer { name } }')), schema)).toEqual(['Q: the body\'s operation is query R, the manifest says query Q']);
+    expect(checkManifest(manifest(op('query Q { viewer { nope } }')), schema)).toEqual([
+      expect.stringMatching(/^Q: Cannot query field "nope" on type "Viewer"/),
+    ]);
+    expect(checkManifest(manifest(op('query Q { viewer { name } }', { id: 'abc' })), schema)).toEqual([
+      expect.stringMatching(/^Q: id abc is not the sha256 of its body/),
+    ]);
+    expect(checkManifest(manifest(op('query R { viewer { name } }')), schema)).toEqual(["Q: the body's operation is query R, the manifest says query Q"]);
     expect(checkManifest(manifest(op('query Q { viewer { name }')), schema)).toEqual([expect.stringMatching(/^Q: Syntax Error/)]);
-    expect(checkManifest(manifest(op('query Q { viewer { name } }'), op('query Q { viewer { role } }')), schema)).toEqual(['Q: the name is used by another operation']);
-    expect(checkManifest({ format: 'x', version: 2, operations: [] }, schema)).toEqual(['format: must be "apollo-persisted-query-manifest", got "x"', 'version: must be 1, got 2']);
+    expect(checkManifest(manifest(op('query Q { viewer { name } }'), op('query Q { viewer { role } }')), schema)).toEqual([
+      'Q: the name is used by another operation',
+    ]);
+    expect(checkManifest({ format: 'x', version: 2, operations: [] }, schema)).toEqual([
+      'format: must be "apollo-persisted-query-manifest", got "x"',
+      'version: must be 1, got 2',
+    ]);
   });
 });
 

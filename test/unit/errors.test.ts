@@ -27,9 +27,15 @@ describe('ErrorCode', () => {
 describe('the error classes', () => {
   const ext = (e: GraphQLError) => JSON.stringify(e.extensions, (_k, v: unknown) => (v instanceof Map ? Object.fromEntries(v) : v));
   it('put the code first and the HTTP head last, as before', () => {
-    expect(ext(new LimitExceededError('m', { limit: 'maxDepth', max: 10, actual: 11 }))).toBe('{"code":"LIMIT_EXCEEDED","limit":"maxDepth","max":10,"actual":11,"http":{"status":400}}');
-    expect(ext(new LimitExceededError('m', { limit: 'maxTokens', max: 2000 }))).toBe('{"code":"LIMIT_EXCEEDED","limit":"maxTokens","max":2000,"http":{"status":400}}');
-    expect(ext(BadUserInputError.tooManySkus('m', { max: 500, actual: 501 }))).toBe('{"code":"BAD_USER_INPUT","limit":"maxSkus","max":500,"actual":501,"http":{"status":400}}');
+    expect(ext(new LimitExceededError('m', { limit: 'maxDepth', max: 10, actual: 11 }))).toBe(
+      '{"code":"LIMIT_EXCEEDED","limit":"maxDepth","max":10,"actual":11,"http":{"status":400}}',
+    );
+    expect(ext(new LimitExceededError('m', { limit: 'maxTokens', max: 2000 }))).toBe(
+      '{"code":"LIMIT_EXCEEDED","limit":"maxTokens","max":2000,"http":{"status":400}}',
+    );
+    expect(ext(BadUserInputError.tooManySkus('m', { max: 500, actual: 501 }))).toBe(
+      '{"code":"BAD_USER_INPUT","limit":"maxSkus","max":500,"actual":501,"http":{"status":400}}',
+    );
     expect(ext(new BadRequestError('m'))).toBe('{"code":"BAD_REQUEST","http":{"status":400}}');
     expect(ext(new OperationResolutionError('m'))).toBe('{"code":"OPERATION_RESOLUTION_FAILURE","http":{"status":400}}');
     expect(ext(new ForbiddenError('m', 403))).toBe('{"code":"FORBIDDEN","http":{"status":403}}');

@@ -1,4 +1,13 @@
-import { buildSchema, getOperationAST, Kind, parse, type DocumentNode, type FragmentDefinitionNode, type GraphQLError, type OperationDefinitionNode } from 'graphql';
+import {
+  buildSchema,
+  getOperationAST,
+  Kind,
+  parse,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLError,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { describe, expect, it } from 'vitest';
 import type { GatewayContext } from '../../src/server/context.js';
 import { createDiagnostics } from '../../src/server/diagnostics.js';
@@ -76,7 +85,8 @@ function catchError(f: () => void): GraphQLError | undefined {
   return undefined;
 }
 
-const fragmentsOf = (d: DocumentNode) => new Map(d.definitions.filter((x): x is FragmentDefinitionNode => x.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
+const fragmentsOf = (d: DocumentNode) =>
+  new Map(d.definitions.filter((x): x is FragmentDefinitionNode => x.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
 const measure = (text: string, variables: Record<string, unknown> = {}) => {
   const d = parse(text);
   return operationDemand(schema, getOperationAST(d) as OperationDefinitionNode, fragmentsOf(d), variables, 5);
@@ -120,7 +130,9 @@ describe('measuring an operation', () => {
     expect(measure('{ availability(skus: "A") { sku } }').skus).toBe(1);
     expect(measure('query($s: [ID!]!) { availability(skus: $s) { sku } }', { s: 'A' }).skus).toBe(1);
     // per-location lists inside fragments and inline fragments count as before
-    expect(measure('{ availability(skus: ["A", "B"]) { ...L } } fragment L on Availability { ... on Availability { byLocation { available } } }').cost).toBe(1 + 2 * (1 + 5 * 1));
+    expect(measure('{ availability(skus: ["A", "B"]) { ...L } } fragment L on Availability { ... on Availability { byLocation { available } } }').cost).toBe(
+      1 + 2 * (1 + 5 * 1),
+    );
   });
 });
 
@@ -168,9 +180,17 @@ describe('the cost model declared in the schema', () => {
 describe('the schema declares its cost model', () => {
   it('sizes the real fields as documented', () => {
     // a route: its unfulfilled lines and each shipment's lines by the order's lines, shipments and trace per location
-    const route = measure('query($o: RouteOrderInput!) { routeOrder(order: $o) { complete unfulfilled { sku } shipments { location { id } lines { sku quantity } } trace { reasons } } }', {
-      o: { lines: [{ sku: 'A', quantity: 1 }, { sku: 'B', quantity: 2 }] },
-    });
+    const route = measure(
+      'query($o: RouteOrderInput!) { routeOrder(order: $o) { complete unfulfilled { sku } shipments { location { id } lines { sku quantity } } trace { reasons } } }',
+      {
+        o: {
+          lines: [
+            { sku: 'A', quantity: 1 },
+            { sku: 'B', quantity: 2 },
+          ],
+        },
+      },
+    );
     expect(route).toMatchObject({ skus: 2, cost: 1 + 1 + (1 + 2 * 1) + (1 + 5 * (1 + 1 + 1 + 2 * 2)) + (1 + 5 * 1) });
     // the catalogue: nodes and edges by first, pageInfo once
     expect(measure('{ inventoryItems(first: 20) { nodes { sku } pageInfo { hasNextPage } } }')).toMatchObject({ skus: 20, cost: 1 + (1 + 20) + (1 + 1) });

@@ -25,7 +25,8 @@ type Figures = Record<string, Record<string, number | { available: number; flags
 function availabilityOf(figures: Figures) {
   return async (skus: readonly string[]): Promise<Availability[]> =>
     skus.map((sku) => {
-      if (sku.startsWith('UNKNOWN')) return { sku, known: false, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
+      if (sku.startsWith('UNKNOWN'))
+        return { sku, known: false, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
       const byLocation: StockLevel[] = [];
       for (const [id, per] of Object.entries(figures)) {
         const f = per[sku];
@@ -40,14 +41,24 @@ function availabilityOf(figures: Figures) {
           available: v.available,
           counted: (v as { counted?: boolean }).counted ?? (l.sellable && !v.flags.includes('NEGATIVE_ON_HAND')),
           flags: v.flags,
-          provenance: { source: 'wms', asOf: new Date(), stale: (v as { stale?: boolean }).stale ?? v.flags.includes('STALE'), fallback: false, rule: 'quantity: wms' },
+          provenance: {
+            source: 'wms',
+            asOf: new Date(),
+            stale: (v as { stale?: boolean }).stale ?? v.flags.includes('STALE'),
+            fallback: false,
+            rule: 'quantity: wms',
+          },
         });
       }
       return { sku, known: true, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: [], byLocation };
     });
 }
 
-const route = (figures: Figures, req: Partial<RouteOrderRequest> & Pick<RouteOrderRequest, 'lines'>, o: { useStaleStock?: boolean; exhaustiveLimit?: number } = {}) =>
+const route = (
+  figures: Figures,
+  req: Partial<RouteOrderRequest> & Pick<RouteOrderRequest, 'lines'>,
+  o: { useStaleStock?: boolean; exhaustiveLimit?: number } = {},
+) =>
   routeOrder(
     { destination: NYC, ...req },
     {
@@ -62,7 +73,15 @@ const shipped = (plan: Awaited<ReturnType<typeof route>>) => plan.shipments.map(
 
 describe('FEWEST_SHIPMENTS', () => {
   it('prefers one location that fills everything over two closer ones', async () => {
-    const plan = await route({ NEAR: { A: 5 }, MID: { B: 5 }, FAR: { A: 5, B: 5 } }, { lines: [{ sku: 'A', quantity: 5 }, { sku: 'B', quantity: 5 }] });
+    const plan = await route(
+      { NEAR: { A: 5 }, MID: { B: 5 }, FAR: { A: 5, B: 5 } },
+      {
+        lines: [
+          { sku: 'A', quantity: 5 },
+          { sku: 'B', quantity: 5 },
+        ],
+      },
+    );
     expect(plan.complete).toBe(true);
     expect(shipped(plan)).toEqual([['FAR', 'Ax5 Bx5']]);
     expect(plan.method).toMatch(/^exhaustive search/);
@@ -79,20 +98,35 @@ describe('FEWEST_SHIPMENTS', () => {
     const plan = await route({ NEAR: { A: 3 }, MID: { A: 4 }, FAR: { A: 10 } }, { lines: [{ sku: 'A', quantity: 6 }] });
     expect(shipped(plan)).toEqual([['FAR', 'Ax6']]);
     const two = await route({ NEAR: { A: 3 }, MID: { A: 4 } }, { lines: [{ sku: 'A', quantity: 6 }] });
-    expect(shipped(two)).toEqual([['NEAR', 'Ax3'], ['MID', 'Ax3']]);
+    expect(shipped(two)).toEqual([
+      ['NEAR', 'Ax3'],
+      ['MID', 'Ax3'],
+    ]);
   });
 
   it('never splits a line when allowSplit is false', async () => {
     const plan = await route({ NEAR: { A: 3 }, MID: { A: 4 } }, { lines: [{ sku: 'A', quantity: 6 }], allowSplit: false });
     expect(plan.complete).toBe(false);
     expect(plan.shipments).toEqual([]);
-    expect(plan.unfulfilled).toEqual([{ sku: 'A', quantity: 6, reason: 'SPLIT_NOT_ALLOWED', detail: 'no single eligible location holds 6 (split not allowed)' }]);
+    expect(plan.unfulfilled).toEqual([
+      { sku: 'A', quantity: 6, reason: 'SPLIT_NOT_ALLOWED', detail: 'no single eligible location holds 6 (split not allowed)' },
+    ]);
     const whole = await route({ NEAR: { A: 3 }, MID: { A: 6 } }, { lines: [{ sku: 'A', quantity: 6 }], allowSplit: false });
     expect(shipped(whole)).toEqual([['MID', 'Ax6']]);
   });
 
   it('respects maxShipments and says what it left out', async () => {
-    const plan = await route({ NEAR: { A: 2 }, MID: { B: 2 }, FAR: { C: 2 } }, { lines: [{ sku: 'A', quantity: 2 }, { sku: 'B', quantity: 2 }, { sku: 'C', quantity: 2 }], maxShipments: 2 });
+    const plan = await route(
+      { NEAR: { A: 2 }, MID: { B: 2 }, FAR: { C: 2 } },
+      {
+        lines: [
+          { sku: 'A', quantity: 2 },
+          { sku: 'B', quantity: 2 },
+          { sku: 'C', quantity: 2 },
+        ],
+        maxShipments: 2,
+      },
+    );
     expect(plan.complete).toBe(false);
     expect(plan.shipments).toHaveLength(2);
     expect(plan.unfulfilled).toEqual([{ sku: 'C', quantity: 2, reason: 'MAX_SHIPMENTS_REACHED', detail: '2 of 2 would need more than 2 shipment(s)' }]);
@@ -100,7 +134,16 @@ describe('FEWEST_SHIPMENTS', () => {
   });
 
   it('turns greedy past the exhaustive limit, and says so', async () => {
-    const plan = await route({ NEAR: { A: 2 }, MID: { B: 2 }, FAR: { A: 2, B: 2 } }, { lines: [{ sku: 'A', quantity: 2 }, { sku: 'B', quantity: 2 }] }, { exhaustiveLimit: 2 });
+    const plan = await route(
+      { NEAR: { A: 2 }, MID: { B: 2 }, FAR: { A: 2, B: 2 } },
+      {
+        lines: [
+          { sku: 'A', quantity: 2 },
+          { sku: 'B', quantity: 2 },
+        ],
+      },
+      { exhaustiveLimit: 2 },
+    );
     expect(plan.method).toMatch(/^greedy heuristic/);
     expect(shipped(plan)).toEqual([['FAR', 'Ax2 Bx2']]);
   });
@@ -109,8 +152,16 @@ describe('FEWEST_SHIPMENTS', () => {
 describe('PRIORITY and DISTANCE', () => {
   it('PRIORITY walks by configured priority, taking what each can give', async () => {
     const plan = await route({ NEAR: { A: 10 }, MID: { A: 3 }, FAR: { A: 2 } }, { lines: [{ sku: 'A', quantity: 6 }], strategy: 'PRIORITY' });
-    expect(shipped(plan)).toEqual([['FAR', 'Ax2'], ['MID', 'Ax3'], ['NEAR', 'Ax1']]);
-    expect(plan.trace.slice(0, 3).map((t) => [t.location.id, t.rank])).toEqual([['FAR', 1], ['MID', 2], ['NEAR', 3]]);
+    expect(shipped(plan)).toEqual([
+      ['FAR', 'Ax2'],
+      ['MID', 'Ax3'],
+      ['NEAR', 'Ax1'],
+    ]);
+    expect(plan.trace.slice(0, 3).map((t) => [t.location.id, t.rank])).toEqual([
+      ['FAR', 1],
+      ['MID', 2],
+      ['NEAR', 3],
+    ]);
   });
 
   it('DISTANCE picks the nearest', async () => {
@@ -120,7 +171,9 @@ describe('PRIORITY and DISTANCE', () => {
   });
 
   it('DISTANCE without a destination is BAD_USER_INPUT', async () => {
-    await expect(route({}, { lines: [{ sku: 'A', quantity: 1 }], strategy: 'DISTANCE', destination: null })).rejects.toThrow('strategy DISTANCE needs a destination');
+    await expect(route({}, { lines: [{ sku: 'A', quantity: 1 }], strategy: 'DISTANCE', destination: null })).rejects.toThrow(
+      'strategy DISTANCE needs a destination',
+    );
   });
 });
 
@@ -144,12 +197,19 @@ describe('eligibility and the trace', () => {
       SHOP: ['NO_STOCK'],
       TRANSIT: ['NOT_SELLABLE'],
     });
-    const withStale = await route({ NEAR: { A: { available: 50, flags: ['STALE'], counted: true, stale: true } } }, { lines: [{ sku: 'A', quantity: 1 }] }, { useStaleStock: true });
+    const withStale = await route(
+      { NEAR: { A: { available: 50, flags: ['STALE'], counted: true, stale: true } } },
+      { lines: [{ sku: 'A', quantity: 1 }] },
+      { useStaleStock: true },
+    );
     expect(shipped(withStale)).toEqual([['NEAR', 'Ax1']]);
   });
 
   it('honours the channel and excludeLocationIds', async () => {
-    const plan = await route({ NEAR: { A: 5 }, SHOP: { A: 5 }, MID: { A: 5 } }, { lines: [{ sku: 'A', quantity: 5 }], channel: 'web', excludeLocationIds: ['NEAR'] });
+    const plan = await route(
+      { NEAR: { A: 5 }, SHOP: { A: 5 }, MID: { A: 5 } },
+      { lines: [{ sku: 'A', quantity: 5 }], channel: 'web', excludeLocationIds: ['NEAR'] },
+    );
     expect(shipped(plan)).toEqual([['MID', 'Ax5']]);
     const trace = Object.fromEntries(plan.trace.map((t) => [t.location.id, t]));
     expect(trace.NEAR).toMatchObject({ used: false, reasons: ['EXCLUDED_BY_REQUEST'], rank: null });
@@ -163,7 +223,16 @@ describe('eligibility and the trace', () => {
   });
 
   it('sends unknown SKUs to unfulfilled and merges duplicate lines', async () => {
-    const plan = await route({ NEAR: { A: 10 } }, { lines: [{ sku: 'A', quantity: 2 }, { sku: 'UNKNOWN-1', quantity: 1 }, { sku: 'A', quantity: 3 }] });
+    const plan = await route(
+      { NEAR: { A: 10 } },
+      {
+        lines: [
+          { sku: 'A', quantity: 2 },
+          { sku: 'UNKNOWN-1', quantity: 1 },
+          { sku: 'A', quantity: 3 },
+        ],
+      },
+    );
     expect(shipped(plan)).toEqual([['NEAR', 'Ax5']]);
     expect(plan.unfulfilled).toEqual([{ sku: 'UNKNOWN-1', quantity: 1, reason: 'UNKNOWN_SKU', detail: 'UNKNOWN-1 is not in the SKU map' }]);
   });
@@ -171,9 +240,18 @@ describe('eligibility and the trace', () => {
   it('never gives a location more than it can promise', async () => {
     const figures: Figures = { NEAR: { A: 3, B: 1 }, MID: { A: 2, B: 4 }, FAR: { A: 1, B: 9 } };
     for (const strategy of ['PRIORITY', 'DISTANCE', 'FEWEST_SHIPMENTS'] as const) {
-      const plan = await route(figures, { lines: [{ sku: 'A', quantity: 9 }, { sku: 'B', quantity: 9 }], strategy });
+      const plan = await route(figures, {
+        lines: [
+          { sku: 'A', quantity: 9 },
+          { sku: 'B', quantity: 9 },
+        ],
+        strategy,
+      });
       for (const s of plan.shipments) for (const l of s.lines) expect(l.quantity).toBeLessThanOrEqual(figures[s.location.id]?.[l.sku] as number);
-      const shippedA = plan.shipments.flatMap((s) => s.lines).filter((l) => l.sku === 'A').reduce((n, l) => n + l.quantity, 0);
+      const shippedA = plan.shipments
+        .flatMap((s) => s.lines)
+        .filter((l) => l.sku === 'A')
+        .reduce((n, l) => n + l.quantity, 0);
       expect(shippedA).toBe(6);
       expect(plan.unfulfilled).toContainEqual(expect.objectContaining({ sku: 'A', quantity: 3, reason: 'INSUFFICIENT_STOCK' }));
     }
@@ -181,7 +259,12 @@ describe('eligibility and the trace', () => {
 
   it('is deterministic', async () => {
     const figures: Figures = { NEAR: { A: 3, B: 1 }, MID: { A: 2, B: 4 }, FAR: { A: 1, B: 9 } };
-    const req = { lines: [{ sku: 'B', quantity: 5 }, { sku: 'A', quantity: 4 }] };
+    const req = {
+      lines: [
+        { sku: 'B', quantity: 5 },
+        { sku: 'A', quantity: 4 },
+      ],
+    };
     expect(JSON.stringify(await route(figures, req))).toBe(JSON.stringify(await route(figures, req)));
   });
 });
@@ -210,6 +293,9 @@ describe('distanceKm', () => {
 
   it('is used for candidates', () => {
     const c: Candidate = { location: loc('NEAR'), distanceKm: 1, stock: new Map([['A', 1]]) };
-    expect(new DefaultRoutingPolicy().route({ lines: [{ sku: 'A', quantity: 1 }], candidates: [c], strategy: 'DISTANCE', allowSplit: true, maxShipments: null }).shipments).toHaveLength(1);
+    expect(
+      new DefaultRoutingPolicy().route({ lines: [{ sku: 'A', quantity: 1 }], candidates: [c], strategy: 'DISTANCE', allowSplit: true, maxShipments: null })
+        .shipments,
+    ).toHaveLength(1);
   });
 });

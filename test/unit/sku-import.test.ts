@@ -17,15 +17,37 @@ describe('SKU map CSV', () => {
   it('reads the wide layout: one column per system, empty cells skipped', () => {
     const entries = parseSkuMapCsv('\ufeffsku,name,erp,wms,tpl\nSKU-1,"Tent, 2 person",100-1,ITM1,\nSKU-2,,100-2,,ACM2\n', 'm.csv', systems);
     expect(entries).toEqual([
-      { sku: 'SKU-1', name: 'Tent, 2 person', aliases: [{ system: 'erp', code: '100-1' }, { system: 'wms', code: 'ITM1' }] },
-      { sku: 'SKU-2', name: null, aliases: [{ system: 'erp', code: '100-2' }, { system: 'tpl', code: 'ACM2' }] },
+      {
+        sku: 'SKU-1',
+        name: 'Tent, 2 person',
+        aliases: [
+          { system: 'erp', code: '100-1' },
+          { system: 'wms', code: 'ITM1' },
+        ],
+      },
+      {
+        sku: 'SKU-2',
+        name: null,
+        aliases: [
+          { system: 'erp', code: '100-2' },
+          { system: 'tpl', code: 'ACM2' },
+        ],
+      },
     ]);
   });
 
   it('reads the long layout, merging rows of one SKU (two codes in one system allowed)', () => {
     const entries = parseSkuMapCsv('sku,system,code,name\nSKU-1,erp,100-1,Tent\nSKU-1,wms,ITM1,\nSKU-1,wms,ITM1-OLD,\n', 'm.csv', systems);
     expect(entries).toEqual([
-      { sku: 'SKU-1', name: 'Tent', aliases: [{ system: 'erp', code: '100-1' }, { system: 'wms', code: 'ITM1' }, { system: 'wms', code: 'ITM1-OLD' }] },
+      {
+        sku: 'SKU-1',
+        name: 'Tent',
+        aliases: [
+          { system: 'erp', code: '100-1' },
+          { system: 'wms', code: 'ITM1' },
+          { system: 'wms', code: 'ITM1-OLD' },
+        ],
+      },
     ]);
   });
 

@@ -46,7 +46,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const codesOf = (m: ReadonlyMap<string, readonly { code: string; location: string }[]>, code: string) => m.get(code)?.map((r) => `${r.code}@${r.location}`).sort();
+const codesOf = (m: ReadonlyMap<string, readonly { code: string; location: string }[]>, code: string) =>
+  m
+    .get(code)
+    ?.map((r) => `${r.code}@${r.location}`)
+    .sort();
 
 describe('a request’s source reads', () => {
   it('batch the codes asked in one tick into one statement, and give each caller its codes’ records', async () => {

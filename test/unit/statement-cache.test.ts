@@ -20,7 +20,11 @@ beforeEach(async () => {
     t.string('sku');
     t.integer('qty');
   });
-  await db('stock').insert([{ sku: 'A', qty: 1 }, { sku: 'B', qty: 2 }, { sku: 'C', qty: 3 }]);
+  await db('stock').insert([
+    { sku: 'A', qty: 1 },
+    { sku: 'B', qty: 2 },
+    { sku: 'C', qty: 3 },
+  ]);
 });
 afterEach(async () => {
   await db.destroy();
