@@ -206,7 +206,7 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
           p = await orphanPage(c, canonical, (s, codes, canon) => runs.knownCodes(s, codes, canon), cursor, codePage, meter);
         } catch (e) {
           failedSources.push({ source, reason: describeFailure(e) });
-          throw new Error(`source "${source}" failed while listing its codes: ${describeFailure(e)}`);
+          throw new Error(`source "${source}" failed while listing its codes: ${describeFailure(e)}`, { cause: e });
         }
         if (p.orphans.length > 0) {
           await orphanOut.write(csvRows(p.orphans.map((code) => [source, code])));
