@@ -16,6 +16,17 @@ export interface NewAnomaly {
   code?: string | null;
 }
 
+/** A source reports stock at a location code no configured location maps: the stock is ignored, and this says so. */
+export function unmappedLocationAnomaly(source: string, code: string): NewAnomaly {
+  return {
+    kind: 'UNMAPPED_LOCATION',
+    sku: null,
+    location: code,
+    source,
+    detail: `${source} reports stock at location code "${code}", which no configured location maps`,
+  };
+}
+
 export interface Anomaly extends NewAnomaly {
   id: string;
   code: string | null;

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
-import type { Anomaly, AnomalyStatus, NewAnomaly } from '../domain/anomalies.js';
+import { unmappedLocationAnomaly, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
@@ -268,13 +268,7 @@ export function createInventoryService(deps: InventoryDeps) {
       for (const r of recs) {
         const location = deps.locations.fromSourceCode(source, r.location);
         if (location === undefined) {
-          anomalies.push({
-            kind: 'UNMAPPED_LOCATION',
-            sku: null,
-            location: r.location,
-            source,
-            detail: `${source} reports stock at location code "${r.location}", which no configured location maps`,
-          });
+          anomalies.push(unmappedLocationAnomaly(source, r.location));
           continue;
         }
         const problem = stockProblem(r, at);

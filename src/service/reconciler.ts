@@ -7,7 +7,7 @@
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import type { Connector, StatementMeter } from '../sources/connector.js';
-import type { NewAnomaly } from '../domain/anomalies.js';
+import { unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
 import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceStrategy } from '../domain/precedence.js';
 import type { MovementRecord, StockRecord } from '../domain/records.js';
@@ -113,13 +113,7 @@ export function createReconciler(deps: ReconciliationDeps) {
         for (const r of recs) {
           const loc = deps.locations.fromSourceCode(source, r.location);
           if (loc === undefined) {
-            anomalies.push({
-              kind: 'UNMAPPED_LOCATION',
-              sku: null,
-              location: r.location,
-              source,
-              detail: `${source} reports stock at location code "${r.location}", which no configured location maps`,
-            });
+            anomalies.push(unmappedLocationAnomaly(source, r.location));
             continue;
           }
           const stale = maxAge !== undefined && at.getTime() - r.asOf.getTime() > maxAge * 1000;
