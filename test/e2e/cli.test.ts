@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
 import { loadConfig } from '../../src/config/index.js';
 import { openStore } from '../../src/store/index.js';
+import { servingUrl } from '../helpers/serving.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 // a command that should stop at once but serves instead is killed after 30 s (and fails its test)
@@ -37,15 +38,9 @@ async function serve(args: string[], env: NodeJS.ProcessEnv = {}) {
   serving.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => (serving.delete(child), resolve(code))));
   let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /serving (http:\S+)/.exec(out);
-      // the demo's curl line is the last it prints
-      if (m && (!args.includes('--demo') || /^ {2}curl .*\n/m.test(out))) resolve(m[1] as string);
-    });
-    void exited.then((code) => reject(new Error(`exited with ${code}: ${out}`)));
-  });
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  // the demo's curl line is the last it prints
+  const url = await servingUrl(child.stdout, exited, { ready: (o) => !args.includes('--demo') || /^ {2}curl .*\n/m.test(o) });
   return { url, out: () => out, stop: () => (child.kill('SIGTERM'), exited) };
 }
 
@@ -130,15 +125,7 @@ describe('inventory-graph', () => {
     const child = spawn(process.execPath, [BIN, 'start', '--config', join(dir, 'inventory-graph.yaml'), '--port', '0'], {
       env: { ...process.env, LOG_LEVEL: 'warn' },
     });
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /serving (http:\S+)/.exec(out);
-        if (m) resolve(m[1] as string);
-      });
-      child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-    });
+    const url = await servingUrl(child.stdout, new Promise((resolve) => child.on('exit', resolve)));
     const query = JSON.stringify({ query: '{ availability(skus: ["SKU-000001"]) { sku available } }' });
     expect((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: query })).status).toBe(401);
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${storefrontKey}` }, body: query });

@@ -10,6 +10,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { servingUrl } from '../helpers/serving.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'ig-npm-start-'));
@@ -53,15 +54,7 @@ async function npmStart(o: { detached?: boolean } = {}) {
   const exited = new Promise<number | null>((resolve) => npm.once('exit', (code) => resolve(code)));
   let stderr = '';
   npm.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    npm.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /serving (http:\S+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    void exited.then((code) => reject(new Error(`npm exited with ${code}: ${out}${stderr}`)));
-  });
+  const url = await servingUrl(npm.stdout, exited, { stderr: () => stderr });
   return { npm, exited, port: Number(new URL(url).port), log: () => stderr };
 }
 

@@ -20,6 +20,7 @@ import { createLogger } from '../../src/logger.js';
 import { createApp } from '../../src/server/app.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 import { graphqlRequest, openConnection, type RawConnection } from '../helpers/raw-http.js';
+import { servingUrl } from '../helpers/serving.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const QUERY = '{ availability(skus: ["SKU-000001"]) { sku available } }';
@@ -110,15 +111,7 @@ describe('graceful stop: requests on idle keep-alive connections', () => {
       });
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       try {
-        const url = await new Promise<string>((resolve, reject) => {
-          let out = '';
-          child.stdout.on('data', (d: Buffer) => {
-            out += d.toString();
-            const m = /serving (http:\S+)/.exec(out);
-            if (m) resolve(m[1] as string);
-          });
-          void exited.then((code) => reject(new Error(`exited with ${code}: ${out}${stderr}`)));
-        });
+        const url = await servingUrl(child.stdout, exited, { stderr: () => stderr });
         const [quiet, ...idle] = await idleConnections(Number(new URL(url).port), 17);
         child.kill('SIGTERM');
         await stopBegan; // the command logs it as it begins the stop

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statements } from '../helpers/demo-app.js';
+import { servingUrl } from '../helpers/serving.js';
 import {
   AVAILABILITY,
   SKUS,
@@ -182,15 +183,7 @@ describe('graceful shutdown', () => {
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = '';
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = /serving (http:\S+)/.exec(out);
-          if (m) resolve(m[1] as string);
-        });
-        void exited.then((code) => reject(new Error(`exited with ${code}: ${out}${stderr}`)));
-      });
+      const url = await servingUrl(child.stdout, exited, { stderr: () => stderr });
       const cli = client(demo.app, url, demo.keys.admin!);
       const inFlight = cli.gql<{ availability: Answer[] }>(AVAILABILITY, { skus: SKUS });
       await sleep(250);
