@@ -11,7 +11,7 @@ import type { core } from 'zod';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
-export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig } from './schema.js';
+export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig, SyncConfig, FeedConfig } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
 export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
@@ -125,6 +125,7 @@ type Loose = {
 /** Any kind of source, every key possibly missing. */
 type LooseSource = {
   kind?: unknown;
+  sync?: { mode?: unknown; feeds?: unknown; maxLagSeconds?: unknown };
   client?: unknown;
   connection?: unknown;
   stock?: unknown;
@@ -161,6 +162,7 @@ function crossCheck(c: Loose): string[] {
     if (src.movements !== undefined && src.stock === undefined) {
       problems.push(`sources.${s}.movements: needs \`stock\` on the same source (movements explain that source's figures)`);
     }
+    problems.push(...checkSync(s, src));
     if (src.stock === undefined && src.cost === undefined && src.items === undefined && src.movements === undefined) {
       problems.push(`sources.${s}: maps nothing (add \`stock\`, \`cost\` or \`items\`)`);
     }
@@ -211,4 +213,23 @@ function finish(c: ParsedConfig, baseDir: string): Config {
     ),
     locations: c.locations.map((l) => ({ ...l, safetyStock: l.safetyStock ?? c.defaults.safetyStock })),
   });
+}
+
+/** A `sync` block that the schema alone cannot judge: feeds on a live source, poll on a file source, two webhooks. */
+function checkSync(s: string, src: LooseSource): string[] {
+  const problems: string[] = [];
+  const feeds = list<{ kind?: unknown }>(src.sync?.feeds);
+  const mirror = src.sync?.mode === 'mirror';
+  if (!mirror && feeds.length > 0) problems.push(`sources.${s}.sync.feeds: feeds keep a mirror current; set \`sync.mode: mirror\` or remove them`);
+  if (!mirror && src.sync?.maxLagSeconds !== undefined) problems.push(`sources.${s}.sync.maxLagSeconds: applies to \`sync.mode: mirror\` only`);
+  feeds.forEach((f, i) => {
+    if (f?.kind === 'poll' && src.kind !== 'sql')
+      problems.push(`sources.${s}.sync.feeds[${i}]: \`poll\` reads a SQL source; a file source is read again when a newer file arrives`);
+    if (f?.kind === 'poll' && src.kind === 'sql' && src.stock === undefined)
+      problems.push(`sources.${s}.sync.feeds[${i}]: \`poll\` needs the source's \`stock\` mapping`);
+  });
+  const kinds = feeds.map((f) => f?.kind);
+  for (const k of ['poll', 'webhook'])
+    if (kinds.filter((x) => x === k).length > 1) problems.push(`sources.${s}.sync.feeds: at most one \`${k}\` feed per source`);
+  return problems;
 }

@@ -193,6 +193,106 @@ const sourceCommon = {
     .describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
 };
 
+/**
+ * Feeds that keep a mirrored source current (src/feeds/). `poll` reads the source itself for rows
+ * changed since the last poll; the message feeds (`amqp`, `nats`, `webhook`) carry changes in the
+ * message shape of docs/feeds.md, each applied once by its id and acknowledged only once durable.
+ */
+const pollFeedSchema = z.strictObject({
+  kind: z.literal('poll'),
+  changedSince: column.describe(
+    "The stock mapping's change column (a column of `table`, or an alias of `query`), e.g. `updated_at`: rows with a newer value are read again every `intervalSeconds`.",
+  ),
+  intervalSeconds: z.number().min(0.05).max(86_400).default(5).describe('Seconds between two incremental reads. Defaults to 5.'),
+  overlapSeconds: z
+    .number()
+    .min(0)
+    .max(86_400)
+    .default(5)
+    .describe(
+      'Each incremental read goes back this far before the newest change it saw, for clock skew and rows sharing a timestamp (re-read rows are applied again, harmlessly). Defaults to 5.',
+    ),
+  fullResyncSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(604_800)
+    .default(3600)
+    .describe('Seconds between two full reads of the source, which also catch deleted rows; 0: only at start. Defaults to 3600.'),
+  batchSize: z.number().int().min(1).max(100_000).default(5000).describe('Changed codes read per statement of an incremental read. Defaults to 5000.'),
+});
+
+const amqpFeedSchema = z.strictObject({
+  kind: z.literal('amqp'),
+  url: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .describe('The broker, e.g. `amqp://guest:guest@127.0.0.1:5672`.'),
+  queue: z.string().min(1).describe('The durable queue the changes are consumed from (declared if missing).'),
+  exchange: z.string().min(1).optional().describe('A topic exchange to bind `queue` to (declared if missing). Unset: the queue is fed directly.'),
+  routingKey: z.string().min(1).default('#').describe('The binding key with `exchange`. Defaults to `#` (everything).'),
+  prefetch: z.number().int().min(1).max(10_000).default(500).describe('Unacknowledged messages the broker sends ahead. Defaults to 500.'),
+});
+
+const natsFeedSchema = z.strictObject({
+  kind: z.literal('nats'),
+  servers: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .describe('NATS server(s), e.g. `nats://127.0.0.1:4222`.'),
+  stream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .describe('The JetStream stream (created over `subject` if missing).'),
+  subject: z.string().min(1).describe('The subject the changes are published on, e.g. `inventory.3pl.>`.'),
+  durable: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .describe('The durable consumer name: where this gateway left off survives its restart.'),
+  batch: z.number().int().min(1).max(10_000).default(500).describe('Messages fetched at a time. Defaults to 500.'),
+});
+
+const webhookFeedSchema = z.strictObject({
+  kind: z.literal('webhook'),
+  secret: z
+    .string()
+    .min(16, 'must be at least 16 characters (a Standard Webhooks secret: `whsec_` and base64)')
+    .describe(
+      'The Standard Webhooks signing secret (`whsec_...`; from the environment: `${WMS_WEBHOOK_SECRET}`). `POST /ingest/<source>` checks every request with it.',
+    ),
+  toleranceSeconds: z.number().int().min(1).max(86_400).default(300).describe('How far `webhook-timestamp` may be from now, either way. Defaults to 300.'),
+  maxBodyBytes: z.number().int().min(1024).max(16_777_216).default(1_048_576).describe('Largest request body. Defaults to 1048576.'),
+});
+
+export const feedSchema = z.discriminatedUnion('kind', [pollFeedSchema, amqpFeedSchema, natsFeedSchema, webhookFeedSchema]);
+
+/** `sync:` how a source is read: live on every request (the default), or mirrored in memory and kept current by feeds. */
+export const syncSchema = z
+  .strictObject({
+    mode: z.enum(['live', 'mirror']).default('live').describe('`live`: every request reads the source; `mirror`: requests read memory. Defaults to `live`.'),
+    feeds: z.array(feedSchema).default([]).describe('What keeps a mirror current (none: the start-up load only, or for a file source its files).'),
+    maxLagSeconds: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe("When a feed has not been caught up for longer than this, the source's figures are flagged STALE (or read live, `onLag: live`). Unset: never."),
+    onLag: z
+      .enum(['stale', 'live'])
+      .default('stale')
+      .describe('What a lagging mirror does: flag its figures `stale`, or read the source `live` until caught up. Defaults to `stale`.'),
+    dedupeWindowSeconds: z
+      .number()
+      .int()
+      .min(60)
+      .max(2_592_000)
+      .default(86_400)
+      .describe(
+        'How long applied message ids are kept in the store (a redelivery within it is applied once, across restarts); the changes kept are replayed over each full load. Defaults to 86400.',
+      ),
+  })
+  .prefault({});
+
 /** A file mapping: canonical names to the file's column names (CSV header, or JSON-lines keys). */
 const fileStockMappingSchema = z.strictObject({
   columns: z.strictObject({ sku: column, location: column, onHand: column, committed: column.optional(), asOf: column.optional() }),
@@ -250,6 +350,7 @@ export const csvSourceSchema = z.strictObject({
       'A file with more rows than this is refused (the previous snapshot keeps serving). Memory grows with rows: about 80 bytes a row held, about 280 bytes a row of peak RSS during a reload, when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md). Defaults to 10000000: twice the largest 3PL file seen (4.6 M rows), about 2.8 GB at a reload.',
     ),
   ...sourceCommon,
+  sync: syncSchema,
   stock: fileStockMappingSchema,
   movements: z
     .union([fileMovementMappingSchema, z.array(fileMovementMappingSchema).min(1)])
@@ -270,6 +371,7 @@ export const sqlSourceSchema = z.strictObject({
     .describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
   pool: z.number().int().positive().max(100).optional().describe('Connection pool size. Defaults to 4 (1 for better-sqlite3, which is synchronous).'),
   ...sourceResilience,
+  sync: syncSchema,
   stock: stockMappingSchema.optional(),
   cost: costMappingSchema.optional(),
   items: itemsMappingSchema.optional(),
@@ -476,3 +578,5 @@ export type StockMapping = z.output<typeof stockMappingSchema>;
 export type CostMapping = z.output<typeof costMappingSchema>;
 export type ItemsMapping = z.output<typeof itemsMappingSchema>;
 export type LocationConfig = z.output<typeof locationSchema>;
+export type SyncConfig = z.output<typeof syncSchema>;
+export type FeedConfig = z.output<typeof feedSchema>;
