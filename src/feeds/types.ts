@@ -69,3 +69,14 @@ export function countOutcomes(stats: Pick<FeedStats, 'applied' | 'duplicates' | 
     else stats.deadLetters++;
   }
 }
+
+/** What a feed is given besides its config. */
+export interface FeedContext {
+  /** The mirrored source's name. */
+  source: string;
+  /** Where a message feed hands what it receives. */
+  sink: ChangeSink;
+  logger: import('../logger.js').Logger;
+  /** For `poll`: the mirror it refreshes from the live source (src/feeds/mirror.ts). */
+  mirror: import('./mirror.js').MirrorControl;
+}
