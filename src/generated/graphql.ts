@@ -269,11 +269,13 @@ export type Provenance = {
   asOf?: Maybe<Scalars['DateTime']['output']>;
   /** A higher-precedence source was passed over (it failed or had no record). */
   fallback: Scalars['Boolean']['output'];
+  /** A mirrored source (`sync.mode: mirror`): when the mirror was last known to be caught up with the source. Null for a figure read live. */
+  heardAt?: Maybe<Scalars['DateTime']['output']>;
   /** The rule that chose the source, e.g. `quantity: wms > erp (wms: no record)`. */
   rule: Scalars['String']['output'];
   /** The source whose figure is used; null when every source that could answer failed. */
   source?: Maybe<Scalars['String']['output']>;
-  /** Older than the source's `maxAgeSeconds`. */
+  /** Older than the source's `maxAgeSeconds`, or from a mirror not caught up for longer than its `maxLagSeconds`. */
   stale: Scalars['Boolean']['output'];
 };
 
@@ -1075,6 +1077,7 @@ export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends R
 export type ProvenanceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Provenance'] = ResolversParentTypes['Provenance']> = ResolversObject<{
   asOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   fallback?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  heardAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;

@@ -280,9 +280,16 @@ export function createInventoryService(deps: InventoryDeps) {
         const q = m.get(location.id);
         if (q === 'invalid') continue;
         const fromFallback = r.snapshotFallback === true || q?.snapshotFallback === true ? { snapshotFallback: true } : {};
-        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback });
+        const heard = r.heardAt !== undefined ? { heardAt: r.heardAt } : {};
+        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback, ...heard });
         else
-          m.set(location.id, { onHand: q.onHand + r.onHand, committed: q.committed + r.committed, asOf: r.asOf < q.asOf ? r.asOf : q.asOf, ...fromFallback });
+          m.set(location.id, {
+            onHand: q.onHand + r.onHand,
+            committed: q.committed + r.committed,
+            asOf: r.asOf < q.asOf ? r.asOf : q.asOf,
+            ...fromFallback,
+            ...heard,
+          });
       }
       return m;
     }
