@@ -98,6 +98,8 @@ export interface Connector {
    * `changedSince`), in (changed, code) order after `after`, `limit` rows a statement.
    */
   changedCodes?(column: string, since: unknown, after: ChangedRow | null, limit: number, meter?: StatementMeter): Promise<ChangedRow[]>;
+  /** The newest value of the change column `column` (null: no rows): where a poll starts. */
+  latestChange?(column: string, meter?: StatementMeter): Promise<unknown>;
   /** Verifies the source can be reached (used at start-up and by readiness checks). */
   ping(options?: ReadOptions): Promise<void>;
   /** Connection pool counters, for the health registry and tests; absent when the source has no pool. */

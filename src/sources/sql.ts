@@ -196,6 +196,18 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     return rows.map((r) => ({ code: Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code), changed: r.changed }));
   }
 
+  /** The newest value of the stock mapping's change column (null: no rows). One statement. */
+  async function latestChange(column: string, meter?: StatementMeter): Promise<unknown> {
+    const m = config.stock;
+    if (m === undefined) return null;
+    const byQuery = m.query !== undefined;
+    const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
+    if (!byQuery) applyWhere(q, m.where);
+    meter?.statement(name, 'stock');
+    const row = (await q.max({ latest: column }).timeout(config.timeoutMs, { cancel: mysql }).first()) as { latest: unknown } | undefined;
+    return row?.latest ?? null;
+  }
+
   return {
     name,
     kind: 'sql',
@@ -203,6 +215,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     fetch,
     listCodes,
     changedCodes,
+    latestChange,
     /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;

@@ -163,9 +163,9 @@ export function createFeedStore(db: Knex, now: () => number = Date.now) {
       }
     },
 
-    /** Forgets the changes received before `before` (epoch ms): their ids may be applied again. Returns how many. */
-    async prune(before: number): Promise<number> {
-      return Number(await db('feed_changes').where('received_at', '<', before).delete());
+    /** Forgets the changes of `source` received before `before` (epoch ms): their ids may be applied again. Returns how many. */
+    async prune(source: string, before: number): Promise<number> {
+      return Number(await db('feed_changes').where({ source }).where('received_at', '<', before).delete());
     },
 
     /** Changes recorded per source. */
