@@ -457,4 +457,3 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
   };
   return mirrored;
 }
-

@@ -28,8 +28,8 @@ interface Mark {
   cursor: unknown;
 }
 
-/** A poll feed; `pollNow` runs the next read at once and resolves when it is done (tests, operators). */
-export type PollFeed = Feed & { pollNow(): Promise<void> };
+/** A poll feed; `pollNow` runs the next read at once, `resyncNow` a full reload, each resolving when done (tests, operators). */
+export type PollFeed = Feed & { pollNow(): Promise<void>; resyncNow(): Promise<void> };
 
 export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: () => number } = {}): PollFeed {
   const now = o.now ?? Date.now;
@@ -54,6 +54,7 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let loaded = false;
+  let resyncAsked = false;
 
   if (live.changedCodes === undefined || live.latestChange === undefined) throw new Error(`source "${ctx.source}": a poll feed needs a SQL source`);
   const changedCodes = live.changedCodes.bind(live);
@@ -108,7 +109,8 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
   }
 
   async function step(): Promise<void> {
-    const resyncDue = !loaded || (config.fullResyncSeconds > 0 && now() - lastResync >= config.fullResyncSeconds * 1000);
+    const resyncDue = !loaded || resyncAsked || (config.fullResyncSeconds > 0 && now() - lastResync >= config.fullResyncSeconds * 1000);
+    resyncAsked = false;
     try {
       if (resyncDue) await fullLoad();
       else await incremental();
@@ -142,6 +144,10 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
     stats: () => ({ ...stats }),
     /** Runs the next read now (tests, and `feeds` commands), waiting for it. */
     pollNow: runStep,
+    resyncNow() {
+      resyncAsked = true;
+      return runStep();
+    },
     async close() {
       closed = true;
       if (timer !== undefined) clearTimeout(timer);

@@ -71,7 +71,8 @@ export function createSink(o: SinkOptions): SourceSink {
     }
     const values = Array.isArray(value) ? value : [value];
     if (values.length === 0) return [deadLetter(d.body, 'an empty array: no change to apply', null)];
-    if (values.length > MAX_CHANGES_PER_DELIVERY) return [deadLetter(d.body, `${values.length} changes in one message; at most ${MAX_CHANGES_PER_DELIVERY}`, null)];
+    if (values.length > MAX_CHANGES_PER_DELIVERY)
+      return [deadLetter(d.body, `${values.length} changes in one message; at most ${MAX_CHANGES_PER_DELIVERY}`, null)];
     return values.map((v) => {
       const p = parseChange(v, at);
       const body = values.length === 1 ? d.body : JSON.stringify(v);
@@ -166,7 +167,8 @@ export function createChangeWatch(o: WatchOptions) {
       else ask.push(c);
     }
     if (ask.length > 0) {
-      const found = o.skuCodes === 'canonical' ? new Map([...(await o.store.skus.existing(ask))].map((s) => [s, s])) : await o.store.skus.resolveMany(o.source, ask);
+      const found =
+        o.skuCodes === 'canonical' ? new Map([...(await o.store.skus.existing(ask))].map((s) => [s, s])) : await o.store.skus.resolveMany(o.source, ask);
       for (const [c, s] of found) {
         known.set(c, s);
         out.set(c, s);

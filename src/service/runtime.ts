@@ -221,7 +221,9 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       const prune = setInterval(() => {
         for (const [name] of mirrors) {
           const windowMs = (config.sources[name]?.sync.dedupeWindowSeconds ?? 86_400) * 1000;
-          store.feeds.prune(name, Date.now() - windowMs).catch((e: unknown) => logger.warn('could not prune applied feed changes', { source: name, ...errorFields(e) }));
+          store.feeds
+            .prune(name, Date.now() - windowMs)
+            .catch((e: unknown) => logger.warn('could not prune applied feed changes', { source: name, ...errorFields(e) }));
         }
       }, 600_000);
       redrive.unref();

@@ -189,7 +189,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     if (since !== null) q.where(column, '>=', since as Knex.Value);
     if (after !== null)
       q.where((w) =>
-        w.where(column, '>', after.changed as Knex.Value).orWhere((w2) => w2.where(column, '=', after.changed as Knex.Value).whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [sku, after.code])),
+        w
+          .where(column, '>', after.changed as Knex.Value)
+          .orWhere((w2) => w2.where(column, '=', after.changed as Knex.Value).whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [sku, after.code])),
       );
     meter?.statement(name, 'stock');
     const rows = (await q) as { code: unknown; changed: unknown }[];

@@ -127,7 +127,10 @@ export function createFeedStore(db: Knex, now: () => number = Date.now) {
           );
         }
         const resolved = o.resolved ?? [];
-        for (let i = 0; i < resolved.length; i += CHUNK) await trx('feed_dead_letters').whereIn('id', resolved.slice(i, i + CHUNK)).delete();
+        for (let i = 0; i < resolved.length; i += CHUNK)
+          await trx('feed_dead_letters')
+            .whereIn('id', resolved.slice(i, i + CHUNK))
+            .delete();
       });
       return duplicates;
     },
