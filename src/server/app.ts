@@ -14,6 +14,7 @@ import type { RoutingPolicy } from '../domain/routing.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
 import type { SourceHealthRegistry } from '../sources/health.js';
+import { createFeedStatus } from '../feeds/status.js';
 import { createRuntime, type Runtime } from '../service/runtime.js';
 import type { Store } from '../store/index.js';
 import type { SourceInfo } from './context.js';
@@ -96,7 +97,13 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const mirrorsLoaded = runtime.startMirrors().catch((e: unknown) => o.logger.error('mirrors could not start', errorFields(e)));
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
-  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, now: o.now });
+  const mirrors = createFeedStatus({
+    mirrors: runtime.mirrors,
+    feeds: runtime.feeds,
+    store,
+    maxLagSeconds: (source) => config.sources[source]?.sync.maxLagSeconds,
+  });
+  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 
@@ -143,6 +150,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
           return (forRequest ??= reconciliation(diagnostics));
         },
         anomalyWorkflow,
+        mirrors,
       };
     },
     explorer: config.server.explorer ? createExplorer(explorerOptions) : undefined,

@@ -232,5 +232,31 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
         .select('kind', 'source');
       expect(rows.length).toBeGreaterThan(0);
     });
+    it('shows the mirror and its feed on /status.json, /metrics and in the sources query', async () => {
+      const base = p.mirroredUrl.replace(/\/graphql$/, '');
+      const headers = { 'x-api-key': p.key };
+      const status = (await (await fetch(`${base}/status.json`, { headers })).json()) as {
+        mirrors: { source: string; state: string; records: number; feeds: { name: string; applied: number; connected: boolean }[] }[];
+      };
+      const wms = status.mirrors.find((m) => m.source === 'wms');
+      expect(wms?.state).toBe('current');
+      expect(wms?.records).toBeGreaterThan(0);
+      expect(wms?.feeds[0]).toMatchObject({ name: 'wms/poll', connected: true });
+      expect(wms?.feeds[0]?.applied).toBeGreaterThan(0);
+      const metrics = await (await fetch(`${base}/metrics`, { headers })).text();
+      expect(metrics).toMatch(/inventory_graph_mirror_records\{source="wms"\} [1-9]/);
+      expect(metrics).toMatch(/inventory_graph_feed_changes_applied_total\{feed="wms\/poll",kind="poll"\} [1-9]/);
+      const html = await (await fetch(`${base}/status`, { headers })).text();
+      expect(html).toContain('data-mirror="wms"');
+      const res = await fetch(p.mirroredUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: '{ sources { name sync { mode state records feeds { name kind connected lastFullResyncAt } } } }' }),
+      });
+      const body = (await res.json()) as { data: { sources: { name: string; sync: { mode: string; state: string | null; feeds: { name: string }[] } }[] } };
+      const byName = new Map(body.data.sources.map((x) => [x.name, x.sync]));
+      expect(byName.get('wms')).toMatchObject({ mode: 'MIRROR', state: 'CURRENT', feeds: [{ name: 'wms/poll' }] });
+      expect(byName.get('erp')).toMatchObject({ mode: 'LIVE', state: null, feeds: [] });
+    });
   });
 }
