@@ -80,8 +80,11 @@ export interface MirrorControl {
   readonly live: Connector;
   /** Loads (or reloads) the base, then replays the changes kept in the store over it. Resolves when the new base serves. */
   load(): Promise<{ records: number; durationMs: number }>;
-  /** A file source's newest file became its snapshot: the overlay is rebuilt over it (the kept changes replayed). */
-  rebase(): Promise<void>;
+  /**
+   * A file source's newest file, as of `asOf`, became its snapshot: the overlay is rebuilt over it
+   * (the kept changes replayed; those the file already includes are ignored).
+   */
+  rebase(asOf: Date): Promise<void>;
   /** Replaces the stock of `codes` with what the live source answers now (a poll's re-read). */
   refresh(codes: readonly string[], meter?: StatementMeter): Promise<void>;
   /** Applies changes already made durable; answers per change whether it changed anything. */
@@ -118,6 +121,12 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
   let snapshot: Snapshot | null = null;
   let ready = false;
   let loadedAt: number | null = null;
+  /**
+   * When the base was true as a whole: a (code, location) it lacks had nothing as of then, so a
+   * change made before it is already reflected (ignored). A SQL snapshot: when its load began; a
+   * file: its asOf.
+   */
+  let baseAsOf = Number.NEGATIVE_INFINITY;
   let lastLoad: MirrorStats['lastLoad'] = null;
   let loadError: string | null = null;
   const overlay = new Map<string, Held[]>();
@@ -201,8 +210,9 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
       const list = overlay.get(c.code) ?? (base.get(c.code) ?? []).map(toHeld);
       const i = list.findIndex((h) => h.location === c.location);
       const held = i === -1 ? undefined : (list[i] as Held);
-      // an unusable record is replaced by a set; a delta cannot be added to it
-      const current = held === undefined || held.invalid !== undefined ? undefined : held;
+      // an unusable record is replaced by a set; a delta cannot be added to it. A (code, location)
+      // the base lacks held nothing as of the base
+      const current = held === undefined ? { onHand: 0, committed: 0, asOf: baseAsOf, statedAt: baseAsOf } : held.invalid !== undefined ? undefined : held;
       if (held?.invalid !== undefined && c.op === 'delta') return 'ignored';
       const next = applyChange(current, c);
       if (next === null) return 'ignored';
@@ -317,6 +327,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
       if (fromFile && !ready) await live.ping();
       const replayed = await serial(async () => {
         snapshot = snap;
+        if (!fromFile) baseAsOf = started;
         overlay.clear();
         const n = await replayKept();
         loadedAt = started;
@@ -339,8 +350,9 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     source,
     live,
     load,
-    rebase() {
+    rebase(asOf) {
       return serial(async () => {
+        baseAsOf = asOf.getTime();
         if (!ready) return;
         overlay.clear();
         await replayKept();
@@ -399,9 +411,13 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     const heard = heardAt() ?? undefined;
     if (fromFile) {
       if (entity !== 'stock') return live.fetch(entity, codes, meter, options);
-      const rest = codes.filter((c) => !overlay.has(c));
-      const out = rest.length === 0 ? [] : ((await live.fetch('stock', rest, meter, options)) as StockRecord[]);
-      for (const r of out) if (heard !== undefined) r.heardAt = heard;
+      // every code is asked of the file source (memory): that read is also when it looks for a newer file
+      const out: StockRecord[] = [];
+      for (const r of (await live.fetch('stock', codes, meter, options)) as StockRecord[]) {
+        if (overlay.has(r.code)) continue;
+        if (heard !== undefined) r.heardAt = heard;
+        out.push(r);
+      }
       for (const c of codes) for (const h of overlay.get(c) ?? []) out.push(fromHeld(c, h, heard));
       return out as RecordOf[E][];
     }
