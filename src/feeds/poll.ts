@@ -32,7 +32,7 @@ interface Mark {
 export type PollFeed = Feed & { pollNow(): Promise<void>; resyncNow(): Promise<void> };
 
 export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: () => number } = {}): PollFeed {
-  const now = o.now ?? Date.now;
+  const now = o.now ?? ctx.now ?? Date.now;
   const { mirror, logger } = ctx;
   const live = mirror.live;
   const name = `${ctx.source}/poll`;

@@ -81,4 +81,6 @@ export interface FeedContext {
   logger: Logger;
   /** For `poll`: the mirror it refreshes from the live source (src/feeds/mirror.ts). */
   mirror: MirrorControl;
+  /** The clock (epoch ms) for `heardAt`; the runtime's, so tests can move it. Defaults to Date.now. */
+  now?: () => number;
 }

@@ -102,6 +102,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     feeds: runtime.feeds,
     store,
     maxLagSeconds: (source) => config.sources[source]?.sync.maxLagSeconds,
+    now: () => (o.now?.() ?? new Date()).getTime(),
   });
   const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });

@@ -153,6 +153,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   };
   const connectors = new Map<string, Connector>();
   const settings = new Map<string, SourceSettings>();
+  const clock = () => (now === undefined ? Date.now() : now().getTime());
   for (const [name, s] of Object.entries(config.sources)) {
     let bare = createConnector(name, s, { files });
     if (o.mirrors === true && s.sync.mode === 'mirror') {
@@ -163,11 +164,12 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         logger,
         replay: () => store.feeds.replay(name, 0),
         onNegative: (t) => void watch.negatives(t),
+        now: clock,
       });
-      const sink = createSink({ mirror: m.mirror, store, watch, logger });
+      const sink = createSink({ mirror: m.mirror, store, watch, logger, now: clock });
       mirrors.set(name, m);
       sinks.set(name, sink);
-      for (const f of s.sync.feeds) feeds.push(createFeed(f, { source: name, sink, logger, mirror: m.mirror }));
+      for (const f of s.sync.feeds) feeds.push(createFeed(f, { source: name, sink, logger, mirror: m.mirror, now: clock }));
       bare = m;
     }
     // every kind of connector gets the same deadline, breaker, bulkhead and retry

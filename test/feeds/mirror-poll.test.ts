@@ -38,7 +38,7 @@ interface Pair {
   prefix: string | null;
 }
 
-async function startPair(mysql: boolean): Promise<Pair> {
+async function startPair(mysql: boolean, sync: Record<string, unknown> = {}, now?: () => Date): Promise<Pair> {
   const dir = mkdtempSync(join(tmpdir(), 'ig-mirror-'));
   const prefix = mysql ? `ig_test_mirror_${process.pid}_${Date.now().toString(36)}` : null;
   await generateDemo({ dir, skus: SKUS, now: DEMO_NOW, ...(prefix !== null ? { mysqlUrl: MARIADB_URL, databasePrefix: prefix } : {}) });
@@ -50,6 +50,7 @@ async function startPair(mysql: boolean): Promise<Pair> {
   doc.setIn(['sources', 'wms', 'sync'], {
     mode: 'mirror',
     feeds: [{ kind: 'poll', changedSince: 'updated_at', intervalSeconds: 3600, overlapSeconds: 2, fullResyncSeconds: 0 }],
+    ...sync,
   });
   const mirroredYaml = doc.toString();
   const mirroredFile = join(dir, 'mirrored.yaml');
@@ -57,7 +58,7 @@ async function startPair(mysql: boolean): Promise<Pair> {
   const logger = createLogger('silent');
   const live = await createApp(loadConfig(file), { logger });
   const mirroredConfig = loadConfig(mirroredFile);
-  const mirrored = await createApp(mirroredConfig, { logger });
+  const mirrored = await createApp(mirroredConfig, { logger, ...(now !== undefined ? { now } : {}) });
   const [liveUrl, mirroredUrl] = await Promise.all([live.listen(0, '127.0.0.1'), mirrored.listen(0, '127.0.0.1')]);
   await mirrored.mirrorsLoaded;
   const w = mirroredConfig.sources.wms as SqlSourceConfig;
@@ -260,3 +261,58 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
     });
   });
 }
+
+describe('a mirror past its maxLagSeconds', () => {
+  const Q1 = '{ availability(skus: ["SKU-000001"]) { byLocation { location { id } flags provenance { source stale heardAt } } } }';
+  type Levels = { data: { availability: { byLocation: { location: { id: string }; flags: string[]; provenance: { source: string; stale: boolean; heardAt: string | null } }[] }[] } };
+  const wmsLevels = async (p: Pair) => {
+    const res = await fetch(p.mirroredUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': p.key }, body: JSON.stringify({ query: Q1 }) });
+    const body = (await res.json()) as Levels;
+    return { levels: body.data.availability[0]!.byLocation.filter((l) => l.provenance.source === 'wms'), statements: statements(res.headers) };
+  };
+  const close = async (p: Pair) => {
+    await Promise.all([p.live.close(), p.mirrored.close()]);
+    await p.wms.destroy();
+    rmSync(p.dir, { recursive: true, force: true });
+  };
+
+  /** The mirrored gateway's clock: real time moved on by `skew` ms (the lag is judged by it, not by waiting). */
+  let skew = 0;
+  const clock = () => new Date(Date.now() + skew);
+
+  it('flags its figures STALE until the feed catches up (onLag: stale)', async () => {
+    skew = 0;
+    const p = await startPair(false, { maxLagSeconds: 60, onLag: 'stale' }, clock);
+    try {
+      const fresh = await wmsLevels(p);
+      expect(fresh.levels.length).toBeGreaterThan(0);
+      expect(fresh.levels.every((l) => !l.provenance.stale && l.provenance.heardAt !== null)).toBe(true);
+      skew = 61_000;
+      const lagging = await wmsLevels(p);
+      expect(lagging.levels.every((l) => l.provenance.stale && l.flags.includes('STALE'))).toBe(true);
+      expect(lagging.statements.get('wms/stock')).toBeUndefined();
+      expect(p.mirrored.runtime.mirrors.get('wms')?.mirror.stats().state).toBe('lagging');
+      await poll(p).pollNow();
+      expect((await wmsLevels(p)).levels.every((l) => !l.provenance.stale)).toBe(true);
+      expect(p.mirrored.runtime.mirrors.get('wms')?.mirror.stats().state).toBe('current');
+    } finally {
+      await close(p);
+    }
+  }, 60_000);
+
+  it('reads the source live until the feed catches up (onLag: live)', async () => {
+    skew = 0;
+    const p = await startPair(false, { maxLagSeconds: 60, onLag: 'live' }, clock);
+    try {
+      expect((await wmsLevels(p)).statements.get('wms/stock')).toBeUndefined();
+      skew = 61_000;
+      const lagging = await wmsLevels(p);
+      expect(lagging.statements.get('wms/stock')).toBe(1);
+      expect(lagging.levels.every((l) => l.provenance.heardAt === null)).toBe(true);
+      await poll(p).pollNow();
+      expect((await wmsLevels(p)).statements.get('wms/stock')).toBeUndefined();
+    } finally {
+      await close(p);
+    }
+  }, 60_000);
+});

@@ -25,7 +25,7 @@ describe('availability rules', () => {
   it('available = onHand - committed - safetyStock', () => {
     const l = level('STORE', [{ source: 'erp', status: 'found', value: q(10, 3) }]);
     expect(l).toMatchObject({ onHand: 10, committed: 3, safetyStock: 2, available: 5, counted: true, flags: [] });
-    expect(l?.provenance).toEqual({ source: 'erp', asOf: fresh, stale: false, fallback: false, rule: 'quantity: erp' });
+    expect(l?.provenance).toEqual({ source: 'erp', asOf: fresh, heardAt: null, stale: false, fallback: false, rule: 'quantity: erp' });
   });
 
   it('never goes below zero', () => {
