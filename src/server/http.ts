@@ -228,12 +228,14 @@ function decodeSegment(raw: string): string | undefined {
 }
 
 function ingestError(res: ServerResponse, status: number, code: string, message: string): void {
-  json(res, status, { error: { code, message } });
+  send(res, { status, body: { error: { code, message } } });
 }
 
+/** An ingest answer, with its Content-Length (a sender's HTTP client need not handle chunked answers). */
 function send(res: ServerResponse, r: IngestResponse): void {
-  for (const [k, v] of Object.entries(r.headers ?? {})) res.setHeader(k, v);
-  json(res, r.status, r.body);
+  const text = JSON.stringify(r.body);
+  res.writeHead(r.status, { ...r.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 /**
