@@ -76,15 +76,17 @@ export function createWebhookFeed(config: WebhookFeedConfig, ctx: FeedContext, o
   }
 
   async function deliver(deliveries: Delivery[], webhookId: string): Promise<IngestResponse> {
-    const receiving = ctx.sink.receive(name, deliveries);
-    inFlight.add(receiving);
+    const n = `${deliveries.length} change${deliveries.length === 1 ? '' : 's'}`;
     let outcomes: Outcome[];
+    const receiving = Promise.resolve().then(() => ctx.sink.receive(name, deliveries));
+    inFlight.add(receiving);
     try {
       outcomes = await receiving;
     } catch (e) {
-      lastError = `the store could not take ${deliveries.length} change${deliveries.length === 1 ? '' : 's'}: ${e instanceof Error ? e.message : String(e)}`;
+      // the reason is the operator's (stats, log), not the sender's: it may name tables or files
+      lastError = `the store could not take ${n}: ${e instanceof Error ? e.message : String(e)}`;
       ctx.logger.warn('webhook: changes not accepted, the sender will deliver again', { feed: name, webhookId, error: lastError });
-      return fail(503, 'STORE_UNAVAILABLE', `The changes could not be stored (${lastError}); nothing was accepted. Deliver again later.`, {
+      return fail(503, 'STORE_UNAVAILABLE', `The ${n} could not be stored just now; nothing was accepted. Deliver again after ${RETRY_AFTER_SECONDS} s.`, {
         'retry-after': String(RETRY_AFTER_SECONDS),
       });
     } finally {
@@ -141,7 +143,7 @@ export function signingKey(secret: string, feed: string): Buffer {
   return key;
 }
 
-/** The Standard Webhooks signature of one message, base64 (what a sender puts after `v1,`). */
+/** The Standard Webhooks signature of one message (its base64 is what a sender puts after `v1,`). */
 export function sign(key: Buffer, id: string, timestamp: string, body: Buffer): Buffer {
   return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest();
 }

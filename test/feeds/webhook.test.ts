@@ -308,11 +308,12 @@ describe('POST /ingest/<source>: the store unavailable (503)', () => {
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('5');
     expect(r.body.error?.code).toBe('STORE_UNAVAILABLE');
-    expect(r.body.error?.message).toMatch(/could not take 2 changes: SQLITE_FULL/);
+    expect(r.body.error?.message).toBe('The 2 changes could not be stored just now; nothing was accepted. Deliver again after 5 s.');
     expect(sink.received).toEqual([]);
     const during = wms.stats();
     expect([during.applied, during.duplicates, during.deadLetters]).toEqual([before.applied, before.duplicates, before.deadLetters]);
-    expect(during.lastError).toMatch(/SQLITE_FULL/);
+    expect(during.lastError).toBe('the store could not take 2 changes: SQLITE_FULL: database or disk is full');
+    expect(warnings).toEqual([expect.objectContaining({ feed: 'wms/webhook', error: during.lastError })]);
     // the sender delivers again
     sink.failWith = undefined;
     const again = await ingest(text, headers);
