@@ -6,6 +6,7 @@
 import type { FeedConfig } from '../config/index.js';
 import { createPollFeed } from './poll.js';
 import type { Feed, FeedContext } from './types.js';
+import { createWebhookFeed } from './webhook.js';
 
 export type FeedKind = FeedConfig['kind'];
 export type FeedFactory<K extends FeedKind> = (config: Extract<FeedConfig, { kind: K }>, ctx: FeedContext) => Feed;
@@ -18,9 +19,7 @@ export const feedFactories = {
   nats: () => {
     throw new Error('nats: not built yet');
   },
-  webhook: () => {
-    throw new Error('webhook: not built yet');
-  },
+  webhook: createWebhookFeed,
 } satisfies { [K in FeedKind]: FeedFactory<K> };
 
 export function createFeed(config: FeedConfig, ctx: FeedContext): Feed {

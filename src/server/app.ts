@@ -9,6 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, SourceConfig } from '../config/index.js';
 import type { AnomalyWebhook } from '../events/anomaly-webhook.js';
+import type { WebhookFeed } from '../feeds/webhook.js';
 import type { PrecedenceStrategy } from '../domain/precedence.js';
 import type { RoutingPolicy } from '../domain/routing.js';
 import { errorFields, type Logger } from '../logger.js';
@@ -40,6 +41,8 @@ export interface AppOptions {
   /** SKUs the explorer's example operations use. */
   exampleSkus?: string[];
   now?: () => Date;
+  /** The webhook feeds of mirrored sources by source name, answering `POST /ingest/<source>` (src/feeds/webhook.ts). */
+  webhookFeeds?: ReadonlyMap<string, WebhookFeed>;
 }
 
 export interface App {
@@ -158,6 +161,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     ready: () => store.ping(),
     sources: () => health.summary(),
     draining: () => front.draining,
+    ingest: (source) => o.webhookFeeds?.get(source),
     operator: createOperatorRoutes({ authenticate, status, metrics, loopbackWithoutKey: config.server.loopbackStatus }),
     onResponse(r) {
       metrics.observeRequest(r);

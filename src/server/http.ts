@@ -2,7 +2,9 @@
  * The HTTP front door on plain node:http: GraphQL at /graphql (a trusted document called by id
  * through the fast path, src/server/fast-path.ts; everything else through Apollo's
  * executeHTTPGraphQLRequest), the offline explorer for browsers, the health endpoints, and the
- * operator pages (/status, /status.json, /metrics); every request is reported once when done
+ * operator pages (/status, /status.json, /metrics), and `POST /ingest/<source>` for the webhook
+ * feeds of mirrored sources (src/feeds/webhook.ts: signed, so no API key, and outside GraphQL's
+ * auth and limits); every request is reported once when done
  * (`onResponse`: the request log line and the metrics).
  * Owning this layer keeps routing, body limits and request ids in one small file.
  * `createFrontDoor` is the node:http server around it: connection limits (a cap, and time limits
@@ -16,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { ErrorCode } from '../errors.js';
+import type { IngestResponse, WebhookFeed } from '../feeds/webhook.js';
 import type { AuthResult, Principal } from './auth.js';
 import type { GatewayContext } from './context.js';
 import type { FastPath } from './fast-path.js';
@@ -46,6 +49,8 @@ export interface HttpOptions {
   operator?: (req: IncomingMessage, url: URL) => Promise<OperatorResponse | undefined>;
   /** Told once per request when its response is done or abandoned: the request log and metrics (src/server/request-log.ts). */
   onResponse?: (r: RequestRecord) => void;
+  /** The webhook feed of a mirrored source, for `POST /ingest/<source>`, or undefined (404). */
+  ingest?: (source: string) => WebhookFeed | undefined;
 }
 
 export function createHttpHandler(o: HttpOptions) {
@@ -92,6 +97,10 @@ export function createHttpHandler(o: HttpOptions) {
         } catch {
           return json(res, 503, { status: 'not ready', sources });
         }
+      }
+      if (url.pathname.startsWith(INGEST_PREFIX)) {
+        seen.route = 'ingest';
+        return await ingest(req, res, url.pathname.slice(INGEST_PREFIX.length), o.ingest);
       }
       const operator = await o.operator?.(req, url);
       if (operator !== undefined) {
@@ -170,6 +179,90 @@ export function createHttpHandler(o: HttpOptions) {
       else res.end();
     }
   };
+}
+
+const INGEST_PREFIX = '/ingest/';
+
+/**
+ * `POST /ingest/<source>`: the source's webhook feed checks the signature and hands the changes
+ * to its sink. The body is read up to the feed's `maxBodyBytes`; one byte more and the answer is
+ * 413 at once, the rest of the body discarded as it arrives (not buffered), so a keep-alive
+ * connection stays usable. Errors are `{ error: { code, message } }`.
+ */
+async function ingest(req: IncomingMessage, res: ServerResponse, rawSource: string, feeds: HttpOptions['ingest']): Promise<void> {
+  const source = decodeSegment(rawSource);
+  const feed = source === undefined ? undefined : feeds?.(source);
+  if (feed === undefined) {
+    req.resume();
+    const named = JSON.stringify(source ?? rawSource);
+    return ingestError(res, 404, 'NOT_FOUND', `No webhook feed for source ${named}: POST /ingest/<source> takes a mirrored source with a webhook feed.`);
+  }
+  const method = req.method ?? 'GET';
+  if (method !== 'POST') {
+    req.resume();
+    res.setHeader('allow', 'POST');
+    return ingestError(res, 405, ErrorCode.METHOD_NOT_ALLOWED, `Method ${method} is not allowed on /ingest/${source}; send POST.`);
+  }
+  const type = req.headers['content-type'];
+  if (type === undefined || !/^application\/json\s*(;|$)/i.test(type)) {
+    req.resume();
+    return ingestError(
+      res,
+      415,
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type must be application/json, not ${type === undefined ? 'missing' : JSON.stringify(type)}.`,
+    );
+  }
+  const body = await readBytes(req, feed.maxBodyBytes);
+  send(res, body === undefined ? feed.tooLarge() : await feed.ingest(req.headers, body));
+}
+
+/** A path segment decoded, or undefined when it is not one (`%zz`, an empty name). */
+function decodeSegment(raw: string): string | undefined {
+  try {
+    const s = decodeURIComponent(raw);
+    return s === '' || raw.includes('/') ? undefined : s;
+  } catch {
+    return undefined;
+  }
+}
+
+function ingestError(res: ServerResponse, status: number, code: string, message: string): void {
+  send(res, { status, body: { error: { code, message } } });
+}
+
+/** An ingest answer, with its Content-Length (a sender's HTTP client need not handle chunked answers). */
+function send(res: ServerResponse, r: IngestResponse): void {
+  const text = JSON.stringify(r.body);
+  res.writeHead(r.status, { ...r.headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * The body's bytes, or undefined as soon as more than `limit` arrived (or were declared): from
+ * then on what still comes is read and dropped, so the connection can carry the next request.
+ */
+function readBytes(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const over = () => {
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.resume();
+      resolve(undefined);
+    };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over();
+      else chunks.push(c);
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks, size));
+    if (Number(req.headers['content-length'] ?? 0) > limit) return over();
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
 }
 
 /** Rejects when `p` has not settled within `ms` (and never leaves `p`'s own rejection unhandled). */

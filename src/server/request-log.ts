@@ -24,7 +24,7 @@ export interface RequestRecord {
   method: string;
   path: string;
   /** What answered it. */
-  route: 'graphql' | 'explorer' | 'status' | 'metrics' | 'health' | 'other';
+  route: 'graphql' | 'explorer' | 'status' | 'metrics' | 'health' | 'ingest' | 'other';
   status: number;
   durationMs: number;
   /** False when the connection closed before the whole response was sent. */
