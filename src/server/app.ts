@@ -41,8 +41,6 @@ export interface AppOptions {
   /** SKUs the explorer's example operations use. */
   exampleSkus?: string[];
   now?: () => Date;
-  /** The webhook feeds of mirrored sources by source name, answering `POST /ingest/<source>` (src/feeds/webhook.ts). */
-  webhookFeeds?: ReadonlyMap<string, WebhookFeed>;
 }
 
 export interface App {
@@ -107,6 +105,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     maxLagSeconds: (source) => config.sources[source]?.sync.maxLagSeconds,
     now: () => (o.now?.() ?? new Date()).getTime(),
   });
+  const webhooks = new Map(runtime.feeds.filter((f): f is WebhookFeed => f.kind === 'webhook').map((f) => [f.name.slice(0, -'/webhook'.length), f]));
   const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
@@ -161,7 +160,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     ready: () => store.ping(),
     sources: () => health.summary(),
     draining: () => front.draining,
-    ingest: (source) => o.webhookFeeds?.get(source),
+    // the webhook feeds of mirrored sources answer `POST /ingest/<source>` (src/feeds/webhook.ts)
+    ingest: (source) => webhooks.get(source),
     operator: createOperatorRoutes({ authenticate, status, metrics, loopbackWithoutKey: config.server.loopbackStatus }),
     onResponse(r) {
       metrics.observeRequest(r);

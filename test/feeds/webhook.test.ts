@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { feedSchema } from '../../src/config/schema.js';
 import { createFeed } from '../../src/feeds/registry.js';
+import type { MirrorControl } from '../../src/feeds/mirror.js';
 import type { ChangeSink, Delivery, FeedContext, Outcome } from '../../src/feeds/types.js';
 import { createWebhookFeed, jsonDepth, type WebhookFeed, type WebhookFeedConfig } from '../../src/feeds/webhook.js';
 import type { Logger } from '../../src/logger.js';
@@ -61,7 +62,8 @@ const warnings: Array<Record<string, unknown> | undefined> = [];
 const logger: Logger = { debug() {}, info() {}, warn: (_m, f) => void warnings.push(f), error() {} };
 
 function context(source: string, sink: ChangeSink): FeedContext {
-  return { source, sink, logger, mirror: { source } };
+  // a webhook feed hands everything to its sink and never touches the mirror (only poll feeds do)
+  return { source, sink, logger, mirror: { source } as unknown as MirrorControl };
 }
 
 function webhookConfig(o: Partial<WebhookFeedConfig> = {}): WebhookFeedConfig {
