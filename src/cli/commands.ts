@@ -60,6 +60,10 @@ export const DEMO = command({
   },
 });
 
+/** The broker the demo's 3PL publishes its picks to (the demo config's amqp feed, `demo traffic`), unless INVENTORY_GRAPH_DEMO_AMQP_URL says otherwise. */
+export const DEMO_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+export const DEMO_AMQP_QUEUE = 'inventory-graph.demo.3pl';
+
 export const SKUS_IMPORT = command({
   name: 'inventory-graph skus import',
   usage: ['inventory-graph skus import FILE.csv [--config FILE]'],
