@@ -6,17 +6,19 @@
  *   picked-not-invoiced quantity up by one when the config maps one on the same table) and
  *   receipts (on-hand up by one), each in its own short IMMEDIATE transaction that also bumps the
  *   change column (the poll feed's `changedSince`, else the stock mapping's `asOf`), written in
- *   the format the column already holds. The gateway reads the file meanwhile: a write holds the
- *   lock for one row, and a replaced file (the demo regenerated) is opened again.
+ *   the format the column already holds. The gateway reads the file meanwhile, so it is switched
+ *   to WAL (and stays so): readers and the writer never wait for each other. A replaced file (the
+ *   demo regenerated) is opened again.
  * - The 3PL (the config's `tpl` file source): picks of codes and locations of its newest file,
  *   spelt as the file spells them, published to RabbitMQ as `delta` changes (src/domain/changes.ts)
  *   on a durable queue, persistent, each confirmed by the broker (ConfirmChannel) before the next.
  *   When the broker cannot be reached, or is lost, that is said once and the WMS alone goes on.
  *
- * Changes come at `--rate` a second on a fixed schedule: a quarter 3PL picks while the broker is
- * there, half WMS picks (those quarters too without it), a quarter WMS receipts; `--seed` makes
- * the choices repeat (the message ids are new each run). SIGINT or SIGTERM ends it cleanly: the change under way finishes, the
- * channel, the connection and the database are closed, exit 0.
+ * Changes come at `--rate` a second on a fixed schedule, for `--duration` seconds of the clock:
+ * a quarter 3PL picks while the broker is there, half WMS picks (those quarters too without it),
+ * a quarter WMS receipts; `--seed` makes the choices repeat (the message ids are new each run).
+ * SIGINT or SIGTERM ends it cleanly: the change under way finishes, the channel, the connection
+ * and the database are closed, exit 0.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
@@ -136,7 +138,7 @@ export async function runTraffic(o: TrafficOptions): Promise<number> {
     let second = { at: started, wmsPicks: 0, wmsReceipts: 0, tplPicks: 0 };
     for (let k = 0; !stop.requested; k++) {
       const due = started + k * period;
-      if (due >= end) break;
+      if (due >= end || performance.now() >= end) break;
       await stop.sleep(due - performance.now());
       if (stop.requested) break;
       wms.reopenIfReplaced(say);
@@ -307,8 +309,13 @@ class Wms {
     const t = this.t;
     const db = new Database(t.file, { fileMustExist: true });
     try {
-      // waits for the gateway's reads (rollback journal) rather than failing; WAL needs no wait
+      // WAL: the gateway's reads never wait for a change, nor a change for them (a rollback journal
+      // locks readers out of the file for every commit, and starves them at a few dozen commits a
+      // second); it stays so, as the gateway expects of a source its system writes. NORMAL: a
+      // commit is not synced (a crash may lose the last changes, never corrupt the file).
       db.pragma('busy_timeout = 5000');
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
       const table = ident(t.table);
       this.maxRow = (db.prepare(`select max(rowid) as m from ${table}`).get() as { m: number | null }).m ?? 0;
       const sample = db.prepare(`select ${ident(t.changed)} as v from ${table} where ${ident(t.changed)} is not null limit 1`).get() as

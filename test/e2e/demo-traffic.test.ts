@@ -6,7 +6,8 @@
  * - the 3PL picks are on the queue (a unique one per test), persistent, each a `delta` change
  *   that parseChange accepts, in the 3PL file's own codes;
  * - with no broker listening it says so once, goes on with the WMS alone and exits 0;
- * - SIGTERM stops it cleanly, exit 0, with its summary.
+ * - SIGTERM stops it cleanly, exit 0, with its summary;
+ * - a gateway serving the demo meanwhile answers every query without error, and its figures move.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -20,6 +21,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
 import { parseChange } from '../../src/domain/changes.js';
+import { startDemoApp } from '../helpers/demo-app.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
@@ -198,6 +200,54 @@ describe('inventory-graph demo traffic', () => {
       expect((await ch.checkQueue(queue)).messageCount).toBe(s.tplPicks);
     } finally {
       await ch.close();
+    }
+  });
+
+  it('changes figures the gateway serves meanwhile, which never waits for the writes nor fails', async () => {
+    const demo = await startDemoApp({ skus: 200 });
+    try {
+      const skus = Array.from({ length: 60 }, (_, k) => `SKU-${String(k + 1).padStart(6, '0')}`);
+      const query = `{ availability(skus: ${JSON.stringify(skus)}) { sku onHand } }`;
+      const served = async () => {
+        const r = await demo.gql<{ availability: { sku: string; onHand: number }[] }>(query);
+        expect(r.body.errors, JSON.stringify(r.body.errors)).toBeUndefined();
+        return r.body.data?.availability.map((a) => a.onHand) ?? [];
+      };
+      const before = await served();
+      const traffic = run([
+        'demo',
+        'traffic',
+        '--config',
+        join(demo.dir, 'inventory-graph.yaml'),
+        '--duration',
+        '3',
+        '--rate',
+        '100',
+        '--amqp',
+        'amqp://127.0.0.1:1',
+      ]);
+      let done = false;
+      void traffic.finally(() => (done = true));
+      let answers = 0;
+      while (!done) {
+        await served();
+        answers++;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const r = await traffic;
+      expect(r.code, r.stderr).toBe(0);
+      expect(summary(r.stdout).total).toBe(300);
+      expect(answers).toBeGreaterThan(10);
+      // read live today, through a poll of the mirror once it lands (every 2 s): moved within a few seconds either way
+      const deadline = Date.now() + 10_000;
+      let after = await served();
+      while (JSON.stringify(after) === JSON.stringify(before) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        after = await served();
+      }
+      expect(after).not.toEqual(before);
+    } finally {
+      await demo.close();
     }
   });
 
