@@ -293,6 +293,7 @@ class Wms {
   private stamp: (now: number) => string | number = isoSeconds;
   private checkedAt = 0;
   private statements!: {
+    maxRow: Database.Statement<[], { m: number | null }>;
     row: Database.Statement<[number], BinRow>;
     pick: Database.Statement<[string | number, number]>;
     receive: Database.Statement<[string | number, number]>;
@@ -317,13 +318,15 @@ class Wms {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       const table = ident(t.table);
-      this.maxRow = (db.prepare(`select max(rowid) as m from ${table}`).get() as { m: number | null }).m ?? 0;
+      const maxRow = db.prepare<[], { m: number | null }>(`select max(rowid) as m from ${table}`);
+      this.maxRow = maxRow.get()?.m ?? 0;
       const sample = db.prepare(`select ${ident(t.changed)} as v from ${table} where ${ident(t.changed)} is not null limit 1`).get() as
         { v: unknown } | undefined;
       this.stamp = stampLike(sample?.v);
       const set = (sign: '+' | '-') =>
         `${ident(t.onHand)} = ${ident(t.onHand)} ${sign} 1${sign === '-' && t.picked !== undefined ? `, ${ident(t.picked)} = coalesce(${ident(t.picked)}, 0) + 1` : ''}, ${ident(t.changed)} = ?`;
       this.statements = {
+        maxRow,
         row: db.prepare<[number], BinRow>(
           `select ${ident(t.sku)} as code, ${ident(t.location)} as location, ${ident(t.onHand)} as onHand from ${table} where rowid = ?`,
         ),
@@ -341,7 +344,7 @@ class Wms {
     }
   }
 
-  /** At most once a second: when the file at the path is another (the demo regenerated), that one is opened. */
+  /** At most once a second: when the file at the path is another (the demo regenerated), that one is opened; else its rows are counted again. */
   reopenIfReplaced(say: (m: string) => void): void {
     if (Date.now() - this.checkedAt < 1000) return;
     this.checkedAt = Date.now();
@@ -351,7 +354,11 @@ class Wms {
     } catch {
       return; // being regenerated: the old file is written meanwhile, the next look finds the new one
     }
-    if (ino === this.ino) return;
+    if (ino === this.ino) {
+      // rows may have come since (a file opened while the demo was being written)
+      this.maxRow = this.statements.maxRow.get()?.m ?? 0;
+      return;
+    }
     const old = this.db;
     try {
       this.open();
