@@ -49,6 +49,7 @@ export const DEMO = command({
   --locations N   5 to 30: regional DCs beside the standard five (default 5)
   --mysql URL     the ERP, WMS and shop as MariaDB databases on this server, not SQLite files
   --prefix P      their names' prefix (default ig_demo)
+\`inventory-graph demo traffic --help\`: picks and receipts into the demo while it serves.
 `,
   options: {
     dir: { type: 'string' },
@@ -57,6 +58,35 @@ export const DEMO = command({
     locations: { type: 'string' },
     mysql: { type: 'string' },
     prefix: { type: 'string' },
+  },
+});
+
+/** The broker the demo's 3PL publishes its picks to (the demo config's amqp feed, `demo traffic`), unless INVENTORY_GRAPH_DEMO_AMQP_URL says otherwise. */
+export const DEMO_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+export const DEMO_AMQP_QUEUE = 'inventory-graph.demo.3pl';
+
+export const DEMO_TRAFFIC = command({
+  name: 'inventory-graph demo traffic',
+  usage: ['inventory-graph demo traffic [--config FILE] [--rate N] [--duration S] [--seed N] [--amqp URL] [--amqp-queue Q]'],
+  summary: "Write picks and receipts into the demo WMS, and publish the 3PL's picks to RabbitMQ, so figures move while the demo serves.",
+  details: `  --config FILE   the demo's config (default ./data/demo/inventory-graph.yaml): its \`wms\` SQLite file is written,
+                  its \`tpl\` file names the 3PL's codes
+  --rate N        changes a second, 1 to 1000 (default 5); up to 10 a line each, beyond a line a second
+  --duration S    stop after S seconds (default: at Ctrl-C or SIGTERM)
+  --seed N        the random seed (default: a new one each run, printed)
+  --amqp URL      the broker for the 3PL's picks (default: the config's amqp feed, else
+                  $INVENTORY_GRAPH_DEMO_AMQP_URL, else ${DEMO_AMQP_URL}); when it cannot
+                  be reached, the WMS alone gets changes
+  --amqp-queue Q  the queue (default: the config's amqp feed's, else ${DEMO_AMQP_QUEUE})
+SIGTERM or SIGINT stops it, closing the broker connection and the database.
+`,
+  options: {
+    config: { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    seed: { type: 'string' },
+    amqp: { type: 'string' },
+    'amqp-queue': { type: 'string' },
   },
 });
 
@@ -161,7 +191,7 @@ export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>>
   config: { check: CONFIG_CHECK },
 };
 
-const ALL = [START, DEMO, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ];
+const ALL = [START, DEMO, DEMO_TRAFFIC, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ];
 
 export const USAGE = `inventory-graph: one inventory truth over systems that disagree
 

@@ -6,7 +6,7 @@
  * Commands are loaded when run, so `--help` (src/cli/commands.ts) loads no driver nor server.
  */
 import { runCommand, UsageError } from './args.js';
-import { CONFIG_CHECK, DEMO, DOCUMENTS, FEEDS_DLQ, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
+import { CONFIG_CHECK, DEMO, DEMO_TRAFFIC, DOCUMENTS, FEEDS_DLQ, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
@@ -23,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'start':
         return await runCommand(START, argv.slice(1), async (a) => (await import('./start.js')).startCommand(a));
       case 'demo':
+        if (sub === 'traffic') return await runCommand(DEMO_TRAFFIC, argv.slice(2), async (a) => (await import('./demo-traffic.js')).demoTrafficCommand(a));
         return await runCommand(DEMO, argv.slice(1), async (a) => (await import('./demo-data.js')).runDemo(a));
       case 'reconcile':
         return await runCommand(RECONCILE, argv.slice(1), async (a) => (await import('./reconcile.js')).reconcileCommand(a));
