@@ -4,6 +4,8 @@
  * one entry below; the `satisfies` fails to compile while a kind the schema accepts has no factory.
  */
 import type { FeedConfig } from '../config/index.js';
+import { createAmqpFeed } from './amqp.js';
+import { createNatsFeed } from './nats.js';
 import type { Feed, FeedContext } from './types.js';
 
 export type FeedKind = FeedConfig['kind'];
@@ -13,12 +15,8 @@ export const feedFactories = {
   poll: () => {
     throw new Error('poll: not built yet');
   },
-  amqp: () => {
-    throw new Error('amqp: not built yet');
-  },
-  nats: () => {
-    throw new Error('nats: not built yet');
-  },
+  amqp: (config, ctx) => createAmqpFeed(config, ctx),
+  nats: (config, ctx) => createNatsFeed(config, ctx),
   webhook: () => {
     throw new Error('webhook: not built yet');
   },
