@@ -4,6 +4,8 @@
  * one entry below; the `satisfies` fails to compile while a kind the schema accepts has no factory.
  */
 import type { FeedConfig } from '../config/index.js';
+import { createAmqpFeed } from './amqp.js';
+import { createNatsFeed } from './nats.js';
 import { createPollFeed } from './poll.js';
 import type { Feed, FeedContext } from './types.js';
 import { createWebhookFeed } from './webhook.js';
@@ -13,13 +15,9 @@ export type FeedFactory<K extends FeedKind> = (config: Extract<FeedConfig, { kin
 
 export const feedFactories = {
   poll: (config, ctx) => createPollFeed(config, ctx),
-  amqp: () => {
-    throw new Error('amqp: not built yet');
-  },
-  nats: () => {
-    throw new Error('nats: not built yet');
-  },
-  webhook: createWebhookFeed,
+  amqp: (config, ctx) => createAmqpFeed(config, ctx),
+  nats: (config, ctx) => createNatsFeed(config, ctx),
+  webhook: (config, ctx) => createWebhookFeed(config, ctx),
 } satisfies { [K in FeedKind]: FeedFactory<K> };
 
 export function createFeed(config: FeedConfig, ctx: FeedContext): Feed {
