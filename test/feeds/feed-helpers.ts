@@ -2,6 +2,7 @@
  * What the broker feed tests share: a recording `ChangeSink` a test can hold (receive waits until
  * released), make fail, or slow down; a context for a feed; and a polling `eventually`.
  */
+import type { MirrorControl } from '../../src/feeds/mirror.js';
 import { randomBytes } from 'node:crypto';
 import { createLogger, type Logger } from '../../src/logger.js';
 import type { ChangeSink, Delivery, FeedContext, Outcome } from '../../src/feeds/types.js';
@@ -100,7 +101,8 @@ export function recordingLogger(): { logger: Logger; lines: { level: string; msg
 }
 
 export function feedContext(sink: ChangeSink, logger: Logger, source = 'tpl'): FeedContext {
-  return { source, sink, logger, mirror: { source } };
+  // broker feeds hand everything to their sink and never touch the mirror (only poll feeds do)
+  return { source, sink, logger, mirror: { source } as unknown as MirrorControl };
 }
 
 /** Every item of `want` is in `got` (at least once). */

@@ -264,9 +264,17 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
 
 describe('a mirror past its maxLagSeconds', () => {
   const Q1 = '{ availability(skus: ["SKU-000001"]) { byLocation { location { id } flags provenance { source stale heardAt } } } }';
-  type Levels = { data: { availability: { byLocation: { location: { id: string }; flags: string[]; provenance: { source: string; stale: boolean; heardAt: string | null } }[] }[] } };
+  type Levels = {
+    data: {
+      availability: { byLocation: { location: { id: string }; flags: string[]; provenance: { source: string; stale: boolean; heardAt: string | null } }[] }[];
+    };
+  };
   const wmsLevels = async (p: Pair) => {
-    const res = await fetch(p.mirroredUrl, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': p.key }, body: JSON.stringify({ query: Q1 }) });
+    const res = await fetch(p.mirroredUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': p.key },
+      body: JSON.stringify({ query: Q1 }),
+    });
     const body = (await res.json()) as Levels;
     return { levels: body.data.availability[0]!.byLocation.filter((l) => l.provenance.source === 'wms'), statements: statements(res.headers) };
   };
