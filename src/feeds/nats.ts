@@ -267,9 +267,9 @@ export function createNatsFeed(config: NatsFeedConfig, ctx: FeedContext, options
     setErrors();
     stats.connected = true;
     recovered('nats feed connected');
-    void watch(l);
+    watch(l).catch(() => undefined);
     void l.nc.closed().then((e) => gone(l, e));
-    pulling = pullLoop(l);
+    pulling = pullLoop(l).catch((e: unknown) => log.error('nats feed: the fetch loop ended', { ...where, ...errorFields(e) }));
   }
 
   /** The client's own disconnects and reconnects. */
@@ -323,7 +323,9 @@ export function createNatsFeed(config: NatsFeedConfig, ctx: FeedContext, options
         await batcher.idle();
         fetchError = `fetching from consumer "${config.durable}" failed: ${errorText(e)}`;
         setErrors();
-        report('nats feed: a fetch failed; retrying', e);
+        // disconnected, a failed fetch is expected (the disconnect was reported)
+        if (stats.connected) report('nats feed: a fetch failed; retrying', e);
+        else log.debug('nats feed: a fetch failed while disconnected', { ...where, ...errorFields(e) });
         await pause(o.retryPauseMs, stopping.signal);
         await repair(l);
       }

@@ -100,8 +100,14 @@ describe('amqp feed', () => {
     // declared durable by the feed
     expect(await ready(queue)).toBe(0);
 
+    // what arrives while a batch is with the sink waits, and goes as one batch
     const bodies = range('m', 50);
-    await publish(queue, bodies);
+    sink.hold();
+    await publish(queue, bodies.slice(0, 1));
+    await eventually(() => expect(sink.pending()).toHaveLength(1));
+    await publish(queue, bodies.slice(1));
+    await eventually(async () => expect(await ready(queue)).toBe(0)); // all sent to the feed
+    sink.release();
     await eventually(() => expect(sink.applied()).toHaveLength(50));
     expect(sink.applied()).toEqual(bodies); // in order, once
     expect(sink.calls.length).toBeLessThan(50); // batched

@@ -103,9 +103,15 @@ describe('nats feed', () => {
     const sink = new RecordingSink();
     const { feed } = feedFor(config(n), sink);
     await feed.start();
+    // what arrives while a batch is with the sink waits, and goes as one batch
     const bodies = range('m', 50);
-    await publish(n, bodies);
+    sink.hold();
+    await publish(n, bodies.slice(0, 1));
+    await eventually(() => expect(sink.pending()).toHaveLength(1));
+    await publish(n, bodies.slice(1));
     await publish(n, ['no-id'], false);
+    await eventually(async () => expect(await consumerState(n)).toEqual({ pending: 0, ackPending: 51 })); // all sent to the feed, none acked
+    sink.release();
     await eventually(() => expect(sink.applied()).toEqual([...bodies, 'no-id']));
     expect(sink.calls.length).toBeLessThan(51); // batched
     expect(sink.calls.every((c) => c.feed === 'tpl/nats')).toBe(true);
