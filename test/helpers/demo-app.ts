@@ -37,6 +37,11 @@ export interface DemoApp {
 
 export interface DemoAppOptions {
   skus?: number;
+  /**
+   * Keep the demo's mirrored sources (the WMS by poll, the 3PL by amqp). Off by default: most
+   * suites are about reading sources live (faults, statements, limits); test/feeds covers mirrors.
+   */
+  mirrors?: boolean;
   mysql?: { prefix: string };
   /** Edits the generated YAML before the app loads it (e.g. to break a source). */
   editConfig?: (yaml: string) => string;
@@ -57,6 +62,7 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     ...(o.mysql ? { mysqlUrl: MARIADB_URL, databasePrefix: o.mysql.prefix } : {}),
   });
   const file = join(dir, 'inventory-graph.yaml');
+  if (o.mirrors !== true) writeFileSync(file, liveOnly(readFileSync(file, 'utf8')));
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
   const { keys } = await prepareDemo(dir, { generate: false });
@@ -83,6 +89,14 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     // the demo's files (SQLite sources, 3PL files, store) go with the app: a suite run leaves no temp dirs
     close: () => app.close().finally(() => rmSync(dir, { recursive: true, force: true })),
   };
+}
+
+/** The demo config with every source read live (each source's `sync` block removed). */
+export function liveOnly(yaml: string): string {
+  const doc = parseDocument(yaml);
+  const sources = doc.get('sources') as { items: { key: unknown }[] } | undefined;
+  for (const item of sources?.items ?? []) doc.deleteIn(['sources', String((item.key as { value?: unknown }).value ?? item.key), 'sync']);
+  return doc.toString();
 }
 
 /** `yaml` with each `section.key` of `override` set (a section is created if missing). */
