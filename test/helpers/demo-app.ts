@@ -62,8 +62,9 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     ...(o.mysql ? { mysqlUrl: MARIADB_URL, databasePrefix: o.mysql.prefix } : {}),
   });
   const file = join(dir, 'inventory-graph.yaml');
-  if (o.mirrors !== true) writeFileSync(file, liveOnly(readFileSync(file, 'utf8')));
+  // edits see the file as generated (comments and layout); then the mirrors go unless asked for
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
+  if (o.mirrors !== true) writeFileSync(file, liveOnly(readFileSync(file, 'utf8')));
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
   const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
