@@ -84,7 +84,7 @@ export interface MirrorControl {
    * A file source's newest file, as of `asOf`, became its snapshot: the overlay is rebuilt over it
    * (the kept changes replayed; those the file already includes are ignored).
    */
-  rebase(asOf: Date): Promise<void>;
+  rebase(asOf: Date, rows: number): Promise<void>;
   /** Replaces the stock of `codes` with what the live source answers now (a poll's re-read). */
   refresh(codes: readonly string[], meter?: StatementMeter): Promise<void>;
   /** Applies changes already made durable; answers per change whether it changed anything. */
@@ -127,6 +127,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
    * file: its asOf.
    */
   let baseAsOf = Number.NEGATIVE_INFINITY;
+  /** A file source: the rows of the file serving as the base. */
+  let fileRows = 0;
   let lastLoad: MirrorStats['lastLoad'] = null;
   let loadError: string | null = null;
   const overlay = new Map<string, Held[]>();
@@ -350,9 +352,10 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     source,
     live,
     load,
-    rebase(asOf) {
+    rebase(asOf, rows) {
       return serial(async () => {
         baseAsOf = asOf.getTime();
+        fileRows = rows;
         if (!ready) return;
         overlay.clear();
         await replayKept();
@@ -397,7 +400,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
         state: !ready ? 'loading' : lagging() ? 'lagging' : 'current',
         heardAt: h,
         lagSeconds: h === null ? null : Math.max(0, (now() - h.getTime()) / 1000),
-        records: (s?.records ?? 0) + overlayRecords,
+        records: (fromFile ? fileRows : (s?.records ?? 0)) + overlayRecords,
         overlayCodes: overlay.size,
         memoryBytes: s === null ? 0 : s.stockRows * 40 + (s.cost?.size ?? 0) * 120 + (s.items?.size ?? 0) * 120,
         lastLoad,

@@ -148,7 +148,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     loaded(l) {
       fileEvents.loaded?.(l);
       // the 3PL's new file is the new base: the picks kept since are replayed over it
-      void mirrors.get(l.source)?.mirror.rebase(l.asOf);
+      void mirrors.get(l.source)?.mirror.rebase(l.asOf, l.rows);
     },
   };
   const connectors = new Map<string, Connector>();
