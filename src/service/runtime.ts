@@ -32,6 +32,9 @@ import { createFeed } from '../feeds/registry.js';
 import { createChangeWatch, createSink, type SourceSink } from '../feeds/sink.js';
 import type { Feed } from '../feeds/types.js';
 
+/** Dead letters kept per source (the newest); older ones are dropped, logged, every 10 minutes. */
+export const MAX_DEAD_LETTERS = 100_000;
+
 export interface RuntimeOptions {
   logger: Logger;
   /**
@@ -226,6 +229,12 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
           store.feeds
             .prune(name, Date.now() - windowMs)
             .catch((e: unknown) => logger.warn('could not prune applied feed changes', { source: name, ...errorFields(e) }));
+          store.feeds.deadLetters
+            .trim(name, MAX_DEAD_LETTERS)
+            .then((n) => {
+              if (n > 0) logger.warn('dead-letter queue over its bound: the oldest dropped', { source: name, dropped: n, kept: MAX_DEAD_LETTERS });
+            })
+            .catch((e: unknown) => logger.warn('could not trim the dead-letter queue', { source: name, ...errorFields(e) }));
         }
       }, 600_000);
       redrive.unref();

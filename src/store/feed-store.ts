@@ -141,7 +141,8 @@ export function createFeedStore(db: Knex, now: () => number = Date.now) {
      */
     async *replay(source: string, after: number, batch = 5000): AsyncGenerator<StockChange[]> {
       let lastTime = after;
-      let lastSeq = 0;
+      // the first page: strictly after `after`; then after the last (event time, seq) seen
+      let lastSeq = Number.MAX_SAFE_INTEGER;
       for (;;) {
         const rows: ChangeRow[] = await db('feed_changes')
           .where({ source })
@@ -206,6 +207,16 @@ export function createFeedStore(db: Knex, now: () => number = Date.now) {
       async requested(source: string, limit: number): Promise<DeadLetter[]> {
         const rows: DeadRow[] = await db('feed_dead_letters').where({ source }).whereNotNull('replay_requested_at').orderBy('id').limit(limit).select('*');
         return rows.map(toDeadLetter);
+      },
+
+      /**
+       * Keeps the newest `keep` dead letters of `source` and deletes the older ones (a sender
+       * flooding malformed messages must not fill the store); answers how many went.
+       */
+      async trim(source: string, keep: number): Promise<number> {
+        const row = (await db('feed_dead_letters').where({ source }).orderBy('id', 'desc').offset(keep).first('id')) as { id: number | string } | undefined;
+        if (row === undefined) return 0;
+        return Number(await db('feed_dead_letters').where({ source }).where('id', '<=', Number(row.id)).delete());
       },
 
       /** A re-driven dead letter failed again: its new reason, one more attempt, no longer marked. */
