@@ -6,10 +6,10 @@
  * and precedence, provenance and the availability rules run on them at query time as before.
  *
  * What is held:
- * - the base: for a SQL source a snapshot loaded by paging through its codes (`listCodes`, then
- *   the connector's own batched `fetch`, so the rows are exactly the live ones), packed in
- *   columns (src/sources/packed-records.ts), with progress in the log; for a file source its
- *   own newest file, which the file connector already holds in memory;
+ * - the base: for a SQL source a snapshot loaded with one streamed statement per entity (the
+ *   connector's own read statement without its IN list, so the rows are exactly the live ones),
+ *   packed in columns (src/sources/packed-records.ts) as rows arrive, with progress in the log;
+ *   for a file source its own newest file, which the file connector already holds in memory;
  * - the overlay: per code, its stock records as changed since the base (a poll re-read of the
  *   code, or message changes applied with the rules of src/domain/changes.ts). A code in the
  *   overlay is answered from there, every other from the base.
@@ -41,7 +41,7 @@ interface Held extends MirroredLevel {
 /** A SQL source's records as loaded, packed. */
 interface Snapshot {
   stock: PackedStock;
-  /** Codes with an invalid stock record: all of that code's records, as the source gave them. */
+  /** Invalid stock records (a quantity that is not a number, ...), by code, as the source gave them. */
   invalidStock: Map<string, StockRecord[]>;
   movements: PackedMovements | null;
   cost: Map<string, CostRecord> | null;
@@ -107,8 +107,8 @@ export interface MirrorOptions {
   now?: () => number;
 }
 
-/** Codes listed per statement while loading a SQL source. */
-const LOAD_PAGE = 10_000;
+/** Negative levels found by one load that open their anomaly (the rest wait for a request or a change). */
+const MAX_NEGATIVES_AT_LOAD = 100_000;
 /** How often load progress is logged, in ms. */
 const PROGRESS_MS = 5_000;
 
@@ -192,13 +192,9 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     const s = snapshot;
     if (s === null) return out;
     for (const code of codes) {
-      const invalid = s.invalidStock.get(code);
-      if (invalid !== undefined) {
-        out.set(code, invalid);
-        continue;
-      }
       const l: StockRecord[] = [];
       s.stock.get(code, l, false);
+      for (const r of s.invalidStock.get(code) ?? []) l.push(r);
       if (l.length > 0) out.set(code, l);
     }
     return out;
@@ -237,72 +233,59 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     return n;
   }
 
-  /** Reads the whole SQL source into a new snapshot, page by page, logging progress. */
+  /**
+   * Reads the whole SQL source into a new snapshot: one streamed statement per entity (and per
+   * movement mapping), the live read's statement without its IN list, so the records are exactly
+   * the live ones; rows are packed as they arrive and progress is logged every 5 s.
+   */
   async function loadSnapshot(): Promise<Snapshot> {
     const started = now();
     let lastProgress = started;
-    const stockRows = new StockRows(24 * LOAD_PAGE * 100, 100_000_000);
+    if (live.scan === undefined) throw new Error(`source "${source}" cannot be read whole, so it cannot be mirrored`);
+    const scan = live.scan.bind(live);
+    const stockRows = new StockRows(24 * 16_000_000, 100_000_000);
     const invalidStock = new Map<string, StockRecord[]>();
-    const movementRows = live.entities.has('movements') ? new MovementRows(24 * LOAD_PAGE * 10, 100_000_000) : null;
+    const movementRows = live.entities.has('movements') ? new MovementRows(24 * 1_000_000, 100_000_000) : null;
     let records = 0;
     let rows = 0;
     const negatives: Touched[] = [];
-    const progress = (entity: string, codes: number) => {
+    const progress = (entity: Entity) => {
       if (now() - lastProgress < PROGRESS_MS) return;
       lastProgress = now();
-      o.logger.info('mirror loading', { source, entity, codes, records, seconds: Math.round((now() - started) / 1000) });
+      o.logger.info('mirror loading', { source, entity, records, seconds: Math.round((now() - started) / 1000) });
     };
-    async function pages(entity: 'stock' | 'cost' | 'items', each: (codes: string[]) => Promise<void>): Promise<void> {
-      if (live.listCodes === undefined) throw new Error(`source "${source}" cannot be listed, so it cannot be mirrored`);
-      let after: string | null = null;
-      let seen = 0;
-      for (;;) {
-        const codes: string[] = await live.listCodes(after, LOAD_PAGE, undefined, entity);
-        if (codes.length === 0) return;
-        await each(codes);
-        seen += codes.length;
-        progress(entity, seen);
-        after = codes.at(-1) as string;
-        if (codes.length < LOAD_PAGE) return;
-      }
-    }
     if (live.entities.has('stock')) {
-      await pages('stock', async (codes) => {
-        const byCode = new Map<string, StockRecord[]>();
-        for (const r of await live.fetch('stock', codes)) {
-          const l = byCode.get(r.code);
-          if (l === undefined) byCode.set(r.code, [r]);
-          else l.push(r);
-        }
-        for (const [code, list] of byCode) {
-          records += list.length;
-          if (list.some((r) => r.invalid !== undefined)) {
-            invalidStock.set(code, list);
+      await scan('stock', (batch) => {
+        for (const r of batch) {
+          records++;
+          if (r.invalid !== undefined) {
+            const l = invalidStock.get(r.code);
+            if (l === undefined) invalidStock.set(r.code, [r]);
+            else l.push(r);
             continue;
           }
-          for (const r of list) {
-            stockRows.add(code, r.location, r.onHand, r.committed, r.asOf.getTime());
-            rows++;
-            if (r.onHand < 0) negatives.push({ code, location: r.location, onHand: r.onHand });
-          }
+          stockRows.add(r.code, r.location, r.onHand, r.committed, r.asOf.getTime());
+          rows++;
+          if (r.onHand < 0 && negatives.length < MAX_NEGATIVES_AT_LOAD) negatives.push({ code: r.code, location: r.location, onHand: r.onHand });
         }
-        if (movementRows !== null) {
-          for (const m of await live.fetch('movements', codes)) {
-            movementRows.add(m.code, m.location, m.kind, m.quantity, m.asOf.getTime());
-            records++;
-          }
-        }
+        progress('stock');
+      });
+    }
+    if (movementRows !== null) {
+      await scan('movements', (batch) => {
+        for (const m of batch) movementRows.add(m.code, m.location, m.kind, m.quantity, m.asOf.getTime());
+        records += batch.length;
+        progress('movements');
       });
     }
     const byCode = async <E extends 'cost' | 'items'>(entity: E): Promise<Map<string, RecordOf[E]> | null> => {
       if (!live.entities.has(entity)) return null;
       const m = new Map<string, RecordOf[E]>();
-      await pages(entity, async (codes) => {
-        for (const r of await live.fetch(entity, codes)) {
-          // the first record of a code, as a live read's precedence takes the first
-          if (!m.has(r.code)) m.set(r.code, r);
-          records++;
-        }
+      await scan(entity, (batch) => {
+        // the first record of a code, as a live read's precedence takes the first
+        for (const r of batch) if (!m.has(r.code)) m.set(r.code, r);
+        records += batch.length;
+        progress(entity);
       });
       return m;
     };
@@ -435,8 +418,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
         }
         const invalid = s.invalidStock.get(code);
         const start = out.length;
+        s.stock.get(code, out, false);
         if (invalid !== undefined) for (const r of invalid) out.push({ ...r });
-        else s.stock.get(code, out, false);
         if (heard !== undefined) for (let i = start; i < out.length; i++) (out[i] as StockRecord).heardAt = heard;
       }
       return out as RecordOf[E][];

@@ -48,15 +48,17 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   const entities = new Set<Entity>((['stock', 'cost', 'items', 'movements'] as const).filter((e) => config[e] !== undefined));
 
   /** The statements one batch of codes costs: one per mapping (movements may have several). */
-  function statements(entity: Entity, codes: readonly string[]): Knex.QueryBuilder[] {
+  /** `codes` null: every code (a whole-source scan, without the deadline of a read). */
+  function statements(entity: Entity, codes: readonly string[] | null): Knex.QueryBuilder[] {
     if (entity === 'movements') return (config.movements ?? []).map((m) => movementStatement(db, m, config, codes));
     return [statement(entity, codes)];
   }
 
-  function statement(entity: Exclude<Entity, 'movements'>, codes: readonly string[]): Knex.QueryBuilder {
+  function statement(entity: Exclude<Entity, 'movements'>, codes: readonly string[] | null): Knex.QueryBuilder {
     const m = config[entity] as Mapping;
     const { q, sku } = m.query !== undefined ? fromQuery(db, entity, m.query) : fromTable(db, entity, m);
     if (entity === 'stock') countNonNumeric(db, q, m.query !== undefined ? (k) => k : (k) => (m.columns as Record<string, string>)[k]);
+    if (codes === null) return q;
     return q.timeout(config.timeoutMs, { cancel: config.client === 'mysql2' }).whereIn(sku, codes as string[]);
   }
 
@@ -198,6 +200,36 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     return rows.map((r) => ({ code: Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code), changed: r.changed }));
   }
 
+  /**
+   * Every record of `entity`, streamed: the read statements without their IN list, one per
+   * mapping, rows handed to `each` `batch` at a time as the driver delivers them (bounded
+   * memory), exactly as `fetch` would build them. No deadline: a whole source takes what it
+   * takes (how a mirror loads, src/feeds/mirror.ts). Answers how many records.
+   */
+  async function scan<E extends Entity>(entity: E, each: (records: RecordOf[E][]) => void | Promise<void>, batch = 10_000): Promise<number> {
+    if (!entities.has(entity)) throw new Error(`source "${name}" maps no ${entity}`);
+    const readAt = new Date();
+    let n = 0;
+    for (const q of statements(entity, null)) {
+      let out: RecordOf[E][] = [];
+      for await (const row of q.stream() as AsyncIterable<Row>) {
+        if (entity === 'movements') {
+          const r = toMovement(row, readAt);
+          if (r.quantity === 0) continue;
+          out.push(r as RecordOf[E]);
+        } else out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
+        if (out.length >= batch) {
+          n += out.length;
+          await each(out);
+          out = [];
+        }
+      }
+      n += out.length;
+      if (out.length > 0) await each(out);
+    }
+    return n;
+  }
+
   /** The newest value of the stock mapping's change column (null: no rows). One statement. */
   async function latestChange(column: string, meter?: StatementMeter): Promise<unknown> {
     const m = config.stock;
@@ -218,6 +250,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     listCodes,
     changedCodes,
     latestChange,
+    scan,
     /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
@@ -275,7 +308,7 @@ function applyWhere(q: Knex.QueryBuilder, where: Mapping['where']): void {
  * One movement mapping for one batch of codes: quantities summed per (sku, location, kind), the
  * kind fixed by the mapping or read from its column. Non-numeric quantities are refused as for stock.
  */
-function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[]): Knex.QueryBuilder {
+function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[] | null): Knex.QueryBuilder {
   const byQuery = m.query !== undefined;
   const col = (k: string): string | undefined =>
     byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k];
@@ -299,6 +332,7 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
       mysql ? [qty, qty, NUMBER_PATTERN, 'nonNumeric'] : [qty, qty, qty, 'nonNumeric'],
     ),
   );
+  if (codes === null) return q;
   return q.timeout(config.timeoutMs, { cancel: mysql }).whereIn(sku, codes as string[]);
 }
 
