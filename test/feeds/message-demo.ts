@@ -445,3 +445,59 @@ export const CANONICAL: Record<string, string> = { EAST: 'DC-EAST', CENTRAL: 'DC
 /** The demo's WMS code of SKU number `i` (1-based), and back. */
 export const wmsCodeOf = (i: number) => `ITM${String(i).padStart(7, '0')}`;
 export const skuOfCode = (code: string) => `SKU-${code.slice(3).slice(-6)}`;
+
+/** A WMS level the exactly-once tests move with deltas, and what the API answered for it before. */
+export interface Target {
+  code: string;
+  wh: string;
+  sku: string;
+  location: string;
+  base: number;
+}
+
+const targetKey = (sku: string, location: string) => `${sku} ${location}`;
+
+/**
+ * `n` WMS levels of the first SKUs whose figure the gateway at `url` answers from the WMS and
+ * equal to the bins' sum (so the SKU map and the locations are read right).
+ */
+export async function pickTargets(model: WmsModel, url: string, key: string, n: number): Promise<Target[]> {
+  const candidates = model.codesOfFirst(60).filter((l) => CANONICAL[l.wh] !== undefined);
+  const skus = [...new Set(candidates.map((l) => skuOfCode(l.code)))];
+  const answered = new Map((await wmsLevels(url, key, skus)).map((l) => [targetKey(l.sku, l.location), l.onHand]));
+  const out: Target[] = [];
+  for (const l of candidates) {
+    const t = { code: l.code, wh: l.wh, sku: skuOfCode(l.code), location: CANONICAL[l.wh] as string, base: model.onHand(l.code, l.wh) };
+    if (answered.get(targetKey(t.sku, t.location)) === t.base) out.push(t);
+    if (out.length === n) break;
+  }
+  expect(out.length).toBe(n);
+  return out;
+}
+
+/** `n` deltas of -1 or +1 over `targets`, with unique ids, at now: each applies once on top of the loaded levels. */
+export function randomDeltas(targets: readonly Target[], n: number, tag: string, seed: number): Change[] {
+  const random = rng(seed);
+  const eventTime = new Date().toISOString();
+  return Array.from({ length: n }, (_, i) => {
+    const t = targets[Math.floor(random() * targets.length)] as Target;
+    return { id: `${tag}-${seed}-${i}`, op: 'delta', code: t.code, location: t.wh, onHandDelta: random() < 0.5 ? -1 : 1, eventTime };
+  });
+}
+
+/** Each target's level once every change of `changes` is applied exactly once. */
+export function expectedLevels(targets: readonly Target[], changes: readonly Change[]): Map<string, number> {
+  const out = new Map(targets.map((t) => [targetKey(t.sku, t.location), t.base]));
+  for (const c of changes) {
+    const k = targetKey(skuOfCode(c.code), CANONICAL[c.location] as string);
+    out.set(k, (out.get(k) as number) + (c.onHandDelta ?? 0));
+  }
+  return out;
+}
+
+/** The targets' levels as the gateway at `url` answers them, keyed as `expectedLevels`. */
+export async function answeredLevels(url: string, key: string, targets: readonly Target[]): Promise<Map<string, number>> {
+  const want = new Set(targets.map((t) => targetKey(t.sku, t.location)));
+  const got = await wmsLevels(url, key, [...new Set(targets.map((t) => t.sku))]);
+  return new Map(got.filter((l) => want.has(targetKey(l.sku, l.location))).map((l) => [targetKey(l.sku, l.location), l.onHand]));
+}
