@@ -44,7 +44,12 @@ async function startPair(mysql: boolean, sync: Record<string, unknown> = {}, now
   await generateDemo({ dir, skus: SKUS, now: DEMO_NOW, ...(prefix !== null ? { mysqlUrl: MARIADB_URL, databasePrefix: prefix } : {}) });
   const { keys } = await prepareDemo(dir, { generate: false });
   const file = join(dir, 'inventory-graph.yaml');
-  const yaml = readFileSync(file, 'utf8');
+  // the demo's config mirrors the WMS (poll) and the 3PL (its RabbitMQ queue): read both live here
+  const liveDoc = parseDocument(readFileSync(file, 'utf8'));
+  liveDoc.setIn(['sources', 'wms', 'sync'], { mode: 'live' });
+  liveDoc.setIn(['sources', 'tpl', 'sync'], { mode: 'live' });
+  const yaml = liveDoc.toString();
+  writeFileSync(file, yaml);
   // the same WMS, mirrored, with a poll feed the test drives itself (pollNow / resyncNow)
   const doc = parseDocument(yaml);
   doc.setIn(['sources', 'wms', 'sync'], {
