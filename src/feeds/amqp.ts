@@ -79,6 +79,7 @@ interface Held {
 
 export function createAmqpFeed(config: AmqpFeedConfig, ctx: FeedContext, options: AmqpFeedOptions = {}): Feed {
   const o = { ...DEFAULTS, ...options };
+  const now = ctx.now ?? Date.now;
   const name = `${ctx.source}/amqp`;
   const log = ctx.logger;
   const stats: FeedStats = { name, kind: 'amqp', connected: false, heardAt: null, applied: 0, duplicates: 0, deadLetters: 0, lastError: null };
@@ -282,7 +283,7 @@ export function createAmqpFeed(config: AmqpFeedConfig, ctx: FeedContext, options
   async function check(s: Session): Promise<void> {
     if (s.dead || s.checking || s.ch === undefined) return;
     s.checking = true;
-    const at = new Date();
+    const at = new Date(now());
     try {
       const { messageCount } = await s.ch.checkQueue(config.queue);
       if (s.dead || messageCount > 0) return;

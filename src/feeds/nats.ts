@@ -110,6 +110,7 @@ interface Held {
 
 export function createNatsFeed(config: NatsFeedConfig, ctx: FeedContext, options: NatsFeedOptions = {}): Feed {
   const o = { ...DEFAULTS, ...options };
+  const now = ctx.now ?? Date.now;
   const name = `${ctx.source}/nats`;
   const log = ctx.logger;
   const where = { feed: name, stream: config.stream, durable: config.durable };
@@ -380,7 +381,7 @@ export function createNatsFeed(config: NatsFeedConfig, ctx: FeedContext, options
   async function check(l: Link): Promise<void> {
     if (l.dead || l.checking || !stats.connected) return;
     l.checking = true;
-    const at = new Date();
+    const at = new Date(now());
     try {
       const info = await l.consumer.info();
       if (l.dead) return;

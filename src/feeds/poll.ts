@@ -137,7 +137,6 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
     name,
     kind: 'poll',
     async start() {
-      mirror.addFeed(() => stats);
       await runStep();
       schedule();
     },

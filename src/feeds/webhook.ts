@@ -57,13 +57,15 @@ export const MAX_JSON_DEPTH = 32;
 export const RETRY_AFTER_SECONDS = 5;
 
 export interface WebhookFeedOptions {
-  /** The clock, for the timestamp tolerance and `heardAt`. */
+  /** The clock, for the timestamp tolerance and `heardAt`. Defaults to the context's (`ctx.now`), else the system's. */
   now?: () => Date;
 }
 
 export function createWebhookFeed(config: WebhookFeedConfig, ctx: FeedContext, options: WebhookFeedOptions = {}): WebhookFeed {
   const name = `${ctx.source}/webhook`;
-  const now = options.now ?? (() => new Date());
+  // the runtime's clock (tests move it), as for every feed's heardAt
+  const clock = ctx.now;
+  const now = options.now ?? (clock !== undefined ? () => new Date(clock()) : () => new Date());
   const key = signingKey(config.secret, name);
   const counters = { applied: 0, duplicates: 0, deadLetters: 0 };
   let started = false;

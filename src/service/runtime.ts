@@ -172,7 +172,12 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       const sink = createSink({ mirror: m.mirror, store, watch, logger, now: clock });
       mirrors.set(name, m);
       sinks.set(name, sink);
-      for (const f of s.sync.feeds) feeds.push(createFeed(f, { source: name, sink, logger, mirror: m.mirror, now: clock }));
+      for (const f of s.sync.feeds) {
+        const feed = createFeed(f, { source: name, sink, logger, mirror: m.mirror, now: clock });
+        feeds.push(feed);
+        // the mirror's heardAt (lag, STALE, provenance) is its feeds' oldest: every kind counts
+        m.mirror.addFeed(() => feed.stats());
+      }
       bare = m;
     }
     // every kind of connector gets the same deadline, breaker, bulkhead and retry
