@@ -399,7 +399,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
       if (entity !== 'stock') return live.fetch(entity, codes, meter, options);
       // every code is asked of the file source (memory): that read is also when it looks for a newer file
       const out: StockRecord[] = [];
-      for (const r of (await live.fetch('stock', codes, meter, options)) as StockRecord[]) {
+      // no meter: the file connector's snapshot is memory too, not a statement to the source
+      for (const r of (await live.fetch('stock', codes, undefined, options)) as StockRecord[]) {
         if (overlay.has(r.code)) continue;
         if (heard !== undefined) r.heardAt = heard;
         out.push(r);

@@ -4,8 +4,9 @@
  * codes again whole (every location, bins summed, exactly as a live read would), and by a full
  * reload every `fullResyncSeconds`, which also catches deleted rows.
  *
- * Where each incremental read starts: the newest change value seen by the poll that started at
- * least `overlapSeconds` ago (a value as the database gave it, never computed here, so a DATETIME,
+ * Each incremental read goes up to the newest change value at its start (so a source written
+ * faster than it is read cannot keep one read going) and starts from the newest change value seen
+ * by the poll that started at least `overlapSeconds` ago (a value as the database gave it, never computed here, so a DATETIME,
  * an epoch number or ISO text all work), compared with `>=`. Rows committed late with an older
  * timestamp (clock skew, a long transaction) and rows sharing the boundary timestamp are read
  * again, harmlessly: a re-read replaces a code's records with the same ones.
@@ -85,16 +86,18 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
   async function incremental(): Promise<void> {
     const started = now();
     const from = since(started);
+    // up to the newest change there is now: a source written faster than it is read must not
+    // keep one read going for ever (the next read goes on from here)
+    const until = await latestChange(config.changedSince);
     let after: ChangedRow | null = null;
-    let newest: unknown = marks.at(-1)?.cursor ?? null;
+    const newest: unknown = until ?? marks.at(-1)?.cursor ?? null;
     for (;;) {
-      const rows: ChangedRow[] = await changedCodes(config.changedSince, from, after, config.batchSize);
+      const rows: ChangedRow[] = await changedCodes(config.changedSince, from, until, after, config.batchSize);
       if (rows.length === 0) break;
       const codes = [...new Set(rows.map((r) => r.code))];
       await mirror.refresh(codes);
       stats.applied += codes.length;
       after = rows.at(-1) as ChangedRow;
-      newest = after.changed;
       if (rows.length < config.batchSize) break;
     }
     marks.push({ at: started, cursor: newest });

@@ -94,10 +94,10 @@ export interface Connector {
    */
   listCodes?(after: string | null, limit: number, meter?: StatementMeter, entity?: 'stock' | 'cost' | 'items'): Promise<string[]>;
   /**
-   * Stock codes changed since `since` by the change column `column` (a poll feed's
+   * Stock codes changed from `since` up to `until` by the change column `column` (a poll feed's
    * `changedSince`), in (changed, code) order after `after`, `limit` rows a statement.
    */
-  changedCodes?(column: string, since: unknown, after: ChangedRow | null, limit: number, meter?: StatementMeter): Promise<ChangedRow[]>;
+  changedCodes?(column: string, since: unknown, until: unknown, after: ChangedRow | null, limit: number, meter?: StatementMeter): Promise<ChangedRow[]>;
   /**
    * Every record of `entity`, streamed to `each` a batch at a time (a whole-source read, no
    * deadline): how a mirror loads a SQL source. Answers how many records.

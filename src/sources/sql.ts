@@ -171,11 +171,18 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   }
 
   /**
-   * Stock codes whose `column` (the poll feed's `changedSince`) is at or after `since` (a value
-   * as an earlier call returned it; null: all), in (changed, code) order, after the key `after`,
+   * Stock codes whose `column` (the poll feed's `changedSince`) is at or after `since` and at or
+   * before `until` (values as an earlier call returned them; null: unbounded), in (changed, code) order, after the key `after`,
    * `limit` rows at a time; a code with several rows (bins) may come more than once. One statement.
    */
-  async function changedCodes(column: string, since: unknown, after: ChangedRow | null, limit: number, meter?: StatementMeter): Promise<ChangedRow[]> {
+  async function changedCodes(
+    column: string,
+    since: unknown,
+    until: unknown,
+    after: ChangedRow | null,
+    limit: number,
+    meter?: StatementMeter,
+  ): Promise<ChangedRow[]> {
     const m = config.stock;
     if (m === undefined) return [];
     const byQuery = m.query !== undefined;
@@ -189,6 +196,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       .limit(limit)
       .timeout(config.timeoutMs, { cancel: mysql });
     if (since !== null) q.where(column, '>=', since as Knex.Value);
+    if (until !== null) q.where(column, '<=', until as Knex.Value);
     if (after !== null)
       q.where((w) =>
         w
