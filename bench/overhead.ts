@@ -56,7 +56,7 @@ const availability = (sku: string): Availability => ({
     available: 4,
     counted: true,
     flags: [],
-    provenance: { source: 'wms', asOf: new Date(), stale: false, fallback: false, rule: 'quantity: wms > tpl > erp' },
+    provenance: { source: 'wms', asOf: new Date(), heardAt: null, stale: false, fallback: false, rule: 'quantity: wms > tpl > erp' },
   })),
 });
 const context = () =>

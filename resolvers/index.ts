@@ -4,7 +4,7 @@ import { Query } from './query.js';
 import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
 import { routingQuery } from './routing.js';
 import { DateTime, Decimal } from './scalars.js';
-import { InventoryItem, InventoryItemConnection, Location } from './types.js';
+import { InventoryItem, InventoryItemConnection, Location, Source } from './types.js';
 
 export const resolvers: Resolvers = {
   Query: { ...Query, ...routingQuery, ...reconciliationQuery },
@@ -13,6 +13,7 @@ export const resolvers: Resolvers = {
   InventoryItem,
   InventoryItemConnection,
   Location,
+  Source,
   DateTime,
   Decimal,
 };

@@ -1,5 +1,6 @@
 /** Field resolvers, only where a domain object and its GraphQL type differ. */
-import type { InventoryItemConnectionResolvers, InventoryItemResolvers, LocationResolvers } from '../src/generated/graphql.js';
+import { syncOf } from '../src/feeds/status.js';
+import type { InventoryItemConnectionResolvers, InventoryItemResolvers, LocationResolvers, SourceResolvers } from '../src/generated/graphql.js';
 
 export const InventoryItem: InventoryItemResolvers = {
   name: (item, _, ctx) => ctx.inventory.name(item),
@@ -15,4 +16,8 @@ export const InventoryItemConnection: InventoryItemConnectionResolvers = {
 
 export const Location: LocationResolvers = {
   codes: (l) => Object.entries(l.codes).map(([system, code]) => ({ system, code })),
+};
+
+export const Source: SourceResolvers = {
+  sync: async (s, _, ctx) => syncOf(s.name, await ctx.mirrors()),
 };

@@ -124,13 +124,44 @@ export const DOCUMENTS = command({
   },
 });
 
+export const FEEDS_DLQ = command({
+  name: 'inventory-graph feeds dlq',
+  usage: [
+    'inventory-graph feeds dlq list [--source S] [--limit N] [--after ID] [--json] [--config FILE]',
+    'inventory-graph feeds dlq replay (--all | --source S | --id N[,N...]) [--config FILE]',
+  ],
+  summary: 'Show feed messages that could not be applied (the dead-letter queue), or mark them to be applied again by the running gateway.',
+  details: `${CONFIG_FLAG}  --source S      one mirrored source's dead letters only
+  --limit N       list at most N (default 100, at most 10000)
+  --after ID      list those after this id (paging)
+  --json          list as JSON lines: id, source, feed, messageId, transportId, reason, attempts, receivedAt, replayRequestedAt, body
+  --id N[,N...]   replay these dead letters
+  --all           replay every dead letter
+A gateway serving the same store takes marked dead letters within a second and runs them through
+its feed again with its config as it is now (fix the config, restart, then replay): applied ones
+leave the queue, the rest stay with their new reason (\`list\` shows them).
+Exit codes: 0 done, 2 a usage or config error.
+`,
+  options: {
+    config: { type: 'string' },
+    source: { type: 'string' },
+    limit: { type: 'string' },
+    after: { type: 'string' },
+    json: { type: 'boolean' },
+    id: { type: 'string' },
+    all: { type: 'boolean' },
+  },
+  positionals: ['ACTION'],
+});
+
 export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>> = {
   skus: { import: SKUS_IMPORT },
+  feeds: { dlq: FEEDS_DLQ },
   keys: { create: KEYS_CREATE },
   config: { check: CONFIG_CHECK },
 };
 
-const ALL = [START, DEMO, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS];
+const ALL = [START, DEMO, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ];
 
 export const USAGE = `inventory-graph: one inventory truth over systems that disagree
 

@@ -6,7 +6,7 @@
  * Commands are loaded when run, so `--help` (src/cli/commands.ts) loads no driver nor server.
  */
 import { runCommand, UsageError } from './args.js';
-import { CONFIG_CHECK, DEMO, DOCUMENTS, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
+import { CONFIG_CHECK, DEMO, DOCUMENTS, FEEDS_DLQ, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
@@ -46,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (sub !== undefined && Object.hasOwn(group, sub) ? group[sub] : undefined) {
       case SKUS_IMPORT:
         return await runCommand(SKUS_IMPORT, argv.slice(2), async (a) => (await import('./sku-import.js')).skusImportCommand(a));
+      case FEEDS_DLQ:
+        return await runCommand(FEEDS_DLQ, argv.slice(2), async (a) => (await import('./feeds.js')).feedsDlqCommand(a));
       case KEYS_CREATE:
         return await runCommand(KEYS_CREATE, argv.slice(2), async (a) => (await import('./keys.js')).keysCreateCommand(a));
       case CONFIG_CHECK:

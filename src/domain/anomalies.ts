@@ -27,6 +27,11 @@ export function unmappedLocationAnomaly(source: string, code: string): NewAnomal
   };
 }
 
+/** A source reports a negative on-hand for a SKU at a location (a canonical location id). */
+export function negativeOnHandAnomaly(source: string | null, sku: string, location: string, onHand: number): NewAnomaly {
+  return { kind: 'NEGATIVE_ON_HAND', sku, location, source, detail: `${source ?? '?'} reports onHand ${onHand} for ${sku} at ${location}` };
+}
+
 export interface Anomaly extends NewAnomaly {
   id: string;
   code: string | null;

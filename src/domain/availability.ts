@@ -4,8 +4,9 @@
  *   available = max(0, onHand - committed - safetyStock)
  *
  * - A negative on-hand contributes 0 (to every total) and is flagged NEGATIVE_ON_HAND.
- * - A figure older than its source's `maxAgeSeconds` is flagged STALE; under the source's
- *   `exclude` policy it contributes 0.
+ * - A figure older than its source's `maxAgeSeconds` is flagged STALE, and so is one from a
+ *   mirror that has not been caught up with its source for longer than `maxLagSeconds`; under
+ *   the source's `exclude` policy it contributes 0.
  * - A figure from a lower-precedence source is flagged FALLBACK; one a failed source should
  *   have given is flagged SOURCE_UNAVAILABLE; one whose source sent an unusable record (not a
  *   number, absurd, dated in the future) is flagged INVALID_SOURCE_DATA.
@@ -22,6 +23,8 @@ export interface Provenance {
   /** The source whose figure is used; null when no source could answer. */
   source: string | null;
   asOf: Date | null;
+  /** Mirrored sources: when the mirror was last caught up with the source; null for a live read. */
+  heardAt: Date | null;
   stale: boolean;
   fallback: boolean;
   rule: string;
@@ -56,11 +59,15 @@ export interface Quantity {
   asOf: Date;
   /** From an older file snapshot, because the source's newest file was refused. */
   snapshotFallback?: boolean;
+  /** From a mirror last caught up with its source at this moment. */
+  heardAt?: Date;
 }
 
 /** Freshness policy of one source. */
 export interface SourcePolicy {
   maxAgeSeconds: number | undefined;
+  /** A mirrored source's `sync.maxLagSeconds`. */
+  maxLagSeconds?: number | undefined;
   stalePolicy: 'count' | 'exclude';
 }
 
@@ -84,12 +91,12 @@ export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: 
       available: 0,
       counted: false,
       flags,
-      provenance: { source: null, asOf: null, stale: false, fallback: d.fallback, rule: d.rule },
+      provenance: { source: null, asOf: null, heardAt: null, stale: false, fallback: d.fallback, rule: d.rule },
     };
   }
   const q = d.winner.value;
   const policy = policyOf(d.winner.source);
-  const stale = policy.maxAgeSeconds !== undefined && now.getTime() - q.asOf.getTime() > policy.maxAgeSeconds * 1000;
+  const stale = isStale(q, policy, now);
   if (stale) flags.push('STALE');
   // the figure still counts (it is the last good one); its freshness is judged by its asOf like any other
   if (q.snapshotFallback === true) flags.push('SNAPSHOT_FALLBACK');
@@ -104,8 +111,14 @@ export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: 
     available: usable ? Math.max(0, q.onHand - q.committed - location.safetyStock) : 0,
     counted: location.sellable && usable,
     flags,
-    provenance: { source: d.winner.source, asOf: q.asOf, stale, fallback: d.fallback, rule: d.rule },
+    provenance: { source: d.winner.source, asOf: q.asOf, heardAt: q.heardAt ?? null, stale, fallback: d.fallback, rule: d.rule },
   };
+}
+
+/** Older than the source's `maxAgeSeconds`, or from a mirror lagging more than its `maxLagSeconds`. */
+export function isStale(q: { asOf: Date; heardAt?: Date | undefined }, policy: SourcePolicy, now: Date): boolean {
+  if (policy.maxAgeSeconds !== undefined && now.getTime() - q.asOf.getTime() > policy.maxAgeSeconds * 1000) return true;
+  return q.heardAt !== undefined && policy.maxLagSeconds !== undefined && now.getTime() - q.heardAt.getTime() > policy.maxLagSeconds * 1000;
 }
 
 /** A SKU's totals over its counted locations; flags are the union of its locations' flags. */

@@ -18,6 +18,12 @@ export interface StockRecord {
    */
   snapshotFallback?: boolean;
   /**
+   * Set by a mirrored source (sync.mode: mirror): when the mirror was last known to be caught up
+   * with the source. A figure whose mirror has not been caught up for longer than the source's
+   * `maxLagSeconds` is STALE, whatever its asOf.
+   */
+  heardAt?: Date;
+  /**
    * Why the source's record cannot be used (a quantity that is not a whole number, an
    * unparseable asOf, ...), in words for an operator; the figures are then meaningless. The
    * domain drops such a record for its (sku, location), falls back along the precedence list,

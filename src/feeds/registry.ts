@@ -4,15 +4,14 @@
  * one entry below; the `satisfies` fails to compile while a kind the schema accepts has no factory.
  */
 import type { FeedConfig } from '../config/index.js';
+import { createPollFeed } from './poll.js';
 import type { Feed, FeedContext } from './types.js';
 
 export type FeedKind = FeedConfig['kind'];
 export type FeedFactory<K extends FeedKind> = (config: Extract<FeedConfig, { kind: K }>, ctx: FeedContext) => Feed;
 
 export const feedFactories = {
-  poll: () => {
-    throw new Error('poll: not built yet');
-  },
+  poll: (config, ctx) => createPollFeed(config, ctx),
   amqp: () => {
     throw new Error('amqp: not built yet');
   },

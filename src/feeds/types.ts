@@ -10,6 +10,8 @@
  * Feed kinds are the config's `sync.feeds[].kind` (src/config/schema.ts), each built by its
  * factory in src/feeds/registry.ts.
  */
+import type { Logger } from '../logger.js';
+import type { MirrorControl } from './mirror.js';
 
 /** One message as a transport delivered it, before parsing. */
 export interface Delivery {
@@ -76,7 +78,7 @@ export interface FeedContext {
   source: string;
   /** Where a message feed hands what it receives. */
   sink: ChangeSink;
-  logger: import('../logger.js').Logger;
+  logger: Logger;
   /** For `poll`: the mirror it refreshes from the live source (src/feeds/mirror.ts). */
-  mirror: import('./mirror.js').MirrorControl;
+  mirror: MirrorControl;
 }

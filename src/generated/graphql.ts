@@ -87,6 +87,33 @@ export type BreakerState =
   /** Reads fail fast (`circuit open`) until `sources.X.breaker.resetAfterMs` has passed. */
   | 'OPEN';
 
+/** A feed that keeps a mirrored source current. */
+export type Feed = {
+  __typename?: 'Feed';
+  /** Changes applied since this instance started (poll: codes read again). */
+  applied: Scalars['Float']['output'];
+  /** Changes applied per second, lately. */
+  appliedPerSecond: Scalars['Float']['output'];
+  /** Connected to its broker (poll: its last read worked). */
+  connected: Scalars['Boolean']['output'];
+  /** Messages sent to the dead-letter queue, since this instance started. */
+  deadLetters: Scalars['Float']['output'];
+  /** Messages dropped as already applied (the same id), since this instance started. */
+  duplicates: Scalars['Float']['output'];
+  /** When the feed was last known caught up with its source. */
+  heardAt?: Maybe<Scalars['DateTime']['output']>;
+  /** `poll`, `amqp`, `nats` or `webhook`. */
+  kind: Scalars['String']['output'];
+  lagSeconds?: Maybe<Scalars['Float']['output']>;
+  /** The last error, in words; null when healthy. */
+  lastError?: Maybe<Scalars['String']['output']>;
+  /** Poll feeds: when the last full resync ended, and how long it took in ms. */
+  lastFullResyncAt?: Maybe<Scalars['DateTime']['output']>;
+  lastFullResyncMs?: Maybe<Scalars['Int']['output']>;
+  /** `<source>/<kind>`, e.g. `wms/poll`. */
+  name: Scalars['String']['output'];
+};
+
 export type FulfillmentPlan = {
   __typename?: 'FulfillmentPlan';
   /** Every line is assigned in full. */
@@ -168,6 +195,11 @@ export type LocationCode = {
   code: Scalars['String']['output'];
   system: Scalars['String']['output'];
 };
+
+export type MirrorState =
+  | 'CURRENT'
+  | 'LAGGING'
+  | 'LOADING';
 
 /** An amount of money, exact. */
 export type Money = {
@@ -269,11 +301,13 @@ export type Provenance = {
   asOf?: Maybe<Scalars['DateTime']['output']>;
   /** A higher-precedence source was passed over (it failed or had no record). */
   fallback: Scalars['Boolean']['output'];
+  /** A mirrored source (`sync.mode: mirror`): when the mirror was last known to be caught up with the source. Null for a figure read live. */
+  heardAt?: Maybe<Scalars['DateTime']['output']>;
   /** The rule that chose the source, e.g. `quantity: wms > erp (wms: no record)`. */
   rule: Scalars['String']['output'];
   /** The source whose figure is used; null when every source that could answer failed. */
   source?: Maybe<Scalars['String']['output']>;
-  /** Older than the source's `maxAgeSeconds`. */
+  /** Older than the source's `maxAgeSeconds`, or from a mirror not caught up for longer than its `maxLagSeconds`. */
   stale: Scalars['Boolean']['output'];
 };
 
@@ -629,6 +663,8 @@ export type Source = {
   status: SourceStatus;
   /** Reads that succeeded since this instance started. */
   successCount: Scalars['Int']['output'];
+  /** How it is read: live on every request, or mirrored in memory and kept current by feeds (`sources.X.sync`). */
+  sync: SourceSync;
   /** The deadline of one read, in ms (`sources.X.timeoutMs`). */
   timeoutMs: Scalars['Int']['output'];
 };
@@ -653,6 +689,32 @@ export type SourceStatus =
   | 'DEGRADED'
   | 'DOWN'
   | 'UP';
+
+/** How a source is read (`sources.X.sync`). */
+export type SourceSync = {
+  __typename?: 'SourceSync';
+  /** Messages waiting in the dead-letter queue (`inventory-graph feeds dlq list`). */
+  deadLetters?: Maybe<Scalars['Int']['output']>;
+  /** What keeps the mirror current. */
+  feeds: Array<Feed>;
+  /** When the mirror was last known caught up with the source (its oldest feed); null: live, or not loaded yet. */
+  heardAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Seconds since `heardAt`. */
+  lagSeconds?: Maybe<Scalars['Float']['output']>;
+  /** When the last full load (or resync) ended, and how long it took in ms. */
+  lastLoadAt?: Maybe<Scalars['DateTime']['output']>;
+  lastLoadMs?: Maybe<Scalars['Int']['output']>;
+  /** Past this lag the source's figures are STALE (or read live, `onLag: live`); null: never. */
+  maxLagSeconds?: Maybe<Scalars['Int']['output']>;
+  /** Bytes the packed records take, approximately. */
+  memoryBytes?: Maybe<Scalars['Float']['output']>;
+  /** `live`: every request reads the source; `mirror`: requests read memory, kept current by `feeds`. */
+  mode: SyncMode;
+  /** Records held in memory. */
+  records?: Maybe<Scalars['Int']['output']>;
+  /** Mirrors only: LOADING (reads go to the source until the first load ends), CURRENT, or LAGGING past `maxLagSeconds`. */
+  state?: Maybe<MirrorState>;
+};
 
 export type StockFlag =
   /** The figure comes from a lower-precedence source. */
@@ -697,6 +759,10 @@ export type StockLevel = {
   /** Units held back at this location (`locations[].safetyStock`). */
   safetyStock: Scalars['Int']['output'];
 };
+
+export type SyncMode =
+  | 'LIVE'
+  | 'MIRROR';
 
 /** What one system says at one (sku, location), against the authoritative figure. */
 export type SystemQuantity = {
@@ -829,6 +895,7 @@ export type ResolversTypes = ResolversObject<{
   BreakerState: BreakerState;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
+  Feed: ResolverTypeWrapper<Feed>;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   FulfillmentPlan: ResolverTypeWrapper<FulfillmentPlanModel>;
   GapReason: GapReason;
@@ -840,6 +907,7 @@ export type ResolversTypes = ResolversObject<{
   InventoryItemEdge: ResolverTypeWrapper<Omit<InventoryItemEdge, 'node'> & { node: ResolversTypes['InventoryItem'] }>;
   Location: ResolverTypeWrapper<LocationModel>;
   LocationCode: ResolverTypeWrapper<LocationCode>;
+  MirrorState: MirrorState;
   Money: ResolverTypeWrapper<MoneyModel>;
   Movement: ResolverTypeWrapper<MovementModel>;
   MovementKind: MovementKind;
@@ -868,9 +936,11 @@ export type ResolversTypes = ResolversObject<{
   Source: ResolverTypeWrapper<SourceModel>;
   SourcePool: ResolverTypeWrapper<SourcePool>;
   SourceStatus: SourceStatus;
+  SourceSync: ResolverTypeWrapper<SourceSync>;
   StockFlag: StockFlag;
   StockLevel: ResolverTypeWrapper<StockLevelModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SyncMode: SyncMode;
   SystemQuantity: ResolverTypeWrapper<SystemQuantityModel>;
   UnfulfilledLine: ResolverTypeWrapper<UnfulfilledLine>;
   UnfulfilledReason: UnfulfilledReason;
@@ -884,6 +954,7 @@ export type ResolversParentTypes = ResolversObject<{
   Boolean: Scalars['Boolean']['output'];
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
+  Feed: Feed;
   Float: Scalars['Float']['output'];
   FulfillmentPlan: FulfillmentPlanModel;
   GeoPointInput: GeoPointInput;
@@ -916,6 +987,7 @@ export type ResolversParentTypes = ResolversObject<{
   SkuAlias: SkuAlias;
   Source: SourceModel;
   SourcePool: SourcePool;
+  SourceSync: SourceSync;
   StockLevel: StockLevelModel;
   String: Scalars['String']['output'];
   SystemQuantity: SystemQuantityModel;
@@ -987,6 +1059,21 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export interface DecimalScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Decimal'], any> {
   name: 'Decimal';
 }
+
+export type FeedResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Feed'] = ResolversParentTypes['Feed']> = ResolversObject<{
+  applied?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  appliedPerSecond?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  connected?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  deadLetters?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  duplicates?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  heardAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lagSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastFullResyncAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastFullResyncMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
 
 export type FulfillmentPlanResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['FulfillmentPlan'] = ResolversParentTypes['FulfillmentPlan']> = ResolversObject<{
   complete?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1075,6 +1162,7 @@ export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends R
 export type ProvenanceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Provenance'] = ResolversParentTypes['Provenance']> = ResolversObject<{
   asOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   fallback?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  heardAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1209,6 +1297,7 @@ export type SourceResolvers<ContextType = GatewayContext, ParentType extends Res
   stalePolicy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SourceStatus'], ParentType, ContextType>;
   successCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sync?: Resolver<ResolversTypes['SourceSync'], ParentType, ContextType>;
   timeoutMs?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
@@ -1218,6 +1307,20 @@ export type SourcePoolResolvers<ContextType = GatewayContext, ParentType extends
   pendingCreates?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   size?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   used?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type SourceSyncResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SourceSync'] = ResolversParentTypes['SourceSync']> = ResolversObject<{
+  deadLetters?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  feeds?: Resolver<Array<ResolversTypes['Feed']>, ParentType, ContextType>;
+  heardAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lagSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  lastLoadAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastLoadMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  maxLagSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  memoryBytes?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+  mode?: Resolver<ResolversTypes['SyncMode'], ParentType, ContextType>;
+  records?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+  state?: Resolver<Maybe<ResolversTypes['MirrorState']>, ParentType, ContextType>;
 }>;
 
 export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['StockLevel'] = ResolversParentTypes['StockLevel']> = ResolversObject<{
@@ -1263,6 +1366,7 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Availability?: AvailabilityResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
+  Feed?: FeedResolvers<ContextType>;
   FulfillmentPlan?: FulfillmentPlanResolvers<ContextType>;
   InventoryItem?: InventoryItemResolvers<ContextType>;
   InventoryItemConnection?: InventoryItemConnectionResolvers<ContextType>;
@@ -1289,6 +1393,7 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   SkuAlias?: SkuAliasResolvers<ContextType>;
   Source?: SourceResolvers<ContextType>;
   SourcePool?: SourcePoolResolvers<ContextType>;
+  SourceSync?: SourceSyncResolvers<ContextType>;
   StockLevel?: StockLevelResolvers<ContextType>;
   SystemQuantity?: SystemQuantityResolvers<ContextType>;
   UnfulfilledLine?: UnfulfilledLineResolvers<ContextType>;

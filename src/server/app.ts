@@ -11,10 +11,11 @@ import type { Config, SourceConfig } from '../config/index.js';
 import type { AnomalyWebhook } from '../events/anomaly-webhook.js';
 import type { PrecedenceStrategy } from '../domain/precedence.js';
 import type { RoutingPolicy } from '../domain/routing.js';
-import type { Logger } from '../logger.js';
+import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
 import type { SourceHealthRegistry } from '../sources/health.js';
-import { createRuntime } from '../service/runtime.js';
+import { createFeedStatus } from '../feeds/status.js';
+import { createRuntime, type Runtime } from '../service/runtime.js';
 import type { Store } from '../store/index.js';
 import type { SourceInfo } from './context.js';
 import { createExplorer, type ExplorerOptions } from './explorer.js';
@@ -53,6 +54,10 @@ export interface App {
   /** The Prometheus registry behind /metrics (src/server/metrics.ts). */
   metrics: Metrics;
   http: Server;
+  /** Resolves when every mirrored source's first load has ended (well or not: see /status). */
+  mirrorsLoaded: Promise<void>;
+  /** The runtime the app serves (mirrors, feeds, sinks). */
+  runtime: Runtime;
   /** Starts listening; resolves with the bound URL of /graphql. */
   listen(port?: number, host?: string): Promise<string>;
   /**
@@ -68,7 +73,15 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   // the registry, also feeding /metrics and /status with every read
   const health = new ObservedHealthRegistry(o.now);
   // a locked SQLite store fails a statement at once instead of freezing the process (src/store/index.ts)
-  const runtime = await createRuntime(config, { logger: o.logger, health, busyTimeoutMs: 0, precedence: o.precedence, routing: o.routing, now: o.now });
+  const runtime = await createRuntime(config, {
+    logger: o.logger,
+    health,
+    busyTimeoutMs: 0,
+    precedence: o.precedence,
+    routing: o.routing,
+    now: o.now,
+    mirrors: true,
+  });
   const { store, connectors, webhook } = runtime;
   const sources: SourceInfo[] = [...connectors.values()].map((c) => {
     const s = config.sources[c.name] as SourceConfig;
@@ -80,9 +93,17 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
 
   // a source that is down at start-up is reported, never fatal: it may come back
   await runtime.pingSources();
+  // mirrors load in the background (progress in the log); their sources are read live meanwhile
+  const mirrorsLoaded = runtime.startMirrors().catch((e: unknown) => o.logger.error('mirrors could not start', errorFields(e)));
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
-  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, now: o.now });
+  const mirrors = createFeedStatus({
+    mirrors: runtime.mirrors,
+    feeds: runtime.feeds,
+    store,
+    maxLagSeconds: (source) => config.sources[source]?.sync.maxLagSeconds,
+  });
+  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 
@@ -129,6 +150,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
           return (forRequest ??= reconciliation(diagnostics));
         },
         anomalyWorkflow,
+        mirrors,
       };
     },
     explorer: config.server.explorer ? createExplorer(explorerOptions) : undefined,
@@ -153,6 +175,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     webhook,
     metrics,
     http,
+    mirrorsLoaded,
+    runtime,
     listen(port = config.server.port, host = config.server.host) {
       return new Promise((resolve, reject) => {
         http.once('error', reject);

@@ -8,6 +8,7 @@ import type { InventoryService } from '../service/inventory-service.js';
 import type { SourceHealthRegistry } from '../sources/health.js';
 import type { ReconciliationApi } from '../service/reconciliation-api.js';
 import type { AnomalyWorkflow } from '../service/anomaly-workflow.js';
+import type { MirrorView } from '../feeds/status.js';
 import type { Principal } from './auth.js';
 import type { RequestDiagnostics } from './diagnostics.js';
 
@@ -32,4 +33,6 @@ export interface GatewayContext {
   /** Reconciliation for this request; its statements and failures go into the same diagnostics. */
   reconciliation: ReconciliationApi;
   anomalyWorkflow: AnomalyWorkflow;
+  /** Mirrored sources and their feeds, as /status shows them (src/feeds/status.ts). */
+  mirrors(): Promise<MirrorView[]>;
 }

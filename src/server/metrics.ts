@@ -289,6 +289,62 @@ export function createMetrics(o: MetricsOptions): Metrics {
   perSource('inventory_graph_source_reads_in_flight', 'Reads running against the source now', (s) => s.inFlight);
   perSource('inventory_graph_source_reads_queued', "Reads waiting for a slot of the source's bulkhead", (s) => s.queued);
 
+  // mirrored sources and their feeds (src/feeds/status.ts), from the same collection
+  const perMirror = (name: string, help: string, value: (m: StatusData['mirrors'][number]) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['source'] as const,
+      registers: [registry],
+      async collect() {
+        const d = await data();
+        this.reset();
+        for (const m of d.mirrors) {
+          const v = value(m);
+          if (v !== null) this.set({ source: m.source }, v);
+        }
+      },
+    });
+  perMirror(
+    'inventory_graph_mirror_lag_seconds',
+    'Seconds since a mirrored source was last known caught up with its source (its oldest feed)',
+    (m) => m.lagSeconds,
+  );
+  perMirror('inventory_graph_mirror_records', 'Records a mirrored source holds in memory', (m) => m.records);
+  perMirror('inventory_graph_mirror_memory_bytes', "Bytes a mirrored source's packed records take, approximately", (m) => m.memoryBytes);
+  perMirror('inventory_graph_mirror_state', 'Mirror state: 0 current, 1 loading (reads go live), 2 lagging past maxLagSeconds', (m) =>
+    m.state === 'current' ? 0 : m.state === 'loading' ? 1 : 2,
+  );
+  perMirror('inventory_graph_mirror_dead_letters', 'Feed messages of the source waiting in the dead-letter queue', (m) => m.deadLetters);
+  perMirror('inventory_graph_mirror_last_load_duration_seconds', 'How long the last full load (or resync) of the mirror took', (m) =>
+    m.lastLoad === null ? null : m.lastLoad.durationMs / 1000,
+  );
+  const perFeed = (name: string, help: string, value: (f: StatusData['mirrors'][number]['feeds'][number]) => number | null, counter = false) => {
+    const Kind = counter ? Counter : Gauge;
+    return new Kind({
+      name,
+      help,
+      labelNames: ['feed', 'kind'] as const,
+      registers: [registry],
+      async collect() {
+        const d = await data();
+        this.reset();
+        for (const m of d.mirrors)
+          for (const f of m.feeds) {
+            const v = value(f);
+            if (v === null) continue;
+            if (this instanceof Counter) this.inc({ feed: f.name, kind: f.kind }, v);
+            else this.set({ feed: f.name, kind: f.kind }, v);
+          }
+      },
+    });
+  };
+  perFeed('inventory_graph_feed_lag_seconds', 'Seconds since the feed was last known caught up with its source', (f) => f.lagSeconds);
+  perFeed('inventory_graph_feed_connected', 'Whether the feed is connected to its broker (poll: its last read worked)', (f) => (f.connected ? 1 : 0));
+  perFeed('inventory_graph_feed_changes_applied_total', 'Changes the feed applied (poll: codes read again)', (f) => f.applied, true);
+  perFeed('inventory_graph_feed_duplicates_total', 'Messages dropped as already applied (same id)', (f) => f.duplicates, true);
+  perFeed('inventory_graph_feed_dead_letters_total', 'Messages the feed could not apply, sent to the dead-letter queue', (f) => f.deadLetters, true);
+
   new Gauge({
     name: 'inventory_graph_anomalies_open',
     help: 'Open anomalies by kind and status (OPEN, or ACKNOWLEDGED: someone is on it, still open)',

@@ -30,6 +30,7 @@ import type { ReconciliationRun, ReconciliationStore } from '../store/reconcilia
 import { allows, type AuthResult, type Principal } from './auth.js';
 import { htmlPageHeaders, type StaticResponse } from './explorer.js';
 import type { Metrics, MinuteCounts, ObservedHealthRegistry } from './metrics.js';
+import type { MirrorView } from '../feeds/status.js';
 
 export interface SourceView {
   name: string;
@@ -88,6 +89,8 @@ export interface StatusData {
     /** Up to 10 completed runs, oldest first. */
     trend: Array<{ id: string; finishedAt: string | null; lines: number; discrepancies: number; absUnexplained: number }>;
   } | null;
+  /** Mirrored sources (`sync.mode: mirror`) and their feeds; empty when every source is read live. */
+  mirrors: MirrorView[];
   /** What could not be collected, in words. */
   problems: string[];
 }
@@ -97,6 +100,8 @@ export interface StatusDeps {
   /** The store's anomalies, counted open and acknowledged by kind. */
   anomalies: Pick<AnomalyStore, 'openCounts'>;
   runs: ReconciliationStore;
+  /** Mirrored sources and their feeds (src/feeds/status.ts); none when absent. */
+  mirrors?: () => Promise<MirrorView[]>;
   now?: () => Date;
   /** How long a finished collection is reused, in ms. Defaults to 0: only calls made while one runs share it (a scrape's gauges). */
   reuseMs?: number;
@@ -126,7 +131,7 @@ export function createStatusCollector(d: StatusDeps): () => Promise<StatusData> 
 
 async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<StatusData> {
   const problems: string[] = [];
-  const [anomalies, runs] = await Promise.all([
+  const [anomalies, runs, mirrors] = await Promise.all([
     within(openAnomalies(d.anomalies), timeoutMs).catch(() => {
       problems.push('The store did not answer: open anomalies are not shown.');
       return null;
@@ -134,6 +139,10 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
     within(d.runs.list(12), timeoutMs).catch(() => {
       problems.push('The store did not answer: reconciliation runs are not shown.');
       return null;
+    }),
+    within(d.mirrors?.() ?? Promise.resolve([]), timeoutMs).catch(() => {
+      problems.push('Mirrored sources could not be looked at.');
+      return [];
     }),
   ]);
   return {
@@ -176,6 +185,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
     }),
     anomalies,
     reconciliation: runs === null ? null : summariseRuns(runs),
+    mirrors,
     problems,
   };
 }
@@ -491,6 +501,32 @@ function sourceRow(s: SourceView, now: number): string {
 </tr>`;
 }
 
+function mirrorsSection(mirrors: readonly MirrorView[]): string {
+  if (mirrors.length === 0) return '';
+  const rows = mirrors
+    .map((m) => {
+      const lag = m.lagSeconds === null ? 'never' : duration(Math.round(m.lagSeconds));
+      const state = `<span class="${m.state === 'lagging' ? 'bad' : m.state === 'loading' ? 'warn' : 'good'}">${e(m.state)}</span>`;
+      const feeds = m.feeds
+        .map(
+          (f) =>
+            `<div data-feed="${e(f.name)}">${e(f.kind)}: <span class="${f.connected ? 'good' : 'bad'}">${f.connected ? 'connected' : 'disconnected'}</span>, lag ${e(
+              f.lagSeconds === null ? 'never caught up' : duration(Math.round(f.lagSeconds)),
+            )}, ${n(f.applied)} applied (${f.appliedPerSecond}/s), ${n(f.duplicates)} duplicates, ${n(f.deadLetters)} dead letters${
+              f.lastFullResync === null ? '' : `, last full resync ${e(f.lastFullResync.at)} (${n(f.lastFullResync.durationMs)} ms)`
+            }${f.lastError === null ? '' : `<div class="err">${e(f.lastError)}</div>`}</div>`,
+        )
+        .join('');
+      return `<tr data-mirror="${e(m.source)}"><td><strong>${e(m.source)}</strong></td><td>${state}${m.loadError === null ? '' : `<div class="err">${e(m.loadError)}</div>`}</td><td>${e(lag)}${m.maxLagSeconds === null ? '' : `<div class="small">max ${e(duration(m.maxLagSeconds))}</div>`}</td><td class="num">${n(m.records)}<div class="small">${n(Math.round(m.memoryBytes / 1048576))} MiB</div></td><td class="num">${m.deadLetters === null ? '?' : n(m.deadLetters)}</td><td>${feeds || '<span class="small">no feeds: the load only</span>'}</td></tr>`;
+    })
+    .join('\n');
+  return `<h2>Mirrored sources</h2>
+<table><thead><tr><th>source</th><th>mirror</th><th>lag</th><th class="num">records</th><th class="num">dead letters</th><th>feeds</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>`;
+}
+
 function anomaliesSection(a: StatusData['anomalies']): string {
   if (a === null) return '<p class="small">Not available (the store did not answer).</p>';
   if (a.byKind.length === 0) return '<p class="good">No open anomalies.</p>';
@@ -609,6 +645,7 @@ ${d.sources.map((s) => sourceRow(s, now)).join('\n')}
 </tbody>
 </table>
 <div class="legend"><span><span class="sw ok"></span>answered</span><span><span class="sw bad"></span>failed</span><span><span class="sw idle"></span>refused (breaker open or queue full)</span><span>the black mark on a freshness bar is the source's max age</span></div>
+${mirrorsSection(d.mirrors)}
 <div class="row2">
 <section><h2>Open anomalies by kind</h2>
 ${anomaliesSection(d.anomalies)}

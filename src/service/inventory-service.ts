@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
-import { unmappedLocationAnomaly, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
+import { negativeOnHandAnomaly, unmappedLocationAnomaly, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
@@ -207,13 +207,7 @@ export function createInventoryService(deps: InventoryDeps) {
             if (level === undefined) continue;
             levels.push(level);
             if (level.flags.includes('NEGATIVE_ON_HAND')) {
-              anomalies.push({
-                kind: 'NEGATIVE_ON_HAND',
-                sku: sku.sku,
-                location: location.id,
-                source: level.provenance.source,
-                detail: `${level.provenance.source ?? '?'} reports onHand ${level.onHand} for ${sku.sku} at ${location.id}`,
-              });
+              anomalies.push(negativeOnHandAnomaly(level.provenance.source, sku.sku, location.id, level.onHand));
             }
           }
           answers.set(sku.sku, summarize(sku.sku, levels));
@@ -280,9 +274,16 @@ export function createInventoryService(deps: InventoryDeps) {
         const q = m.get(location.id);
         if (q === 'invalid') continue;
         const fromFallback = r.snapshotFallback === true || q?.snapshotFallback === true ? { snapshotFallback: true } : {};
-        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback });
+        const heard = r.heardAt !== undefined ? { heardAt: r.heardAt } : {};
+        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback, ...heard });
         else
-          m.set(location.id, { onHand: q.onHand + r.onHand, committed: q.committed + r.committed, asOf: r.asOf < q.asOf ? r.asOf : q.asOf, ...fromFallback });
+          m.set(location.id, {
+            onHand: q.onHand + r.onHand,
+            committed: q.committed + r.committed,
+            asOf: r.asOf < q.asOf ? r.asOf : q.asOf,
+            ...fromFallback,
+            ...heard,
+          });
       }
       return m;
     }

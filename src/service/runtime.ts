@@ -27,6 +27,10 @@ import { createAnomalyWorkflow } from './anomaly-workflow.js';
 import { createInventoryService, type SourceSettings } from './inventory-service.js';
 import { createReconciler } from './reconciler.js';
 import { createReconciliationApi } from './reconciliation-api.js';
+import { createMirror, type MirroredConnector } from '../feeds/mirror.js';
+import { createFeed } from '../feeds/registry.js';
+import { createChangeWatch, createSink, type SourceSink } from '../feeds/sink.js';
+import type { Feed } from '../feeds/types.js';
 
 export interface RuntimeOptions {
   logger: Logger;
@@ -42,6 +46,11 @@ export interface RuntimeOptions {
   precedence?: PrecedenceStrategy;
   /** Replaces the Default routing policy. */
   routing?: RoutingPolicy;
+  /**
+   * Build the mirrors of sources with `sync.mode: mirror` and their feeds (the server). Without
+   * it every source is read live (the reconcile CLI: a whole-catalogue run reads the sources).
+   */
+  mirrors?: boolean;
   now?: () => Date;
 }
 
@@ -64,6 +73,19 @@ export interface Runtime {
   /** A reconciler over the whole set of sources (src/service/reconciler.ts). */
   reconciler(): ReturnType<typeof createReconciler>;
   anomalyWorkflow(): ReturnType<typeof createAnomalyWorkflow>;
+  /** Mirrored sources, by name (their connectors in `connectors` read through them). */
+  mirrors: ReadonlyMap<string, MirroredConnector>;
+  /** Every feed of every mirrored source, in config order. */
+  feeds: readonly Feed[];
+  /** Each mirrored source's sink, which its message feeds hand their deliveries to. */
+  sinks: ReadonlyMap<string, SourceSink>;
+  /**
+   * Loads every mirror (a poll feed loads its own) and starts the feeds, the re-driving of dead
+   * letters marked for replay (every second) and the pruning of the dedupe window. Resolves when
+   * every first load has ended, well or not (a failed load is logged and retried by its feed, or
+   * every 30 s; reads stay live meanwhile).
+   */
+  startMirrors(): Promise<void>;
   /** Pings every source; a source that does not answer is logged, never fatal (it may come back). */
   pingSources(): Promise<void>;
   /**
@@ -116,11 +138,38 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   const hook = config.anomalies.webhook;
   const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger });
   if (webhook !== undefined) store.anomalies.onOpened((opened) => webhook.notify(opened));
-  const files = fileEventsFor(store, logger);
+  const locations = new LocationIndex(config.locations);
+  const mirrors = new Map<string, MirroredConnector>();
+  const feeds: Feed[] = [];
+  const sinks = new Map<string, SourceSink>();
+  const fileEvents = fileEventsFor(store, logger);
+  const files: FileSourceEvents = {
+    ...fileEvents,
+    loaded(l) {
+      fileEvents.loaded?.(l);
+      // the 3PL's new file is the new base: the picks kept since are replayed over it
+      void mirrors.get(l.source)?.mirror.rebase(l.asOf);
+    },
+  };
   const connectors = new Map<string, Connector>();
   const settings = new Map<string, SourceSettings>();
   for (const [name, s] of Object.entries(config.sources)) {
-    const bare = createConnector(name, s, { files });
+    let bare = createConnector(name, s, { files });
+    if (o.mirrors === true && s.sync.mode === 'mirror') {
+      const watch = createChangeWatch({ source: name, store, locations, skuCodes: s.skuCodes, logger });
+      const m = createMirror(bare, {
+        sync: s.sync,
+        locations,
+        logger,
+        replay: () => store.feeds.replay(name, 0),
+        onNegative: (t) => void watch.negatives(t),
+      });
+      const sink = createSink({ mirror: m.mirror, store, watch, logger });
+      mirrors.set(name, m);
+      sinks.set(name, sink);
+      for (const f of s.sync.feeds) feeds.push(createFeed(f, { source: name, sink, logger, mirror: m.mirror }));
+      bare = m;
+    }
     // every kind of connector gets the same deadline, breaker, bulkhead and retry
     const c =
       o.health === false
@@ -131,11 +180,58 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
             policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
           });
     connectors.set(name, c);
-    settings.set(name, { maxAgeSeconds: s.maxAgeSeconds, stalePolicy: s.stalePolicy, skuCodes: s.skuCodes });
+    settings.set(name, {
+      maxAgeSeconds: s.maxAgeSeconds,
+      stalePolicy: s.stalePolicy,
+      skuCodes: s.skuCodes,
+      ...(mirrors.has(name) ? { maxLagSeconds: s.sync.maxLagSeconds } : {}),
+    });
   }
-  const locations = new LocationIndex(config.locations);
   const precedence = o.precedence ?? new DefaultPrecedenceStrategy(config.precedence);
   const maxSkusPerQuery = config.server.maxSkusPerQuery;
+
+  const timers: NodeJS.Timeout[] = [];
+  let stopping = false;
+  /** Loads one mirror whose feeds do not (no poll feed), again every 30 s until it succeeds. */
+  async function loadUntilLoaded(m: MirroredConnector): Promise<void> {
+    while (!stopping) {
+      try {
+        await m.mirror.load();
+        return;
+      } catch {
+        await new Promise<void>((resolve) => timers.push(setTimeout(resolve, 30_000)));
+      }
+    }
+  }
+  async function startMirrors(): Promise<void> {
+    const loads: Promise<void>[] = [];
+    for (const [name, m] of mirrors) {
+      const own = feeds.filter((f) => f.name.startsWith(`${name}/`));
+      const poll = own.find((f) => f.kind === 'poll');
+      if (poll === undefined) loads.push(loadUntilLoaded(m));
+      // message feeds start at once: what they receive before the load is durable and replayed by it
+      for (const f of own) if (f !== poll) await f.start();
+      if (poll !== undefined) loads.push(poll.start());
+    }
+    if (mirrors.size > 0) {
+      const redrive = setInterval(() => {
+        for (const [name, sink] of sinks)
+          sink.redrive().catch((e: unknown) => logger.warn('could not re-drive dead letters', { source: name, ...errorFields(e) }));
+      }, 1000);
+      const prune = setInterval(() => {
+        for (const [name] of mirrors) {
+          const windowMs = (config.sources[name]?.sync.dedupeWindowSeconds ?? 86_400) * 1000;
+          store.feeds
+            .prune(name, Date.now() - windowMs)
+            .catch((e: unknown) => logger.warn('could not prune applied feed changes', { source: name, ...errorFields(e) }));
+        }
+      }, 600_000);
+      redrive.unref();
+      prune.unref();
+      timers.push(redrive, prune);
+    }
+    await Promise.all(loads);
+  }
 
   let closed: Promise<void> | undefined;
   return {
@@ -166,6 +262,10 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now }),
     reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
+    mirrors,
+    feeds,
+    sinks,
+    startMirrors,
     async pingSources() {
       await Promise.all(
         [...connectors.values()].map((c) =>
@@ -175,6 +275,10 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     },
     close({ flushMs }) {
       closed ??= (async () => {
+        stopping = true;
+        for (const t of timers) clearTimeout(t);
+        // feeds first: what they received and did not acknowledge is delivered again
+        await Promise.all(feeds.map((f) => f.close().catch((e: unknown) => logger.warn('feed did not close cleanly', { feed: f.name, ...errorFields(e) }))));
         await Promise.all([...connectors.values()].map((c) => c.close()));
         await store.anomalies.flush(flushMs);
         await webhook?.drain(flushMs);

@@ -64,6 +64,12 @@ export class LoadShedError extends Error {
   }
 }
 
+/** A code whose change column was read by `changedCodes`, with that column's value as the driver gave it. */
+export interface ChangedRow {
+  code: string;
+  changed: unknown;
+}
+
 export interface Connector {
   /** The source's name in the config (`wms`, `erp`, ...). */
   readonly name: string;
@@ -83,9 +89,17 @@ export interface Connector {
   /**
    * The source's distinct stock codes in its own order, `limit` at a time, after the code
    * `after` (exclusive; null for the first page): how orphan codes (codes no canonical SKU
-   * maps) are found without reading a whole system into memory. One statement per page.
+   * maps) are found without reading a whole system into memory, and how a mirror loads a
+   * source (src/feeds/mirror.ts). `entity`: whose mapping to list (default stock). One statement per page.
    */
-  listCodes?(after: string | null, limit: number, meter?: StatementMeter): Promise<string[]>;
+  listCodes?(after: string | null, limit: number, meter?: StatementMeter, entity?: 'stock' | 'cost' | 'items'): Promise<string[]>;
+  /**
+   * Stock codes changed since `since` by the change column `column` (a poll feed's
+   * `changedSince`), in (changed, code) order after `after`, `limit` rows a statement.
+   */
+  changedCodes?(column: string, since: unknown, after: ChangedRow | null, limit: number, meter?: StatementMeter): Promise<ChangedRow[]>;
+  /** The newest value of the change column `column` (null: no rows): where a poll starts. */
+  latestChange?(column: string, meter?: StatementMeter): Promise<unknown>;
   /** Verifies the source can be reached (used at start-up and by readiness checks). */
   ping(options?: ReadOptions): Promise<void>;
   /** Connection pool counters, for the health registry and tests; absent when the source has no pool. */

@@ -365,7 +365,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   };
   if (inner.listCodes !== undefined) {
     const list = inner.listCodes.bind(inner);
-    wrapped.listCodes = (after, limit, meter) => guarded('listCodes', () => list(after, limit, meter));
+    wrapped.listCodes = (after, limit, meter, entity) => guarded('listCodes', () => list(after, limit, meter, entity));
   }
   return wrapped;
 }

@@ -19,7 +19,7 @@ import {
   type StockRecord,
 } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
-import { LoadShedError, startsTooLate, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
+import { LoadShedError, startsTooLate, type ChangedRow, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
 import type { PoolStats } from './health.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
@@ -146,9 +146,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     return p !== undefined && p.numUsed() + p.numPendingAcquires() >= p.max;
   }
 
-  /** Distinct stock codes in byte order, a page at a time: one statement per page. */
-  async function listCodes(after: string | null, limit: number, meter?: StatementMeter): Promise<string[]> {
-    const m = config.stock;
+  /** Distinct codes of an entity's mapping (stock unless told) in byte order, a page at a time: one statement per page. */
+  async function listCodes(after: string | null, limit: number, meter?: StatementMeter, entity: 'stock' | 'cost' | 'items' = 'stock'): Promise<string[]> {
+    const m = config[entity];
     if (m === undefined) return [];
     const mysql = config.client === 'mysql2';
     const inner: Knex.QueryBuilder = m.query !== undefined ? db.from(db.raw(`(${m.query.replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
@@ -163,9 +163,51 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       .limit(limit)
       .timeout(config.timeoutMs, { cancel: mysql });
     if (after !== null) q.whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [col, after]);
-    meter?.statement(name, 'stock');
+    meter?.statement(name, entity);
     const rows = (await q) as { code: unknown }[];
     return rows.map((r) => (Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code)));
+  }
+
+  /**
+   * Stock codes whose `column` (the poll feed's `changedSince`) is at or after `since` (a value
+   * as an earlier call returned it; null: all), in (changed, code) order, after the key `after`,
+   * `limit` rows at a time; a code with several rows (bins) may come more than once. One statement.
+   */
+  async function changedCodes(column: string, since: unknown, after: ChangedRow | null, limit: number, meter?: StatementMeter): Promise<ChangedRow[]> {
+    const m = config.stock;
+    if (m === undefined) return [];
+    const byQuery = m.query !== undefined;
+    const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
+    if (!byQuery) applyWhere(q, m.where);
+    const sku = byQuery ? 'sku' : (m.columns?.sku as string);
+    const key = mysql ? 'cast(?? as binary)' : '??';
+    q.select(db.raw(`${key} as ??`, [sku, 'code']), db.raw('?? as ??', [column, 'changed']))
+      .whereNotNull(column)
+      .orderBy([{ column: 'changed' }, { column: 'code' }])
+      .limit(limit)
+      .timeout(config.timeoutMs, { cancel: mysql });
+    if (since !== null) q.where(column, '>=', since as Knex.Value);
+    if (after !== null)
+      q.where((w) =>
+        w
+          .where(column, '>', after.changed as Knex.Value)
+          .orWhere((w2) => w2.where(column, '=', after.changed as Knex.Value).whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [sku, after.code])),
+      );
+    meter?.statement(name, 'stock');
+    const rows = (await q) as { code: unknown; changed: unknown }[];
+    return rows.map((r) => ({ code: Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code), changed: r.changed }));
+  }
+
+  /** The newest value of the stock mapping's change column (null: no rows). One statement. */
+  async function latestChange(column: string, meter?: StatementMeter): Promise<unknown> {
+    const m = config.stock;
+    if (m === undefined) return null;
+    const byQuery = m.query !== undefined;
+    const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
+    if (!byQuery) applyWhere(q, m.where);
+    meter?.statement(name, 'stock');
+    const row = (await q.max({ latest: column }).timeout(config.timeoutMs, { cancel: mysql }).first()) as { latest: unknown } | undefined;
+    return row?.latest ?? null;
   }
 
   return {
@@ -174,6 +216,8 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     entities,
     fetch,
     listCodes,
+    changedCodes,
+    latestChange,
     /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;

@@ -16,16 +16,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { busyTimeout, createKnex, isSqliteBusy, type DbClient } from '../db/knex.js';
 import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
+import { createFeedStore } from './feed-store.js';
 import { migrationSource } from './migrations.js';
 import { createSkuMapStore } from './sku-map-store.js';
 
 export type { Alias, CanonicalSku, SkuMapStore, SkuPage } from './sku-map-store.js';
 export type { Anomaly, AnomalyStatus, AnomalyStore, NewAnomaly } from './anomaly-store.js';
+export type { DeadLetter, FeedStore, NewDeadLetter } from './feed-store.js';
 
 export interface Store {
   db: Knex;
   skus: ReturnType<typeof createSkuMapStore>;
   anomalies: ReturnType<typeof createAnomalyStore>;
+  /** Applied feed changes (for dedupe and replay) and dead letters. */
+  feeds: ReturnType<typeof createFeedStore>;
   ping(): Promise<void>;
   /** Stops the anomaly writer (what it has not written is logged as lost: flush first), then closes the pool. */
   close(): Promise<void>;
@@ -63,6 +67,7 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     db,
     skus: createSkuMapStore(db),
     anomalies,
+    feeds: createFeedStore(db),
     async ping() {
       await db.raw('select 1');
     },

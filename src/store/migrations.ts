@@ -121,6 +121,55 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('reconciliation_runs');
     },
   },
+  '0005_feeds': {
+    async up(db) {
+      const collation = await exactCollation(db);
+      const exact = (t: Knex.CreateTableBuilder) => {
+        if (collation === undefined) return;
+        t.charset('utf8mb4');
+        t.collate(collation);
+      };
+      // every change a message feed applied, kept for the dedupe window: its id is applied once,
+      // across restarts, and the changes are replayed over each full load of the mirror
+      await db.schema.createTable('feed_changes', (t) => {
+        exact(t);
+        t.bigIncrements('seq').primary();
+        t.string('source', 64).notNullable();
+        t.string('message_id', 191).notNullable();
+        t.string('feed', 32).notNullable();
+        t.string('op', 8).notNullable();
+        t.string('code', 191).notNullable();
+        t.string('location', 191).notNullable();
+        t.bigInteger('on_hand').notNullable();
+        t.bigInteger('committed').nullable();
+        // epoch ms
+        t.bigInteger('event_time').notNullable();
+        t.bigInteger('received_at').notNullable();
+        t.unique(['source', 'message_id']);
+        t.index(['source', 'event_time']);
+        t.index(['received_at']);
+      });
+      // messages a feed could not apply, with the reason; `feeds dlq replay` asks for them again
+      await db.schema.createTable('feed_dead_letters', (t) => {
+        exact(t);
+        t.bigIncrements('id').primary();
+        t.string('source', 64).notNullable();
+        t.string('feed', 32).notNullable();
+        t.string('message_id', 191).nullable();
+        t.string('transport_id', 191).nullable();
+        t.text('body').notNullable();
+        t.string('reason', 2048).notNullable();
+        t.integer('attempts').notNullable().defaultTo(1);
+        t.bigInteger('received_at').notNullable();
+        t.bigInteger('replay_requested_at').nullable();
+        t.index(['source', 'replay_requested_at']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('feed_dead_letters');
+      await db.schema.dropTable('feed_changes');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

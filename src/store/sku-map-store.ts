@@ -43,6 +43,31 @@ export function createSkuMapStore(db: Knex) {
       return row?.sku ?? null;
     },
 
+    /** The canonical SKU of each of `codes` in `system` that the map knows. */
+    async resolveMany(system: string, codes: readonly string[]): Promise<Map<string, string>> {
+      const out = new Map<string, string>();
+      for (let i = 0; i < codes.length; i += CHUNK) {
+        const rows: { code: string; sku: string }[] = await db('sku_aliases')
+          .where({ system })
+          .whereIn('code', codes.slice(i, i + CHUNK) as string[])
+          .select('code', 'sku');
+        for (const r of rows) out.set(r.code, r.sku);
+      }
+      return out;
+    },
+
+    /** Which of `skus` are canonical SKUs. */
+    async existing(skus: readonly string[]): Promise<Set<string>> {
+      const out = new Set<string>();
+      for (let i = 0; i < skus.length; i += CHUNK) {
+        const rows: { sku: string }[] = await db('skus')
+          .whereIn('sku', skus.slice(i, i + CHUNK) as string[])
+          .select('sku');
+        for (const r of rows) out.add(r.sku);
+      }
+      return out;
+    },
+
     /** The catalogue in SKU order, `first` at a time, after the SKU `after` (exclusive). */
     async page(first: number, after: string | null): Promise<SkuPage> {
       const q = db('skus')

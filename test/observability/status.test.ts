@@ -197,6 +197,7 @@ describe('the page', () => {
         },
         trend: [],
       },
+      mirrors: [],
       problems: [evil],
     };
     const html = renderStatusPage(data, { refreshSeconds: 15 });

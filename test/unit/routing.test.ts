@@ -44,6 +44,7 @@ function availabilityOf(figures: Figures) {
           provenance: {
             source: 'wms',
             asOf: new Date(),
+            heardAt: null,
             stale: (v as { stale?: boolean }).stale ?? v.flags.includes('STALE'),
             fallback: false,
             rule: 'quantity: wms',
