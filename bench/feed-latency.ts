@@ -103,7 +103,7 @@ export interface FeedResult {
   load: LoadResult;
   startSeconds: number;
   startRssMiB: number;
-  /** The gateway's source entry in /status.json after the run, for the record (null: none). */
+  /** The mirror of the source in /status.json after the run (its feeds' counters), for the record (null: none). */
   status: unknown;
   /** Errors of the writer (a failed statement, publish or POST), the first one. */
   writeErrors: number;
@@ -322,10 +322,23 @@ async function openWriter(
       const db: Knex = createKnex({ client: t.s.client, connection: t.s.connection, pool: 4 });
       return {
         async send(changes) {
-          await db.raw(
-            `insert into ?? (??, ??, ??, updated_at) values ${changes.map(() => '(?, ?, ?, utc_timestamp(3))').join(', ')} on duplicate key update ?? = values(??), updated_at = values(updated_at)`,
-            [t.table, t.sku, t.location, t.onHand, ...changes.flatMap((c) => [c.code, c.location, c.onHand]), t.onHand, t.onHand],
+          // rows in key order, so that concurrent statements lock in the same order; a deadlock all the same is retried, as a writer would
+          const rows = [...changes].sort((a, b) =>
+            a.code < b.code ? -1 : a.code > b.code ? 1 : a.location < b.location ? -1 : a.location > b.location ? 1 : 0,
           );
+          const statement = () =>
+            db.raw(
+              `insert into ?? (??, ??, ??, updated_at) values ${rows.map(() => '(?, ?, ?, utc_timestamp(3))').join(', ')} on duplicate key update ?? = values(??), updated_at = values(updated_at)`,
+              [t.table, t.sku, t.location, t.onHand, ...rows.flatMap((c) => [c.code, c.location, c.onHand]), t.onHand, t.onHand],
+            );
+          for (let attempt = 1; ; attempt++) {
+            try {
+              await statement();
+              return;
+            } catch (e) {
+              if (attempt >= 3 || (e as { code?: string }).code !== 'ER_LOCK_DEADLOCK') throw e;
+            }
+          }
         },
         close: () => db.destroy(),
       };
@@ -518,7 +531,8 @@ async function measureFeed(o: {
           (e: unknown) => {
             inFlight--;
             writeErrors++;
-            firstWriteError ??= String(e).slice(0, 300);
+            const m = String(e);
+            firstWriteError ??= m.length > 300 ? `${m.slice(0, 80)} … ${m.slice(-220)}` : m;
             // a change that was not written cannot be seen
             for (const p of probed) pending.delete(p);
             for (const p of probed) probes.splice(probes.indexOf(p), 1);
@@ -583,7 +597,7 @@ async function measureFeed(o: {
     .sort((a, b) => a - b);
   const pct = (q: number) => (times.length === 0 ? Number.NaN : (times[Math.min(times.length - 1, Math.floor(q * times.length))] as number));
   const status = await fetch(o.server.url.replace(/\/graphql$/, '/status.json'), { headers: o.headers }).then(
-    (r) => (r.ok ? (r.json() as Promise<{ sources?: { name?: string }[] }>) : undefined),
+    (r) => (r.ok ? (r.json() as Promise<{ mirrors?: { source?: string }[] }>) : undefined),
     () => undefined,
   );
   return {
@@ -599,7 +613,7 @@ async function measureFeed(o: {
     load,
     startSeconds: o.server.startSeconds,
     startRssMiB: o.server.startRssMiB,
-    status: status?.sources?.find((s) => s.name === o.source) ?? null,
+    status: status?.mirrors?.find((m) => m.source === o.source) ?? null,
     writeErrors,
     ...(firstWriteError !== undefined ? { firstWriteError } : {}),
   };

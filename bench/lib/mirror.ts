@@ -3,9 +3,8 @@
  * memory (`sync.mode: mirror`, src/config/schema.ts `syncSchema`), and the wait for its mirrors
  * to be loaded before anything is measured (a mirrored source may serve live reads until then).
  *
- * The wait reads `/status.json` (admin key). Its per-source mirror fields are not settled yet:
- * `mirrorStates` is the one place that interprets them, written to accept the likely shapes
- * (see its comment) and to say plainly when the status shows no mirror state at all.
+ * The wait reads `/status.json` (admin key): its `mirrors` (src/feeds/status.ts), interpreted in
+ * one place, `mirrorStates`.
  */
 import { parseDocument } from 'yaml';
 
@@ -41,40 +40,42 @@ export function mirroredConfig(yaml: string, o: MirrorOptions = {}): string {
 /** One mirrored source's state as /status.json shows it, as far as the bench needs it. */
 export interface MirrorState {
   source: string;
-  /** Loaded fully at least once. */
+  /** Loaded fully at least once (`state` no longer `loading`). */
   loaded: boolean;
-  /** Records held, when shown. */
+  /** Records held (base and overlay). */
   records: number | null;
+  /** The packed base's size as the gateway estimates it, in bytes. */
+  memoryBytes: number | null;
+  /** The last full load's duration, in ms. */
+  loadMs: number | null;
   /** What the status said, in short, for the log. */
   detail: string;
 }
 
 /**
- * The mirrored sources' states from a /status.json body, or null when it shows none (a gateway
- * without mirrors, or one from before /status.json showed them). Accepted per source (entries
- * of `sources`): a `mirror` (or `sync`) object with `loaded: true`, or `state`/`status` one of
- * `loaded`, `ready`, `current`, `live`, `lagging`, `caught-up` (anything else, e.g. `loading`,
- * is not loaded yet), and `records` when present. Adapt here once the product's shape is final.
+ * The mirrored sources' states from a /status.json body (its `mirrors`: src/feeds/status.ts
+ * `MirrorView`, `state` one of `loading`, `current`, `lagging`), or null when it shows none (a
+ * gateway without mirrors, or one from before /status.json showed them).
  */
 export function mirrorStates(status: unknown): MirrorState[] | null {
-  const sources = (status as { sources?: unknown } | null)?.sources;
-  if (!Array.isArray(sources)) return null;
-  const out: MirrorState[] = [];
-  for (const s of sources as Record<string, unknown>[]) {
-    const m = (s.mirror ?? s.sync) as Record<string, unknown> | undefined;
-    if (m === undefined || m === null || typeof m !== 'object') continue;
-    if (m.mode !== undefined && m.mode !== 'mirror') continue;
-    const state = typeof m.state === 'string' ? m.state : typeof m.status === 'string' ? m.status : undefined;
-    const loaded = m.loaded === true || (state !== undefined && ['loaded', 'ready', 'current', 'live', 'lagging', 'caught-up'].includes(state.toLowerCase()));
-    const records = typeof m.records === 'number' ? m.records : null;
-    out.push({
-      source: String(s.name),
-      loaded,
+  const mirrors = (status as { mirrors?: unknown } | null)?.mirrors;
+  if (!Array.isArray(mirrors) || mirrors.length === 0) return null;
+  return (mirrors as Record<string, unknown>[]).map((m) => {
+    const num = (v: unknown) => (typeof v === 'number' ? v : null);
+    const state = typeof m.state === 'string' ? m.state : 'unknown';
+    const records = num(m.records);
+    const memoryBytes = num(m.memoryBytes);
+    const loadMs = num((m.lastLoad as { durationMs?: unknown } | null | undefined)?.durationMs);
+    const error = typeof m.loadError === 'string' ? m.loadError : null;
+    return {
+      source: String(m.source),
+      loaded: state !== 'loading' && state !== 'unknown',
       records,
-      detail: `${String(s.name)}: ${state ?? (loaded ? 'loaded' : 'loading')}${records === null ? '' : ` (${records} records)`}`,
-    });
-  }
-  return out.length === 0 ? null : out;
+      memoryBytes,
+      loadMs,
+      detail: `${String(m.source)} ${state}${records === null ? '' : `, ${records.toLocaleString('en-US')} records`}${memoryBytes === null ? '' : ` in ${(memoryBytes / 2 ** 20).toFixed(0)} MiB`}${loadMs === null ? '' : `, loaded in ${(loadMs / 1000).toFixed(1)} s`}${error === null ? '' : ` (load error: ${error})`}`,
+    };
+  });
 }
 
 /**
