@@ -34,9 +34,9 @@
  *
  * The locations written are those where `--source` is the first quantity source with a code
  * (for the demo's ERP: the NYC store and in-transit), so every change is visible in the answer
- * (asked without a channel: every location). Afterwards every (code, location) written is set
- * back to the value it had (the table rows with their `updated_at` for poll; a last `set` through
- * the feed otherwise, so a mirror that keeps what it applied ends where the source is).
+ * (asked without a channel: every location). Afterwards the dataset is left as it was: poll's rows
+ * get their values and `updated_at` back; a message feed's changes, which the store keeps for a
+ * mirror to replay over its next full load, are deleted from the store's `feed_changes`.
  *
  * Reported per feed: changes sent (and the rate reached), p50/p99/max change-to-visible of the
  * sampled changes, missed ones, the load's req/s and p99 meanwhile, the gateway's RSS and CPU.
@@ -201,11 +201,13 @@ export async function runFeedLatency(o: FeedLatencyOptions = {}): Promise<FeedRe
       log(`${feed} stderr (last lines):\n${server.stderr().slice(-3000)}`);
       throw e;
     } finally {
-      // back to what the source holds: the rows (poll), or a last set through the feed
-      await restore(feed, writer, config, source, [...keys.hot, ...keys.probed], batch).catch((e: unknown) => log(`${feed}: restoring failed: ${String(e)}`));
       await writer.close().catch(() => undefined);
       await server.stop();
       await cleanUp(feed, { amqpUrl, natsUrl, names }).catch((e: unknown) => log(`${feed}: clean-up failed: ${String(e)}`));
+      await restore(feed, config, source, [...keys.hot, ...keys.probed]).then(
+        (n) => log(`${feed}: ${feed === 'poll' ? `${n} rows set back` : `${n} changes of the bench deleted from the store`}`),
+        (e: unknown) => log(`${feed}: restoring failed: ${String(e)}`),
+      );
     }
     const r = results.at(-1) as FeedResult;
     log(
@@ -419,32 +421,40 @@ async function cleanUp(feed: FeedKind, o: { amqpUrl: string; natsUrl: string; na
   }
 }
 
-/** Every key written back to its value before the run: the rows themselves (poll, with their `updated_at`), or a `set` through the feed. */
-async function restore(feed: FeedKind, writer: Writer, config: Config, source: string, keys: readonly Key[], batch: number): Promise<void> {
-  if (feed === 'poll') {
-    const t = stockTable(config, source);
-    const db = createKnex({ client: t.s.client, connection: t.s.connection, pool: 1 });
+/**
+ * Leaves the dataset as it was: poll wrote the source's rows, which get their values and
+ * `updated_at` back; a message feed's changes are kept in the store (`feed_changes`, replayed
+ * over the next full load of a mirror within the dedupe window), so the bench's are deleted there
+ * once the gateway has stopped.
+ */
+async function restore(feed: FeedKind, config: Config, source: string, keys: readonly Key[]): Promise<number> {
+  if (feed !== 'poll') {
+    const store = createKnex({ client: config.store.client, connection: config.store.connection, pool: 1 });
     try {
-      for (let i = 0; i < keys.length; i += 500) {
-        const part = keys.slice(i, i + 500).filter((k) => k.originalUpdatedAt !== null);
-        if (part.length === 0) continue;
-        await db.raw(
-          `insert into ?? (??, ??, ??, updated_at) values ${part.map(() => '(?, ?, ?, ?)').join(', ')} on duplicate key update ?? = values(??), updated_at = values(updated_at)`,
-          [t.table, t.sku, t.location, t.onHand, ...part.flatMap((k) => [k.code, k.locationCode, k.original, k.originalUpdatedAt]), t.onHand, t.onHand],
-        );
-      }
+      const changes = await store('feed_changes').where('source', source).andWhere('message_id', 'like', `bench-${process.pid}-%`).delete();
+      const dead = await store('feed_dead_letters').where('message_id', 'like', `bench-${process.pid}-%`).delete();
+      return changes + dead;
     } finally {
-      await db.destroy();
+      await store.destroy();
     }
-    return;
   }
-  const at = new Date().toISOString();
-  for (let i = 0; i < keys.length; i += batch * 10) {
-    const part = keys.slice(i, i + batch * 10);
-    await writer.send(
-      part.map((k, j) => ({ id: `restore-${Date.now()}-${i + j}`, op: 'set', code: k.code, location: k.locationCode, onHand: k.original, eventTime: at })),
-    );
+  const t = stockTable(config, source);
+  const db = createKnex({ client: t.s.client, connection: t.s.connection, pool: 1 });
+  let n = 0;
+  try {
+    for (let i = 0; i < keys.length; i += 500) {
+      const part = keys.slice(i, i + 500).filter((k) => k.originalUpdatedAt !== null);
+      if (part.length === 0) continue;
+      await db.raw(
+        `insert into ?? (??, ??, ??, updated_at) values ${part.map(() => '(?, ?, ?, ?)').join(', ')} on duplicate key update ?? = values(??), updated_at = values(updated_at)`,
+        [t.table, t.sku, t.location, t.onHand, ...part.flatMap((k) => [k.code, k.locationCode, k.original, k.originalUpdatedAt]), t.onHand, t.onHand],
+      );
+      n += part.length;
+    }
+  } finally {
+    await db.destroy();
   }
+  return n;
 }
 
 /** One feed's run: the load, the writer and the prober at once. */

@@ -141,7 +141,12 @@ export interface BenchReport {
   dataset: Dataset;
   cells: Cell[];
   /** Per target: sample answers that differ from the floor's, of those compared. */
-  sameAsFloor: Record<string, { compared: number; differ: number; example?: string }>;
+  /**
+   * Per target: sample answers whose JSON (status, data without asOf, errors) differs from the
+   * floor's, of those compared; and answers whose source statements differ (from the floor's
+   * count, or from none for a target serving from memory), with the first one's header.
+   */
+  sameAsFloor: Record<string, { compared: number; differ: number; example?: string; statementsDiffer?: number; statementsExample?: string }>;
   startup: Record<string, Startup>;
   catalogue?: { skus: number; target: string; scenario: ScenarioName; p50: number; p99: number; rps: number; cpuMsPerRequest: number }[];
   markdown: string;
@@ -405,6 +410,7 @@ async function sampleAnswers(
             data: withoutAsOf(body.data),
             errors: body.errors,
             statements: statementCount(res.headers.get('x-source-statements') ?? undefined),
+            header: res.headers.get('x-source-statements') ?? 'none',
           }),
         );
       }
@@ -434,29 +440,41 @@ function withoutAsOf(v: unknown): unknown {
 
 /**
  * Each target's sample answers against the floor's: the same status, data (asOf aside) and
- * errors, and the same source statements, except for a target that serves from memory (the
- * limit, a mirrored gateway), whose answers must carry none.
+ * errors; and, counted apart, the same number of source statements, except for a target that
+ * serves from memory (the limit, a mirrored gateway), whose answers should need none.
  */
 function compareToFloor(samples: Map<string, Map<string, string>>, fromMemory: ReadonlySet<string>): BenchReport['sameAsFloor'] {
   const floor = samples.get('floor');
   const out: BenchReport['sameAsFloor'] = {};
   if (floor === undefined) return out;
-  const expected = (floorAnswer: string | undefined, target: string): string | undefined => {
-    if (floorAnswer === undefined || !fromMemory.has(target)) return floorAnswer;
-    return JSON.stringify({ ...(JSON.parse(floorAnswer) as Record<string, unknown>), statements: 0 });
-  };
+  type Sample = { status: number; data: unknown; errors: unknown; statements: number; header: string };
+  const answer = (x: Sample) => JSON.stringify({ status: x.status, data: x.data, errors: x.errors });
   for (const [target, answers] of samples) {
     if (target.startsWith('floor')) continue;
     let differ = 0;
+    let statementsDiffer = 0;
     let example: string | undefined;
+    let statementsExample: string | undefined;
     for (const [k, v] of answers) {
-      const want = expected(floor.get(k), target);
-      if (want !== v) {
+      const f = floor.get(k);
+      const want = f === undefined ? undefined : (JSON.parse(f) as Sample);
+      const got = JSON.parse(v) as Sample;
+      if (want === undefined || answer(want) !== answer(got)) {
         differ++;
-        example ??= `${k}: ${firstDifference(want ?? '', v)}`;
+        example ??= `${k}: ${firstDifference(want === undefined ? '' : answer(want), answer(got))}`;
+      }
+      const statements = fromMemory.has(target) ? 0 : (want?.statements ?? 0);
+      if (got.statements !== statements) {
+        statementsDiffer++;
+        statementsExample ??= `${k}: ${got.header} (expected ${statements === 0 ? 'none' : (want?.header ?? '?')})`;
       }
     }
-    out[target] = { compared: answers.size, differ, ...(example !== undefined ? { example } : {}) };
+    out[target] = {
+      compared: answers.size,
+      differ,
+      ...(example !== undefined ? { example } : {}),
+      ...(statementsDiffer > 0 ? { statementsDiffer, statementsExample } : {}),
+    };
   }
   return out;
 }
@@ -565,10 +583,20 @@ function report(r: {
   const rowsPerSku = r.cells
     .filter((c) => c.scenario.startsWith('availability') && c.connections === 1)
     .map((c) => `${c.target} ${c.scenario}: ${((c.p50 * 1000) / skusPerRequest(c.scenario)).toFixed(0)} µs/SKU at p50`);
-  const same = Object.entries(r.sameAsFloor).map(
-    ([t, s]) =>
-      `${t}: ${s.differ === 0 ? `same JSON as the floor (${s.compared} sample answers${r.targets.some((x) => x.name === t && (x.kind === 'limit' || x.mirrored === true)) ? ', with no source statement' : ''})` : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`}`,
-  );
+  const same = Object.entries(r.sameAsFloor).map(([t, s]) => {
+    const memory = r.targets.some((x) => x.name === t && (x.kind === 'limit' || x.mirrored === true));
+    const json =
+      s.differ === 0
+        ? `same JSON as the floor (${s.compared} sample answers)`
+        : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`;
+    const statements =
+      s.statementsDiffer === undefined
+        ? memory
+          ? ', none with a source statement'
+          : ''
+        : `; ${s.statementsDiffer} of ${s.compared} with ${memory ? 'source statements where none were expected' : "other source statements than the floor's"} (${s.statementsExample ?? ''})`;
+    return `${t}: ${json}${statements}`;
+  });
   const sizes = Object.entries(d.sizes)
     .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
     .join(', ');

@@ -14,6 +14,7 @@ describe('npm run bench -- --smoke', () => {
     const r = await runBench({ smoke: true, duration: 0.4, warmup: 0, record: false, log: () => {} });
     expect(r.cells).toHaveLength(SCENARIOS.length * 2 * 3);
     expect(r.sameAsFloor.limit).toMatchObject({ differ: 0 });
+    expect(r.sameAsFloor.limit?.statementsDiffer).toBeUndefined();
     for (const c of r.cells) {
       expect(c.errors, `${c.target} ${c.scenario} c=${c.connections}: ${c.firstError ?? ''}`).toBe(0);
       expect(c.requests).toBeGreaterThan(0);
