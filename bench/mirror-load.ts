@@ -7,7 +7,10 @@
  * ≤ 1 GB. `--with-limit` loads the hand-written in-memory server (bench/limit-server.ts) the same
  * way, one after the other, for comparison.
  *
- *   npx tsx bench/mirror-load.ts [--with-limit] [--skus N] [--locations N] [--mysql URL] [--prefix P] [--label TEXT] [--no-record]
+ *   npx tsx bench/mirror-load.ts [--with-limit] [--timeout S (1200)] [--skus N] [--locations N] [--mysql URL] [--prefix P] [--label TEXT] [--no-record]
+ *
+ * A server not loaded within --timeout seconds is stopped and recorded as not loaded, with its
+ * mirrors' states as /status.json last showed them.
  *
  * Appends its section to bench/RESULTS.md and a line to bench/results.jsonl (unless --no-record).
  * Timings are never asserted anywhere.
@@ -25,7 +28,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 
 export interface LoadFigures {
   target: string;
+  /** Seconds to loaded; NaN when it was not loaded within the timeout (then `failure` says how it stood). */
   seconds: number;
+  failure?: string;
   peakRssMiB: number;
   readyRssMiB: number;
   laterRssMiB: number;
@@ -37,6 +42,8 @@ export interface LoadFigures {
 
 export async function runMirrorLoad(o: {
   withLimit?: boolean;
+  /** Seconds a server may take to load before it is recorded as not loaded (default 1,200). */
+  timeoutSeconds?: number;
   skus?: number;
   locations?: number;
   mysqlUrl?: string;
@@ -60,6 +67,7 @@ export async function runMirrorLoad(o: {
   });
   const db = await warmDataset(mysqlUrl, d.databases, log);
   const load0 = loadavg()[0] ?? 0;
+  const timeoutMs = (o.timeoutSeconds ?? 1200) * 1000;
   const targets: Target[] = [
     {
       name: 'mirrored',
@@ -67,15 +75,33 @@ export async function runMirrorLoad(o: {
       env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off', LOG_LEVEL: 'info' },
       configure: (yaml) => mirroredConfig(yaml),
       mirrored: true,
-      startTimeoutMs: 1_800_000,
+      startTimeoutMs: timeoutMs,
       description: 'the gateway, every source mirrored, no feeds',
     },
-    ...(o.withLimit === true ? [{ name: 'limit', kind: 'limit', startTimeoutMs: 1_800_000, description: 'bench/limit-server.ts' } satisfies Target] : []),
+    ...(o.withLimit === true ? [{ name: 'limit', kind: 'limit', startTimeoutMs: timeoutMs, description: 'bench/limit-server.ts' } satisfies Target] : []),
   ];
   const out: LoadFigures[] = [];
   for (const t of targets) {
     log(`starting ${t.name} (${t.description})`);
-    const s = await startTarget(t, d.configPath);
+    let s: Awaited<ReturnType<typeof startTarget>>;
+    try {
+      s = await startTarget(t, d.configPath);
+    } catch (e) {
+      // not loaded in time (startTarget has killed it): how it stood is the result
+      const failure = (e as Error).message.split('\n')[0] ?? String(e);
+      out.push({
+        target: t.name,
+        seconds: Number.NaN,
+        failure,
+        peakRssMiB: Number.NaN,
+        readyRssMiB: Number.NaN,
+        laterRssMiB: Number.NaN,
+        mirrors: null,
+        logTail: '',
+      });
+      log(`${t.name}: ${failure}`);
+      continue;
+    }
     try {
       await new Promise((r) => setTimeout(r, 10_000));
       const f: LoadFigures = {
@@ -113,9 +139,10 @@ export async function runMirrorLoad(o: {
     '',
     '| target | load s | RSS peak MiB | RSS when loaded MiB | RSS 10 s later MiB | goal | mirrors |',
     '|---|---:|---:|---:|---:|---|---|',
-    ...out.map(
-      (f) =>
-        `| ${f.target} | ${f.seconds.toFixed(1)} | ${f.peakRssMiB.toFixed(0)} | ${f.readyRssMiB.toFixed(0)} | ${f.laterRssMiB.toFixed(0)} | ${f.seconds <= 60 && f.peakRssMiB <= 1024 ? 'met' : 'NOT met'} | ${f.mirrors ?? '-'} |`,
+    ...out.map((f) =>
+      f.failure !== undefined
+        ? `| ${f.target} | not loaded | - | - | - | NOT met | ${f.failure} |`
+        : `| ${f.target} | ${f.seconds.toFixed(1)} | ${f.peakRssMiB.toFixed(0)} | ${f.readyRssMiB.toFixed(0)} | ${f.laterRssMiB.toFixed(0)} | ${f.seconds <= 60 && f.peakRssMiB <= 1024 ? 'met' : 'NOT met'} | ${f.mirrors ?? '-'} |`,
     ),
     '',
   ].join('\n');
@@ -135,6 +162,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
   const { values } = parseArgs({
     options: {
       'with-limit': { type: 'boolean' },
+      timeout: { type: 'string' },
       skus: { type: 'string' },
       locations: { type: 'string' },
       mysql: { type: 'string' },
@@ -146,6 +174,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === resolve(
   const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   await runMirrorLoad({
     withLimit: values['with-limit'],
+    timeoutSeconds: num(values.timeout),
     skus: num(values.skus),
     locations: num(values.locations),
     mysqlUrl: values.mysql,

@@ -135,6 +135,8 @@ export interface Startup {
   peakRssMiB: number;
   /** A mirrored gateway's mirrors as /status.json showed them when ready (null: it showed none). */
   mirrors?: string | null;
+  /** Why it did not start (it was left out of the run). */
+  failure?: string;
 }
 
 export interface BenchReport {
@@ -202,10 +204,22 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     // them, so drift in the machine's other load hits them alike rather than one target's whole run
     const servers = new Map<string, Running>();
     const startup: Record<string, Startup> = {};
+    /** The targets that started. */
+    const measured: Target[] = [];
     try {
       for (const target of targets) {
         log(`starting ${target.name}: ${target.description}`);
-        const server = await startTarget(target, dataset.configPath);
+        let server: Running;
+        try {
+          server = await startTarget(target, dataset.configPath);
+        } catch (e) {
+          // a target other than the floor that does not start (a mirror not loaded in time) is left out, said in the results
+          if (target.name === 'floor') throw e;
+          const failure = (e as Error).message.split('\n')[0] ?? String(e);
+          startup[target.name] = { seconds: Number.NaN, rssMiB: Number.NaN, peakRssMiB: Number.NaN, failure };
+          log(`${target.name} left out: ${failure}`);
+          continue;
+        }
         servers.set(target.name, server);
         startup[target.name] = {
           seconds: server.startSeconds,
@@ -217,12 +231,13 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
           `${target.name} ready in ${server.startSeconds.toFixed(1)} s, RSS ${server.startRssMiB.toFixed(0)} MiB (peak ${server.startPeakRssMiB.toFixed(0)} MiB)`,
         );
       }
-      for (const [name, answers] of await sampleAnswers(servers, targets, headers, scenarios, dataset, seed)) samples.set(name, answers);
+      measured.push(...targets.filter((t) => servers.has(t.name)));
+      for (const [name, answers] of await sampleAnswers(servers, measured, headers, scenarios, dataset, seed)) samples.set(name, answers);
       const raw = new Map<string, LoadResult[]>();
       for (let round = 0; round < rounds; round++) {
         for (const scenario of scenarios) {
           for (const c of connections) {
-            for (const target of targets) {
+            for (const target of measured) {
               const server = servers.get(target.name) as Running;
               if (warmup > 0) {
                 await measure({
@@ -257,7 +272,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       }
       for (const scenario of scenarios) {
         for (const c of connections) {
-          for (const target of targets) {
+          for (const target of measured) {
             const runs = raw.get(`${target.name}|${scenario}|${c}`) ?? [];
             const ratios = (base: string) => {
               const baseRuns = raw.get(`${base}|${scenario}|${c}`);
@@ -611,9 +626,10 @@ function report(r: {
     `- targets: ${r.targets.map((t) => `\`${t.name}\` ${t.description}`).join('; ')}`,
     `- answers: ${same.length === 0 ? 'no floor to compare with' : same.join('; ')}`,
     `- start-up (spawn to ready${r.targets.some((t) => t.mirrored === true) ? '; a mirrored gateway: to its mirrors loaded' : ''}): ${Object.entries(r.startup)
-      .map(
-        ([t, x]) =>
-          `${t} ${x.seconds.toFixed(1)} s, RSS ${x.rssMiB.toFixed(0)} MiB (peak ${x.peakRssMiB.toFixed(0)} MiB)${x.mirrors === undefined ? '' : x.mirrors === null ? ' (/status.json showed no mirror state: ready is /readyz)' : ` (${x.mirrors})`}`,
+      .map(([t, x]) =>
+        x.failure !== undefined
+          ? `${t} did not start, left out: ${x.failure}`
+          : `${t} ${x.seconds.toFixed(1)} s, RSS ${x.rssMiB.toFixed(0)} MiB (peak ${x.peakRssMiB.toFixed(0)} MiB)${x.mirrors === undefined ? '' : x.mirrors === null ? ' (/status.json showed no mirror state: ready is /readyz)' : ` (${x.mirrors})`}`,
       )
       .join('; ')}`,
     '',
