@@ -4,9 +4,11 @@
  *   npm run bench                        # 1M SKUs x 10 locations on MariaDB: floor and gateway
  *   npm run bench -- --steps             # floor, then the gateway with each optimisation added in turn
  *   npm run bench -- --catalogue-check   # also 1k vs 1M SKUs (same latency?) for the gateway
- *   npm run bench -- --smoke             # 1k SKUs on SQLite, ~1 s per cell: does it all work?
+ *   npm run bench -- --targets floor,limit,gateway,mirrored   # issue #15: the in-memory limit and the mirrored gateway
+ *   npm run bench -- --smoke             # 1k SKUs on SQLite, ~1 s per cell: does it all work? (floor, limit, gateway)
  *   npm run bench -- --drop              # drop the reusable MariaDB dataset (ig_bench_*) and exit
  *
+ * Environment: BENCH_LOG_LEVEL (the gateway's, default error), BENCH_SERVER_LOG=1 (servers' stderr as it comes).
  * Options: --skus N (1000000) --locations N (10) --duration S (10) --warmup S (2) --rounds N (3)
  * --connections 1,50 --scenarios availability-1,availability-50,availability-500,item,route-10
  * --targets floor,gateway (see TARGETS) --seed N (7) --label TEXT --no-record --fresh
@@ -18,7 +20,9 @@
  * JSON is compared with the floor's (figures' `asOf` aside: a source without an asOf column is
  * "as of the read"). Every cell is measured `rounds` times, the targets alternating within each
  * round; a cell reports the medians, and its ratio to the floor is the median of the per-round
- * ratios (each against the floor's cell measured next to it). Results are printed, written to bench/out/*.json and appended to
+ * ratios (each against the floor's cell measured next to it; likewise "of limit" when the run has
+ * the in-memory `limit`). Each target's start-up (time to ready: for `limit` and `mirrored` the
+ * load of every record into memory; RSS then, and its peak) is recorded too. Results are printed, written to bench/out/*.json and appended to
  * bench/RESULTS.md and, one JSON line per run, to bench/results.jsonl (unless --no-record). Timings are never asserted anywhere.
  */
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_API_KEY, dropDataset, ensureDataset, warmDataset, type Dataset } from './lib/dataset.js';
 import { measure, statementCount, type LoadResult } from './lib/load.js';
+import { mirroredConfig } from './lib/mirror.js';
 import { bodies, SCENARIOS, skusPerRequest, type ScenarioName } from './lib/scenarios.js';
 import { startTarget, type Running, type Target } from './lib/servers.js';
 
@@ -67,6 +72,22 @@ export const TARGETS: Record<string, Target> = {
     carrier: 'text',
     description: "as shipped, the same operations sent as query text (Apollo's pipeline answers)",
   },
+  limit: {
+    name: 'limit',
+    kind: 'limit',
+    startTimeoutMs: 1_800_000,
+    description:
+      "node:http holding every record in memory (loaded at start), the floor's rules and JSON per request, no I/O per request (bench/limit-server.ts): what a mirrored design can approach",
+  },
+  mirrored: {
+    name: 'mirrored',
+    kind: 'gateway',
+    env: { INVENTORY_GRAPH_EXECUTOR: 'jit', INVENTORY_GRAPH_CACHE_CONTROL: 'off' },
+    configure: (yaml) => mirroredConfig(yaml),
+    mirrored: true,
+    startTimeoutMs: 1_800_000,
+    description: 'as shipped, every source mirrored (`sync: { mode: mirror }`, no feeds): loaded into memory at start, measured once loaded',
+  },
 };
 const STEPS = ['floor', 'baseline', 'no-cache-control', 'jit', 'gateway'];
 
@@ -102,13 +123,33 @@ export interface Cell extends LoadResult {
   /** Each round's req/s, and each round's ratio to the floor's round. */
   roundsRps: number[];
   roundsRatio: number[];
+  /** The same against the in-memory `limit`, when the run has it. */
+  ratioLimit?: number | null;
+  roundsRatioLimit?: number[];
+}
+
+/** A target's start-up: seconds to ready, RSS then and at its peak on the way (MiB). */
+export interface Startup {
+  seconds: number;
+  rssMiB: number;
+  peakRssMiB: number;
+  /** A mirrored gateway's mirrors as /status.json showed them when ready (null: it showed none). */
+  mirrors?: string | null;
+  /** Why it did not start (it was left out of the run). */
+  failure?: string;
 }
 
 export interface BenchReport {
   dataset: Dataset;
   cells: Cell[];
   /** Per target: sample answers that differ from the floor's, of those compared. */
-  sameAsFloor: Record<string, { compared: number; differ: number; example?: string }>;
+  /**
+   * Per target: sample answers whose JSON (status, data without asOf, errors) differs from the
+   * floor's, of those compared; and answers whose source statements differ (from the floor's
+   * count, or from none for a target serving from memory), with the first one's header.
+   */
+  sameAsFloor: Record<string, { compared: number; differ: number; example?: string; statementsDiffer?: number; statementsExample?: string }>;
+  startup: Record<string, Startup>;
   catalogue?: { skus: number; target: string; scenario: ScenarioName; p50: number; p99: number; rps: number; cpuMsPerRequest: number }[];
   markdown: string;
 }
@@ -122,6 +163,7 @@ export interface RecordedRun {
   dataset: Dataset;
   cells: Cell[];
   sameAsFloor: BenchReport['sameAsFloor'];
+  startup: Record<string, Startup>;
   catalogue: NonNullable<BenchReport['catalogue']> | null;
 }
 
@@ -136,7 +178,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   const settle = smoke ? 20 : 200;
   const connections = o.connections ?? (smoke ? [1, 8] : [1, 50]);
   const scenarios = o.scenarios ?? [...SCENARIOS];
-  const targets = (o.targets ?? ['floor', 'gateway']).map((t) => {
+  const targets = (o.targets ?? (smoke ? ['floor', 'limit', 'gateway'] : ['floor', 'gateway'])).map((t) => {
     const target = TARGETS[t];
     if (target === undefined) throw new Error(`unknown target ${t} (known: ${Object.keys(TARGETS).join(', ')})`);
     return target;
@@ -161,18 +203,41 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
     // every target runs side by side (an idle one costs nothing) and the cells alternate between
     // them, so drift in the machine's other load hits them alike rather than one target's whole run
     const servers = new Map<string, Running>();
+    const startup: Record<string, Startup> = {};
+    /** The targets that started. */
+    const measured: Target[] = [];
     try {
       for (const target of targets) {
         log(`starting ${target.name}: ${target.description}`);
-        const server = await startTarget(target, dataset.configPath);
+        let server: Running;
+        try {
+          server = await startTarget(target, dataset.configPath);
+        } catch (e) {
+          // a target other than the floor that does not start (a mirror not loaded in time) is left out, said in the results
+          if (target.name === 'floor') throw e;
+          const failure = (e as Error).message.split('\n')[0] ?? String(e);
+          startup[target.name] = { seconds: Number.NaN, rssMiB: Number.NaN, peakRssMiB: Number.NaN, failure };
+          log(`${target.name} left out: ${failure}`);
+          continue;
+        }
         servers.set(target.name, server);
+        startup[target.name] = {
+          seconds: server.startSeconds,
+          rssMiB: server.startRssMiB,
+          peakRssMiB: server.startPeakRssMiB,
+          ...(server.mirrors !== undefined ? { mirrors: server.mirrors === null ? null : server.mirrors.map((m) => m.detail).join(', ') } : {}),
+        };
+        log(
+          `${target.name} ready in ${server.startSeconds.toFixed(1)} s, RSS ${server.startRssMiB.toFixed(0)} MiB (peak ${server.startPeakRssMiB.toFixed(0)} MiB)`,
+        );
       }
-      for (const [name, answers] of await sampleAnswers(servers, targets, headers, scenarios, dataset, seed)) samples.set(name, answers);
+      measured.push(...targets.filter((t) => servers.has(t.name)));
+      for (const [name, answers] of await sampleAnswers(servers, measured, headers, scenarios, dataset, seed)) samples.set(name, answers);
       const raw = new Map<string, LoadResult[]>();
       for (let round = 0; round < rounds; round++) {
         for (const scenario of scenarios) {
           for (const c of connections) {
-            for (const target of targets) {
+            for (const target of measured) {
               const server = servers.get(target.name) as Running;
               if (warmup > 0) {
                 await measure({
@@ -207,10 +272,14 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       }
       for (const scenario of scenarios) {
         for (const c of connections) {
-          for (const target of targets) {
+          for (const target of measured) {
             const runs = raw.get(`${target.name}|${scenario}|${c}`) ?? [];
-            const floorRuns = raw.get(`floor|${scenario}|${c}`);
-            const roundsRatio = floorRuns === undefined ? [] : runs.map((r, k) => r.rps / (floorRuns[k]?.rps ?? Number.NaN)).filter((x) => Number.isFinite(x));
+            const ratios = (base: string) => {
+              const baseRuns = raw.get(`${base}|${scenario}|${c}`);
+              return baseRuns === undefined ? [] : runs.map((r, k) => r.rps / (baseRuns[k]?.rps ?? Number.NaN)).filter((x) => Number.isFinite(x));
+            };
+            const roundsRatio = ratios('floor');
+            const roundsRatioLimit = ratios('limit');
             cells.push({
               ...combine(runs),
               target: target.name,
@@ -219,6 +288,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
               ratio: roundsRatio.length === 0 ? null : median(roundsRatio),
               roundsRps: runs.map((r) => r.rps),
               roundsRatio,
+              ...(servers.has('limit') ? { ratioLimit: roundsRatioLimit.length === 0 ? null : median(roundsRatioLimit), roundsRatioLimit } : {}),
             });
           }
         }
@@ -230,7 +300,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       await Promise.all([...servers.values()].map((x) => x.stop()));
     }
 
-    const sameAsFloor = compareToFloor(samples);
+    const sameAsFloor = compareToFloor(samples, new Set(targets.filter((t) => t.kind === 'limit' || t.mirrored === true).map((t) => t.name)));
 
     let catalogue: BenchReport['catalogue'];
     if (o.catalogueCheck === true && !smoke)
@@ -242,6 +312,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       dataset,
       cells,
       sameAsFloor,
+      startup,
       catalogue,
       targets,
       duration,
@@ -257,7 +328,7 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
       mkdirSync(join(HERE, 'out'), { recursive: true });
       writeFileSync(
         join(HERE, 'out', `run-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
-        JSON.stringify({ dataset, cells, sameAsFloor, catalogue }, null, 2),
+        JSON.stringify({ dataset, cells, sameAsFloor, startup, catalogue }, null, 2),
       );
       const line: RecordedRun = {
         at: new Date().toISOString(),
@@ -267,11 +338,12 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
         dataset,
         cells,
         sameAsFloor,
+        startup,
         catalogue: catalogue ?? null,
       };
       appendFileSync(join(HERE, 'results.jsonl'), `${JSON.stringify(line)}\n`);
     }
-    return { dataset, cells, sameAsFloor, catalogue, markdown };
+    return { dataset, cells, sameAsFloor, startup, catalogue, markdown };
   } finally {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   }
@@ -353,12 +425,21 @@ async function sampleAnswers(
             data: withoutAsOf(body.data),
             errors: body.errors,
             statements: statementCount(res.headers.get('x-source-statements') ?? undefined),
+            header: res.headers.get('x-source-statements') ?? 'none',
           }),
         );
       }
     }
   }
   return out;
+}
+
+/** Where two answers part: the expected and the actual text around the first character that differs. */
+function firstDifference(want: string, got: string): string {
+  let i = 0;
+  while (i < want.length && want[i] === got[i]) i++;
+  const from = Math.max(0, i - 200);
+  return `at character ${i}: expected …${want.slice(from, i + 100)}… got …${got.slice(from, i + 100)}…`;
 }
 
 function withoutAsOf(v: unknown): unknown {
@@ -372,21 +453,43 @@ function withoutAsOf(v: unknown): unknown {
   return v;
 }
 
-function compareToFloor(samples: Map<string, Map<string, string>>): BenchReport['sameAsFloor'] {
+/**
+ * Each target's sample answers against the floor's: the same status, data (asOf aside) and
+ * errors; and, counted apart, the same number of source statements, except for a target that
+ * serves from memory (the limit, a mirrored gateway), whose answers should need none.
+ */
+function compareToFloor(samples: Map<string, Map<string, string>>, fromMemory: ReadonlySet<string>): BenchReport['sameAsFloor'] {
   const floor = samples.get('floor');
   const out: BenchReport['sameAsFloor'] = {};
   if (floor === undefined) return out;
+  type Sample = { status: number; data: unknown; errors: unknown; statements: number; header: string };
+  const answer = (x: Sample) => JSON.stringify({ status: x.status, data: x.data, errors: x.errors });
   for (const [target, answers] of samples) {
     if (target.startsWith('floor')) continue;
     let differ = 0;
+    let statementsDiffer = 0;
     let example: string | undefined;
+    let statementsExample: string | undefined;
     for (const [k, v] of answers) {
-      if (floor.get(k) !== v) {
+      const f = floor.get(k);
+      const want = f === undefined ? undefined : (JSON.parse(f) as Sample);
+      const got = JSON.parse(v) as Sample;
+      if (want === undefined || answer(want) !== answer(got)) {
         differ++;
-        example ??= `${k}: floor ${floor.get(k)?.slice(0, 300)} ... vs ${v.slice(0, 300)}`;
+        example ??= `${k}: ${firstDifference(want === undefined ? '' : answer(want), answer(got))}`;
+      }
+      const statements = fromMemory.has(target) ? 0 : (want?.statements ?? 0);
+      if (got.statements !== statements) {
+        statementsDiffer++;
+        statementsExample ??= `${k}: ${got.header} (expected ${statements === 0 ? 'none' : (want?.header ?? '?')})`;
       }
     }
-    out[target] = { compared: answers.size, differ, ...(example !== undefined ? { example } : {}) };
+    out[target] = {
+      compared: answers.size,
+      differ,
+      ...(example !== undefined ? { example } : {}),
+      ...(statementsDiffer > 0 ? { statementsDiffer, statementsExample } : {}),
+    };
   }
   return out;
 }
@@ -469,6 +572,7 @@ function report(r: {
   dataset: Dataset;
   cells: Cell[];
   sameAsFloor: BenchReport['sameAsFloor'];
+  startup: Record<string, Startup>;
   catalogue: BenchReport['catalogue'];
   targets: Target[];
   duration: number;
@@ -482,17 +586,32 @@ function report(r: {
   const d = r.dataset;
   const f1 = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : '-');
   const pct = (x: number) => `${(x * 100).toFixed(0)} %`;
+  const withLimit = r.cells.some((c) => c.ratioLimit !== undefined);
+  const ratioText = (x: number | null | undefined, rounds: readonly number[] | undefined) =>
+    x === null || x === undefined
+      ? '-'
+      : `${pct(x)}${rounds !== undefined && rounds.length > 1 ? ` (${pct(Math.min(...rounds))}–${pct(Math.max(...rounds))})` : ''}`;
   const rows = r.cells.map(
     (c) =>
-      `| ${c.scenario} | ${c.connections} | ${c.target} | ${f1(c.rps)} | ${c.ratio === null ? '-' : `${pct(c.ratio)}${c.roundsRatio.length > 1 ? ` (${pct(Math.min(...c.roundsRatio))}–${pct(Math.max(...c.roundsRatio))})` : ''}`} | ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.errors} | ${f1(c.statements)} | ${c.cpuMsPerRequest.toFixed(2)} | ${c.rssMaxMiB.toFixed(0)} | ${(c.bytesPerResponse / 1024).toFixed(1)} |`,
+      `| ${c.scenario} | ${c.connections} | ${c.target} | ${f1(c.rps)} | ${ratioText(c.ratio, c.roundsRatio)} |${withLimit ? ` ${ratioText(c.ratioLimit, c.roundsRatioLimit)} |` : ''} ${c.p50.toFixed(2)} | ${c.p99.toFixed(2)} | ${c.errors} | ${f1(c.statements)} | ${c.cpuMsPerRequest.toFixed(2)} | ${c.rssMaxMiB.toFixed(0)} | ${(c.bytesPerResponse / 1024).toFixed(1)} |`,
   );
   const rowsPerSku = r.cells
     .filter((c) => c.scenario.startsWith('availability') && c.connections === 1)
     .map((c) => `${c.target} ${c.scenario}: ${((c.p50 * 1000) / skusPerRequest(c.scenario)).toFixed(0)} µs/SKU at p50`);
-  const same = Object.entries(r.sameAsFloor).map(
-    ([t, s]) =>
-      `${t}: ${s.differ === 0 ? `same JSON as the floor (${s.compared} sample answers)` : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`}`,
-  );
+  const same = Object.entries(r.sameAsFloor).map(([t, s]) => {
+    const memory = r.targets.some((x) => x.name === t && (x.kind === 'limit' || x.mirrored === true));
+    const json =
+      s.differ === 0
+        ? `same JSON as the floor (${s.compared} sample answers)`
+        : `${s.differ} of ${s.compared} sample answers DIFFER from the floor's (${s.example ?? ''})`;
+    const statements =
+      s.statementsDiffer === undefined
+        ? memory
+          ? ', none with a source statement'
+          : ''
+        : `; ${s.statementsDiffer} of ${s.compared} with ${memory ? 'source statements where none were expected' : "other source statements than the floor's"} (${s.statementsExample ?? ''})`;
+    return `${t}: ${json}${statements}`;
+  });
   const sizes = Object.entries(d.sizes)
     .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
     .join(', ');
@@ -506,12 +625,19 @@ function report(r: {
     `- each cell: autocannon ${r.duration} s after a ${r.warmup} s warm-up, ${r.rounds > 1 ? `measured ${r.rounds} times (rounds), medians shown; "of floor" is the median of the rounds' ratios to the floor cell measured next to it, (lowest–highest) round; ` : ''}targets alternating cell by cell, random SKUs over the whole catalogue (seed ${r.seed}); latency from each response; statements = source statements per request (x-source-statements; the store's SKU-map lookup adds 1); server CPU = user + system time of the server's processes per answered request (/proc), steadier than req/s on a shared machine; RSS = max over the cell, of the server process`,
     `- targets: ${r.targets.map((t) => `\`${t.name}\` ${t.description}`).join('; ')}`,
     `- answers: ${same.length === 0 ? 'no floor to compare with' : same.join('; ')}`,
+    `- start-up (spawn to ready${r.targets.some((t) => t.mirrored === true) ? '; a mirrored gateway: to its mirrors loaded' : ''}): ${Object.entries(r.startup)
+      .map(([t, x]) =>
+        x.failure !== undefined
+          ? `${t} did not start, left out: ${x.failure}`
+          : `${t} ${x.seconds.toFixed(1)} s, RSS ${x.rssMiB.toFixed(0)} MiB (peak ${x.peakRssMiB.toFixed(0)} MiB)${x.mirrors === undefined ? '' : x.mirrors === null ? ' (/status.json showed no mirror state: ready is /readyz)' : ` (${x.mirrors})`}`,
+      )
+      .join('; ')}`,
     '',
     ...(rows.length === 0
       ? []
       : [
-          '| scenario | conns | target | req/s | of floor | p50 ms | p99 ms | errors | statements/req | server CPU ms/req | RSS MiB | KiB/resp |',
-          '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+          `| scenario | conns | target | req/s | of floor |${withLimit ? ' of limit |' : ''} p50 ms | p99 ms | errors | statements/req | server CPU ms/req | RSS MiB | KiB/resp |`,
+          `|---|---:|---|---:|---:|${withLimit ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|`,
           ...rows,
           '',
           `Per SKU (1 connection): ${rowsPerSku.join('; ')}.`,

@@ -113,6 +113,7 @@ export async function ensureDataset(o: DatasetOptions): Promise<Dataset> {
     const filesThere = existsSync(join(o.dir, '3pl')) && existsSync(join(o.dir, 'sku-map.csv'));
     if (marker !== undefined && filesThere && marker.skus === o.skus && marker.locations === o.locations && marker.seed === seed) {
       const databases = JSON.parse(marker.databases) as string[];
+      await ensureChangeColumns(server, prefix, marker.generated_at, log);
       writeFileSync(configPath, benchConfig(marker.config, { client: 'mysql2', connection: storeUrl }));
       log(`reusing dataset ${prefix}_* in ${o.dir} (${o.skus} SKUs x ${o.locations} locations, generated ${marker.generated_at})`);
       return {
@@ -149,6 +150,7 @@ export async function ensureDataset(o: DatasetOptions): Promise<Dataset> {
   const config = readFileSync(configPath, 'utf8');
   writeFileSync(configPath, benchConfig(config, { client: 'mysql2', connection: storeUrl }));
   const generatedAt = new Date().toISOString();
+  await ensureChangeColumns(server, prefix, generatedAt, log);
   const databases = await datasetDatabases(server, prefix);
   await writeMarker(storeUrl, {
     skus: o.skus,
@@ -201,6 +203,50 @@ export async function warmDataset(server: string, databases: readonly string[], 
     for (const x of indexes) await admin.raw('select count(*) from ??.?? force index (??)', [x.db, x.t, x.i]);
     log(`buffer pool warmed: ${indexes.length} indexes read in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return { poolMiB, dataMiB };
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/**
+ * The change column a poll feed reads (`sync.feeds: [{ kind: poll, changedSince: updated_at }]`)
+ * on each SQL stock table of a MariaDB dataset, indexed. The WMS's `bin_stock.updated_at` is
+ * the demo's own (its asOf); the ERP's `inv_balance` has none in the demo, so the bench adds
+ * `updated_at` (DATETIME(3), every row at the dataset's generation time), not mapped as the
+ * ERP's asOf: the answers stay as they were (ERP figures are as of the read).
+ */
+export const CHANGE_COLUMNS: readonly { system: 'erp' | 'wms'; table: string; column: string }[] = [
+  { system: 'erp', table: 'inv_balance', column: 'updated_at' },
+  { system: 'wms', table: 'bin_stock', column: 'updated_at' },
+];
+
+/** Adds what CHANGE_COLUMNS names where it is missing (a dataset generated before them): instant for the column, minutes at 1M for an index. */
+async function ensureChangeColumns(server: string, prefix: string, generatedAt: string, log: (m: string) => void): Promise<void> {
+  const admin = adminKnex(server);
+  try {
+    for (const c of CHANGE_COLUMNS) {
+      const db = `${prefix}_${c.system}`;
+      const [cols] = (await admin.raw('select count(*) as n from information_schema.columns where table_schema = ? and table_name = ? and column_name = ?', [
+        db,
+        c.table,
+        c.column,
+      ])) as [{ n: number }[]];
+      if (Number(cols[0]?.n ?? 0) === 0) {
+        const at = generatedAt.replace('T', ' ').replace('Z', '').slice(0, 23);
+        log(`adding ${db}.${c.table}.${c.column} (change column for poll feeds)`);
+        await admin.raw(`alter table ??.?? add column ?? datetime(3) not null default '${at}'`, [db, c.table, c.column]);
+      }
+      const [idx] = (await admin.raw(
+        'select count(*) as n from information_schema.statistics where table_schema = ? and table_name = ? and column_name = ? and seq_in_index = 1',
+        [db, c.table, c.column],
+      )) as [{ n: number }[]];
+      if (Number(idx[0]?.n ?? 0) === 0) {
+        const t0 = performance.now();
+        log(`indexing ${db}.${c.table}.${c.column}`);
+        await admin.raw('alter table ??.?? add index ?? (??)', [db, c.table, `${c.table}_${c.column}`, c.column]);
+        log(`indexed ${db}.${c.table}.${c.column} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      }
+    }
   } finally {
     await admin.destroy();
   }

@@ -1,14 +1,19 @@
 /**
  * The servers under test, each a child process (so the load generator never shares their
  * event loop): the gateway through its own CLI (`start --config --port`, execution settings by
- * environment), or the floor (bench/floor-server.ts). Their memory and CPU time are read from
- * /proc: the process and its descendants.
+ * environment, its config optionally rewritten, e.g. every source mirrored), the floor
+ * (bench/floor-server.ts) or the in-memory limit (bench/limit-server.ts). Their memory and CPU
+ * time are read from /proc: the process and its descendants. Start-up is measured too: the time
+ * from spawning to ready (for a mirrored gateway: its mirrors loaded), and the RSS then and at
+ * its highest on the way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_API_KEY } from './dataset.js';
+import { waitForMirrors, type MirrorState } from './mirror.js';
 import type { Carrier } from './scenarios.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -17,9 +22,15 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export interface Target {
   /** Short name used in the results (`floor`, `gateway`, `graphql-js+cc`, ...). */
   name: string;
-  kind: 'floor' | 'gateway';
+  kind: 'floor' | 'limit' | 'gateway';
   /** Environment for the gateway: INVENTORY_GRAPH_EXECUTOR, INVENTORY_GRAPH_CACHE_CONTROL, read by the demo config through `${VAR:-default}`. */
   env?: Record<string, string>;
+  /** The gateway's config rewritten (e.g. `mirroredConfig`): written beside the dataset's as `inventory-graph.<name>.yaml`. */
+  configure?: (yaml: string) => string;
+  /** A gateway with mirrored sources: ready once /status.json shows them loaded, not only /readyz. */
+  mirrored?: boolean;
+  /** How long it may take to be ready, in ms (default 120,000; loading a 1M-SKU dataset into memory takes longer). */
+  startTimeoutMs?: number;
   /** How the load sends the scenarios: by trusted-document id (default), or as query text. */
   carrier?: Carrier;
   /** In words, for the results. */
@@ -36,6 +47,12 @@ export interface Running {
   stop(): Promise<void>;
   /** What it printed on stderr (kept for failures). */
   stderr(): string;
+  /** Seconds from spawn to ready (for a mirrored gateway: mirrors loaded); RSS in MiB when ready, and the highest seen while starting (sampled every 200 ms). */
+  startSeconds: number;
+  startRssMiB: number;
+  startPeakRssMiB: number;
+  /** A mirrored gateway's mirrors when it was ready; null when /status.json showed none. */
+  mirrors?: MirrorState[] | null;
 }
 
 export async function freePort(): Promise<number> {
@@ -49,12 +66,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startTarget(t: Target, configPath: string, timeoutMs = 120_000): Promise<Running> {
+export async function startTarget(t: Target, datasetConfig: string, timeoutMs = t.startTimeoutMs ?? 120_000): Promise<Running> {
   const port = await freePort();
+  let configPath = datasetConfig;
+  if (t.configure !== undefined) {
+    // beside the dataset's: relative paths in it (the 3PL's files) stay right
+    configPath = join(dirname(datasetConfig), `inventory-graph.${t.name}.yaml`);
+    writeFileSync(configPath, t.configure(readFileSync(datasetConfig, 'utf8')));
+  }
   const args =
-    t.kind === 'floor'
-      ? ['--import', 'tsx', join(ROOT, 'bench', 'floor-server.ts'), '--config', configPath, '--port', String(port)]
-      : [join(ROOT, 'bin', 'inventory-graph.mjs'), 'start', '--config', configPath, '--port', String(port), '--host', '127.0.0.1'];
+    t.kind === 'gateway'
+      ? [join(ROOT, 'bin', 'inventory-graph.mjs'), 'start', '--config', configPath, '--port', String(port), '--host', '127.0.0.1']
+      : ['--import', 'tsx', join(ROOT, 'bench', `${t.kind}-server.ts`), '--config', configPath, '--port', String(port)];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error', ...t.env },
@@ -63,27 +86,54 @@ export async function startTarget(t: Target, configPath: string, timeoutMs = 120
   let err = '';
   child.stderr?.on('data', (d: Buffer) => {
     err = (err + d.toString('utf8')).slice(-20_000);
+    // BENCH_SERVER_LOG=1: the servers' stderr as it comes (a long load's progress), each line under its target's name
+    if (process.env.BENCH_SERVER_LOG === '1') process.stderr.write(d.toString('utf8').replace(/^(?=.)/gm, `[${t.name}] `));
   });
   child.stdout?.resume();
   const url = `http://127.0.0.1:${port}/graphql`;
   const started = Date.now();
-  // ready when it answers HTTP (the gateway's /readyz, the floor's anything)
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${t.name} exited with ${child.exitCode} while starting:\n${err}`);
-    if (Date.now() - started > timeoutMs) {
-      child.kill('SIGKILL');
-      throw new Error(`${t.name} did not start within ${timeoutMs} ms:\n${err}`);
+  let peak = 0;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, treeRss(child.pid as number));
+  }, 200);
+  let mirrors: MirrorState[] | null | undefined;
+  try {
+    // ready when it answers HTTP (the gateway's /readyz, the hand-written servers' anything)
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${t.name} exited with ${child.exitCode} while starting:\n${err}`);
+      if (Date.now() - started > timeoutMs) {
+        child.kill('SIGKILL');
+        throw new Error(`${t.name} did not start within ${timeoutMs} ms:\n${err}`);
+      }
+      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => t.kind !== 'gateway' || r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+      await new Promise((r) => setTimeout(r, 200));
     }
-    const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(
-      (r) => t.kind === 'floor' || r.status === 200,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 200));
+    if (t.mirrored === true) {
+      mirrors = await waitForMirrors(
+        `http://127.0.0.1:${port}`,
+        { authorization: `Bearer ${BENCH_API_KEY}` },
+        { timeoutMs: Math.max(0, timeoutMs - (Date.now() - started)) },
+      ).catch((e: unknown) => {
+        child.kill('SIGKILL');
+        throw new Error(`${t.name}: ${(e as Error).message}\n${err}`);
+      });
+    }
+  } finally {
+    clearInterval(sampler);
   }
+  const startSeconds = (Date.now() - started) / 1000;
+  const startRssMiB = treeRss(child.pid as number);
   return {
     url,
     pid: child.pid as number,
+    startSeconds,
+    startRssMiB,
+    startPeakRssMiB: Math.max(peak, startRssMiB),
+    ...(mirrors !== undefined ? { mirrors } : {}),
     rssMiB: () => treeRss(child.pid as number),
     cpuMs: () => treeCpu(child.pid as number),
     stderr: () => err,
