@@ -6,9 +6,8 @@
  * and precedence, provenance and the availability rules run on them at query time as before.
  *
  * What is held:
- * - the base: for a SQL source a snapshot loaded with one streamed statement per entity (the
- *   connector's own read statement without its IN list, so the rows are exactly the live ones),
- *   packed in columns (src/sources/packed-records.ts) as rows arrive, with progress in the log;
+ * - the base: for a SQL source a snapshot loaded with one streamed statement per entity (rows
+ *   summed per (code, location) here as the live read's GROUP BY sums them), packed in columns (src/sources/packed-records.ts) as rows arrive, with progress in the log;
  *   for a file source its own newest file, which the file connector already holds in memory;
  * - the overlay: per code, its stock records as changed since the base (a poll re-read of the
  *   code, or message changes applied with the rules of src/domain/changes.ts). A code in the
@@ -114,6 +113,23 @@ const PROGRESS_MS = 5_000;
 
 export type MirroredConnector = Connector & { mirror: MirrorControl };
 
+/**
+ * A code's records from `start` on, with its invalid rows: a location with an unreadable row is
+ * one invalid record (as a live read's sum of it is), the readable rows of that location dropped.
+ */
+function withInvalid(out: StockRecord[], start: number, invalid: readonly StockRecord[]): void {
+  const bad = new Set(invalid.map((r) => r.location));
+  let w = start;
+  for (let i = start; i < out.length; i++) if (!bad.has((out[i] as StockRecord).location)) out[w++] = out[i] as StockRecord;
+  out.length = w;
+  const seen = new Set<string>();
+  for (const r of invalid) {
+    if (seen.has(r.location)) continue;
+    seen.add(r.location);
+    out.push({ ...r });
+  }
+}
+
 export function createMirror(live: Connector, o: MirrorOptions): MirroredConnector {
   const now = o.now ?? Date.now;
   const source = live.name;
@@ -194,7 +210,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     for (const code of codes) {
       const l: StockRecord[] = [];
       s.stock.get(code, l, false);
-      for (const r of s.invalidStock.get(code) ?? []) l.push(r);
+      const invalid = s.invalidStock.get(code);
+      if (invalid !== undefined) withInvalid(l, 0, invalid);
       if (l.length > 0) out.set(code, l);
     }
     return out;
@@ -235,8 +252,9 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
 
   /**
    * Reads the whole SQL source into a new snapshot: one streamed statement per entity (and per
-   * movement mapping), the live read's statement without its IN list, so the records are exactly
-   * the live ones; rows are packed as they arrive and progress is logged every 5 s.
+   * movement mapping); stock and movement rows are summed per (code, location[, kind]) here as
+   * they are packed (the database's GROUP BY over a whole table had no index to use), so the
+   * records are the live ones; progress is logged every 5 s.
    */
   async function loadSnapshot(): Promise<Snapshot> {
     const started = now();
@@ -420,7 +438,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
         const invalid = s.invalidStock.get(code);
         const start = out.length;
         s.stock.get(code, out, false);
-        if (invalid !== undefined) for (const r of invalid) out.push({ ...r });
+        if (invalid !== undefined) withInvalid(out, start, invalid);
         if (heard !== undefined) for (let i = start; i < out.length; i++) (out[i] as StockRecord).heardAt = heard;
       }
       return out as RecordOf[E][];
@@ -428,7 +446,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     if (entity === 'movements') {
       const out: RecordOf['movements'][] = [];
       if (s.movements !== null) for (const code of codes) s.movements.get(code, out);
-      return out as RecordOf[E][];
+      // rows that add up to nothing: a live read's sum of 0 is no record
+      return out.filter((m) => m.quantity !== 0) as RecordOf[E][];
     }
     const m = (entity === 'cost' ? s.cost : s.items) as Map<string, RecordOf[E]> | null;
     const out: RecordOf[E][] = [];
