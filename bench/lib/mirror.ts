@@ -96,6 +96,14 @@ export async function waitForMirrors(
       () => null,
     );
     const states = mirrorStates(body);
+    // /status.json gives `mirrors: []` with a problem when it could not look at them in time (its
+    // store's dead-letter count, 2 s): not "no mirrors", so not "loaded"
+    const unseen = ((body as { problems?: unknown } | null)?.problems as unknown[] | undefined)?.some((p) => /mirrored sources/i.test(String(p))) === true;
+    if (states === null && (body === null || unseen)) {
+      if (Date.now() > until) throw new Error(`mirrors not loaded after ${o.timeoutMs} ms: /status.json ${body === null ? 'did not answer' : 'could not show them'}`);
+      await new Promise((r) => setTimeout(r, o.everyMs ?? 500));
+      continue;
+    }
     if (states === null) {
       o.log?.(`/status.json shows no mirror state: taking /readyz as loaded`);
       return null;

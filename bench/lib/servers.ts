@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import buildIfStale from '../../test/helpers/build.js';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,6 +68,9 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startTarget(t: Target, datasetConfig: string, timeoutMs = t.startTimeoutMs ?? 120_000): Promise<Running> {
+  // the gateway runs the compiled dist/: rebuilt first when a source is newer than the last build
+  // (as vitest's global setup does), or a bench measures code that is no longer there
+  if (t.kind === 'gateway') buildIfStale();
   const port = await freePort();
   let configPath = datasetConfig;
   if (t.configure !== undefined) {
