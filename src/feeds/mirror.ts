@@ -106,8 +106,12 @@ export interface MirrorOptions {
   now?: () => number;
 }
 
-/** Negative levels found by one load that open their anomaly (the rest wait for a request or a change). */
-const MAX_NEGATIVES_AT_LOAD = 100_000;
+/**
+ * Negative levels found by one load that open their anomaly at once; the rest are found by the
+ * requests and changes that touch them. Half the anomaly write queue's default size, so a load
+ * of a source full of negatives does not fill the queue that requests use.
+ */
+const MAX_NEGATIVES_AT_LOAD = 5_000;
 /** How often load progress is logged, in ms. */
 const PROGRESS_MS = 5_000;
 

@@ -26,6 +26,9 @@ export interface MirrorView extends Omit<MirrorStats, 'heardAt' | 'lastLoad'> {
   feeds: FeedView[];
 }
 
+/** How long the dead-letter count may take before /status shows the mirrors without it, in ms. */
+const DEAD_LETTER_COUNT_MS = 500;
+
 export function createFeedStatus(o: {
   mirrors: ReadonlyMap<string, MirroredConnector>;
   feeds: readonly Feed[];
@@ -52,7 +55,11 @@ export function createFeedStatus(o: {
   return async () => {
     if (o.mirrors.size === 0) return [];
     const at = now();
-    const dead = await o.store.feeds.deadLetters.counts().catch(() => null);
+    // a slow store must not hide the mirrors (their state is in memory): its count may be missing
+    const dead = await Promise.race([
+      o.store.feeds.deadLetters.counts().catch(() => null),
+      new Promise<null>((resolve) => setTimeout(resolve, DEAD_LETTER_COUNT_MS, null).unref()),
+    ]);
     return [...o.mirrors.values()].map((m) => {
       const s = m.mirror.stats();
       const feeds = o.feeds
