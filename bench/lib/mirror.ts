@@ -100,7 +100,8 @@ export async function waitForMirrors(
     // store's dead-letter count, 2 s): not "no mirrors", so not "loaded"
     const unseen = ((body as { problems?: unknown } | null)?.problems as unknown[] | undefined)?.some((p) => /mirrored sources/i.test(String(p))) === true;
     if (states === null && (body === null || unseen)) {
-      if (Date.now() > until) throw new Error(`mirrors not loaded after ${o.timeoutMs} ms: /status.json ${body === null ? 'did not answer' : 'could not show them'}`);
+      if (Date.now() > until)
+        throw new Error(`mirrors not loaded after ${o.timeoutMs} ms: /status.json ${body === null ? 'did not answer' : 'could not show them'}`);
       await new Promise((r) => setTimeout(r, o.everyMs ?? 500));
       continue;
     }
