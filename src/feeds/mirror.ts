@@ -154,6 +154,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
   const overlay = new Map<string, Held[]>();
   const feeds: (() => FeedStats)[] = [];
   let queue: Promise<unknown> = Promise.resolve();
+  const stopping = new AbortController();
 
   /** Runs `fn` after everything queued before it; the queue goes on whether it fails or not. */
   function serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -264,7 +265,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     const started = now();
     let lastProgress = started;
     if (live.scan === undefined) throw new Error(`source "${source}" cannot be read whole, so it cannot be mirrored`);
-    const scan = live.scan.bind(live);
+    const scanAll = live.scan.bind(live);
+    const scan: typeof scanAll = (entity, each, batch) => scanAll(entity, each, batch, stopping.signal);
     const stockRows = new StockRows(24 * 16_000_000, 100_000_000);
     const invalidStock = new Map<string, StockRecord[]>();
     const movementRows = live.entities.has('movements') ? new MovementRows(24 * 1_000_000, 100_000_000) : null;
@@ -478,7 +480,11 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
       if (lagging()) return `mirror lagging: not caught up with the source for over ${o.sync.maxLagSeconds} s`;
       return null;
     },
-    close: () => live.close(),
+    close() {
+      // a load under way lets its statements go rather than read whole tables for nobody
+      stopping.abort();
+      return live.close();
+    },
     mirror: control,
   };
   return mirrored;

@@ -102,7 +102,7 @@ export interface Connector {
    * Every record of `entity`, streamed to `each` a batch at a time (a whole-source read, no
    * deadline): how a mirror loads a SQL source. Answers how many records.
    */
-  scan?<E extends Entity>(entity: E, each: (records: RecordOf[E][]) => void | Promise<void>, batch?: number): Promise<number>;
+  scan?<E extends Entity>(entity: E, each: (records: RecordOf[E][]) => void | Promise<void>, batch?: number, signal?: AbortSignal): Promise<number>;
   /** The newest value of the change column `column` (null: no rows): where a poll starts. */
   latestChange?(column: string, meter?: StatementMeter): Promise<unknown>;
   /** Verifies the source can be reached (used at start-up and by readiness checks). */

@@ -238,15 +238,25 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
    * Every record of `entity`, streamed, rows handed to `each` `batch` at a time as the driver
    * delivers them (bounded memory): cost and items as `fetch` builds them, stock and movements
    * one row each, unsummed (`rowStatements`). No deadline: a whole source takes what it takes
-   * (how a mirror loads, src/feeds/mirror.ts). Answers how many records.
+   * (how a mirror loads, src/feeds/mirror.ts); `signal` stops it. Answers how many records.
    */
-  async function scan<E extends Entity>(entity: E, each: (records: RecordOf[E][]) => void | Promise<void>, batch = 10_000): Promise<number> {
+  async function scan<E extends Entity>(
+    entity: E,
+    each: (records: RecordOf[E][]) => void | Promise<void>,
+    batch = 10_000,
+    signal?: AbortSignal,
+  ): Promise<number> {
     if (!entities.has(entity)) throw new Error(`source "${name}" maps no ${entity}`);
     const readAt = new Date();
     let n = 0;
     for (const q of entity === 'stock' || entity === 'movements' ? rowStatements(entity) : statements(entity, null)) {
       let out: RecordOf[E][] = [];
-      for await (const row of q.stream() as AsyncIterable<Row>) {
+      const stream = q.stream();
+      // stopping (the server shutting down) ends the scan: its connection is let go, not held to the end of a whole table
+      const stop = () => stream.destroy(new Error(`source "${name}": whole-source read stopped`));
+      if (signal?.aborted === true) stop();
+      signal?.addEventListener('abort', stop, { once: true });
+      for await (const row of stream as AsyncIterable<Row>) {
         if (entity === 'movements') {
           if (row.quantity === null) continue;
           try {
@@ -270,6 +280,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       }
       n += out.length;
       if (out.length > 0) await each(out);
+      signal?.removeEventListener('abort', stop);
     }
     return n;
   }
