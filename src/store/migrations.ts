@@ -19,15 +19,20 @@ async function exactCollation(db: Knex): Promise<string | undefined> {
   return /mariadb/i.test(rows[0]?.v ?? '') ? 'utf8mb4_nopad_bin' : 'utf8mb4_0900_bin';
 }
 
+/** Applies the exact collation (see `exactCollation`) to a table being created; nothing on SQLite. */
+async function exactTables(db: Knex): Promise<(t: Knex.CreateTableBuilder) => void> {
+  const collation = await exactCollation(db);
+  return (t) => {
+    if (collation === undefined) return;
+    t.charset('utf8mb4');
+    t.collate(collation);
+  };
+}
+
 const migrations: Record<string, Migration> = {
   '0001_sku_map': {
     async up(db) {
-      const collation = await exactCollation(db);
-      const exact = (t: Knex.CreateTableBuilder) => {
-        if (collation === undefined) return;
-        t.charset('utf8mb4');
-        t.collate(collation);
-      };
+      const exact = await exactTables(db);
       await db.schema.createTable('skus', (t) => {
         exact(t);
         t.string('sku', 191).primary();
@@ -123,12 +128,7 @@ const migrations: Record<string, Migration> = {
   },
   '0005_feeds': {
     async up(db) {
-      const collation = await exactCollation(db);
-      const exact = (t: Knex.CreateTableBuilder) => {
-        if (collation === undefined) return;
-        t.charset('utf8mb4');
-        t.collate(collation);
-      };
+      const exact = await exactTables(db);
       // every change a message feed applied, kept for the dedupe window: its id is applied once,
       // across restarts, and the changes are replayed over each full load of the mirror
       await db.schema.createTable('feed_changes', (t) => {
