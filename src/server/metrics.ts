@@ -255,21 +255,28 @@ export function createMetrics(o: MetricsOptions): Metrics {
 
   // gauges read at scrape time from the same data as /status (which collects at most once a second)
   const data = o.status;
-  const perSource = (name: string, help: string, value: (s: StatusData['sources'][number]) => number | null) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['source'] as const,
-      registers: [registry],
-      async collect() {
-        const d = await data();
-        this.reset();
-        for (const s of d.sources) {
-          const v = value(s);
-          if (v !== null) this.set({ source: s.name }, v);
-        }
-      },
-    });
+  /** A gauge labelled by source over rows of the collection (sources, mirrors); a null value leaves its row out. */
+  const gaugePerSource =
+    <R>(rows: (d: StatusData) => readonly R[], sourceOf: (r: R) => string) =>
+    (name: string, help: string, value: (r: R) => number | null) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['source'] as const,
+        registers: [registry],
+        async collect() {
+          const d = await data();
+          this.reset();
+          for (const r of rows(d)) {
+            const v = value(r);
+            if (v !== null) this.set({ source: sourceOf(r) }, v);
+          }
+        },
+      });
+  const perSource = gaugePerSource(
+    (d) => d.sources,
+    (s) => s.name,
+  );
   perSource(
     'inventory_graph_source_breaker_state',
     'Circuit breaker per source: 0 closed, 1 half-open (a trial read), 2 open (reads fail fast)',
@@ -290,21 +297,10 @@ export function createMetrics(o: MetricsOptions): Metrics {
   perSource('inventory_graph_source_reads_queued', "Reads waiting for a slot of the source's bulkhead", (s) => s.queued);
 
   // mirrored sources and their feeds (src/feeds/status.ts), from the same collection
-  const perMirror = (name: string, help: string, value: (m: StatusData['mirrors'][number]) => number | null) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['source'] as const,
-      registers: [registry],
-      async collect() {
-        const d = await data();
-        this.reset();
-        for (const m of d.mirrors) {
-          const v = value(m);
-          if (v !== null) this.set({ source: m.source }, v);
-        }
-      },
-    });
+  const perMirror = gaugePerSource(
+    (d) => d.mirrors,
+    (m) => m.source,
+  );
   perMirror(
     'inventory_graph_mirror_lag_seconds',
     'Seconds since a mirrored source was last known caught up with its source (its oldest feed)',
