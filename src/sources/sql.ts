@@ -153,9 +153,8 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     const m = config[entity];
     if (m === undefined) return [];
     const mysql = config.client === 'mysql2';
-    const inner: Knex.QueryBuilder = m.query !== undefined ? db.from(db.raw(`(${m.query.replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
+    const inner = mappedRows(db, m);
     const col = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
-    if (m.query === undefined) applyWhere(inner, m.where);
     // exact (binary) order and comparison, whatever the column's collation
     const key = mysql ? 'cast(?? as binary)' : '??';
     const q = inner
@@ -185,10 +184,8 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   ): Promise<ChangedRow[]> {
     const m = config.stock;
     if (m === undefined) return [];
-    const byQuery = m.query !== undefined;
-    const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
-    if (!byQuery) applyWhere(q, m.where);
-    const sku = byQuery ? 'sku' : (m.columns?.sku as string);
+    const q = mappedRows(db, m);
+    const sku = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
     const key = mysql ? 'cast(?? as binary)' : '??';
     q.select(db.raw(`${key} as ??`, [sku, 'code']), db.raw('?? as ??', [column, 'changed']))
       .whereNotNull(column)
@@ -215,10 +212,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
    * quantity counts 0 (as SUM skips it).
    */
   function rowStatements(entity: 'stock' | 'movements'): Knex.QueryBuilder[] {
-    const cols = (m: { columns?: object; query?: string }, keys: string[], fixedKind?: string) => {
+    const cols = (m: MappedSource & { columns?: object }, keys: string[], fixedKind?: string) => {
       const byQuery = m.query !== undefined;
-      const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db((m as { table: string }).table);
-      if (!byQuery) applyWhere(q, (m as { where?: Mapping['where'] }).where);
+      const q = mappedRows(db, m);
       const c = (m.columns ?? {}) as Record<string, string | undefined>;
       for (const k of keys) {
         const col = byQuery ? k : c[k];
@@ -289,9 +285,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   async function latestChange(column: string, meter?: StatementMeter): Promise<unknown> {
     const m = config.stock;
     if (m === undefined) return null;
-    const byQuery = m.query !== undefined;
-    const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
-    if (!byQuery) applyWhere(q, m.where);
+    const q = mappedRows(db, m);
     meter?.statement(name, 'stock');
     const row = (await q.max({ latest: column }).timeout(config.timeoutMs, { cancel: mysql }).first()) as { latest: unknown } | undefined;
     return row?.latest ?? null;
@@ -345,9 +339,18 @@ interface Base {
 
 function fromTable(db: Knex, entity: Entity, m: Mapping): Base {
   const c = m.columns as Record<string, string>;
+  return { q: select(mappedRows(db, { table: m.table, where: m.where }), entity, (k) => c[k]), sku: c.sku as string };
+}
+
+/** What a mapping reads from: its `table` (narrowed by `where`), or its `query` as a derived table. */
+type MappedSource = { table?: string | undefined; where?: Mapping['where']; query?: string | undefined };
+
+/** The rows a mapping reads, before any select: `table` with its `where`, or `(query) as mapped`. */
+function mappedRows(db: Knex, m: MappedSource): Knex.QueryBuilder {
+  if (m.query !== undefined) return db.from(db.raw(`(${m.query.replace(/;\s*$/, '')}) as mapped`));
   const q = db(m.table as string);
   applyWhere(q, m.where);
-  return { q: select(q, entity, (k) => c[k]), sku: c.sku as string };
+  return q;
 }
 
 /** `where: { status: [A, B], deleted_at: null }`: IN for a list, IS NULL for null, else equality; values bound. */
@@ -367,8 +370,7 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
   const byQuery = m.query !== undefined;
   const col = (k: string): string | undefined =>
     byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k];
-  const q: Knex.QueryBuilder = byQuery ? db.from(db.raw(`(${(m.query as string).replace(/;\s*$/, '')}) as mapped`)) : db(m.table as string);
-  if (!byQuery) applyWhere(q, m.where);
+  const q = mappedRows(db, m);
   const sku = col('sku') as string;
   const location = col('location') as string;
   const kind = col('kind');
@@ -411,7 +413,7 @@ function toMovement(row: Row, readAt: Date): MovementRecord {
 
 /** The configured query becomes a derived table; its columns already carry the canonical names. */
 function fromQuery(db: Knex, entity: Entity, sql: string): Base {
-  const q = db.from(db.raw(`(${sql.replace(/;\s*$/, '')}) as mapped`));
+  const q = mappedRows(db, { query: sql });
   return { q: select(q, entity, (k) => k), sku: 'sku' };
 }
 
