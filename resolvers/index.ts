@@ -2,13 +2,17 @@
 import type { Resolvers } from '../src/generated/graphql.js';
 import { Query } from './query.js';
 import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
+import { Reservation, ReservationConnection, ReservationLine, reservationMutation, reservationQuery } from './reservations.js';
 import { routingQuery } from './routing.js';
 import { DateTime, Decimal } from './scalars.js';
 import { InventoryItem, InventoryItemConnection, Location, Source } from './types.js';
 
 export const resolvers: Resolvers = {
-  Query: { ...Query, ...routingQuery, ...reconciliationQuery },
-  Mutation: { ...anomalyMutation },
+  Query: { ...Query, ...routingQuery, ...reconciliationQuery, ...reservationQuery },
+  Mutation: { ...anomalyMutation, ...reservationMutation },
+  Reservation,
+  ReservationLine,
+  ReservationConnection,
   Movement,
   InventoryItem,
   InventoryItemConnection,

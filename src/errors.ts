@@ -27,6 +27,12 @@ export enum ErrorCode {
   SOURCE_UNAVAILABLE = 'SOURCE_UNAVAILABLE',
   INVALID_SOURCE_DATA = 'INVALID_SOURCE_DATA',
   STORE_BUSY = 'STORE_BUSY',
+  /** The idempotency key was used before with a different request (HTTP 422); nothing was held. */
+  IDEMPOTENCY_CONFLICT = 'IDEMPOTENCY_CONFLICT',
+  /** No reservation has this id. */
+  RESERVATION_NOT_FOUND = 'RESERVATION_NOT_FOUND',
+  /** The reservation's status does not allow the step (releasing twice, confirming an expired hold). */
+  INVALID_RESERVATION_STATE = 'INVALID_RESERVATION_STATE',
   /** Not a GraphQL error: the HTTP layer's answer to a method other than GET, POST (src/server/http.ts). */
   METHOD_NOT_ALLOWED = 'METHOD_NOT_ALLOWED',
   /** Not a GraphQL error: the HTTP layer's answer to a body over the limit (src/server/http.ts). */
@@ -170,5 +176,36 @@ export class InvalidSourceDataError extends GatewayError {
       { source: sourceName, count: records.length, records: shown.map((r) => ({ sku: r.sku, location: r.location, reason: r.reason })) },
     );
     this.name = 'InvalidSourceDataError';
+  }
+}
+
+/**
+ * The same idempotency key came with a different request (the IETF Idempotency-Key draft's 422;
+ * Stripe's idempotency_error): nothing was held, the first request's result stands.
+ */
+export class IdempotencyConflictError extends GatewayError {
+  constructor(key: string) {
+    super(
+      `Idempotency key ${JSON.stringify(key.length > 80 ? `${key.slice(0, 79)}…` : key)} was already used with a different request; nothing was held. Use a new key for a new request.`,
+      ErrorCode.IDEMPOTENCY_CONFLICT,
+      codeFirst(ErrorCode.IDEMPOTENCY_CONFLICT, { argumentName: 'idempotencyKey' }, 422),
+    );
+    this.name = 'IdempotencyConflictError';
+  }
+}
+
+/** No reservation has this id (never made, or made on another store). */
+export class ReservationNotFoundError extends GatewayError {
+  constructor(id: string) {
+    super(`No reservation has the id ${JSON.stringify(id.length > 80 ? `${id.slice(0, 79)}…` : id)}.`, ErrorCode.RESERVATION_NOT_FOUND, { id });
+    this.name = 'ReservationNotFoundError';
+  }
+}
+
+/** The reservation's status does not allow this step: `extensions.status` is the status it has. */
+export class InvalidReservationStateError extends GatewayError {
+  constructor(id: string, status: string, step: string, allowed: string) {
+    super(`Reservation ${id} is ${status}: only ${allowed} can be ${step}.`, ErrorCode.INVALID_RESERVATION_STATE, { id, status });
+    this.name = 'InvalidReservationStateError';
   }
 }

@@ -11,7 +11,7 @@ import type { core } from 'zod';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
-export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig, SyncConfig, FeedConfig } from './schema.js';
+export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig, SyncConfig, FeedConfig, OrdersMapping, ReservationsConfig } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
 export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
@@ -121,6 +121,7 @@ type Loose = {
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
   server?: { maxSkusPerQuery?: unknown; headersTimeoutMs?: unknown; requestTimeoutMs?: unknown };
   routing?: { maxLines?: unknown };
+  reservations?: { defaultTtlSeconds?: unknown; maxTtlSeconds?: unknown; maxLines?: unknown };
 };
 /** Any kind of source, every key possibly missing. */
 type LooseSource = {
@@ -173,6 +174,13 @@ function crossCheck(c: Loose): string[] {
   const maxSkus = typeof c.server?.maxSkusPerQuery === 'number' ? c.server.maxSkusPerQuery : 500;
   if (typeof c.routing?.maxLines === 'number' && c.routing.maxLines > maxSkus) {
     problems.push(`routing.maxLines: ${c.routing.maxLines} exceeds server.maxSkusPerQuery (${maxSkus}); an order is read in one availability call`);
+  }
+  const { defaultTtlSeconds = 900, maxTtlSeconds = 14_400, maxLines: maxReserveLines = 100 } = c.reservations ?? {};
+  if (typeof defaultTtlSeconds === 'number' && typeof maxTtlSeconds === 'number' && defaultTtlSeconds > maxTtlSeconds) {
+    problems.push(`reservations.defaultTtlSeconds: ${defaultTtlSeconds} exceeds reservations.maxTtlSeconds (${maxTtlSeconds})`);
+  }
+  if (typeof maxReserveLines === 'number' && maxReserveLines > maxSkus) {
+    problems.push(`reservations.maxLines: ${maxReserveLines} exceeds server.maxSkusPerQuery (${maxSkus}); a reservation is read in one availability call`);
   }
   const { headersTimeoutMs = 10_000, requestTimeoutMs = 30_000 } = c.server ?? {};
   if (typeof headersTimeoutMs === 'number' && typeof requestTimeoutMs === 'number' && headersTimeoutMs > requestTimeoutMs) {

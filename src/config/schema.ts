@@ -118,6 +118,14 @@ export const itemsMappingSchema = z
   .strictObject({ ...mappingBase, columns: z.strictObject({ sku: column, name: column }).optional() })
   .superRefine(checkMapping);
 
+/**
+ * Orders this source has taken over (sales orders, allocations, picks), by the reference the
+ * caller gave a reservation: a CONFIRMED reservation whose `reference` appears here is handed
+ * over, and stops counting against availability (the source's own committed figure counts it
+ * now). A `query` aliases its column `reference`.
+ */
+export const ordersMappingSchema = z.strictObject({ ...mappingBase, columns: z.strictObject({ reference: column }).optional() }).superRefine(checkMapping);
+
 const movementKind = z.enum(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway']);
 
 /**
@@ -376,6 +384,11 @@ export const sqlSourceSchema = z.strictObject({
   cost: costMappingSchema.optional(),
   items: itemsMappingSchema.optional(),
   movements: movementsSchema.optional().describe('In-flight quantities (picked not invoiced, in transit, received not put away) that explain variance.'),
+  orders: ordersMappingSchema
+    .optional()
+    .describe(
+      'Orders this source has taken over, by reference: a CONFIRMED reservation whose `reference` appears here stops counting (docs/reservations.md). Map it on the system whose committed figure wins quantity.',
+    ),
 });
 
 /** A source is told apart by its `kind`. */
@@ -412,6 +425,50 @@ export const anomaliesSchema = z.strictObject({
         .describe('Anomalies waiting to be sent at most; past it the oldest are dropped (and logged). Defaults to 1000.'),
     })
     .optional(),
+});
+
+/**
+ * Holds at checkout (src/service/reservations.ts, docs/reservations.md): how long they last, how
+ * long an idempotency key is kept, how often expired holds are swept.
+ */
+export const reservationsSchema = z.strictObject({
+  defaultTtlSeconds: z.number().int().min(1).max(2_592_000).default(900).describe('How long a hold lasts when `ttlSeconds` is not given. Defaults to 900.'),
+  maxTtlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(2_592_000)
+    .default(14_400)
+    .describe('The longest `ttlSeconds` a reserve or extend may ask; more is BAD_USER_INPUT. Defaults to 14400 (4 hours).'),
+  confirmedHoldSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_592_000)
+    .default(3_600)
+    .describe(
+      'How long a CONFIRMED hold keeps counting when its order never shows up in a source (`sources.X.orders`); it stops at once when it does. Defaults to 3600.',
+    ),
+  idempotencyWindowSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(2_592_000)
+    .default(86_400)
+    .describe('How long an idempotency key is kept: within it, the same key answers the first result; after it, the key is new. Defaults to 86400 (24 hours).'),
+  sweepIntervalSeconds: z
+    .number()
+    .min(0.1)
+    .max(3_600)
+    .default(5)
+    .describe(
+      'How often expired holds are marked EXPIRED, confirmed holds are checked against the sources’ orders, and old keys are pruned. An expired hold never counts, swept or not. Defaults to 5.',
+    ),
+  maxLines: z.number().int().min(1).max(1_000).default(100).describe('Most lines one reservation may have. Defaults to 100.'),
+  strategy: z
+    .enum(['PRIORITY', 'DISTANCE', 'FEWEST_SHIPMENTS'])
+    .default('FEWEST_SHIPMENTS')
+    .describe('How lines without a `locationId` are placed (the routing strategies of `routeOrder`). Defaults to `FEWEST_SHIPMENTS`.'),
 });
 
 export const locationSchema = z.strictObject({
@@ -560,6 +617,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   anomalies: anomaliesSchema.prefault({}),
+  reservations: reservationsSchema.prefault({}).describe('Holds at checkout: TTLs, idempotency window, sweeper (docs/reservations.md).'),
   defaults: z
     .strictObject({
       safetyStock: z.number().int().min(0).default(0),
@@ -573,6 +631,8 @@ export type SqlSourceConfig = z.output<typeof sqlSourceSchema>;
 export type CsvSourceConfig = z.output<typeof csvSourceSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type MovementMapping = z.output<typeof movementMappingSchema>;
+export type OrdersMapping = z.output<typeof ordersMappingSchema>;
+export type ReservationsConfig = z.output<typeof reservationsSchema>;
 export type AnomaliesConfig = z.output<typeof anomaliesSchema>;
 export type StockMapping = z.output<typeof stockMappingSchema>;
 export type CostMapping = z.output<typeof costMappingSchema>;

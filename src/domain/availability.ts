@@ -1,8 +1,9 @@
 /**
  * The availability rules, applied to the figure precedence chose for each location:
  *
- *   available = max(0, onHand - committed - safetyStock)
+ *   available = max(0, onHand - committed - reserved - safetyStock)
  *
+ * where `reserved` is the units held there by reservations that count now (src/domain/reservations.ts).
  * - A negative on-hand contributes 0 (to every total) and is flagged NEGATIVE_ON_HAND.
  * - A figure older than its source's `maxAgeSeconds` is flagged STALE, and so is one from a
  *   mirror that has not been caught up with its source for longer than `maxLagSeconds`; under
@@ -34,8 +35,12 @@ export interface StockLevel {
   location: Location;
   onHand: number;
   committed: number;
+  /** Units held here by reservations that count now. */
+  reserved: number;
   safetyStock: number;
   available: number;
+  /** `available` before holds: what a reservation may take here, less what is held (0 when the figure may not be used). */
+  availableBeforeHolds: number;
   /** Whether this location counts toward the SKU's totals (sellable, in the channel, usable). */
   counted: boolean;
   flags: Flag[];
@@ -48,6 +53,7 @@ export interface Availability {
   available: number;
   onHand: number;
   committed: number;
+  reserved: number;
   safetyStock: number;
   flags: Flag[];
   byLocation: StockLevel[];
@@ -75,7 +81,13 @@ export interface SourcePolicy {
  * The level of one location, or undefined when no source reported it and none failed
  * (nothing is known there: the location is left out rather than shown as a guessed zero).
  */
-export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: (source: string) => SourcePolicy, now: Date): StockLevel | undefined {
+export function stockLevel(
+  location: Location,
+  d: Decision<Quantity>,
+  policyOf: (source: string) => SourcePolicy,
+  now: Date,
+  reserved = 0,
+): StockLevel | undefined {
   if (d.winner === undefined && !d.sourceUnavailable && d.invalidData !== true) return undefined;
   const flags: Flag[] = [];
   if (d.fallback && d.winner !== undefined) flags.push('FALLBACK');
@@ -87,8 +99,10 @@ export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: 
       location,
       onHand: 0,
       committed: 0,
+      reserved,
       safetyStock: location.safetyStock,
       available: 0,
+      availableBeforeHolds: 0,
       counted: false,
       flags,
       provenance: { source: null, asOf: null, heardAt: null, stale: false, fallback: d.fallback, rule: d.rule },
@@ -103,12 +117,15 @@ export function stockLevel(location: Location, d: Decision<Quantity>, policyOf: 
   const negative = q.onHand < 0;
   if (negative) flags.push('NEGATIVE_ON_HAND');
   const usable = !negative && !(stale && policy.stalePolicy === 'exclude');
+  const beforeHolds = usable ? Math.max(0, q.onHand - q.committed - location.safetyStock) : 0;
   return {
     location,
     onHand: q.onHand,
     committed: q.committed,
+    reserved,
     safetyStock: location.safetyStock,
-    available: usable ? Math.max(0, q.onHand - q.committed - location.safetyStock) : 0,
+    available: Math.max(0, beforeHolds - reserved),
+    availableBeforeHolds: beforeHolds,
     counted: location.sellable && usable,
     flags,
     provenance: { source: d.winner.source, asOf: q.asOf, heardAt: q.heardAt ?? null, stale, fallback: d.fallback, rule: d.rule },
@@ -123,7 +140,7 @@ export function isStale(q: { asOf: Date; heardAt?: Date | undefined }, policy: S
 
 /** A SKU's totals over its counted locations; flags are the union of its locations' flags. */
 export function summarize(sku: string, levels: StockLevel[]): Availability {
-  const a: Availability = { sku, known: true, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: [], byLocation: levels };
+  const a: Availability = { sku, known: true, available: 0, onHand: 0, committed: 0, reserved: 0, safetyStock: 0, flags: [], byLocation: levels };
   const flags = new Set<Flag>();
   for (const l of levels) {
     for (const f of l.flags) if (f !== 'NOT_SELLABLE') flags.add(f);
@@ -131,6 +148,7 @@ export function summarize(sku: string, levels: StockLevel[]): Availability {
     a.available += l.available;
     a.onHand += l.onHand;
     a.committed += l.committed;
+    a.reserved += l.reserved;
     a.safetyStock += l.safetyStock;
   }
   a.flags = [...flags];
@@ -138,5 +156,5 @@ export function summarize(sku: string, levels: StockLevel[]): Availability {
 }
 
 export function unknownSku(sku: string): Availability {
-  return { sku, known: false, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
+  return { sku, known: false, available: 0, onHand: 0, committed: 0, reserved: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
 }

@@ -471,6 +471,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     entities: live.entities,
     fetch,
     ...(live.listCodes !== undefined ? { listCodes: live.listCodes.bind(live) } : {}),
+    // orders are looked up live: a hand-over is judged against the source itself (src/service/reservations.ts)
+    ...(live.orderReferences !== undefined ? { orderReferences: live.orderReferences.bind(live) } : {}),
     ping: (options) => live.ping(options),
     ...(live.poolStats !== undefined ? { poolStats: live.poolStats.bind(live) } : {}),
     problem() {

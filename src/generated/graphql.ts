@@ -11,6 +11,8 @@ import type { Reconciliation as ReconciliationModel, ReconciliationLine as Recon
 import type { OrphanCodePage as OrphanCodePageModel } from '../service/reconciliation-api.js';
 import type { FulfillmentPlan as FulfillmentPlanModel, RouteTrace as RouteTraceModel } from '../domain/route-order.js';
 import type { Shipment as ShipmentModel } from '../domain/routing.js';
+import type { Reservation as ReservationModel, ReservationLine as ReservationLineModel, Shortfall as ReservationShortfallModel } from '../domain/reservations.js';
+import type { ReserveResult as ReserveResultModel, RoutedOrder as RoutedOrderModel, ReservationPage as ReservationPageModel } from '../service/reservations.js';
 import type { GatewayContext } from '../server/context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -73,6 +75,8 @@ export type Availability = {
   flags: Array<StockFlag>;
   /** Sum of `onHand` over the counted locations. */
   onHand: Scalars['Int']['output'];
+  /** Sum of the units held by reservations that count now, over the counted locations. */
+  reserved: Scalars['Int']['output'];
   /** Sum of the safety stock held back at the counted locations. */
   safetyStock: Scalars['Int']['output'];
   sku: Scalars['ID']['output'];
@@ -235,8 +239,27 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** OPEN -> ACKNOWLEDGED: someone is on it. Seen again, it keeps counting on the same anomaly. */
   acknowledgeAnomaly?: Maybe<Anomaly>;
+  /** ACTIVE -> CONFIRMED: the order is placed. It keeps counting until the order shows up in a source (`sources.X.orders`, by `reference`) or `reservations.confirmedHoldSeconds` pass. */
+  confirmReservation?: Maybe<Reservation>;
+  /** An ACTIVE hold now expires `ttlSeconds` from now (at most `reservations.maxTtlSeconds`). */
+  extendReservation?: Maybe<Reservation>;
+  /** ACTIVE or CONFIRMED -> RELEASED: the units are free again at once. */
+  releaseReservation?: Maybe<Reservation>;
+  /**
+   * Holds units for a checkout: each line at its `locationId`, or where the routing strategy
+   * (`reservations.strategy`) places it. Never more than a location can promise less what is held
+   * there (several gateway instances sharing one MySQL store included). Without `allowPartial`, a
+   * line that cannot be held in full holds nothing at all, and `shortfalls` says why.
+   */
+  reserve?: Maybe<ReserveResult>;
   /** OPEN or ACKNOWLEDGED -> RESOLVED, with a note saying what was done. Seen again later, it opens a new anomaly. */
   resolveAnomaly?: Maybe<Anomaly>;
+  /**
+   * Plans the order as `Query.routeOrder` does and, with `reserve: true` (the default), holds the
+   * plan's shipments in the same step: what the plan returns is what is held. Needs an
+   * `idempotencyKey` to reserve; a retry with the same key answers the first plan and reservation.
+   */
+  routeOrder?: Maybe<RoutedOrder>;
 };
 
 
@@ -256,9 +279,65 @@ export type MutationAcknowledgeAnomalyArgs = {
  * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
  * INVALID_TRANSITION, with the current `status`).
  */
+export type MutationConfirmReservationArgs = {
+  id: Scalars['ID']['input'];
+  reference?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type MutationExtendReservationArgs = {
+  id: Scalars['ID']['input'];
+  ttlSeconds: Scalars['Int']['input'];
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type MutationReleaseReservationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type MutationReserveArgs = {
+  input: ReserveInput;
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
 export type MutationResolveAnomalyArgs = {
   id: Scalars['ID']['input'];
   note: Scalars['String']['input'];
+};
+
+
+/**
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
+ * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
+ * INVALID_TRANSITION, with the current `status`).
+ */
+export type MutationRouteOrderArgs = {
+  idempotencyKey?: InputMaybe<Scalars['String']['input']>;
+  order: RouteOrderInput;
+  reference?: InputMaybe<Scalars['String']['input']>;
+  reserve?: InputMaybe<Scalars['Boolean']['input']>;
+  ttlSeconds?: InputMaybe<Scalars['Int']['input']>;
 };
 
 export type OrderLine = {
@@ -345,6 +424,10 @@ export type Query = {
   reconciliation?: Maybe<Reconciliation>;
   /** Runs of `inventory-graph reconcile`, newest first. */
   reconciliationRuns?: Maybe<Array<ReconciliationRun>>;
+  /** One reservation by its id (the id is the caller's handle on it); null when there is none. */
+  reservation?: Maybe<Reservation>;
+  /** Reservations, newest first, optionally with a line of `sku` or in `status`; `first` at most 1000. */
+  reservations: ReservationConnection;
   /** The canonical SKU that a system's own code means; null for a code the map lacks (an orphan). */
   resolveSku?: Maybe<InventoryItem>;
   /**
@@ -404,6 +487,19 @@ export type QueryReconciliationArgs = {
 
 export type QueryReconciliationRunsArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type QueryReservationArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type QueryReservationsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  sku?: InputMaybe<Scalars['ID']['input']>;
+  status?: InputMaybe<ReservationStatus>;
 };
 
 
@@ -510,6 +606,113 @@ export type ReconciliationSummary = {
   withinTolerance: Scalars['Int']['output'];
 };
 
+/** Units held at locations between checkout and order. */
+export type Reservation = {
+  __typename?: 'Reservation';
+  channel?: Maybe<Scalars['String']['output']>;
+  confirmedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Whether its units subtract from availability now. */
+  counting: Scalars['Boolean']['output'];
+  /** Until when they do (null: no longer). */
+  countsUntil?: Maybe<Scalars['DateTime']['output']>;
+  createdAt: Scalars['DateTime']['output'];
+  /** When it was RELEASED, or EXPIRED. */
+  endedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When an ACTIVE hold stops counting unless extended, confirmed or released. */
+  expiresAt: Scalars['DateTime']['output'];
+  /** CONFIRMED: when its order showed up in a source (by `reference`), after which the source's committed figure counts the units. */
+  handedOverAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The source its order showed up in. */
+  handedOverBy?: Maybe<Scalars['String']['output']>;
+  /** `res_` and 20 random characters. */
+  id: Scalars['ID']['output'];
+  lines: Array<ReservationLine>;
+  /** The API key's name that made it. */
+  owner: Scalars['String']['output'];
+  reference?: Maybe<Scalars['String']['output']>;
+  status: ReservationStatus;
+};
+
+export type ReservationConnection = {
+  __typename?: 'ReservationConnection';
+  edges: Array<ReservationEdge>;
+  nodes: Array<Reservation>;
+  pageInfo: PageInfo;
+};
+
+export type ReservationEdge = {
+  __typename?: 'ReservationEdge';
+  cursor: Scalars['String']['output'];
+  node: Reservation;
+};
+
+export type ReservationLine = {
+  __typename?: 'ReservationLine';
+  /** The request's line (0-based) this part holds; a routed line may be held at several locations. */
+  line: Scalars['Int']['output'];
+  location: Location;
+  quantity: Scalars['Int']['output'];
+  sku: Scalars['ID']['output'];
+};
+
+export type ReservationShortfall = {
+  __typename?: 'ReservationShortfall';
+  /** Units that could be held for it when the request was decided. */
+  available: Scalars['Int']['output'];
+  code: ShortfallCode;
+  /** In words, with figures. */
+  detail: Scalars['String']['output'];
+  /** The request's line (0-based). */
+  line: Scalars['Int']['output'];
+  /** The location asked for; null for a line the routing strategy placed. */
+  locationId?: Maybe<Scalars['ID']['output']>;
+  requested: Scalars['Int']['output'];
+  /** Units held for it (0 unless `allowPartial`). */
+  reserved: Scalars['Int']['output'];
+  sku: Scalars['ID']['output'];
+};
+
+export type ReservationStatus =
+  /** Holding its units until `expiresAt`. */
+  | 'ACTIVE'
+  /** The order is placed: holding until the order shows up in a source, or `confirmedHoldSeconds`. */
+  | 'CONFIRMED'
+  /** Not confirmed, extended or released in time: holds nothing (counted as expired from `expiresAt`, swept or not). */
+  | 'EXPIRED'
+  /** Released by the caller: holds nothing. */
+  | 'RELEASED';
+
+export type ReserveInput = {
+  /** Hold what can be held and report the rest, instead of all or nothing. */
+  allowPartial?: InputMaybe<Scalars['Boolean']['input']>;
+  /** Only locations that serve this channel may hold the units. */
+  channel?: InputMaybe<Scalars['String']['input']>;
+  /** Unique per checkout attempt (at most 255 characters): a retry with the same key and input holds nothing more. */
+  idempotencyKey: Scalars['String']['input'];
+  lines: Array<ReserveLineInput>;
+  /** The caller's order or cart reference: how a confirmed hold is matched to the order in a source. */
+  reference?: InputMaybe<Scalars['String']['input']>;
+  /** How long the hold lasts, in seconds: default `reservations.defaultTtlSeconds` (900), at most `reservations.maxTtlSeconds`. */
+  ttlSeconds?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type ReserveLineInput = {
+  /** Where to hold the units; omitted: the routing strategy places them. */
+  locationId?: InputMaybe<Scalars['ID']['input']>;
+  quantity: Scalars['Int']['input'];
+  sku: Scalars['ID']['input'];
+};
+
+export type ReserveResult = {
+  __typename?: 'ReserveResult';
+  /** The idempotency key was seen before with the same input: this is the first result, and nothing more was held. */
+  replayed: Scalars['Boolean']['output'];
+  /** The reservation made (for a repeated key: the one made the first time, as it is now); null when nothing was held. */
+  reservation?: Maybe<Reservation>;
+  /** The lines that could not be held in full, and why. */
+  shortfalls: Array<ReservationShortfall>;
+};
+
 export type Role =
   /** Also every mutation (SKU map, anomaly workflow). */
   | 'ADMIN'
@@ -577,6 +780,16 @@ export type RouteTrace = {
   used: Scalars['Boolean']['output'];
 };
 
+export type RoutedOrder = {
+  __typename?: 'RoutedOrder';
+  /** The plan, as `Query.routeOrder` gives it; the shipments are what is held. */
+  plan: FulfillmentPlan;
+  /** The idempotency key was seen before with the same order: the first plan and reservation. */
+  replayed: Scalars['Boolean']['output'];
+  /** The hold on the plan's shipments; null with `reserve: false`, or when the plan ships nothing. */
+  reservation?: Maybe<Reservation>;
+};
+
 export type RoutingStrategy =
   /** Locations by great-circle distance to the destination, then priority. */
   | 'DISTANCE'
@@ -595,6 +808,10 @@ export type Shipment = {
   lines: Array<OrderLine>;
   location: Location;
 };
+
+export type ShortfallCode =
+  /** The location (or, for a routed line, every eligible location) cannot promise that many, less what is held there. */
+  | 'INSUFFICIENT_STOCK';
 
 export type SkuAlias = {
   __typename?: 'SkuAlias';
@@ -746,7 +963,7 @@ export type StockFlag =
 /** One SKU at one location, as the winning source reports it. */
 export type StockLevel = {
   __typename?: 'StockLevel';
-  /** max(0, onHand - committed - safetyStock); 0 when negative, or stale under an `exclude` policy. */
+  /** max(0, onHand - committed - reserved - safetyStock); 0 when negative, or stale under an `exclude` policy. */
   available: Scalars['Int']['output'];
   committed: Scalars['Int']['output'];
   /** Whether this location counts toward the SKU's totals. */
@@ -756,6 +973,8 @@ export type StockLevel = {
   /** On hand as the winning source reports it (may be negative: see NEGATIVE_ON_HAND). */
   onHand: Scalars['Int']['output'];
   provenance: Provenance;
+  /** Units held here by reservations that count now: ACTIVE ones until they expire, CONFIRMED ones until their order shows up in a source (docs/reservations.md). */
+  reserved: Scalars['Int']['output'];
   /** Units held back at this location (`locations[].safetyStock`). */
   safetyStock: Scalars['Int']['output'];
 };
@@ -925,13 +1144,24 @@ export type ResolversTypes = ResolversObject<{
   ReconciliationRun: ResolverTypeWrapper<ReconciliationRunModel>;
   ReconciliationStatus: ReconciliationStatus;
   ReconciliationSummary: ResolverTypeWrapper<ReconciliationSummary>;
+  Reservation: ResolverTypeWrapper<ReservationModel>;
+  ReservationConnection: ResolverTypeWrapper<ReservationPageModel>;
+  ReservationEdge: ResolverTypeWrapper<Omit<ReservationEdge, 'node'> & { node: ResolversTypes['Reservation'] }>;
+  ReservationLine: ResolverTypeWrapper<ReservationLineModel>;
+  ReservationShortfall: ResolverTypeWrapper<ReservationShortfallModel>;
+  ReservationStatus: ReservationStatus;
+  ReserveInput: ReserveInput;
+  ReserveLineInput: ReserveLineInput;
+  ReserveResult: ResolverTypeWrapper<ReserveResultModel>;
   Role: Role;
   RouteFigure: ResolverTypeWrapper<RouteFigure>;
   RouteOrderInput: RouteOrderInput;
   RouteReason: RouteReason;
   RouteTrace: ResolverTypeWrapper<RouteTraceModel>;
+  RoutedOrder: ResolverTypeWrapper<RoutedOrderModel>;
   RoutingStrategy: RoutingStrategy;
   Shipment: ResolverTypeWrapper<ShipmentModel>;
+  ShortfallCode: ShortfallCode;
   SkuAlias: ResolverTypeWrapper<SkuAlias>;
   Source: ResolverTypeWrapper<SourceModel>;
   SourcePool: ResolverTypeWrapper<SourcePool>;
@@ -980,9 +1210,18 @@ export type ResolversParentTypes = ResolversObject<{
   ReconciliationLine: ReconciliationLineModel;
   ReconciliationRun: ReconciliationRunModel;
   ReconciliationSummary: ReconciliationSummary;
+  Reservation: ReservationModel;
+  ReservationConnection: ReservationPageModel;
+  ReservationEdge: Omit<ReservationEdge, 'node'> & { node: ResolversParentTypes['Reservation'] };
+  ReservationLine: ReservationLineModel;
+  ReservationShortfall: ReservationShortfallModel;
+  ReserveInput: ReserveInput;
+  ReserveLineInput: ReserveLineInput;
+  ReserveResult: ReserveResultModel;
   RouteFigure: RouteFigure;
   RouteOrderInput: RouteOrderInput;
   RouteTrace: RouteTraceModel;
+  RoutedOrder: RoutedOrderModel;
   Shipment: ShipmentModel;
   SkuAlias: SkuAlias;
   Source: SourceModel;
@@ -1048,6 +1287,7 @@ export type AvailabilityResolvers<ContextType = GatewayContext, ParentType exten
   committed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   flags?: Resolver<Array<ResolversTypes['StockFlag']>, ParentType, ContextType>;
   onHand?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reserved?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   safetyStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
@@ -1134,7 +1374,12 @@ export type MovementResolvers<ContextType = GatewayContext, ParentType extends R
 
 export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
   acknowledgeAnomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<MutationAcknowledgeAnomalyArgs, 'id'>>;
+  confirmReservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<MutationConfirmReservationArgs, 'id'>>;
+  extendReservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<MutationExtendReservationArgs, 'id' | 'ttlSeconds'>>;
+  releaseReservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<MutationReleaseReservationArgs, 'id'>>;
+  reserve?: Resolver<Maybe<ResolversTypes['ReserveResult']>, ParentType, ContextType, RequireFields<MutationReserveArgs, 'input'>>;
   resolveAnomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<MutationResolveAnomalyArgs, 'id' | 'note'>>;
+  routeOrder?: Resolver<Maybe<ResolversTypes['RoutedOrder']>, ParentType, ContextType, RequireFields<MutationRouteOrderArgs, 'order' | 'reserve'>>;
 }>;
 
 export type OrderLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrderLine'] = ResolversParentTypes['OrderLine']> = ResolversObject<{
@@ -1177,6 +1422,8 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   orphanCodes?: Resolver<Maybe<ResolversTypes['OrphanCodePage']>, ParentType, ContextType, RequireFields<QueryOrphanCodesArgs, 'first' | 'source'>>;
   reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'skus' | 'tolerance'>>;
   reconciliationRuns?: Resolver<Maybe<Array<ResolversTypes['ReconciliationRun']>>, ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
+  reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'id'>>;
+  reservations?: Resolver<ResolversTypes['ReservationConnection'], ParentType, ContextType, RequireFields<QueryReservationsArgs, 'first'>>;
   resolveSku?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryResolveSkuArgs, 'code' | 'system'>>;
   routeOrder?: Resolver<Maybe<ResolversTypes['FulfillmentPlan']>, ParentType, ContextType, RequireFields<QueryRouteOrderArgs, 'order'>>;
   sources?: Resolver<Maybe<Array<ResolversTypes['Source']>>, ParentType, ContextType>;
@@ -1244,6 +1491,58 @@ export type ReconciliationSummaryResolvers<ContextType = GatewayContext, ParentT
   withinTolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
+export type ReservationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Reservation'] = ResolversParentTypes['Reservation']> = ResolversObject<{
+  channel?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  confirmedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  counting?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  countsUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  endedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  expiresAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  handedOverAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  handedOverBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['ReservationLine']>, ParentType, ContextType>;
+  owner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  reference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReservationStatus'], ParentType, ContextType>;
+}>;
+
+export type ReservationConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReservationConnection'] = ResolversParentTypes['ReservationConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['ReservationEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Reservation']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+}>;
+
+export type ReservationEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReservationEdge'] = ResolversParentTypes['ReservationEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Reservation'], ParentType, ContextType>;
+}>;
+
+export type ReservationLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReservationLine'] = ResolversParentTypes['ReservationLine']> = ResolversObject<{
+  line?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type ReservationShortfallResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReservationShortfall'] = ResolversParentTypes['ReservationShortfall']> = ResolversObject<{
+  available?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  code?: Resolver<ResolversTypes['ShortfallCode'], ParentType, ContextType>;
+  detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  line?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  locationId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  requested?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  reserved?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+}>;
+
+export type ReserveResultResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReserveResult'] = ResolversParentTypes['ReserveResult']> = ResolversObject<{
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType>;
+  shortfalls?: Resolver<Array<ResolversTypes['ReservationShortfall']>, ParentType, ContextType>;
+}>;
+
 export type RouteFigureResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['RouteFigure'] = ResolversParentTypes['RouteFigure']> = ResolversObject<{
   allocated?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   available?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1260,6 +1559,12 @@ export type RouteTraceResolvers<ContextType = GatewayContext, ParentType extends
   rank?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   reasons?: Resolver<Array<ResolversTypes['RouteReason']>, ParentType, ContextType>;
   used?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type RoutedOrderResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['RoutedOrder'] = ResolversParentTypes['RoutedOrder']> = ResolversObject<{
+  plan?: Resolver<ResolversTypes['FulfillmentPlan'], ParentType, ContextType>;
+  replayed?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType>;
 }>;
 
 export type ShipmentResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Shipment'] = ResolversParentTypes['Shipment']> = ResolversObject<{
@@ -1331,6 +1636,7 @@ export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends
   location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
   onHand?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   provenance?: Resolver<ResolversTypes['Provenance'], ParentType, ContextType>;
+  reserved?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   safetyStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
@@ -1387,8 +1693,15 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   ReconciliationLine?: ReconciliationLineResolvers<ContextType>;
   ReconciliationRun?: ReconciliationRunResolvers<ContextType>;
   ReconciliationSummary?: ReconciliationSummaryResolvers<ContextType>;
+  Reservation?: ReservationResolvers<ContextType>;
+  ReservationConnection?: ReservationConnectionResolvers<ContextType>;
+  ReservationEdge?: ReservationEdgeResolvers<ContextType>;
+  ReservationLine?: ReservationLineResolvers<ContextType>;
+  ReservationShortfall?: ReservationShortfallResolvers<ContextType>;
+  ReserveResult?: ReserveResultResolvers<ContextType>;
   RouteFigure?: RouteFigureResolvers<ContextType>;
   RouteTrace?: RouteTraceResolvers<ContextType>;
+  RoutedOrder?: RoutedOrderResolvers<ContextType>;
   Shipment?: ShipmentResolvers<ContextType>;
   SkuAlias?: SkuAliasResolvers<ContextType>;
   Source?: SourceResolvers<ContextType>;

@@ -91,6 +91,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const inventory = runtime.inventory();
   const reconciliation = runtime.reconciliation();
   const anomalyWorkflow = runtime.anomalyWorkflow();
+  const reservations = runtime.reservations();
+  runtime.sweeper.start();
 
   // a source that is down at start-up is reported, never fatal: it may come back
   await runtime.pingSources();
@@ -140,13 +142,18 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     authenticate,
     context: (requestId, principal) => {
       const diagnostics = createDiagnostics();
-      // built on first use: most requests never reconcile
+      // built on first use: most requests never reconcile or reserve
       let forRequest: ReturnType<typeof reconciliation> | undefined;
+      let holds: ReturnType<typeof reservations> | undefined;
+      const requestInventory = inventory(diagnostics);
       return {
         requestId,
         principal,
         diagnostics,
-        inventory: inventory(diagnostics),
+        inventory: requestInventory,
+        get reservations() {
+          return (holds ??= reservations(requestInventory, principal.name));
+        },
         sources,
         health,
         get reconciliation() {

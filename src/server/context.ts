@@ -9,6 +9,7 @@ import type { SourceHealthRegistry } from '../sources/health.js';
 import type { ReconciliationApi } from '../service/reconciliation-api.js';
 import type { AnomalyWorkflow } from '../service/anomaly-workflow.js';
 import type { MirrorView } from '../feeds/status.js';
+import type { ReservationService } from '../service/reservations.js';
 import type { Principal } from './auth.js';
 import type { RequestDiagnostics } from './diagnostics.js';
 
@@ -33,6 +34,8 @@ export interface GatewayContext {
   /** Reconciliation for this request; its statements and failures go into the same diagnostics. */
   reconciliation: ReconciliationApi;
   anomalyWorkflow: AnomalyWorkflow;
+  /** Reservations for this request, by this key (idempotency keys are the key's own). */
+  reservations: ReturnType<ReservationService>;
   /** Mirrored sources and their feeds, as /status shows them (src/feeds/status.ts). */
   mirrors(): Promise<MirrorView[]>;
 }

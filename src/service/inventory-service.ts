@@ -58,6 +58,8 @@ export interface Money {
 
 export type InventoryService = ReturnType<typeof createInventoryService>;
 
+const NOTHING_HELD: ReadonlyMap<string, number> = new Map();
+
 /** The longest SKU the store holds (its column width). */
 export const MAX_SKU_LENGTH = 191;
 
@@ -72,6 +74,11 @@ export function createInventoryService(deps: InventoryDeps) {
     const skuLoader = new DataLoader<string, CanonicalSku | null>(async (skus) => {
       const found = await deps.store.skus.findMany(skus);
       return skus.map((s) => found.get(s) ?? null);
+    });
+    // units held per location by reservations that count now: one store statement per batch of SKUs
+    const heldLoader = new DataLoader<string, ReadonlyMap<string, number>>(async (skus) => {
+      const found = await deps.store.reservations.held(skus, now().getTime());
+      return skus.map((s) => found.get(s) ?? NOTHING_HELD);
     });
 
     function codesFor(source: string, sku: CanonicalSku): string[] {
@@ -181,7 +188,8 @@ export function createInventoryService(deps: InventoryDeps) {
           if (c !== null) known.set(c.sku, c);
         });
         const sources = deps.precedence.order('quantity').filter((s) => locations.some((l) => l.codes[s] !== undefined));
-        const records = await read('stock', sources, [...known.values()]);
+        const [records, held] = await Promise.all([read('stock', sources, [...known.values()]), heldLoader.loadMany([...known.keys()])]);
+        const heldAt = new Map([...known.keys()].map((s, i) => [s, held[i]]));
         const anomalies: NewAnomaly[] = [];
         const at = now();
 
@@ -193,6 +201,8 @@ export function createInventoryService(deps: InventoryDeps) {
             perSource.set(source, r === 'failed' || r === undefined ? 'failed' : byLocation(source, sku.sku, r.get(sku.sku) ?? [], anomalies, at));
           }
           const levels: StockLevel[] = [];
+          const holds = heldAt.get(sku.sku);
+          if (holds instanceof Error) throw holds;
           for (const location of locations) {
             const candidates: Candidate<Quantity>[] = sources
               .filter((s) => location.codes[s] !== undefined)
@@ -203,7 +213,7 @@ export function createInventoryService(deps: InventoryDeps) {
                 if (v === 'invalid') return { source, status: 'invalid' };
                 return v === undefined ? { source, status: 'missing' } : { source, status: 'found', value: v };
               });
-            const level = stockLevel(location, deps.precedence.decide('quantity', candidates), policyOf, at);
+            const level = stockLevel(location, deps.precedence.decide('quantity', candidates), policyOf, at, holds?.get(location.id) ?? 0);
             if (level === undefined) continue;
             levels.push(level);
             if (level.flags.includes('NEGATIVE_ON_HAND')) {
@@ -214,6 +224,11 @@ export function createInventoryService(deps: InventoryDeps) {
         }
         deps.store.anomalies.enqueue(anomalies);
         return skus.map((s) => answers.get(s) ?? unknownSku(s));
+      },
+
+      /** Reads holds again on the next availability call (a reserve that found them changed under it plans again). */
+      forgetHolds(): void {
+        heldLoader.clearAll();
       },
 
       async item(sku: string): Promise<CanonicalSku | null> {

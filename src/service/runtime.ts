@@ -31,6 +31,7 @@ import { createMirror, type MirroredConnector } from '../feeds/mirror.js';
 import { createFeed } from '../feeds/registry.js';
 import { createChangeWatch, createSink, type SourceSink } from '../feeds/sink.js';
 import type { Feed } from '../feeds/types.js';
+import { createReservationService, createReservationSweeper, type ReservationSweeper } from './reservations.js';
 
 /** Dead letters kept per source (the newest); older ones are dropped, logged, every 10 minutes. */
 export const MAX_DEAD_LETTERS = 100_000;
@@ -76,6 +77,10 @@ export interface Runtime {
   /** A reconciler over the whole set of sources (src/service/reconciler.ts). */
   reconciler(): ReturnType<typeof createReconciler>;
   anomalyWorkflow(): ReturnType<typeof createAnomalyWorkflow>;
+  /** Reservations, made per request from its InventoryService and API key (src/service/reservations.ts). */
+  reservations(): ReturnType<typeof createReservationService>;
+  /** Expires holds, hands confirmed ones over to the sources' orders, prunes keys; started by the server. */
+  sweeper: ReservationSweeper;
   /** Mirrored sources, by name (their connectors in `connectors` read through them). */
   mirrors: ReadonlyMap<string, MirroredConnector>;
   /** Every feed of every mirrored source, in config order. */
@@ -249,6 +254,24 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     await Promise.all(loads);
   }
 
+  const routing = {
+    policy: o.routing ?? new DefaultRoutingPolicy({ exhaustiveLimit: config.routing.exhaustiveLimit }),
+    maxLines: config.routing.maxLines,
+    useStaleStock: config.routing.useStaleStock,
+  };
+  const sweeper = createReservationSweeper({
+    store,
+    connectors,
+    heardAt: (source) => {
+      const m = mirrors.get(source)?.mirror.stats();
+      // loading: reads still go to the source itself
+      return m === undefined || m.state === 'loading' ? null : (m.heardAt?.getTime() ?? 0);
+    },
+    config: config.reservations,
+    logger,
+    now,
+  });
+
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -267,14 +290,12 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         locations,
         precedence,
         maxSkusPerQuery,
-        routing: {
-          policy: o.routing ?? new DefaultRoutingPolicy({ exhaustiveLimit: config.routing.exhaustiveLimit }),
-          maxLines: config.routing.maxLines,
-          useStaleStock: config.routing.useStaleStock,
-        },
+        routing,
         logger,
         now,
       }),
+    reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
+    sweeper,
     reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now }),
     reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
@@ -293,6 +314,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       closed ??= (async () => {
         stopping = true;
         for (const t of timers) clearTimeout(t);
+        await sweeper.stop();
         // feeds first: what they received and did not acknowledge is delivered again
         await Promise.all(feeds.map((f) => f.close().catch((e: unknown) => logger.warn('feed did not close cleanly', { feed: f.name, ...errorFields(e) }))));
         await Promise.all([...connectors.values()].map((c) => c.close()));

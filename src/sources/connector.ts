@@ -105,6 +105,12 @@ export interface Connector {
   scan?<E extends Entity>(entity: E, each: (records: RecordOf[E][]) => void | Promise<void>, batch?: number, signal?: AbortSignal): Promise<number>;
   /** The newest value of the change column `column` (null: no rows): where a poll starts. */
   latestChange?(column: string, meter?: StatementMeter): Promise<unknown>;
+  /**
+   * Which of these order references the source's `orders` mapping holds (an order it has taken
+   * over): how a CONFIRMED reservation is handed over to the source's own committed figure
+   * (src/service/reservations.ts). One statement per batch of about 1,000 references.
+   */
+  orderReferences?(references: readonly string[], options?: ReadOptions): Promise<Set<string>>;
   /** Verifies the source can be reached (used at start-up and by readiness checks). */
   ping(options?: ReadOptions): Promise<void>;
   /** Connection pool counters, for the health registry and tests; absent when the source has no pool. */

@@ -363,6 +363,10 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     poolStats: inner.poolStats === undefined ? undefined : () => inner.poolStats?.() as PoolStats,
     close: () => inner.close(),
   };
+  if (inner.orderReferences !== undefined) {
+    const refs = inner.orderReferences.bind(inner);
+    wrapped.orderReferences = (references) => guarded('orderReferences', (o) => refs(references, o));
+  }
   if (inner.listCodes !== undefined) {
     const list = inner.listCodes.bind(inner);
     wrapped.listCodes = (after, limit, meter, entity) => guarded('listCodes', () => list(after, limit, meter, entity));

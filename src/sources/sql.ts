@@ -291,11 +291,40 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     return row?.latest ?? null;
   }
 
+  /** The `orders` mapping's distinct references among `references` (an empty list: none, but the table and column must exist). */
+  function ordersStatement(references: readonly string[]): Knex.QueryBuilder {
+    const m = config.orders as NonNullable<SqlSourceConfig['orders']>;
+    const col = m.query !== undefined ? 'reference' : (m.columns?.reference as string);
+    return mappedRows(db, m)
+      .distinct({ reference: col })
+      .whereIn(col, references as string[]);
+  }
+
+  /** The references among `references` that the `orders` mapping holds (exact matches only). */
+  async function orderReferences(references: readonly string[], options?: ReadOptions): Promise<Set<string>> {
+    const m = config.orders;
+    const found = new Set<string>();
+    if (m === undefined || references.length === 0) return found;
+    const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
+    const asked = new Set(references);
+    for (let i = 0; i < references.length; i += chunkSize) {
+      const q = ordersStatement(references.slice(i, i + chunkSize));
+      const rows = await runWhileLocked(withinDeadline(q, deadline, options), deadline);
+      for (const r of rows) {
+        const ref = Buffer.isBuffer(r.reference) ? r.reference.toString('utf8') : String(r.reference);
+        // a case- or space-insensitive collation may answer references that were not asked
+        if (asked.has(ref)) found.add(ref);
+      }
+    }
+    return found;
+  }
+
   return {
     name,
     kind: 'sql',
     entities,
     fetch,
+    ...(config.orders !== undefined ? { orderReferences } : {}),
     listCodes,
     changedCodes,
     latestChange,
@@ -304,6 +333,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
       for (const entity of entities) for (const q of statements(entity, [])) await runWhileLocked(withinDeadline(q, deadline, options), deadline);
+      if (config.orders !== undefined) await runWhileLocked(withinDeadline(ordersStatement([]), deadline, options), deadline);
     },
     /** The knex (tarn) pool's counters: after every read, faults included, `used` and `pendingAcquires` go back to 0. */
     poolStats(): PoolStats {

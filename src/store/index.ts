@@ -1,6 +1,6 @@
 /**
  * The gateway's own database (SQLite by default, MySQL/MariaDB supported): the SKU map and
- * the anomalies. Opening it runs the migrations, so a fresh file or schema is ready at once.
+ * the anomalies, the feeds' applied changes, the reservations. Opening it runs the migrations, so a fresh file or schema is ready at once.
  *
  * Options beside `client` and `connection`:
  * - `busyTimeoutMs` (SQLite): how long a statement waits for a lock another connection holds.
@@ -18,11 +18,13 @@ import { busyTimeout, createKnex, isSqliteBusy, type DbClient } from '../db/knex
 import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
 import { createFeedStore } from './feed-store.js';
 import { migrationSource } from './migrations.js';
+import { createReservationStore } from './reservation-store.js';
 import { createSkuMapStore } from './sku-map-store.js';
 
 export type { Alias, CanonicalSku, SkuMapStore, SkuPage } from './sku-map-store.js';
 export type { Anomaly, AnomalyStatus, AnomalyStore, NewAnomaly } from './anomaly-store.js';
 export type { DeadLetter, FeedStore, NewDeadLetter } from './feed-store.js';
+export type { ReservationRow, ReservationStore } from './reservation-store.js';
 
 export interface Store {
   db: Knex;
@@ -30,6 +32,8 @@ export interface Store {
   anomalies: ReturnType<typeof createAnomalyStore>;
   /** Applied feed changes (for dedupe and replay) and dead letters. */
   feeds: ReturnType<typeof createFeedStore>;
+  /** Holds at checkout, their idempotency keys and lock rows. */
+  reservations: ReturnType<typeof createReservationStore>;
   ping(): Promise<void>;
   /** Stops the anomaly writer (what it has not written is logged as lost: flush first), then closes the pool. */
   close(): Promise<void>;
@@ -68,6 +72,7 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     skus: createSkuMapStore(db),
     anomalies,
     feeds: createFeedStore(db),
+    reservations: createReservationStore(db),
     async ping() {
       await db.raw('select 1');
     },

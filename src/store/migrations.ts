@@ -170,6 +170,76 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('feed_changes');
     },
   },
+  '0006_reservations': {
+    async up(db) {
+      const exact = await exactTables(db);
+      // one row per hold; times are epoch ms (the gateway's clock, as every instance compares them)
+      await db.schema.createTable('reservations', (t) => {
+        exact(t);
+        t.string('id', 40).primary();
+        // the API key's name that made it: idempotency keys are scoped by it
+        t.string('owner', 64).notNullable();
+        // ACTIVE | CONFIRMED | RELEASED | EXPIRED
+        t.string('status', 16).notNullable();
+        t.string('channel', 64).nullable();
+        t.string('reference', 191).nullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('expires_at').notNullable();
+        t.bigInteger('confirmed_at').nullable();
+        // RELEASED or EXPIRED: when
+        t.bigInteger('ended_at').nullable();
+        // CONFIRMED: when its order was seen in a source, and which one
+        t.bigInteger('handed_over_at').nullable();
+        t.string('handed_over_by', 64).nullable();
+        t.index(['status', 'expires_at']);
+        t.index(['created_at', 'id']);
+      });
+      // the units held: `counts_until` is the instant the line stops counting against availability
+      // (ACTIVE: its expiry; CONFIRMED: its hand-over or `confirmedHoldSeconds`; else 0)
+      await db.schema.createTable('reservation_lines', (t) => {
+        exact(t);
+        t.string('reservation_id', 40).notNullable().references('id').inTable('reservations').onDelete('CASCADE');
+        t.integer('line_no').notNullable();
+        // the request's line this part holds (a routed line may be held at several locations)
+        t.integer('request_line').notNullable();
+        t.string('sku', 191).notNullable();
+        t.string('location', 191).notNullable();
+        t.integer('quantity').notNullable();
+        t.bigInteger('counts_until').notNullable();
+        t.primary(['reservation_id', 'line_no']);
+        t.index(['sku', 'location', 'counts_until']);
+      });
+      // idempotency keys per owner, kept for `reservations.idempotencyWindowSeconds`
+      await db.schema.createTable('reservation_keys', (t) => {
+        exact(t);
+        t.string('owner', 64).notNullable();
+        t.string('idempotency_key', 255).notNullable();
+        // sha256 of the request as normalized: the same key with another body is refused
+        t.string('request_hash', 64).notNullable();
+        t.string('reservation_id', 40).notNullable();
+        // the answer given the first time (JSON), replayed for the same key and body
+        t.text('result').notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.bigInteger('expires_at').notNullable();
+        t.primary(['owner', 'idempotency_key']);
+        t.index(['expires_at']);
+      });
+      // one row per (sku, location) ever reserved: a reserve locks its rows (MySQL: SELECT ... FOR
+      // UPDATE) so that two instances never both promise the same last unit
+      await db.schema.createTable('reservation_locks', (t) => {
+        exact(t);
+        t.string('sku', 191).notNullable();
+        t.string('location', 191).notNullable();
+        t.primary(['sku', 'location']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('reservation_locks');
+      await db.schema.dropTable('reservation_keys');
+      await db.schema.dropTable('reservation_lines');
+      await db.schema.dropTable('reservations');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

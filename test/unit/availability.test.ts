@@ -28,6 +28,19 @@ describe('availability rules', () => {
     expect(l?.provenance).toEqual({ source: 'erp', asOf: fresh, heardAt: null, stale: false, fallback: false, rule: 'quantity: erp' });
   });
 
+  it('holds are subtracted: available = max(0, onHand - committed - reserved - safetyStock), never below zero', () => {
+    const d = strategy.decide('quantity', [{ source: 'erp', status: 'found', value: q(10, 3) }]);
+    expect(stockLevel(loc('STORE'), d, policyOf, now, 4)).toMatchObject({ reserved: 4, available: 1, availableBeforeHolds: 5, counted: true });
+    expect(stockLevel(loc('STORE'), d, policyOf, now, 9)).toMatchObject({ reserved: 9, available: 0, availableBeforeHolds: 5 });
+    const totals = summarize('S', [stockLevel(loc('STORE'), d, policyOf, now, 4)!, stockLevel(loc('DC-EAST'), d, policyOf, now, 2)!]);
+    expect(totals).toMatchObject({ reserved: 6, available: 1 + 5 });
+  });
+
+  it('a hold on a negative or excluded figure changes nothing: the location already contributes 0', () => {
+    const neg = stockLevel(loc('DC-EAST'), strategy.decide('quantity', [{ source: 'wms', status: 'found', value: q(-4) }]), policyOf, now, 3);
+    expect(neg).toMatchObject({ reserved: 3, available: 0, availableBeforeHolds: 0, counted: false });
+  });
+
   it('never goes below zero', () => {
     expect(level('STORE', [{ source: 'erp', status: 'found', value: q(3, 5) }])?.available).toBe(0);
   });
@@ -106,7 +119,7 @@ describe('availability rules', () => {
   });
 
   it('answers an unknown SKU with UNKNOWN_SKU and zeros', () => {
-    expect(unknownSku('X')).toEqual({ sku: 'X', known: false, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] });
+    expect(unknownSku('X')).toEqual({ sku: 'X', known: false, available: 0, onHand: 0, committed: 0, reserved: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] });
   });
 });
 

@@ -26,7 +26,7 @@ function availabilityOf(figures: Figures) {
   return async (skus: readonly string[]): Promise<Availability[]> =>
     skus.map((sku) => {
       if (sku.startsWith('UNKNOWN'))
-        return { sku, known: false, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
+        return { sku, known: false, available: 0, onHand: 0, committed: 0, reserved: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] };
       const byLocation: StockLevel[] = [];
       for (const [id, per] of Object.entries(figures)) {
         const f = per[sku];
@@ -37,8 +37,10 @@ function availabilityOf(figures: Figures) {
           location: l,
           onHand: v.available,
           committed: 0,
+          reserved: 0,
           safetyStock: 0,
           available: v.available,
+          availableBeforeHolds: v.available,
           counted: (v as { counted?: boolean }).counted ?? (l.sellable && !v.flags.includes('NEGATIVE_ON_HAND')),
           flags: v.flags,
           provenance: {
@@ -51,7 +53,7 @@ function availabilityOf(figures: Figures) {
           },
         });
       }
-      return { sku, known: true, available: 0, onHand: 0, committed: 0, safetyStock: 0, flags: [], byLocation };
+      return { sku, known: true, available: 0, onHand: 0, committed: 0, reserved: 0, safetyStock: 0, flags: [], byLocation };
     });
 }
 

@@ -1,0 +1,428 @@
+/**
+ * Holds in the store (tables `reservations`, `reservation_lines`, `reservation_keys`,
+ * `reservation_locks`; migration 0006_reservations). Every change is one transaction, so a
+ * crash leaves a reservation whole or absent, and its idempotency key with it.
+ *
+ * How two gateway instances sharing one MySQL/MariaDB store never promise the same unit: a
+ * reserve locks one row per (sku, location) it touches (`SELECT ... FOR UPDATE`, in key order,
+ * so two reserves never wait on each other in a cycle), reads what is held there now (READ
+ * COMMITTED: the latest committed holds), lets the caller decide, and writes. Another reserve of
+ * the same pair waits for the lock and then sees this one's holds. On SQLite a process has one
+ * connection, so its transactions run one at a time; two processes on one file are refused
+ * with SQLITE_BUSY by the one that would write second (the service retries).
+ *
+ * Times are epoch ms by the gateway's clock.
+ */
+import type { Knex } from 'knex';
+import { pairKey, type ReservationStatus } from '../domain/reservations.js';
+
+export interface ReservationRow {
+  id: string;
+  owner: string;
+  status: ReservationStatus;
+  channel: string | null;
+  reference: string | null;
+  createdAt: number;
+  expiresAt: number;
+  confirmedAt: number | null;
+  endedAt: number | null;
+  handedOverAt: number | null;
+  handedOverBy: string | null;
+  lines: Array<{ requestLine: number; sku: string; location: string; quantity: number; countsUntil: number }>;
+}
+
+export interface StoredKey {
+  requestHash: string;
+  reservationId: string;
+  /** The first answer, as the service stored it (JSON). */
+  result: string;
+}
+
+export interface NewReservation {
+  id: string;
+  owner: string;
+  channel: string | null;
+  reference: string | null;
+  createdAt: number;
+  expiresAt: number;
+  lines: Array<{ requestLine: number; sku: string; location: string; quantity: number }>;
+  key: { idempotencyKey: string; requestHash: string; result: string; expiresAt: number };
+}
+
+/** What the caller's decision in `reserve` returns: a reservation to write, or nothing (with why). */
+export type Decision<T> = { write: NewReservation; answer: T } | { write: null; answer: T };
+
+export type ReserveOutcome<T> = { kind: 'decided'; answer: T } | { kind: 'existing'; key: StoredKey };
+
+/** Most (sku, location) pairs, SKUs or ids per statement. */
+const CHUNK = 400;
+
+interface Row {
+  id: string;
+  owner: string;
+  status: string;
+  channel: string | null;
+  reference: string | null;
+  created_at: number | string;
+  expires_at: number | string;
+  confirmed_at: number | string | null;
+  ended_at: number | string | null;
+  handed_over_at: number | string | null;
+  handed_over_by: string | null;
+}
+
+interface LineRow {
+  reservation_id: string;
+  line_no: number;
+  request_line: number;
+  sku: string;
+  location: string;
+  quantity: number | string;
+  counts_until: number | string;
+}
+
+const num = (v: number | string) => Number(v);
+const numOrNull = (v: number | string | null) => (v === null ? null : Number(v));
+
+function isDuplicateKey(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export function createReservationStore(db: Knex) {
+  const mysql = db.client.config.client === 'mysql2';
+
+  async function linesOf(trx: Knex | Knex.Transaction, ids: readonly string[]): Promise<Map<string, ReservationRow['lines']>> {
+    const out = new Map<string, ReservationRow['lines']>();
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const rows: LineRow[] = await trx('reservation_lines')
+        .whereIn('reservation_id', ids.slice(i, i + CHUNK) as string[])
+        .orderBy(['reservation_id', 'line_no'])
+        .select();
+      for (const r of rows) {
+        const list = out.get(r.reservation_id) ?? [];
+        list.push({ requestLine: r.request_line, sku: r.sku, location: r.location, quantity: num(r.quantity), countsUntil: num(r.counts_until) });
+        out.set(r.reservation_id, list);
+      }
+    }
+    return out;
+  }
+
+  async function withLines(trx: Knex | Knex.Transaction, rows: Row[]): Promise<ReservationRow[]> {
+    const lines = await linesOf(
+      trx,
+      rows.map((r) => r.id),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      owner: r.owner,
+      status: r.status as ReservationStatus,
+      channel: r.channel,
+      reference: r.reference,
+      createdAt: num(r.created_at),
+      expiresAt: num(r.expires_at),
+      confirmedAt: numOrNull(r.confirmed_at),
+      endedAt: numOrNull(r.ended_at),
+      handedOverAt: numOrNull(r.handed_over_at),
+      handedOverBy: r.handed_over_by,
+      lines: lines.get(r.id) ?? [],
+    }));
+  }
+
+  async function findKey(trx: Knex | Knex.Transaction, owner: string, key: string, now: number): Promise<StoredKey | null> {
+    const row: { request_hash: string; reservation_id: string; result: string } | undefined = await trx('reservation_keys')
+      .where({ owner, idempotency_key: key })
+      .andWhere('expires_at', '>', now)
+      .first('request_hash', 'reservation_id', 'result');
+    return row === undefined ? null : { requestHash: row.request_hash, reservationId: row.reservation_id, result: row.result };
+  }
+
+  /** Runs `change` on the reservation `id` inside a transaction, with the row locked on MySQL; null when there is no such reservation. */
+  async function change(id: string, apply: (r: ReservationRow, trx: Knex.Transaction) => Promise<void>): Promise<ReservationRow | null> {
+    return db.transaction(async (trx) => {
+      const q = trx<Row>('reservations').where({ id });
+      if (mysql) q.forUpdate();
+      const row = (await q.select()) as Row[];
+      if (row.length === 0) return null;
+      const [r] = await withLines(trx, row);
+      await apply(r as ReservationRow, trx);
+      const [after] = await withLines(trx, (await trx<Row>('reservations').where({ id }).select()) as Row[]);
+      return after ?? null;
+    });
+  }
+
+  return {
+    /** Units held per SKU per location now, for these SKUs (one statement per 400 SKUs). */
+    async held(skus: readonly string[], now: number): Promise<Map<string, Map<string, number>>> {
+      const out = new Map<string, Map<string, number>>();
+      for (let i = 0; i < skus.length; i += CHUNK) {
+        const rows: Array<{ sku: string; location: string; quantity: number | string }> = await db('reservation_lines')
+          .whereIn('sku', skus.slice(i, i + CHUNK) as string[])
+          .andWhere('counts_until', '>', now)
+          .groupBy('sku', 'location')
+          .select('sku', 'location')
+          .sum({ quantity: 'quantity' });
+        for (const r of rows) {
+          let m = out.get(r.sku);
+          if (m === undefined) out.set(r.sku, (m = new Map()));
+          m.set(r.location, num(r.quantity));
+        }
+      }
+      return out;
+    },
+
+    /** The key's stored answer while it is within its window, or null. */
+    findKey: (owner: string, key: string, now: number) => findKey(db, owner, key, now),
+
+    /**
+     * One reserve, in one transaction: when `owner`'s key is already stored, its stored answer
+     * (nothing else happens); else the (sku, location) pairs are locked, what is held there now is
+     * read and handed to `decide`, and what it decides is written (the reservation, its lines and
+     * its key) before the commit. A concurrent reserve with the same key that committed first makes
+     * this one answer `existing` too.
+     */
+    async reserve<T>(
+      owner: string,
+      key: string,
+      pairs: ReadonlyArray<{ sku: string; location: string }>,
+      now: number,
+      decide: (held: Map<string, number>) => Decision<T>,
+    ): Promise<ReserveOutcome<T>> {
+      const sorted = [...new Map(pairs.map((p) => [pairKey(p.sku, p.location), p])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      if (mysql && sorted.length > 0) {
+        // the lock rows exist before the transaction locks them (autocommit; never deleted)
+        for (let i = 0; i < sorted.length; i += CHUNK) {
+          await db('reservation_locks')
+            .insert(sorted.slice(i, i + CHUNK).map(([, p]) => ({ sku: p.sku, location: p.location })))
+            .onConflict()
+            .ignore();
+        }
+      }
+      try {
+        return await db.transaction(
+          async (trx) => {
+            const existing = await findKey(trx, owner, key, now);
+            if (existing !== null) return { kind: 'existing' as const, key: existing };
+            if (mysql) {
+              for (let i = 0; i < sorted.length; i += CHUNK) {
+                await trx('reservation_locks')
+                  .whereIn(
+                    ['sku', 'location'],
+                    sorted.slice(i, i + CHUNK).map(([, p]) => [p.sku, p.location]),
+                  )
+                  .orderBy(['sku', 'location'])
+                  .forUpdate()
+                  .select('sku');
+              }
+            }
+            const held = new Map<string, number>();
+            const skus = [...new Set(sorted.map(([, p]) => p.sku))];
+            for (let i = 0; i < skus.length; i += CHUNK) {
+              const rows: Array<{ sku: string; location: string; quantity: number | string }> = await trx('reservation_lines')
+                .whereIn('sku', skus.slice(i, i + CHUNK))
+                .andWhere('counts_until', '>', now)
+                .groupBy('sku', 'location')
+                .select('sku', 'location')
+                .sum({ quantity: 'quantity' });
+              for (const r of rows) held.set(pairKey(r.sku, r.location), num(r.quantity));
+            }
+            const d = decide(held);
+            if (d.write === null) return { kind: 'decided' as const, answer: d.answer };
+            const w = d.write;
+            // a stale key past its window gives way to the new one
+            await trx('reservation_keys').where({ owner, idempotency_key: key }).andWhere('expires_at', '<=', now).delete();
+            await trx('reservations').insert({
+              id: w.id,
+              owner: w.owner,
+              status: 'ACTIVE',
+              channel: w.channel,
+              reference: w.reference,
+              created_at: w.createdAt,
+              expires_at: w.expiresAt,
+            });
+            for (let i = 0; i < w.lines.length; i += CHUNK) {
+              await trx('reservation_lines').insert(
+                w.lines.slice(i, i + CHUNK).map((l, j) => ({
+                  reservation_id: w.id,
+                  line_no: i + j,
+                  request_line: l.requestLine,
+                  sku: l.sku,
+                  location: l.location,
+                  quantity: l.quantity,
+                  counts_until: w.expiresAt,
+                })),
+              );
+            }
+            await trx('reservation_keys').insert({
+              owner,
+              idempotency_key: w.key.idempotencyKey,
+              request_hash: w.key.requestHash,
+              reservation_id: w.id,
+              result: w.key.result,
+              created_at: w.createdAt,
+              expires_at: w.key.expiresAt,
+            });
+            return { kind: 'decided' as const, answer: d.answer };
+          },
+          mysql ? { isolationLevel: 'read committed' } : undefined,
+        );
+      } catch (e) {
+        // the same key committed by a concurrent reserve first: answer as it did
+        if (!isDuplicateKey(e)) throw e;
+        const k = await findKey(db, owner, key, now);
+        if (k === null) throw e;
+        return { kind: 'existing', key: k };
+      }
+    },
+
+    async get(id: string): Promise<ReservationRow | null> {
+      const rows = (await db<Row>('reservations').where({ id }).select()) as Row[];
+      return (await withLines(db, rows))[0] ?? null;
+    },
+
+    async getMany(ids: readonly string[]): Promise<Map<string, ReservationRow>> {
+      const out = new Map<string, ReservationRow>();
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const rows = (await db<Row>('reservations')
+          .whereIn('id', ids.slice(i, i + CHUNK) as string[])
+          .select()) as Row[];
+        for (const r of await withLines(db, rows)) out.set(r.id, r);
+      }
+      return out;
+    },
+
+    /**
+     * A page of reservations, newest first, optionally only those with a line of `sku` and in a
+     * stored status (EXPIRED includes ACTIVE ones past expiry not yet swept; ACTIVE excludes them).
+     * `after`: the last id of the previous page.
+     */
+    async page(o: { sku: string | null; status: ReservationStatus | null; first: number; after: string | null; now: number }) {
+      const q = db<Row>('reservations as r');
+      if (o.sku !== null) q.whereExists(db('reservation_lines as l').whereRaw('l.reservation_id = r.id').andWhere('l.sku', o.sku));
+      if (o.status === 'ACTIVE') q.where('r.status', 'ACTIVE').andWhere('r.expires_at', '>', o.now);
+      else if (o.status === 'EXPIRED')
+        q.where((w) => w.where('r.status', 'EXPIRED').orWhere((x) => x.where('r.status', 'ACTIVE').andWhere('r.expires_at', '<=', o.now)));
+      else if (o.status !== null) q.where('r.status', o.status);
+      if (o.after !== null) {
+        const cursor = (await db<Row>('reservations').where({ id: o.after }).first('created_at')) as { created_at: number | string } | undefined;
+        if (cursor === undefined) return null;
+        const at = num(cursor.created_at);
+        q.where((w) => w.where('r.created_at', '<', at).orWhere((x) => x.where('r.created_at', at).andWhere('r.id', '<', o.after as string)));
+      }
+      const rows = (await q
+        .orderBy([
+          { column: 'r.created_at', order: 'desc' },
+          { column: 'r.id', order: 'desc' },
+        ])
+        .limit(o.first + 1)
+        .select('r.*')) as Row[];
+      const more = rows.length > o.first;
+      return { reservations: await withLines(db, rows.slice(0, o.first)), hasNextPage: more };
+    },
+
+    /** ACTIVE and not expired → CONFIRMED with `reference`; its lines count until `holdUntil`. Null: no such reservation. */
+    confirm(id: string, reference: string | null, now: number, holdUntil: number, check: (r: ReservationRow) => void) {
+      return change(id, async (r, trx) => {
+        check(r);
+        if (r.status === 'CONFIRMED') return;
+        await trx('reservations')
+          .where({ id })
+          .update({ status: 'CONFIRMED', confirmed_at: now, ...(reference !== null ? { reference } : {}) });
+        await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: holdUntil });
+      });
+    },
+
+    /** ACTIVE or CONFIRMED → RELEASED; its lines stop counting. */
+    release(id: string, now: number, check: (r: ReservationRow) => void) {
+      return change(id, async (r, trx) => {
+        check(r);
+        await trx('reservations').where({ id }).update({ status: 'RELEASED', ended_at: now });
+        await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: 0 });
+      });
+    },
+
+    /** ACTIVE → expires at `expiresAt` instead. */
+    extend(id: string, expiresAt: number, check: (r: ReservationRow) => void) {
+      return change(id, async (r, trx) => {
+        check(r);
+        await trx('reservations').where({ id }).update({ expires_at: expiresAt });
+        await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: expiresAt });
+      });
+    },
+
+    /** Marks up to `limit` ACTIVE reservations past their expiry EXPIRED; answers their ids. */
+    async expire(now: number, limit: number): Promise<string[]> {
+      return db.transaction(async (trx) => {
+        const q = trx('reservations').where({ status: 'ACTIVE' }).andWhere('expires_at', '<=', now).orderBy('expires_at').limit(limit);
+        if (mysql) q.forUpdate().skipLocked();
+        const ids = ((await q.select('id')) as Array<{ id: string }>).map((r) => r.id);
+        for (let i = 0; i < ids.length; i += CHUNK) {
+          const chunk = ids.slice(i, i + CHUNK);
+          await trx('reservations').whereIn('id', chunk).andWhere({ status: 'ACTIVE' }).update({ status: 'EXPIRED', ended_at: now });
+          await trx('reservation_lines').whereIn('reservation_id', chunk).update({ counts_until: 0 });
+        }
+        return ids;
+      });
+    },
+
+    /** CONFIRMED reservations still counting that have a reference: the ones whose order a source may show (oldest first). */
+    async awaitingHandOver(now: number, limit: number): Promise<Array<{ id: string; reference: string }>> {
+      const rows: Array<{ id: string; reference: string }> = await db('reservations as r')
+        .where('r.status', 'CONFIRMED')
+        .whereNull('r.handed_over_at')
+        .whereNotNull('r.reference')
+        .whereExists(db('reservation_lines as l').whereRaw('l.reservation_id = r.id').andWhere('l.counts_until', '>', now))
+        .orderBy('r.confirmed_at')
+        .limit(limit)
+        .select('r.id', 'r.reference');
+      return rows;
+    },
+
+    /** The order of these CONFIRMED reservations was seen in `source`: their lines stop counting. */
+    async handOver(ids: readonly string[], source: string, now: number): Promise<number> {
+      if (ids.length === 0) return 0;
+      return db.transaction(async (trx) => {
+        let n = 0;
+        for (let i = 0; i < ids.length; i += CHUNK) {
+          const chunk = ids.slice(i, i + CHUNK) as string[];
+          n += await trx('reservations')
+            .whereIn('id', chunk)
+            .andWhere({ status: 'CONFIRMED' })
+            .whereNull('handed_over_at')
+            .update({ handed_over_at: now, handed_over_by: source });
+          await trx('reservation_lines').whereIn('reservation_id', chunk).update({ counts_until: 0 });
+        }
+        return n;
+      });
+    },
+
+    /** Deletes up to `limit` idempotency keys past their window; answers how many. */
+    async pruneKeys(now: number, limit: number): Promise<number> {
+      const rows: Array<{ owner: string; idempotency_key: string }> = await db('reservation_keys')
+        .where('expires_at', '<=', now)
+        .limit(limit)
+        .select('owner', 'idempotency_key');
+      let n = 0;
+      for (const r of rows) n += await db('reservation_keys').where(r).andWhere('expires_at', '<=', now).delete();
+      return n;
+    },
+
+    /** Counts for /status and /metrics: reservations by status as of `now`, and units counting now. */
+    async summary(now: number): Promise<{ byStatus: Record<ReservationStatus, number>; heldUnits: number }> {
+      const rows: Array<{ status: string; expired: number | string; n: number | string }> = await db('reservations')
+        .select('status')
+        .select(db.raw('case when status = ? and expires_at <= ? then 1 else 0 end as expired', ['ACTIVE', now]))
+        .count({ n: '*' })
+        .groupBy('status', 'expired');
+      const byStatus: Record<ReservationStatus, number> = { ACTIVE: 0, CONFIRMED: 0, RELEASED: 0, EXPIRED: 0 };
+      for (const r of rows) {
+        const s = (num(r.expired) === 1 ? 'EXPIRED' : r.status) as ReservationStatus;
+        byStatus[s] += num(r.n);
+      }
+      const [held] = (await db('reservation_lines').where('counts_until', '>', now).sum({ q: 'quantity' })) as Array<{ q: number | string | null }>;
+      return { byStatus, heldUnits: held?.q === null || held?.q === undefined ? 0 : num(held.q) };
+    },
+  };
+}
+
+export type ReservationStore = ReturnType<typeof createReservationStore>;
