@@ -119,7 +119,17 @@ describe('availability rules', () => {
   });
 
   it('answers an unknown SKU with UNKNOWN_SKU and zeros', () => {
-    expect(unknownSku('X')).toEqual({ sku: 'X', known: false, available: 0, onHand: 0, committed: 0, reserved: 0, safetyStock: 0, flags: ['UNKNOWN_SKU'], byLocation: [] });
+    expect(unknownSku('X')).toEqual({
+      sku: 'X',
+      known: false,
+      available: 0,
+      onHand: 0,
+      committed: 0,
+      reserved: 0,
+      safetyStock: 0,
+      flags: ['UNKNOWN_SKU'],
+      byLocation: [],
+    });
   });
 });
 
