@@ -714,13 +714,13 @@ export type ReserveResult = {
 };
 
 export type Role =
-  /** Also every mutation (SKU map, anomaly workflow). */
+  /** Also the anomaly workflow. */
   | 'ADMIN'
-  /** Also cost, reconciliation, anomalies, sources and introspection. */
+  /** Also cost, reconciliation, anomalies, reservation lists, sources and introspection. */
   | 'ANALYST'
-  /** Also order routing and locations. */
+  /** Also order routing, confirming reservations, and locations. */
   | 'OMS'
-  /** Availability and items, without cost. */
+  /** Availability and items, without cost; reserving, extending and releasing holds. */
   | 'STOREFRONT';
 
 export type RouteFigure = {

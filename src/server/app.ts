@@ -108,7 +108,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     now: () => (o.now?.() ?? new Date()).getTime(),
   });
   const webhooks = new Map(runtime.feeds.filter((f): f is WebhookFeed => f.kind === 'webhook').map((f) => [f.name.slice(0, -'/webhook'.length), f]));
-  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, now: o.now });
+  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, reservations: store.reservations, now: o.now });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 

@@ -356,6 +356,29 @@ export function createMetrics(o: MetricsOptions): Metrics {
     },
   });
   new Gauge({
+    name: 'inventory_graph_reservations_counting',
+    help: 'Reservations whose holds count against availability now, by status (ACTIVE; CONFIRMED: awaiting the hand-over to a source)',
+    labelNames: ['status'] as const,
+    registers: [registry],
+    async collect() {
+      const r = (await data()).reservations;
+      this.reset();
+      if (r == null) return;
+      this.set({ status: 'ACTIVE' }, r.active);
+      this.set({ status: 'CONFIRMED' }, Math.max(0, r.counting - r.active));
+    },
+  });
+  new Gauge({
+    name: 'inventory_graph_reserved_units',
+    help: 'Units held by reservations that count against availability now, over every SKU and location',
+    registers: [registry],
+    async collect() {
+      const r = (await data()).reservations;
+      this.reset();
+      if (r != null) this.set(r.heldUnits);
+    },
+  });
+  new Gauge({
     name: 'inventory_graph_anomaly_writes_queued',
     help: 'Anomalies found by requests waiting to be written to the store (the store is slow, unreachable or locked)',
     registers: [registry],

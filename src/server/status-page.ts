@@ -27,6 +27,7 @@ import { createHash } from 'node:crypto';
 import type { BreakerState, SourceStatus } from '../sources/health.js';
 import type { AnomalyStore } from '../store/anomaly-store.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
+import type { ReservationStore } from '../store/reservation-store.js';
 import { allows, type AuthResult, type Principal } from './auth.js';
 import { htmlPageHeaders, type StaticResponse } from './explorer.js';
 import type { Metrics, MinuteCounts, ObservedHealthRegistry } from './metrics.js';
@@ -91,6 +92,8 @@ export interface StatusData {
   } | null;
   /** Mirrored sources (`sync.mode: mirror`) and their feeds; empty when every source is read live. */
   mirrors: MirrorView[];
+  /** Holds at checkout counting now (docs/reservations.md); null when the store did not answer. */
+  reservations: { active: number; counting: number; heldUnits: number } | null;
   /** What could not be collected, in words. */
   problems: string[];
 }
@@ -102,6 +105,8 @@ export interface StatusDeps {
   runs: ReconciliationStore;
   /** Mirrored sources and their feeds (src/feeds/status.ts); none when absent. */
   mirrors?: () => Promise<MirrorView[]>;
+  /** The store's reservations, summed (none when absent). */
+  reservations?: Pick<ReservationStore, 'summary'>;
   now?: () => Date;
   /** How long a finished collection is reused, in ms. Defaults to 0: only calls made while one runs share it (a scrape's gauges). */
   reuseMs?: number;
@@ -131,7 +136,7 @@ export function createStatusCollector(d: StatusDeps): () => Promise<StatusData> 
 
 async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<StatusData> {
   const problems: string[] = [];
-  const [anomalies, runs, mirrors] = await Promise.all([
+  const [anomalies, runs, mirrors, reservations] = await Promise.all([
     within(openAnomalies(d.anomalies), timeoutMs).catch(() => {
       problems.push('The store did not answer: open anomalies are not shown.');
       return null;
@@ -144,6 +149,12 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
       problems.push('Mirrored sources could not be looked at.');
       return [];
     }),
+    d.reservations === undefined
+      ? null
+      : within(d.reservations.summary(now.getTime()), timeoutMs).catch(() => {
+          problems.push('The store did not answer: reservations are not shown.');
+          return null;
+        }),
   ]);
   return {
     generatedAt: now.toISOString(),
@@ -186,6 +197,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
     anomalies,
     reconciliation: runs === null ? null : summariseRuns(runs),
     mirrors,
+    reservations,
     problems,
   };
 }
@@ -610,6 +622,11 @@ export function renderStatusPage(d: StatusData, o: { refreshSeconds: number }): 
   }</div><div class="sub">${stale > 0 ? `<span class="bad">${stale} stale</span>` : 'none stale'} · ${d.sources.length} configured</div></div>
 <div class="card"><div class="sub">open anomalies</div><div class="big">${d.anomalies === null ? '–' : n(d.anomalies.open + d.anomalies.acknowledged)}</div><div class="sub">${
     d.anomalies === null ? 'store not answering' : `${n(d.anomalies.open)} open, ${n(d.anomalies.acknowledged)} acknowledged`
+  }</div></div>
+<div class="card"><div class="sub">held at checkout</div><div class="big">${d.reservations === null ? '–' : `${n(d.reservations.heldUnits)} units`}</div><div class="sub">${
+    d.reservations === null
+      ? 'store not answering'
+      : `${n(d.reservations.active)} active, ${n(Math.max(0, d.reservations.counting - d.reservations.active))} confirmed awaiting hand-over`
   }</div></div>
 <div class="card"><div class="sub">last reconciliation</div><div class="big">${
     d.reconciliation?.last == null

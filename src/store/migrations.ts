@@ -208,6 +208,8 @@ const migrations: Record<string, Migration> = {
         t.bigInteger('counts_until').notNullable();
         t.primary(['reservation_id', 'line_no']);
         t.index(['sku', 'location', 'counts_until']);
+        // what counts now, in all: /status and /metrics
+        t.index(['counts_until']);
       });
       // idempotency keys per owner, kept for `reservations.idempotencyWindowSeconds`
       await db.schema.createTable('reservation_keys', (t) => {

@@ -407,20 +407,17 @@ export function createReservationStore(db: Knex) {
       return n;
     },
 
-    /** Counts for /status and /metrics: reservations by status as of `now`, and units counting now. */
-    async summary(now: number): Promise<{ byStatus: Record<ReservationStatus, number>; heldUnits: number }> {
-      const rows: Array<{ status: string; expired: number | string; n: number | string }> = await db('reservations')
-        .select('status')
-        .select(db.raw('case when status = ? and expires_at <= ? then 1 else 0 end as expired', ['ACTIVE', now]))
-        .count({ n: '*' })
-        .groupBy('status', 'expired');
-      const byStatus: Record<ReservationStatus, number> = { ACTIVE: 0, CONFIRMED: 0, RELEASED: 0, EXPIRED: 0 };
-      for (const r of rows) {
-        const s = (num(r.expired) === 1 ? 'EXPIRED' : r.status) as ReservationStatus;
-        byStatus[s] += num(r.n);
-      }
-      const [held] = (await db('reservation_lines').where('counts_until', '>', now).sum({ q: 'quantity' })) as Array<{ q: number | string | null }>;
-      return { byStatus, heldUnits: held?.q === null || held?.q === undefined ? 0 : num(held.q) };
+    /**
+     * For /status and /metrics: ACTIVE holds not expired, reservations whose lines count now
+     * (ACTIVE and CONFIRMED awaiting hand-over), and the units they hold. Two indexed statements.
+     */
+    async summary(now: number): Promise<{ active: number; counting: number; heldUnits: number }> {
+      const [a] = (await db('reservations').where({ status: 'ACTIVE' }).andWhere('expires_at', '>', now).count({ n: '*' })) as Array<{ n: number | string }>;
+      const [h] = (await db('reservation_lines')
+        .where('counts_until', '>', now)
+        .select(db.raw('count(distinct reservation_id) as n'))
+        .sum({ q: 'quantity' })) as Array<{ n: number | string; q: number | string | null }>;
+      return { active: num(a?.n ?? 0), counting: num(h?.n ?? 0), heldUnits: h?.q == null ? 0 : num(h.q) };
     },
   };
 }

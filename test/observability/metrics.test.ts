@@ -21,6 +21,8 @@ const FAMILIES = [
   'inventory_graph_source_reads_in_flight',
   'inventory_graph_source_reads_queued',
   'inventory_graph_anomalies_open',
+  'inventory_graph_reservations_counting',
+  'inventory_graph_reserved_units',
   'inventory_graph_anomaly_writes_queued',
   'inventory_graph_anomaly_writes_dropped_total',
   'inventory_graph_reconciliation_last_run_timestamp_seconds',
@@ -133,6 +135,28 @@ describe('/metrics', () => {
     await expect
       .poll(async () => value(parse((await scrape()).text), 'inventory_graph_anomalies_open', { kind: 'NEGATIVE_ON_HAND', status: 'OPEN' }), { timeout: 5_000 })
       .toBeGreaterThanOrEqual(1);
+  });
+
+  it('counts holds at checkout: units held and reservations counting, on /metrics and /status.json', async () => {
+    const held = (s: Map<string, number>) => s.get('inventory_graph_reserved_units') ?? 0;
+    const active = (s: Map<string, number>) => value(s, 'inventory_graph_reservations_counting', { status: 'ACTIVE' });
+    const before = parse((await scrape()).text);
+    const r = await demo.gql<{ reserve: { reservation: { id: string } } }>('mutation($i: ReserveInput!) { reserve(input: $i) { reservation { id } } }', {
+      i: { idempotencyKey: `metrics-${Date.now()}`, lines: [{ sku: 'SKU-000001', quantity: 3, locationId: 'DC-EAST' }] },
+    });
+    const id = r.body.data?.reserve.reservation.id;
+    expect(id).toMatch(/^res_/);
+    const during = parse((await scrape()).text);
+    expect(held(during) - held(before)).toBe(3);
+    expect(active(during) - active(before)).toBe(1);
+    const json = (await (await fetch(`${origin}/status.json`, { headers: { 'x-api-key': demo.keys.analyst } })).json()) as {
+      reservations: { active: number; heldUnits: number };
+    };
+    expect(json.reservations.heldUnits).toBe(held(during));
+    await demo.gql(`mutation { releaseReservation(id: "${id}") { status } }`);
+    const after = parse((await scrape()).text);
+    expect(held(after)).toBe(held(before));
+    expect(active(after)).toBe(active(before));
   });
 
   it('by default (server.loopbackStatus off) refuses a request from this host without a key with 401, as /status does', async () => {

@@ -198,6 +198,7 @@ describe('the page', () => {
         trend: [],
       },
       mirrors: [],
+      reservations: { active: 3, counting: 5, heldUnits: 12 },
       problems: [evil],
     };
     const html = renderStatusPage(data, { refreshSeconds: 15 });
