@@ -20,6 +20,7 @@ const TABLES: Record<string, string> = {
   'erp.inv_balance': 'item_no, site',
   'erp.item_cost': 'item_no',
   'wms.bin_stock': 'item_code, wh, bin_id',
+  'wms.pick_orders': 'order_ref',
   'shop.products': 'id',
   'shop.variants': 'id',
 };

@@ -355,6 +355,21 @@ const TABLES: Table[] = [
       Array.from({ length: ORPHANS }, (_, k) => [`E99-0${k + 1}-A`, 'EAST', wmsCode(env.n + k + 1), 5 + 3 * k, 0, wmsTime(env.now - 600_000, env)]),
   },
   {
+    // orders the WMS has taken over, by the shop's order reference: a confirmed reservation whose
+    // reference shows up here is handed over to the WMS's own figures (docs/reservations.md); empty at first
+    system: 'wms',
+    name: 'pick_orders',
+    columns: ['order_ref', 'item_code', 'wh', 'qty', 'picked_at'],
+    create(t, env) {
+      text(t, 'order_ref', env, 64).index();
+      text(t, 'item_code', env, 32);
+      text(t, 'wh', env, 16);
+      t.integer('qty');
+      text(t, 'picked_at', env, 20);
+    },
+    rows: () => [],
+  },
+  {
     system: 'shop',
     name: 'products',
     columns: ['id', 'title'],
@@ -702,6 +717,9 @@ sources:
       kind: pickedNotInvoiced
       table: bin_stock
       columns: { sku: item_code, location: wh, quantity: picked_qty, asOf: updated_at }
+    orders: # orders the WMS has picked, by reference: a confirmed reservation for one stops counting (docs/reservations.md)
+      table: pick_orders
+      columns: { reference: order_ref }
     sync: # mirrored in memory: every 2 s the bins changed since the last read (updated_at, indexed) are read again
       mode: mirror
       feeds: [{ kind: poll, changedSince: updated_at, intervalSeconds: 2, overlapSeconds: 5, fullResyncSeconds: 3600 }]
