@@ -121,7 +121,7 @@ type Loose = {
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
   server?: { maxSkusPerQuery?: unknown; headersTimeoutMs?: unknown; requestTimeoutMs?: unknown };
   routing?: { maxLines?: unknown };
-  reservations?: { defaultTtlSeconds?: unknown; maxTtlSeconds?: unknown; maxLines?: unknown };
+  reservations?: { defaultTtlSeconds?: unknown; maxTtlSeconds?: unknown; maxLines?: unknown; keepSeconds?: unknown; idempotencyWindowSeconds?: unknown };
 };
 /** Any kind of source, every key possibly missing. */
 type LooseSource = {
@@ -175,7 +175,18 @@ function crossCheck(c: Loose): string[] {
   if (typeof c.routing?.maxLines === 'number' && c.routing.maxLines > maxSkus) {
     problems.push(`routing.maxLines: ${c.routing.maxLines} exceeds server.maxSkusPerQuery (${maxSkus}); an order is read in one availability call`);
   }
-  const { defaultTtlSeconds = 900, maxTtlSeconds = 14_400, maxLines: maxReserveLines = 100 } = c.reservations ?? {};
+  const {
+    defaultTtlSeconds = 900,
+    maxTtlSeconds = 14_400,
+    maxLines: maxReserveLines = 100,
+    keepSeconds = 2_592_000,
+    idempotencyWindowSeconds = 86_400,
+  } = c.reservations ?? {};
+  if (typeof keepSeconds === 'number' && typeof idempotencyWindowSeconds === 'number' && keepSeconds < idempotencyWindowSeconds) {
+    problems.push(
+      `reservations.keepSeconds: ${keepSeconds} is less than reservations.idempotencyWindowSeconds (${idempotencyWindowSeconds}); a replayed key must still find its reservation`,
+    );
+  }
   if (typeof defaultTtlSeconds === 'number' && typeof maxTtlSeconds === 'number' && defaultTtlSeconds > maxTtlSeconds) {
     problems.push(`reservations.defaultTtlSeconds: ${defaultTtlSeconds} exceeds reservations.maxTtlSeconds (${maxTtlSeconds})`);
   }

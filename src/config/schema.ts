@@ -464,6 +464,15 @@ export const reservationsSchema = z.strictObject({
     .describe(
       'How often expired holds are marked EXPIRED, confirmed holds are checked against the sources’ orders, and old keys are pruned. An expired hold never counts, swept or not. Defaults to 5.',
     ),
+  keepSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(31_536_000)
+    .default(2_592_000)
+    .describe(
+      'How long a reservation is kept after it was released, expired or confirmed (history for analysts), before the sweeper deletes it. At least `idempotencyWindowSeconds`. Defaults to 2592000 (30 days).',
+    ),
   maxLines: z.number().int().min(1).max(1_000).default(100).describe('Most lines one reservation may have. Defaults to 100.'),
   strategy: z
     .enum(['PRIORITY', 'DISTANCE', 'FEWEST_SHIPMENTS'])

@@ -453,7 +453,8 @@ type StoredPlan = Record<string, unknown>;
 /**
  * The sweeper: every `reservations.sweepIntervalSeconds`, marks ACTIVE holds past their expiry
  * EXPIRED (they already stopped counting at their expiry), hands CONFIRMED holds over whose
- * reference shows up in a source's `orders`, and prunes idempotency keys past their window.
+ * reference shows up in a source's `orders`, prunes idempotency keys past their window, and
+ * deletes reservations ended or confirmed longer than `keepSeconds` ago.
  * Every instance sweeps; each step is a conditional update, so two sweeping at once do no harm.
  */
 export function createReservationSweeper(o: {
@@ -498,13 +499,14 @@ export function createReservationSweeper(o: {
     return n;
   }
 
-  async function sweep(): Promise<{ expired: number; handedOver: number; keysPruned: number }> {
+  async function sweep(): Promise<{ expired: number; handedOver: number; keysPruned: number; pruned: number }> {
     const now = clock();
     const expired = await o.store.reservations.expire(now, BATCH);
     const handedOver = await handOver(now);
     const keysPruned = await o.store.reservations.pruneKeys(now, BATCH);
-    if (expired.length + handedOver + keysPruned > 0) o.logger.info('reservations swept', { expired: expired.length, handedOver, keysPruned });
-    return { expired: expired.length, handedOver, keysPruned };
+    const pruned = await o.store.reservations.prune(now - o.config.keepSeconds * 1000, BATCH);
+    if (expired.length + handedOver + keysPruned + pruned > 0) o.logger.info('reservations swept', { expired: expired.length, handedOver, keysPruned, pruned });
+    return { expired: expired.length, handedOver, keysPruned, pruned };
   }
 
   function schedule(): void {

@@ -193,6 +193,9 @@ const migrations: Record<string, Migration> = {
         t.string('handed_over_by', 64).nullable();
         t.index(['status', 'expires_at']);
         t.index(['created_at', 'id']);
+        // pruning: reservations ended (or confirmed) longer ago than `reservations.keepSeconds`
+        t.index(['ended_at']);
+        t.index(['status', 'confirmed_at']);
       });
       // the units held: `counts_until` is the instant the line stops counting against availability
       // (ACTIVE: its expiry; CONFIRMED: its hand-over or `confirmedHoldSeconds`; else 0)
@@ -220,7 +223,8 @@ const migrations: Record<string, Migration> = {
         t.string('request_hash', 64).notNullable();
         t.string('reservation_id', 40).notNullable();
         // the answer given the first time (JSON), replayed for the same key and body
-        t.text('result').notNullable();
+        // a routed plan with its trace can pass MySQL's 64 KB TEXT
+        t.text('result', 'mediumtext').notNullable();
         t.bigInteger('created_at').notNullable();
         t.bigInteger('expires_at').notNullable();
         t.primary(['owner', 'idempotency_key']);

@@ -396,6 +396,30 @@ export function createReservationStore(db: Knex) {
       });
     },
 
+    /**
+     * Deletes up to `limit` reservations that ended (RELEASED, EXPIRED) or were confirmed before
+     * `before`, with their lines (and any key still naming them); answers how many.
+     */
+    async prune(before: number, limit: number): Promise<number> {
+      const ended: Array<{ id: string }> = await db('reservations').where('ended_at', '<', before).limit(limit).select('id');
+      const confirmed: Array<{ id: string }> = await db('reservations')
+        .where({ status: 'CONFIRMED' })
+        .andWhere('confirmed_at', '<', before)
+        .limit(limit)
+        .select('id');
+      const ids = [...ended, ...confirmed].map((r) => r.id).slice(0, limit);
+      let n = 0;
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        const chunk = ids.slice(i, i + CHUNK);
+        n += await db.transaction(async (trx): Promise<number> => {
+          await trx('reservation_keys').whereIn('reservation_id', chunk).delete();
+          await trx('reservation_lines').whereIn('reservation_id', chunk).delete();
+          return Number(await trx('reservations').whereIn('id', chunk).delete());
+        });
+      }
+      return n;
+    },
+
     /** Deletes up to `limit` idempotency keys past their window; answers how many. */
     async pruneKeys(now: number, limit: number): Promise<number> {
       const rows: Array<{ owner: string; idempotency_key: string }> = await db('reservation_keys')
