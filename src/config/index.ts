@@ -121,7 +121,14 @@ type Loose = {
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
   server?: { maxSkusPerQuery?: unknown; headersTimeoutMs?: unknown; requestTimeoutMs?: unknown };
   routing?: { maxLines?: unknown };
-  reservations?: { defaultTtlSeconds?: unknown; maxTtlSeconds?: unknown; maxLines?: unknown; keepSeconds?: unknown; idempotencyWindowSeconds?: unknown };
+  reservations?: {
+    defaultTtlSeconds?: unknown;
+    maxTtlSeconds?: unknown;
+    maxLines?: unknown;
+    keepSeconds?: unknown;
+    idempotencyWindowSeconds?: unknown;
+    confirmedHoldSeconds?: unknown;
+  };
 };
 /** Any kind of source, every key possibly missing. */
 type LooseSource = {
@@ -181,7 +188,13 @@ function crossCheck(c: Loose): string[] {
     maxLines: maxReserveLines = 100,
     keepSeconds = 2_592_000,
     idempotencyWindowSeconds = 86_400,
+    confirmedHoldSeconds = 3_600,
   } = c.reservations ?? {};
+  if (typeof keepSeconds === 'number' && typeof confirmedHoldSeconds === 'number' && keepSeconds < confirmedHoldSeconds) {
+    problems.push(
+      `reservations.keepSeconds: ${keepSeconds} is less than reservations.confirmedHoldSeconds (${confirmedHoldSeconds}); a confirmed hold must not be deleted while it counts`,
+    );
+  }
   if (typeof keepSeconds === 'number' && typeof idempotencyWindowSeconds === 'number' && keepSeconds < idempotencyWindowSeconds) {
     problems.push(
       `reservations.keepSeconds: ${keepSeconds} is less than reservations.idempotencyWindowSeconds (${idempotencyWindowSeconds}); a replayed key must still find its reservation`,
