@@ -161,6 +161,28 @@ describe('config', () => {
     expect(parseConfig(`${good}server: { keepAliveTimeoutMs: 65000, headersTimeoutMs: 10000 }\n`, '/x.yaml', env).server.keepAliveTimeoutMs).toBe(65_000);
   });
 
+  it('checks the reservations section against itself, and reads an orders mapping', () => {
+    const env = { WMS_DATABASE_URL: 'mysql://x@h/d' };
+    const c = parseConfig(good, '/x.yaml', env);
+    expect(c.reservations).toMatchObject({
+      defaultTtlSeconds: 900,
+      maxTtlSeconds: 14_400,
+      confirmedHoldSeconds: 3_600,
+      idempotencyWindowSeconds: 86_400,
+      maxLines: 100,
+    });
+    expect(problems(`${good}reservations: { defaultTtlSeconds: 20000, keepSeconds: 600, maxLines: 501, maxTtlSeconds: 0 }\n`, env)).toEqual([
+      'reservations.maxTtlSeconds: Too small: expected number to be >=1',
+      'reservations.defaultTtlSeconds: 20000 exceeds reservations.maxTtlSeconds (0)',
+      'reservations.maxLines: 501 exceeds server.maxSkusPerQuery (500); a reservation is read in one availability call',
+      'reservations.keepSeconds: 600 is less than reservations.confirmedHoldSeconds (3600); a confirmed hold must not be deleted while it counts',
+      'reservations.keepSeconds: 600 is less than reservations.idempotencyWindowSeconds (86400); a replayed key must still find its reservation',
+    ]);
+    const withOrders = good.replace('    timeoutMs: 300\n', '    timeoutMs: 300\n    orders: { table: so_lines, columns: { reference: order_no } }\n');
+    expect(sql(parseConfig(withOrders, '/x.yaml', env).sources.wms)?.orders).toEqual({ table: 'so_lines', columns: { reference: 'order_no' } });
+    expect(problems(withOrders.replace('columns: { reference: order_no }', 'columns: { ref: order_no }'), env)[0]).toMatch(/^sources\.wms\.orders\.columns/);
+  });
+
   it('reports YAML syntax errors with a line', () => {
     expect(problems('sources:\n  wms: [unclosed\n')[0]).toMatch(/^line \d+: /);
   });
