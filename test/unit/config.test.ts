@@ -173,10 +173,10 @@ describe('config', () => {
     });
     expect(problems(`${good}reservations: { defaultTtlSeconds: 20000, keepSeconds: 600, maxLines: 501, maxTtlSeconds: 0 }\n`, env)).toEqual([
       'reservations.maxTtlSeconds: Too small: expected number to be >=1',
-      'reservations.defaultTtlSeconds: 20000 exceeds reservations.maxTtlSeconds (0)',
-      'reservations.maxLines: 501 exceeds server.maxSkusPerQuery (500); a reservation is read in one availability call',
       'reservations.keepSeconds: 600 is less than reservations.confirmedHoldSeconds (3600); a confirmed hold must not be deleted while it counts',
       'reservations.keepSeconds: 600 is less than reservations.idempotencyWindowSeconds (86400); a replayed key must still find its reservation',
+      'reservations.defaultTtlSeconds: 20000 exceeds reservations.maxTtlSeconds (0)',
+      'reservations.maxLines: 501 exceeds server.maxSkusPerQuery (500); a reservation is read in one availability call',
     ]);
     const withOrders = good.replace('    timeoutMs: 300\n', '    timeoutMs: 300\n    orders: { table: so_lines, columns: { reference: order_no } }\n');
     expect(sql(parseConfig(withOrders, '/x.yaml', env).sources.wms)?.orders).toEqual({ table: 'so_lines', columns: { reference: 'order_no' } });
