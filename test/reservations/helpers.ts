@@ -154,9 +154,9 @@ export async function createReserveDemo(o: { tag: string; skus?: number; yaml?: 
     const file = join(dir, 'inventory-graph.yaml');
     const doc = parseDocument(liveOnly(readFileSync(file, 'utf8')));
     doc.set('store', { client: 'mysql2', connection: storeUrl });
-    // 100 checkouts at once on one instance each read every source: more than the default
-    // 64 reads waiting for a SQLite source's one slot, which would be load shed (and then the
-    // units at the shed source's locations are not promised)
+    // a guard, not a need seen so far: 100 checkouts at once on one instance each read every
+    // source, and past 64 reads waiting for a SQLite source's one slot a read is load shed (its
+    // locations' units are then not promised): these suites are about the store, not the bulkhead
     for (const s of ['erp', 'wms', 'shop', 'tpl']) doc.setIn(['sources', s, 'maxQueue'], 10_000);
     o.yaml?.(doc);
     writeFileSync(file, doc.toString());
