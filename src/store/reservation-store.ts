@@ -7,7 +7,8 @@
  * reserve locks one row per (sku, location) it touches (`SELECT ... FOR UPDATE`, in key order,
  * so two reserves never wait on each other in a cycle), reads what is held there now (READ
  * COMMITTED: the latest committed holds), lets the caller decide, and writes. Another reserve of
- * the same pair waits for the lock and then sees this one's holds. On SQLite a process has one
+ * the same pair waits for the lock and then sees this one's holds, and its key: a retry of the
+ * same key that waited is answered as the first, not decided afresh against the first's holds. On SQLite a process has one
  * connection, so its transactions run one at a time; two processes on one file are refused
  * with SQLITE_BUSY by the one that would write second (the service retries).
  *
@@ -203,7 +204,7 @@ export function createReservationStore(db: Knex) {
           async (trx) => {
             const existing = await findKey(trx, owner, key, now);
             if (existing !== null) return { kind: 'existing' as const, key: existing };
-            if (mysql) {
+            if (mysql && sorted.length > 0) {
               for (let i = 0; i < sorted.length; i += CHUNK) {
                 await trx('reservation_locks')
                   .whereIn(
@@ -214,6 +215,10 @@ export function createReservationStore(db: Knex) {
                   .forUpdate()
                   .select('sku');
               }
+              // a reserve with the same key may have held these pairs while this one waited for
+              // them: it committed its key before letting go, and READ COMMITTED sees it now
+              const committed = await findKey(trx, owner, key, now);
+              if (committed !== null) return { kind: 'existing' as const, key: committed };
             }
             const held = new Map<string, number>();
             const skus = [...new Set(sorted.map(([, p]) => p.sku))];
