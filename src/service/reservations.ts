@@ -124,9 +124,10 @@ export function createReservationService(deps: ReservationDeps) {
 
   function toReservation(r: ReservationRow, now: number): Reservation {
     const until = r.lines.reduce((m, l) => Math.max(m, l.countsUntil), 0);
+    const status = statusAt(r.status, r.expiresAt, now);
     return {
       id: r.id,
-      status: statusAt(r.status, r.expiresAt, now),
+      status,
       owner: r.owner,
       channel: r.channel,
       reference: r.reference,
@@ -134,7 +135,8 @@ export function createReservationService(deps: ReservationDeps) {
       createdAt: new Date(r.createdAt),
       expiresAt: new Date(r.expiresAt),
       confirmedAt: r.confirmedAt === null ? null : new Date(r.confirmedAt),
-      endedAt: r.endedAt === null ? (statusAt(r.status, r.expiresAt, now) === 'EXPIRED' ? new Date(r.expiresAt) : null) : new Date(r.endedAt),
+      // an EXPIRED hold ended at its expiry, swept or not (the sweeper's row says when it was swept)
+      endedAt: status === 'EXPIRED' ? new Date(r.expiresAt) : r.endedAt === null ? null : new Date(r.endedAt),
       handedOverAt: r.handedOverAt === null ? null : new Date(r.handedOverAt),
       handedOverBy: r.handedOverBy,
       countsUntil: until > now ? new Date(until) : null,
