@@ -239,7 +239,7 @@ export function createReservationService(deps: ReservationDeps) {
       req: Pick<ReserveRequest, 'lines' | 'allowPartial' | 'channel' | 'ttlSeconds' | 'reference'>,
       plan: (attempt: number) => Promise<{ pieces: Piece[]; base: Map<string, number>; unplaced: Map<number, string>; extra?: unknown }>,
       answer: (o: { id: string | null; shortfalls: Shortfall[]; extra: unknown }) => T,
-    ): Promise<{ replay: string } | { answer: T; id: string | null }> {
+    ): Promise<{ replay: string; id: string } | { answer: T; id: string | null }> {
       for (let attempt = 1; ; attempt++) {
         const placed = await plan(attempt);
         const now = clock();
@@ -272,7 +272,8 @@ export function createReservationService(deps: ReservationDeps) {
         );
         if (outcome.kind === 'existing') {
           checkReplay(outcome.key, hash, key);
-          return { replay: outcome.key.result };
+          // the same key committed by a concurrent request first: its reservation, as a replay
+          return { replay: outcome.key.result, id: outcome.key.reservationId };
         }
         if (outcome.answer === 'raced') {
           // another checkout took what the plan counted on: plan again with the holds as they are now
@@ -303,7 +304,7 @@ export function createReservationService(deps: ReservationDeps) {
           },
           ({ shortfalls }) => ({ shortfalls }),
         );
-        if ('replay' in out) return replayReserve(out.replay, null);
+        if ('replay' in out) return replayReserve(out.replay, out.id);
         const reservation = out.id === null ? null : await load(out.id, clock());
         return { reservation, shortfalls: out.answer.shortfalls, replayed: false };
       },
@@ -355,7 +356,7 @@ export function createReservationService(deps: ReservationDeps) {
           },
           ({ extra }) => ({ plan: serializePlan(extra as FulfillmentPlan) }),
         );
-        if ('replay' in out) return replayRouted(out.replay, null);
+        if ('replay' in out) return replayRouted(out.replay, out.id);
         const reservation = out.id === null ? null : await load(out.id, clock());
         return { plan: deserializePlan((out.answer as { plan: StoredPlan }).plan), reservation, replayed: false };
       },
@@ -418,15 +419,17 @@ export function createReservationService(deps: ReservationDeps) {
       },
     };
 
-    async function replayReserve(stored: string, id: string | null): Promise<ReserveResult> {
+    /** A key's first answer, with its reservation (every stored key has one) as it is now. */
+    async function replayReserve(stored: string, id: string): Promise<ReserveResult> {
       const r = JSON.parse(stored) as { shortfalls: Shortfall[] };
-      const reservation = id === null ? null : await load(id, clock());
+      const reservation = await load(id, clock());
       return { reservation, shortfalls: r.shortfalls, replayed: true };
     }
 
-    async function replayRouted(stored: string, id: string | null): Promise<RoutedOrder> {
+    /** A key's first answer, with its reservation (every stored key has one) as it is now. */
+    async function replayRouted(stored: string, id: string): Promise<RoutedOrder> {
       const r = JSON.parse(stored) as { plan: StoredPlan };
-      const reservation = id === null ? null : await load(id, clock());
+      const reservation = await load(id, clock());
       return { plan: deserializePlan(r.plan), reservation, replayed: true };
     }
   };
