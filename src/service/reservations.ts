@@ -476,16 +476,25 @@ export function createReservationSweeper(o: {
   let running: Promise<void> | undefined;
   let stopped = false;
 
+  /**
+   * Per mirrored source, when this instance first saw each waiting reservation's order there (its
+   * clock, after the lookup answered): the hand-over waits for a mirror read that started later,
+   * so the mirror's committed figure has the order before the hold stops counting.
+   */
+  const sightings = new Map<string, Map<string, number>>();
+
   async function handOver(now: number): Promise<number> {
     const sources = [...o.connectors.values()].filter((c) => c.orderReferences !== undefined);
     if (sources.length === 0) return 0;
     const waiting = await o.store.reservations.awaitingHandOver(now, BATCH);
-    if (waiting.length === 0) return 0;
+    if (waiting.length === 0) {
+      sightings.clear();
+      return 0;
+    }
     const refs = [...new Set(waiting.map((w) => w.reference))];
     let n = 0;
     const done = new Set<string>();
     for (const c of sources) {
-      const asked = clock();
       let found: Set<string>;
       try {
         found = await (c.orderReferences as NonNullable<Connector['orderReferences']>)(refs);
@@ -493,11 +502,29 @@ export function createReservationSweeper(o: {
         o.logger.warn('could not look up orders for confirmed reservations', { source: c.name, ...errorFields(e) });
         continue;
       }
-      // a mirror whose committed figures are older than this lookup would count the order nowhere yet
+      const seenAt = clock();
       const heard = o.heardAt?.(c.name) ?? null;
-      if (heard !== null && heard < asked) continue;
-      const ids = waiting.filter((w) => found.has(w.reference) && !done.has(w.id)).map((w) => w.id);
-      for (const id of ids) done.add(id);
+      const seen = sightings.get(c.name) ?? new Map<string, number>();
+      sightings.set(c.name, seen);
+      // a sighting counts while the order stays in the source and the hold waits (the whole list: not only a batch of it)
+      const waitingIds = new Set(waiting.map((w) => w.id));
+      for (const w of waiting) if (!found.has(w.reference)) seen.delete(w.id);
+      if (waiting.length < BATCH) for (const id of seen.keys()) if (!waitingIds.has(id)) seen.delete(id);
+      const ids: string[] = [];
+      for (const w of waiting) {
+        if (done.has(w.id) || !found.has(w.reference)) continue;
+        const first = seen.get(w.id) ?? seenAt;
+        // a mirror last read before the order was seen would count it nowhere yet: wait for its next read
+        if (heard !== null && heard <= first) {
+          seen.set(w.id, first);
+          continue;
+        }
+        ids.push(w.id);
+      }
+      for (const id of ids) {
+        done.add(id);
+        seen.delete(id);
+      }
       n += await o.store.reservations.handOver(ids, c.name, clock());
     }
     return n;
