@@ -112,15 +112,16 @@ function checkText(v: string, what: string, max: number, problems: string[]): vo
 /**
  * Checks a reserve request, naming every problem at once (BAD_USER_INPUT): a blank or long key,
  * no lines or too many, a quantity below 1 or absurd, an unknown location, one that is not
- * sellable or does not serve the channel, a channel no location serves, a TTL over the maximum.
+ * sellable or does not serve the channel, a channel no sellable location serves, a TTL over the maximum.
  */
 export function checkReserveInput(input: ReserveInput, limits: ReservationLimits, locations: LocationIndex): ReserveRequest {
   const problems: string[] = [];
   checkText(input.idempotencyKey, 'idempotencyKey', MAX_IDEMPOTENCY_KEY, problems);
   if (input.reference != null) checkText(input.reference, 'reference', MAX_REFERENCE, problems);
   const channel = input.channel ?? null;
-  if (channel !== null && !locations.all.some((l) => inChannel(l, channel))) {
-    problems.push(`channel ${JSON.stringify(channel)}: no location serves it`);
+  // a location that is not sellable (channels unset: every channel) can hold nothing for it
+  if (channel !== null && !locations.all.some((l) => l.sellable && inChannel(l, channel))) {
+    problems.push(`channel ${JSON.stringify(channel)}: no sellable location serves it`);
   }
   if (input.lines.length === 0) problems.push('a reservation needs at least one line');
   if (input.lines.length > limits.maxLines) problems.push(`too many lines: ${input.lines.length}, at most ${limits.maxLines} (reservations.maxLines)`);

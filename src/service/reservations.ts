@@ -124,9 +124,10 @@ export function createReservationService(deps: ReservationDeps) {
 
   function toReservation(r: ReservationRow, now: number): Reservation {
     const until = r.lines.reduce((m, l) => Math.max(m, l.countsUntil), 0);
+    const status = statusAt(r.status, r.expiresAt, now);
     return {
       id: r.id,
-      status: statusAt(r.status, r.expiresAt, now),
+      status,
       owner: r.owner,
       channel: r.channel,
       reference: r.reference,
@@ -134,7 +135,8 @@ export function createReservationService(deps: ReservationDeps) {
       createdAt: new Date(r.createdAt),
       expiresAt: new Date(r.expiresAt),
       confirmedAt: r.confirmedAt === null ? null : new Date(r.confirmedAt),
-      endedAt: r.endedAt === null ? (statusAt(r.status, r.expiresAt, now) === 'EXPIRED' ? new Date(r.expiresAt) : null) : new Date(r.endedAt),
+      // an EXPIRED hold ended at its expiry, swept or not (the sweeper's row says when it was swept)
+      endedAt: status === 'EXPIRED' ? new Date(r.expiresAt) : r.endedAt === null ? null : new Date(r.endedAt),
       handedOverAt: r.handedOverAt === null ? null : new Date(r.handedOverAt),
       handedOverBy: r.handedOverBy,
       countsUntil: until > now ? new Date(until) : null,
@@ -237,7 +239,7 @@ export function createReservationService(deps: ReservationDeps) {
       req: Pick<ReserveRequest, 'lines' | 'allowPartial' | 'channel' | 'ttlSeconds' | 'reference'>,
       plan: (attempt: number) => Promise<{ pieces: Piece[]; base: Map<string, number>; unplaced: Map<number, string>; extra?: unknown }>,
       answer: (o: { id: string | null; shortfalls: Shortfall[]; extra: unknown }) => T,
-    ): Promise<{ replay: string } | { answer: T; id: string | null }> {
+    ): Promise<{ replay: string; id: string } | { answer: T; id: string | null }> {
       for (let attempt = 1; ; attempt++) {
         const placed = await plan(attempt);
         const now = clock();
@@ -270,7 +272,8 @@ export function createReservationService(deps: ReservationDeps) {
         );
         if (outcome.kind === 'existing') {
           checkReplay(outcome.key, hash, key);
-          return { replay: outcome.key.result };
+          // the same key committed by a concurrent request first: its reservation, as a replay
+          return { replay: outcome.key.result, id: outcome.key.reservationId };
         }
         if (outcome.answer === 'raced') {
           // another checkout took what the plan counted on: plan again with the holds as they are now
@@ -301,7 +304,7 @@ export function createReservationService(deps: ReservationDeps) {
           },
           ({ shortfalls }) => ({ shortfalls }),
         );
-        if ('replay' in out) return replayReserve(out.replay, null);
+        if ('replay' in out) return replayReserve(out.replay, out.id);
         const reservation = out.id === null ? null : await load(out.id, clock());
         return { reservation, shortfalls: out.answer.shortfalls, replayed: false };
       },
@@ -353,7 +356,7 @@ export function createReservationService(deps: ReservationDeps) {
           },
           ({ extra }) => ({ plan: serializePlan(extra as FulfillmentPlan) }),
         );
-        if ('replay' in out) return replayRouted(out.replay, null);
+        if ('replay' in out) return replayRouted(out.replay, out.id);
         const reservation = out.id === null ? null : await load(out.id, clock());
         return { plan: deserializePlan((out.answer as { plan: StoredPlan }).plan), reservation, replayed: false };
       },
@@ -416,15 +419,17 @@ export function createReservationService(deps: ReservationDeps) {
       },
     };
 
-    async function replayReserve(stored: string, id: string | null): Promise<ReserveResult> {
+    /** A key's first answer, with its reservation (every stored key has one) as it is now. */
+    async function replayReserve(stored: string, id: string): Promise<ReserveResult> {
       const r = JSON.parse(stored) as { shortfalls: Shortfall[] };
-      const reservation = id === null ? null : await load(id, clock());
+      const reservation = await load(id, clock());
       return { reservation, shortfalls: r.shortfalls, replayed: true };
     }
 
-    async function replayRouted(stored: string, id: string | null): Promise<RoutedOrder> {
+    /** A key's first answer, with its reservation (every stored key has one) as it is now. */
+    async function replayRouted(stored: string, id: string): Promise<RoutedOrder> {
       const r = JSON.parse(stored) as { plan: StoredPlan };
-      const reservation = id === null ? null : await load(id, clock());
+      const reservation = await load(id, clock());
       return { plan: deserializePlan(r.plan), reservation, replayed: true };
     }
   };
@@ -472,16 +477,25 @@ export function createReservationSweeper(o: {
   let running: Promise<void> | undefined;
   let stopped = false;
 
+  /**
+   * Per mirrored source, when this instance first saw each waiting reservation's order there (its
+   * clock, after the lookup answered): the hand-over waits for a mirror read that started later,
+   * so the mirror's committed figure has the order before the hold stops counting.
+   */
+  const sightings = new Map<string, Map<string, number>>();
+
   async function handOver(now: number): Promise<number> {
     const sources = [...o.connectors.values()].filter((c) => c.orderReferences !== undefined);
     if (sources.length === 0) return 0;
     const waiting = await o.store.reservations.awaitingHandOver(now, BATCH);
-    if (waiting.length === 0) return 0;
+    if (waiting.length === 0) {
+      sightings.clear();
+      return 0;
+    }
     const refs = [...new Set(waiting.map((w) => w.reference))];
     let n = 0;
     const done = new Set<string>();
     for (const c of sources) {
-      const asked = clock();
       let found: Set<string>;
       try {
         found = await (c.orderReferences as NonNullable<Connector['orderReferences']>)(refs);
@@ -489,11 +503,29 @@ export function createReservationSweeper(o: {
         o.logger.warn('could not look up orders for confirmed reservations', { source: c.name, ...errorFields(e) });
         continue;
       }
-      // a mirror whose committed figures are older than this lookup would count the order nowhere yet
+      const seenAt = clock();
       const heard = o.heardAt?.(c.name) ?? null;
-      if (heard !== null && heard < asked) continue;
-      const ids = waiting.filter((w) => found.has(w.reference) && !done.has(w.id)).map((w) => w.id);
-      for (const id of ids) done.add(id);
+      const seen = sightings.get(c.name) ?? new Map<string, number>();
+      sightings.set(c.name, seen);
+      // a sighting counts while the order stays in the source and the hold waits (the whole list: not only a batch of it)
+      const waitingIds = new Set(waiting.map((w) => w.id));
+      for (const w of waiting) if (!found.has(w.reference)) seen.delete(w.id);
+      if (waiting.length < BATCH) for (const id of seen.keys()) if (!waitingIds.has(id)) seen.delete(id);
+      const ids: string[] = [];
+      for (const w of waiting) {
+        if (done.has(w.id) || !found.has(w.reference)) continue;
+        const first = seen.get(w.id) ?? seenAt;
+        // a mirror last read before the order was seen would count it nowhere yet: wait for its next read
+        if (heard !== null && heard <= first) {
+          seen.set(w.id, first);
+          continue;
+        }
+        ids.push(w.id);
+      }
+      for (const id of ids) {
+        done.add(id);
+        seen.delete(id);
+      }
       n += await o.store.reservations.handOver(ids, c.name, clock());
     }
     return n;

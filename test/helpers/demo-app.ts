@@ -48,9 +48,13 @@ export interface DemoAppOptions {
   /** Silence logs unless LOG_LEVEL is set. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
   /** Config keys set in the generated YAML, after `editConfig`: `{ server: { executor: 'graphql-js' } }`. */
-  override?: Partial<Record<'server' | 'log' | 'auth' | 'routing' | 'anomalies' | 'defaults', Record<string, unknown>>>;
+  override?: Partial<Record<'server' | 'log' | 'auth' | 'routing' | 'anomalies' | 'defaults' | 'reservations' | 'store', Record<string, unknown>>>;
   /** Receives every log line (JSON, at `logLevel`, default warn) instead of stderr. */
   log?: (line: string) => void;
+  /** The gateway's clock (`createApp`'s `now`): tests move it to expire holds and keys without sleeping. Default: the real time. */
+  now?: () => Date;
+  /** Runs on the generated demo before the app starts (e.g. to add a table to a source system's file). */
+  prepare?: (dir: string) => void | Promise<void>;
 }
 
 export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
@@ -66,11 +70,12 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
   if (o.mirrors !== true) writeFileSync(file, liveOnly(readFileSync(file, 'utf8')));
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
+  await o.prepare?.(dir);
   const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
   const logger =
     o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
-  const app = await createApp(config, { logger });
+  const app = await createApp(config, { logger, ...(o.now ? { now: o.now } : {}) });
   const url = await app.listen(0, '127.0.0.1');
   return {
     app,
