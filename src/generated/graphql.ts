@@ -427,7 +427,7 @@ export type Query = {
   /** One reservation by its id (the id is the caller's handle on it); null when there is none. */
   reservation?: Maybe<Reservation>;
   /** Reservations, newest first, optionally with a line of `sku` or in `status`; `first` at most 1000. */
-  reservations: ReservationConnection;
+  reservations?: Maybe<ReservationConnection>;
   /** The canonical SKU that a system's own code means; null for a code the map lacks (an orphan). */
   resolveSku?: Maybe<InventoryItem>;
   /**
@@ -627,8 +627,8 @@ export type Reservation = {
   /** `res_` and 20 random characters. */
   id: Scalars['ID']['output'];
   lines: Array<ReservationLine>;
-  /** The API key's name that made it. */
-  owner: Scalars['String']['output'];
+  /** The API key's name that made it (analysts and up; null for others, with a FORBIDDEN error beside the answer). */
+  owner?: Maybe<Scalars['String']['output']>;
   reference?: Maybe<Scalars['String']['output']>;
   status: ReservationStatus;
 };
@@ -1423,7 +1423,7 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'skus' | 'tolerance'>>;
   reconciliationRuns?: Resolver<Maybe<Array<ResolversTypes['ReconciliationRun']>>, ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
   reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'id'>>;
-  reservations?: Resolver<ResolversTypes['ReservationConnection'], ParentType, ContextType, RequireFields<QueryReservationsArgs, 'first'>>;
+  reservations?: Resolver<Maybe<ResolversTypes['ReservationConnection']>, ParentType, ContextType, RequireFields<QueryReservationsArgs, 'first'>>;
   resolveSku?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryResolveSkuArgs, 'code' | 'system'>>;
   routeOrder?: Resolver<Maybe<ResolversTypes['FulfillmentPlan']>, ParentType, ContextType, RequireFields<QueryRouteOrderArgs, 'order'>>;
   sources?: Resolver<Maybe<Array<ResolversTypes['Source']>>, ParentType, ContextType>;
@@ -1503,7 +1503,7 @@ export type ReservationResolvers<ContextType = GatewayContext, ParentType extend
   handedOverBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lines?: Resolver<Array<ResolversTypes['ReservationLine']>, ParentType, ContextType>;
-  owner?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  owner?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   reference?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['ReservationStatus'], ParentType, ContextType>;
 }>;

@@ -366,9 +366,8 @@ export function createReservationService(deps: ReservationDeps) {
           throw new BadUserInputError(`reference must be 1 to ${MAX_REFERENCE} characters.`, { argumentName: 'reference' });
         }
         const ref = reference ?? null;
-        const now = clock();
         const row = await retryBusy(() =>
-          store.reservations.confirm(id, ref, now, now + config.confirmedHoldSeconds * 1000, (r) => {
+          store.reservations.confirm(id, ref, clock, config.confirmedHoldSeconds * 1000, (r, now) => {
             const status = statusAt(r.status, r.expiresAt, now);
             if (status === 'CONFIRMED' && (ref === null || ref === r.reference)) return;
             if (status === 'CONFIRMED')
@@ -377,35 +376,33 @@ export function createReservationService(deps: ReservationDeps) {
           }),
         );
         if (row === null) throw new ReservationNotFoundError(id);
-        return toReservation(row, now);
+        return toReservation(row, clock());
       },
 
       async release(id: string): Promise<Reservation> {
-        const now = clock();
         const row = await retryBusy(() =>
-          store.reservations.release(id, now, (r) => {
+          store.reservations.release(id, clock, (r, now) => {
             const status = statusAt(r.status, r.expiresAt, now);
             if (status !== 'ACTIVE' && status !== 'CONFIRMED')
               throw new InvalidReservationStateError(id, status, 'released', 'ACTIVE or CONFIRMED reservations');
           }),
         );
         if (row === null) throw new ReservationNotFoundError(id);
-        return toReservation(row, now);
+        return toReservation(row, clock());
       },
 
       async extend(id: string, ttlSeconds: number): Promise<Reservation> {
         const problems: string[] = [];
         checkTtl(ttlSeconds, config.maxTtlSeconds, 'ttlSeconds', problems);
         if (problems.length > 0) throw new BadUserInputError(`${problems.join('; ')}.`, { argumentName: 'ttlSeconds' });
-        const now = clock();
         const row = await retryBusy(() =>
-          store.reservations.extend(id, now + ttlSeconds * 1000, (r) => {
+          store.reservations.extend(id, ttlSeconds * 1000, clock, (r, now) => {
             const status = statusAt(r.status, r.expiresAt, now);
             if (status !== 'ACTIVE') throw new InvalidReservationStateError(id, status, 'extended', 'ACTIVE reservations');
           }),
         );
         if (row === null) throw new ReservationNotFoundError(id);
-        return toReservation(row, now);
+        return toReservation(row, clock());
       },
 
       get: (id: string) => load(id, clock()),

@@ -138,15 +138,38 @@ export function createReservationStore(db: Knex) {
     return row === undefined ? null : { requestHash: row.request_hash, reservationId: row.reservation_id, result: row.result };
   }
 
-  /** Runs `change` on the reservation `id` inside a transaction, with the row locked on MySQL; null when there is no such reservation. */
-  async function change(id: string, apply: (r: ReservationRow, trx: Knex.Transaction) => Promise<void>): Promise<ReservationRow | null> {
+  /**
+   * Runs `apply` on the reservation `id` inside a transaction, its row locked on MySQL; null when
+   * there is no such reservation. With `lockPairs`, the (sku, location) rows of its lines are
+   * locked too, as a reserve locks them, and `now` is read only then: a step that makes a hold
+   * count again (extend, confirm) is decided after any reserve that saw the hold expired and took
+   * its units has committed, so it sees the expiry too and is refused.
+   */
+  async function change(
+    id: string,
+    clock: () => number,
+    lockPairs: boolean,
+    apply: (r: ReservationRow, trx: Knex.Transaction, now: number) => Promise<void>,
+  ): Promise<ReservationRow | null> {
     return db.transaction(async (trx) => {
       const q = trx<Row>('reservations').where({ id });
       if (mysql) q.forUpdate();
       const row = (await q.select()) as Row[];
       if (row.length === 0) return null;
-      const [r] = await withLines(trx, row);
-      await apply(r as ReservationRow, trx);
+      const [r] = (await withLines(trx, row)) as [ReservationRow];
+      if (mysql && lockPairs && r.lines.length > 0) {
+        const pairs = [...new Map(r.lines.map((l) => [pairKey(l.sku, l.location), [l.sku, l.location]])).entries()]
+          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+          .map(([, p]) => p);
+        for (let i = 0; i < pairs.length; i += CHUNK) {
+          await trx('reservation_locks')
+            .whereIn(['sku', 'location'], pairs.slice(i, i + CHUNK))
+            .orderBy(['sku', 'location'])
+            .forUpdate()
+            .select('sku');
+        }
+      }
+      await apply(r, trx, clock());
       const [after] = await withLines(trx, (await trx<Row>('reservations').where({ id }).select()) as Row[]);
       return after ?? null;
     });
@@ -326,32 +349,38 @@ export function createReservationStore(db: Knex) {
     },
 
     /** ACTIVE and not expired → CONFIRMED with `reference`; its lines count until `holdUntil`. Null: no such reservation. */
-    confirm(id: string, reference: string | null, now: number, holdUntil: number, check: (r: ReservationRow) => void) {
-      return change(id, async (r, trx) => {
-        check(r);
+    confirm(id: string, reference: string | null, clock: () => number, holdMs: number, check: (r: ReservationRow, now: number) => void) {
+      return change(id, clock, true, async (r, trx, now) => {
+        check(r, now);
         if (r.status === 'CONFIRMED') return;
         await trx('reservations')
           .where({ id })
           .update({ status: 'CONFIRMED', confirmed_at: now, ...(reference !== null ? { reference } : {}) });
-        await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: holdUntil });
+        await trx('reservation_lines')
+          .where({ reservation_id: id })
+          .update({ counts_until: now + holdMs });
       });
     },
 
     /** ACTIVE or CONFIRMED → RELEASED; its lines stop counting. */
-    release(id: string, now: number, check: (r: ReservationRow) => void) {
-      return change(id, async (r, trx) => {
-        check(r);
+    release(id: string, clock: () => number, check: (r: ReservationRow, now: number) => void) {
+      return change(id, clock, false, async (r, trx, now) => {
+        check(r, now);
         await trx('reservations').where({ id }).update({ status: 'RELEASED', ended_at: now });
         await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: 0 });
       });
     },
 
-    /** ACTIVE → expires at `expiresAt` instead. */
-    extend(id: string, expiresAt: number, check: (r: ReservationRow) => void) {
-      return change(id, async (r, trx) => {
-        check(r);
-        await trx('reservations').where({ id }).update({ expires_at: expiresAt });
-        await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: expiresAt });
+    /** ACTIVE → expires `ttlMs` from now instead. */
+    extend(id: string, ttlMs: number, clock: () => number, check: (r: ReservationRow, now: number) => void) {
+      return change(id, clock, true, async (r, trx, now) => {
+        check(r, now);
+        await trx('reservations')
+          .where({ id })
+          .update({ expires_at: now + ttlMs });
+        await trx('reservation_lines')
+          .where({ reservation_id: id })
+          .update({ counts_until: now + ttlMs });
       });
     },
 
@@ -363,7 +392,11 @@ export function createReservationStore(db: Knex) {
         const ids = ((await q.select('id')) as Array<{ id: string }>).map((r) => r.id);
         for (let i = 0; i < ids.length; i += CHUNK) {
           const chunk = ids.slice(i, i + CHUNK);
-          await trx('reservations').whereIn('id', chunk).andWhere({ status: 'ACTIVE' }).update({ status: 'EXPIRED', ended_at: now });
+          // it ended at its expiry, not at the sweep
+          await trx('reservations')
+            .whereIn('id', chunk)
+            .andWhere({ status: 'ACTIVE' })
+            .update({ status: 'EXPIRED', ended_at: trx.ref('expires_at') });
           await trx('reservation_lines').whereIn('reservation_id', chunk).update({ counts_until: 0 });
         }
         return ids;

@@ -251,6 +251,7 @@ describe.each(BACKENDS)('reservations over HTTP, $name store', (backend) => {
       now: clock.now,
       override: { reservations: SETTINGS, ...(store.override ? { store: store.override } : {}) },
     });
+    expect(demo.app.config.sources.wms).toMatchObject({ orders: { table: 'pick_orders', columns: { reference: 'order_ref' } } });
     h = harness(demo, clock);
   });
   afterAll(async () => {
@@ -1039,15 +1040,11 @@ describe('the hand-over of a confirmed hold to the source that takes its order',
       skus: 30,
       now: clock.now,
       override: { reservations: SETTINGS },
-      // the WMS shows the orders it has taken over in pick_orders, by the shop's order reference
-      editConfig: (yaml) => {
-        const doc = parseDocument(yaml);
-        doc.setIn(['sources', 'wms', 'orders'], doc.createNode({ table: 'pick_orders', columns: { reference: 'order_ref' } }));
-        return doc.toString();
-      },
+      // the demo's WMS shows the orders it has taken over in pick_orders, by the shop's order
+      // reference, mapped as its `orders` (src/cli/demo-data.ts)
       prepare: (dir) => {
-        const db = new Database(join(dir, 'wms.sqlite'));
-        db.exec('create table pick_orders (order_ref text, item_code text, wh text, qty integer)');
+        const db = new Database(join(dir, 'wms.sqlite'), { readonly: true });
+        expect(db.prepare('select count(*) as n from pick_orders').get()).toEqual({ n: 0 });
         db.close();
       },
     });
@@ -1136,7 +1133,6 @@ describe('the hand-over when the gateway reads the WMS through a mirror', () => 
       // the WMS mirrored by a poll feed the test drives itself (pollNow); the 3PL read live
       editConfig: (yaml) => {
         const doc = parseDocument(yaml);
-        doc.setIn(['sources', 'wms', 'orders'], doc.createNode({ table: 'pick_orders', columns: { reference: 'order_ref' } }));
         doc.setIn(
           ['sources', 'wms', 'sync'],
           doc.createNode({
@@ -1146,11 +1142,6 @@ describe('the hand-over when the gateway reads the WMS through a mirror', () => 
         );
         doc.deleteIn(['sources', 'tpl', 'sync']);
         return doc.toString();
-      },
-      prepare: (dir) => {
-        const db = new Database(join(dir, 'wms.sqlite'));
-        db.exec('create table pick_orders (order_ref text, item_code text, wh text, qty integer)');
-        db.close();
       },
     });
     await demo.app.mirrorsLoaded;
