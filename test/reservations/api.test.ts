@@ -261,6 +261,15 @@ describe.each(BACKENDS)('reservations over HTTP, $name store', (backend) => {
   });
 
   describe('reserve', () => {
+    it('is never done by a GET (a link, a prefetch, a crawler): refused, nothing held', async () => {
+      const sku = h.fresh();
+      h.stock(sku, { east: 4 });
+      const q = `mutation { reserve(input: { idempotencyKey: "${key('get')}", lines: [{ sku: "${sku}", quantity: 1, locationId: "DC-EAST" }] }) { reservation { id } } }`;
+      const res = await fetch(`${demo.url}?query=${encodeURIComponent(q)}`, { headers: { ...h.as('storefront'), 'apollo-require-preflight': 'true' } });
+      expect(res.status).toBe(405);
+      expect((await h.figures(sku)).at['DC-EAST']).toMatchObject({ reserved: 0, available: 4 });
+    });
+
     it('holds units at the location asked: its lines, the default TTL, and availability down by exactly the units held', async () => {
       const sku = h.fresh();
       const other = h.fresh();
