@@ -210,7 +210,9 @@ const migrations: Record<string, Migration> = {
         t.integer('quantity').notNullable();
         t.bigInteger('counts_until').notNullable();
         t.primary(['reservation_id', 'line_no']);
-        t.index(['sku', 'location', 'counts_until']);
+        // availability's read of what is held (sku IN ..., counts_until > now): a range per SKU that
+        // skips ended holds, and covering (location and quantity in the index, no row lookups)
+        t.index(['sku', 'counts_until', 'location', 'quantity']);
         // what counts now, in all: /status and /metrics
         t.index(['counts_until']);
       });
