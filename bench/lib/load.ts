@@ -15,10 +15,13 @@ export interface LoadOptions {
   connections: number;
   /** Seconds. */
   duration: number;
-  next: () => GraphQLBody;
+  /** The next request's body (a scenario's, or any JSON object: a mutation with its variables). */
+  next: () => GraphQLBody | Record<string, unknown>;
   rssMiB: () => number;
   /** The server's CPU time so far, in ms (for CPU per request). */
   cpuMs?: () => number;
+  /** Sees every answer (HTTP status and body), e.g. to count what a mutation did. */
+  inspect?: (status: number, body: string) => void;
 }
 
 export interface LoadResult {
@@ -74,6 +77,7 @@ export async function measure(o: LoadOptions): Promise<LoadResult> {
           setupRequest: (req) => ({ ...req, body: JSON.stringify(o.next()) }),
           onResponse: (status, body, _context, headers) => {
             answered++;
+            o.inspect?.(status, body);
             const h = headers?.['x-source-statements'];
             statements += statementCount(Array.isArray(h) ? h[0] : h);
             if (status === 200 && body.includes('"errors":[')) {

@@ -34,6 +34,8 @@ export interface Target {
   startTimeoutMs?: number;
   /** How the load sends the scenarios: by trusted-document id (default), or as query text. */
   carrier?: Carrier;
+  /** Options for node itself, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
   /** In words, for the results. */
   description: string;
 }
@@ -78,10 +80,12 @@ export async function startTarget(t: Target, datasetConfig: string, timeoutMs = 
     configPath = join(dirname(datasetConfig), `inventory-graph.${t.name}.yaml`);
     writeFileSync(configPath, t.configure(readFileSync(datasetConfig, 'utf8')));
   }
-  const args =
-    t.kind === 'gateway'
+  const args = [
+    ...(t.nodeArgs ?? []),
+    ...(t.kind === 'gateway'
       ? [join(ROOT, 'bin', 'inventory-graph.mjs'), 'start', '--config', configPath, '--port', String(port), '--host', '127.0.0.1']
-      : ['--import', 'tsx', join(ROOT, 'bench', `${t.kind}-server.ts`), '--config', configPath, '--port', String(port)];
+      : ['--import', 'tsx', join(ROOT, 'bench', `${t.kind}-server.ts`), '--config', configPath, '--port', String(port)]),
+  ];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error', ...t.env },
