@@ -112,6 +112,16 @@ function beforeHolds(level: StockLevel | undefined, useStaleStock: boolean): num
   return level.availableBeforeHolds;
 }
 
+/** Why a location's figure lets a reservation take nothing although it may show stock, in words; undefined when it may be used. */
+function unusable(level: StockLevel | undefined, useStaleStock: boolean): string | undefined {
+  if (level === undefined) return 'no source reports it there';
+  if (level.flags.includes('SOURCE_UNAVAILABLE')) return `its source ${level.provenance.source ?? ''} failed during this request`.replace('  ', ' ');
+  if (level.flags.includes('NEGATIVE_ON_HAND')) return 'its on-hand is negative';
+  if (level.provenance.stale && !useStaleStock) return `its figure from ${level.provenance.source} is STALE and routing.useStaleStock is false`;
+  if (!level.counted) return 'its figure is not counted (stale under an exclude policy, or not sellable)';
+  return undefined;
+}
+
 /** A location the config no longer has, as a reservation made before still names it. */
 function gone(id: string): Location {
   return { id, name: id, codes: {}, latitude: null, longitude: null, priority: 0, channels: null, sellable: false, safetyStock: 0 };
@@ -300,6 +310,15 @@ export function createReservationService(deps: ReservationDeps) {
           async () => {
             const answers = await read(inventory, req.lines, req.channel);
             const { pieces, unplaced } = await place(req, answers, deps.routing);
+            // a line held at its own location that may take nothing there says why (a stale figure still shows stock)
+            for (const p of pieces) {
+              if (p.routed || unplaced.has(p.requestLine)) continue;
+              const why = unusable(
+                answers.get(p.sku)?.byLocation.find((l) => l.location.id === p.location),
+                deps.routing.useStaleStock,
+              );
+              if (why !== undefined) unplaced.set(p.requestLine, why);
+            }
             return { pieces, unplaced, base: baseOf(pieces, answers, deps.routing.useStaleStock) };
           },
           ({ shortfalls }) => ({ shortfalls }),

@@ -408,6 +408,10 @@ describe.each(BACKENDS)('reservations over HTTP, $name store', (backend) => {
       expect(tpl.available).toBeGreaterThan(0);
       const r = await h.reserve({ idempotencyKey: key('stale'), lines: [{ sku, quantity: 1, locationId: '3PL-WEST' }] });
       expect(r.body.data!.reserve).toMatchObject({ reservation: null, shortfalls: [{ locationId: '3PL-WEST', requested: 1, available: 0 }] });
+      // the refusal says why, since availability shows the stock
+      expect(r.body.data!.reserve.shortfalls[0]!.detail).toBe(
+        `lines[0] ${sku} at 3PL-WEST: 1 requested, 0 could be held (its figure from tpl is STALE and routing.useStaleStock is false)`,
+      );
     });
 
     it('all or nothing: a short line holds nothing at all, and says why with figures', async () => {
