@@ -75,9 +75,9 @@ import {
   type ServerCounters,
   type StoreKind,
 } from './lib/holds.js';
-import { measure, type LoadOptions, type LoadResult } from './lib/load.js';
+import { combineRounds, measure, type LoadOptions, type LoadResult } from './lib/load.js';
 import { timeHeldRead, timeReadVariants, type HeldCost, type ReadVariant } from './lib/held-read.js';
-import { spread } from './lib/micro.js';
+import { median, spread } from './lib/micro.js';
 import { mirroredConfig } from './lib/mirror.js';
 import { bodies, rng, type ScenarioName } from './lib/scenarios.js';
 import { startTarget, treeCpu, type Running, type Target } from './lib/servers.js';
@@ -212,28 +212,10 @@ function gatewayTarget(store: StoreKind, sources: SourcesMode, storeUrl: string 
   };
 }
 
-function median(xs: readonly number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
-}
-
 function combine<T extends Measured>(runs: readonly T[]): Measured {
-  const first = runs.find((r) => r.firstError !== undefined)?.firstError;
   const keys = new Set(runs.flatMap((r) => Object.keys(r.perRequest ?? {}))) as Set<keyof ServerCounters>;
   return {
-    requests: runs.reduce((n, r) => n + r.requests, 0),
-    rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
-    mean: median(runs.map((r) => r.mean)),
-    errors: runs.reduce((n, r) => n + r.errors, 0),
-    ...(first !== undefined ? { firstError: first } : {}),
-    statements: median(runs.map((r) => r.statements)),
-    rssMaxMiB: Math.max(0, ...runs.map((r) => r.rssMaxMiB)),
-    bytesPerResponse: median(runs.map((r) => r.bytesPerResponse)),
-    cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
+    ...combineRounds(runs),
     ...(runs.some((r) => r.dbCpuMsPerRequest !== undefined) ? { dbCpuMsPerRequest: median(runs.map((r) => r.dbCpuMsPerRequest ?? Number.NaN)) } : {}),
     ...(keys.size > 0 ? { perRequest: Object.fromEntries([...keys].map((k) => [k, median(runs.map((r) => r.perRequest?.[k] ?? Number.NaN))])) } : {}),
     ...(runs.some((r) => r.threadsConnected !== undefined) ? { threadsConnected: Math.max(...runs.map((r) => r.threadsConnected ?? 0)) } : {}),

@@ -31,7 +31,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_API_KEY, dropDataset, ensureDataset, warmDataset, type Dataset } from './lib/dataset.js';
-import { measure, statementCount, type LoadResult } from './lib/load.js';
+import { combineRounds as combine, measure, statementCount, type LoadResult } from './lib/load.js';
+import { median } from './lib/micro.js';
 import { mirroredConfig } from './lib/mirror.js';
 import { bodies, SCENARIOS, skusPerRequest, type ScenarioName } from './lib/scenarios.js';
 import { startTarget, type Running, type Target } from './lib/servers.js';
@@ -347,31 +348,6 @@ export async function runBench(o: BenchOptions = {}): Promise<BenchReport> {
   } finally {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-function median(xs: readonly number[]): number {
-  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
-}
-
-/** One cell from its rounds: medians of the rates, latencies and CPU; errors and requests added up; the largest RSS. */
-function combine(runs: readonly LoadResult[]): LoadResult {
-  const first = runs.find((r) => r.firstError !== undefined)?.firstError;
-  return {
-    requests: runs.reduce((n, r) => n + r.requests, 0),
-    rps: median(runs.map((r) => r.rps)),
-    p50: median(runs.map((r) => r.p50)),
-    p99: median(runs.map((r) => r.p99)),
-    mean: median(runs.map((r) => r.mean)),
-    errors: runs.reduce((n, r) => n + r.errors, 0),
-    ...(first !== undefined ? { firstError: first } : {}),
-    statements: median(runs.map((r) => r.statements)),
-    rssMaxMiB: Math.max(0, ...runs.map((r) => r.rssMaxMiB)),
-    bytesPerResponse: median(runs.map((r) => r.bytesPerResponse)),
-    cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
-  };
 }
 
 /**

@@ -8,6 +8,7 @@
  */
 import autocannon from 'autocannon';
 import type { GraphQLBody } from './scenarios.js';
+import { median } from './micro.js';
 
 export interface LoadOptions {
   url: string;
@@ -117,5 +118,23 @@ export async function measure(o: LoadOptions): Promise<LoadResult> {
     rssMaxMiB: rssMax,
     bytesPerResponse: result.throughput.total / Math.max(1, result.requests.total),
     cpuMsPerRequest: answered === 0 ? Number.NaN : cpu / answered,
+  };
+}
+
+/** One cell from its rounds: medians of the rates, latencies and CPU; errors and requests added up; the largest RSS. */
+export function combineRounds(runs: readonly LoadResult[]): LoadResult {
+  const first = runs.find((r) => r.firstError !== undefined)?.firstError;
+  return {
+    requests: runs.reduce((n, r) => n + r.requests, 0),
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    mean: median(runs.map((r) => r.mean)),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    ...(first !== undefined ? { firstError: first } : {}),
+    statements: median(runs.map((r) => r.statements)),
+    rssMaxMiB: Math.max(0, ...runs.map((r) => r.rssMaxMiB)),
+    bytesPerResponse: median(runs.map((r) => r.bytesPerResponse)),
+    cpuMsPerRequest: median(runs.map((r) => r.cpuMsPerRequest)),
   };
 }

@@ -18,6 +18,7 @@ import { parseDocument } from 'yaml';
 import { mysqlConnection } from '../../src/db/knex.js';
 import type { Feed } from '../../src/feeds/types.js';
 import { MARIADB_URL, startDemoApp, type DemoApp, type GqlResult } from '../helpers/demo-app.js';
+import type { Shortfall as DomainShortfall } from '../../src/domain/reservations.js';
 
 const RES = `id status expiresAt reference channel createdAt confirmedAt endedAt handedOverAt handedOverBy counting countsUntil
   lines { line sku quantity location { id } }`;
@@ -67,16 +68,7 @@ interface Reservation {
   countsUntil: string | null;
   lines: Line[];
 }
-interface Shortfall {
-  line: number;
-  sku: string;
-  locationId: string | null;
-  requested: number;
-  reserved: number;
-  available: number;
-  code: string;
-  detail: string;
-}
+type Shortfall = Omit<DomainShortfall, 'code'> & { code: string };
 interface ReserveResult {
   replayed: boolean;
   reservation: Reservation | null;

@@ -20,6 +20,7 @@ import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
 import { DEMO_NOW, liveOnly } from '../helpers/demo-app.js';
+import type { Shortfall as DomainShortfall } from '../../src/domain/reservations.js';
 
 const MARIADB_SERVER = 'mysql://root@127.0.0.1:3306';
 
@@ -47,16 +48,7 @@ export interface ReserveInput {
   allowPartial?: boolean;
 }
 
-export interface Shortfall {
-  line: number;
-  sku: string;
-  locationId: string | null;
-  requested: number;
-  reserved: number;
-  available: number;
-  code: string;
-  detail: string;
-}
+export type Shortfall = Omit<DomainShortfall, 'code'> & { code: string };
 
 export interface ReserveAnswer {
   reservation: {
