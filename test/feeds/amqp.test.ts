@@ -225,7 +225,10 @@ describe('amqp feed', () => {
     expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
 
     await p.start();
-    await eventually(() => expect(sink.applied()).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']));
+    // b0 and b1 may come again: their acks can be lost with the connection (at least once; the real
+    // sink drops them by id); what was published during the outage comes once, in order
+    await eventually(() => expect([...new Set(sink.applied())]).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']));
+    expect(sink.applied().filter((id) => !['b0', 'b1'].includes(id))).toEqual(['b2', 'b3', 'b4']);
     await eventually(() => expect(feed.stats()).toMatchObject({ connected: true, lastError: null }));
     await eventually(() => expect(feed.stats().heardAt!.getTime()).toBeGreaterThan(frozen!.getTime()));
     expect(lines.some((l) => l.level === 'info' && /reconnected/.test(l.msg))).toBe(true);
