@@ -80,7 +80,7 @@ import { timeHeldRead, timeReadVariants, type HeldCost, type ReadVariant } from 
 import { median, spread } from './lib/micro.js';
 import { mirroredConfig } from './lib/mirror.js';
 import { bodies, rng, type ScenarioName } from './lib/scenarios.js';
-import { startTarget, treeCpu, type Running, type Target } from './lib/servers.js';
+import { startTarget, treeCpu, untilBreakersClose, type Running, type Target } from './lib/servers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -623,15 +623,7 @@ async function post(url: string, headers: Record<string, string>, query: string,
 
 /** Lets the server finish what the load sent (autocannon stops sending, the server still answers), and its breakers close. */
 async function settle(server: Running): Promise<void> {
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    const ready = await fetch(server.url.replace(/\/graphql$/, '/readyz')).then(
-      (r) => r.text(),
-      () => '',
-    );
-    if (!/"breaker":"(OPEN|HALF_OPEN)"/.test(ready)) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await untilBreakersClose(server);
   await new Promise((r) => setTimeout(r, 200));
 }
 

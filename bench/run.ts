@@ -35,7 +35,7 @@ import { combineRounds as combine, measure, statementCount, type LoadResult } fr
 import { median } from './lib/micro.js';
 import { mirroredConfig } from './lib/mirror.js';
 import { bodies, SCENARIOS, skusPerRequest, type ScenarioName } from './lib/scenarios.js';
-import { startTarget, type Running, type Target } from './lib/servers.js';
+import { startTarget, untilBreakersClose, type Running, type Target } from './lib/servers.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -359,15 +359,7 @@ async function drain(server: Running, headers: Record<string, string>, d: Datase
   const body = JSON.stringify(bodies('availability-1', d.skus, d.width, 1)());
   for (let k = 0; k < 2; k++)
     await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body }).then((r) => r.text());
-  const until = Date.now() + 30_000;
-  while (Date.now() < until) {
-    const ready = await fetch(server.url.replace(/\/graphql$/, '/readyz')).then(
-      (r) => r.text(),
-      () => '',
-    );
-    if (!/"breaker":"(OPEN|HALF_OPEN)"/.test(ready)) break;
-    await new Promise((r) => setTimeout(r, 500));
-  }
+  await untilBreakersClose(server);
   await new Promise((r) => setTimeout(r, settleMs));
 }
 

@@ -204,3 +204,16 @@ export function treeCpu(pid: number): number {
   }
   return ticks * 10;
 }
+
+/** Waits (at most 30 s) until no source of the server has its breaker open or half-open, by its /readyz. */
+export async function untilBreakersClose(server: Running): Promise<void> {
+  const until = Date.now() + 30_000;
+  while (Date.now() < until) {
+    const ready = await fetch(server.url.replace(/\/graphql$/, '/readyz')).then(
+      (r) => r.text(),
+      () => '',
+    );
+    if (!/"breaker":"(OPEN|HALF_OPEN)"/.test(ready)) return;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
