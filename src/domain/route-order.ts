@@ -175,14 +175,23 @@ export async function routeOrder(req: RouteOrderRequest, deps: RouteOrderDeps): 
 }
 
 /**
- * Units a location's figure lets us promise to an order: counted (sellable, usable), fresh
- * unless stale stock is allowed, and not standing in for a source that failed (a fallback
- * figure from a system that deducts later, such as the ERP, would over-promise).
+ * Why a location's figure may not be promised to an order (or held by a reservation), in words;
+ * undefined when it may: counted (sellable, usable), fresh unless stale stock is allowed, and
+ * not standing in for a source that failed (a fallback figure from a system that deducts later,
+ * such as the ERP, would over-promise).
  */
+export function notPromisable(level: StockLevel | undefined, useStaleStock: boolean): string | undefined {
+  if (level === undefined) return 'no source reports it there';
+  if (level.flags.includes('SOURCE_UNAVAILABLE')) return `its source ${level.provenance.source ?? ''} failed during this request`.replace('  ', ' ');
+  if (level.flags.includes('NEGATIVE_ON_HAND')) return 'its on-hand is negative';
+  if (level.provenance.stale && !useStaleStock) return `its figure from ${level.provenance.source} is STALE and routing.useStaleStock is false`;
+  if (!level.counted) return 'its figure is not counted (stale under an exclude policy, or not sellable)';
+  return undefined;
+}
+
+/** Units a location's figure lets us promise to an order (holds already subtracted): 0 when `notPromisable`. */
 function promisable(level: StockLevel | undefined, useStaleStock: boolean): number {
-  if (level === undefined || !level.counted || level.flags.includes('SOURCE_UNAVAILABLE')) return 0;
-  if (level.provenance.stale && !useStaleStock) return 0;
-  return level.available;
+  return level === undefined || notPromisable(level, useStaleStock) !== undefined ? 0 : level.available;
 }
 
 /** Validates the order and merges duplicate lines (same SKU: quantities added), keeping first-seen order. */

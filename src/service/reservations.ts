@@ -34,7 +34,7 @@ import {
   type ReserveRequest,
   type Shortfall,
 } from '../domain/reservations.js';
-import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../domain/route-order.js';
+import { notPromisable, routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../domain/route-order.js';
 import type { RoutingPolicy } from '../domain/routing.js';
 import { checkPageSize, MAX_LIST_PAGE } from '../domain/validation.js';
 import { errorFields, type Logger } from '../logger.js';
@@ -107,19 +107,7 @@ function newId(): string {
 
 /** Units a location's figure lets a reservation take before holds: the rules routeOrder promises by. */
 function beforeHolds(level: StockLevel | undefined, useStaleStock: boolean): number {
-  if (level === undefined || !level.counted || level.flags.includes('SOURCE_UNAVAILABLE')) return 0;
-  if (level.provenance.stale && !useStaleStock) return 0;
-  return level.availableBeforeHolds;
-}
-
-/** Why a location's figure lets a reservation take nothing although it may show stock, in words; undefined when it may be used. */
-function unusable(level: StockLevel | undefined, useStaleStock: boolean): string | undefined {
-  if (level === undefined) return 'no source reports it there';
-  if (level.flags.includes('SOURCE_UNAVAILABLE')) return `its source ${level.provenance.source ?? ''} failed during this request`.replace('  ', ' ');
-  if (level.flags.includes('NEGATIVE_ON_HAND')) return 'its on-hand is negative';
-  if (level.provenance.stale && !useStaleStock) return `its figure from ${level.provenance.source} is STALE and routing.useStaleStock is false`;
-  if (!level.counted) return 'its figure is not counted (stale under an exclude policy, or not sellable)';
-  return undefined;
+  return level === undefined || notPromisable(level, useStaleStock) !== undefined ? 0 : level.availableBeforeHolds;
 }
 
 /** A location the config no longer has, as a reservation made before still names it. */
@@ -313,7 +301,7 @@ export function createReservationService(deps: ReservationDeps) {
             // a line held at its own location that may take nothing there says why (a stale figure still shows stock)
             for (const p of pieces) {
               if (p.routed || unplaced.has(p.requestLine)) continue;
-              const why = unusable(
+              const why = notPromisable(
                 answers.get(p.sku)?.byLocation.find((l) => l.location.id === p.location),
                 deps.routing.useStaleStock,
               );

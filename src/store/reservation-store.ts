@@ -138,9 +138,47 @@ export function createReservationStore(db: Knex) {
     return row === undefined ? null : { requestHash: row.request_hash, reservationId: row.reservation_id, result: row.result };
   }
 
+  /** Distinct (sku, location) pairs in key order: the order every transaction locks them in, so none waits on another in a cycle. */
+  function inKeyOrder(pairs: ReadonlyArray<{ sku: string; location: string }>): Array<{ sku: string; location: string }> {
+    return [...new Map(pairs.map((p) => [pairKey(p.sku, p.location), p])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
+  }
+
+  /** MySQL: locks the `reservation_locks` rows of these pairs (given in key order) until the transaction ends. */
+  async function lockPairs(trx: Knex.Transaction, pairs: ReadonlyArray<{ sku: string; location: string }>): Promise<void> {
+    for (let i = 0; i < pairs.length; i += CHUNK) {
+      await trx('reservation_locks')
+        .whereIn(
+          ['sku', 'location'],
+          pairs.slice(i, i + CHUNK).map((p) => [p.sku, p.location]),
+        )
+        .orderBy(['sku', 'location'])
+        .forUpdate()
+        .select('sku');
+    }
+  }
+
+  /** Units held now per (sku, location) of these SKUs, as rows (one statement per 400 SKUs). */
+  async function heldRows(
+    q: Knex | Knex.Transaction,
+    skus: readonly string[],
+    now: number,
+  ): Promise<Array<{ sku: string; location: string; quantity: number }>> {
+    const out: Array<{ sku: string; location: string; quantity: number }> = [];
+    for (let i = 0; i < skus.length; i += CHUNK) {
+      const rows: Array<{ sku: string; location: string; quantity: number | string }> = await q('reservation_lines')
+        .whereIn('sku', skus.slice(i, i + CHUNK) as string[])
+        .andWhere('counts_until', '>', now)
+        .groupBy('sku', 'location')
+        .select('sku', 'location')
+        .sum({ quantity: 'quantity' });
+      for (const r of rows) out.push({ sku: r.sku, location: r.location, quantity: num(r.quantity) });
+    }
+    return out;
+  }
+
   /**
    * Runs `apply` on the reservation `id` inside a transaction, its row locked on MySQL; null when
-   * there is no such reservation. With `lockPairs`, the (sku, location) rows of its lines are
+   * there is no such reservation. With `locked`, the (sku, location) rows of its lines are
    * locked too, as a reserve locks them, and `now` is read only then: a step that makes a hold
    * count again (extend, confirm) is decided after any reserve that saw the hold expired and took
    * its units has committed, so it sees the expiry too and is refused.
@@ -148,7 +186,7 @@ export function createReservationStore(db: Knex) {
   async function change(
     id: string,
     clock: () => number,
-    lockPairs: boolean,
+    locked: boolean,
     apply: (r: ReservationRow, trx: Knex.Transaction, now: number) => Promise<void>,
   ): Promise<ReservationRow | null> {
     return db.transaction(async (trx) => {
@@ -157,18 +195,7 @@ export function createReservationStore(db: Knex) {
       const row = (await q.select()) as Row[];
       if (row.length === 0) return null;
       const [r] = (await withLines(trx, row)) as [ReservationRow];
-      if (mysql && lockPairs && r.lines.length > 0) {
-        const pairs = [...new Map(r.lines.map((l) => [pairKey(l.sku, l.location), [l.sku, l.location]])).entries()]
-          .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-          .map(([, p]) => p);
-        for (let i = 0; i < pairs.length; i += CHUNK) {
-          await trx('reservation_locks')
-            .whereIn(['sku', 'location'], pairs.slice(i, i + CHUNK))
-            .orderBy(['sku', 'location'])
-            .forUpdate()
-            .select('sku');
-        }
-      }
+      if (mysql && locked) await lockPairs(trx, inKeyOrder(r.lines));
       await apply(r, trx, clock());
       const [after] = await withLines(trx, (await trx<Row>('reservations').where({ id }).select()) as Row[]);
       return after ?? null;
@@ -179,18 +206,10 @@ export function createReservationStore(db: Knex) {
     /** Units held per SKU per location now, for these SKUs (one statement per 400 SKUs). */
     async held(skus: readonly string[], now: number): Promise<Map<string, Map<string, number>>> {
       const out = new Map<string, Map<string, number>>();
-      for (let i = 0; i < skus.length; i += CHUNK) {
-        const rows: Array<{ sku: string; location: string; quantity: number | string }> = await db('reservation_lines')
-          .whereIn('sku', skus.slice(i, i + CHUNK) as string[])
-          .andWhere('counts_until', '>', now)
-          .groupBy('sku', 'location')
-          .select('sku', 'location')
-          .sum({ quantity: 'quantity' });
-        for (const r of rows) {
-          let m = out.get(r.sku);
-          if (m === undefined) out.set(r.sku, (m = new Map()));
-          m.set(r.location, num(r.quantity));
-        }
+      for (const r of await heldRows(db, skus, now)) {
+        let m = out.get(r.sku);
+        if (m === undefined) out.set(r.sku, (m = new Map()));
+        m.set(r.location, r.quantity);
       }
       return out;
     },
@@ -212,12 +231,12 @@ export function createReservationStore(db: Knex) {
       now: number,
       decide: (held: Map<string, number>) => Decision<T>,
     ): Promise<ReserveOutcome<T>> {
-      const sorted = [...new Map(pairs.map((p) => [pairKey(p.sku, p.location), p])).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const sorted = inKeyOrder(pairs);
       if (mysql && sorted.length > 0) {
         // the lock rows exist before the transaction locks them (autocommit; never deleted)
         for (let i = 0; i < sorted.length; i += CHUNK) {
           await db('reservation_locks')
-            .insert(sorted.slice(i, i + CHUNK).map(([, p]) => ({ sku: p.sku, location: p.location })))
+            .insert(sorted.slice(i, i + CHUNK).map((p) => ({ sku: p.sku, location: p.location })))
             .onConflict()
             .ignore();
         }
@@ -228,32 +247,14 @@ export function createReservationStore(db: Knex) {
             const existing = await findKey(trx, owner, key, now);
             if (existing !== null) return { kind: 'existing' as const, key: existing };
             if (mysql && sorted.length > 0) {
-              for (let i = 0; i < sorted.length; i += CHUNK) {
-                await trx('reservation_locks')
-                  .whereIn(
-                    ['sku', 'location'],
-                    sorted.slice(i, i + CHUNK).map(([, p]) => [p.sku, p.location]),
-                  )
-                  .orderBy(['sku', 'location'])
-                  .forUpdate()
-                  .select('sku');
-              }
+              await lockPairs(trx, sorted);
               // a reserve with the same key may have held these pairs while this one waited for
               // them: it committed its key before letting go, and READ COMMITTED sees it now
               const committed = await findKey(trx, owner, key, now);
               if (committed !== null) return { kind: 'existing' as const, key: committed };
             }
             const held = new Map<string, number>();
-            const skus = [...new Set(sorted.map(([, p]) => p.sku))];
-            for (let i = 0; i < skus.length; i += CHUNK) {
-              const rows: Array<{ sku: string; location: string; quantity: number | string }> = await trx('reservation_lines')
-                .whereIn('sku', skus.slice(i, i + CHUNK))
-                .andWhere('counts_until', '>', now)
-                .groupBy('sku', 'location')
-                .select('sku', 'location')
-                .sum({ quantity: 'quantity' });
-              for (const r of rows) held.set(pairKey(r.sku, r.location), num(r.quantity));
-            }
+            for (const r of await heldRows(trx, [...new Set(sorted.map((p) => p.sku))], now)) held.set(pairKey(r.sku, r.location), r.quantity);
             const d = decide(held);
             if (d.write === null) return { kind: 'decided' as const, answer: d.answer };
             const w = d.write;
