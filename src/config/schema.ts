@@ -6,6 +6,7 @@
  * `index.ts` (crossCheck), so that every problem of a file is reported in one go.
  */
 import { z } from 'zod';
+import { EVENT_TYPES, isTypePattern } from '../domain/events.js';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must start with a letter and use only letters, digits, _ and -');
 const clientName = z.enum(['better-sqlite3', 'mysql2']);
@@ -427,6 +428,140 @@ export const anomaliesSchema = z.strictObject({
     .optional(),
 });
 
+/** What every kind of events sink shares: its filter and its retry policy (src/events/publisher.ts). */
+const sinkBase = {
+  filter: z
+    .strictObject({
+      types: z
+        .array(z.string().refine(isTypePattern, { message: `a type (${EVENT_TYPES.join(', ')}) or a family such as \`anomaly.*\`` }))
+        .min(1)
+        .optional()
+        .describe('Event types, or families as `anomaly.*`. Unset: every type.'),
+      channels: z.array(z.string().min(1)).min(1).optional().describe('Channels; events with no channel (anomalies, sources) pass. Unset: every channel.'),
+      skuPrefixes: z.array(z.string().min(1)).min(1).optional().describe('SKU prefixes; events with no SKU pass. Unset: every SKU.'),
+      crossings: z
+        .array(z.enum(['OUT_OF_STOCK', 'BACK_IN_STOCK', 'LOW_STOCK', 'NONE']))
+        .min(1)
+        .optional()
+        .describe('For availability.changed: the crossings wanted (`NONE`: a change that crossed nothing, with `availability.everyChange`). Unset: all.'),
+    })
+    .prefault({})
+    .describe('Which events this sink receives; the filter is applied when an event is written, so a new filter applies to new events.'),
+  maxAttempts: z
+    .number()
+    .int()
+    .min(1)
+    .max(1000)
+    .default(15)
+    .describe(
+      'Attempts at one event, the first included, before it becomes a dead letter (`inventory-graph events list --dead`, `events replay`). With the default backoff, 15 attempts span about 40 minutes. Defaults to 15.',
+    ),
+  baseDelayMs: z.number().int().min(1).max(3_600_000).default(1000).describe('The delay after a first failed attempt; it doubles per attempt, with jitter. Defaults to 1000.'),
+  maxDelayMs: z.number().int().min(1).max(86_400_000).default(300_000).describe('The longest delay between two attempts. Defaults to 300000 (5 minutes).'),
+  batchSize: z.number().int().min(1).max(10_000).default(200).describe('Events taken from the outbox at a time for this sink. Defaults to 200.'),
+};
+
+const webhookSinkSchema = z.strictObject({
+  kind: z.literal('webhook'),
+  ...sinkBase,
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).describe('Receives one POST per event, signed per Standard Webhooks.'),
+  secret: z
+    .string()
+    .min(16, 'must be at least 16 characters (a Standard Webhooks secret: `whsec_` and base64)')
+    .optional()
+    .describe(
+      'The Standard Webhooks signing secret (`whsec_...`; from the environment: `${EVENTS_WEBHOOK_SECRET}`): every POST carries `webhook-id`, `webhook-timestamp` and `webhook-signature`. Unset: unsigned (logged at start).',
+    ),
+  timeoutMs: z.number().int().positive().max(120_000).default(5000).describe('Deadline for one POST. Defaults to 5000.'),
+  concurrency: z
+    .number()
+    .int()
+    .min(1)
+    .max(64)
+    .default(4)
+    .describe('POSTs in flight at once, each for other SKUs (one SKU’s events are sent one after the other, in order). Defaults to 4.'),
+});
+
+const amqpSinkSchema = z.strictObject({
+  kind: z.literal('amqp'),
+  ...sinkBase,
+  url: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .describe('The broker, e.g. `amqp://guest:guest@127.0.0.1:5672`.'),
+  exchange: z.string().min(1).describe('The durable topic exchange events are published to (declared if missing), with routing key `<type>.<channel>`.'),
+});
+
+const natsSinkSchema = z.strictObject({
+  kind: z.literal('nats'),
+  ...sinkBase,
+  servers: z
+    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+    .transform((v) => (Array.isArray(v) ? v : [v]))
+    .describe('NATS server(s), e.g. `nats://127.0.0.1:4222`.'),
+  stream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
+    .describe('The JetStream stream (created over `<subjectPrefix>.>` if missing).'),
+  subjectPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'words of letters, digits, _ and -, separated by dots')
+    .default('inventory')
+    .describe('Events are published on `<subjectPrefix>.<type>.<channel>`, e.g. `inventory.availability.changed.web`. Defaults to `inventory`.'),
+});
+
+export const eventSinkSchema = z.discriminatedUnion('kind', [webhookSinkSchema, amqpSinkSchema, natsSinkSchema]);
+
+/** Events out (src/events/, docs/events.md): what is published, and where. */
+export const eventsSchema = z.strictObject({
+  sinks: z
+    .record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a sink name: up to 64 letters, digits, _ and -'), eventSinkSchema)
+    .default({})
+    .describe('Where events go, by name. No sink: no event is written (and nothing costs anything).'),
+  availability: z
+    .strictObject({
+      lowStock: z
+        .strictObject({
+          default: z.number().int().min(0).default(0).describe('The LOW_STOCK threshold (available at or below it, above 0); 0: no LOW_STOCK. Defaults to 0.'),
+          channels: z.record(z.string().min(1), z.number().int().min(0)).default({}).describe('Per channel, instead of the default.'),
+          skus: z.record(z.string().min(1), z.number().int().min(0)).default({}).describe('Per SKU, instead of its channel’s or the default.'),
+        })
+        .prefault({}),
+      everyChange: z
+        .boolean()
+        .default(false)
+        .describe('Publish availability.changed on every change of a figure, not only when it crosses a threshold. Defaults to false.'),
+      channels: z
+        .array(z.string().min(1))
+        .min(1)
+        .optional()
+        .describe('The channels figures are published for. Unset: every channel a location names, or one figure over every location when none does.'),
+      batchSize: z.number().int().min(1).max(10_000).default(500).describe('Touched SKUs recomputed at a time. Defaults to 500.'),
+      sweepIntervalSeconds: z
+        .number()
+        .min(0)
+        .max(604_800)
+        .default(0)
+        .describe(
+          'How often every SKU is recomputed against the last published figure, for live sources whose changes no feed reports. 0: never. Defaults to 0 (off).',
+        ),
+    })
+    .prefault({}),
+  sourceCheckSeconds: z
+    .number()
+    .min(0.1)
+    .max(3_600)
+    .default(5)
+    .describe('How often each source’s state (up, down, stale) is compared with the last published one. Defaults to 5.'),
+  keepSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(31_536_000)
+    .default(604_800)
+    .describe('How long a delivered event stays in the outbox (for `events list`); undelivered ones and dead letters stay until delivered or replayed. Defaults to 604800 (7 days).'),
+});
+
 /**
  * Holds at checkout (src/service/reservations.ts, docs/reservations.md): how long they last, how
  * long an idempotency key is kept, how often expired holds are swept.
@@ -626,6 +761,7 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   anomalies: anomaliesSchema.prefault({}),
+  events: eventsSchema.prefault({}).describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
   reservations: reservationsSchema.prefault({}).describe('Holds at checkout: TTLs, idempotency window, sweeper (docs/reservations.md).'),
   defaults: z
     .strictObject({
@@ -643,6 +779,8 @@ export type MovementMapping = z.output<typeof movementMappingSchema>;
 export type OrdersMapping = z.output<typeof ordersMappingSchema>;
 export type ReservationsConfig = z.output<typeof reservationsSchema>;
 export type AnomaliesConfig = z.output<typeof anomaliesSchema>;
+export type EventsConfig = z.output<typeof eventsSchema>;
+export type EventSinkConfig = z.output<typeof eventSinkSchema>;
 export type StockMapping = z.output<typeof stockMappingSchema>;
 export type CostMapping = z.output<typeof costMappingSchema>;
 export type ItemsMapping = z.output<typeof itemsMappingSchema>;

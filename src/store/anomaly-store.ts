@@ -18,6 +18,8 @@ import { isSqliteBusy } from '../db/knex.js';
 import { timestamp } from '../db/values.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { createAnomalyQueue, type Sighting } from './anomaly-queue.js';
+import type { EventType, NewEvent } from '../domain/events.js';
+import type { EventStore } from './event-store.js';
 
 export { AnomalyTransitionError, type Anomaly, type AnomalyStatus, type NewAnomaly };
 
@@ -57,25 +59,55 @@ export interface AnomalyWrites {
   logger?: Logger;
 }
 
-export function createAnomalyStore(db: Knex, now: () => number = Date.now, writes: AnomalyWrites = {}) {
+/** An anomaly as its events carry it. */
+function anomalyEvent(type: EventType, a: Anomaly, at: Date, extra: Record<string, unknown> = {}): NewEvent {
+  const iso = (d: Date | null) => d?.toISOString() ?? null;
+  return {
+    type,
+    sku: a.sku,
+    channel: null,
+    occurredAt: at,
+    orderingKey: `anomaly:${a.id}`,
+    data: {
+      anomaly: { ...a, firstSeen: iso(a.firstSeen), lastSeen: iso(a.lastSeen), acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt) },
+      ...extra,
+    },
+  };
+}
+
+/**
+ * `events`: where each opening, reopening, acknowledgement and resolution writes its anomaly.*
+ * event, in the same transaction (src/store/event-store.ts).
+ */
+export function createAnomalyStore(db: Knex, now: () => number = Date.now, writes: AnomalyWrites = {}, events?: EventStore) {
   const written = new Map<string, number>();
   /** Told about every anomaly this process opened (not the ones it only saw again). */
   const openedListeners = new Set<(opened: Anomaly[]) => void>();
 
   /** Moves one anomaly from one of `from` to `to`, atomically; refuses unknown ids and other statuses. */
-  async function transition(id: string, from: AnomalyStatus[], to: AnomalyStatus, set: Record<string, unknown>): Promise<Anomaly> {
+  async function transition(
+    id: string,
+    from: AnomalyStatus[],
+    to: AnomalyStatus,
+    set: (before: Record<string, unknown>) => Record<string, unknown>,
+    event: EventType,
+    at: Date,
+  ): Promise<Anomaly> {
     const numeric = /^\d{1,15}$/.test(id) ? Number(id) : undefined;
-    const before = numeric === undefined ? undefined : ((await db('anomalies').where({ id: numeric }).first()) as Record<string, unknown> | undefined);
-    if (before === undefined) throw new AnomalyTransitionError('UNKNOWN_ANOMALY', id, null, `No anomaly with id ${JSON.stringify(id)}.`);
-    const n = await db('anomalies')
-      .where({ id: numeric })
-      .whereIn('status', from)
-      .update({ status: to, ...set });
-    const after = toAnomaly((await db('anomalies').where({ id: numeric }).first()) as Record<string, unknown>);
-    if (n === 0) {
-      throw new AnomalyTransitionError('INVALID_TRANSITION', id, after.status, `Anomaly ${id} is ${after.status}; only ${from.join(' or ')} can become ${to}.`);
-    }
-    return after;
+    return db.transaction(async (trx) => {
+      const before = numeric === undefined ? undefined : ((await trx('anomalies').where({ id: numeric }).first()) as Record<string, unknown> | undefined);
+      if (before === undefined) throw new AnomalyTransitionError('UNKNOWN_ANOMALY', id, null, `No anomaly with id ${JSON.stringify(id)}.`);
+      const n = await trx('anomalies')
+        .where({ id: numeric })
+        .whereIn('status', from)
+        .update({ status: to, ...set(before) });
+      const after = toAnomaly((await trx('anomalies').where({ id: numeric }).first()) as Record<string, unknown>);
+      if (n === 0) {
+        throw new AnomalyTransitionError('INVALID_TRANSITION', id, after.status, `Anomaly ${id} is ${after.status}; only ${from.join(' or ')} can become ${to}.`);
+      }
+      if (events?.enabled() === true) await events.append(trx, [anomalyEvent(event, after, at)]);
+      return after;
+    });
   }
 
   /** Each distinct anomaly of `anomalies` that this process has not written in the last minute. */
@@ -94,8 +126,13 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
 
   /** Inserts new anomalies and refreshes open ones (`last_seen`, `occurrences`), in order; tells `onOpened` listeners. */
   async function write(batch: readonly Sighting[]): Promise<void> {
+    if (events?.enabled() === true) await db.transaction((trx) => writeIn(trx, batch, true));
+    else await writeIn(db, batch, false);
+  }
+
+  async function writeIn(db: Knex | Knex.Transaction, batch: readonly Sighting[], announce: boolean): Promise<void> {
     const keys = batch.map((s) => s.key);
-    const watch = openedListeners.size > 0;
+    const watch = openedListeners.size > 0 || announce;
     const existing = new Set<string>();
     if (watch) {
       for (let i = 0; i < keys.length; i += 500) {
@@ -131,6 +168,25 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
           .orderBy('id')) as Record<string, unknown>[];
         opened.push(...got.map(toAnomaly));
       }
+      if (announce && opened.length > 0) {
+        // the same condition resolved before: reopened, naming the anomaly a person had closed
+        const closed = new Map<string, string>();
+        const openedKeys = opened.map((a) => keyOf(a));
+        for (let i = 0; i < openedKeys.length; i += 500) {
+          const rows = (await db('anomalies')
+            .whereIn('closed_key', openedKeys.slice(i, i + 500))
+            .orderBy('id')
+            .select('closed_key', 'id')) as { closed_key: string; id: number | string }[];
+          for (const r of rows) closed.set(r.closed_key, String(r.id));
+        }
+        await events?.append(
+          db,
+          opened.map((a) => {
+            const previous = closed.get(keyOf(a));
+            return previous === undefined ? anomalyEvent('anomaly.opened', a, a.firstSeen) : anomalyEvent('anomaly.reopened', a, a.firstSeen, { previousId: previous });
+          }),
+        );
+      }
       if (opened.length > 0) for (const fn of openedListeners) fn(opened);
     }
     if (written.size > 100_000) written.clear();
@@ -161,13 +217,20 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
 
     /** OPEN -> ACKNOWLEDGED: someone is on it; seen again, it keeps counting on the same row. */
     acknowledge(id: string, note: string | null, at: Date = new Date(now())): Promise<Anomaly> {
-      return transition(id, ['OPEN'], 'ACKNOWLEDGED', { acknowledged_at: at, acknowledge_note: note });
+      return transition(id, ['OPEN'], 'ACKNOWLEDGED', () => ({ acknowledged_at: at, acknowledge_note: note }), 'anomaly.acknowledged', at);
     },
 
     /** OPEN or ACKNOWLEDGED -> RESOLVED: the dedupe key is cleared, so a recurrence opens a new anomaly. */
     async resolve(id: string, note: string | null, at: Date = new Date(now())): Promise<Anomaly> {
       const before = await this.get(id);
-      const a = await transition(id, ['OPEN', 'ACKNOWLEDGED'], 'RESOLVED', { resolved_at: at, resolution_note: note, open_key: null });
+      const a = await transition(
+        id,
+        ['OPEN', 'ACKNOWLEDGED'],
+        'RESOLVED',
+        (b) => ({ resolved_at: at, resolution_note: note, open_key: null, closed_key: b.open_key ?? null }),
+        'anomaly.resolved',
+        at,
+      );
       if (before !== null) written.delete(keyOf(before));
       return a;
     },

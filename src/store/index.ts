@@ -16,6 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { busyTimeout, createKnex, isSqliteBusy, type DbClient } from '../db/knex.js';
 import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
+import { createEventStore } from './event-store.js';
 import { createFeedStore } from './feed-store.js';
 import { migrationSource } from './migrations.js';
 import { createReservationStore } from './reservation-store.js';
@@ -25,6 +26,7 @@ export type { Alias, CanonicalSku, SkuMapStore, SkuPage } from './sku-map-store.
 export type { Anomaly, AnomalyStatus, AnomalyStore, NewAnomaly } from './anomaly-store.js';
 export type { DeadLetter, FeedStore, NewDeadLetter } from './feed-store.js';
 export type { ReservationRow, ReservationStore } from './reservation-store.js';
+export type { Baseline, DeadLetter as EventDeadLetter, Delivery, EventRoute, EventStore, SinkCounts, Trigger } from './event-store.js';
 
 export interface Store {
   db: Knex;
@@ -34,6 +36,8 @@ export interface Store {
   feeds: ReturnType<typeof createFeedStore>;
   /** Holds at checkout, their idempotency keys and lock rows. */
   reservations: ReturnType<typeof createReservationStore>;
+  /** The events outbox, its deliveries, baselines and recompute marks (src/store/event-store.ts). */
+  events: ReturnType<typeof createEventStore>;
   ping(): Promise<void>;
   /** Stops the anomaly writer (what it has not written is logged as lost: flush first), then closes the pool. */
   close(): Promise<void>;
@@ -66,13 +70,15 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     await db.destroy();
     throw e;
   }
-  const anomalies = createAnomalyStore(db, Date.now, o.anomalyWrites);
+  const events = createEventStore(db);
+  const anomalies = createAnomalyStore(db, Date.now, o.anomalyWrites, events);
   return {
     db,
     skus: createSkuMapStore(db),
     anomalies,
     feeds: createFeedStore(db),
-    reservations: createReservationStore(db),
+    reservations: createReservationStore(db, events),
+    events,
     async ping() {
       await db.raw('select 1');
     },

@@ -248,6 +248,75 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('reservations');
     },
   },
+  '0007_events': {
+    async up(db) {
+      const exact = await exactTables(db);
+      // the outbox: every event, written in the transaction of the change that causes it
+      await db.schema.createTable('events', (t) => {
+        exact(t);
+        t.bigIncrements('seq').primary();
+        t.string('id', 40).notNullable().unique();
+        t.string('type', 40).notNullable();
+        t.string('sku', 191).nullable();
+        t.string('channel', 64).nullable();
+        t.string('ordering_key', 191).notNullable();
+        t.bigInteger('occurred_at').notNullable();
+        t.text('body', 'mediumtext').notNullable();
+        t.index(['occurred_at']);
+        t.index(['sku', 'seq']);
+      });
+      // one row per (sink, event) not yet delivered: pending, or dead after its last attempt
+      await db.schema.createTable('event_deliveries', (t) => {
+        exact(t);
+        t.string('sink', 64).notNullable();
+        t.bigInteger('seq').notNullable();
+        t.string('ordering_key', 191).notNullable();
+        t.string('status', 8).notNullable();
+        t.integer('attempts').notNullable().defaultTo(0);
+        t.string('last_error', 1024).nullable();
+        t.bigInteger('failed_at').nullable();
+        t.primary(['sink', 'seq']);
+        t.index(['sink', 'status', 'seq']);
+      });
+      // the last figure (or state) published per subject: what a recompute is compared with
+      await db.schema.createTable('event_baselines', (t) => {
+        exact(t);
+        t.string('scope', 16).notNullable();
+        t.string('subject', 191).notNullable();
+        t.string('channel', 64).notNullable();
+        t.string('band', 8).notNullable();
+        t.text('figure').notNullable();
+        t.bigInteger('updated_at').notNullable();
+        t.primary(['scope', 'subject', 'channel']);
+      });
+      // codes whose availability must be recomputed: written with the change (feed, reservation),
+      // deleted with the events it caused, so a crash in between leaves them to be done again
+      await db.schema.createTable('event_triggers', (t) => {
+        exact(t);
+        t.string('source', 64).notNullable();
+        t.string('code', 191).notNullable();
+        t.string('token', 40).notNullable();
+        t.bigInteger('created_at').notNullable();
+        t.primary(['source', 'code']);
+        t.index(['created_at']);
+      });
+      // a resolved anomaly keeps its dedupe key here: the same condition again is `reopened`
+      await db.schema.alterTable('anomalies', (t) => {
+        t.string('closed_key', 255).nullable();
+        t.index(['closed_key']);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('anomalies', (t) => {
+        t.dropIndex(['closed_key']);
+        t.dropColumn('closed_key');
+      });
+      await db.schema.dropTable('event_triggers');
+      await db.schema.dropTable('event_baselines');
+      await db.schema.dropTable('event_deliveries');
+      await db.schema.dropTable('events');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

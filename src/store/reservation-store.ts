@@ -15,7 +15,9 @@
  * Times are epoch ms by the gateway's clock.
  */
 import type { Knex } from 'knex';
+import type { EventType, NewEvent } from '../domain/events.js';
 import { pairKey, type ReservationStatus } from '../domain/reservations.js';
+import type { EventStore } from './event-store.js';
 
 export interface ReservationRow {
   id: string;
@@ -90,8 +92,55 @@ function isDuplicateKey(e: unknown): boolean {
   return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-export function createReservationStore(db: Knex) {
+/** A reservation as its events carry it (no owner: that is an API key's name). */
+function reservationEvent(type: EventType, r: ReservationRow, at: number, extra: Record<string, unknown> = {}): NewEvent {
+  const iso = (v: number | null) => (v === null ? null : new Date(v).toISOString());
+  return {
+    type,
+    sku: null,
+    channel: r.channel,
+    occurredAt: new Date(at),
+    orderingKey: `reservation:${r.id}`,
+    data: {
+      reservation: {
+        id: r.id,
+        status: r.status,
+        channel: r.channel,
+        reference: r.reference,
+        createdAt: iso(r.createdAt),
+        expiresAt: iso(r.expiresAt),
+        confirmedAt: iso(r.confirmedAt),
+        endedAt: iso(r.endedAt),
+        handedOverAt: iso(r.handedOverAt),
+        handedOverBy: r.handedOverBy,
+        lines: r.lines.map((l) => ({ line: l.requestLine, sku: l.sku, location: l.location, quantity: l.quantity })),
+      },
+      skus: [...new Set(r.lines.map((l) => l.sku))],
+      ...extra,
+    },
+  };
+}
+
+/**
+ * `events`: where each change writes its reservation.* event and marks its SKUs for an
+ * availability recompute, in the change's own transaction (src/store/event-store.ts).
+ */
+export function createReservationStore(db: Knex, events?: EventStore) {
   const mysql = db.client.config.client === 'mysql2';
+
+  /** In `trx`: the reservations' events, and their SKUs marked for a recompute (source '': canonical SKUs). */
+  async function announce(trx: Knex.Transaction, list: ReadonlyArray<{ type: EventType; r: ReservationRow; at: number; extra?: Record<string, unknown> }>): Promise<void> {
+    if (events === undefined || !events.enabled() || list.length === 0) return;
+    await events.append(
+      trx,
+      list.map((x) => reservationEvent(x.type, x.r, x.at, x.extra)),
+    );
+    await events.trigger(
+      trx,
+      '',
+      list.flatMap((x) => x.r.lines.map((l) => l.sku)),
+    );
+  }
 
   async function linesOf(trx: Knex | Knex.Transaction, ids: readonly string[]): Promise<Map<string, ReservationRow['lines']>> {
     const out = new Map<string, ReservationRow['lines']>();
@@ -187,7 +236,8 @@ export function createReservationStore(db: Knex) {
     id: string,
     clock: () => number,
     locked: boolean,
-    apply: (r: ReservationRow, trx: Knex.Transaction, now: number) => Promise<void>,
+    event: EventType,
+    apply: (r: ReservationRow, trx: Knex.Transaction, now: number) => Promise<boolean | void>,
   ): Promise<ReservationRow | null> {
     return db.transaction(async (trx) => {
       const q = trx<Row>('reservations').where({ id });
@@ -196,8 +246,10 @@ export function createReservationStore(db: Knex) {
       if (row.length === 0) return null;
       const [r] = (await withLines(trx, row)) as [ReservationRow];
       if (mysql && locked) await lockPairs(trx, inKeyOrder(r.lines));
-      await apply(r, trx, clock());
+      const at = clock();
+      const changed = await apply(r, trx, at);
       const [after] = await withLines(trx, (await trx<Row>('reservations').where({ id }).select()) as Row[]);
+      if (after !== undefined && changed !== false) await announce(trx, [{ type: event, r: after, at }]);
       return after ?? null;
     });
   }
@@ -291,6 +343,16 @@ export function createReservationStore(db: Knex) {
               created_at: w.createdAt,
               expires_at: w.key.expiresAt,
             });
+            const created: ReservationRow = {
+              ...w,
+              status: 'ACTIVE',
+              confirmedAt: null,
+              endedAt: null,
+              handedOverAt: null,
+              handedOverBy: null,
+              lines: w.lines.map((l) => ({ ...l, countsUntil: w.expiresAt })),
+            };
+            await announce(trx, [{ type: 'reservation.created', r: created, at: w.createdAt }]);
             return { kind: 'decided' as const, answer: d.answer };
           },
           mysql ? { isolationLevel: 'read committed' } : undefined,
@@ -351,21 +413,22 @@ export function createReservationStore(db: Knex) {
 
     /** ACTIVE and not expired → CONFIRMED with `reference`; its lines count until `holdUntil`. Null: no such reservation. */
     confirm(id: string, reference: string | null, clock: () => number, holdMs: number, check: (r: ReservationRow, now: number) => void) {
-      return change(id, clock, true, async (r, trx, now) => {
+      return change(id, clock, true, 'reservation.confirmed', async (r, trx, now) => {
         check(r, now);
-        if (r.status === 'CONFIRMED') return;
+        if (r.status === 'CONFIRMED') return false;
         await trx('reservations')
           .where({ id })
           .update({ status: 'CONFIRMED', confirmed_at: now, ...(reference !== null ? { reference } : {}) });
         await trx('reservation_lines')
           .where({ reservation_id: id })
           .update({ counts_until: now + holdMs });
+        return true;
       });
     },
 
     /** ACTIVE or CONFIRMED → RELEASED; its lines stop counting. */
     release(id: string, clock: () => number, check: (r: ReservationRow, now: number) => void) {
-      return change(id, clock, false, async (r, trx, now) => {
+      return change(id, clock, false, 'reservation.released', async (r, trx, now) => {
         check(r, now);
         await trx('reservations').where({ id }).update({ status: 'RELEASED', ended_at: now });
         await trx('reservation_lines').where({ reservation_id: id }).update({ counts_until: 0 });
@@ -374,7 +437,7 @@ export function createReservationStore(db: Knex) {
 
     /** ACTIVE → expires `ttlMs` from now instead. */
     extend(id: string, ttlMs: number, clock: () => number, check: (r: ReservationRow, now: number) => void) {
-      return change(id, clock, true, async (r, trx, now) => {
+      return change(id, clock, true, 'reservation.extended', async (r, trx, now) => {
         check(r, now);
         await trx('reservations')
           .where({ id })
@@ -399,6 +462,13 @@ export function createReservationStore(db: Knex) {
             .andWhere({ status: 'ACTIVE' })
             .update({ status: 'EXPIRED', ended_at: trx.ref('expires_at') });
           await trx('reservation_lines').whereIn('reservation_id', chunk).update({ counts_until: 0 });
+        }
+        if (ids.length > 0 && events?.enabled() === true) {
+          const rows = await withLines(trx, (await trx<Row>('reservations').whereIn('id', ids).select()) as Row[]);
+          await announce(
+            trx,
+            rows.map((r) => ({ type: 'reservation.expired' as const, r, at: r.expiresAt })),
+          );
         }
         return ids;
       });
@@ -430,6 +500,13 @@ export function createReservationStore(db: Knex) {
             .whereNull('handed_over_at')
             .update({ handed_over_at: now, handed_over_by: source });
           await trx('reservation_lines').whereIn('reservation_id', chunk).update({ counts_until: 0 });
+        }
+        if (n > 0 && events?.enabled() === true) {
+          const rows = (await withLines(trx, (await trx<Row>('reservations').whereIn('id', [...ids]).andWhere({ handed_over_at: now, handed_over_by: source }).select()) as Row[]));
+          await announce(
+            trx,
+            rows.map((r) => ({ type: 'reservation.handed_over' as const, r, at: now })),
+          );
         }
         return n;
       });
