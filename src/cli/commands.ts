@@ -64,6 +64,8 @@ export const DEMO = command({
 /** The broker the demo's 3PL publishes its picks to (the demo config's amqp feed, `demo traffic`), unless INVENTORY_GRAPH_DEMO_AMQP_URL says otherwise. */
 export const DEMO_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEMO_AMQP_QUEUE = 'inventory-graph.demo.3pl';
+/** The topic exchange the demo publishes its events to (`inventory-graph events tail`). */
+export const DEMO_EVENTS_EXCHANGE = 'inventory-graph.events';
 
 export const DEMO_TRAFFIC = command({
   name: 'inventory-graph demo traffic',

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { createKnex, mysqlConnection } from '../db/knex.js';
 import { csvRows, type CsvCell } from './csv-out.js';
 import { runCommand, UsageError, type ParsedArgs } from './args.js';
-import { DEMO, DEMO_AMQP_QUEUE, DEMO_AMQP_URL } from './commands.js';
+import { DEMO, DEMO_AMQP_QUEUE, DEMO_AMQP_URL, DEMO_EVENTS_EXCHANGE } from './commands.js';
 
 export interface DemoOptions {
   dir: string;
@@ -757,6 +757,11 @@ precedence:
   quantity: [wms, tpl, erp]
   cost: [erp]
   name: [shop, erp]
+
+events: # pushed out (docs/events.md): a figure reaching 0 or leaving it, or falling to 5 or below, per channel; anomalies, holds, sources going down; \`inventory-graph events tail\` prints them live. Without RabbitMQ they wait in the store, retried with backoff
+  availability: { lowStock: { default: 5 } }
+  sinks:
+    broker: { kind: amqp, url: "\${INVENTORY_GRAPH_DEMO_AMQP_URL:-${DEMO_AMQP_URL}}", exchange: ${DEMO_EVENTS_EXCHANGE} }
 `;
 }
 

@@ -456,7 +456,13 @@ const sinkBase = {
     .describe(
       'Attempts at one event, the first included, before it becomes a dead letter (`inventory-graph events list --dead`, `events replay`). With the default backoff, 15 attempts span about 40 minutes. Defaults to 15.',
     ),
-  baseDelayMs: z.number().int().min(1).max(3_600_000).default(1000).describe('The delay after a first failed attempt; it doubles per attempt, with jitter. Defaults to 1000.'),
+  baseDelayMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(3_600_000)
+    .default(1000)
+    .describe('The delay after a first failed attempt; it doubles per attempt, with jitter. Defaults to 1000.'),
   maxDelayMs: z.number().int().min(1).max(86_400_000).default(300_000).describe('The longest delay between two attempts. Defaults to 300000 (5 minutes).'),
   batchSize: z.number().int().min(1).max(10_000).default(200).describe('Events taken from the outbox at a time for this sink. Defaults to 200.'),
 };
@@ -559,7 +565,9 @@ export const eventsSchema = z.strictObject({
     .min(60)
     .max(31_536_000)
     .default(604_800)
-    .describe('How long a delivered event stays in the outbox (for `events list`); undelivered ones and dead letters stay until delivered or replayed. Defaults to 604800 (7 days).'),
+    .describe(
+      'How long a delivered event stays in the outbox (for `events list`); undelivered ones and dead letters stay until delivered or replayed. Defaults to 604800 (7 days).',
+    ),
 });
 
 /**
@@ -761,7 +769,9 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   anomalies: anomaliesSchema.prefault({}),
-  events: eventsSchema.prefault({}).describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
+  events: eventsSchema
+    .prefault({})
+    .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
   reservations: reservationsSchema.prefault({}).describe('Holds at checkout: TTLs, idempotency window, sweeper (docs/reservations.md).'),
   defaults: z
     .strictObject({

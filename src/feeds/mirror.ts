@@ -28,6 +28,7 @@ import type { CostRecord, Entity, ItemRecord, RecordOf, StockRecord } from '../d
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector, ReadOptions, StatementMeter } from '../sources/connector.js';
 import { MovementRows, StockRows, type PackedMovements, type PackedStock } from '../sources/packed-records.js';
+import type { Trigger } from '../store/event-store.js';
 import type { FeedStats } from './types.js';
 
 /** One (code, location) as the mirror holds it in the overlay. */
@@ -103,6 +104,11 @@ export interface MirrorOptions {
   replay(): AsyncIterable<StockChange[]>;
   /** Told of (code, location) levels that changes or re-reads left negative. */
   onNegative?(touched: readonly Touched[]): void;
+  /**
+   * A poll's re-read of codes: `mark` them for an availability recompute before they change in
+   * memory (durable: a crash after the change leaves the mark), `applied` once they did (src/events/).
+   */
+  refreshed?: { mark(codes: readonly string[]): Promise<readonly Trigger[]>; applied(marks: readonly Trigger[]): void };
   now?: () => number;
 }
 
@@ -371,6 +377,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     refresh(codes, meter) {
       return serial(async () => {
         if (codes.length === 0) return;
+        const marks = (await o.refreshed?.mark(codes)) ?? [];
         const records = await live.fetch('stock', codes, meter);
         const byCode = new Map<string, Held[]>(codes.map((c) => [c, []]));
         const touched: Touched[] = [];
@@ -380,6 +387,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
         }
         for (const [code, list] of byCode) overlay.set(code, list);
         if (touched.length > 0) o.onNegative?.(touched);
+        if (marks.length > 0) o.refreshed?.applied(marks);
       });
     },
     apply(changes) {

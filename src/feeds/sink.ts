@@ -17,6 +17,7 @@
  * watch below). `redrive` takes the dead letters `inventory-graph feeds dlq replay` marked and
  * runs them through the same steps with the config as it is now.
  */
+import type { Knex } from 'knex';
 import { orphanAnomaly } from '../domain/reconciliation.js';
 import { negativeOnHandAnomaly, type NewAnomaly } from '../domain/anomalies.js';
 import { parseChange, type StockChange } from '../domain/changes.js';
@@ -25,6 +26,7 @@ import { errorFields, type Logger } from '../logger.js';
 import { Lru } from '../lru.js';
 import type { Store } from '../store/index.js';
 import type { NewDeadLetter } from '../store/feed-store.js';
+import type { Trigger } from '../store/event-store.js';
 import type { MirrorControl, Touched } from './mirror.js';
 import type { ChangeSink, Delivery, Outcome } from './types.js';
 
@@ -35,6 +37,11 @@ export interface SinkOptions {
   watch: ChangeWatch;
   logger: Logger;
   now?: () => number;
+  /**
+   * Told of the changed codes once their changes are applied to the mirror, with the recompute
+   * marks written with them (src/events/availability-events.ts). Unset: events are off.
+   */
+  applied?: (marks: readonly Trigger[]) => void;
 }
 
 /** Most changes one delivery may carry (an array body). */
@@ -99,7 +106,18 @@ export function createSink(o: SinkOptions): SourceSink {
       }
     }
     const dead = items.flatMap((it) => (it.dead === undefined ? [] : [it.dead]));
-    const duplicates = await o.store.feeds.record(source, feed, changes, dead, { resolved });
+    let marks: readonly Trigger[] = [];
+    const within =
+      o.applied === undefined
+        ? undefined
+        : async (trx: Knex.Transaction, fresh: readonly StockChange[]) => {
+            marks = await o.store.events.trigger(
+              trx,
+              source,
+              fresh.map((c) => c.code),
+            );
+          };
+    const duplicates = await o.store.feeds.record(source, feed, changes, dead, { resolved, ...(within !== undefined ? { within } : {}) });
     const fresh = changes.filter((c) => !duplicates.has(c.id));
     const applied = await o.mirror.apply(fresh);
     const outcomeOf = new Map<StockChange, Outcome>(fresh.map((c, i) => [c, applied[i] as Outcome]));
@@ -110,6 +128,7 @@ export function createSink(o: SinkOptions): SourceSink {
     }
     if (dead.length > 0) o.logger.warn('feed messages dead-lettered', { source, feed, count: dead.length, first: dead[0]?.reason });
     if (fresh.length > 0) watchCodes(fresh.map((c) => c.code));
+    if (marks.length > 0) o.applied?.(marks);
     return out;
   }
 

@@ -8,7 +8,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config, SourceConfig } from '../config/index.js';
-import type { AnomalyWebhook } from '../events/anomaly-webhook.js';
+import type { Events } from '../events/events.js';
+import type { SourceReading } from '../events/source-events.js';
 import type { WebhookFeed } from '../feeds/webhook.js';
 import type { PrecedenceStrategy } from '../domain/precedence.js';
 import type { RoutingPolicy } from '../domain/routing.js';
@@ -28,7 +29,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { exampleOperations } from './examples.js';
 import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
 import { createRequestLog } from './request-log.js';
-import { createOperatorRoutes, createStatusCollector } from './status-page.js';
+import { createOperatorRoutes, createStatusCollector, type EventsView } from './status-page.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -50,8 +51,10 @@ export interface App {
   connectors: ReadonlyMap<string, Connector>;
   /** Each source's health as this process sees it. */
   health: SourceHealthRegistry;
-  /** Delivers new anomalies when `anomalies.webhook` is configured. */
-  webhook: AnomalyWebhook | undefined;
+  /** Events out, when sinks are configured (src/events/events.ts). */
+  events: Events | undefined;
+  /** Resolves once the events are started (after the mirrors' first loads), at once without sinks. */
+  eventsStarted: Promise<void>;
   /** The Prometheus registry behind /metrics (src/server/metrics.ts). */
   metrics: Metrics;
   http: Server;
@@ -64,8 +67,8 @@ export interface App {
   /**
    * Stops gracefully: `/readyz` answers 503, no new connections, requests in flight finish (at
    * most `graceMs`, default 10000), keep-alive connections close; then Apollo and the source
-   * pools are closed, queued anomalies get 2 s to be written and the webhook 2 s to send, and
-   * the store is closed, in that order.
+   * events are stopped (a delivery in flight is sent again on the next start), the source pools
+   * are closed, queued anomalies get 2 s to be written, and the store is closed, in that order.
    */
   close(options?: { graceMs?: number }): Promise<void>;
 }
@@ -82,8 +85,9 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     routing: o.routing,
     now: o.now,
     mirrors: true,
+    events: true,
   });
-  const { store, connectors, webhook } = runtime;
+  const { store, connectors, events } = runtime;
   const sources: SourceInfo[] = [...connectors.values()].map((c) => {
     const s = config.sources[c.name] as SourceConfig;
     return { name: c.name, kind: c.kind, entities: [...c.entities], maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy };
@@ -98,6 +102,33 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   await runtime.pingSources();
   // mirrors load in the background (progress in the log); their sources are read live meanwhile
   const mirrorsLoaded = runtime.startMirrors().catch((e: unknown) => o.logger.error('mirrors could not start', errorFields(e)));
+  // each source's state as /status judges it, for source.down | up | stale
+  const readSources = (): SourceReading[] => {
+    const at = (o.now?.() ?? new Date()).getTime();
+    return health.list().map((h) => {
+      const newest = health.newestSeen(h.name) ?? h.newestAsOf;
+      const ageSeconds = newest === null ? null : Math.max(0, Math.round((at - newest.getTime()) / 1000));
+      const lagging = runtime.mirrors.get(h.name)?.mirror.stats().state === 'lagging';
+      const old = ageSeconds !== null && h.maxAgeSeconds !== null && ageSeconds > h.maxAgeSeconds;
+      return {
+        source: h.name,
+        state: h.status === 'DOWN' ? 'down' : lagging || old ? 'stale' : 'up',
+        detail: {
+          status: h.status,
+          breaker: h.breaker,
+          lastError: h.lastError,
+          newestAsOf: newest?.toISOString() ?? null,
+          ageSeconds,
+          maxAgeSeconds: h.maxAgeSeconds,
+          mirrorLagging: lagging,
+        },
+      };
+    });
+  };
+  // the marks left over are recomputed against the loaded mirrors
+  const eventsStarted = mirrorsLoaded
+    .then(() => events?.start({ readSources }))
+    .catch((e: unknown) => o.logger.error('events could not start', errorFields(e)));
 
   // operators: /status, /status.json and /metrics read the same collection; one log line per request
   const mirrors = createFeedStatus({
@@ -108,7 +139,47 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     now: () => (o.now?.() ?? new Date()).getTime(),
   });
   const webhooks = new Map(runtime.feeds.filter((f): f is WebhookFeed => f.kind === 'webhook').map((f) => [f.name.slice(0, -'/webhook'.length), f]));
-  const status = createStatusCollector({ health, anomalies: store.anomalies, runs: runtime.runs, mirrors, reservations: store.reservations, now: o.now });
+  const eventsView =
+    events === undefined
+      ? undefined
+      : async (): Promise<EventsView> => {
+          const at = (o.now?.() ?? new Date()).getTime();
+          const counts = new Map((await store.events.counts()).map((c) => [c.sink, c]));
+          const a = events.availability.stats();
+          return {
+            sinks: events.publisher.stats().map((p) => {
+              const c = counts.get(p.name);
+              const oldest = c?.oldestPending ?? null;
+              return {
+                name: p.name,
+                kind: p.kind,
+                pending: c?.pending ?? 0,
+                deadLetters: c?.dead ?? 0,
+                oldestPendingSeconds: oldest === null ? null : Math.max(0, Math.round((at - oldest.getTime()) / 1000)),
+                delivered: p.delivered,
+                failedAttempts: p.failedAttempts,
+                pausedUntil: p.pausedUntil?.toISOString() ?? null,
+                lastError: p.lastError,
+              };
+            }),
+            availability: {
+              queued: a.queued,
+              compared: a.compared,
+              published: a.published,
+              deferred: a.deferred,
+              lastSweep: a.lastSweep?.at.toISOString() ?? null,
+            },
+          };
+        };
+  const status = createStatusCollector({
+    health,
+    anomalies: store.anomalies,
+    runs: runtime.runs,
+    mirrors,
+    reservations: store.reservations,
+    ...(eventsView !== undefined ? { events: eventsView } : {}),
+    now: o.now,
+  });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
   const requestLog = createRequestLog(o.logger);
 
@@ -184,7 +255,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     store,
     connectors,
     health,
-    webhook,
+    events,
+    eventsStarted,
     metrics,
     http,
     mirrorsLoaded,

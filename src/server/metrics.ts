@@ -378,6 +378,44 @@ export function createMetrics(o: MetricsOptions): Metrics {
       if (r != null) this.set(r.heldUnits);
     },
   });
+  const perSink = (name: string, help: string, value: (s: NonNullable<StatusData['events']>['sinks'][number]) => number | null, counter = false) => {
+    const Kind = counter ? Counter : Gauge;
+    new Kind({
+      name,
+      help,
+      labelNames: ['sink', 'kind'] as const,
+      registers: [registry],
+      async collect() {
+        const ev = (await data()).events;
+        this.reset();
+        for (const s of ev?.sinks ?? []) {
+          const v = value(s);
+          if (v === null) continue;
+          if (this instanceof Counter) this.inc({ sink: s.name, kind: s.kind }, v);
+          else this.set({ sink: s.name, kind: s.kind }, v);
+        }
+      },
+    });
+  };
+  perSink('inventory_graph_events_pending', 'Events waiting in the outbox for this sink (not yet taken by the receiver)', (s) => s.pending);
+  perSink(
+    'inventory_graph_events_dead_letters',
+    'Events this sink gave up on after its last attempt (inventory-graph events list --dead; events replay)',
+    (s) => s.deadLetters,
+  );
+  perSink(
+    'inventory_graph_events_oldest_pending_seconds',
+    'Age of the oldest event waiting for this sink (absent when none waits)',
+    (s) => s.oldestPendingSeconds,
+  );
+  perSink('inventory_graph_events_delivered_total', 'Events this process delivered to the sink (the receiver took them)', (s) => s.delivered, true);
+  perSink(
+    'inventory_graph_events_failed_attempts_total',
+    'Delivery attempts that failed (retried with backoff, or dead-lettered)',
+    (s) => s.failedAttempts,
+    true,
+  );
+
   new Gauge({
     name: 'inventory_graph_anomaly_writes_queued',
     help: 'Anomalies found by requests waiting to be written to the store (the store is slow, unreachable or locked)',

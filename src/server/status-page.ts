@@ -94,8 +94,28 @@ export interface StatusData {
   mirrors: MirrorView[];
   /** Holds at checkout counting now (docs/reservations.md); null when the store did not answer. */
   reservations: { active: number; counting: number; heldUnits: number } | null;
+  /** Events out (docs/events.md); null when no sink is configured or the store did not answer. */
+  events: EventsView | null;
   /** What could not be collected, in words. */
   problems: string[];
+}
+
+/** Events out, per sink: the outbox's pending and dead deliveries and this process's publisher. */
+export interface EventsView {
+  sinks: Array<{
+    name: string;
+    kind: string;
+    pending: number;
+    deadLetters: number;
+    /** Age of the oldest pending event, in seconds; null when none is pending. */
+    oldestPendingSeconds: number | null;
+    delivered: number;
+    failedAttempts: number;
+    pausedUntil: string | null;
+    lastError: string | null;
+  }>;
+  /** The availability recompute: marks waiting in memory, figures compared, events written, SKUs put off by a source outage. */
+  availability: { queued: number; compared: number; published: number; deferred: number; lastSweep: string | null };
 }
 
 export interface StatusDeps {
@@ -107,6 +127,8 @@ export interface StatusDeps {
   mirrors?: () => Promise<MirrorView[]>;
   /** The store's reservations, summed (none when absent). */
   reservations?: Pick<ReservationStore, 'summary'>;
+  /** Events out (none when no sink is configured). */
+  events?: () => Promise<EventsView>;
   now?: () => Date;
   /** How long a finished collection is reused, in ms. Defaults to 0: only calls made while one runs share it (a scrape's gauges). */
   reuseMs?: number;
@@ -136,7 +158,7 @@ export function createStatusCollector(d: StatusDeps): () => Promise<StatusData> 
 
 async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<StatusData> {
   const problems: string[] = [];
-  const [anomalies, runs, mirrors, reservations] = await Promise.all([
+  const [anomalies, runs, mirrors, reservations, events] = await Promise.all([
     within(openAnomalies(d.anomalies), timeoutMs).catch(() => {
       problems.push('The store did not answer: open anomalies are not shown.');
       return null;
@@ -153,6 +175,12 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
       ? null
       : within(d.reservations.summary(now.getTime()), timeoutMs).catch(() => {
           problems.push('The store did not answer: reservations are not shown.');
+          return null;
+        }),
+    d.events === undefined
+      ? null
+      : within(d.events(), timeoutMs).catch(() => {
+          problems.push('The store did not answer: events are not shown.');
           return null;
         }),
   ]);
@@ -198,6 +226,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
     reconciliation: runs === null ? null : summariseRuns(runs),
     mirrors,
     reservations,
+    events,
     problems,
   };
 }
@@ -539,6 +568,29 @@ ${rows}
 </tbody></table>`;
 }
 
+function eventsSection(ev: EventsView | null): string {
+  if (ev === null) return '';
+  const rows = ev.sinks
+    .map(
+      (s) =>
+        `<tr data-sink="${e(s.name)}"><td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span></td><td class="num">${n(s.pending)}${
+          s.oldestPendingSeconds === null ? '' : `<div class="small">oldest ${e(duration(s.oldestPendingSeconds))}</div>`
+        }</td><td class="num"><span class="${s.deadLetters > 0 ? 'bad' : ''}">${n(s.deadLetters)}</span></td><td class="num">${n(s.delivered)}</td><td>${
+          s.pausedUntil === null ? '<span class="good">sending</span>' : `<span class="warn">retrying at ${e(stamp(s.pausedUntil))}</span>`
+        }${s.lastError === null ? '' : `<div class="err">${e(s.lastError)}</div>`}</td></tr>`,
+    )
+    .join('\n');
+  const a = ev.availability;
+  return `<h2>Events out</h2>
+<table><thead><tr><th>sink</th><th class="num">pending</th><th class="num">dead letters</th><th class="num">delivered (this process)</th><th>state</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<p class="small">availability: ${n(a.compared)} figures compared, ${n(a.published)} events, ${n(a.queued)} waiting${a.deferred > 0 ? `, ${n(a.deferred)} put off while a source was down` : ''}${
+    a.lastSweep === null ? '' : ` · last sweep ${e(a.lastSweep)}`
+  } · <code>inventory-graph events list --dead</code> shows dead letters, <code>events replay</code> sends them again</p>`;
+}
+
 function anomaliesSection(a: StatusData['anomalies']): string {
   if (a === null) return '<p class="small">Not available (the store did not answer).</p>';
   if (a.byKind.length === 0) return '<p class="good">No open anomalies.</p>';
@@ -628,6 +680,14 @@ export function renderStatusPage(d: StatusData, o: { refreshSeconds: number }): 
       ? 'store not answering'
       : `${n(d.reservations.active)} active, ${n(Math.max(0, d.reservations.counting - d.reservations.active))} confirmed awaiting hand-over`
   }</div></div>
+${
+  d.events === null
+    ? ''
+    : `<div class="card"><div class="sub">events out</div><div class="big">${n(d.events.sinks.reduce((x, s) => x + s.pending, 0))} pending</div><div class="sub">${(() => {
+        const dead = d.events.sinks.reduce((x, s) => x + s.deadLetters, 0);
+        return dead > 0 ? `<span class="bad">${n(dead)} dead letters</span>` : 'no dead letters';
+      })()} · ${n(d.events.sinks.length)} sink${d.events.sinks.length === 1 ? '' : 's'}</div></div>`
+}
 <div class="card"><div class="sub">last reconciliation</div><div class="big">${
     d.reconciliation?.last == null
       ? '–'
@@ -663,6 +723,7 @@ ${d.sources.map((s) => sourceRow(s, now)).join('\n')}
 </table>
 <div class="legend"><span><span class="sw ok"></span>answered</span><span><span class="sw bad"></span>failed</span><span><span class="sw idle"></span>refused (breaker open or queue full)</span><span>the black mark on a freshness bar is the source's max age</span></div>
 ${mirrorsSection(d.mirrors)}
+${eventsSection(d.events)}
 <div class="row2">
 <section><h2>Open anomalies by kind</h2>
 ${anomaliesSection(d.anomalies)}

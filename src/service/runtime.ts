@@ -1,7 +1,7 @@
 /**
  * The composition root: what both the server (src/server/app.ts) and the reconcile CLI
  * (src/cli/reconcile.ts) run on, built once from a validated Config. `createRuntime` opens the
- * store (anomaly write queue, the webhook when `anomalies.webhook` is set), builds one connector
+ * store (anomaly write queue, the events' sinks: src/events/events.ts), builds one connector
  * per source from the registry of kinds (src/sources/registry.ts), each behind its deadline,
  * circuit breaker, bulkhead and retry (src/sources/resilience.ts) when a health registry is given,
  * and the location index and precedence strategy; the services are made from it on demand
@@ -13,7 +13,7 @@ import type { Config } from '../config/index.js';
 import { LocationIndex } from '../domain/locations.js';
 import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
 import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
-import { createAnomalyWebhook, type AnomalyWebhook } from '../events/anomaly-webhook.js';
+import { createEvents, sinkConfigs, type Events } from '../events/events.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
 import type { FileSourceEvents } from '../sources/csv.js';
@@ -21,7 +21,7 @@ import type { SourceHealthRegistry } from '../sources/health.js';
 import { createConnector } from '../sources/registry.js';
 import { resilienceSettings, withResilience } from '../sources/resilience.js';
 import type { NewAnomaly } from '../store/anomaly-store.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, type Store, type Trigger } from '../store/index.js';
 import { createReconciliationStore, type ReconciliationStore } from '../store/reconciliation-store.js';
 import { createAnomalyWorkflow } from './anomaly-workflow.js';
 import { createInventoryService, type SourceSettings } from './inventory-service.js';
@@ -55,6 +55,12 @@ export interface RuntimeOptions {
    * it every source is read live (the reconcile CLI: a whole-catalogue run reads the sources).
    */
   mirrors?: boolean;
+  /**
+   * Build the events publisher and availability recompute (the server; src/events/events.ts).
+   * Without it, changes still write their events to the outbox when sinks are configured (the
+   * reconcile CLI's anomalies), and a running server sends them.
+   */
+  events?: boolean;
   now?: () => Date;
 }
 
@@ -63,8 +69,8 @@ export interface Runtime {
   store: Store;
   /** Reconciliation runs, in the store. */
   runs: ReconciliationStore;
-  /** Delivers new anomalies when `anomalies.webhook` is configured. */
-  webhook: AnomalyWebhook | undefined;
+  /** Events out, when sinks are configured and `events` was asked (src/events/events.ts); started by the server once the mirrors are loaded. */
+  events: Events | undefined;
   /** One per source, in config order. */
   connectors: ReadonlyMap<string, Connector>;
   settings: ReadonlyMap<string, SourceSettings>;
@@ -97,8 +103,8 @@ export interface Runtime {
   /** Pings every source; a source that does not answer is logged, never fatal (it may come back). */
   pingSources(): Promise<void>;
   /**
-   * Closes the source pools, gives queued anomalies `flushMs` to be written and the webhook
-   * `flushMs` to send, then closes the store, in that order.
+   * Stops the events (a delivery in flight is sent again by the next start), closes the source
+   * pools, gives queued anomalies `flushMs` to be written, then closes the store, in that order.
    */
   close(o: { flushMs: number }): Promise<void>;
 }
@@ -143,9 +149,10 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger },
   });
   const runs = createReconciliationStore(store.db);
-  const hook = config.anomalies.webhook;
-  const webhook = hook === undefined ? undefined : createAnomalyWebhook({ ...hook, logger });
-  if (webhook !== undefined) store.anomalies.onOpened((opened) => webhook.notify(opened));
+  // from here on, changes write their events for these sinks (none: nothing is written)
+  store.events.configure(sinkConfigs(config).map(([sink, s]) => ({ sink, filter: s.filter })));
+  let events: Events | undefined;
+  const touched = (marks: readonly Trigger[]) => events?.availability.touched(marks);
   const locations = new LocationIndex(config.locations);
   const mirrors = new Map<string, MirroredConnector>();
   const feeds: Feed[] = [];
@@ -172,9 +179,19 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         logger,
         replay: () => store.feeds.replay(name, 0),
         onNegative: (t) => void watch.negatives(t),
+        ...(o.events === true && store.events.enabled()
+          ? { refreshed: { mark: (codes) => store.events.trigger(store.db, name, codes), applied: touched } }
+          : {}),
         now: clock,
       });
-      const sink = createSink({ mirror: m.mirror, store, watch, logger, now: clock });
+      const sink = createSink({
+        mirror: m.mirror,
+        store,
+        watch,
+        logger,
+        now: clock,
+        ...(o.events === true && store.events.enabled() ? { applied: touched } : {}),
+      });
       mirrors.set(name, m);
       sinks.set(name, sink);
       for (const f of s.sync.feeds) {
@@ -272,28 +289,39 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     now,
   });
 
+  const inventory = () =>
+    createInventoryService({
+      connectors,
+      settings,
+      store,
+      locations,
+      precedence,
+      maxSkusPerQuery,
+      routing,
+      logger,
+      now,
+    });
+  if (o.events === true)
+    events = createEvents({
+      config,
+      store,
+      inventory,
+      canonical: (source) => settings.get(source)?.skuCodes === 'canonical',
+      logger,
+      ...(now !== undefined ? { now } : {}),
+    });
+
   let closed: Promise<void> | undefined;
   return {
     config,
     store,
     runs,
-    webhook,
+    events,
     connectors,
     settings,
     locations,
     precedence,
-    inventory: () =>
-      createInventoryService({
-        connectors,
-        settings,
-        store,
-        locations,
-        precedence,
-        maxSkusPerQuery,
-        routing,
-        logger,
-        now,
-      }),
+    inventory,
     reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
     sweeper,
     reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now }),
@@ -315,12 +343,11 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         stopping = true;
         for (const t of timers) clearTimeout(t);
         await sweeper.stop();
+        await events?.close();
         // feeds first: what they received and did not acknowledge is delivered again
         await Promise.all(feeds.map((f) => f.close().catch((e: unknown) => logger.warn('feed did not close cleanly', { feed: f.name, ...errorFields(e) }))));
         await Promise.all([...connectors.values()].map((c) => c.close()));
         await store.anomalies.flush(flushMs);
-        await webhook?.drain(flushMs);
-        await webhook?.close();
         await store.close();
       })();
       return closed;

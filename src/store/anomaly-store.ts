@@ -103,7 +103,12 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
         .update({ status: to, ...set(before) });
       const after = toAnomaly((await trx('anomalies').where({ id: numeric }).first()) as Record<string, unknown>);
       if (n === 0) {
-        throw new AnomalyTransitionError('INVALID_TRANSITION', id, after.status, `Anomaly ${id} is ${after.status}; only ${from.join(' or ')} can become ${to}.`);
+        throw new AnomalyTransitionError(
+          'INVALID_TRANSITION',
+          id,
+          after.status,
+          `Anomaly ${id} is ${after.status}; only ${from.join(' or ')} can become ${to}.`,
+        );
       }
       if (events?.enabled() === true) await events.append(trx, [anomalyEvent(event, after, at)]);
       return after;
@@ -183,7 +188,9 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
           db,
           opened.map((a) => {
             const previous = closed.get(keyOf(a));
-            return previous === undefined ? anomalyEvent('anomaly.opened', a, a.firstSeen) : anomalyEvent('anomaly.reopened', a, a.firstSeen, { previousId: previous });
+            return previous === undefined
+              ? anomalyEvent('anomaly.opened', a, a.firstSeen)
+              : anomalyEvent('anomaly.reopened', a, a.firstSeen, { previousId: previous });
           }),
         );
       }

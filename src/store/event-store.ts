@@ -97,6 +97,7 @@ const EVENT_COLUMNS = ['e.seq', 'e.id', 'e.type', 'e.sku', 'e.channel', 'e.order
 export function createEventStore(db: Knex, now: () => number = Date.now) {
   let routes: readonly EventRoute[] = [];
   const appended = new Set<(events: readonly StoredEvent[]) => void>();
+  const triggeredListeners = new Set<(marks: readonly Trigger[]) => void>();
 
   function tell(events: StoredEvent[]): void {
     if (events.length > 0) for (const fn of appended) fn(events);
@@ -134,7 +135,16 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
     }
     const stored = events.map((e, i): StoredEvent => {
       const r = rows[i] as (typeof rows)[number];
-      return { seq: seqOf.get(r.id) as number, id: r.id, type: e.type, sku: e.sku, channel: e.channel, orderingKey: r.ordering_key, occurredAt: e.occurredAt, data: e.data };
+      return {
+        seq: seqOf.get(r.id) as number,
+        id: r.id,
+        type: e.type,
+        sku: e.sku,
+        channel: e.channel,
+        orderingKey: r.ordering_key,
+        occurredAt: e.occurredAt,
+        data: e.data,
+      };
     });
     const deliveries = stored.flatMap((e) =>
       routes.filter((r) => matches(r.filter, e)).map((r) => ({ sink: r.sink, seq: e.seq, ordering_key: e.orderingKey, status: 'pending', attempts: 0 })),
@@ -170,8 +180,19 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
       return stored;
     },
 
-    /** Marks `codes` of `source` for a recompute, in `trx`; answers the marks' token (null when events are off). */
-    async trigger(trx: Knex | Knex.Transaction, source: string, codes: readonly string[]): Promise<Trigger[]> {
+    /** Called with the marks of each committed `trigger` that asked to `notify` (in-process only). */
+    onTriggered(fn: (marks: readonly Trigger[]) => void): () => void {
+      triggeredListeners.add(fn);
+      return () => triggeredListeners.delete(fn);
+    },
+
+    /**
+     * Marks `codes` of `source` for a recompute, in `trx`; answers the marks (none when events
+     * are off). `notify`: tell `onTriggered` listeners once `trx` commits (a reservation: its
+     * holds count from the commit); else the caller tells the recompute itself when the change is
+     * visible (a feed's, once its mirror applied it).
+     */
+    async trigger(trx: Knex | Knex.Transaction, source: string, codes: readonly string[], notify = false): Promise<Trigger[]> {
       if (routes.length === 0 || codes.length === 0) return [];
       const token = randomUUID();
       const unique = [...new Set(codes)];
@@ -182,12 +203,21 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
           .onConflict(['source', 'code'])
           .merge(['token', 'created_at']);
       }
-      return unique.map((code) => ({ source, code, token }));
+      const marks = unique.map((code) => ({ source, code, token }));
+      if (notify)
+        afterCommit(trx, () => {
+          for (const fn of triggeredListeners) fn(marks);
+        });
+      return marks;
     },
 
     /** Marks written before `before` (epoch ms), oldest first: left by a crash, or by another instance. */
     async triggered(before: number, limit: number): Promise<Trigger[]> {
-      const rows = (await db('event_triggers').where('created_at', '<', before).orderBy('created_at').limit(limit).select('source', 'code', 'token')) as Trigger[];
+      const rows = (await db('event_triggers')
+        .where('created_at', '<', before)
+        .orderBy('created_at')
+        .limit(limit)
+        .select('source', 'code', 'token')) as Trigger[];
       return rows;
     },
 
@@ -200,7 +230,8 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
           .where({ scope })
           .whereIn('subject', unique.slice(i, i + CHUNK))
           .select('subject', 'channel', 'band', 'figure')) as { subject: string; channel: string; band: string; figure: string }[];
-        for (const r of rows) out.set(`${r.subject}\u0000${r.channel}`, { scope, subject: r.subject, channel: r.channel, band: r.band, figure: JSON.parse(r.figure) });
+        for (const r of rows)
+          out.set(`${r.subject}\u0000${r.channel}`, { scope, subject: r.subject, channel: r.channel, band: r.band, figure: JSON.parse(r.figure) });
       }
       return out;
     },
@@ -215,7 +246,14 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
       let stored: StoredEvent[] = [];
       await db.transaction(async (trx) => {
         stored = await insert(trx, o.events);
-        const rows = o.baselines.map((b) => ({ scope: b.scope, subject: b.subject, channel: b.channel, band: b.band, figure: JSON.stringify(b.figure), updated_at: at }));
+        const rows = o.baselines.map((b) => ({
+          scope: b.scope,
+          subject: b.subject,
+          channel: b.channel,
+          band: b.band,
+          figure: JSON.stringify(b.figure),
+          updated_at: at,
+        }));
         for (let i = 0; i < rows.length; i += CHUNK)
           await trx('event_baselines')
             .insert(rows.slice(i, i + CHUNK))
@@ -295,7 +333,13 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
     async replay(o: { sink?: string | undefined; ids?: readonly string[] | undefined }): Promise<number> {
       const q = db('event_deliveries').where({ status: 'dead' });
       if (o.sink !== undefined) q.where({ sink: o.sink });
-      if (o.ids !== undefined) q.whereIn('seq', db('events').whereIn('id', [...o.ids]).select('seq'));
+      if (o.ids !== undefined)
+        q.whereIn(
+          'seq',
+          db('events')
+            .whereIn('id', [...o.ids])
+            .select('seq'),
+        );
       const n = await q.update({ status: 'pending', attempts: 0 });
       if (n > 0) tell([]);
       return n;
@@ -323,7 +367,13 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
     },
 
     /** Events newest first (or after `afterSeq`, oldest first: a tail), filtered. */
-    async list(o: { limit: number; afterSeq?: number | undefined; beforeSeq?: number | undefined; types?: readonly string[] | undefined; sku?: string | undefined }): Promise<StoredEvent[]> {
+    async list(o: {
+      limit: number;
+      afterSeq?: number | undefined;
+      beforeSeq?: number | undefined;
+      types?: readonly string[] | undefined;
+      sku?: string | undefined;
+    }): Promise<StoredEvent[]> {
       const q = db('events as e').limit(o.limit);
       if (o.afterSeq !== undefined) q.where('e.seq', '>', o.afterSeq).orderBy('e.seq', 'asc');
       else q.orderBy('e.seq', 'desc');
@@ -368,7 +418,11 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
 
     /** Drops the deliveries of sinks no longer configured; answers how many per sink. */
     async dropOtherSinks(keep: readonly string[]): Promise<Map<string, number>> {
-      const rows = (await db('event_deliveries').whereNotIn('sink', [...keep, '\u0000']).select('sink').count({ n: '*' }).groupBy('sink')) as {
+      const rows = (await db('event_deliveries')
+        .whereNotIn('sink', [...keep, '\u0000'])
+        .select('sink')
+        .count({ n: '*' })
+        .groupBy('sink')) as {
         sink: string;
         n: number | string;
       }[];

@@ -85,7 +85,11 @@ export function createFeedStore(db: Knex, now: () => number = Date.now) {
       feed: string,
       changes: readonly StockChange[],
       dead: readonly NewDeadLetter[],
-      o: { resolved?: readonly number[] } = {},
+      o: {
+        resolved?: readonly number[];
+        /** Runs in the same transaction, with the changes not seen before (the events' recompute marks). */
+        within?: (trx: Knex.Transaction, fresh: readonly StockChange[]) => Promise<void>;
+      } = {},
     ): Promise<Set<string>> {
       const at = now();
       const duplicates = new Set<string>();
@@ -126,6 +130,7 @@ export function createFeedStore(db: Knex, now: () => number = Date.now) {
             })),
           );
         }
+        if (o.within !== undefined && fresh.length > 0) await o.within(trx, fresh);
         const resolved = o.resolved ?? [];
         for (let i = 0; i < resolved.length; i += CHUNK)
           await trx('feed_dead_letters')

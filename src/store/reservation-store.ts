@@ -129,7 +129,10 @@ export function createReservationStore(db: Knex, events?: EventStore) {
   const mysql = db.client.config.client === 'mysql2';
 
   /** In `trx`: the reservations' events, and their SKUs marked for a recompute (source '': canonical SKUs). */
-  async function announce(trx: Knex.Transaction, list: ReadonlyArray<{ type: EventType; r: ReservationRow; at: number; extra?: Record<string, unknown> }>): Promise<void> {
+  async function announce(
+    trx: Knex.Transaction,
+    list: ReadonlyArray<{ type: EventType; r: ReservationRow; at: number; extra?: Record<string, unknown> }>,
+  ): Promise<void> {
     if (events === undefined || !events.enabled() || list.length === 0) return;
     await events.append(
       trx,
@@ -139,6 +142,7 @@ export function createReservationStore(db: Knex, events?: EventStore) {
       trx,
       '',
       list.flatMap((x) => x.r.lines.map((l) => l.sku)),
+      true,
     );
   }
 
@@ -502,7 +506,13 @@ export function createReservationStore(db: Knex, events?: EventStore) {
           await trx('reservation_lines').whereIn('reservation_id', chunk).update({ counts_until: 0 });
         }
         if (n > 0 && events?.enabled() === true) {
-          const rows = (await withLines(trx, (await trx<Row>('reservations').whereIn('id', [...ids]).andWhere({ handed_over_at: now, handed_over_by: source }).select()) as Row[]));
+          const rows = await withLines(
+            trx,
+            (await trx<Row>('reservations')
+              .whereIn('id', [...ids])
+              .andWhere({ handed_over_at: now, handed_over_by: source })
+              .select()) as Row[],
+          );
           await announce(
             trx,
             rows.map((r) => ({ type: 'reservation.handed_over' as const, r, at: now })),
