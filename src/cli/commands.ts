@@ -186,14 +186,83 @@ Exit codes: 0 done, 2 a usage or config error.
   positionals: ['ACTION'],
 });
 
+const EVENT_FILTER_FLAGS = `  --type T[,T...]  these event types, or families as anomaly.*
+  --sku S          events about this SKU only
+`;
+
+export const EVENTS_LIST = command({
+  name: 'inventory-graph events list',
+  usage: ['inventory-graph events list [--dead] [--sink S] [--type T[,T...]] [--sku S] [--limit N] [--before SEQ] [--json] [--config FILE]'],
+  summary: 'Show the events written to the outbox, newest first, or with --dead the ones a sink gave up on (dead letters).',
+  details: `${CONFIG_FLAG}${EVENT_FILTER_FLAGS}  --dead          dead letters (oldest first), with the sink, attempts and last error
+  --sink S        with --dead: one sink's only
+  --limit N       at most N (default 50, at most 10000)
+  --before SEQ    events before this outbox position (paging; with --dead: after it)
+  --json          as JSON lines (the body a sink sends; with --dead also sink, attempts, lastError, failedAt)
+Exit codes: 0 done, 2 a usage or config error.
+`,
+  options: {
+    config: { type: 'string' },
+    dead: { type: 'boolean' },
+    sink: { type: 'string' },
+    type: { type: 'string' },
+    sku: { type: 'string' },
+    limit: { type: 'string' },
+    before: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+});
+
+export const EVENTS_REPLAY = command({
+  name: 'inventory-graph events replay',
+  usage: ['inventory-graph events replay (--all | --sink S | --id ID[,ID...]) [--config FILE]'],
+  summary: 'Send dead letters again: they become pending, and a running gateway sends them within a second, before newer events.',
+  details: `${CONFIG_FLAG}  --all            every dead letter of every sink
+  --sink S         one sink's dead letters
+  --id ID[,ID...]  these events (their ids, as \`events list --dead\` shows them)
+Each is sent again with its own id (a receiver that already has it drops it) and a fresh count of attempts.
+Exit codes: 0 done, 2 a usage or config error.
+`,
+  options: {
+    config: { type: 'string' },
+    all: { type: 'boolean' },
+    sink: { type: 'string' },
+    id: { type: 'string' },
+  },
+});
+
+export const EVENTS_TAIL = command({
+  name: 'inventory-graph events tail',
+  usage: ['inventory-graph events tail [--sink S | --outbox] [--type T[,T...]] [--sku S] [--limit N] [--json] [--config FILE]'],
+  summary: 'Print events live as they are published: from a RabbitMQ or NATS sink (what its consumers get), or from the outbox.',
+  details: `${CONFIG_FLAG}${EVENT_FILTER_FLAGS}  --sink S        listen on this amqp or nats sink (default: the first such sink)
+  --outbox        read the store's outbox instead (every event, sent or not; no broker needed)
+  --limit N       stop after N events
+  --json          one JSON line per event (the body a sink sends)
+An amqp sink is followed through a queue of its own (exclusive, deleted when tail stops) bound to the
+sink's exchange; a nats sink through an ephemeral JetStream consumer of new messages. Stops on Ctrl-C.
+Exit codes: 0 done, 1 the broker could not be reached, 2 a usage or config error.
+`,
+  options: {
+    config: { type: 'string' },
+    sink: { type: 'string' },
+    outbox: { type: 'boolean' },
+    type: { type: 'string' },
+    sku: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+});
+
 export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>> = {
   skus: { import: SKUS_IMPORT },
   feeds: { dlq: FEEDS_DLQ },
+  events: { list: EVENTS_LIST, replay: EVENTS_REPLAY, tail: EVENTS_TAIL },
   keys: { create: KEYS_CREATE },
   config: { check: CONFIG_CHECK },
 };
 
-const ALL = [START, DEMO, DEMO_TRAFFIC, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ];
+const ALL = [START, DEMO, DEMO_TRAFFIC, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ, EVENTS_LIST, EVENTS_REPLAY, EVENTS_TAIL];
 
 export const USAGE = `inventory-graph: one inventory truth over systems that disagree
 

@@ -9,13 +9,13 @@ import { openStore } from '../store/index.js';
 import { UsageError, type ParsedArgs } from './args.js';
 
 /** A message's text for a terminal: control characters (escape sequences a sender could plant) shown as \\uXXXX. */
-function printable(s: string, max = 200): string {
+export function printable(s: string, max = 200): string {
   const cut = s.length > max ? `${s.slice(0, max)}...` : s;
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return cut.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function count(v: unknown, flag: string, max: number): number | undefined {
+export function count(v: unknown, flag: string, max: number): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (typeof v !== 'string' || !/^\d+$/.test(v) || n < 1 || n > max)

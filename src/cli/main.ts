@@ -6,7 +6,22 @@
  * Commands are loaded when run, so `--help` (src/cli/commands.ts) loads no driver nor server.
  */
 import { runCommand, UsageError } from './args.js';
-import { CONFIG_CHECK, DEMO, DEMO_TRAFFIC, DOCUMENTS, FEEDS_DLQ, GROUPS, KEYS_CREATE, RECONCILE, SKUS_IMPORT, START, USAGE } from './commands.js';
+import {
+  CONFIG_CHECK,
+  DEMO,
+  DEMO_TRAFFIC,
+  DOCUMENTS,
+  EVENTS_LIST,
+  EVENTS_REPLAY,
+  EVENTS_TAIL,
+  FEEDS_DLQ,
+  GROUPS,
+  KEYS_CREATE,
+  RECONCILE,
+  SKUS_IMPORT,
+  START,
+  USAGE,
+} from './commands.js';
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, sub] = argv;
@@ -49,6 +64,12 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(SKUS_IMPORT, argv.slice(2), async (a) => (await import('./sku-import.js')).skusImportCommand(a));
       case FEEDS_DLQ:
         return await runCommand(FEEDS_DLQ, argv.slice(2), async (a) => (await import('./feeds.js')).feedsDlqCommand(a));
+      case EVENTS_LIST:
+        return await runCommand(EVENTS_LIST, argv.slice(2), async (a) => (await import('./events.js')).eventsListCommand(a));
+      case EVENTS_REPLAY:
+        return await runCommand(EVENTS_REPLAY, argv.slice(2), async (a) => (await import('./events.js')).eventsReplayCommand(a));
+      case EVENTS_TAIL:
+        return await runCommand(EVENTS_TAIL, argv.slice(2), async (a) => (await import('./events.js')).eventsTailCommand(a));
       case KEYS_CREATE:
         return await runCommand(KEYS_CREATE, argv.slice(2), async (a) => (await import('./keys.js')).keysCreateCommand(a));
       case CONFIG_CHECK:
