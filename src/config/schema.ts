@@ -559,6 +559,15 @@ export const eventsSchema = z.strictObject({
     .max(3_600)
     .default(5)
     .describe('How often each source’s state (up, down, stale) is compared with the last published one. Defaults to 5.'),
+  pollIntervalMs: z
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(1000)
+    .describe(
+      'How often each sink reads the outbox for events this process was not told about (written by another process, replayed by `events replay`), and looks again at a paused sink’s clock. Defaults to 1000.',
+    ),
   keepSeconds: z
     .number()
     .int()

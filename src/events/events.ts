@@ -97,6 +97,8 @@ export function createEvents(o: EventsOptions): Events | undefined {
     sinks: sinks.map(([name, s]) => ({ name, transport: createTransport(s, { name, logger }), policy: s })),
     logger,
     keepSeconds: config.events.keepSeconds,
+    pollMs: config.events.pollIntervalMs,
+    ...(o.now !== undefined ? { now: () => (o.now as () => Date)().getTime() } : {}),
   });
   let sources: SourceEvents | undefined;
   let started = false;
