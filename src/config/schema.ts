@@ -454,7 +454,7 @@ const sinkBase = {
     .max(1000)
     .default(15)
     .describe(
-      'Attempts at one event, the first included, before it becomes a dead letter (`inventory-graph events list --dead`, `events replay`). With the default backoff, 15 attempts span about 40 minutes. Defaults to 15.',
+      'Attempts at one event, the first included, before it becomes a dead letter (`inventory-graph events list --dead`, `events replay`). With the default backoff, 15 attempts span 20 to 40 minutes. Defaults to 15.',
     ),
   baseDelayMs: z
     .number()
