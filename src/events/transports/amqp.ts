@@ -1,0 +1,221 @@
+/**
+ * The RabbitMQ transport (`kind: amqp`): publishes events to a durable topic exchange, with
+ * publisher confirms.
+ *
+ * - Set-up, lazily on the first call and again after a connection is lost: a connection (a
+ *   heartbeat of 10 s unless the URL sets one, so a silent network is noticed), one confirm
+ *   channel on it, and the exchange `exchange` asserted (durable, topic) once per connection.
+ * - Each event is one persistent message: its JSON (`eventBody`) as content, routing key
+ *   `<type>.<channel>` (`routingKey`), `messageId` the event id (the consumer's dedupe key),
+ *   `type`, `contentType: application/json`, `timestamp` (unix seconds of the attempt) and the
+ *   header `event-id`. All of a call's events are published one after the other on the channel,
+ *   then every confirm is awaited (at most `confirmTimeoutMs`): an ack is delivered, a nack is a
+ *   retryable failure ("nacked by the broker").
+ * - Retryable, every time: the broker unreachable (answered at once when it refuses the
+ *   connection, else after `connectTimeoutMs`), the exchange not assertable, the connection or
+ *   channel closing before a confirm (its unconfirmed events; it is dropped and the next call
+ *   connects again), no confirm in time (the connection is dropped too: what the broker got of
+ *   it is unknown, a retry may duplicate, consumers dedupe by `messageId`), the caller's signal
+ *   aborting. Nothing is refused for good: a broker takes any message.
+ * - `lanes` is 1: one channel, its confirms in publishing order.
+ * - Errors of the connection and channel are handled (logged once per outage, never thrown);
+ *   reasons name the broker without its credentials.
+ * - `close()` closes channel and connection (a connection being opened too, once it is);
+ *   unconfirmed events of a call in flight answer retryable. A second close is the same
+ *   promise; a call after it answers retryable failures.
+ */
+import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
+import type { EventSinkConfig } from '../../config/index.js';
+import { eventBody, routingKey } from '../../domain/events.js';
+import { errorText, within } from '../../feeds/message-feed.js';
+import { errorFields } from '../../logger.js';
+import type { Attempt, EventTransport, TransportContext } from './types.js';
+import { bounded, safeUrl } from './webhook.js';
+
+export type AmqpSinkConfig = Extract<EventSinkConfig, { kind: 'amqp' }>;
+
+/** Timings; the defaults suit production, tests may shorten them. */
+export interface AmqpTransportOptions {
+  /** How long a connection attempt may take (TCP, AMQP handshake, channel, exchange), in ms. Defaults to 10 000 (as the feed's). */
+  connectTimeoutMs?: number;
+  /** How long a call waits for its confirms, in ms. Defaults to 10 000. */
+  confirmTimeoutMs?: number;
+  /** How long `close` waits for the channel and connection to close, in ms. Defaults to 5000. */
+  closeTimeoutMs?: number;
+}
+
+const DEFAULTS: Required<AmqpTransportOptions> = { connectTimeoutMs: 10_000, confirmTimeoutMs: 10_000, closeTimeoutMs: 5000 };
+
+/** The heartbeat when the URL does not set one, in seconds. */
+const HEARTBEAT_SECONDS = 10;
+
+/** One connection and its confirm channel. */
+interface Session {
+  conn: ChannelModel;
+  ch: ConfirmChannel;
+  /** Lost or closed: not published on again. */
+  dead: boolean;
+  /** Why it was lost. */
+  why: string | undefined;
+}
+
+export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContext, options: AmqpTransportOptions = {}): EventTransport {
+  const o = { ...DEFAULTS, ...options };
+  const now = ctx.now ?? Date.now;
+  const log = ctx.logger;
+  const broker = safeUrl(config.url);
+  const where = { sink: ctx.name, broker, exchange: config.exchange };
+  let session: Session | undefined;
+  let opening: Promise<Session> | undefined;
+  /** An outage was logged (once; the next success says it is over). */
+  let down = false;
+  let closing = false;
+  let closed: Promise<void> | undefined;
+
+  function brokerUrl(): string {
+    const u = new URL(config.url);
+    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
+    return u.toString();
+  }
+
+  async function open(): Promise<Session> {
+    const conn = await connect(brokerUrl(), { timeout: o.connectTimeoutMs });
+    let lastError: Error | undefined;
+    const s: Session = { conn, ch: undefined as unknown as ConfirmChannel, dead: false, why: undefined };
+    // an 'error' without a listener would crash the process; the 'close' that follows reports it
+    conn.on('error', (e: Error) => (lastError = e));
+    conn.on('close', (e?: Error) => lost(s, e ?? lastError ?? new Error('the connection closed')));
+    conn.on('blocked', (reason: string) => log.warn('events amqp transport: the broker blocks publishing', { ...where, reason }));
+    try {
+      const ch = await conn.createConfirmChannel();
+      let lastChannelError: Error | undefined;
+      ch.on('error', (e: Error) => (lastChannelError = e));
+      ch.on('close', () => lost(s, lastChannelError ?? new Error('the channel closed')));
+      s.ch = ch;
+      await ch.assertExchange(config.exchange, 'topic', { durable: true });
+      return s;
+    } catch (e) {
+      dispose(s, e);
+      throw e;
+    }
+  }
+
+  /** The live session, or a new one (one attempt at a time, whoever asks). */
+  function current(): Promise<Session> {
+    if (session !== undefined && !session.dead) return Promise.resolve(session);
+    opening ??= open().then(
+      (s) => {
+        opening = undefined;
+        if (closing || s.dead) {
+          dispose(s, new Error('the transport closed'));
+          throw new Error(closing ? 'the transport is closed' : `the connection closed at once: ${s.why ?? ''}`);
+        }
+        session = s;
+        if (down) log.info('events amqp transport reconnected', where);
+        down = false;
+        return s;
+      },
+      (e: unknown) => {
+        opening = undefined;
+        throw e;
+      },
+    );
+    opening.catch(() => undefined);
+    return opening;
+  }
+
+  /** The connection or channel of `s` is gone (or given up on): dropped, closed. */
+  function lost(s: Session, e: unknown): void {
+    if (s.dead) return;
+    dispose(s, e);
+    if (!closing) report('events amqp transport lost its broker; the next call connects again', e);
+  }
+
+  function dispose(s: Session, e: unknown): void {
+    s.dead = true;
+    s.why ??= errorText(e);
+    if (session === s) session = undefined;
+    s.conn.close().catch(() => undefined);
+  }
+
+  function report(msg: string, e: unknown): void {
+    const fields = { ...where, ...errorFields(e) };
+    if (down) log.debug(msg, fields);
+    else log.warn(msg, fields);
+    down = true;
+  }
+
+  function failAll(n: number, reason: string): Attempt[] {
+    return Array.from({ length: n }, () => ({ ok: false, retry: true, reason }));
+  }
+
+  return {
+    kind: 'amqp',
+    name: ctx.name,
+    lanes: 1,
+    async deliver(events, signal) {
+      if (events.length === 0) return [];
+      if (closing) return failAll(events.length, 'the transport is closed');
+      if (signal.aborted) return failAll(events.length, 'aborted (shutting down)');
+      let s: Session;
+      try {
+        s = await bounded(current(), o.connectTimeoutMs, signal, 'connecting');
+      } catch (e) {
+        if (!closing && !signal.aborted) report('events amqp transport cannot connect', e);
+        return failAll(events.length, `cannot reach the broker ${broker}: ${errorText(e)}`);
+      }
+      const timestamp = Math.floor(now() / 1000);
+      // per event: null confirmed, an Error nacked or lost, undefined not answered (yet)
+      const answers: (Error | null | undefined)[] = events.map(() => undefined);
+      const confirms = events.map(
+        (e, i) =>
+          new Promise<void>((resolve) => {
+            const settle = (err: unknown) => {
+              answers[i] ??= err === null || err === undefined ? null : err instanceof Error ? err : new Error(String(err));
+              resolve();
+            };
+            try {
+              // false: amqplib buffers it (nothing is lost); a batch is bounded by the sink's batchSize
+              s.ch.publish(
+                config.exchange,
+                routingKey(e),
+                Buffer.from(JSON.stringify(eventBody(e))),
+                { persistent: true, contentType: 'application/json', messageId: e.id, type: e.type, timestamp, headers: { 'event-id': e.id } },
+                settle,
+              );
+            } catch (err) {
+              settle(err ?? new Error('publish failed'));
+            }
+          }),
+      );
+      let cut: string | undefined;
+      try {
+        await bounded(Promise.all(confirms), o.confirmTimeoutMs, signal, 'waiting for the confirms');
+      } catch (e) {
+        cut = errorText(e);
+        // no confirm in time: what the broker holds is unknown; start over with a new connection
+        if (!signal.aborted) lost(s, e);
+      }
+      return answers.map((a): Attempt => {
+        if (a === null) return { ok: true };
+        if (a === undefined) return { ok: false, retry: true, reason: cut ?? 'not confirmed' };
+        if (a.message === 'message nacked') return { ok: false, retry: true, reason: 'nacked by the broker' };
+        return { ok: false, retry: true, reason: `the connection to ${broker} closed before the broker confirmed: ${s.why ?? errorText(a)}` };
+      });
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        if (opening !== undefined) await within(opening, o.closeTimeoutMs);
+        const s = session;
+        session = undefined;
+        if (s === undefined || s.dead) return;
+        s.dead = true;
+        s.why = 'the transport closed';
+        await within(s.ch.close(), o.closeTimeoutMs);
+        await within(s.conn.close(), o.closeTimeoutMs);
+      })();
+      return closed;
+    },
+  };
+}
