@@ -90,8 +90,6 @@ export function createEvents(o: EventsOptions): Events | undefined {
     ...(o.now !== undefined ? { now: o.now } : {}),
   });
   store.events.onTriggered(availability.touched);
-  for (const [name, s] of sinks)
-    if (s.kind === 'webhook' && s.secret === undefined) logger.warn('events sink sends unsigned webhooks (no `secret`)', { sink: name });
   const publisher = createPublisher({
     store,
     sinks: sinks.map(([name, s]) => ({ name, transport: createTransport(s, { name, logger }), policy: s })),
