@@ -408,7 +408,7 @@ export const anomaliesSchema = z.strictObject({
     ),
   webhook: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).describe('An http(s) URL that receives one POST per new anomaly.'),
+      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).describe('An http(s) URL that receives one POST per new or reopened anomaly (the event body of docs/events.md).'),
       timeoutMs: z.number().int().positive().max(120_000).default(5000).describe('Deadline for one delivery attempt. Defaults to 5000.'),
       maxAttempts: z
         .number()
@@ -423,9 +423,12 @@ export const anomaliesSchema = z.strictObject({
         .min(1)
         .max(1_000_000)
         .default(1000)
-        .describe('Anomalies waiting to be sent at most; past it the oldest are dropped (and logged). Defaults to 1000.'),
+        .describe('No longer used: anomalies wait in the store’s outbox (docs/events.md). Accepted so older files still load.'),
     })
-    .optional(),
+    .optional()
+    .describe(
+      'Deprecated: the same as an events sink `anomalies-webhook` of kind webhook for anomaly.opened and anomaly.reopened, unsigned (docs/events.md). Prefer `events.sinks`.',
+    ),
 });
 
 /** What every kind of events sink shares: its filter and its retry policy (src/events/publisher.ts). */
