@@ -27,7 +27,7 @@ describe('docs/configuration.md', () => {
     };
     const config = parseConfig(example as string, join(import.meta.dirname, 'inventory-graph.yaml'), env);
     expect(Object.keys(config.sources).sort()).toEqual(['erp', 'shop', 'tpl', 'wms']);
-    for (const section of ['server', 'store', 'sources', 'locations', 'precedence', 'auth', 'limits', 'routing', 'anomalies', 'defaults']) {
+    for (const section of ['server', 'store', 'sources', 'locations', 'precedence', 'auth', 'limits', 'routing', 'anomalies', 'events', 'defaults']) {
       expect(example, section).toMatch(new RegExp(`^${section}:`, 'm'));
     }
   });
