@@ -243,16 +243,18 @@ const amqpFeedSchema = z.strictObject({
   prefetch: z.number().int().min(1).max(10_000).default(500).describe('Unacknowledged messages the broker sends ahead. Defaults to 500.'),
 });
 
+/** NATS server(s): one URL or a list (feeds and events sinks). */
+const natsServers = z
+  .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+  .transform((v) => (Array.isArray(v) ? v : [v]))
+  .describe('NATS server(s), e.g. `nats://127.0.0.1:4222`.');
+/** A JetStream stream's name. */
+const streamName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only');
+
 const natsFeedSchema = z.strictObject({
   kind: z.literal('nats'),
-  servers: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-    .transform((v) => (Array.isArray(v) ? v : [v]))
-    .describe('NATS server(s), e.g. `nats://127.0.0.1:4222`.'),
-  stream: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
-    .describe('The JetStream stream (created over `subject` if missing).'),
+  servers: natsServers,
+  stream: streamName.describe('The JetStream stream (created over `subject` if missing).'),
   subject: z.string().min(1).describe('The subject the changes are published on, e.g. `inventory.3pl.>`.'),
   durable: z
     .string()
@@ -504,14 +506,8 @@ const amqpSinkSchema = z.strictObject({
 const natsSinkSchema = z.strictObject({
   kind: z.literal('nats'),
   ...sinkBase,
-  servers: z
-    .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
-    .transform((v) => (Array.isArray(v) ? v : [v]))
-    .describe('NATS server(s), e.g. `nats://127.0.0.1:4222`.'),
-  stream: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only')
-    .describe('The JetStream stream (created over `<subjectPrefix>.>` if missing).'),
+  servers: natsServers,
+  stream: streamName.describe('The JetStream stream (created over `<subjectPrefix>.>` if missing).'),
   subjectPrefix: z
     .string()
     .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'words of letters, digits, _ and -, separated by dots')
