@@ -410,7 +410,9 @@ export const anomaliesSchema = z.strictObject({
     ),
   webhook: z
     .strictObject({
-      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).describe('An http(s) URL that receives one POST per new or reopened anomaly (the event body of docs/events.md).'),
+      url: z
+        .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+        .describe('An http(s) URL that receives one POST per new or reopened anomaly (the event body of docs/events.md).'),
       timeoutMs: z.number().int().positive().max(120_000).default(5000).describe('Deadline for one delivery attempt. Defaults to 5000.'),
       maxAttempts: z
         .number()

@@ -28,7 +28,7 @@
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { FeedConfig } from '../config/index.js';
 import { errorFields } from '../logger.js';
-import { Batcher, DEFAULT_BACKOFF, backoffMs, errorText, pause, within, type BackoffOptions } from './message-feed.js';
+import { Batcher, DEFAULT_BACKOFF, backoffMs, errorText, pause, withHeartbeat, within, type BackoffOptions } from './message-feed.js';
 import { countOutcomes, type Delivery, type Feed, type FeedContext, type FeedStats } from './types.js';
 
 export type AmqpFeedConfig = Extract<FeedConfig, { kind: 'amqp' }>;
@@ -53,9 +53,6 @@ const DEFAULTS: Required<AmqpFeedOptions> = {
   closeTimeoutMs: 10_000,
   connectTimeoutMs: 10_000,
 };
-
-/** The heartbeat when the URL does not set one, in seconds. */
-const HEARTBEAT_SECONDS = 10;
 
 /** One connection and its consuming channel. Delivery tags count per channel. */
 interface Session {
@@ -103,14 +100,8 @@ export function createAmqpFeed(config: AmqpFeedConfig, ctx: FeedContext, options
     stats.lastError = connError ?? sinkError;
   }
 
-  function brokerUrl(): string {
-    const u = new URL(config.url);
-    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
-    return u.toString();
-  }
-
   async function open(): Promise<Session> {
-    const conn = await connect(brokerUrl(), { timeout: o.connectTimeoutMs });
+    const conn = await connect(withHeartbeat(config.url), { timeout: o.connectTimeoutMs });
     const s: Session = { conn, ch: undefined, consumerTag: undefined, dead: false, deliveredTag: 0, settledTag: 0, caughtUp: undefined, checking: false };
     let lastConnError: Error | undefined;
     // an 'error' without a listener would crash the process; the 'close' that follows reports it

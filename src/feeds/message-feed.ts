@@ -143,6 +143,13 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
 }
 
 /** An error in words for an operator (`lastError`). */
+/** `url` with a heartbeat of 10 s unless it sets one: a silent network is noticed (RabbitMQ feeds and sinks). */
+export function withHeartbeat(url: string): string {
+  const u = new URL(url);
+  if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', '10');
+  return u.toString();
+}
+
 export function errorText(e: unknown): string {
   if (e instanceof Error) return e.message !== '' ? e.message : e.name;
   return String(e);

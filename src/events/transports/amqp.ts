@@ -27,10 +27,10 @@
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { EventSinkConfig } from '../../config/index.js';
 import { eventBody, routingKey } from '../../domain/events.js';
-import { errorText, within } from '../../feeds/message-feed.js';
+import { errorText, withHeartbeat, within } from '../../feeds/message-feed.js';
 import { errorFields } from '../../logger.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
-import { bounded, safeUrl } from './webhook.js';
+import { bounded, safeUrl } from './common.js';
 
 export type AmqpSinkConfig = Extract<EventSinkConfig, { kind: 'amqp' }>;
 
@@ -45,9 +45,6 @@ export interface AmqpTransportOptions {
 }
 
 const DEFAULTS: Required<AmqpTransportOptions> = { connectTimeoutMs: 10_000, confirmTimeoutMs: 10_000, closeTimeoutMs: 5000 };
-
-/** The heartbeat when the URL does not set one, in seconds. */
-const HEARTBEAT_SECONDS = 10;
 
 /** One connection and its confirm channel. */
 interface Session {
@@ -72,14 +69,8 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
   let closing = false;
   let closed: Promise<void> | undefined;
 
-  function brokerUrl(): string {
-    const u = new URL(config.url);
-    if (!u.searchParams.has('heartbeat')) u.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
-    return u.toString();
-  }
-
   async function open(): Promise<Session> {
-    const conn = await connect(brokerUrl(), { timeout: o.connectTimeoutMs });
+    const conn = await connect(withHeartbeat(config.url), { timeout: o.connectTimeoutMs });
     let lastError: Error | undefined;
     const s: Session = { conn, ch: undefined as unknown as ConfirmChannel, dead: false, why: undefined };
     // an 'error' without a listener would crash the process; the 'close' that follows reports it

@@ -29,7 +29,7 @@ import { errorText, within } from '../../feeds/message-feed.js';
 import { subjectCovers } from '../../feeds/nats.js';
 import { errorFields } from '../../logger.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
-import { bounded, safeUrl } from './webhook.js';
+import { bounded, safeUrl } from './common.js';
 
 export type NatsSinkConfig = Extract<EventSinkConfig, { kind: 'nats' }>;
 
