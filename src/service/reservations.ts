@@ -535,8 +535,18 @@ export function createReservationSweeper(o: {
     return n;
   }
 
+  /** Until when holds that stopped counting on their own were marked for the availability events. */
+  let markedUntil = clock();
+
   async function sweep(): Promise<{ expired: number; handedOver: number; keysPruned: number; pruned: number }> {
     const now = clock();
+    if (o.store.events.enabled()) {
+      // a CONFIRMED hold past confirmedHoldSeconds stops counting without a transaction: its SKUs'
+      // figures rose, so they are recomputed (expiry and hand-over mark theirs in their own transaction)
+      const skus = await o.store.reservations.stoppedCounting(markedUntil, now);
+      if (skus.length > 0) await o.store.events.trigger(o.store.db, '', skus, true);
+      markedUntil = now;
+    }
     const expired = await o.store.reservations.expire(now, BATCH);
     const handedOver = await handOver(now);
     const keysPruned = await o.store.reservations.pruneKeys(now, BATCH);

@@ -546,6 +546,12 @@ export function createReservationStore(db: Knex, events?: EventStore) {
       return n;
     },
 
+    /** SKUs with a line that stopped counting in (`from`, `to`] on its own (its `counts_until` passed); indexed. */
+    async stoppedCounting(from: number, to: number): Promise<string[]> {
+      const rows: Array<{ sku: string }> = await db('reservation_lines').where('counts_until', '>', from).andWhere('counts_until', '<=', to).distinct('sku');
+      return rows.map((r) => r.sku);
+    },
+
     /** Deletes up to `limit` idempotency keys past their window; answers how many. */
     async pruneKeys(now: number, limit: number): Promise<number> {
       const rows: Array<{ owner: string; idempotency_key: string }> = await db('reservation_keys')
