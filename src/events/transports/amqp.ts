@@ -28,9 +28,9 @@ import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { EventSinkConfig } from '../../config/index.js';
 import { eventBody, routingKey } from '../../domain/events.js';
 import { errorText, withHeartbeat, within } from '../../feeds/message-feed.js';
-import { errorFields } from '../../logger.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
 import { bounded, safeUrl } from './common.js';
+import { createLinkKeeper } from './link.js';
 
 export type AmqpSinkConfig = Extract<EventSinkConfig, { kind: 'amqp' }>;
 
@@ -62,79 +62,38 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
   const log = ctx.logger;
   const broker = safeUrl(config.url);
   const where = { sink: ctx.name, broker, exchange: config.exchange };
-  let session: Session | undefined;
-  let opening: Promise<Session> | undefined;
-  /** An outage was logged (once; the next success says it is over). */
-  let down = false;
-  let closing = false;
   let closed: Promise<void> | undefined;
 
   async function open(): Promise<Session> {
     const conn = await connect(withHeartbeat(config.url), { timeout: o.connectTimeoutMs });
     let lastError: Error | undefined;
     const s: Session = { conn, ch: undefined as unknown as ConfirmChannel, dead: false, why: undefined };
+    const lost = (e: unknown) => links.lost(s, e, 'lost its broker; the next call connects again');
     // an 'error' without a listener would crash the process; the 'close' that follows reports it
     conn.on('error', (e: Error) => (lastError = e));
-    conn.on('close', (e?: Error) => lost(s, e ?? lastError ?? new Error('the connection closed')));
+    conn.on('close', (e?: Error) => lost(e ?? lastError ?? new Error('the connection closed')));
     conn.on('blocked', (reason: string) => log.warn('events amqp transport: the broker blocks publishing', { ...where, reason }));
     try {
       const ch = await conn.createConfirmChannel();
       let lastChannelError: Error | undefined;
       ch.on('error', (e: Error) => (lastChannelError = e));
-      ch.on('close', () => lost(s, lastChannelError ?? new Error('the channel closed')));
+      ch.on('close', () => lost(lastChannelError ?? new Error('the channel closed')));
       s.ch = ch;
       await ch.assertExchange(config.exchange, 'topic', { durable: true });
       return s;
     } catch (e) {
-      dispose(s, e);
+      links.drop(s, e);
       throw e;
     }
   }
 
-  /** The live session, or a new one (one attempt at a time, whoever asks). */
-  function current(): Promise<Session> {
-    if (session !== undefined && !session.dead) return Promise.resolve(session);
-    opening ??= open().then(
-      (s) => {
-        opening = undefined;
-        if (closing || s.dead) {
-          dispose(s, new Error('the transport closed'));
-          throw new Error(closing ? 'the transport is closed' : `the connection closed at once: ${s.why ?? ''}`);
-        }
-        session = s;
-        if (down) log.info('events amqp transport reconnected', where);
-        down = false;
-        return s;
-      },
-      (e: unknown) => {
-        opening = undefined;
-        throw e;
-      },
-    );
-    opening.catch(() => undefined);
-    return opening;
-  }
-
-  /** The connection or channel of `s` is gone (or given up on): dropped, closed. */
-  function lost(s: Session, e: unknown): void {
-    if (s.dead) return;
-    dispose(s, e);
-    if (!closing) report('events amqp transport lost its broker; the next call connects again', e);
-  }
-
-  function dispose(s: Session, e: unknown): void {
-    s.dead = true;
-    s.why ??= errorText(e);
-    if (session === s) session = undefined;
-    s.conn.close().catch(() => undefined);
-  }
-
-  function report(msg: string, e: unknown): void {
-    const fields = { ...where, ...errorFields(e) };
-    if (down) log.debug(msg, fields);
-    else log.warn(msg, fields);
-    down = true;
-  }
+  const links = createLinkKeeper<Session>({
+    open,
+    release: (s) => void s.conn.close().catch(() => undefined),
+    what: 'events amqp transport',
+    where,
+    logger: log,
+  });
 
   function failAll(n: number, reason: string): Attempt[] {
     return Array.from({ length: n }, () => ({ ok: false, retry: true, reason }));
@@ -146,13 +105,13 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
     lanes: 1,
     async deliver(events, signal) {
       if (events.length === 0) return [];
-      if (closing) return failAll(events.length, 'the transport is closed');
+      if (links.closing) return failAll(events.length, 'the transport is closed');
       if (signal.aborted) return failAll(events.length, 'aborted (shutting down)');
       let s: Session;
       try {
-        s = await bounded(current(), o.connectTimeoutMs, signal, 'connecting');
+        s = await bounded(links.current(), o.connectTimeoutMs, signal, 'connecting');
       } catch (e) {
-        if (!closing && !signal.aborted) report('events amqp transport cannot connect', e);
+        if (!links.closing && !signal.aborted) links.report('cannot connect', e);
         return failAll(events.length, `cannot reach the broker ${broker}: ${errorText(e)}`);
       }
       const timestamp = Math.floor(now() / 1000);
@@ -185,7 +144,7 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
       } catch (e) {
         cut = errorText(e);
         // no confirm in time: what the broker holds is unknown; start over with a new connection
-        if (!signal.aborted) lost(s, e);
+        if (!signal.aborted) links.lost(s, e, 'lost its broker; the next call connects again');
       }
       return answers.map((a): Attempt => {
         if (a === null) return { ok: true };
@@ -196,13 +155,8 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
     },
     close() {
       closed ??= (async () => {
-        closing = true;
-        if (opening !== undefined) await within(opening, o.closeTimeoutMs);
-        const s = session;
-        session = undefined;
-        if (s === undefined || s.dead) return;
-        s.dead = true;
-        s.why = 'the transport closed';
+        const s = await links.close(o.closeTimeoutMs);
+        if (s === undefined) return;
         await within(s.ch.close(), o.closeTimeoutMs);
         await within(s.conn.close(), o.closeTimeoutMs);
       })();

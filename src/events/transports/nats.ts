@@ -27,9 +27,9 @@ import type { EventSinkConfig } from '../../config/index.js';
 import { eventBody, routingKey } from '../../domain/events.js';
 import { errorText, within } from '../../feeds/message-feed.js';
 import { subjectCovers } from '../../feeds/nats.js';
-import { errorFields } from '../../logger.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
 import { bounded, safeUrl } from './common.js';
+import { createLinkKeeper } from './link.js';
 
 export type NatsSinkConfig = Extract<EventSinkConfig, { kind: 'nats' }>;
 
@@ -66,10 +66,6 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
   const streamSubject = `${config.subjectPrefix}.>`;
   const where = { sink: ctx.name, servers, stream: config.stream };
   const encoder = new TextEncoder();
-  let link: Link | undefined;
-  let opening: Promise<Link> | undefined;
-  let down = false;
-  let closing = false;
   let closed: Promise<void> | undefined;
 
   async function open(): Promise<Link> {
@@ -90,47 +86,11 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
       throw e;
     }
     const l: Link = { nc, js: nc.jetstream({ timeout: o.timeoutMs }), jsm, streamChecked: false, dead: false, why: undefined };
-    void nc.closed().then((e) => lost(l, e ?? new Error('the connection closed')));
+    void nc.closed().then((e) => links.lost(l, e ?? new Error('the connection closed'), 'lost its server; the next call connects again'));
     return l;
   }
 
-  function current(): Promise<Link> {
-    if (link !== undefined && !link.dead) return Promise.resolve(link);
-    opening ??= open().then(
-      (l) => {
-        opening = undefined;
-        if (closing || l.dead) {
-          void l.nc.close().catch(() => undefined);
-          throw new Error(closing ? 'the transport is closed' : `the connection closed at once: ${l.why ?? ''}`);
-        }
-        link = l;
-        if (down) log.info('events nats transport reconnected', where);
-        down = false;
-        return l;
-      },
-      (e: unknown) => {
-        opening = undefined;
-        throw e;
-      },
-    );
-    opening.catch(() => undefined);
-    return opening;
-  }
-
-  function lost(l: Link, e: unknown): void {
-    if (l.dead) return;
-    l.dead = true;
-    l.why = errorText(e);
-    if (link === l) link = undefined;
-    if (!closing) report('events nats transport lost its server; the next call connects again', e);
-  }
-
-  function report(msg: string, e: unknown): void {
-    const fields = { ...where, ...errorFields(e) };
-    if (down) log.debug(msg, fields);
-    else log.warn(msg, fields);
-    down = true;
-  }
+  const links = createLinkKeeper<Link>({ open, release: (l) => void l.nc.close().catch(() => undefined), what: 'events nats transport', where, logger: log });
 
   /** The stream when missing; an existing one is left as it is (logged when it does not take the prefix). */
   async function ensureStream(l: Link): Promise<void> {
@@ -173,13 +133,13 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
     lanes: 1,
     async deliver(events, signal) {
       if (events.length === 0) return [];
-      if (closing) return failAll(events.length, 'the transport is closed');
+      if (links.closing) return failAll(events.length, 'the transport is closed');
       if (signal.aborted) return failAll(events.length, 'aborted (shutting down)');
       let l: Link;
       try {
-        l = await bounded(current(), o.connectTimeoutMs, signal, 'connecting');
+        l = await bounded(links.current(), o.connectTimeoutMs, signal, 'connecting');
       } catch (e) {
-        if (!closing && !signal.aborted) report('events nats transport cannot connect', e);
+        if (!links.closing && !signal.aborted) links.report('cannot connect', e);
         return failAll(events.length, `cannot reach NATS at ${servers}: ${errorText(e)}`);
       }
       if (!l.streamChecked) {
@@ -187,7 +147,7 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
           await bounded(ensureStream(l), 2 * o.timeoutMs, signal, `checking stream "${config.stream}"`);
           l.streamChecked = true;
         } catch (e) {
-          if (!signal.aborted) report('events nats transport cannot set up its stream', e);
+          if (!signal.aborted) links.report('cannot set up its stream', e);
           return failAll(events.length, `cannot set up stream "${config.stream}": ${errorText(e)}`);
         }
       }
@@ -212,12 +172,8 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
     },
     close() {
       closed ??= (async () => {
-        closing = true;
-        if (opening !== undefined) await within(opening, o.closeTimeoutMs);
-        const l = link;
-        link = undefined;
-        if (l === undefined || l.dead) return;
-        l.dead = true;
+        const l = await links.close(o.closeTimeoutMs);
+        if (l === undefined) return;
         await within(l.nc.drain(), o.closeTimeoutMs);
         if (!l.nc.isClosed()) await within(l.nc.close(), o.closeTimeoutMs);
       })();
