@@ -29,7 +29,7 @@ import type { EventSinkConfig } from '../../config/index.js';
 import { eventBody, routingKey } from '../../domain/events.js';
 import { errorText, withHeartbeat, within } from '../../feeds/message-feed.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
-import { bounded, safeUrl } from './common.js';
+import { bounded, failAll, safeUrl } from './common.js';
 import { createLinkKeeper } from './link.js';
 
 export type AmqpSinkConfig = Extract<EventSinkConfig, { kind: 'amqp' }>;
@@ -91,13 +91,10 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
     open,
     release: (s) => void s.conn.close().catch(() => undefined),
     what: 'events amqp transport',
+    unreachable: `cannot reach the broker ${broker}`,
     where,
     logger: log,
   });
-
-  function failAll(n: number, reason: string): Attempt[] {
-    return Array.from({ length: n }, () => ({ ok: false, retry: true, reason }));
-  }
 
   return {
     kind: 'amqp',
@@ -105,15 +102,8 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
     lanes: 1,
     async deliver(events, signal) {
       if (events.length === 0) return [];
-      if (links.closing) return failAll(events.length, 'the transport is closed');
-      if (signal.aborted) return failAll(events.length, 'aborted (shutting down)');
-      let s: Session;
-      try {
-        s = await bounded(links.current(), o.connectTimeoutMs, signal, 'connecting');
-      } catch (e) {
-        if (!links.closing && !signal.aborted) links.report('cannot connect', e);
-        return failAll(events.length, `cannot reach the broker ${broker}: ${errorText(e)}`);
-      }
+      const s = await links.forCall(signal, o.connectTimeoutMs);
+      if (typeof s === 'string') return failAll(events.length, s);
       const timestamp = Math.floor(now() / 1000);
       // per event: null confirmed, an Error nacked or lost, undefined not answered (yet)
       const answers: (Error | null | undefined)[] = events.map(() => undefined);

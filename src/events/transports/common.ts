@@ -1,4 +1,5 @@
-/** What the events transports share: how a URL is named in a reason, and a bounded wait. */
+/** What the events transports share: how a URL is named in a reason, a bounded wait, a failed call. */
+import type { Attempt } from './types.js';
 
 /**
  * A URL as a reason may name it: scheme, host, port and path, without credentials, query or
@@ -48,4 +49,9 @@ export function bounded<T>(work: Promise<T>, ms: number, signal: AbortSignal, wh
       },
     );
   });
+}
+
+/** Every event of a call failed, worth retrying, for `reason`. */
+export function failAll(n: number, reason: string): Attempt[] {
+  return Array.from({ length: n }, () => ({ ok: false, retry: true, reason }));
 }

@@ -4,9 +4,9 @@
  * lost (the next call opens another), never reopened once the transport closes. An outage is
  * logged once at warn, then at debug, until a call connects again ("reconnected" at info).
  */
-import { errorText } from '../../feeds/message-feed.js';
+import { errorText, within } from '../../feeds/message-feed.js';
 import { errorFields, type Logger } from '../../logger.js';
-import { within } from '../../feeds/message-feed.js';
+import { bounded } from './common.js';
 
 /** What a transport's connection carries besides its own handles. */
 export interface Link {
@@ -23,6 +23,8 @@ export interface LinkKeeperOptions<L extends Link> {
   release(l: L): void;
   /** `events amqp transport`: how log lines name the transport. */
   what: string;
+  /** The start of the reason a call fails with when the broker cannot be reached (`cannot reach NATS at ...`). */
+  unreachable: string;
   where: Record<string, unknown>;
   logger: Logger;
 }
@@ -76,6 +78,21 @@ export function createLinkKeeper<L extends Link>(o: LinkKeeperOptions<L>) {
       );
       opening.catch(() => undefined);
       return opening;
+    },
+
+    /**
+     * The connection for one call, or the reason there is none: the transport is closed, the call
+     * was aborted, or the broker cannot be reached (logged once per outage).
+     */
+    async forCall(signal: AbortSignal, timeoutMs: number): Promise<L | string> {
+      if (closing) return 'the transport is closed';
+      if (signal.aborted) return 'aborted (shutting down)';
+      try {
+        return await bounded(this.current(), timeoutMs, signal, 'connecting');
+      } catch (e) {
+        if (!closing && !signal.aborted) report('cannot connect', e);
+        return `${o.unreachable}: ${errorText(e)}`;
+      }
     },
 
     /** The connection `l` is gone (or given up on): dropped, and the outage logged unless closing. */

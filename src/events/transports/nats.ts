@@ -28,7 +28,7 @@ import { eventBody, routingKey } from '../../domain/events.js';
 import { errorText, within } from '../../feeds/message-feed.js';
 import { subjectCovers } from '../../feeds/nats.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
-import { bounded, safeUrl } from './common.js';
+import { bounded, failAll, safeUrl } from './common.js';
 import { createLinkKeeper } from './link.js';
 
 export type NatsSinkConfig = Extract<EventSinkConfig, { kind: 'nats' }>;
@@ -90,7 +90,14 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
     return l;
   }
 
-  const links = createLinkKeeper<Link>({ open, release: (l) => void l.nc.close().catch(() => undefined), what: 'events nats transport', where, logger: log });
+  const links = createLinkKeeper<Link>({
+    open,
+    release: (l) => void l.nc.close().catch(() => undefined),
+    what: 'events nats transport',
+    unreachable: `cannot reach NATS at ${servers}`,
+    where,
+    logger: log,
+  });
 
   /** The stream when missing; an existing one is left as it is (logged when it does not take the prefix). */
   async function ensureStream(l: Link): Promise<void> {
@@ -112,10 +119,6 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
     }
   }
 
-  function failAll(n: number, reason: string): Attempt[] {
-    return Array.from({ length: n }, () => ({ ok: false, retry: true, reason }));
-  }
-
   function failure(l: Link, e: unknown): Attempt {
     const code = e instanceof NatsError ? e.code : undefined;
     if (code === ErrorCode.MaxPayloadExceeded) return { ok: false, retry: false, reason: `the event is larger than the server's max_payload: ${errorText(e)}` };
@@ -133,15 +136,8 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
     lanes: 1,
     async deliver(events, signal) {
       if (events.length === 0) return [];
-      if (links.closing) return failAll(events.length, 'the transport is closed');
-      if (signal.aborted) return failAll(events.length, 'aborted (shutting down)');
-      let l: Link;
-      try {
-        l = await bounded(links.current(), o.connectTimeoutMs, signal, 'connecting');
-      } catch (e) {
-        if (!links.closing && !signal.aborted) links.report('cannot connect', e);
-        return failAll(events.length, `cannot reach NATS at ${servers}: ${errorText(e)}`);
-      }
+      const l = await links.forCall(signal, o.connectTimeoutMs);
+      if (typeof l === 'string') return failAll(events.length, l);
       if (!l.streamChecked) {
         try {
           await bounded(ensureStream(l), 2 * o.timeoutMs, signal, `checking stream "${config.stream}"`);
