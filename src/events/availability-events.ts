@@ -78,6 +78,16 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
   const timers: NodeJS.Timeout[] = [];
   const idle = new Set<() => void>();
   let sweeping: Promise<void> | undefined;
+  /**
+   * Recomputes run one at a time: a sweep's and a change batch's, side by side, would both compare
+   * a SKU with the same baseline and publish one change twice (or commit out of seq order).
+   */
+  let turn: Promise<void> = Promise.resolve();
+  function inTurn(fn: () => Promise<void>): Promise<void> {
+    const run = turn.then(fn);
+    turn = run.catch(() => undefined);
+    return run;
+  }
 
   function enqueue(marks: readonly Trigger[]): void {
     if (closed) return;
@@ -99,7 +109,7 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
           queue.delete(k);
         }
         try {
-          await recompute(batch, 'change');
+          await inTurn(() => recompute(batch, 'change'));
         } catch (e) {
           stats.failedBatches++;
           o.logger.warn('could not publish availability events; the marks stay for the next scan', { marks: batch.length, ...errorFields(e) });
@@ -261,10 +271,12 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
       if (closed) return;
       const page = await o.store.skus.page(o.config.batchSize, after);
       if (page.skus.length === 0) break;
-      await recompute(
-        [],
-        'sweep',
-        page.skus.map((s) => s.sku),
+      await inTurn(() =>
+        recompute(
+          [],
+          'sweep',
+          page.skus.map((s) => s.sku),
+        ),
       );
       n += page.skus.length;
       after = page.skus.at(-1)?.sku ?? null;
