@@ -341,7 +341,8 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
             .select('seq'),
         );
       const n = await q.update({ status: 'pending', attempts: 0 });
-      if (n > 0) tell([]);
+      // a replay in this process wakes the sinks at once (from the CLI, the next poll finds it)
+      if (n > 0) for (const fn of appended) fn([]);
       return n;
     },
 
