@@ -59,6 +59,8 @@ export interface SinkStats {
   pausedUntil: Date | null;
   lastError: string | null;
   lastDeliveredAt: Date | null;
+  /** Why the sink stopped for good (a webhook's 410 Gone), or null: its events wait in the outbox until a restart. */
+  stopped: string | null;
 }
 
 /** How often a failing sink logs its failure, at most, in ms. */
@@ -101,6 +103,7 @@ export function createPublisher(o: PublisherOptions) {
       pausedUntil: null,
       lastError: null,
       lastDeliveredAt: null,
+      stopped: null,
     },
     pausedUntil: 0,
     woken: false,
@@ -168,6 +171,16 @@ export function createPublisher(o: PublisherOptions) {
       const a = attempts.get(d.event.seq);
       if (a === undefined || a.ok || 'skipped' in a) continue;
       if (closed && a.retry) continue; // cut short by shutdown: not the receiver's failure
+      if (a.gone === true) {
+        // not this event's fault: it stays pending, with every other, for when the receiver is back
+        s.stats.stopped = a.reason;
+        s.stats.lastError = a.reason;
+        o.logger.error('events sink stopped: the receiver is gone; its events wait in the outbox until the gateway restarts', {
+          sink: s.sink.name,
+          reason: a.reason,
+        });
+        return;
+      }
       const n = d.attempts + 1;
       const dead = !a.retry || n >= policy.maxAttempts;
       await o.store.events.failed(s.sink.name, d.event.seq, a.reason, dead);
@@ -191,7 +204,7 @@ export function createPublisher(o: PublisherOptions) {
   }
 
   async function loop(s: State): Promise<void> {
-    while (!closed) {
+    while (!closed && s.stats.stopped === null) {
       const paused = s.pausedUntil - now();
       if (paused > 0) {
         // the clock is looked at again at least every pollMs (a test's clock may jump)
@@ -260,14 +273,16 @@ export function createPublisher(o: PublisherOptions) {
     /** Resolves once every sink found nothing pending (or is paused after a failure), or after `deadlineMs`. */
     async drain(deadlineMs: number): Promise<void> {
       let t: NodeJS.Timeout | undefined;
-      const each = states.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.idle.add(resolve);
-            s.woken = true;
-            s.wake?.();
-          }),
-      );
+      const each = states
+        .filter((s) => s.stats.stopped === null)
+        .map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.idle.add(resolve);
+              s.woken = true;
+              s.wake?.();
+            }),
+        );
       await Promise.race([Promise.all(each), new Promise<void>((r) => (t = setTimeout(r, deadlineMs)))]);
       clearTimeout(t);
     },

@@ -160,6 +160,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
                 failedAttempts: p.failedAttempts,
                 pausedUntil: p.pausedUntil?.toISOString() ?? null,
                 lastError: p.lastError,
+                stopped: p.stopped,
               };
             }),
             availability: {

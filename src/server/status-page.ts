@@ -113,6 +113,8 @@ export interface EventsView {
     failedAttempts: number;
     pausedUntil: string | null;
     lastError: string | null;
+    /** Why the sink stopped sending for good (a webhook's 410 Gone) until a restart, or null. */
+    stopped: string | null;
   }>;
   /** The availability recompute: marks waiting in memory, figures compared, events written, SKUs put off by a source outage. */
   availability: { queued: number; compared: number; published: number; deferred: number; lastSweep: string | null };
@@ -576,7 +578,11 @@ function eventsSection(ev: EventsView | null): string {
         `<tr data-sink="${e(s.name)}"><td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span></td><td class="num">${n(s.pending)}${
           s.oldestPendingSeconds === null ? '' : `<div class="small">oldest ${e(duration(s.oldestPendingSeconds))}</div>`
         }</td><td class="num"><span class="${s.deadLetters > 0 ? 'bad' : ''}">${n(s.deadLetters)}</span></td><td class="num">${n(s.delivered)}</td><td>${
-          s.pausedUntil === null ? '<span class="good">sending</span>' : `<span class="warn">retrying at ${e(stamp(s.pausedUntil))}</span>`
+          s.stopped !== null
+            ? '<span class="bad">stopped until a restart</span>'
+            : s.pausedUntil === null
+              ? '<span class="good">sending</span>'
+              : `<span class="warn">retrying at ${e(stamp(s.pausedUntil))}</span>`
         }${s.lastError === null ? '' : `<div class="err">${e(s.lastError)}</div>`}</td></tr>`,
     )
     .join('\n');

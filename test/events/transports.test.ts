@@ -310,7 +310,7 @@ describe('webhook transport', () => {
     [503, { retryAfter: new Date(NOW + 30_000).toUTCString() }, { ok: false, retry: true, reason: 'HTTP 503', retryAfterMs: 30_000 }],
     [503, { retryAfter: '86400' }, { ok: false, retry: true, reason: 'HTTP 503', retryAfterMs: 3_600_000 }],
     [400, {}, { ok: false, retry: false, reason: 'HTTP 400' }],
-    [410, { retryAfter: '2' }, { ok: false, retry: false, reason: 'HTTP 410' }],
+    [410, { retryAfter: '2' }, { ok: false, retry: false, gone: true, reason: 'HTTP 410 Gone: the receiver takes no more events' }],
     [308, { headers: { location: 'http://127.0.0.1:1/elsewhere' } }, { ok: false, retry: false, reason: expect.stringMatching(/^HTTP 308 /) }],
   ])('HTTP %i (%j) answers %j for the first event and stops: the rest are skipped', async (status, answer, first) => {
     const r = await receiver();

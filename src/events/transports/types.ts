@@ -16,9 +16,11 @@ export type Attempt =
   /**
    * `retry`: worth trying again (network, timeout, 5xx, 408, 429, a broker nack or a closed
    * connection); false: the receiver refused this event (another 4xx), it becomes a dead letter
-   * at once. `retryAfterMs`: the receiver asked to wait this long (Retry-After).
+   * at once. `retryAfterMs`: the receiver asked to wait this long (Retry-After). `gone`: the
+   * receiver says it will never take events again (a webhook's 410 Gone, as Standard Webhooks
+   * defines it): the publisher stops sending to this sink, and its events wait in the outbox.
    */
-  | { ok: false; retry: boolean; reason: string; retryAfterMs?: number }
+  | { ok: false; retry: boolean; reason: string; retryAfterMs?: number; gone?: boolean }
   /** Not tried, because an earlier event of this call failed (order per SKU is kept). */
   | { ok: false; skipped: true };
 

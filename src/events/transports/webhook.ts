@@ -13,7 +13,7 @@
  *   cut short by the caller's signal; a call stops at its first failure, the events after it
  *   answered `skipped` (the order per SKU is kept). `lanes` is the sink's `concurrency`: the
  *   publisher runs that many calls at once, each with other SKUs' events.
- * - 2xx is delivered. Retryable: a network error, a timeout, 408, 429 and 5xx, with the wait a
+ * - 2xx is delivered. 410 Gone stops the sink (the receiver is gone; events wait). Retryable: a network error, a timeout, 408, 429 and 5xx, with the wait a
  *   `Retry-After` asks for (seconds or an HTTP date, at most an hour). Not retryable: any other
  *   answer (another 4xx: the receiver refused the event; a 3xx: redirects are not followed, the
  *   signed POST goes only where the config says).
@@ -96,6 +96,7 @@ export function createWebhookTransport(config: WebhookSinkConfig, ctx: Transport
     }
     if (status >= 300 && status < 400)
       return { ok: false, retry: false, reason: `HTTP ${status} (a redirect; not followed: set the sink's url to where it points)` };
+    if (status === 410) return { ok: false, retry: false, gone: true, reason: 'HTTP 410 Gone: the receiver takes no more events' };
     return { ok: false, retry: false, reason: `HTTP ${status}` };
   }
 
