@@ -112,7 +112,9 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
       const old = ageSeconds !== null && h.maxAgeSeconds !== null && ageSeconds > h.maxAgeSeconds;
       return {
         source: h.name,
-        state: h.status === 'DOWN' ? 'down' : lagging || old ? 'stale' : 'up',
+        // a trial read (half-open) has not shown yet that the source answers again: still down, so
+        // an outage does not announce source.up and source.down at every failed trial
+        state: h.status === 'DOWN' || h.breaker === 'HALF_OPEN' ? 'down' : lagging || old ? 'stale' : 'up',
         detail: {
           status: h.status,
           breaker: h.breaker,
