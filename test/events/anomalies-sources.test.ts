@@ -38,7 +38,8 @@ beforeAll(async () => {
   hook = await startReceiver({ secret: SECRET });
   legacy = await startReceiver();
   demo = await startDemoApp({
-    skus: 120, // every 97th SKU is negative at EAST in the WMS
+    skus: 120,
+    events: true, // every 97th SKU is negative at EAST in the WMS
     editConfig: (yaml) => {
       const doc = parseDocument(yaml);
       doc.set('events', {

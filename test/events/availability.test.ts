@@ -100,6 +100,7 @@ async function startSetup(o: {
   const demo = await startDemoApp({
     skus: 60,
     mirrors: o.mirrors,
+    events: true,
     editConfig: (yaml) => {
       const doc = parseDocument(yaml);
       doc.set('events', {

@@ -57,6 +57,7 @@ function setStock(dir: string, sku: string, units: number): void {
 beforeAll(async () => {
   demo = await startDemoApp({
     skus: 60,
+    events: true,
     editConfig: (yaml) => {
       if (!yaml.includes('exchange: inventory-graph.events')) throw new Error('the demo config has no events exchange');
       return yaml.replace('exchange: inventory-graph.events', `exchange: ${EXCHANGE}`);

@@ -29,9 +29,9 @@ export function withEvents(events: Record<string, unknown>, then?: (yaml: string
 }
 
 /** A demo gateway whose `events` section is `events`; resolves once its events run. */
-export async function startEventsDemo(o: DemoAppOptions & { events: Record<string, unknown> }): Promise<DemoApp> {
+export async function startEventsDemo(o: Omit<DemoAppOptions, 'events'> & { events: Record<string, unknown> }): Promise<DemoApp> {
   const { events, editConfig, ...rest } = o;
-  const demo = await startDemoApp({ ...rest, editConfig: withEvents(events, editConfig) });
+  const demo = await startDemoApp({ ...rest, events: true, editConfig: withEvents(events, editConfig) });
   await demo.app.eventsStarted;
   if (demo.app.events === undefined) {
     await demo.close();

@@ -42,6 +42,11 @@ export interface DemoAppOptions {
    * suites are about reading sources live (faults, statements, limits); test/feeds covers mirrors.
    */
   mirrors?: boolean;
+  /**
+   * Keep the demo's `events` section (an amqp sink to the shared exchange inventory-graph.events).
+   * Off by default: test/events covers events, with sinks of its own (test/events/helpers.ts).
+   */
+  events?: boolean;
   mysql?: { prefix: string };
   /** Edits the generated YAML before the app loads it (e.g. to break a source). */
   editConfig?: (yaml: string) => string;
@@ -69,6 +74,7 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   // edits see the file as generated (comments and layout); then the mirrors go unless asked for
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
   if (o.mirrors !== true) writeFileSync(file, liveOnly(readFileSync(file, 'utf8')));
+  if (o.events !== true) writeFileSync(file, withoutEvents(readFileSync(file, 'utf8')));
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
   await o.prepare?.(dir);
   const { keys } = await prepareDemo(dir, { generate: false });
@@ -102,6 +108,13 @@ export function liveOnly(yaml: string): string {
   const doc = parseDocument(yaml);
   const sources = doc.get('sources') as { items: { key: unknown }[] } | undefined;
   for (const item of sources?.items ?? []) doc.deleteIn(['sources', String((item.key as { value?: unknown }).value ?? item.key), 'sync']);
+  return doc.toString();
+}
+
+/** `yaml` without its `events` section (no sink: nothing is written or sent). */
+export function withoutEvents(yaml: string): string {
+  const doc = parseDocument(yaml);
+  doc.delete('events');
   return doc.toString();
 }
 
