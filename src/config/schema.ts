@@ -485,6 +485,13 @@ const webhookSinkSchema = z.strictObject({
     .describe(
       'The Standard Webhooks signing secret (`whsec_...`; from the environment: `${EVENTS_WEBHOOK_SECRET}`): every POST carries `webhook-id`, `webhook-timestamp` and `webhook-signature`. Unset: unsigned (logged at start).',
     ),
+  previousSecrets: z
+    .array(z.string().min(16, 'must be at least 16 characters (a Standard Webhooks secret: `whsec_` and base64)'))
+    .max(5)
+    .default([])
+    .describe(
+      'Secrets being rotated out: each POST is also signed with these (`webhook-signature` lists one `v1,` signature per secret), so a receiver still on an old secret verifies while it moves to the new one.',
+    ),
   timeoutMs: z.number().int().positive().max(120_000).default(5000).describe('Deadline for one POST. Defaults to 5000.'),
   concurrency: z
     .number()

@@ -32,6 +32,7 @@ export function sinkConfigs(config: Config): Array<[string, EventSinkConfig]> {
         kind: 'webhook',
         url: legacy.url,
         timeoutMs: legacy.timeoutMs,
+        previousSecrets: [],
         concurrency: 1,
         filter: { types: ['anomaly.opened', 'anomaly.reopened'] },
         maxAttempts: legacy.maxAttempts,

@@ -272,7 +272,8 @@ describe.each(['webhook', 'amqp', 'nats'] as const)('%s transport: the contract'
 });
 
 describe('webhook transport', () => {
-  const webhook = (url: string, o: { secret?: string; timeoutMs?: number } = {}) => open(sink({ kind: 'webhook', url, ...o }), () => NOW);
+  const webhook = (url: string, o: { secret?: string; previousSecrets?: string[]; timeoutMs?: number } = {}) =>
+    open(sink({ kind: 'webhook', url, ...o }), () => NOW);
 
   it('signs each POST per Standard Webhooks: webhook-id and idempotency-key are the event id', async () => {
     const secret = `whsec_${randomBytes(24).toString('base64')}`;
@@ -292,6 +293,18 @@ describe('webhook transport', () => {
     expect(await webhook(wrong.url, { secret: 'a-plain-text-secret-0123' }).deliver(events(1), never)).toEqual(ok(1));
     expect(await webhook(right.url, { secret: 'a-plain-text-secret-0123' }).deliver(events(1), never)).toEqual(ok(1));
     expect([wrong.received[0]?.verified, right.received[0]?.verified]).toEqual([false, true]);
+  });
+
+  it('while a secret is rotated, signs with the new one and the previous ones: a receiver on either verifies, one on neither does not', async () => {
+    const [current, previous, other] = ['new', 'old', 'other'].map((n) => `whsec_${Buffer.from(`${n}-secret-0123456789abcdef`).toString('base64')}`) as [
+      string,
+      string,
+      string,
+    ];
+    const rs = await Promise.all([current, previous, other].map((secret) => receiver({ secret })));
+    for (const r of rs) expect(await webhook(r.url, { secret: current, previousSecrets: [previous] }).deliver(events(1), never)).toEqual(ok(1));
+    expect(rs.map((r) => r.received[0]?.verified)).toEqual([true, true, false]);
+    expect(rs[0]?.received[0]?.signature?.split(' ')).toHaveLength(2);
   });
 
   it('sends unsigned POSTs without a secret', async () => {

@@ -6,7 +6,8 @@
  * - Headers: `content-type: application/json`, `user-agent: inventory-graph`, `webhook-id` and
  *   `idempotency-key` (the event id: a retry or a replay carries the same one, the receiver's
  *   dedupe key), `webhook-timestamp` (unix seconds, the time of this attempt) and, with a
- *   `secret`, `webhook-signature: v1,<base64 HMAC-SHA256 over "<id>.<timestamp>.<body>">`.
+ *   `secret`, `webhook-signature: v1,<base64 HMAC-SHA256 over "<id>.<timestamp>.<body>">`, and
+ *   one more `v1,` signature per `previousSecrets` entry while a secret is rotated.
  *   Without a secret the POSTs are unsigned (logged once at start). Credentials in the URL
  *   (`https://user:pass@host/...`) are sent as Basic authorization (fetch takes no URL with them).
  * - One event after the other, each POST bounded by `timeoutMs` (its answer's body included) and
@@ -41,6 +42,8 @@ const SKIPPED: Attempt = { ok: false, skipped: true };
 export function createWebhookTransport(config: WebhookSinkConfig, ctx: TransportContext): EventTransport {
   const now = ctx.now ?? Date.now;
   const key = config.secret === undefined ? undefined : signingKey(config.secret, `events sink ${ctx.name}`);
+  // rotation: the old secrets sign too, after the current one
+  const keys = key === undefined ? [] : [key, ...(config.previousSecrets ?? []).map((p, i) => signingKey(p, `events sink ${ctx.name} previousSecrets[${i}]`))];
   const { target, authorization, where } = splitUrl(config.url);
   const closing = new AbortController();
   const inFlight = new Set<Promise<Attempt>>();
@@ -60,7 +63,10 @@ export function createWebhookTransport(config: WebhookSinkConfig, ctx: Transport
       'webhook-timestamp': timestamp,
       'idempotency-key': e.id,
     };
-    if (key !== undefined) headers['webhook-signature'] = `v1,${sign(key, e.id, timestamp, Buffer.from(body)).toString('base64')}`;
+    if (keys.length > 0) {
+      const bytes = Buffer.from(body);
+      headers['webhook-signature'] = keys.map((k) => `v1,${sign(k, e.id, timestamp, bytes).toString('base64')}`).join(' ');
+    }
     if (authorization !== undefined) headers.authorization = authorization;
 
     const c = new AbortController();
