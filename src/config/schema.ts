@@ -551,6 +551,14 @@ export const eventsSchema = z.strictObject({
         .optional()
         .describe('The channels figures are published for. Unset: every channel a location names, or one figure over every location when none does.'),
       batchSize: z.number().int().min(1).max(10_000).default(500).describe('Touched SKUs recomputed at a time. Defaults to 500.'),
+      retrySeconds: z
+        .number()
+        .min(0.1)
+        .max(3_600)
+        .default(30)
+        .describe(
+          'How old a recompute mark must be before it is taken again from the store: one put off because a source could not answer, or left by a crash or another process. Defaults to 30.',
+        ),
       sweepIntervalSeconds: z
         .number()
         .min(0)

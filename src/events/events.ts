@@ -87,6 +87,7 @@ export function createEvents(o: EventsOptions): Events | undefined {
     channels: eventChannels(config),
     config: { ...config.events.availability, lowStock },
     maxSkusPerRead: config.server.maxSkusPerQuery,
+    leftoverScanMs: config.events.availability.retrySeconds * 1000,
     logger,
     ...(o.now !== undefined ? { now: o.now } : {}),
   });

@@ -4,7 +4,8 @@
  * restart does not announce again what was already said), and a change is published with the
  * source's last error or its age. States: `down` (the breaker is open or the last reads failed),
  * `stale` (its newest record, or its mirror's last catch-up, is older than allowed), else `up`
- * (DEGRADED counts as up: it still answers). A source never seen before is recorded silently
+ * (DEGRADED counts as up: it still answers; but a breaker's half-open trial counts as down, so
+ * a source that stays down through its trial reads is announced once, not up and down again). A source never seen before is recorded silently
  * when up, announced when down or stale.
  */
 import type { NewEvent } from '../domain/events.js';
