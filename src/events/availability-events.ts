@@ -24,7 +24,8 @@
  * storm of OUT_OF_STOCK that is not true.
  */
 import type { EventsConfig } from '../config/index.js';
-import type { Availability, StockLevel } from '../domain/availability.js';
+import { summarize, type Availability, type StockLevel } from '../domain/availability.js';
+import { inChannel } from '../domain/locations.js';
 import { bandOf, crossingOf, lowStockFor, sameFigure, type Band, type Figure, type NewEvent } from '../domain/events.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { InventoryService } from '../service/inventory-service.js';
@@ -170,8 +171,15 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
       const chunk = skus.slice(i, i + o.maxSkusPerRead);
       const diagnostics: SourceDiagnostics = { failures: new Map(), invalidData: new Map(), statements: new Map() };
       const inventory = o.inventory()(diagnostics);
-      const figures = new Map<string | null, Availability[]>();
-      for (const channel of o.channels) figures.set(channel, await inventory.availability(chunk, channel === null ? {} : { channel }));
+      // one read and one figure per location over every location; each channel's figure is its
+      // locations' levels summed, exactly what the API answers asked with that channel
+      const all = await inventory.availability(chunk);
+      const figures = new Map<string | null, Availability[]>(
+        o.channels.map((channel) => [
+          channel,
+          channel === null ? all : all.map((a) => (a.known ? summarize(a.sku, a.byLocation.filter((l) => inChannel(l.location, channel))) : a)),
+        ]),
+      );
       const baselines = await o.store.events.baselines('availability', chunk);
       const events: NewEvent[] = [];
       const saved: Baseline[] = [];
