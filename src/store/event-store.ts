@@ -259,24 +259,14 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
             .insert(rows.slice(i, i + CHUNK))
             .onConflict(['scope', 'subject', 'channel'])
             .merge(['band', 'figure', 'updated_at']);
-        const byToken = new Map<string, Trigger[]>();
-        for (const t of o.done) {
-          const k = `${t.source}\u0000${t.token}`;
-          const list = byToken.get(k);
-          if (list === undefined) byToken.set(k, [t]);
-          else list.push(t);
-        }
-        for (const list of byToken.values()) {
-          const first = list[0] as Trigger;
-          for (let i = 0; i < list.length; i += CHUNK)
-            await trx('event_triggers')
-              .where({ source: first.source, token: first.token })
-              .whereIn(
-                'code',
-                list.slice(i, i + CHUNK).map((t) => t.code),
-              )
-              .delete();
-        }
+        // only the marks still carrying the token read: one written again since stays, for its own recompute
+        for (let i = 0; i < o.done.length; i += CHUNK)
+          await trx('event_triggers')
+            .whereIn(
+              ['source', 'code', 'token'],
+              o.done.slice(i, i + CHUNK).map((t) => [t.source, t.code, t.token]),
+            )
+            .delete();
       });
       tell(stored);
       return stored;
