@@ -177,7 +177,16 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
       const figures = new Map<string | null, Availability[]>(
         o.channels.map((channel) => [
           channel,
-          channel === null ? all : all.map((a) => (a.known ? summarize(a.sku, a.byLocation.filter((l) => inChannel(l.location, channel))) : a)),
+          channel === null
+            ? all
+            : all.map((a) =>
+                a.known
+                  ? summarize(
+                      a.sku,
+                      a.byLocation.filter((l) => inChannel(l.location, channel)),
+                    )
+                  : a,
+              ),
         ]),
       );
       const baselines = await o.store.events.baselines('availability', chunk);
@@ -222,10 +231,13 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
     const previousBand = b === undefined ? null : (b.band as Band);
     const crossing = crossingOf(previousBand, band);
     const changed = previous === null || !sameFigure(previous, figure);
-    const publish = crossing !== null || (o.config.everyChange && (changed || previousBand !== band));
-    const baseline: Baseline | null =
-      changed || previousBand !== band ? { scope: 'availability', subject: a.sku, channel: channel ?? NO_CHANNEL, band, figure } : null;
+    const moved = previousBand !== band;
+    const publish = crossing !== null || (o.config.everyChange && (changed || moved));
+    // the baseline is the last figure published (what `previous` tells a receiver), and the band
+    // the figure is in: a change that publishes nothing and stays in its band writes nothing
+    const baseline: Baseline | null = publish || moved ? { scope: 'availability', subject: a.sku, channel: channel ?? NO_CHANNEL, band, figure } : null;
     if (!publish) return { event: null, baseline };
+    const totals = (f: Figure) => ({ available: f.available, onHand: f.onHand, committed: f.committed, reserved: f.reserved });
     const event: NewEvent = {
       type: 'availability.changed',
       sku: a.sku,
@@ -235,8 +247,8 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
         crossing,
         lowStockThreshold: lowStock,
         band,
-        previous: previous === null ? null : { ...previous, band: previousBand },
-        current: { ...figure, band, flags: a.flags },
+        previous: previous === null ? null : { ...totals(previous), band: previousBand },
+        current: { ...totals(figure), band, flags: a.flags },
         locations: counted.map((l) => locationOf(l, previous)),
         sources: [...new Set(counted.map((l) => l.provenance.source).filter((s): s is string => s !== null))],
         cause: cause === 'sweep' ? 'sweep' : [...new Set(from.map((m) => (m.source === '' ? 'reservations' : m.source)))],

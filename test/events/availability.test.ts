@@ -123,11 +123,18 @@ async function closeSetup(s: Setup | undefined): Promise<void> {
 }
 
 /** Waits until the recompute published `sku`'s figure `available` for `channel` and the publisher is idle. */
+/**
+ * Waits until the API answers `available` for `sku` in `channel` and the recompute has handled
+ * the change: no mark left in the store (a change's mark is written before its figure shows, and
+ * deleted by the recompute that saw it), none waiting in memory; then until the publisher is idle.
+ */
 async function settled(s: Setup, sku: string, available: number, channel = 'web'): Promise<void> {
   await eventually(async () => {
     await s.app.events?.availability.flush();
-    const b = await s.app.store.events.baselines('availability', [sku]);
-    expect((b.get(`${sku}\u0000${channel}`)?.figure as { available: number } | undefined)?.available).toBe(available);
+    const r = await gqlOn(s, AVAILABILITY, { skus: [sku], channel });
+    expect((r.data as { availability: Array<{ available: number }> }).availability[0]?.available).toBe(available);
+    expect(await s.app.store.events.triggered(Date.now() + 1, 10)).toEqual([]);
+    expect(s.app.events?.availability.stats().queued).toBe(0);
   });
   await s.app.events?.publisher.drain(10_000);
 }
@@ -232,10 +239,16 @@ describe('availability.changed from a mirrored WMS and from holds (lowStock 5 on
       await settled(s, SKU_A, units, 'retail');
     }
     const events = await outbox(s, SKU_A);
-    expectWalk(events, 'web', ['LOW_STOCK 6→5', 'OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0'], ['wms']);
+    // `previous` is the figure last published (10, recorded when first seen; 6 and 4 published nothing)
+    expectWalk(
+      events,
+      'web',
+      ['LOW_STOCK 10→5', 'OUT_OF_STOCK 5→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0'],
+      ['wms'],
+    );
     expect(events.filter((e) => e.channel === 'web').map((e) => dataOf(e).lowStockThreshold)).toEqual([5, 5, 5, 5, 5, 5]);
     // retail has no LOW band (lowStock 0): only the zero crossings
-    expectWalk(events, 'retail', ['OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0'], ['wms']);
+    expectWalk(events, 'retail', ['OUT_OF_STOCK 10→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0', 'BACK_IN_STOCK 0→1', 'OUT_OF_STOCK 1→0'], ['wms']);
     expect(events).toHaveLength(11);
     // the receiver got exactly these, signed, in order per channel
     const got = await received(s, SKU_A);
@@ -261,10 +274,10 @@ describe('availability.changed from a mirrored WMS and from holds (lowStock 5 on
     expectWalk(
       events,
       'web',
-      ['LOW_STOCK 6→5', 'OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0'],
+      ['LOW_STOCK 10→5', 'OUT_OF_STOCK 5→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0'],
       ['reservations'],
     );
-    expectWalk(events, 'retail', ['OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0'], ['reservations']);
+    expectWalk(events, 'retail', ['OUT_OF_STOCK 10→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0', 'BACK_IN_STOCK 0→4', 'OUT_OF_STOCK 4→0'], ['reservations']);
     expect(events).toHaveLength(11);
     const got = await received(s, SKU_B);
     for (const channel of ['web', 'retail']) expect(got.filter((e) => e.channel === channel)).toEqual(events.filter((e) => e.channel === channel));
