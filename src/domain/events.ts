@@ -58,6 +58,8 @@ export interface StoredEvent extends Omit<NewEvent, 'orderingKey'> {
   seq: number;
   id: string;
   orderingKey: string;
+  /** `data` as the outbox holds it (JSON), when read from there: sent as it is, not parsed and written again. */
+  dataJson?: string;
 }
 
 /** The JSON every sink sends (a webhook's body, a broker message's payload). */
@@ -72,6 +74,13 @@ export interface EventBody {
 
 export function eventBody(e: StoredEvent): EventBody {
   return { id: e.id, type: e.type, occurredAt: e.occurredAt.toISOString(), sku: e.sku, channel: e.channel, data: e.data };
+}
+
+/** `JSON.stringify(eventBody(e))`, the same bytes, without parsing `data` again when the outbox gave its JSON. */
+export function serializeEvent(e: StoredEvent): string {
+  if (e.dataJson === undefined) return JSON.stringify(eventBody(e));
+  const q = JSON.stringify;
+  return `{"id":${q(e.id)},"type":${q(e.type)},"occurredAt":${q(e.occurredAt.toISOString())},"sku":${q(e.sku)},"channel":${q(e.channel)},"data":${e.dataJson}}`;
 }
 
 /** The word routing keys and subjects use where an event has no channel. */

@@ -79,7 +79,9 @@ interface EventRow {
   body: string;
 }
 
+/** An outbox row as an event; `data` is parsed on first use (the publisher sends `dataJson` as it is). */
 function toEvent(r: EventRow): StoredEvent {
+  let data: Record<string, unknown> | undefined;
   return {
     seq: Number(r.seq),
     id: r.id,
@@ -88,7 +90,10 @@ function toEvent(r: EventRow): StoredEvent {
     channel: r.channel,
     orderingKey: r.ordering_key,
     occurredAt: new Date(Number(r.occurred_at)),
-    data: JSON.parse(r.body) as Record<string, unknown>,
+    dataJson: r.body,
+    get data(): Record<string, unknown> {
+      return (data ??= JSON.parse(r.body) as Record<string, unknown>);
+    },
   };
 }
 

@@ -9,6 +9,8 @@ import { describe, expect, it } from 'vitest';
 import {
   backoffMs,
   bandOf,
+  eventBody,
+  serializeEvent,
   crossingOf,
   lowStockFor,
   matches,
@@ -19,6 +21,7 @@ import {
   type EventFilter,
   type Figure,
   type NewEvent,
+  type StoredEvent,
 } from '../../src/domain/events.js';
 
 describe('bands', () => {
@@ -223,5 +226,24 @@ describe('sameFigure', () => {
     expect(sameFigure(f, { ...f, locations: { 'DC-EAST': 4 } })).toBe(false);
     expect(sameFigure(f, { ...f, locations: { 'DC-EAST': 4, 'DC-CENTRAL': 0, '3PL-WEST': 0 } })).toBe(false);
     expect(sameFigure(f, { ...f, locations: { 'DC-EAST': 4, '3PL-WEST': 0 } })).toBe(false);
+  });
+});
+
+describe('serializeEvent', () => {
+  const e: StoredEvent = {
+    seq: 7,
+    id: 'e-1',
+    type: 'availability.changed',
+    sku: 'SKU "1"\u2028',
+    channel: null,
+    orderingKey: 'SKU "1"',
+    occurredAt: new Date('2026-12-01T12:00:00.000Z'),
+    data: { crossing: 'OUT_OF_STOCK', current: { available: 0, flags: ['STALE'] }, note: 'é\u0000' },
+  };
+  it('is JSON.stringify(eventBody(e)), byte for byte, with or without the outbox JSON of data', () => {
+    const expected = JSON.stringify(eventBody(e));
+    expect(serializeEvent(e)).toBe(expected);
+    expect(serializeEvent({ ...e, dataJson: JSON.stringify(e.data) })).toBe(expected);
+    expect(JSON.parse(serializeEvent({ ...e, dataJson: JSON.stringify(e.data) }))).toEqual(eventBody(e));
   });
 });

@@ -26,7 +26,7 @@
  */
 import { connect, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { EventSinkConfig } from '../../config/index.js';
-import { eventBody, routingKey } from '../../domain/events.js';
+import { serializeEvent, routingKey } from '../../domain/events.js';
 import { errorText, withHeartbeat, within } from '../../feeds/message-feed.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
 import { bounded, failAll, safeUrl } from './common.js';
@@ -119,7 +119,7 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
               s.ch.publish(
                 config.exchange,
                 routingKey(e),
-                Buffer.from(JSON.stringify(eventBody(e))),
+                Buffer.from(serializeEvent(e)),
                 { persistent: true, contentType: 'application/json', messageId: e.id, type: e.type, timestamp, headers: { 'event-id': e.id } },
                 settle,
               );

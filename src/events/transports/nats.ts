@@ -24,7 +24,7 @@
  */
 import { ErrorCode, NatsError, connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
 import type { EventSinkConfig } from '../../config/index.js';
-import { eventBody, routingKey } from '../../domain/events.js';
+import { serializeEvent, routingKey } from '../../domain/events.js';
 import { errorText, within } from '../../feeds/message-feed.js';
 import { subjectCovers } from '../../feeds/nats.js';
 import type { Attempt, EventTransport, TransportContext } from './types.js';
@@ -150,7 +150,7 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
       // all published at once, in order; the acks awaited in the same order
       const acks = events.map((e) => {
         const ack = (async (): Promise<PubAck> =>
-          l.js.publish(`${config.subjectPrefix}.${routingKey(e)}`, encoder.encode(JSON.stringify(eventBody(e))), { msgID: e.id, timeout: o.timeoutMs }))();
+          l.js.publish(`${config.subjectPrefix}.${routingKey(e)}`, encoder.encode(serializeEvent(e)), { msgID: e.id, timeout: o.timeoutMs }))();
         // awaited in turn below; a rejection meanwhile is not unhandled
         ack.catch(() => undefined);
         return ack;

@@ -24,7 +24,7 @@
  *   it answers retryable failures.
  */
 import type { EventSinkConfig } from '../../config/index.js';
-import { eventBody, type StoredEvent } from '../../domain/events.js';
+import { serializeEvent, type StoredEvent } from '../../domain/events.js';
 import { errorText } from '../../feeds/message-feed.js';
 import { sign, signingKey } from '../../feeds/webhook.js';
 import { safeUrl } from './common.js';
@@ -54,7 +54,7 @@ export function createWebhookTransport(config: WebhookSinkConfig, ctx: Transport
   async function post(e: StoredEvent, signal: AbortSignal): Promise<Attempt> {
     if (closing.signal.aborted) return retry('the transport is closed');
     if (signal.aborted) return retry('aborted (shutting down)');
-    const body = JSON.stringify(eventBody(e));
+    const body = serializeEvent(e);
     const timestamp = String(Math.floor(now() / 1000));
     const headers: Record<string, string> = {
       'content-type': 'application/json',
