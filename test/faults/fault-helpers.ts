@@ -19,7 +19,7 @@ import { mysqlConnection } from '../../src/db/knex.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { PoolStats } from '../../src/sources/health.js';
-import { DEMO_NOW, liveOnly, MARIADB_URL, statements, type GqlResult } from '../helpers/demo-app.js';
+import { DEMO_NOW, liveOnly, MARIADB_URL, statements, type GqlResult, withoutEvents } from '../helpers/demo-app.js';
 
 /** The WMS's deadline in these suites, and the bound every answer must meet (a correctness bound, not a benchmark). */
 export const TIMEOUT_MS = 800;
@@ -80,7 +80,7 @@ export async function startFaultDemo(o: {
   await generateDemo({ dir, skus: o.skus ?? 60, now: DEMO_NOW, mysqlUrl: MARIADB_URL, databasePrefix: o.prefix });
   const file = join(dir, 'inventory-graph.yaml');
   // the faults are those of sources read live (the demo mirrors its WMS and 3PL itself)
-  writeFileSync(file, o.editConfig(liveOnly(readFileSync(file, 'utf8'))));
+  writeFileSync(file, o.editConfig(withoutEvents(liveOnly(readFileSync(file, 'utf8')))));
   const { keys } = await prepareDemo(dir, { generate: false });
   await o.beforeStart?.();
   const app = await createApp(loadConfig(file), { logger: createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? 'silent') });

@@ -20,7 +20,7 @@ import { generateDemo } from '../../src/cli/demo-data.js';
 import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig, type SqlSourceConfig } from '../../src/config/index.js';
 import { createKnex, mysqlConnection } from '../../src/db/knex.js';
-import { DEMO_NOW, MARIADB_URL, statements } from '../helpers/demo-app.js';
+import { DEMO_NOW, MARIADB_URL, statements, withoutEvents } from '../helpers/demo-app.js';
 import { suffix } from './feed-helpers.js';
 
 export const BROKER_PORT = { amqp: 5672, nats: 4222 } as const;
@@ -45,7 +45,7 @@ export async function createDemo(o: { skus: number; mysql: boolean }): Promise<D
   const prefix = o.mysql ? `ig_test_msg_${suffix()}` : null;
   await generateDemo({ dir, skus: o.skus, now: DEMO_NOW, ...(prefix !== null ? { mysqlUrl: MARIADB_URL, databasePrefix: prefix } : {}) });
   const file = join(dir, 'inventory-graph.yaml');
-  const doc = parseDocument(readFileSync(file, 'utf8'));
+  const doc = parseDocument(withoutEvents(readFileSync(file, 'utf8')));
   doc.setIn(['sources', 'wms', 'sync'], { mode: 'live' });
   doc.setIn(['sources', 'tpl', 'sync'], { mode: 'live' });
   writeFileSync(file, doc.toString());

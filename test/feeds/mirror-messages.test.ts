@@ -19,7 +19,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { Delivery, Outcome } from '../../src/feeds/types.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
-import { DEMO_NOW, liveOnly } from '../helpers/demo-app.js';
+import { DEMO_NOW, liveOnly, withoutEvents } from '../helpers/demo-app.js';
 
 let dir: string;
 let file: string;
@@ -96,7 +96,7 @@ beforeAll(async () => {
   } = await prepareDemo(dir, { generate: false }));
   file = join(dir, 'inventory-graph.yaml');
   // every source live but the 3PL, mirrored with no transport (the test hands deliveries to its sink)
-  const doc = parseDocument(liveOnly(readFileSync(file, 'utf8')));
+  const doc = parseDocument(withoutEvents(liveOnly(readFileSync(file, 'utf8'))));
   doc.setIn(['sources', 'tpl', 'sync'], { mode: 'mirror' });
   writeFileSync(file, doc.toString());
   const newest = readdirSync(join(dir, '3pl')).sort().at(-1) as string;

@@ -17,7 +17,7 @@ import { createKnex, mysqlConnection } from '../../src/db/knex.js';
 import type { PollFeed } from '../../src/feeds/poll.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
-import { DEMO_NOW, liveOnly, MARIADB_URL, statements } from '../helpers/demo-app.js';
+import { DEMO_NOW, liveOnly, MARIADB_URL, statements, withoutEvents } from '../helpers/demo-app.js';
 
 const SKUS = 300;
 const skus = Array.from({ length: SKUS }, (_, i) => `SKU-${String(i + 1).padStart(6, '0')}`);
@@ -45,7 +45,7 @@ async function startPair(mysql: boolean, sync: Record<string, unknown> = {}, now
   const { keys } = await prepareDemo(dir, { generate: false });
   const file = join(dir, 'inventory-graph.yaml');
   // every source live but the one under test (the demo mirrors its WMS and 3PL itself)
-  const yaml = liveOnly(readFileSync(file, 'utf8'));
+  const yaml = withoutEvents(liveOnly(readFileSync(file, 'utf8')));
   writeFileSync(file, yaml);
   // the same WMS, mirrored, with a poll feed the test drives itself (pollNow / resyncNow)
   const doc = parseDocument(yaml);

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createLogger, errorFields } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
-import { DEMO_NOW, liveOnly, withOverride } from '../helpers/demo-app.js';
+import { DEMO_NOW, liveOnly, withOverride, withoutEvents } from '../helpers/demo-app.js';
 
 type Line = Record<string, unknown> & { msg: string; level: string };
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   // debug: every request's line, health probes and scrapes included
   // /status.json from this host without a key: the request line names the loopback principal
   const file = join(dir, 'inventory-graph.yaml');
-  writeFileSync(file, withOverride(liveOnly(readFileSync(file, 'utf8')), { server: { loopbackStatus: true } }));
+  writeFileSync(file, withOverride(withoutEvents(liveOnly(readFileSync(file, 'utf8'))), { server: { loopbackStatus: true } }));
   app = await createApp(loadConfig(file), { logger: createLogger('debug', (l) => lines.push(l)) });
   url = await app.listen(0, '127.0.0.1');
   origin = new URL(url).origin;

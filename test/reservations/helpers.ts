@@ -19,7 +19,7 @@ import { createKnex } from '../../src/db/knex.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
-import { DEMO_NOW, liveOnly } from '../helpers/demo-app.js';
+import { DEMO_NOW, liveOnly, withoutEvents } from '../helpers/demo-app.js';
 import type { Shortfall as DomainShortfall } from '../../src/domain/reservations.js';
 
 const MARIADB_SERVER = 'mysql://root@127.0.0.1:3306';
@@ -144,7 +144,7 @@ export async function createReserveDemo(o: { tag: string; skus?: number; yaml?: 
   try {
     const { facts } = await generateDemo({ dir, skus: o.skus ?? 60, now: DEMO_NOW });
     const file = join(dir, 'inventory-graph.yaml');
-    const doc = parseDocument(liveOnly(readFileSync(file, 'utf8')));
+    const doc = parseDocument(withoutEvents(liveOnly(readFileSync(file, 'utf8'))));
     doc.set('store', { client: 'mysql2', connection: storeUrl });
     // a guard, not a need seen so far: 100 checkouts at once on one instance each read every
     // source, and past 64 reads waiting for a SQLite source's one slot a read is load shed (its
