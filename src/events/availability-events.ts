@@ -249,7 +249,8 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
         band,
         previous: previous === null ? null : { ...totals(previous), band: previousBand },
         current: { ...totals(figure), band, flags: a.flags },
-        locations: counted.map((l) => locationOf(l, previous)),
+        // the locations whose figure moved since the one published (every one the first time)
+        locations: counted.filter((l) => previous === null || previous.locations[l.location.id] !== l.available).map((l) => locationOf(l, previous)),
         sources: [...new Set(counted.map((l) => l.provenance.source).filter((s): s is string => s !== null))],
         cause: cause === 'sweep' ? 'sweep' : [...new Set(from.map((m) => (m.source === '' ? 'reservations' : m.source)))],
       },

@@ -67,6 +67,8 @@ export interface SinkCounts {
 
 /** Rows per multi-row INSERT and ids per IN list (SQLite allows 500 compound terms). */
 const CHUNK = 400;
+/** Events per INSERT on MySQL/MariaDB (no compound limit; well under max_allowed_packet at a few KB each). */
+const MYSQL_EVENTS_CHUNK = 2000;
 
 interface EventRow {
   seq: number | string;
@@ -115,6 +117,8 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
     else p.then(fn, () => undefined);
   }
 
+  const eventsChunk = db.client.config.client === 'mysql2' ? MYSQL_EVENTS_CHUNK : CHUNK;
+
   async function insert(trx: Knex | Knex.Transaction, events: readonly NewEvent[]): Promise<StoredEvent[]> {
     if (routes.length === 0 || events.length === 0) return [];
     const rows = events.map((e) => ({
@@ -127,8 +131,8 @@ export function createEventStore(db: Knex, now: () => number = Date.now) {
       body: JSON.stringify(e.data),
     }));
     const seqOf = new Map<string, number>();
-    for (let i = 0; i < rows.length; i += CHUNK) {
-      const chunk = rows.slice(i, i + CHUNK);
+    for (let i = 0; i < rows.length; i += eventsChunk) {
+      const chunk = rows.slice(i, i + eventsChunk);
       await trx('events').insert(chunk);
       const got = (await trx('events')
         .whereIn(
