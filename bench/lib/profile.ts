@@ -17,7 +17,7 @@ interface ProfileNode {
   children?: number[];
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   startTime: number;
   endTime: number;
@@ -49,11 +49,18 @@ export function areaOf(url: string, fn: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function summarise(p: CpuProfile): ProfileSummary {
+/**
+ * `window`: only the samples taken between `fromMs` and `toMs` after the profile started (e.g. the
+ * measured part of a run, not the start-up before it).
+ */
+export function summarise(p: CpuProfile, window?: { fromMs: number; toMs: number }): ProfileSummary {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
+  let at = 0;
   // each sample's time is the delta to the next one (V8's convention: timeDeltas[i] precedes samples[i])
   for (let i = 0; i < p.samples.length; i++) {
+    at += (p.timeDeltas[i] ?? 0) / 1000;
+    if (window !== undefined && (at < window.fromMs || at > window.toMs)) continue;
     const dt = (p.timeDeltas[i + 1] ?? 0) / 1000;
     const id = p.samples[i] as number;
     self.set(id, (self.get(id) ?? 0) + dt);
@@ -80,6 +87,56 @@ export function summarise(p: CpuProfile): ProfileSummary {
     areas: sorted(areas).map(([area, ms]) => ({ area, ms })),
     functions: sorted(fns).map(([fn, ms]) => ({ fn, ms })),
   };
+}
+
+/**
+ * Self time by the outermost frame of the gateway's own code (dist/src, dist/resolvers) on each
+ * sample's stack: which of its entry points the time was spent under (a request's handler, the
+ * recompute, the publisher, a feed). After an `await` the stack starts at the async function that
+ * resumed, so a continuation counts under that function. Samples with no gateway frame (socket
+ * reads, drivers' callbacks, GC) are grouped by area (`areaOf`).
+ */
+export function entries(p: CpuProfile, window?: { fromMs: number; toMs: number }): Array<{ entry: string; ms: number }> {
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const own = /\/dist\/(src|resolvers)\//;
+  const entryOf = new Map<number, string>();
+  const classify = (id: number): string => {
+    const known = entryOf.get(id);
+    if (known !== undefined) return known;
+    let outer: ProfileNode | undefined;
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const n = byId.get(at);
+      if (n !== undefined && own.test(n.callFrame.url)) outer = n;
+    }
+    const leaf = byId.get(id) as ProfileNode;
+    const e =
+      outer === undefined
+        ? `(no gateway frame) ${areaOf(leaf.callFrame.url, leaf.callFrame.functionName)}`
+        : `${outer.callFrame.functionName || '(anonymous)'} ${outer.callFrame.url.replace(/^.*\/dist\//, '')}:${outer.callFrame.lineNumber + 1}`;
+    entryOf.set(id, e);
+    return e;
+  };
+  const out = new Map<string, number>();
+  let at = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    at += (p.timeDeltas[i] ?? 0) / 1000;
+    if (window !== undefined && (at < window.fromMs || at > window.toMs)) continue;
+    const id = p.samples[i] as number;
+    if (byId.get(id)?.callFrame.functionName === '(idle)') continue;
+    const e = classify(id);
+    out.set(e, (out.get(e) ?? 0) + (p.timeDeltas[i + 1] ?? 0) / 1000);
+  }
+  return [...out.entries()].sort((a, b) => b[1] - a[1]).map(([entry, ms]) => ({ entry, ms }));
+}
+
+export function entriesText(list: ReadonlyArray<{ entry: string; ms: number }>, top = 20): string {
+  const busy = list.reduce((s, e) => s + e.ms, 0);
+  return list
+    .slice(0, top)
+    .map((e) => `  ${((100 * e.ms) / Math.max(1, busy)).toFixed(1).padStart(5)} %  ${(e.ms / 1000).toFixed(2).padStart(6)} s  ${e.entry}`)
+    .join('\n');
 }
 
 export function summaryText(s: ProfileSummary, top = 20): string {

@@ -217,3 +217,16 @@ export async function untilBreakersClose(server: Running): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+/**
+ * The gateway's event-loop delay since its previous scrape (prom-client's default metrics on
+ * /metrics, whose histogram is reset by each scrape): p50, p99 and max in ms; NaN when not shown.
+ * Scrape once to start a measurement, once to end it.
+ */
+export async function eventLoopDelay(server: Running, headers: Record<string, string>): Promise<number[]> {
+  const text = await fetch(server.url.replace(/\/graphql$/, '/metrics'), { headers }).then(
+    (r) => r.text(),
+    () => '',
+  );
+  return ['p50', 'p99', 'max'].map((q) => 1000 * Number(new RegExp(`^nodejs_eventloop_lag_${q}_seconds (\\S+)`, 'm').exec(text)?.[1] ?? NaN));
+}
