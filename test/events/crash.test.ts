@@ -16,17 +16,15 @@
  * - no mark for a recompute is left over (event_triggers is empty), no delivery pending or dead.
  */
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/domain/events.js';
 import { createEventStore } from '../../src/store/event-store.js';
 import { eventually, suffix } from '../feeds/feed-helpers.js';
-import { servingUrl } from '../helpers/serving.js';
+import { startGateway, type GatewayChild } from '../helpers/serving.js';
 import { createReserveDemo, gql, seeded, type ReserveDemo } from '../reservations/helpers.js';
 import { AVAILABILITY, RELEASE, RESERVE, bodyOf, orderBreaks, outbox, type ChannelFigure } from './helpers.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
 const ROUNDS = 3;
 /** Operations per round (a hold, or a release of an earlier hold), at most this many in flight. */
@@ -43,12 +41,6 @@ let amqp: ChannelModel;
 let ch: Channel;
 const messages: ConsumeMessage[] = [];
 const children = new Set<ChildProcess>();
-
-interface Child {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
 
 beforeAll(async () => {
   amqp = await connect(BROKER);
@@ -82,23 +74,7 @@ afterAll(async () => {
   await amqp?.close();
 });
 
-async function startChild(): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, 'start', '--config', demo.file, '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  const url = await servingUrl(child.stdout as NonNullable<ChildProcess['stdout']>, exited, { stderr: () => stderr });
-  return { child, url, exited };
-}
+const startChild = (): Promise<GatewayChild> => startGateway(demo.file, children);
 
 /** What the stream had acknowledged: holds made, and holds released. */
 const acknowledged = { held: new Set<string>(), released: new Set<string>() };
@@ -107,7 +83,7 @@ const acknowledged = { held: new Set<string>(), released: new Set<string>() };
  * Holds of 1 or 2 units on the SKUs in turn, every third one released by the next operation, IN_FLIGHT at
  * a time; SIGKILL once `killAt` are answered. Nothing more is sent after the kill.
  */
-async function streamAndKill(g: Child, round: number, killAt: number): Promise<void> {
+async function streamAndKill(g: GatewayChild, round: number, killAt: number): Promise<void> {
   let next = 0;
   let answered = 0;
   let killed = false;

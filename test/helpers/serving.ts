@@ -3,7 +3,12 @@
  * "serving http://..." line on stdout. Rejects, with everything it printed, if the process
  * exits first.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+
+/** The command as users run it. */
+export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 
 export interface ServingOptions {
   /** Whether the output so far is complete enough to go on (default: the serving line is there). */
@@ -22,4 +27,32 @@ export function servingUrl(stdout: Readable, exited: Promise<number | null>, o: 
     });
     void exited.then((code) => reject(new Error(`exited with ${code}: ${out}${o.stderr?.() ?? ''}`)));
   });
+}
+
+export interface GatewayChild {
+  child: ChildProcess;
+  url: string;
+  exited: Promise<number | null>;
+}
+
+/**
+ * `inventory-graph start --config FILE` as a child process on an ephemeral loopback port;
+ * resolves once it serves. It is in `children` until it exits (an afterAll SIGKILLs what is left).
+ */
+export async function startGateway(file: string, children: Set<ChildProcess>): Promise<GatewayChild> {
+  const child = spawn(process.execPath, [BIN, 'start', '--config', file, '--port', '0', '--host', '127.0.0.1'], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  const url = await servingUrl(child.stdout as NonNullable<ChildProcess['stdout']>, exited, { stderr: () => stderr });
+  return { child, url, exited };
 }

@@ -15,14 +15,12 @@
  * Three rounds, each killed at its own point, on the same store and SKU: the stock runs out in
  * the later rounds, so refusals and retries near the last units are part of it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../feeds/feed-helpers.js';
-import { servingUrl } from '../helpers/serving.js';
+import { startGateway, type GatewayChild } from '../helpers/serving.js';
 import { availability, createReserveDemo, reserve, seeded, sessionsOn, unitsOf, type ReserveAnswer, type ReserveDemo, type ReserveInput } from './helpers.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const ROUNDS = 3;
 /** Reserves per round, and at most this many in flight. */
 const N = 60;
@@ -33,12 +31,6 @@ const STOCK = 220;
 let demo: ReserveDemo;
 let sku: string;
 const children = new Set<ChildProcess>();
-
-interface Child {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<number | null>;
-}
 
 beforeAll(async () => {
   demo = await createReserveDemo({ tag: 'crash' });
@@ -51,23 +43,7 @@ afterAll(async () => {
   await demo?.cleanup();
 });
 
-async function startChild(): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, 'start', '--config', demo.file, '--port', '0', '--host', '127.0.0.1'], {
-    env: { ...process.env, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  const url = await servingUrl(child.stdout as NonNullable<ChildProcess['stdout']>, exited, { stderr: () => stderr });
-  return { child, url, exited };
-}
+const startChild = (): Promise<GatewayChild> => startGateway(demo.file, children);
 
 type Outcome = { kind: 'answered'; answer: ReserveAnswer } | { kind: 'lost'; why: string } | { kind: 'unsent' };
 
@@ -75,7 +51,7 @@ type Outcome = { kind: 'answered'; answer: ReserveAnswer } | { kind: 'lost'; why
  * Sends the round's reserves, IN_FLIGHT at a time, and SIGKILLs the gateway once `killAt` are
  * answered; nothing more is sent after the kill.
  */
-async function streamAndKill(g: Child, inputs: ReserveInput[], killAt: number): Promise<Outcome[]> {
+async function streamAndKill(g: GatewayChild, inputs: ReserveInput[], killAt: number): Promise<Outcome[]> {
   const outcomes: Outcome[] = inputs.map(() => ({ kind: 'unsent' }));
   let next = 0;
   let answered = 0;
