@@ -60,6 +60,7 @@ import { measure, type LoadResult } from './lib/load.js';
 import { mirroredConfig, type FeedYaml } from './lib/mirror.js';
 import { AVAILABILITY, bodies, rng, SCENARIOS, type ScenarioName } from './lib/scenarios.js';
 import { startTarget, type Running } from './lib/servers.js';
+import type { FeedChange } from './lib/amqp.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const FEEDS = ['poll', 'amqp', 'nats', 'webhook'] as const;
@@ -111,14 +112,7 @@ export interface FeedResult {
 }
 
 /** One change as the message feeds carry it (src/domain/changes.ts). */
-interface Change {
-  id: string;
-  op: 'set';
-  code: string;
-  location: string;
-  onHand: number;
-  eventTime: string;
-}
+type Change = FeedChange;
 
 /** A transport the writer sends batches of changes through. */
 interface Writer {
