@@ -125,21 +125,17 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
 
   /** Canonical SKUs of the marks, and which marks each SKU came from. */
   async function skusOf(marks: readonly Trigger[]): Promise<Map<string, Trigger[]>> {
-    const bySource = new Map<string, Trigger[]>();
-    for (const m of marks) {
-      const list = bySource.get(m.source);
-      if (list === undefined) bySource.set(m.source, [m]);
-      else list.push(m);
-    }
-    const out = new Map<string, Trigger[]>();
-    const add = (sku: string, m: Trigger) => {
-      const list = out.get(sku);
-      if (list === undefined) out.set(sku, [m]);
+    const add = (into: Map<string, Trigger[]>, key: string, m: Trigger) => {
+      const list = into.get(key);
+      if (list === undefined) into.set(key, [m]);
       else list.push(m);
     };
+    const bySource = new Map<string, Trigger[]>();
+    for (const m of marks) add(bySource, m.source, m);
+    const out = new Map<string, Trigger[]>();
     for (const [source, list] of bySource) {
       if (source === '' || o.canonical(source)) {
-        for (const m of list) add(m.code, m);
+        for (const m of list) add(out, m.code, m);
         continue;
       }
       const found = await o.store.skus.resolveMany(
@@ -149,7 +145,7 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
       for (const m of list) {
         const sku = found.get(m.code);
         // a code no SKU maps has no figure (its ORPHAN_CODE anomaly says so): the mark is done
-        add(sku ?? `\u0000${m.code}`, m);
+        add(out, sku ?? `\u0000${m.code}`, m);
       }
     }
     return out;

@@ -104,12 +104,11 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const mirrorsLoaded = runtime.startMirrors().catch((e: unknown) => o.logger.error('mirrors could not start', errorFields(e)));
   // each source's state as /status judges it, for source.down | up | stale
   const readSources = (): SourceReading[] => {
-    const at = (o.now?.() ?? new Date()).getTime();
+    const at = o.now?.() ?? new Date();
     return health.list().map((h) => {
-      const newest = health.newestSeen(h.name) ?? h.newestAsOf;
-      const ageSeconds = newest === null ? null : Math.max(0, Math.round((at - newest.getTime()) / 1000));
+      const { newest, ageSeconds, stale } = health.freshness(h, at);
       const lagging = runtime.mirrors.get(h.name)?.mirror.stats().state === 'lagging';
-      const old = ageSeconds !== null && h.maxAgeSeconds !== null && ageSeconds > h.maxAgeSeconds;
+      const old = stale === true;
       return {
         source: h.name,
         // a trial read (half-open) has not shown yet that the source answers again: still down, so

@@ -14,7 +14,7 @@
  * the process (the instance) that took it.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { SourceHealthRegistry, type BreakerState, type SourceStatus } from '../sources/health.js';
+import { SourceHealthRegistry, type BreakerState, type SourceHealth, type SourceStatus } from '../sources/health.js';
 import type { AnomalyQueueStats } from '../store/anomaly-queue.js';
 import type { CompiledCacheObserver } from './executor.js';
 import type { RequestRecord } from './request-log.js';
@@ -100,6 +100,20 @@ export class ObservedHealthRegistry extends SourceHealthRegistry {
   /** The newest `asOf` this process has read from the source, or null before a dated read. */
   newestSeen(source: string): Date | null {
     return this.newest.get(source) ?? null;
+  }
+
+  /**
+   * A source's freshness at `now`, as /status judges it: its newest record (read by this process,
+   * else as reported), that record's age in whole seconds, and whether it is older than the
+   * source's maxAgeSeconds (null when either is unknown).
+   */
+  freshness(
+    h: Pick<SourceHealth, 'name' | 'newestAsOf' | 'maxAgeSeconds'>,
+    now: Date,
+  ): { newest: Date | null; ageSeconds: number | null; stale: boolean | null } {
+    const newest = this.newestSeen(h.name) ?? h.newestAsOf;
+    const ageSeconds = newest === null ? null : Math.max(0, Math.round((now.getTime() - newest.getTime()) / 1000));
+    return { newest, ageSeconds, stale: ageSeconds === null || h.maxAgeSeconds === null ? null : ageSeconds > h.maxAgeSeconds };
   }
 
   /** Reads of the last `WINDOW_MINUTES` minutes, oldest first, the current minute last (zeros where nothing happened). */

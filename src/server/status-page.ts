@@ -190,8 +190,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
     generatedAt: now.toISOString(),
     uptimeSeconds: Math.round(process.uptime()),
     sources: d.health.list().map((h) => {
-      const newest = d.health.newestSeen(h.name) ?? h.newestAsOf;
-      const age = newest === null ? null : Math.max(0, Math.round((now.getTime() - newest.getTime()) / 1000));
+      const { newest, ageSeconds: age, stale } = d.health.freshness(h, now);
       const perMinute = d.health.recent(h.name);
       const sum = (k: keyof Omit<MinuteCounts, 'at'>) => perMinute.reduce((n, m) => n + m[k], 0);
       const recent = { ok: sum('ok'), failed: sum('failed'), rejected: sum('rejected') };
@@ -213,7 +212,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
           newestAsOf: iso(newest),
           ageSeconds: age,
           maxAgeSeconds: h.maxAgeSeconds,
-          stale: age === null || h.maxAgeSeconds === null ? null : age > h.maxAgeSeconds,
+          stale,
         },
         reads: {
           total: { ok: h.successCount, failed: h.errorCount, rejected: h.rejectedCount + h.shedCount },

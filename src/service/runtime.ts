@@ -153,6 +153,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   store.events.configure(sinkConfigs(config).map(([sink, s]) => ({ sink, filter: s.filter })));
   let events: Events | undefined;
   const touched = (marks: readonly Trigger[]) => events?.availability.touched(marks);
+  /** Whether this runtime recomputes availability events, so its feeds mark what they change. */
+  const recomputes = o.events === true && store.events.enabled();
   const locations = new LocationIndex(config.locations);
   const mirrors = new Map<string, MirroredConnector>();
   const feeds: Feed[] = [];
@@ -179,9 +181,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         logger,
         replay: () => store.feeds.replay(name, 0),
         onNegative: (t) => void watch.negatives(t),
-        ...(o.events === true && store.events.enabled()
-          ? { refreshed: { mark: (codes) => store.events.trigger(store.db, name, codes), applied: touched } }
-          : {}),
+        ...(recomputes ? { refreshed: { mark: (codes) => store.events.trigger(store.db, name, codes), applied: touched } } : {}),
         now: clock,
       });
       const sink = createSink({
@@ -190,7 +190,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         watch,
         logger,
         now: clock,
-        ...(o.events === true && store.events.enabled() ? { applied: touched } : {}),
+        ...(recomputes ? { applied: touched } : {}),
       });
       mirrors.set(name, m);
       sinks.set(name, sink);
