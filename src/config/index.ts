@@ -8,11 +8,12 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { core } from 'zod';
+import { applyPresets } from '../sources/presets/index.js';
 import { configSchema, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
 export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig, SyncConfig, FeedConfig, OrdersMapping, ReservationsConfig } from './schema.js';
-export type { EventsConfig, EventSinkConfig } from './schema.js';
+export type { EventsConfig, EventSinkConfig, IdentifierMapping } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
 export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
@@ -64,7 +65,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
     );
   }
   const problems: string[] = [];
-  const raw = interpolate(doc.toJS() ?? {}, [], env, problems);
+  const raw = applyPresets(interpolate(doc.toJS() ?? {}, [], env, problems), problems);
   const envProblemPaths = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
   const parsed = configSchema.safeParse(raw, { error: describeIssue });
   if (!parsed.success) {

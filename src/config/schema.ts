@@ -147,6 +147,28 @@ export const movementMappingSchema = z
     }
   });
 
+/**
+ * Identifiers a system keeps for its items besides its own code (barcodes, GTIN/UPC/EAN,
+ * supplier part numbers), by name: `skuMap.match` rules derive the SKU map's aliases by
+ * matching them across systems. A `query` aliases its columns `sku` (the system's own code) and
+ * `value`; an item may have several values (one row each).
+ */
+export const identifierMappingSchema = z
+  .strictObject({ ...mappingBase, columns: z.strictObject({ sku: column, value: column }).optional() })
+  .superRefine(checkMapping);
+
+/** `preset: erpnext` and its settings: what src/sources/presets/ expands before the schema runs. */
+const presetKeys = {
+  preset: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'A known system (`erpnext`, `odoo`, `openboxes`, `magento`, `woocommerce`, `shipbob`) whose mappings this source takes; any key given here overrides the preset’s (docs/presets.md).',
+    ),
+  presetOptions: z.record(z.string(), z.unknown()).optional().describe('Settings of the preset (docs/presets.md lists each preset’s).'),
+};
+
 /** `movements:` one mapping or a list of them (one per kind, typically). */
 const movementsSchema = z.union([movementMappingSchema, z.array(movementMappingSchema).min(1)]).transform((m) => (Array.isArray(m) ? m : [m]));
 
@@ -371,6 +393,7 @@ export const csvSourceSchema = z.strictObject({
 
 export const sqlSourceSchema = z.strictObject({
   kind: z.literal('sql'),
+  ...presetKeys,
   client: clientName,
   connection: z.string().min(1).describe('A file path for better-sqlite3 (relative to the config file), a mysql:// URL for mysql2.'),
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one statement. Defaults to 2000.'),
@@ -387,6 +410,10 @@ export const sqlSourceSchema = z.strictObject({
   cost: costMappingSchema.optional(),
   items: itemsMappingSchema.optional(),
   movements: movementsSchema.optional().describe('In-flight quantities (picked not invoiced, in transit, received not put away) that explain variance.'),
+  identifiers: z
+    .record(name, identifierMappingSchema)
+    .optional()
+    .describe('Shared identifiers of this system’s items (barcode, GTIN, supplier part number), by name: what `skuMap.match` rules match on.'),
   orders: ordersMappingSchema
     .optional()
     .describe(
@@ -812,6 +839,7 @@ export type CsvSourceConfig = z.output<typeof csvSourceSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type MovementMapping = z.output<typeof movementMappingSchema>;
 export type OrdersMapping = z.output<typeof ordersMappingSchema>;
+export type IdentifierMapping = z.output<typeof identifierMappingSchema>;
 export type ReservationsConfig = z.output<typeof reservationsSchema>;
 export type AnomaliesConfig = z.output<typeof anomaliesSchema>;
 export type EventsConfig = z.output<typeof eventsSchema>;
