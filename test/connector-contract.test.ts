@@ -107,8 +107,8 @@ function byCodeAndLocation<T extends { code: string; location?: string }>(record
   return [...records].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 
-function countingMeter(): StatementMeter & { calls: { source: string; entity: Entity }[] } {
-  const calls: { source: string; entity: Entity }[] = [];
+function countingMeter(): StatementMeter & { calls: { source: string; entity: Entity | 'identifiers' }[] } {
+  const calls: { source: string; entity: Entity | 'identifiers' }[] = [];
   return { calls, statement: (source, entity) => void calls.push({ source, entity }) };
 }
 

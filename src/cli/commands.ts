@@ -101,6 +101,18 @@ export const SKUS_IMPORT = command({
   positionals: ['FILE.csv'],
 });
 
+export const SKUS_MATCH = command({
+  name: 'inventory-graph skus match',
+  usage: ['inventory-graph skus match [--config FILE] [--dry-run]'],
+  summary: 'Derive SKU aliases from shared identifiers (skuMap: barcodes, GTINs, supplier part numbers) now, and print what changed.',
+  details: `${CONFIG_FLAG}  --dry-run       read and count, write nothing (no alias, no anomaly)
+Hand-written aliases (skus import) are never changed. Conflicts and unmatched codes are recorded
+as SKU_MATCH_CONFLICT and UNMATCHED_CODE anomalies; the first conflicts are printed.
+Exit codes: 0 done (conflicts included), 2 a usage or config error, 3 a source or the store failed.
+`,
+  options: { config: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+});
+
 export const KEYS_CREATE = command({
   name: 'inventory-graph keys create',
   usage: ['inventory-graph keys create --role ROLE --name NAME'],
@@ -255,14 +267,14 @@ Exit codes: 0 done, 1 the broker could not be reached, 2 a usage or config error
 });
 
 export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>> = {
-  skus: { import: SKUS_IMPORT },
+  skus: { import: SKUS_IMPORT, match: SKUS_MATCH },
   feeds: { dlq: FEEDS_DLQ },
   events: { list: EVENTS_LIST, replay: EVENTS_REPLAY, tail: EVENTS_TAIL },
   keys: { create: KEYS_CREATE },
   config: { check: CONFIG_CHECK },
 };
 
-const ALL = [START, DEMO, DEMO_TRAFFIC, SKUS_IMPORT, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ, EVENTS_LIST, EVENTS_REPLAY, EVENTS_TAIL];
+const ALL = [START, DEMO, DEMO_TRAFFIC, SKUS_IMPORT, SKUS_MATCH, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ, EVENTS_LIST, EVENTS_REPLAY, EVENTS_TAIL];
 
 export const USAGE = `inventory-graph: one inventory truth over systems that disagree
 

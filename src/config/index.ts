@@ -13,7 +13,7 @@ import { configSchema, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
 export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig, SyncConfig, FeedConfig, OrdersMapping, ReservationsConfig } from './schema.js';
-export type { EventsConfig, EventSinkConfig, IdentifierMapping } from './schema.js';
+export type { EventsConfig, EventSinkConfig, IdentifierMapping, SkuMapConfig } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
 export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
@@ -131,6 +131,7 @@ type Loose = {
     idempotencyWindowSeconds?: unknown;
     confirmedHoldSeconds?: unknown;
   };
+  skuMap?: { catalogue?: unknown; match?: unknown };
 };
 /** Any kind of source, every key possibly missing. */
 type LooseSource = {
@@ -142,6 +143,7 @@ type LooseSource = {
   cost?: { currency?: unknown; columns?: { currency?: unknown } };
   items?: unknown;
   movements?: unknown;
+  identifiers?: unknown;
 };
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
@@ -177,6 +179,7 @@ function crossCheck(c: Loose): string[] {
       problems.push(`sources.${s}: maps nothing (add \`stock\`, \`cost\` or \`items\`)`);
     }
   }
+  problems.push(...checkSkuMap(c, sources));
   if (c.store?.client === 'mysql2' && typeof c.store.connection === 'string' && !/^mysql:\/\//.test(c.store.connection)) {
     problems.push('store.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db');
   }
@@ -265,5 +268,41 @@ function checkSync(s: string, src: LooseSource): string[] {
   const kinds = feeds.map((f) => f?.kind);
   for (const k of ['poll', 'webhook'])
     if (kinds.filter((x) => x === k).length > 1) problems.push(`sources.${s}.sync.feeds: at most one \`${k}\` feed per source`);
+  return problems;
+}
+
+/**
+ * `skuMap`: the catalogue and every rule's system must be configured sources, the catalogue is
+ * not matched onto itself, and a named identifier is mapped by the catalogue and every system.
+ */
+function checkSkuMap(c: Loose, sources: Record<string, LooseSource | undefined>): string[] {
+  const problems: string[] = [];
+  const known = Object.keys(sources).join(', ');
+  const catalogue = typeof c.skuMap?.catalogue === 'string' ? c.skuMap.catalogue : undefined;
+  const maps = (s: string, identifier: string) => {
+    const ids = sources[s]?.identifiers;
+    return ids !== null && typeof ids === 'object' && Object.hasOwn(ids, identifier);
+  };
+  if (catalogue !== undefined && sources[catalogue] === undefined) problems.push(`skuMap.catalogue: unknown source "${catalogue}" (known: ${known})`);
+  const rules = list<{ identifier?: unknown; systems?: unknown } | null>(c.skuMap?.match);
+  if (rules.length > 0 && catalogue === undefined) problems.push('skuMap.catalogue: required with `match` rules (the system the others are matched onto)');
+  rules.forEach((r, i) => {
+    if (r === null || typeof r !== 'object' || typeof r.identifier !== 'string') return;
+    const at = `skuMap.match[${i}]`;
+    const identifier = r.identifier;
+    const named = identifier !== 'code';
+    if (named && catalogue !== undefined && sources[catalogue] !== undefined && !maps(catalogue, identifier))
+      problems.push(`${at}.identifier: the catalogue "${catalogue}" maps no identifier "${identifier}" (add sources.${catalogue}.identifiers.${identifier})`);
+    const seen = new Set<string>();
+    list<unknown>(r.systems).forEach((s, j) => {
+      if (typeof s !== 'string') return;
+      const sat = `${at}.systems[${j}]`;
+      if (seen.has(s)) problems.push(`${sat}: "${s}" is listed twice`);
+      seen.add(s);
+      if (sources[s] === undefined) problems.push(`${sat}: unknown source "${s}" (known: ${known})`);
+      else if (s === catalogue) problems.push(`${sat}: "${s}" is the catalogue, which the other systems are matched onto`);
+      else if (named && !maps(s, identifier)) problems.push(`${sat}: source "${s}" maps no identifier "${identifier}" (add sources.${s}.identifiers.${identifier})`);
+    });
+  });
   return problems;
 }

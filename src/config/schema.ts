@@ -675,6 +675,57 @@ export const reservationsSchema = z.strictObject({
     .describe('How lines without a `locationId` are placed (the routing strategies of `routeOrder`). Defaults to `FEWEST_SHIPMENTS`.'),
 });
 
+/** One `skuMap.match` rule: the identifier systems are matched on, and which systems. */
+export const skuMatchRuleSchema = z.strictObject({
+  identifier: z
+    .string()
+    .min(1)
+    .describe('A name under `sources.<s>.identifiers` that the catalogue and every one of `systems` map (`barcode`), or `code`: each system’s own item code.'),
+  systems: z.array(z.string().min(1)).min(1).describe('The systems whose codes get aliases matched onto the catalogue’s SKUs by this identifier.'),
+  compare: z
+    .enum(['auto', 'text'])
+    .default('auto')
+    .describe(
+      '`auto`: values are trimmed, and 8, 12, 13 or 14 digits are read as one GTIN (a 12-digit UPC equals its 13-digit EAN and 14-digit GTIN); `text`: trimmed text only. Defaults to `auto`.',
+    ),
+});
+
+/**
+ * `skuMap:` how the SKU map is derived from the systems themselves (src/service/sku-matching.ts,
+ * docs/sku-matching.md), beside the hand-written aliases of `skus import`, which always win.
+ */
+export const skuMapSchema = z.strictObject({
+  catalogue: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('The system the others are matched onto (required with `match` rules): its items are the canonical SKUs.'),
+  catalogueCodes: z
+    .enum(['canonical', 'mapped'])
+    .default('canonical')
+    .describe(
+      '`canonical`: each catalogue item code is a canonical SKU (matching creates the SKU and the catalogue’s alias, unless a hand-written alias maps the code); `mapped`: catalogue codes mean the SKU the map already gives them (a code without one is left out). Defaults to `canonical`.',
+    ),
+  match: z
+    .array(skuMatchRuleSchema)
+    .default([])
+    .describe('Rules in order: a system code takes the SKU of the first rule under which one of its values is in the catalogue.'),
+  intervalSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(604_800)
+    .default(3600)
+    .describe('How often the server matches again (in the background, and once at start); 0: at start and by `skus match` only. Defaults to 3600.'),
+  batchSize: z
+    .number()
+    .int()
+    .min(100)
+    .max(100_000)
+    .default(5000)
+    .describe('Identifier rows read per statement, and codes written per store transaction. Defaults to 5000.'),
+});
+
 export const locationSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'use letters, digits and . _ : -'),
   name: z.string().min(1).optional(),
@@ -825,6 +876,7 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
   reservations: reservationsSchema.prefault({}).describe('Holds at checkout: TTLs, idempotency window, sweeper (docs/reservations.md).'),
+  skuMap: skuMapSchema.prefault({}).describe('SKU aliases derived by matching shared identifiers (barcode, GTIN, supplier part number) across systems (docs/sku-matching.md).'),
   defaults: z
     .strictObject({
       safetyStock: z.number().int().min(0).default(0),
@@ -840,6 +892,7 @@ export type SourceConfig = z.output<typeof sourceSchema>;
 export type MovementMapping = z.output<typeof movementMappingSchema>;
 export type OrdersMapping = z.output<typeof ordersMappingSchema>;
 export type IdentifierMapping = z.output<typeof identifierMappingSchema>;
+export type SkuMapConfig = z.output<typeof skuMapSchema>;
 export type ReservationsConfig = z.output<typeof reservationsSchema>;
 export type AnomaliesConfig = z.output<typeof anomaliesSchema>;
 export type EventsConfig = z.output<typeof eventsSchema>;

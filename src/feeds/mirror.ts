@@ -479,6 +479,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     entities: live.entities,
     fetch,
     ...(live.listCodes !== undefined ? { listCodes: live.listCodes.bind(live) } : {}),
+    // identifiers are not mirrored: SKU matching reads them from the source itself
+    ...(live.identifiers !== undefined ? { identifiers: live.identifiers.bind(live) } : {}),
     // orders are looked up live: a hand-over is judged against the source itself (src/service/reservations.ts)
     ...(live.orderReferences !== undefined ? { orderReferences: live.orderReferences.bind(live) } : {}),
     ping: (options) => live.ping(options),

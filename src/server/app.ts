@@ -100,6 +100,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
 
   // a source that is down at start-up is reported, never fatal: it may come back
   await runtime.pingSources();
+  // SKU matching (skuMap) runs in the background: start-up never waits for a whole catalogue
+  runtime.skuMatcher.start();
   // mirrors load in the background (progress in the log); their sources are read live meanwhile
   const mirrorsLoaded = runtime.startMirrors().catch((e: unknown) => o.logger.error('mirrors could not start', errorFields(e)));
   // each source's state as /status judges it, for source.down | up | stale

@@ -32,6 +32,7 @@ import { createFeed } from '../feeds/registry.js';
 import { createChangeWatch, createSink, type SourceSink } from '../feeds/sink.js';
 import type { Feed } from '../feeds/types.js';
 import { createReservationService, createReservationSweeper, type ReservationSweeper } from './reservations.js';
+import { createSkuMatcher, type SkuMatcher } from './sku-matching.js';
 
 /** Dead letters kept per source (the newest); older ones are dropped, logged, every 10 minutes. */
 export const MAX_DEAD_LETTERS = 100_000;
@@ -87,6 +88,8 @@ export interface Runtime {
   reservations(): ReturnType<typeof createReservationService>;
   /** Expires holds, hands confirmed ones over to the sources' orders, prunes keys; started by the server. */
   sweeper: ReservationSweeper;
+  /** SKU matching (`skuMap`, src/service/sku-matching.ts): `run` once, or `start` its schedule (the server). */
+  skuMatcher: SkuMatcher;
   /** Mirrored sources, by name (their connectors in `connectors` read through them). */
   mirrors: ReadonlyMap<string, MirroredConnector>;
   /** Every feed of every mirrored source, in config order. */
@@ -311,6 +314,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       ...(now !== undefined ? { now } : {}),
     });
 
+  const skuMatcher = createSkuMatcher({ config, connectors, store, logger });
+
   let closed: Promise<void> | undefined;
   return {
     config,
@@ -327,6 +332,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now }),
     reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
+    skuMatcher,
     mirrors,
     feeds,
     sinks,
@@ -342,6 +348,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       closed ??= (async () => {
         stopping = true;
         for (const t of timers) clearTimeout(t);
+        await skuMatcher.stop();
         await sweeper.stop();
         await events?.close();
         // feeds first: what they received and did not acknowledge is delivered again

@@ -10,7 +10,8 @@ import type { PoolStats } from './health.js';
 
 /** Told about every statement a connector sends, so a request can count its I/O. */
 export interface StatementMeter {
-  statement(source: string, entity: Entity): void;
+  /** `identifiers`: a page of a source's identifier values (SKU matching). */
+  statement(source: string, entity: Entity | 'identifiers'): void;
 }
 
 /** A meter that adds each statement to `counts`, keyed `source/entity` (as x-source-statements shows them). */
@@ -70,6 +71,12 @@ export interface ChangedRow {
   changed: unknown;
 }
 
+/** One identifier value of one of a source's codes (a barcode, a GTIN, a supplier part number), as the source has it. */
+export interface IdentifierRow {
+  code: string;
+  value: string;
+}
+
 export interface Connector {
   /** The source's name in the config (`wms`, `erp`, ...). */
   readonly name: string;
@@ -93,6 +100,14 @@ export interface Connector {
    * source (src/feeds/mirror.ts). `entity`: whose mapping to list (default stock). One statement per page.
    */
   listCodes?(after: string | null, limit: number, meter?: StatementMeter, entity?: 'stock' | 'cost' | 'items'): Promise<string[]>;
+  /**
+   * The values of the identifier mapping `name` (`sources.<s>.identifiers.<name>`), `limit` rows a
+   * page in (code, value) order by code point (the byte order of UTF-8), after the row `after`
+   * (exclusive; null for the first page); rows without a code or a value are left out, a repeated
+   * (code, value) comes once. How SKU matching (src/service/sku-matching.ts) reads a whole system
+   * in bounded memory. One statement per page.
+   */
+  identifiers?(name: string, after: IdentifierRow | null, limit: number, meter?: StatementMeter): Promise<IdentifierRow[]>;
   /**
    * Stock codes changed from `since` up to `until` by the change column `column` (a poll feed's
    * `changedSince`), in (changed, code) order after `after`, `limit` rows a statement.

@@ -371,6 +371,10 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     const list = inner.listCodes.bind(inner);
     wrapped.listCodes = (after, limit, meter, entity) => guarded('listCodes', () => list(after, limit, meter, entity));
   }
+  if (inner.identifiers !== undefined) {
+    const ids = inner.identifiers.bind(inner);
+    wrapped.identifiers = (id, after, limit, meter) => guarded('identifiers', () => ids(id, after, limit, meter));
+  }
   return wrapped;
 }
 

@@ -19,7 +19,7 @@ import {
   type StockRecord,
 } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
-import { LoadShedError, startsTooLate, type ChangedRow, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
+import { LoadShedError, startsTooLate, type ChangedRow, type Connector, type IdentifierRow, type ReadOptions, type StatementMeter } from './connector.js';
 import type { PoolStats } from './health.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
@@ -167,6 +167,35 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     meter?.statement(name, entity);
     const rows = (await q) as { code: unknown }[];
     return rows.map((r) => (Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code)));
+  }
+
+  /**
+   * The identifier mapping `id`'s distinct (code, value) rows, `limit` a statement, in byte order
+   * (binary on MySQL, text on SQLite, so a numeric column pages as the codes do) after `after`.
+   */
+  async function identifiers(id: string, after: IdentifierRow | null, limit: number, meter?: StatementMeter): Promise<IdentifierRow[]> {
+    const m = config.identifiers?.[id];
+    if (m === undefined) throw new Error(`source "${name}" maps no identifier "${id}"`);
+    const sku = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
+    const value = m.query !== undefined ? 'value' : (m.columns?.value as string);
+    const key = mysql ? 'cast(?? as binary)' : 'cast(?? as text)';
+    const bound = mysql ? 'cast(? as binary)' : '?';
+    const q = mappedRows(db, m)
+      .select(db.raw(`distinct ${key} as ??, ${key} as ??`, [sku, 'code', value, 'value']))
+      .whereNotNull(sku)
+      .whereNotNull(value)
+      .orderBy([{ column: 'code' }, { column: 'value' }])
+      .limit(limit)
+      .timeout(config.timeoutMs, { cancel: mysql });
+    if (after !== null)
+      q.where((w) =>
+        w
+          .whereRaw(`${key} > ${bound}`, [sku, after.code])
+          .orWhere((w2) => w2.whereRaw(`${key} = ${bound}`, [sku, after.code]).whereRaw(`${key} > ${bound}`, [value, after.value])),
+      );
+    meter?.statement(name, 'identifiers');
+    const text = (v: unknown) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+    return ((await q) as { code: unknown; value: unknown }[]).map((r) => ({ code: text(r.code), value: text(r.value) }));
   }
 
   /**
@@ -326,6 +355,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     fetch,
     ...(config.orders !== undefined ? { orderReferences } : {}),
     listCodes,
+    ...(config.identifiers !== undefined ? { identifiers } : {}),
     changedCodes,
     latestChange,
     scan,

@@ -317,6 +317,20 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('events');
     },
   },
+  '0008_sku_match': {
+    async up(db) {
+      // where an alias came from: `import` (written by hand, CSV import) or `match` (derived by
+      // skuMap.match, src/service/sku-matching.ts), which never overwrites or removes an `import` one
+      await db.schema.alterTable('sku_aliases', (t) => {
+        t.string('origin', 8).notNullable().defaultTo('import');
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('sku_aliases', (t) => {
+        t.dropColumn('origin');
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { Alias, CanonicalSku, SkuPage } from '../domain/skus.js';
+import type { AliasOrigin, ExistingAlias } from '../domain/sku-matching.js';
 
 export type { Alias, CanonicalSku, SkuPage };
 
@@ -92,13 +93,49 @@ export function createSkuMapStore(db: Knex) {
     async import(entries: readonly CanonicalSku[]): Promise<ImportResult> {
       const named = entries.filter((e) => e.name !== null).map((e) => ({ sku: e.sku, name: e.name }));
       const unnamed = entries.filter((e) => e.name === null).map((e) => ({ sku: e.sku }));
-      const aliases = entries.flatMap((e) => e.aliases.map((a) => ({ system: a.system, code: a.code, sku: e.sku })));
+      const aliases = entries.flatMap((e) => e.aliases.map((a) => ({ system: a.system, code: a.code, sku: e.sku, origin: 'import' })));
       await db.transaction(async (trx) => {
         for (const rows of chunks(named)) await trx('skus').insert(rows).onConflict('sku').merge(['name']);
         for (const rows of chunks(unnamed)) await trx('skus').insert(rows).onConflict('sku').ignore();
-        for (const rows of chunks(aliases)) await trx('sku_aliases').insert(rows).onConflict(['system', 'code']).merge(['sku']);
+        // an imported alias is hand-written: matching (skuMap.match) never changes it after this
+        for (const rows of chunks(aliases)) await trx('sku_aliases').insert(rows).onConflict(['system', 'code']).merge(['sku', 'origin']);
       });
       return { skus: entries.length, aliases: aliases.length };
+    },
+
+    /**
+     * Every alias of `system` with a code after `after` (exclusive) up to `upTo` (inclusive), in
+     * the store's byte order; null: unbounded. How matching (src/service/sku-matching.ts) reads
+     * what the map holds for the codes it has just matched, a range at a time.
+     */
+    async aliasesInRange(system: string, after: string | null, upTo: string | null): Promise<ExistingAlias[]> {
+      const q = db('sku_aliases').where({ system }).select('code', 'sku', 'origin');
+      if (after !== null) q.where('code', '>', after);
+      if (upTo !== null) q.where('code', '<=', upTo);
+      const rows: { code: string; sku: string; origin: string }[] = await q;
+      return rows.map((r) => ({ code: r.code, sku: r.sku, origin: r.origin === 'match' ? 'match' : 'import' }));
+    },
+
+    /**
+     * Writes matched aliases of `system` in one transaction: `deletes` removes matched aliases
+     * only, `upserts` adds aliases (and their SKUs, when new) where the code has none, so a
+     * hand-written alias, even one written meanwhile, is never overwritten or removed.
+     */
+    async applyMatches(system: string, upserts: readonly { code: string; sku: string }[], deletes: readonly string[]): Promise<void> {
+      if (upserts.length === 0 && deletes.length === 0) return;
+      const origin: AliasOrigin = 'match';
+      await db.transaction(async (trx) => {
+        for (let i = 0; i < deletes.length; i += CHUNK) {
+          await trx('sku_aliases')
+            .where({ system, origin })
+            .whereIn('code', deletes.slice(i, i + CHUNK) as string[])
+            .delete();
+        }
+        const skus = [...new Set(upserts.map((u) => u.sku))].map((sku) => ({ sku }));
+        for (const rows of chunks(skus)) await trx('skus').insert(rows).onConflict('sku').ignore();
+        const rows = upserts.map((u) => ({ system, code: u.code, sku: u.sku, origin }));
+        for (const part of chunks(rows)) await trx('sku_aliases').insert(part).onConflict(['system', 'code']).ignore();
+      });
     },
   };
 }
