@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { csvSourceSchema, sqlSourceSchema } from '../src/config/schema.js';
 import type { Entity, StockRecord } from '../src/domain/records.js';
-import type { Connector, StatementMeter } from '../src/sources/connector.js';
+import type { Connector, IdentifierRow, StatementMeter } from '../src/sources/connector.js';
 import { createCsvConnector } from '../src/sources/csv.js';
 import { createSqlConnector } from '../src/sources/sql.js';
 import { BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
@@ -60,6 +60,36 @@ const STOCK_QUERY = `
   select b.item_code as sku, w.code as location, b.qty as onHand, b.picked as committed, b.updated_at as asOf
   from bins b join warehouses w on w.id = b.warehouse_id`;
 
+/** A-100 has two barcodes (and one row twice), C-300 a row without a barcode, K-1 and k-1 differ by case only. */
+const BARCODES = [
+  { name: 'b1', parent: 'A-100', barcode: '0012345678905', barcode_type: 'EAN' },
+  { name: 'b2', parent: 'A-100', barcode: '012345678905', barcode_type: 'UPC-A' },
+  { name: 'b3', parent: 'B-200', barcode: ' 4006381333931 ', barcode_type: 'EAN' },
+  { name: 'b4', parent: 'C-300', barcode: null, barcode_type: null },
+  { name: 'b5', parent: 'C-300', barcode: 'CODE-39-X', barcode_type: 'CODE-39' },
+  { name: 'b6', parent: 'k-1', barcode: '222', barcode_type: 'EAN' },
+  { name: 'b7', parent: 'K-1', barcode: '111', barcode_type: 'EAN' },
+  { name: 'b8', parent: 'A-100', barcode: '0012345678905', barcode_type: 'EAN' },
+  ...MANY.map((code, i) => ({ name: `m${i}`, parent: code, barcode: `2000000000${String(i).padStart(3, '0')}`, barcode_type: 'EAN' })),
+];
+
+/** Every (code, value) of BARCODES, distinct, without the null, in byte order. */
+const ALL_BARCODES = [
+  ...[...new Map(BARCODES.filter((b) => b.barcode !== null).map((b) => [`${b.parent}\u0000${b.barcode}`, { code: b.parent, value: b.barcode as string }])).values()],
+].sort((a, b) => Buffer.compare(Buffer.from(`${a.code}\u0000${a.value}`), Buffer.from(`${b.code}\u0000${b.value}`)));
+
+/** Two WooCommerce products: SKU and GTIN are postmeta rows of one post; post 3 has no GTIN. */
+const POSTMETA = [
+  { meta_id: 1, post_id: 1, meta_key: '_sku', meta_value: 'woo-a' },
+  { meta_id: 2, post_id: 1, meta_key: '_global_unique_id', meta_value: '12345678905' },
+  { meta_id: 3, post_id: 2, meta_key: '_sku', meta_value: 'woo-b' },
+  { meta_id: 4, post_id: 2, meta_key: '_global_unique_id', meta_value: '4006381333931' },
+  { meta_id: 5, post_id: 3, meta_key: '_sku', meta_value: 'woo-c' },
+];
+const GTIN_QUERY = `select s.meta_value as sku, g.meta_value as value
+  from wp_postmeta s join wp_postmeta g on g.post_id = s.post_id and g.meta_key = '_global_unique_id'
+  where s.meta_key = '_sku'`;
+
 async function createFixtures(t: TestDatabase, backend: Backend): Promise<void> {
   const { decimal, datetime } = backend.types;
   await t.exec(`create table warehouses (id integer not null primary key, code varchar(32) not null)`);
@@ -74,6 +104,14 @@ async function createFixtures(t: TestDatabase, backend: Backend): Promise<void> 
   await t.exec(`create table cased_bins (item_code varchar(64) not null, wh varchar(32) not null, qty integer not null)`);
   await t.exec(`create table loose_bins (item_code varchar(64) not null, wh varchar(32) not null, qty varchar(16) not null)`);
 
+  // item barcodes shaped like ERPNext's `tabItem Barcode` (a child table of tabItem), and a
+  // WooCommerce-like postmeta with `_sku` and `_global_unique_id`
+  await t.exec(
+    'create table `tabItem Barcode` (name varchar(64) not null primary key, parent varchar(64) not null, barcode varchar(64) null, barcode_type varchar(16) null)',
+  );
+  await t.exec('create table wp_postmeta (meta_id integer not null primary key, post_id integer not null, meta_key varchar(64) not null, meta_value varchar(255) null)');
+  await t.db('tabItem Barcode').insert(BARCODES);
+  await t.db('wp_postmeta').insert(POSTMETA);
   await t.db('warehouses').insert([
     { id: 1, code: 'EAST' },
     { id: 2, code: 'WEST' },
@@ -382,6 +420,68 @@ for (const backend of BACKENDS) {
         const c = connector({ stock: full.stock });
 
         await expect(c.fetch('cost', ['A-100'])).rejects.toThrow(/maps no cost/);
+      });
+    });
+
+    describe('identifiers', () => {
+      const barcode = { table: 'tabItem Barcode', columns: { sku: 'parent', value: 'barcode' } };
+
+      it('pages every distinct (code, value) in byte order, rows without a value left out, one statement per page', async () => {
+        const c = connector({ stock: { table: 'bins', columns: STOCK_COLUMNS }, identifiers: { barcode } });
+        const meter = countingMeter();
+        const spy = backend.spyOnStatements();
+        const seen: IdentifierRow[] = [];
+        let after: IdentifierRow | null = null;
+        try {
+          for (;;) {
+            const page: IdentifierRow[] = await (c.identifiers as NonNullable<Connector['identifiers']>)('barcode', after, 7, meter);
+            seen.push(...page);
+            if (page.length < 7) break;
+            after = page.at(-1) as IdentifierRow;
+          }
+        } finally {
+          spy.restore();
+        }
+        expect(seen).toEqual(ALL_BARCODES);
+        // the value as the source has it (spaces and all): comparing is the matcher's business
+        expect(seen.find((r) => r.code === 'B-200')?.value).toBe(' 4006381333931 ');
+        const pages = Math.ceil((ALL_BARCODES.length + 1) / 7);
+        expect(meter.calls).toEqual(Array.from({ length: pages }, () => ({ source: `${backend.name}-source`, entity: 'identifiers' })));
+        expect(spy.sql.filter((sql) => /tabItem Barcode/.test(sql))).toHaveLength(pages);
+      });
+
+      it('keeps codes that differ by case apart, in byte order (K-1 before k-1 after M-25)', async () => {
+        const c = connector({ identifiers: { barcode } });
+        const rows = await (c.identifiers as NonNullable<Connector['identifiers']>)('barcode', { code: 'M-25', value: '2000000000024' }, 100);
+        expect(rows).toEqual([{ code: 'k-1', value: '222' }]);
+        const before = await (c.identifiers as NonNullable<Connector['identifiers']>)('barcode', { code: 'C-300', value: 'CODE-39-X' }, 1);
+        expect(before).toEqual([{ code: 'K-1', value: '111' }]);
+      });
+
+      it('applies `where`, and reads a `query` mapping aliased to sku and value', async () => {
+        const c = connector({
+          identifiers: { ean: { ...barcode, where: { barcode_type: 'EAN' } }, gtin: { query: GTIN_QUERY } },
+        });
+        const ean = await (c.identifiers as NonNullable<Connector['identifiers']>)('ean', null, 1000);
+        expect(ean.map((r) => r.code)).not.toContain('C-300');
+        expect(ean).toEqual(ALL_BARCODES.filter((r) => r.value !== '012345678905' && r.code !== 'C-300'));
+        const gtin = await (c.identifiers as NonNullable<Connector['identifiers']>)('gtin', null, 1000);
+        expect(gtin).toEqual([
+          { code: 'woo-a', value: '12345678905' },
+          { code: 'woo-b', value: '4006381333931' },
+        ]);
+      });
+
+      it('has no `identifiers` without mappings, and rejects an identifier it does not map', async () => {
+        expect(connector({ stock: { table: 'bins', columns: STOCK_COLUMNS } }).identifiers).toBeUndefined();
+        const c = connector({ identifiers: { barcode } });
+        await expect((c.identifiers as NonNullable<Connector['identifiers']>)('gtin', null, 10)).rejects.toThrow(/maps no identifier "gtin"/);
+      });
+
+      it('binds the page key as a value: a hostile one matches nothing past it and does not error', async () => {
+        const c = connector({ identifiers: { barcode } });
+        const rows = await (c.identifiers as NonNullable<Connector['identifiers']>)('barcode', { code: "zz' OR 1=1 --", value: "' or '1'='1" }, 10);
+        expect(rows).toEqual([]);
       });
     });
 
