@@ -75,7 +75,11 @@ const BARCODES = [
 
 /** Every (code, value) of BARCODES, distinct, without the null, in byte order. */
 const ALL_BARCODES = [
-  ...[...new Map(BARCODES.filter((b) => b.barcode !== null).map((b) => [`${b.parent}\u0000${b.barcode}`, { code: b.parent, value: b.barcode as string }])).values()],
+  ...[
+    ...new Map(
+      BARCODES.filter((b) => b.barcode !== null).map((b) => [`${b.parent}\u0000${b.barcode}`, { code: b.parent, value: b.barcode as string }]),
+    ).values(),
+  ],
 ].sort((a, b) => Buffer.compare(Buffer.from(`${a.code}\u0000${a.value}`), Buffer.from(`${b.code}\u0000${b.value}`)));
 
 /** Two WooCommerce products: SKU and GTIN are postmeta rows of one post; post 3 has no GTIN. */
@@ -109,7 +113,9 @@ async function createFixtures(t: TestDatabase, backend: Backend): Promise<void> 
   await t.exec(
     'create table `tabItem Barcode` (name varchar(64) not null primary key, parent varchar(64) not null, barcode varchar(64) null, barcode_type varchar(16) null)',
   );
-  await t.exec('create table wp_postmeta (meta_id integer not null primary key, post_id integer not null, meta_key varchar(64) not null, meta_value varchar(255) null)');
+  await t.exec(
+    'create table wp_postmeta (meta_id integer not null primary key, post_id integer not null, meta_key varchar(64) not null, meta_value varchar(255) null)',
+  );
   await t.db('tabItem Barcode').insert(BARCODES);
   await t.db('wp_postmeta').insert(POSTMETA);
   await t.db('warehouses').insert([

@@ -274,7 +274,21 @@ export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>>
   config: { check: CONFIG_CHECK },
 };
 
-const ALL = [START, DEMO, DEMO_TRAFFIC, SKUS_IMPORT, SKUS_MATCH, KEYS_CREATE, CONFIG_CHECK, RECONCILE, DOCUMENTS, FEEDS_DLQ, EVENTS_LIST, EVENTS_REPLAY, EVENTS_TAIL];
+const ALL = [
+  START,
+  DEMO,
+  DEMO_TRAFFIC,
+  SKUS_IMPORT,
+  SKUS_MATCH,
+  KEYS_CREATE,
+  CONFIG_CHECK,
+  RECONCILE,
+  DOCUMENTS,
+  FEEDS_DLQ,
+  EVENTS_LIST,
+  EVENTS_REPLAY,
+  EVENTS_TAIL,
+];
 
 export const USAGE = `inventory-graph: one inventory truth over systems that disagree
 

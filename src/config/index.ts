@@ -301,7 +301,8 @@ function checkSkuMap(c: Loose, sources: Record<string, LooseSource | undefined>)
       seen.add(s);
       if (sources[s] === undefined) problems.push(`${sat}: unknown source "${s}" (known: ${known})`);
       else if (s === catalogue) problems.push(`${sat}: "${s}" is the catalogue, which the other systems are matched onto`);
-      else if (named && !maps(s, identifier)) problems.push(`${sat}: source "${s}" maps no identifier "${identifier}" (add sources.${s}.identifiers.${identifier})`);
+      else if (named && !maps(s, identifier))
+        problems.push(`${sat}: source "${s}" maps no identifier "${identifier}" (add sources.${s}.identifiers.${identifier})`);
     });
   });
   return problems;

@@ -695,11 +695,7 @@ export const skuMatchRuleSchema = z.strictObject({
  * docs/sku-matching.md), beside the hand-written aliases of `skus import`, which always win.
  */
 export const skuMapSchema = z.strictObject({
-  catalogue: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('The system the others are matched onto (required with `match` rules): its items are the canonical SKUs.'),
+  catalogue: z.string().min(1).optional().describe('The system the others are matched onto (required with `match` rules): its items are the canonical SKUs.'),
   catalogueCodes: z
     .enum(['canonical', 'mapped'])
     .default('canonical')
@@ -876,7 +872,9 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
   reservations: reservationsSchema.prefault({}).describe('Holds at checkout: TTLs, idempotency window, sweeper (docs/reservations.md).'),
-  skuMap: skuMapSchema.prefault({}).describe('SKU aliases derived by matching shared identifiers (barcode, GTIN, supplier part number) across systems (docs/sku-matching.md).'),
+  skuMap: skuMapSchema
+    .prefault({})
+    .describe('SKU aliases derived by matching shared identifiers (barcode, GTIN, supplier part number) across systems (docs/sku-matching.md).'),
   defaults: z
     .strictObject({
       safetyStock: z.number().int().min(0).default(0),

@@ -33,7 +33,9 @@ export async function createSystems(t: TestDatabase): Promise<void> {
     'create table `tabItem Supplier` (name varchar(140) not null primary key, parent varchar(140) not null, supplier varchar(140) not null, supplier_part_no varchar(140) null)',
   );
   await t.exec('create table `tabBin` (item_code varchar(140) not null, warehouse varchar(140) not null, actual_qty decimal(21,9) not null)');
-  await t.exec('create table wp_postmeta (meta_id integer not null primary key, post_id integer not null, meta_key varchar(255) not null, meta_value text null)');
+  await t.exec(
+    'create table wp_postmeta (meta_id integer not null primary key, post_id integer not null, meta_key varchar(255) not null, meta_value text null)',
+  );
   await t.exec('create table wms_items (sku_code varchar(64) not null primary key, ean varchar(32) null, vendor_part varchar(64) null)');
   await t.exec('create table wms_stock (sku_code varchar(64) not null, loc varchar(32) not null, qty integer not null)');
 }
@@ -45,13 +47,22 @@ export async function addErpItems(t: TestDatabase, items: readonly ErpItem[]): P
   const insert = async (table: string, rows: Record<string, unknown>[]) => {
     for (let i = 0; i < rows.length; i += 200) await t.db(table).insert(rows.slice(i, i + 200));
   };
-  await insert('tabItem', items.map((i) => ({ name: i.code, item_name: i.name ?? i.code })));
-  await insert('tabItem Barcode', items.flatMap((i) => (i.barcodes ?? []).map((b) => ({ name: next(), parent: i.code, barcode: b }))));
+  await insert(
+    'tabItem',
+    items.map((i) => ({ name: i.code, item_name: i.name ?? i.code })),
+  );
+  await insert(
+    'tabItem Barcode',
+    items.flatMap((i) => (i.barcodes ?? []).map((b) => ({ name: next(), parent: i.code, barcode: b }))),
+  );
   await insert(
     'tabItem Supplier',
     items.flatMap((i) => (i.supplierParts ?? []).map((p) => ({ name: next(), parent: i.code, supplier: 'ACME', supplier_part_no: p }))),
   );
-  await insert('tabBin', items.flatMap((i) => Object.entries(i.stock ?? {}).map(([wh, qty]) => ({ item_code: i.code, warehouse: wh, actual_qty: qty }))));
+  await insert(
+    'tabBin',
+    items.flatMap((i) => Object.entries(i.stock ?? {}).map(([wh, qty]) => ({ item_code: i.code, warehouse: wh, actual_qty: qty }))),
+  );
 }
 
 let metaId = 0;
@@ -87,7 +98,7 @@ sources:
     ${src}
     stock:
       query: >-
-        select s.meta_value as sku, 'web' as location, q.meta_value as onHand
+        select s.meta_value as sku, 'web' as location, q.meta_value as onHand, 0 as committed, null as asOf
         from wp_postmeta s join wp_postmeta q on q.post_id = s.post_id and q.meta_key = '_stock'
         where s.meta_key = '_sku'
     identifiers:

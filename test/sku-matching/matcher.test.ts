@@ -64,13 +64,20 @@ for (const backend of BACKENDS) {
     }
 
     async function aliases(r: Runtime): Promise<string[]> {
-      const rows = (await r.store.db('sku_aliases').select('system', 'code', 'sku', 'origin')) as { system: string; code: string; sku: string; origin: string }[];
+      const rows = (await r.store.db('sku_aliases').select('system', 'code', 'sku', 'origin')) as {
+        system: string;
+        code: string;
+        sku: string;
+        origin: string;
+      }[];
       return rows.map((a) => `${a.system}/${a.code} -> ${a.sku} (${a.origin})`).sort();
     }
 
     async function anomalies(r: Runtime): Promise<{ kind: string; source: string | null; code: string | null; detail: string }[]> {
       const list = await r.store.anomalies.list(null, 1000);
-      return list.map(({ kind, source, code, detail }) => ({ kind, source, code, detail })).sort((a, b) => `${a.source}/${a.code}`.localeCompare(`${b.source}/${b.code}`));
+      return list
+        .map(({ kind, source, code, detail }) => ({ kind, source, code, detail }))
+        .sort((a, b) => `${a.source}/${a.code}`.localeCompare(`${b.source}/${b.code}`));
     }
 
     const MATCHED = [
@@ -287,7 +294,10 @@ for (const backend of BACKENDS) {
       expect(result).toMatchObject({ matched: 3 + n + 2 + n + 2, conflicts: 0, unmatched: 2 });
       // 252 barcodes (ERP-1, ERP-2 and the 250) in pages of 100: three statements, each a page
       expect(spy.sql.filter((sql) => /from `tabItem Barcode`/.test(sql))).toHaveLength(3);
-      const shop = (await r.store.db('sku_aliases').where({ system: 'woo' }).where('code', 'like', 'shop-%').select('code', 'sku')) as { code: string; sku: string }[];
+      const shop = (await r.store.db('sku_aliases').where({ system: 'woo' }).where('code', 'like', 'shop-%').select('code', 'sku')) as {
+        code: string;
+        sku: string;
+      }[];
       expect(shop).toHaveLength(n);
       for (const a of shop) expect(Number(a.code.slice(5)) + Number(a.sku.slice(4))).toBe(n);
       expect(await r.skuMatcher.run()).toMatchObject({ matched: 0, unchanged: 3 + n + 2 + n + 2 });

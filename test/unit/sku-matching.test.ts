@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  AMBIGUOUS,
-  addToIndex,
-  compareCodes,
-  decideMatch,
-  normaliseIdentifier,
-  planAliases,
-  type IndexEntry,
-} from '../../src/domain/sku-matching.js';
+import { AMBIGUOUS, addToIndex, compareCodes, decideMatch, normaliseIdentifier, planAliases, type IndexEntry } from '../../src/domain/sku-matching.js';
 
 describe('normaliseIdentifier', () => {
   it('trims, and gives nothing for an empty or missing value', () => {
