@@ -10,9 +10,9 @@
  * `skus match` command) or `start()` / `stop()` (the server: once at start in the background,
  * then every `skuMap.intervalSeconds`).
  *
- * Memory: one index per rule of the catalogue's values (value -> catalogue code, about 150 bytes
- * a value), and a window of each system's rows (`batchSize` rows per rule); nothing else grows
- * with the catalogue. Each system is read in code order, page by page (one statement each), its
+ * Memory: one index per rule of the catalogue's values (value -> catalogue code: about 125 bytes
+ * a value, so 125 MB for a million barcodes), held for the run, and a window of each system's rows
+ * (`batchSize` rows per rule); nothing else grows with the catalogue. Each system is read in code order, page by page (one statement each), its
  * rows merged across rules by code, and each window's aliases are written in one store
  * transaction after reading what the map holds for that range of codes (one statement).
  */
@@ -167,7 +167,9 @@ export function createSkuMatcher(o: SkuMatcherDeps) {
       if (result.firstConflicts.length < SHOWN_CONFLICTS) result.firstConflicts.push(a.detail);
     };
     const record = async (anomalies: NewAnomaly[]) => {
-      if (!dryRun && anomalies.length > 0) await o.store.anomalies.record(anomalies);
+      // a value or a code is at most a store code's length; the detail at most the store's column
+      const fit = anomalies.map((a) => ({ ...a, code: a.code?.slice(0, 191) ?? null, detail: a.detail.slice(0, 1000) }));
+      if (!dryRun && fit.length > 0) await o.store.anomalies.record(fit);
     };
     /** Writes one window's plan against what the map holds for its range (or only counts it, dry). */
     const apply = async (system: string, existing: ExistingAlias[], desired: Map<string, string>) => {
