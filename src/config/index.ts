@@ -283,6 +283,13 @@ function checkSkuMap(c: Loose, sources: Record<string, LooseSource | undefined>)
     const ids = sources[s]?.identifiers;
     return ids !== null && typeof ids === 'object' && Object.hasOwn(ids, identifier);
   };
+  for (const [s, src] of Object.entries(sources)) {
+    const ids = src?.identifiers;
+    if (ids !== null && typeof ids === 'object' && Object.hasOwn(ids, 'code'))
+      problems.push(
+        `sources.${s}.identifiers.code: \`code\` is reserved (a skuMap rule \`identifier: code\` matches the systems' own item codes); choose another name`,
+      );
+  }
   if (catalogue !== undefined && sources[catalogue] === undefined) problems.push(`skuMap.catalogue: unknown source "${catalogue}" (known: ${known})`);
   const rules = list<{ identifier?: unknown; systems?: unknown } | null>(c.skuMap?.match);
   if (rules.length > 0 && catalogue === undefined) problems.push('skuMap.catalogue: required with `match` rules (the system the others are matched onto)');

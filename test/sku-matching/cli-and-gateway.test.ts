@@ -58,9 +58,9 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function writeConfig(skuMap = RULES, server = ''): string {
+function writeConfig(skuMap = RULES, server = '', edit = (yaml: string) => yaml): string {
   const file = join(dir, 'inventory-graph.yaml');
-  writeFileSync(file, configYaml(sqlite, sources, { client: 'better-sqlite3', connection: storeFile }, skuMap, server));
+  writeFileSync(file, edit(configYaml(sqlite, sources, { client: 'better-sqlite3', connection: storeFile }, skuMap, server)));
   return file;
 }
 
@@ -131,7 +131,8 @@ describe('inventory-graph skus match', () => {
 
 describe('the gateway with skuMap and no SKU import', () => {
   it('matches at start, in the background: availability for a canonical SKU adds the stock of the systems matched by barcode', async () => {
-    const file = writeConfig(RULES, 'auth: { open: true }\n');
+    // the shop mirrored: its identifiers are still read from the source itself
+    const file = writeConfig(RULES, 'auth: { open: true }\n', (y) => y.replace('  woo:\n', '  woo:\n    sync: { mode: mirror }\n'));
     const gw = await startGateway(file, children);
     const query = async () => {
       const res = await fetch(gw.url, {

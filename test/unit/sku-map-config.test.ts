@@ -77,6 +77,14 @@ describe('skuMap config', () => {
     ]);
   });
 
+  it('reserves the identifier name `code`', () => {
+    const text = base.replace(
+      '      barcode: { query: "select sku, gtin as value from products" }',
+      '      code: { query: "select sku, gtin as value from products" }',
+    );
+    expect(() => parseConfig(text, '/etc/ig/test.yaml')).toThrow(/sources\.woo\.identifiers\.code: `code` is reserved/);
+  });
+
   it('needs a catalogue with rules, and refuses a rule without systems or an unknown key', () => {
     expect(problems('  match:\n    - { identifier: barcode, systems: [woo] }\n')).toEqual([
       'skuMap.catalogue: required with `match` rules (the system the others are matched onto)',
