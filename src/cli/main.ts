@@ -19,6 +19,7 @@ import {
   KEYS_CREATE,
   RECONCILE,
   SKUS_IMPORT,
+  SKUS_REMOVE,
   START,
   USAGE,
 } from './commands.js';
@@ -62,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
     switch (sub !== undefined && Object.hasOwn(group, sub) ? group[sub] : undefined) {
       case SKUS_IMPORT:
         return await runCommand(SKUS_IMPORT, argv.slice(2), async (a) => (await import('./sku-import.js')).skusImportCommand(a));
+      case SKUS_REMOVE:
+        return await runCommand(SKUS_REMOVE, argv.slice(2), async (a) => (await import('./sku-remove.js')).skusRemoveCommand(a));
       case FEEDS_DLQ:
         return await runCommand(FEEDS_DLQ, argv.slice(2), async (a) => (await import('./feeds.js')).feedsDlqCommand(a));
       case EVENTS_LIST:
