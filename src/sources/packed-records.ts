@@ -48,6 +48,8 @@ const FIRST_CAPACITY = 1024;
 const SHORTEST_ROW_BYTES = 24;
 /** Codes sorted, or merged, between two turns of the event loop. */
 const SORT_SLICE = 65_536;
+/** Codes carried (a few lookups per row each) between two turns of the event loop. */
+const CARRY_SLICE = 8_192;
 
 function resized<T extends Uint32Array | Int32Array | Float64Array>(array: T, length: number): T {
   const other = new (array.constructor as new (n: number) => T)(length);
@@ -264,7 +266,7 @@ export class StockRows {
         if (n === origin.length) origin = resized(origin, n * 2);
         origin[n++] = oi;
       });
-      if (++seen % SORT_SLICE === 0) await nextTurn();
+      if (++seen % CARRY_SLICE === 0) await nextTurn();
     }
     this.carried = { from, origin: resized(origin, n), origins };
     return n;
