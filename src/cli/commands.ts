@@ -94,10 +94,19 @@ SIGTERM or SIGINT stops it, closing the broker connection and the database.
 
 export const SKUS_IMPORT = command({
   name: 'inventory-graph skus import',
-  usage: ['inventory-graph skus import FILE.csv [--config FILE]'],
+  usage: ['inventory-graph skus import FILE.csv [--replace] [--config FILE]'],
   summary: 'Load the SKU map from a CSV, all or nothing (wide: sku,name,<system>...; long: sku,system,code[,name]).',
-  details: CONFIG_FLAG,
-  options: { config: { type: 'string' } },
+  details: `${CONFIG_FLAG}  --replace       for each system the file covers (its columns, or the systems of its rows), the
+                  file is the whole list of codes: that system's codes not in the file are removed
+Without --replace the file is merged: its SKUs and codes are added, a code that meant another SKU
+moves to the file's, a name given replaces the SKU's name, and every code not in the file is kept.
+Canonical SKUs not in the file are kept either way (\`skus remove --sku\` removes one). The output
+says which happened, with counts: SKUs (new), aliases added, moved, unchanged (and removed).
+Every bad line (values that do not match the header, an unclosed quote, an unknown system, an empty
+SKU, a code given to two SKUs, a SKU on two rows of the wide layout) is listed with its line number
+and value, and nothing is written: exit 2.
+`,
+  options: { config: { type: 'string' }, replace: { type: 'boolean' } },
   positionals: ['FILE.csv'],
 });
 
@@ -111,6 +120,31 @@ as SKU_MATCH_CONFLICT and UNMATCHED_CODE anomalies; the first conflicts are prin
 Exit codes: 0 done (conflicts included), 2 a usage or config error, 3 a source or the store failed.
 `,
   options: { config: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+});
+
+export const SKUS_REMOVE = command({
+  name: 'inventory-graph skus remove',
+  usage: [
+    'inventory-graph skus remove --system S --code C [--code C ...] [--config FILE]',
+    'inventory-graph skus remove --file FILE.csv [--config FILE]',
+    'inventory-graph skus remove --sku SKU [--sku SKU ...] [--config FILE]',
+  ],
+  summary: 'Remove codes, or whole canonical SKUs with their codes, from the SKU map, all or nothing.',
+  details: `${CONFIG_FLAG}  --system S      the system (a source's name) of the --code values
+  --code C        a code to remove (repeat for more)
+  --file FILE     remove the codes a CSV lists, with \`system\` and \`code\` columns (others ignored)
+  --sku SKU       remove a canonical SKU and all its codes (repeat for more)
+Prints each code removed and the SKU it meant. A code or SKU the map does not have is named, and
+nothing is removed: exit 2. A removed code becomes an orphan of its source again; a removed SKU
+is answered UNKNOWN_SKU.
+`,
+  options: {
+    config: { type: 'string' },
+    system: { type: 'string' },
+    code: { type: 'string', multiple: true },
+    file: { type: 'string' },
+    sku: { type: 'string', multiple: true },
+  },
 });
 
 export const KEYS_CREATE = command({
@@ -267,7 +301,7 @@ Exit codes: 0 done, 1 the broker could not be reached, 2 a usage or config error
 });
 
 export const GROUPS: Readonly<Record<string, Readonly<Record<string, Command>>>> = {
-  skus: { import: SKUS_IMPORT, match: SKUS_MATCH },
+  skus: { import: SKUS_IMPORT, match: SKUS_MATCH, remove: SKUS_REMOVE },
   feeds: { dlq: FEEDS_DLQ },
   events: { list: EVENTS_LIST, replay: EVENTS_REPLAY, tail: EVENTS_TAIL },
   keys: { create: KEYS_CREATE },
@@ -280,6 +314,7 @@ const ALL = [
   DEMO_TRAFFIC,
   SKUS_IMPORT,
   SKUS_MATCH,
+  SKUS_REMOVE,
   KEYS_CREATE,
   CONFIG_CHECK,
   RECONCILE,

@@ -20,6 +20,7 @@ import {
   RECONCILE,
   SKUS_IMPORT,
   SKUS_MATCH,
+  SKUS_REMOVE,
   START,
   USAGE,
 } from './commands.js';
@@ -65,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(SKUS_IMPORT, argv.slice(2), async (a) => (await import('./sku-import.js')).skusImportCommand(a));
       case SKUS_MATCH:
         return await runCommand(SKUS_MATCH, argv.slice(2), async (a) => (await import('./sku-match.js')).skusMatchCommand(a));
+      case SKUS_REMOVE:
+        return await runCommand(SKUS_REMOVE, argv.slice(2), async (a) => (await import('./sku-remove.js')).skusRemoveCommand(a));
       case FEEDS_DLQ:
         return await runCommand(FEEDS_DLQ, argv.slice(2), async (a) => (await import('./feeds.js')).feedsDlqCommand(a));
       case EVENTS_LIST:

@@ -382,6 +382,15 @@ export const csvSourceSchema = z.strictObject({
     .describe(
       'A file with more rows than this is refused (the previous snapshot keeps serving). Memory grows with rows: about 80 bytes a row held, about 280 bytes a row of peak RSS during a reload, when the old and the new snapshot are both in memory (bench/RESULTS-csv-load.md). Defaults to 10000000: twice the largest 3PL file seen (4.6 M rows), about 2.8 GB at a reload.',
     ),
+  keepMissingDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(366)
+    .default(3)
+    .describe(
+      "How many days back an item (sku × location) missing from the newest file keeps its last known row: from the newest older file that has it, if that file is at most this many days older (by the date in the names, else the mtimes), with that file's asOf (so it goes STALE by `maxAgeSeconds`), flagged CARRIED_FORWARD and `provenance.carriedFrom` naming the file, instead of vanishing and letting a lower source stand in. The files of the window are read at start, so a restart answers as before it. Only rows missing from the newest file take memory. 0: the newest file alone is the snapshot. Defaults to 3 (a weekend). Trade-off: a 3PL that leaves items at zero out of its file (a missing row means none left) needs 0, or its last figure would be carried, and under `stalePolicy: count` counted, for that long.",
+    ),
   ...sourceCommon,
   sync: syncSchema,
   stock: fileStockMappingSchema,

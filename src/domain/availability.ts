@@ -18,7 +18,15 @@ import type { Location } from './locations.js';
 import type { Decision } from './precedence.js';
 
 export type Flag =
-  'NEGATIVE_ON_HAND' | 'STALE' | 'FALLBACK' | 'SOURCE_UNAVAILABLE' | 'UNKNOWN_SKU' | 'NOT_SELLABLE' | 'SNAPSHOT_FALLBACK' | 'INVALID_SOURCE_DATA';
+  | 'NEGATIVE_ON_HAND'
+  | 'STALE'
+  | 'FALLBACK'
+  | 'SOURCE_UNAVAILABLE'
+  | 'UNKNOWN_SKU'
+  | 'NOT_SELLABLE'
+  | 'SNAPSHOT_FALLBACK'
+  | 'INVALID_SOURCE_DATA'
+  | 'CARRIED_FORWARD';
 
 export interface Provenance {
   /** The source whose figure is used; null when no source could answer. */
@@ -29,6 +37,8 @@ export interface Provenance {
   stale: boolean;
   fallback: boolean;
   rule: string;
+  /** A file source's figure carried from this older file, because the newest one has no row for it. */
+  carriedFrom?: string;
 }
 
 export interface StockLevel {
@@ -65,6 +75,8 @@ export interface Quantity {
   asOf: Date;
   /** From an older file snapshot, because the source's newest file was refused. */
   snapshotFallback?: boolean;
+  /** Carried from this older file of a file source: its newest file has no row here. */
+  carriedFrom?: string;
   /** From a mirror last caught up with its source at this moment. */
   heardAt?: Date;
 }
@@ -114,6 +126,8 @@ export function stockLevel(
   if (stale) flags.push('STALE');
   // the figure still counts (it is the last good one); its freshness is judged by its asOf like any other
   if (q.snapshotFallback === true) flags.push('SNAPSHOT_FALLBACK');
+  // the item is missing from the newest file: its last known row, judged by its older asOf
+  if (q.carriedFrom !== undefined) flags.push('CARRIED_FORWARD');
   const negative = q.onHand < 0;
   if (negative) flags.push('NEGATIVE_ON_HAND');
   const usable = !negative && !(stale && policy.stalePolicy === 'exclude');
@@ -128,7 +142,15 @@ export function stockLevel(
     availableBeforeHolds: beforeHolds,
     counted: location.sellable && usable,
     flags,
-    provenance: { source: d.winner.source, asOf: q.asOf, heardAt: q.heardAt ?? null, stale, fallback: d.fallback, rule: d.rule },
+    provenance: {
+      source: d.winner.source,
+      asOf: q.asOf,
+      heardAt: q.heardAt ?? null,
+      stale,
+      fallback: d.fallback,
+      rule: d.rule,
+      ...(q.carriedFrom !== undefined ? { carriedFrom: q.carriedFrom } : {}),
+    },
   };
 }
 

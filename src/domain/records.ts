@@ -18,6 +18,11 @@ export interface StockRecord {
    */
   snapshotFallback?: boolean;
   /**
+   * Set by a file source (`keepMissingDays`) when its newest file has no row for this (code,
+   * location): the name of the older file the row is carried from, with that file's asOf.
+   */
+  carriedFrom?: string;
+  /**
    * Set by a mirrored source (sync.mode: mirror): when the mirror was last known to be caught up
    * with the source. A figure whose mirror has not been caught up for longer than the source's
    * `maxLagSeconds` is STALE, whatever its asOf.

@@ -36,6 +36,7 @@ interface Held extends MirroredLevel {
   location: string;
   invalid?: string;
   snapshotFallback?: boolean;
+  carriedFrom?: string;
 }
 
 /** A SQL source's records as loaded, packed. */
@@ -194,12 +195,14 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     statedAt: r.asOf.getTime(),
     ...(r.invalid !== undefined ? { invalid: r.invalid } : {}),
     ...(r.snapshotFallback === true ? { snapshotFallback: true } : {}),
+    ...(r.carriedFrom !== undefined ? { carriedFrom: r.carriedFrom } : {}),
   });
 
   function fromHeld(code: string, h: Held, heard: Date | undefined): StockRecord {
     const r: StockRecord = { code, location: h.location, onHand: h.onHand, committed: h.committed, asOf: new Date(h.asOf) };
     if (h.invalid !== undefined) r.invalid = h.invalid;
     if (h.snapshotFallback === true) r.snapshotFallback = true;
+    if (h.carriedFrom !== undefined) r.carriedFrom = h.carriedFrom;
     if (heard !== undefined) r.heardAt = heard;
     return r;
   }

@@ -378,6 +378,8 @@ export type Provenance = {
   __typename?: 'Provenance';
   /** When the figure was true: the source's own timestamp, or the moment it was read. */
   asOf?: Maybe<Scalars['DateTime']['output']>;
+  /** A file source: the older file this figure is carried from, because the newest file has no row for it (CARRIED_FORWARD); null otherwise. */
+  carriedFrom?: Maybe<Scalars['String']['output']>;
   /** A higher-precedence source was passed over (it failed or had no record). */
   fallback: Scalars['Boolean']['output'];
   /** A mirrored source (`sync.mode: mirror`): when the mirror was last known to be caught up with the source. Null for a figure read live. */
@@ -934,6 +936,12 @@ export type SourceSync = {
 };
 
 export type StockFlag =
+  /**
+   * The source's newest file has no row for this location: the figure is the item's last known
+   * row from an older file (named in `provenance.carriedFrom`, at most `keepMissingDays` older),
+   * with that file's asOf, so STALE judges it by its age; no lower source stands in.
+   */
+  | 'CARRIED_FORWARD'
   /** The figure comes from a lower-precedence source. */
   | 'FALLBACK'
   /**
@@ -1406,6 +1414,7 @@ export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends R
 
 export type ProvenanceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Provenance'] = ResolversParentTypes['Provenance']> = ResolversObject<{
   asOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  carriedFrom?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   fallback?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   heardAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;

@@ -290,13 +290,16 @@ export function createInventoryService(deps: InventoryDeps) {
         if (q === 'invalid') continue;
         const fromFallback = r.snapshotFallback === true || q?.snapshotFallback === true ? { snapshotFallback: true } : {};
         const heard = r.heardAt !== undefined ? { heardAt: r.heardAt } : {};
-        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback, ...heard });
+        const carried = r.carriedFrom ?? q?.carriedFrom;
+        const fromCarried = carried !== undefined ? { carriedFrom: carried } : {};
+        if (q === undefined) m.set(location.id, { onHand: r.onHand, committed: r.committed, asOf: r.asOf, ...fromFallback, ...fromCarried, ...heard });
         else
           m.set(location.id, {
             onHand: q.onHand + r.onHand,
             committed: q.committed + r.committed,
             asOf: r.asOf < q.asOf ? r.asOf : q.asOf,
             ...fromFallback,
+            ...fromCarried,
             ...heard,
           });
       }

@@ -139,7 +139,7 @@ export function fileEventsFor(store: Store, logger: Logger): FileSourceEvents {
       logger.info('source files found again', { source: f.source, path: f.path });
     },
     loaded(l) {
-      logger.info('file loaded', { source: l.source, file: l.file, rows: l.rows });
+      logger.info('file loaded', { source: l.source, file: l.file, rows: l.rows, carried: l.carried });
     },
   };
 }
@@ -168,7 +168,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     loaded(l) {
       fileEvents.loaded?.(l);
       // the 3PL's new file is the new base: the picks kept since are replayed over it
-      void mirrors.get(l.source)?.mirror.rebase(l.asOf, l.rows);
+      void mirrors.get(l.source)?.mirror.rebase(l.asOf, l.rows + l.carried);
     },
   };
   const connectors = new Map<string, Connector>();

@@ -16,6 +16,13 @@
  * - A directory that disappears, or a pattern that no longer matches any file, is told at once
  *   (`missing`, and `problem()` for the source's health) while the last snapshot keeps serving
  *   as it would, and again when files are back (`found`).
+ * - History (`keepMissingDays`): an item (sku, location) missing from the newest file keeps its
+ *   row from the newest older file that has it, if that file is at most `keepMissingDays` older,
+ *   with that file's asOf and `carriedFrom` naming it, instead of vanishing. When a file loads,
+ *   the rows of the snapshot it replaces that it lacks are carried into it (packed after its own
+ *   rows: a normal daily file carries a few); at start, and when several files arrived at once,
+ *   the files of the window are loaded oldest first, as if each had arrived in turn, so a
+ *   restart answers as the process that saw them arrive did. Movements are never carried.
  * - A reload never holds a read up: while a newer file loads, reads are answered from the
  *   current snapshot, and the new one replaces it only once it is complete. Only the very first
  *   load is waited for. A file is parsed as it streams in, each row summed straight into the
@@ -32,7 +39,7 @@ import type { CsvSourceConfig } from '../config/index.js';
 import { timestamp } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
-import { MovementRows, StockRows, type PackedMovements, type PackedStock } from './packed-records.js';
+import { MovementRows, StockRows, type Origin, type PackedMovements, type PackedStock } from './packed-records.js';
 
 /** The limits on a file (config keys of a csv source). */
 export type FileLimit = 'maxFileBytes' | 'maxRows';
@@ -51,8 +58,8 @@ export interface RejectedFile {
 export interface FileSourceEvents {
   /** A newer file was refused; the previous snapshot (if any) keeps serving. Called once per file version. */
   rejected?(r: RejectedFile): void;
-  /** A file became the snapshot. */
-  loaded?(l: { source: string; file: string; rows: number; asOf: Date }): void;
+  /** A file became the snapshot; `carried`: rows (sku × location) it lacks, carried from older files. */
+  loaded?(l: { source: string; file: string; rows: number; carried: number; asOf: Date }): void;
   /**
    * No file can be found any more: the directory is gone (or unreadable), or nothing matches
    * `path`. `serving` is the last snapshot's file, which keeps serving (null: none). Called once,
@@ -67,6 +74,8 @@ export interface FileSourceEvents {
 export interface SnapshotState {
   file: string | null;
   rows: number;
+  /** Rows (sku × location) the file served lacks, carried from older files (`keepMissingDays`). */
+  carried: number;
   /** A newer file than the one served was refused. */
   fallback: boolean;
   rejected: RejectedFile[];
@@ -88,6 +97,8 @@ interface Snapshot {
   stock: PackedStock;
   movements: PackedMovements;
   rows: number;
+  /** Stock rows carried from older files. */
+  carried: number;
 }
 
 export class FileParseError extends Error {
@@ -113,6 +124,8 @@ class FileLimitError extends FileParseError {
   }
 }
 
+const DAY_MS = 86_400_000;
+const originOf = (c: Candidate): Origin => ({ file: c.name, key: c.key });
 const idOf = (c: Candidate) => `${c.name}\u0000${c.mtimeMs}\u0000${c.size}`;
 /** Newest first: the date in the name (else mtime), then mtime, then name. */
 const newer = (a: Candidate, b: Candidate) => b.key - a.key || b.mtimeMs - a.mtimeMs || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
@@ -164,26 +177,57 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     else if (was !== null && now === null) o.events?.found?.({ source: name, path: config.path });
   }
 
-  /** Looks for a newer file and loads it; a refused file is remembered so it is not parsed again unchanged. */
+  /** Remembers a refused file, so it is not parsed again unchanged, and tells of it. */
+  function refuse(c: Candidate, e: unknown): void {
+    const r: RejectedFile =
+      e instanceof FileParseError
+        ? { source: name, file: e.file, line: e.line, limit: e instanceof FileLimitError ? e.limit : null, reason: e.reason }
+        : { source: name, file: c.file, line: null, limit: null, reason: (e as Error).message };
+    rejected.set(idOf(c), r);
+    o.events?.rejected?.(r);
+  }
+
+  /**
+   * Looks for a newer file and loads it. With history, the files between the one served (at
+   * start: the oldest of the window) and the newest are loaded first, oldest first, each
+   * carrying into the next; a refused one is passed over, as it would have been on arrival.
+   */
   async function check(): Promise<void> {
     const list = await candidates();
-    for (const c of list) {
-      if (snapshot !== undefined && newer(c, snapshot.candidate) >= 0) break; // not newer than what is served
-      const id = idOf(c);
-      if (snapshot?.id === id) break;
-      if (rejected.has(id)) continue;
-      try {
-        snapshot = await load(c);
-        o.events?.loaded?.({ source: name, file: c.file, rows: snapshot.rows, asOf: c.nameDate ?? new Date(c.mtimeMs) });
-        break;
-      } catch (e) {
-        const r: RejectedFile =
-          e instanceof FileParseError
-            ? { source: name, file: e.file, line: e.line, limit: e instanceof FileLimitError ? e.limit : null, reason: e.reason }
-            : { source: name, file: c.file, line: null, limit: null, reason: (e as Error).message };
-        rejected.set(id, r);
-        o.events?.rejected?.(r);
+    const windowMs = config.keepMissingDays * DAY_MS;
+    for (;;) {
+      const served = snapshot;
+      const fresh = list.filter((c) => !rejected.has(idOf(c)) && (served === undefined || newer(c, served.candidate) < 0));
+      const target = fresh[0];
+      if (target === undefined) break;
+      const between =
+        windowMs === 0 ? [] : fresh.filter((c) => c !== target && newer(c, target) > 0 && c.key >= target.key - windowMs && c.name !== target.name).reverse();
+      let base = served;
+      for (const c of between) {
+        try {
+          base = await load(c, base);
+        } catch (e) {
+          refuse(c, e);
+        }
       }
+      try {
+        snapshot = await load(target, base);
+      } catch (e) {
+        refuse(target, e);
+        // the files between were loaded over the one served, as they would have been on arrival;
+        // at start (nothing served) the next newest's window is read from its own beginning
+        if (served === undefined || base === served) continue;
+        snapshot = base;
+      }
+      const s = snapshot as Snapshot;
+      o.events?.loaded?.({
+        source: name,
+        file: s.candidate.file,
+        rows: s.rows,
+        carried: s.carried,
+        asOf: s.candidate.nameDate ?? new Date(s.candidate.mtimeMs),
+      });
+      break;
     }
     if (snapshot === undefined) {
       const last = [...rejected.values()].at(-1);
@@ -218,8 +262,13 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     return snapshot;
   }
 
-  /** Parses one file straight into packed rows: no record object outlives the chunk it was read from. */
-  async function load(c: Candidate): Promise<Snapshot> {
+  /**
+   * Parses one file straight into packed rows: no record object outlives the chunk it was read
+   * from. With `before` (the snapshot it follows) and history, the stock rows of `before` that
+   * the file lacks are carried in, those from files still within `keepMissingDays` of this one
+   * (a file of the same name is a rewrite of it: none of its rows are carried).
+   */
+  async function load(c: Candidate, before?: Snapshot): Promise<Snapshot> {
     if (c.size > config.maxFileBytes) throw new FileLimitError(c.file, 'maxFileBytes', `${c.size} bytes, over maxFileBytes (${config.maxFileBytes})`);
     const fileAsOf = (c.nameDate ?? new Date(c.mtimeMs)).getTime();
     const stock = new StockRows(c.size, config.maxRows);
@@ -283,7 +332,12 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     }
     if (rows === 0) throw new FileParseError(c.file, null, 'no rows (an empty or half-written file?)');
 
-    return { id: idOf(c), candidate: c, stock: await stock.pack(), movements: await movements.pack(), rows };
+    const oldest = c.key - config.keepMissingDays * DAY_MS;
+    const carried =
+      before === undefined || config.keepMissingDays === 0
+        ? 0
+        : await stock.carry(before.stock, originOf(before.candidate), (from) => from.key >= oldest && from.file !== c.name);
+    return { id: idOf(c), candidate: c, stock: await stock.pack(), movements: await movements.pack(), rows, carried };
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
@@ -343,7 +397,13 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     },
     /** What is served now: the file, whether a newer one was refused, and every refusal. */
     state(): SnapshotState {
-      return { file: snapshot?.candidate.file ?? null, rows: snapshot?.rows ?? 0, fallback: refusedNewer !== undefined, rejected: [...rejected.values()] };
+      return {
+        file: snapshot?.candidate.file ?? null,
+        rows: snapshot?.rows ?? 0,
+        carried: snapshot?.carried ?? 0,
+        fallback: refusedNewer !== undefined,
+        rejected: [...rejected.values()],
+      };
     },
     /** Lets a look (and any load) under way finish, so nothing is told after the source is closed. */
     async close() {

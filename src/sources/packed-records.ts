@@ -12,6 +12,11 @@
  * locations, and a fetch answers exactly what record objects summed in a map would have.
  * `pack()` trims the arrays to size and sorts the codes (for paging) a slice at a time, so
  * that reads go on while a large snapshot is finished.
+ *
+ * Carrying forward (a file source's `keepMissingDays`): once a file's rows are in, `carry()`
+ * appends the rows of the previous snapshot that the file lacks, each with the older file it
+ * comes from. They come after the file's own rows, so only they have an origin: a daily file
+ * where nearly every row is present costs a few carried rows, never a second snapshot.
  */
 import type { MovementKind, MovementRecord, StockRecord } from '../domain/records.js';
 
@@ -32,11 +37,19 @@ interface Columns {
   asOf: Float64Array;
 }
 
+/** An older file that carried rows come from: its name, and the date that ranks it (the date in its name, else its mtime), in ms. */
+export interface Origin {
+  file: string;
+  key: number;
+}
+
 const FIRST_CAPACITY = 1024;
 /** The shortest a row of a 3PL file plausibly is, in bytes: a file's size over it is room for every row it can have. */
 const SHORTEST_ROW_BYTES = 24;
 /** Codes sorted, or merged, between two turns of the event loop. */
 const SORT_SLICE = 65_536;
+/** Codes carried (a few lookups per row each) between two turns of the event loop. */
+const CARRY_SLICE = 8_192;
 
 function resized<T extends Uint32Array | Int32Array | Float64Array>(array: T, length: number): T {
   const other = new (array.constructor as new (n: number) => T)(length);
@@ -166,6 +179,20 @@ class SummedRows {
     }
   }
 
+  /** Whether (code, label) has a row; false for a label never seen. */
+  has(code: string, labelText: string): boolean {
+    const li = this.labelIndex.get(labelText);
+    const ci = this.index.get(code);
+    if (li === undefined || ci === undefined) return false;
+    for (let r = this.first[ci] as number; r !== -1; r = this.next[r] as number) if (this.label[r] === li) return true;
+    return false;
+  }
+
+  /** Rows so far. */
+  get count(): number {
+    return this.rows;
+  }
+
   /** The rows in arrays of their exact size, the codes sorted, and the labels by index. Once, when every row is in. */
   async pack(): Promise<{ columns: Columns; labels: string[] }> {
     const rows = this.rows;
@@ -204,6 +231,7 @@ class SummedRows {
 /** Stock rows of a file as it is read: per (code, location) onHand and committed summed, the newest asOf. */
 export class StockRows {
   private readonly rows: SummedRows;
+  private carried: Carried | null = null;
 
   /** For a file of `fileBytes` bytes and at most `maxRows` rows. */
   constructor(fileBytes: number, maxRows: number) {
@@ -211,13 +239,50 @@ export class StockRows {
   }
 
   add(code: string, location: string, onHand: number, committed: number, asOf: number): void {
+    if (this.carried !== null) throw new Error('a row added after rows were carried');
     this.rows.add(code, location, onHand, committed, asOf);
+  }
+
+  /**
+   * Appends the rows of `before` that these rows lack (by code and location), each with the file
+   * it comes from, when `keep` accepts that file: `before`'s own rows come from `beforeFile`, its
+   * carried ones from where they came. Once, after the last `add`, before `pack`; `before` is
+   * walked a slice of codes at a time, so reads go on meanwhile. Returns how many rows it carried.
+   */
+  async carry(before: PackedStock, beforeFile: Origin, keep: (o: Origin) => boolean): Promise<number> {
+    if (this.carried !== null) throw new Error('rows carried twice');
+    const from = this.rows.count;
+    const origins: Origin[] = [];
+    const known = new Map<Origin, number>();
+    let origin = new Uint32Array(FIRST_CAPACITY);
+    let n = 0;
+    let seen = 0;
+    for (const code of before.codes) {
+      before.each(code, beforeFile, (location, onHand, committed, asOf, o) => {
+        if (!keep(o) || this.rows.has(code, location)) return;
+        let oi = known.get(o);
+        if (oi === undefined) known.set(o, (oi = origins.push(o) - 1));
+        this.rows.add(code, location, onHand, committed, asOf);
+        if (n === origin.length) origin = resized(origin, n * 2);
+        origin[n++] = oi;
+      });
+      if (++seen % CARRY_SLICE === 0) await nextTurn();
+    }
+    this.carried = { from, origin: resized(origin, n), origins };
+    return n;
   }
 
   async pack(): Promise<PackedStock> {
     const { columns, labels } = await this.rows.pack();
-    return new PackedStock(columns, labels);
+    return new PackedStock(columns, labels, this.carried);
   }
+}
+
+/** The rows carried from older files: rows `from` on, the origin of row `from + i` being `origins[origin[i]]`. */
+interface Carried {
+  from: number;
+  origin: Uint32Array;
+  origins: readonly Origin[];
 }
 
 /** Movement rows of a file as it is read: per (code, location, kind) the quantity summed, the newest asOf. */
@@ -250,6 +315,7 @@ export class PackedStock {
   constructor(
     private readonly c: Columns,
     private readonly locations: readonly string[],
+    private readonly carried: Carried | null = null,
   ) {}
 
   /** Every code with rows, sorted (for paging through the snapshot). */
@@ -257,16 +323,43 @@ export class PackedStock {
     return this.c.codes;
   }
 
-  /** Appends the records of `code` (none when the snapshot has no row for it) to `out`; `fallback` marks them `snapshotFallback`. */
+  /** Rows (code × location) held, carried ones included. */
+  get rows(): number {
+    return this.c.next.length;
+  }
+
+  /** Rows carried from older files. */
+  get carriedRows(): number {
+    return this.carried?.origin.length ?? 0;
+  }
+
+  /**
+   * Appends the records of `code` (none when the snapshot has no row for it) to `out`;
+   * `fallback` marks them `snapshotFallback`, a carried row has `carriedFrom`.
+   */
   get(code: string, out: StockRecord[], fallback: boolean): void {
     const i = this.c.index.get(code);
     if (i === undefined) return;
     const { first, next, label, a, b, asOf } = this.c;
+    const carried = this.carried;
     for (let r = first[i] as number; r !== -1; r = next[r] as number) {
       const location = this.locations[label[r] as number] as string;
       const rec: StockRecord = { code, location, onHand: a[r] as number, committed: b[r] as number, asOf: new Date(asOf[r] as number) };
       if (fallback) rec.snapshotFallback = true;
+      if (carried !== null && r >= carried.from) rec.carriedFrom = (carried.origins[carried.origin[r - carried.from] as number] as Origin).file;
       out.push(rec);
+    }
+  }
+
+  /** Visits the rows of `code` with the file each comes from: `own` for the file's own rows, else the older file it was carried from. */
+  each(code: string, own: Origin, visit: (location: string, onHand: number, committed: number, asOf: number, origin: Origin) => void): void {
+    const i = this.c.index.get(code);
+    if (i === undefined) return;
+    const { first, next, label, a, b, asOf } = this.c;
+    const carried = this.carried;
+    for (let r = first[i] as number; r !== -1; r = next[r] as number) {
+      const origin = carried !== null && r >= carried.from ? (carried.origins[carried.origin[r - carried.from] as number] as Origin) : own;
+      visit(this.locations[label[r] as number] as string, a[r] as number, b[r] as number, asOf[r] as number, origin);
     }
   }
 }

@@ -87,7 +87,9 @@ describe('inventory-graph', () => {
     const config = join(dir, 'inventory-graph.yaml');
     const ok = await run(['skus', 'import', join(dir, 'sku-map.csv'), '--config', config]);
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toMatch(/Imported 30 canonical SKUs with \d+ system codes/);
+    expect(ok.stdout).toMatch(
+      /^merged .*sku-map\.csv: 30 SKUs \(\d+ new\), \d+ aliases added, 0 moved from another SKU, \d+ unchanged; aliases not in the file were kept/,
+    );
 
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'sku,erp,pos\nNEW-1,100-9,P1\n');

@@ -70,6 +70,25 @@ describe('SKU map CSV', () => {
 
   it('reports malformed CSV', () => {
     expect(problems('sku,erp\nA,"unclosed\n')[0]).toMatch(/quote/i);
-    expect(problems('sku,erp\nA,1,extra\n')[0]).toMatch(/record length.*line 2/i);
+    expect(problems('sku,erp\nA,1,extra\n')).toEqual(['line 2: 3 values where the header has 2: "A,1,extra"']);
+  });
+
+  it('numbers lines as the file has them (blank lines, values over several lines), and reports each row once', () => {
+    expect(problems('sku,name,erp\n\nA,"two\nlines",1\nB,,1\nC,"x"y,2\n')).toEqual([
+      'line 5: erp code "1" is already given to A on line 3',
+      expect.stringMatching(/^line 6: Invalid Closing Quote/),
+    ]);
+  });
+
+  it('refuses a SKU repeated in the wide layout naming both lines, and two names for one SKU in the long one', () => {
+    expect(problems('sku,erp,wms\nA,1,\nB,2,\nA,,W1\n')).toEqual([
+      'line 4: sku "A" is already on line 2 (the wide layout has one row per SKU: put its codes on one row)',
+    ]);
+    expect(problems('sku,system,code,name\nA,erp,1,Tent\nA,,,Tent\nA,wms,W,Lamp\nB,erp,,\n')).toEqual([
+      'line 4: A is named "Lamp" here and "Tent" on line 2',
+      'line 5: empty code for system "erp"',
+    ]);
+    // a long row without system and code names its SKU
+    expect(parseSkuMapCsv('sku,system,code,name\nA,,,Tent\n', 'm.csv', systems)).toEqual([{ sku: 'A', name: 'Tent', aliases: [] }]);
   });
 });
