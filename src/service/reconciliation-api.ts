@@ -7,14 +7,14 @@
  */
 import { BadUserInputError } from '../errors.js';
 import { errorFields } from '../logger.js';
-import { countingMeter } from '../sources/connector.js';
+import { countingMeter, type Connector } from '../sources/connector.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { noteFailure, type SourceDiagnostics } from './diagnostics.js';
 import { describeFailure } from './inventory-service.js';
 import { checkPageSize, MAX_LIST_PAGE } from '../domain/validation.js';
-import { addToSummary, emptySummary, orphanAnomaly, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
+import { addToSummary, emptySummary, orphanAnomaly, orphansWithStock, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
 import { createReconciler, orphanPage, type ReconciliationDeps } from './reconciler.js';
 
 export interface ReconciliationApiDeps extends ReconciliationDeps {
@@ -42,6 +42,20 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
   return function forRequest(diagnostics: SourceDiagnostics) {
     const meter = countingMeter(diagnostics.statements);
     const fail = (source: string, e: unknown) => noteFailure(diagnostics, source, describeFailure(e));
+
+    /** The page's orphans with their stock: one more statement (a page is at most 1,000 codes); a failure leaves it null. */
+    async function withStock(source: string, codes: string[]): Promise<OrphanCode[]> {
+      if (codes.length === 0) return [];
+      try {
+        const records = await (deps.connectors.get(source) as Connector).fetch('stock', codes, meter);
+        const usable = records.filter((r) => r.invalid === undefined);
+        return orphansWithStock(source, codes, usable, (l) => deps.locations.fromSourceCode(source, l));
+      } catch (e) {
+        fail(source, e);
+        deps.logger.warn('source failed while reading orphan quantities', { source, ...errorFields(e) });
+        return codes.map((code) => ({ source, code, onHand: null, locations: null }));
+      }
+    }
 
     return {
       /** Every system side by side per (sku, location), in request order; unknown SKUs have no lines. */
@@ -94,7 +108,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         const shown = orphans.slice(0, first);
         const endCursor = orphans.length > first ? (shown.at(-1) as string) : cursor;
         deps.store.anomalies.enqueue(shown.map((code) => orphanAnomaly(source, code)));
-        return { orphans: shown.map((code) => ({ source, code })), scanned, endCursor, hasNextPage: orphans.length > first || more };
+        return { orphans: await withStock(source, shown), scanned, endCursor, hasNextPage: orphans.length > first || more };
       },
 
       async runs(first: number): Promise<ReconciliationRun[]> {
