@@ -92,8 +92,8 @@ export interface OrphanLocation {
 }
 
 /**
- * Orphans with their stock: per code, its records summed by location code (in the order the
- * source gave them) and in total. A code without records has onHand 0 and no locations.
+ * Orphans with their stock: per code, its records summed by location code (in code order) and
+ * in total. A code without records has onHand 0 and no locations.
  */
 export function orphansWithStock(
   source: string,
@@ -108,7 +108,9 @@ export function orphansWithStock(
     m.set(r.location, (m.get(r.location) ?? 0) + r.onHand);
   }
   return codes.map((code) => {
-    const locations = [...(byCode.get(code) ?? [])].map(([l, onHand]) => ({ code: l, location: locate(l) ?? null, onHand }));
+    const locations = [...(byCode.get(code) ?? [])]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([l, onHand]) => ({ code: l, location: locate(l) ?? null, onHand }));
     return { source, code, onHand: locations.reduce((n, l) => n + l.onHand, 0), locations };
   });
 }

@@ -416,7 +416,7 @@ export type OrderLineInput = {
 export type OrphanCode = {
   __typename?: 'OrphanCode';
   code: Scalars['String']['output'];
-  /** Where the source holds it: one entry per location code, in the source's order; null when the source failed while its quantities were read. */
+  /** Where the source holds it: one entry per location code, in code order; null when the source failed while its quantities were read. */
   locations?: Maybe<Array<OrphanLocation>>;
   /** Its on-hand in the source, summed over every location code the source reports it at; null when the source failed while its quantities were read. */
   onHand?: Maybe<Scalars['Int']['output']>;
