@@ -116,7 +116,8 @@ export function createInventoryService(deps: InventoryDeps) {
             if (first === undefined) continue;
             const why = costProblem(first);
             if (why === undefined) out.push({ amount: first.amount, currency: first.currency, source });
-            else if (!ordered.includes(source)) invalidRecord({ source, sku: item.sku, location: null, reason: why }, 'cost', `its code "${first.code}"`, anomalies);
+            else if (!ordered.includes(source))
+              invalidRecord({ source, sku: item.sku, location: null, reason: why }, 'cost', `its code "${first.code}"`, anomalies);
           }
           deps.store.anomalies.enqueue(anomalies);
           return out;

@@ -26,7 +26,11 @@ let url: string;
 const keys = { admin: newKey(), storefront: newKey() };
 
 async function gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, key = keys.admin): Promise<GqlResult<T>> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: JSON.parse(text), text };
 }
@@ -282,16 +286,27 @@ describe('costs and value', () => {
   });
 
   it('flags a cost beyond it (2 % apart) and records one COST_MISMATCH anomaly', async () => {
-    expect(item('SKU-B').costComparison).toMatchObject({ mismatch: true, mismatches: [{ cost: { source: 'wms', amount: '10.200000000' }, percentApart: '2' }] });
+    expect(item('SKU-B').costComparison).toMatchObject({
+      mismatch: true,
+      mismatches: [{ cost: { source: 'wms', amount: '10.200000000' }, percentApart: '2' }],
+    });
     await gql(ITEMS);
     const found = await openAnomalies('COST_MISMATCH');
     expect(found).toEqual([
-      expect.objectContaining({ sku: 'SKU-B', source: 'wms', detail: 'wms costs SKU-B at 10.200000000 USD, erp (reference) at 10.00 USD: 2% apart, tolerance 1%' }),
+      expect.objectContaining({
+        sku: 'SKU-B',
+        source: 'wms',
+        detail: 'wms costs SKU-B at 10.200000000 USD, erp (reference) at 10.00 USD: 2% apart, tolerance 1%',
+      }),
     ]);
   });
 
   it('lists a cost in another currency without comparing it', () => {
-    expect(item('SKU-C').costComparison).toMatchObject({ reference: { source: 'erp', amount: '7.50' }, mismatch: false, notCompared: [{ source: 'wms', currency: 'USD' }] });
+    expect(item('SKU-C').costComparison).toMatchObject({
+      reference: { source: 'erp', amount: '7.50' },
+      mismatch: false,
+      notCompared: [{ source: 'wms', currency: 'USD' }],
+    });
   });
 
   it('values every location shown at onHand x unit cost, exactly; a negative on-hand at 0', () => {

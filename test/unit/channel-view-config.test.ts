@@ -16,11 +16,14 @@ sources:
     stock: { table: bins, columns: { sku: sku, location: wh, onHand: qty } }
     cost: { table: costs, columns: { sku: sku, unitCost: cost }, currency: USD }
   shop:
-${o.shop ?? `    kind: sql
+${
+  o.shop ??
+  `    kind: sql
     client: better-sqlite3
     connection: shop.sqlite
     channelView: { channel: web }
-    stock: { table: salable, columns: { sku: sku, location: stock_id, onHand: qty } }`}
+    stock: { table: salable, columns: { sku: sku, location: stock_id, onHand: qty } }`
+}
   tpl:
     kind: csv
     path: ./3pl/inventory-*.csv
