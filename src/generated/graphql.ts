@@ -486,8 +486,8 @@ export type Query = {
   /**
    * Codes a source holds stock under that no canonical SKU maps (orphans), in the source's code
    * order. Pass `endCursor` as `after` for the next page; one call reads at most 50,000 codes.
-   * Each orphan found is recorded as an ORPHAN_CODE anomaly. Each page reads the orphans' stock
-   * (on hand per location) in one more statement.
+   * Each orphan found is recorded as an ORPHAN_CODE anomaly. A page that selects `onHand` or
+   * `locations` reads the orphans' stock in one more statement (a page is at most 1,000 codes).
    */
   orphanCodes?: Maybe<OrphanCodePage>;
   /**

@@ -78,8 +78,11 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         return { tolerance, lines: r.lines, gaps: r.gaps, summary: addToSummary(emptySummary(), r.lines, r.gaps.length) };
       },
 
-      /** Codes `source` holds that no canonical SKU maps, in the source's code order, a page at a time. */
-      async orphanCodes(source: string, first: number, after: string | null): Promise<OrphanCodePage> {
+      /**
+       * Codes `source` holds that no canonical SKU maps, in the source's code order, a page at a
+       * time; `withQuantities`: with their stock (one more statement for the page).
+       */
+      async orphanCodes(source: string, first: number, after: string | null, withQuantities = false): Promise<OrphanCodePage> {
         const c = deps.connectors.get(source);
         if (c === undefined || !c.entities.has('stock') || c.listCodes === undefined) {
           const known = [...deps.connectors.values()].filter((x) => x.entities.has('stock')).map((x) => x.name);
@@ -108,7 +111,8 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         const shown = orphans.slice(0, first);
         const endCursor = orphans.length > first ? (shown.at(-1) as string) : cursor;
         deps.store.anomalies.enqueue(shown.map((code) => orphanAnomaly(source, code)));
-        return { orphans: await withStock(source, shown), scanned, endCursor, hasNextPage: orphans.length > first || more };
+        const listed = withQuantities ? await withStock(source, shown) : shown.map((code) => ({ source, code }));
+        return { orphans: listed, scanned, endCursor, hasNextPage: orphans.length > first || more };
       },
 
       async runs(first: number): Promise<ReconciliationRun[]> {

@@ -369,5 +369,25 @@ describe('orphanCodes', () => {
     ]);
     // one statement lists the codes, one reads the orphans' stock
     expect(Object.fromEntries(statements(r.headers))).toEqual({ 'wms/stock': 2 });
+    // not selected: not read
+    const codesOnly = await gql('{ orphanCodes(source: "wms", first: 10) { orphans { code } } }');
+    expect(Object.fromEntries(statements(codesOnly.headers))).toEqual({ 'wms/stock': 1 });
+  });
+
+  it('leaves the quantities null, with the source named, when the source fails while they are read', async () => {
+    // a page whose listing works and whose stock read fails: the stock table's column renamed under it
+    await wms.exec('alter table bins change qty qty_renamed int');
+    try {
+      const r = await gql<{ orphanCodes: { orphans: { code: string; onHand: number | null; locations: unknown }[] } | null }>(
+        '{ orphanCodes(source: "wms", first: 10) { orphans { code onHand locations { code } } } }',
+      );
+      expect(r.body.data!.orphanCodes!.orphans).toEqual([
+        { code: 'ORPH-1', onHand: null, locations: null },
+        { code: 'ORPH-2', onHand: null, locations: null },
+      ]);
+      expect(r.body.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'SOURCE_UNAVAILABLE', source: 'wms' }) })]);
+    } finally {
+      await wms.exec('alter table bins change qty_renamed qty int');
+    }
   });
 });
