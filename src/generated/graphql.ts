@@ -44,7 +44,7 @@ export type Anomaly = {
   detail: Scalars['String']['output'];
   firstSeen: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, ... */
+  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, CHANNEL_OVERSTATES, COST_MISMATCH, ... */
   kind: Scalars['String']['output'];
   lastSeen: Scalars['DateTime']['output'];
   /** A canonical location id, or the source's own code when no location maps it. */
