@@ -347,7 +347,7 @@ export function createInventoryService(deps: InventoryDeps) {
           answers.set(sku.sku, answer);
         }
         deps.store.anomalies.enqueue(anomalies);
-        return skus.map((s) => answers.get(s) ?? (views.length === 0 ? unknownSku(s) : { ...unknownSku(s), channelViews: [] }));
+        return skus.map((s) => answers.get(s) ?? unknownSku(s));
       },
 
       /** Reads holds again on the next availability call (a reserve that found them changed under it plans again). */

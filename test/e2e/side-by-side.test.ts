@@ -6,7 +6,7 @@
  * retail has: nothing. Costs are compared within `costs.tolerancePercent: 1`; inventory value
  * is exact; orphans come with their stock; statements are counted from `x-source-statements`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,7 +72,11 @@ beforeAll(async () => {
     { code: 'web-B', stock_id: 'default', qty: 15, reserved: 0 },
   ]);
   mkdirSync(join(dir, 'market'));
-  writeFileSync(join(dir, 'market', 'salable-2026-11-30.csv'), 'sku,location,qty\nSKU-A,R1,13\n');
+  // the marketplace's file is two days old (its mtime is its asOf): older than its maxAgeSeconds
+  const marketFile = join(dir, 'market', 'salable.csv');
+  writeFileSync(marketFile, 'sku,location,qty\nSKU-A,R1,13\n');
+  const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+  utimesSync(marketFile, twoDaysAgo, twoDaysAgo);
   const file = join(dir, 'inventory-graph.yaml');
   writeFileSync(
     file,
@@ -101,8 +105,9 @@ sources:
     stock: { table: salable, columns: { sku: code, location: stock_id, onHand: qty, committed: reserved } }
   market:
     kind: csv
-    path: ./market/salable-*.csv
+    path: ./market/salable*.csv
     skuCodes: canonical
+    maxAgeSeconds: 3600
     channelView: { channel: retail }
     stock: { columns: { sku: sku, location: location, onHand: qty } }
 locations:
@@ -173,8 +178,10 @@ describe('channel views', () => {
     expect(a!.flags).toContain('CHANNEL_OVERSTATES');
     expect(a!.channelViews).toEqual([
       { source: 'shop', channel: 'web', promised: 11, available: 8, overstatement: 3, asOf: expect.any(String), stale: false },
-      { source: 'market', channel: 'retail', promised: 13, available: 13, overstatement: 0, asOf: expect.any(String), stale: false },
+      { source: 'market', channel: 'retail', promised: 13, available: 13, overstatement: 0, asOf: expect.any(String), stale: true },
     ]);
+    // a view is dated by its records, and judged by its own maxAgeSeconds
+    expect(Date.parse(a!.channelViews[1]!.asOf!)).toBeLessThan(Date.now() - 86_400_000);
     // B: the web promises 15 of 20; the marketplace holds a code for it (canonical) and no record: promises 0
     expect(b!.flags).not.toContain('CHANNEL_OVERSTATES');
     expect(b!.channelViews).toEqual([
