@@ -124,14 +124,22 @@ auth:
     - { name: web, role: storefront, hash: "${hashKey(keys.storefront)}" }
 `,
   );
-  app = await createApp(loadConfig(file), { logger: createLogger('silent') });
-  await app.store.skus.import([
+  configFile = file;
+  ({ app, url } = await serve(file));
+});
+
+let configFile: string;
+/** The gateway on `file` (graphql-js executor with `executor`), its SKU map filled. */
+async function serve(file: string, executor?: 'graphql-js'): Promise<{ app: App; url: string }> {
+  const config = loadConfig(file);
+  const a = await createApp(executor === undefined ? config : { ...config, server: { ...config.server, executor } }, { logger: createLogger('silent') });
+  await a.store.skus.import([
     { sku: 'SKU-A', name: 'A', aliases: [{ system: 'shop', code: 'web-A' }] },
     { sku: 'SKU-B', name: 'B', aliases: [{ system: 'shop', code: 'web-B' }] },
     { sku: 'SKU-C', name: 'C', aliases: [] },
   ]);
-  url = await app.listen(0, '127.0.0.1');
-});
+  return { app: a, url: await a.listen(0, '127.0.0.1') };
+}
 
 afterAll(async () => {
   await app?.close();
@@ -228,6 +236,27 @@ describe('channel views', () => {
     const narrowed = await gql<{ availability: Answer[] }>(VIEWS, { skus: SKUS, locationIds: ['DC-EAST'] });
     expect(narrowed.body.data!.availability.map((a) => a.channelViews)).toEqual([[], [], []]);
     expect(Object.fromEntries(statements(narrowed.headers))).toEqual({ 'wms/stock': 1, 'erp/stock': 1 });
+  });
+
+  it('are read and compared the same under the graphql-js executor', async () => {
+    const other = await serve(configFile, 'graphql-js');
+    try {
+      const jit = await gql<{ availability: Answer[] }>(VIEWS, { skus: SKUS });
+      const res = await fetch(other.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': keys.admin },
+        body: JSON.stringify({ query: VIEWS, variables: { skus: SKUS } }),
+      });
+      // the web platform's records have no asOf column: they are as of the moment they were read
+      const undated = (b: { data?: { availability: Answer[] } | null }) =>
+        b.data!.availability.map((a) => ({ ...a, channelViews: a.channelViews.map((v) => ({ ...v, asOf: v.source === 'shop' ? 'read' : v.asOf })) }));
+      const body = JSON.parse(await res.text()) as GqlResult<{ availability: Answer[] }>['body'];
+      expect(body.errors).toBeUndefined();
+      expect(undated(body)).toEqual(undated(jit.body));
+      expect(Object.fromEntries(statements(res.headers))).toEqual(Object.fromEntries(statements(jit.headers)));
+    } finally {
+      await other.app.close();
+    }
   });
 
   it('are shown to a storefront key (no cost in them), unknown SKUs have none', async () => {
