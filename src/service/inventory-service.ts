@@ -95,6 +95,7 @@ export function createInventoryService(deps: InventoryDeps) {
 
     /** The SKU of each level this request answered (a StockLevel does not carry it), for its value. */
     const levelSku = new WeakMap<StockLevel, string>();
+    const unitCosts = new Map<string, Promise<Money | null>>();
     const costsOf = new Map<string, Promise<Money[]>>();
     const comparisons = new Map<string, Promise<CostComparison>>();
     const tolerance = deps.costTolerancePercent ?? '0';
@@ -211,9 +212,16 @@ export function createInventoryService(deps: InventoryDeps) {
       return item === null ? null : unitCostOf(item);
     }
 
-    async function unitCostOf(item: CanonicalSku): Promise<Money | null> {
-      const d = await pick('cost', 'cost', item, (r) => r, costProblem);
-      return d.winner === undefined ? null : { amount: d.winner.value.amount, currency: d.winner.value.currency, source: d.winner.source };
+    /** Once per SKU per request (values of many locations, costs and the comparison all ask): an unusable record is reported once. */
+    function unitCostOf(item: CanonicalSku): Promise<Money | null> {
+      let p = unitCosts.get(item.sku);
+      if (p === undefined) {
+        p = pick('cost', 'cost', item, (r) => r, costProblem).then((d) =>
+          d.winner === undefined ? null : { amount: d.winner.value.amount, currency: d.winner.value.currency, source: d.winner.source },
+        );
+        unitCosts.set(item.sku, p);
+      }
+      return p;
     }
 
     /** Sources declared as a channel's view, for `channel` (every one when null). */
