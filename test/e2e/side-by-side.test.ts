@@ -111,7 +111,7 @@ sources:
     channelView: { channel: retail }
     stock: { columns: { sku: sku, location: location, onHand: qty } }
 locations:
-  - { id: DC-EAST, codes: { wms: EAST, erp: E1 }, channels: [web, retail] }
+  - { id: DC-EAST, codes: { wms: EAST, erp: E1, market: R1 }, channels: [web, retail] }
   - { id: STORE-1, codes: { erp: S1 }, channels: [retail] }
   - { id: TRANSIT, codes: { erp: T }, sellable: false }
 precedence:
@@ -257,6 +257,26 @@ describe('channel views', () => {
     } finally {
       await other.app.close();
     }
+  });
+
+  it('leave out a view whose source fails, naming it, and change nothing else', async () => {
+    await shop.exec('alter table salable rename to salable_gone');
+    try {
+      const r = await gql<{ availability: Answer[] }>(VIEWS, { skus: ['SKU-A'] });
+      expect(r.body.errors).toEqual([expect.objectContaining({ extensions: expect.objectContaining({ code: 'SOURCE_UNAVAILABLE', source: 'shop' }) })]);
+      expect(r.body.data!.availability[0]).toMatchObject({ available: 13, flags: [] });
+      expect(r.body.data!.availability[0]!.channelViews.map((v) => v.source)).toEqual(['market']);
+    } finally {
+      await shop.exec('alter table salable_gone rename to salable');
+    }
+  });
+
+  it('are left out of reconciliation, even where a location maps their code: a promise is not a count', async () => {
+    const r = await gql<{ reconciliation: { lines: { systems: { source: string }[] }[] } }>(
+      '{ reconciliation(skus: ["SKU-A", "SKU-B"]) { lines { systems { source } } } }',
+    );
+    const systems = new Set(r.body.data!.reconciliation.lines.flatMap((l) => l.systems.map((x) => x.source)));
+    expect([...systems].sort()).toEqual(['erp', 'wms']);
   });
 
   it('are shown to a storefront key (no cost in them), unknown SKUs have none', async () => {
