@@ -5,7 +5,7 @@ import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation
 import { Reservation, ReservationConnection, ReservationLine, reservationMutation, reservationQuery } from './reservations.js';
 import { routingQuery } from './routing.js';
 import { DateTime, Decimal } from './scalars.js';
-import { InventoryItem, InventoryItemConnection, Location, Source } from './types.js';
+import { Availability, InventoryItem, InventoryItemConnection, Location, Source, StockLevel } from './types.js';
 
 export const resolvers: Resolvers = {
   Query: { ...Query, ...routingQuery, ...reconciliationQuery, ...reservationQuery },
@@ -16,6 +16,8 @@ export const resolvers: Resolvers = {
   Movement,
   InventoryItem,
   InventoryItemConnection,
+  Availability,
+  StockLevel,
   Location,
   Source,
   DateTime,

@@ -1,8 +1,9 @@
 /** Root fields: each maps its arguments to one InventoryService call. */
 import type { QueryResolvers, Role } from '../src/generated/graphql.js';
+import { selects } from './selection.js';
 
 export const Query: QueryResolvers = {
-  availability: (_, a, ctx) => ctx.inventory.availability(a.skus, a),
+  availability: (_, a, ctx, info) => ctx.inventory.availability(a.skus, { ...a, views: selects(info, 'channelViews') }),
   inventoryItem: (_, a, ctx) => ctx.inventory.item(a.sku),
   inventoryItems: (_, a, ctx) => ctx.inventory.items(a.first ?? 50, a.after ?? null),
   resolveSku: (_, a, ctx) => ctx.inventory.resolveSku(a.system, a.code),

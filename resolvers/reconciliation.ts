@@ -1,9 +1,11 @@
 /** Reconciliation, orphan codes, reconcile runs and the anomaly workflow: each maps its arguments to one domain call. */
 import type { MovementResolvers, MutationResolvers, QueryResolvers } from '../src/generated/graphql.js';
+import { selects } from './selection.js';
 
 export const reconciliationQuery: QueryResolvers = {
   reconciliation: (_, a, ctx) => ctx.reconciliation.reconciliation(a.skus, a.locationIds, a.tolerance ?? 0),
-  orphanCodes: (_, a, ctx) => ctx.reconciliation.orphanCodes(a.source, a.first ?? 100, a.after ?? null),
+  orphanCodes: (_, a, ctx, info) =>
+    ctx.reconciliation.orphanCodes(a.source, a.first ?? 100, a.after ?? null, selects(info, 'orphans.onHand') || selects(info, 'orphans.locations')),
   reconciliationRuns: (_, a, ctx) => ctx.reconciliation.runs(a.first ?? 20),
 };
 

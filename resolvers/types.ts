@@ -1,11 +1,30 @@
 /** Field resolvers, only where a domain object and its GraphQL type differ. */
 import { syncOf } from '../src/feeds/status.js';
-import type { InventoryItemConnectionResolvers, InventoryItemResolvers, LocationResolvers, SourceResolvers } from '../src/generated/graphql.js';
+import type {
+  AvailabilityResolvers,
+  InventoryItemConnectionResolvers,
+  InventoryItemResolvers,
+  LocationResolvers,
+  SourceResolvers,
+  StockLevelResolvers,
+} from '../src/generated/graphql.js';
+import { selects } from './selection.js';
 
 export const InventoryItem: InventoryItemResolvers = {
   name: (item, _, ctx) => ctx.inventory.name(item),
   unitCost: (item, _, ctx) => ctx.inventory.unitCost(item),
-  availability: async (item, a, ctx) => (await ctx.inventory.availability([item.sku], a))[0]!,
+  costs: (item, _, ctx) => ctx.inventory.costs(item),
+  costComparison: (item, _, ctx) => ctx.inventory.costComparison(item),
+  availability: async (item, a, ctx, info) => (await ctx.inventory.availability([item.sku], { ...a, views: selects(info, 'channelViews') }))[0]!,
+};
+
+export const Availability: AvailabilityResolvers = {
+  channelViews: (a) => a.channelViews ?? [],
+  value: (a, _, ctx) => ctx.inventory.value(a),
+};
+
+export const StockLevel: StockLevelResolvers = {
+  value: (level, _, ctx) => ctx.inventory.levelValue(level),
 };
 
 export const InventoryItemConnection: InventoryItemConnectionResolvers = {

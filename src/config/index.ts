@@ -144,6 +144,7 @@ type LooseSource = {
   items?: unknown;
   movements?: unknown;
   identifiers?: unknown;
+  channelView?: { channel?: unknown };
 };
 const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 
@@ -161,8 +162,12 @@ function crossCheck(c: Loose): string[] {
       const src = sources[s];
       if (src === undefined) problems.push(`${at}: unknown source "${s}" (known: ${Object.keys(sources).join(', ')})`);
       else if (src[entity] === undefined) problems.push(`${at}: source "${s}" maps no \`${entity}\``);
+      else if (field === 'quantity' && src.channelView != null) {
+        problems.push(`${at}: source "${s}" is a channel's view (\`channelView\`), never authoritative; remove it from precedence.quantity`);
+      }
     });
   }
+  problems.push(...checkChannelViews(sources, c.locations));
   for (const [s, src] of Object.entries(sources)) {
     if (src === null || typeof src !== 'object') continue;
     if (src.client === 'mysql2' && typeof src.connection === 'string' && src.connection !== '' && !/^mysql:\/\//.test(src.connection)) {
@@ -250,6 +255,21 @@ function finish(c: ParsedConfig, baseDir: string): Config {
     ),
     locations: c.locations.map((l) => ({ ...l, safetyStock: l.safetyStock ?? c.defaults.safetyStock })),
   });
+}
+
+/** A `channelView` reads the source's `stock`, for a channel some location serves (when locations name channels at all). */
+function checkChannelViews(sources: Record<string, LooseSource | undefined>, locations: unknown): string[] {
+  const problems: string[] = [];
+  const channels = new Set(list<{ channels?: unknown } | null>(locations).flatMap((l) => list<string>(l?.channels)));
+  for (const [s, src] of Object.entries(sources)) {
+    const view = src?.channelView;
+    if (view === null || view === undefined || typeof view !== 'object') continue;
+    if (src?.stock === undefined) problems.push(`sources.${s}.channelView: needs \`stock\` on the same source (the figure the channel promises)`);
+    if (typeof view.channel === 'string' && channels.size > 0 && !channels.has(view.channel)) {
+      problems.push(`sources.${s}.channelView.channel: unknown channel "${view.channel}" (known: ${[...channels].join(', ')})`);
+    }
+  }
+  return problems;
 }
 
 /** A `sync` block that the schema alone cannot judge: feeds on a live source, poll on a file source, two webhooks. */

@@ -212,8 +212,23 @@ export const sourceResilience = {
     .describe('Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1.'),
 };
 
+/**
+ * `channelView: { channel: web }`: this source is the channel's own view of what it may sell
+ * (the web platform's salable quantity). Never authoritative (not allowed in
+ * `precedence.quantity`); its stock is shown beside our ATP for the channel (docs/api.md).
+ */
+export const channelViewSchema = z
+  .strictObject({
+    channel: z.string().min(1).describe('The sales channel whose view this source is (a channel `locations[].channels` names).'),
+  })
+  .optional()
+  .describe(
+    "This source is a channel's own view (e.g. the web platform's salable quantity): its `stock` (Σ onHand − committed per SKU) is shown beside our ATP for the channel, flagged CHANNEL_OVERSTATES when it promises more; never in `precedence.quantity`.",
+  );
+
 /** Freshness and SKU-code settings every kind of source has. */
 const sourceCommon = {
+  channelView: channelViewSchema,
   ...sourceResilience,
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one read. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
@@ -413,6 +428,7 @@ export const sqlSourceSchema = z.strictObject({
     .default('mapped')
     .describe('`mapped`: codes come from the SKU map; `canonical`: this system uses the canonical SKU itself.'),
   pool: z.number().int().positive().max(100).optional().describe('Connection pool size. Defaults to 4 (1 for better-sqlite3, which is synchronous).'),
+  channelView: channelViewSchema,
   ...sourceResilience,
   sync: syncSchema,
   stock: stockMappingSchema.optional(),
@@ -877,6 +893,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   anomalies: anomaliesSchema.prefault({}),
+  costs: z
+    .strictObject({
+      tolerancePercent: z
+        .union([z.string(), z.number()])
+        .transform(String)
+        .refine((v) => /^\d+(\.\d+)?$/.test(v), 'must be a plain decimal of 0 or more, such as 1 or 0.5')
+        .default('0')
+        .describe(
+          'How far, in percent of the reference cost (the one `precedence.cost` picks), another source’s unit cost may be before it is a COST_MISMATCH; exact decimal arithmetic. Defaults to 0 (any difference).',
+        ),
+    })
+    .prefault({})
+    .describe('Unit costs compared across the sources that map `cost` (`InventoryItem.costComparison`, docs/api.md).'),
   events: eventsSchema
     .prefault({})
     .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),

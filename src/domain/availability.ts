@@ -14,6 +14,7 @@
  * - Only sellable locations in the asked channel count toward a SKU's totals (`counted`).
  * Pure functions: no I/O, no clock except the `now` passed in.
  */
+import type { ChannelView } from './channel-views.js';
 import type { Location } from './locations.js';
 import type { Decision } from './precedence.js';
 
@@ -26,7 +27,9 @@ export type Flag =
   | 'NOT_SELLABLE'
   | 'SNAPSHOT_FALLBACK'
   | 'INVALID_SOURCE_DATA'
-  | 'CARRIED_FORWARD';
+  | 'CARRIED_FORWARD'
+  /** A channel's own view (src/domain/channel-views.ts) promises more than is available for the channel. */
+  | 'CHANNEL_OVERSTATES';
 
 export interface Provenance {
   /** The source whose figure is used; null when no source could answer. */
@@ -67,6 +70,8 @@ export interface Availability {
   safetyStock: number;
   flags: Flag[];
   byLocation: StockLevel[];
+  /** The channels' own views beside this answer, when they were asked for (src/domain/channel-views.ts). */
+  channelViews?: ChannelView[];
 }
 
 export interface Quantity {

@@ -79,6 +79,40 @@ export interface Gap {
 export interface OrphanCode {
   source: string;
   code: string;
+  /** On hand over every location code the source reports it at; null: its quantities could not be read. */
+  onHand?: number | null;
+  locations?: OrphanLocation[] | null;
+}
+
+/** An orphan code's stock at one of the source's location codes (`location`: the configured one it maps to, if any). */
+export interface OrphanLocation {
+  code: string;
+  location: Location | null;
+  onHand: number;
+}
+
+/**
+ * Orphans with their stock: per code, its records summed by location code (in code order) and
+ * in total. A code without records has onHand 0 and no locations.
+ */
+export function orphansWithStock(
+  source: string,
+  codes: readonly string[],
+  records: readonly { code: string; location: string; onHand: number }[],
+  locate: (locationCode: string) => Location | undefined,
+): OrphanCode[] {
+  const byCode = new Map<string, Map<string, number>>();
+  for (const r of records) {
+    let m = byCode.get(r.code);
+    if (m === undefined) byCode.set(r.code, (m = new Map()));
+    m.set(r.location, (m.get(r.location) ?? 0) + r.onHand);
+  }
+  return codes.map((code) => {
+    const locations = [...(byCode.get(code) ?? [])]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([l, onHand]) => ({ code: l, location: locate(l) ?? null, onHand }));
+    return { source, code, onHand: locations.reduce((n, l) => n + l.onHand, 0), locations };
+  });
 }
 
 export interface ReconciliationSummary {

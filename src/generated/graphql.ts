@@ -5,9 +5,11 @@ import type { Availability as AvailabilityModel, StockLevel as StockLevelModel, 
 import type { Location as LocationModel } from '../domain/locations.js';
 import type { CanonicalSku, SkuPage } from '../domain/skus.js';
 import type { Money as MoneyModel } from '../service/inventory-service.js';
+import type { ChannelView as ChannelViewModel } from '../domain/channel-views.js';
+import type { CostComparison as CostComparisonModel, CostMismatch as CostMismatchModel } from '../domain/costs.js';
+import type { OrphanLocation as OrphanLocationModel, Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel, ReconciliationRun as ReconciliationRunModel } from '../domain/reconciliation.js';
 import type { Anomaly as AnomalyModel } from '../domain/anomalies.js';
 import type { SourceHealth as SourceModel } from '../sources/health.js';
-import type { Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel, ReconciliationRun as ReconciliationRunModel } from '../domain/reconciliation.js';
 import type { OrphanCodePage as OrphanCodePageModel } from '../service/reconciliation-api.js';
 import type { FulfillmentPlan as FulfillmentPlanModel, RouteTrace as RouteTraceModel } from '../domain/route-order.js';
 import type { Shipment as ShipmentModel } from '../domain/routing.js';
@@ -42,7 +44,7 @@ export type Anomaly = {
   detail: Scalars['String']['output'];
   firstSeen: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, ... */
+  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, CHANNEL_OVERSTATES, COST_MISMATCH, ... */
   kind: Scalars['String']['output'];
   lastSeen: Scalars['DateTime']['output'];
   /** A canonical location id, or the source's own code when no location maps it. */
@@ -69,6 +71,16 @@ export type Availability = {
   available: Scalars['Int']['output'];
   /** One entry per location some source reported (or should have reported) this SKU at. */
   byLocation: Array<StockLevel>;
+  /**
+   * What the channels themselves promise (sources declared `channelView`), beside our figure: the
+   * views of the asked `channel`, or every view when no channel is asked, each compared with what
+   * is available for its own channel. Empty with `locationIds` (a view covers its whole channel),
+   * for an unknown SKU, and for a view whose source has no code for the SKU (or failed: its error
+   * names it). Selecting this field reads each view source once per request (one statement per
+   * view source per ~1,000 codes, whatever the number of SKUs); not selected, no view is read and
+   * CHANNEL_OVERSTATES is not raised.
+   */
+  channelViews: Array<ChannelView>;
   /** Sum of `committed` (picked or allocated, not yet shipped) over the counted locations. */
   committed: Scalars['Int']['output'];
   /** Every flag raised at any of its locations, plus UNKNOWN_SKU. */
@@ -80,6 +92,12 @@ export type Availability = {
   /** Sum of the safety stock held back at the counted locations. */
   safetyStock: Scalars['Int']['output'];
   sku: Scalars['ID']['output'];
+  /**
+   * The inventory value of the locations in `byLocation`: the sum of their `value` (every location
+   * shown, counted or not: stock in transit is still owned), in the unit cost's currency, from the
+   * cost's source. Null without a unit cost.
+   */
+  value?: Maybe<Money>;
 };
 
 /** A circuit breaker's state. */
@@ -90,6 +108,46 @@ export type BreakerState =
   | 'HALF_OPEN'
   /** Reads fail fast (`circuit open`) until `sources.X.breaker.resetAfterMs` has passed. */
   | 'OPEN';
+
+/** A channel's own view of a SKU (a source declared `channelView`) beside what we can promise that channel. */
+export type ChannelView = {
+  __typename?: 'ChannelView';
+  /** The oldest of the view's records; null when it has no record for the SKU (promised 0). */
+  asOf?: Maybe<Scalars['DateTime']['output']>;
+  /** What we can promise the channel: the sum of `available` over the counted locations that serve it. */
+  available: Scalars['Int']['output'];
+  channel: Scalars['String']['output'];
+  /** max(0, promised - available): units the channel may sell that we cannot ship. Above 0 the SKU is flagged CHANNEL_OVERSTATES. */
+  overstatement: Scalars['Int']['output'];
+  /** What the channel promises: the sum over the view's records for the SKU of onHand - committed (every location code it reports; may be negative). */
+  promised: Scalars['Int']['output'];
+  /** The source declared as the channel's view. */
+  source: Scalars['String']['output'];
+  /** Older than the view source's `maxAgeSeconds`. */
+  stale: Scalars['Boolean']['output'];
+};
+
+/** The sources' unit costs of one SKU, compared with a reference. */
+export type CostComparison = {
+  __typename?: 'CostComparison';
+  /** Some cost in the reference's currency is further from it than the tolerance: |cost - reference| x 100 > tolerancePercent x |reference|. */
+  mismatch: Scalars['Boolean']['output'];
+  /** The costs beyond the tolerance. */
+  mismatches: Array<CostMismatch>;
+  /** Costs in another currency than the reference: listed, not compared (the gateway has no exchange rates). */
+  notCompared: Array<Money>;
+  /** The cost the others are compared with: `unitCost` (by `precedence.cost`), else the first of `costs`; null when no source has one. */
+  reference?: Maybe<Money>;
+  /** `costs.tolerancePercent`. */
+  tolerancePercent: Scalars['Decimal']['output'];
+};
+
+export type CostMismatch = {
+  __typename?: 'CostMismatch';
+  cost: Money;
+  /** |cost - reference| in percent of the reference, truncated to 4 decimals; null when the reference is 0. */
+  percentApart?: Maybe<Scalars['Decimal']['output']>;
+};
 
 /** A feed that keeps a mirrored source current. */
 export type Feed = {
@@ -149,6 +207,10 @@ export type InventoryItem = {
   /** The codes each system uses for this SKU. */
   aliases: Array<SkuAlias>;
   availability: Availability;
+  /** How the sources' unit costs compare (`costs.tolerancePercent`); a cost beyond the tolerance is recorded as a COST_MISMATCH anomaly. */
+  costComparison?: Maybe<CostComparison>;
+  /** Every source's unit cost: the `precedence.cost` sources first, then the other sources that map `cost`, in config order. A source without a usable cost is left out. */
+  costs?: Maybe<Array<Money>>;
   /** By `precedence.name`, else the name given in the SKU map. */
   name?: Maybe<Scalars['String']['output']>;
   sku: Scalars['ID']['output'];
@@ -354,6 +416,10 @@ export type OrderLineInput = {
 export type OrphanCode = {
   __typename?: 'OrphanCode';
   code: Scalars['String']['output'];
+  /** Where the source holds it: one entry per location code, in code order; null when the source failed while its quantities were read. */
+  locations?: Maybe<Array<OrphanLocation>>;
+  /** Its on-hand in the source, summed over every location code the source reports it at; null when the source failed while its quantities were read. */
+  onHand?: Maybe<Scalars['Int']['output']>;
   source: Scalars['String']['output'];
 };
 
@@ -364,6 +430,16 @@ export type OrphanCodePage = {
   orphans: Array<OrphanCode>;
   /** How many of the source's codes this page read. */
   scanned: Scalars['Int']['output'];
+};
+
+/** An orphan code's stock at one of the source's location codes. */
+export type OrphanLocation = {
+  __typename?: 'OrphanLocation';
+  /** The source's own location code. */
+  code: Scalars['String']['output'];
+  /** The configured location that code maps to; null when none does. */
+  location?: Maybe<Location>;
+  onHand: Scalars['Int']['output'];
 };
 
 export type PageInfo = {
@@ -412,7 +488,8 @@ export type Query = {
   /**
    * Codes a source holds stock under that no canonical SKU maps (orphans), in the source's code
    * order. Pass `endCursor` as `after` for the next page; one call reads at most 50,000 codes.
-   * Each orphan found is recorded as an ORPHAN_CODE anomaly.
+   * Each orphan found is recorded as an ORPHAN_CODE anomaly. A page that selects `onHand` or
+   * `locations` reads the orphans' stock in one more statement (a page is at most 1,000 codes).
    */
   orphanCodes?: Maybe<OrphanCodePage>;
   /**
@@ -942,6 +1019,13 @@ export type StockFlag =
    * with that file's asOf, so STALE judges it by its age; no lower source stands in.
    */
   | 'CARRIED_FORWARD'
+  /**
+   * A channel's own view (a `channelView` source) promises more of the SKU than is available for
+   * that channel (`channelViews[].overstatement` > 0): the oversell waiting to happen. A
+   * CHANNEL_OVERSTATES anomaly names the source, the channel and both figures. Raised only when
+   * `channelViews` is selected.
+   */
+  | 'CHANNEL_OVERSTATES'
   /** The figure comes from a lower-precedence source. */
   | 'FALLBACK'
   /**
@@ -985,6 +1069,12 @@ export type StockLevel = {
   reserved: Scalars['Int']['output'];
   /** Units held back at this location (`locations[].safetyStock`). */
   safetyStock: Scalars['Int']['output'];
+  /**
+   * Inventory value here: max(0, onHand) x the SKU's unit cost (by `precedence.cost`), exact, at
+   * the cost's scale (a negative on-hand is worth 0: see NEGATIVE_ON_HAND). Null without a unit
+   * cost, or when no source could give a figure here.
+   */
+  value?: Maybe<Money>;
 };
 
 export type SyncMode =
@@ -1120,6 +1210,9 @@ export type ResolversTypes = ResolversObject<{
   Availability: ResolverTypeWrapper<AvailabilityModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   BreakerState: BreakerState;
+  ChannelView: ResolverTypeWrapper<ChannelViewModel>;
+  CostComparison: ResolverTypeWrapper<CostComparisonModel>;
+  CostMismatch: ResolverTypeWrapper<CostMismatchModel>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Feed: ResolverTypeWrapper<Feed>;
@@ -1141,8 +1234,9 @@ export type ResolversTypes = ResolversObject<{
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OrderLine: ResolverTypeWrapper<OrderLine>;
   OrderLineInput: OrderLineInput;
-  OrphanCode: ResolverTypeWrapper<OrphanCode>;
+  OrphanCode: ResolverTypeWrapper<Omit<OrphanCode, 'locations'> & { locations?: Maybe<Array<ResolversTypes['OrphanLocation']>> }>;
   OrphanCodePage: ResolverTypeWrapper<OrphanCodePageModel>;
+  OrphanLocation: ResolverTypeWrapper<OrphanLocationModel>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Provenance: ResolverTypeWrapper<ProvenanceModel>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
@@ -1190,6 +1284,9 @@ export type ResolversParentTypes = ResolversObject<{
   Anomaly: AnomalyModel;
   Availability: AvailabilityModel;
   Boolean: Scalars['Boolean']['output'];
+  ChannelView: ChannelViewModel;
+  CostComparison: CostComparisonModel;
+  CostMismatch: CostMismatchModel;
   DateTime: Scalars['DateTime']['output'];
   Decimal: Scalars['Decimal']['output'];
   Feed: Feed;
@@ -1208,8 +1305,9 @@ export type ResolversParentTypes = ResolversObject<{
   Mutation: Record<PropertyKey, never>;
   OrderLine: OrderLine;
   OrderLineInput: OrderLineInput;
-  OrphanCode: OrphanCode;
+  OrphanCode: Omit<OrphanCode, 'locations'> & { locations?: Maybe<Array<ResolversParentTypes['OrphanLocation']>> };
   OrphanCodePage: OrphanCodePageModel;
+  OrphanLocation: OrphanLocationModel;
   PageInfo: PageInfo;
   Provenance: ProvenanceModel;
   Query: Record<PropertyKey, never>;
@@ -1292,12 +1390,37 @@ export type AnomalyResolvers<ContextType = GatewayContext, ParentType extends Re
 export type AvailabilityResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Availability'] = ResolversParentTypes['Availability']> = ResolversObject<{
   available?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   byLocation?: Resolver<Array<ResolversTypes['StockLevel']>, ParentType, ContextType>;
+  channelViews?: Resolver<Array<ResolversTypes['ChannelView']>, ParentType, ContextType>;
   committed?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   flags?: Resolver<Array<ResolversTypes['StockFlag']>, ParentType, ContextType>;
   onHand?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   reserved?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   safetyStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+}>;
+
+export type ChannelViewResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ChannelView'] = ResolversParentTypes['ChannelView']> = ResolversObject<{
+  asOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  available?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  overstatement?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  promised?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  stale?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
+export type CostComparisonResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['CostComparison'] = ResolversParentTypes['CostComparison']> = ResolversObject<{
+  mismatch?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  mismatches?: Resolver<Array<ResolversTypes['CostMismatch']>, ParentType, ContextType>;
+  notCompared?: Resolver<Array<ResolversTypes['Money']>, ParentType, ContextType>;
+  reference?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
+  tolerancePercent?: Resolver<ResolversTypes['Decimal'], ParentType, ContextType>;
+}>;
+
+export type CostMismatchResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['CostMismatch'] = ResolversParentTypes['CostMismatch']> = ResolversObject<{
+  cost?: Resolver<ResolversTypes['Money'], ParentType, ContextType>;
+  percentApart?: Resolver<Maybe<ResolversTypes['Decimal']>, ParentType, ContextType>;
 }>;
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -1335,6 +1458,8 @@ export type FulfillmentPlanResolvers<ContextType = GatewayContext, ParentType ex
 export type InventoryItemResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['InventoryItem'] = ResolversParentTypes['InventoryItem']> = ResolversObject<{
   aliases?: Resolver<Array<ResolversTypes['SkuAlias']>, ParentType, ContextType>;
   availability?: Resolver<ResolversTypes['Availability'], ParentType, ContextType, Partial<InventoryItemAvailabilityArgs>>;
+  costComparison?: Resolver<Maybe<ResolversTypes['CostComparison']>, ParentType, ContextType>;
+  costs?: Resolver<Maybe<Array<ResolversTypes['Money']>>, ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sku?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   unitCost?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
@@ -1397,6 +1522,8 @@ export type OrderLineResolvers<ContextType = GatewayContext, ParentType extends 
 
 export type OrphanCodeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanCode'] = ResolversParentTypes['OrphanCode']> = ResolversObject<{
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  locations?: Resolver<Maybe<Array<ResolversTypes['OrphanLocation']>>, ParentType, ContextType>;
+  onHand?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
@@ -1405,6 +1532,12 @@ export type OrphanCodePageResolvers<ContextType = GatewayContext, ParentType ext
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   orphans?: Resolver<Array<ResolversTypes['OrphanCode']>, ParentType, ContextType>;
   scanned?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type OrphanLocationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanLocation'] = ResolversParentTypes['OrphanLocation']> = ResolversObject<{
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  location?: Resolver<Maybe<ResolversTypes['Location']>, ParentType, ContextType>;
+  onHand?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type PageInfoResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = ResolversObject<{
@@ -1647,6 +1780,7 @@ export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends
   provenance?: Resolver<ResolversTypes['Provenance'], ParentType, ContextType>;
   reserved?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   safetyStock?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  value?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
 }>;
 
 export type SystemQuantityResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SystemQuantity'] = ResolversParentTypes['SystemQuantity']> = ResolversObject<{
@@ -1679,6 +1813,9 @@ export type ViewerResolvers<ContextType = GatewayContext, ParentType extends Res
 export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Anomaly?: AnomalyResolvers<ContextType>;
   Availability?: AvailabilityResolvers<ContextType>;
+  ChannelView?: ChannelViewResolvers<ContextType>;
+  CostComparison?: CostComparisonResolvers<ContextType>;
+  CostMismatch?: CostMismatchResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
   Decimal?: GraphQLScalarType;
   Feed?: FeedResolvers<ContextType>;
@@ -1694,6 +1831,7 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   OrderLine?: OrderLineResolvers<ContextType>;
   OrphanCode?: OrphanCodeResolvers<ContextType>;
   OrphanCodePage?: OrphanCodePageResolvers<ContextType>;
+  OrphanLocation?: OrphanLocationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provenance?: ProvenanceResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;

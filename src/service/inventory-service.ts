@@ -18,7 +18,9 @@ import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
 import { negativeOnHandAnomaly, unmappedLocationAnomaly, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
-import { stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
+import { isStale, stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
+import { compareView, overstatesAnomaly, type ChannelView } from '../domain/channel-views.js';
+import { compareCosts, costMismatchAnomaly, stockValue, totalValue, type CostComparison } from '../domain/costs.js';
 import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceField, PrecedenceStrategy } from '../domain/precedence.js';
 import type { Entity, RecordOf } from '../domain/records.js';
@@ -31,6 +33,8 @@ import { noteFailure, type InvalidRecord, type SourceDiagnostics } from './diagn
 export interface SourceSettings extends SourcePolicy {
   /** `canonical`: the source uses canonical SKUs as its codes; `mapped`: codes come from the SKU map. */
   skuCodes: 'mapped' | 'canonical';
+  /** The source is this channel's own view (`channelView`): compared with our ATP, never authoritative. */
+  channelView?: { channel: string };
 }
 
 export interface InventoryDeps {
@@ -41,6 +45,8 @@ export interface InventoryDeps {
   precedence: PrecedenceStrategy;
   maxSkusPerQuery: number;
   routing: { policy: RoutingPolicy; maxLines: number; useStaleStock: boolean };
+  /** `costs.tolerancePercent`: how far a source's unit cost may be from the reference's (a decimal string). Default '0'. */
+  costTolerancePercent?: string;
   logger: Logger;
   now?: () => Date;
 }
@@ -48,6 +54,12 @@ export interface InventoryDeps {
 export interface AvailabilityQuery {
   locationIds?: readonly string[] | null;
   channel?: string | null;
+  /**
+   * Read the channels' own views (`channelView` sources) and compare them with this answer:
+   * only when the caller selects `channelViews` (one more statement per view source), and
+   * never with `locationIds` (a view covers its whole channel).
+   */
+  views?: boolean;
 }
 
 export interface Money {
@@ -80,6 +92,56 @@ export function createInventoryService(deps: InventoryDeps) {
       const found = await deps.store.reservations.held(skus, now().getTime());
       return skus.map((s) => found.get(s) ?? NOTHING_HELD);
     });
+
+    /** The SKU of each level this request answered (a StockLevel does not carry it), for its value. */
+    const levelSku = new WeakMap<StockLevel, string>();
+    const unitCosts = new Map<string, Promise<Money | null>>();
+    const costsOf = new Map<string, Promise<Money[]>>();
+    const comparisons = new Map<string, Promise<CostComparison>>();
+    const tolerance = deps.costTolerancePercent ?? '0';
+
+    /** Once per SKU per request: every cost source's usable cost (a failed source is left out, its error reported). */
+    function costs(item: CanonicalSku): Promise<Money[]> {
+      let p = costsOf.get(item.sku);
+      if (p === undefined) {
+        const ordered = deps.precedence.order('cost');
+        const rest = [...deps.connectors.values()].filter((c) => c.entities.has('cost') && !ordered.includes(c.name)).map((c) => c.name);
+        const sources = [...ordered, ...rest];
+        // the precedence sources' unusable records are reported by unitCostOf (pick), the others' here
+        p = Promise.all([read('cost', sources, [item]), unitCostOf(item)]).then(([got]) => {
+          const anomalies: NewAnomaly[] = [];
+          const out: Money[] = [];
+          for (const source of sources) {
+            const r = got.get(source);
+            const first = r === 'failed' ? undefined : r?.get(item.sku)?.[0];
+            if (first === undefined) continue;
+            const why = costProblem(first);
+            if (why === undefined) out.push({ amount: first.amount, currency: first.currency, source });
+            else if (!ordered.includes(source))
+              invalidRecord({ source, sku: item.sku, location: null, reason: why }, 'cost', `its code "${first.code}"`, anomalies);
+          }
+          deps.store.anomalies.enqueue(anomalies);
+          return out;
+        });
+        costsOf.set(item.sku, p);
+      }
+      return p;
+    }
+
+    /** Once per SKU per request: the comparison, and a COST_MISMATCH anomaly per source beyond the tolerance. */
+    function costComparison(item: CanonicalSku): Promise<CostComparison> {
+      let p = comparisons.get(item.sku);
+      if (p === undefined) {
+        p = Promise.all([costs(item), unitCostOf(item)]).then(([all, reference]) => {
+          const c = compareCosts(all, reference?.source ?? null, tolerance);
+          const ref = c.reference;
+          if (ref !== null) deps.store.anomalies.enqueue(c.mismatches.map((m) => costMismatchAnomaly(item.sku, ref, m, tolerance)));
+          return c;
+        });
+        comparisons.set(item.sku, p);
+      }
+      return p;
+    }
 
     function codesFor(source: string, sku: CanonicalSku): string[] {
       if (deps.settings.get(source)?.skuCodes === 'canonical') return [sku.sku];
@@ -144,6 +206,68 @@ export function createInventoryService(deps: InventoryDeps) {
       return deps.precedence.decide(field, candidates);
     }
 
+    /** The unit cost `precedence.cost` gives a SKU, by its canonical name. */
+    async function costOfSku(sku: string): Promise<Money | null> {
+      const item = await skuLoader.load(sku);
+      return item === null ? null : unitCostOf(item);
+    }
+
+    /** Once per SKU per request (values of many locations, costs and the comparison all ask): an unusable record is reported once. */
+    function unitCostOf(item: CanonicalSku): Promise<Money | null> {
+      let p = unitCosts.get(item.sku);
+      if (p === undefined) {
+        p = pick('cost', 'cost', item, (r) => r, costProblem).then((d) =>
+          d.winner === undefined ? null : { amount: d.winner.value.amount, currency: d.winner.value.currency, source: d.winner.source },
+        );
+        unitCosts.set(item.sku, p);
+      }
+      return p;
+    }
+
+    /** Sources declared as a channel's view, for `channel` (every one when null). */
+    function viewSources(channel: string | null | undefined): string[] {
+      return [...deps.settings]
+        .filter(([name, s]) => s.channelView !== undefined && (channel == null || s.channelView.channel === channel) && deps.connectors.has(name))
+        .map(([name]) => name);
+    }
+
+    /**
+     * Puts each view beside `answer` (a view with no code for the SKU says nothing and is left
+     * out; a failed one is left out, its error reported; one with an unusable record is left out
+     * and the record reported); flags CHANNEL_OVERSTATES and records its anomaly.
+     */
+    function withViews(
+      answer: Availability,
+      sku: CanonicalSku,
+      views: readonly string[],
+      read_: Map<string, Map<string, RecordOf['stock'][]> | 'failed'>,
+      anomalies: NewAnomaly[],
+      at: Date,
+    ): void {
+      const out: ChannelView[] = [];
+      for (const source of views) {
+        const r = read_.get(source);
+        const channel = deps.settings.get(source)?.channelView?.channel;
+        if (r === 'failed' || r === undefined || channel === undefined || codesFor(source, sku).length === 0) continue;
+        const recs = r.get(sku.sku) ?? [];
+        const bad = recs.find((x) => stockProblem(x, at) !== undefined);
+        if (bad !== undefined) {
+          const reason = stockProblem(bad, at) as string;
+          invalidRecord({ source, sku: sku.sku, location: null, reason }, 'stock', `its code "${bad.code}" at "${bad.location}"`, anomalies);
+          continue;
+        }
+        const oldest = recs.reduce<Date | null>((m, x) => (m === null || x.asOf < m ? x.asOf : m), null);
+        const stale = oldest !== null && isStale({ asOf: oldest }, policyOf(source), at);
+        const v = compareView({ source, channel, stale }, recs, answer.byLocation);
+        out.push(v);
+        if (v.overstatement > 0) {
+          if (!answer.flags.includes('CHANNEL_OVERSTATES')) answer.flags.push('CHANNEL_OVERSTATES');
+          anomalies.push(overstatesAnomaly(sku.sku, v));
+        }
+      }
+      answer.channelViews = out;
+    }
+
     /** Notes an unusable record for the response's errors and as an INVALID_SOURCE_DATA anomaly. */
     function invalidRecord(found: InvalidRecord, entity: Entity, sourceKey: string, anomalies: NewAnomaly[]): void {
       // a source's raw value may be long: the reason quotes only its start
@@ -188,7 +312,12 @@ export function createInventoryService(deps: InventoryDeps) {
           if (c !== null) known.set(c.sku, c);
         });
         const sources = deps.precedence.order('quantity').filter((s) => locations.some((l) => l.codes[s] !== undefined));
-        const [records, held] = await Promise.all([read('stock', sources, [...known.values()]), heldLoader.loadMany([...known.keys()])]);
+        const views = q.views === true && (q.locationIds === null || q.locationIds === undefined) ? viewSources(q.channel) : [];
+        const [records, held, viewRecords] = await Promise.all([
+          read('stock', sources, [...known.values()]),
+          heldLoader.loadMany([...known.keys()]),
+          views.length === 0 ? undefined : read('stock', views, [...known.values()]),
+        ]);
         const heldAt = new Map([...known.keys()].map((s, i) => [s, held[i]]));
         const anomalies: NewAnomaly[] = [];
         const at = now();
@@ -220,7 +349,10 @@ export function createInventoryService(deps: InventoryDeps) {
               anomalies.push(negativeOnHandAnomaly(level.provenance.source, sku.sku, location.id, level.onHand));
             }
           }
-          answers.set(sku.sku, summarize(sku.sku, levels));
+          for (const l of levels) levelSku.set(l, sku.sku);
+          const answer = summarize(sku.sku, levels);
+          if (viewRecords !== undefined) withViews(answer, sku, views, viewRecords, anomalies, at);
+          answers.set(sku.sku, answer);
         }
         deps.store.anomalies.enqueue(anomalies);
         return skus.map((s) => answers.get(s) ?? unknownSku(s));
@@ -249,8 +381,30 @@ export function createInventoryService(deps: InventoryDeps) {
 
       /** The unit cost by `precedence.cost`, with the source that gave it. */
       async unitCost(item: CanonicalSku): Promise<Money | null> {
-        const d = await pick('cost', 'cost', item, (r) => r, costProblem);
-        return d.winner === undefined ? null : { amount: d.winner.value.amount, currency: d.winner.value.currency, source: d.winner.source };
+        return unitCostOf(item);
+      },
+
+      /** Every source's unit cost: `precedence.cost` order first, then the other sources that map `cost`, in config order. */
+      costs,
+
+      /** The sources' unit costs compared with the reference (the `unitCost` one) within `costs.tolerancePercent`; COST_MISMATCH anomalies. */
+      costComparison,
+
+      /** A location's inventory value: max(0, onHand) × the SKU's unit cost; null without a cost or a figure. */
+      async levelValue(level: StockLevel): Promise<Money | null> {
+        const sku = levelSku.get(level);
+        if (sku === undefined || level.provenance.source === null) return null;
+        const cost = await costOfSku(sku);
+        return cost === null ? null : stockValue(level.onHand, cost);
+      },
+
+      /** A SKU's inventory value: the sum of its locations' values (every location shown, counted or not). */
+      async value(a: Availability): Promise<Money | null> {
+        if (!a.known) return null;
+        const cost = await costOfSku(a.sku);
+        if (cost === null) return null;
+        const values = a.byLocation.filter((l) => l.provenance.source !== null).map((l) => stockValue(l.onHand, cost));
+        return totalValue(values) ?? stockValue(0, cost);
       },
 
       async resolveSku(system: string, code: string): Promise<CanonicalSku | null> {

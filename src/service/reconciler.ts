@@ -17,6 +17,8 @@ import { compareLine, type Gap, type RawFigure, type ReconciliationLine } from '
 export interface SourcePolicyLike {
   maxAgeSeconds: number | undefined;
   skuCodes: 'mapped' | 'canonical';
+  /** A channel's view (`channelView`): what it promises, not a count; left out of reconciliation. */
+  channelView?: { channel: string };
 }
 
 export interface ReconciliationDeps {
@@ -48,7 +50,9 @@ export function createReconciler(deps: ReconciliationDeps) {
   const now = deps.now ?? (() => new Date());
   const stockSources = (): string[] => {
     const ordered = deps.precedence.order('quantity').filter((s) => deps.connectors.get(s)?.entities.has('stock'));
-    const rest = [...deps.connectors.values()].filter((c) => c.entities.has('stock') && !ordered.includes(c.name)).map((c) => c.name);
+    const rest = [...deps.connectors.values()]
+      .filter((c) => c.entities.has('stock') && !ordered.includes(c.name) && deps.settings.get(c.name)?.channelView === undefined)
+      .map((c) => c.name);
     return [...ordered, ...rest];
   };
 

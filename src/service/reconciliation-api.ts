@@ -7,14 +7,14 @@
  */
 import { BadUserInputError } from '../errors.js';
 import { errorFields } from '../logger.js';
-import { countingMeter } from '../sources/connector.js';
+import { countingMeter, type Connector } from '../sources/connector.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { noteFailure, type SourceDiagnostics } from './diagnostics.js';
 import { describeFailure } from './inventory-service.js';
 import { checkPageSize, MAX_LIST_PAGE } from '../domain/validation.js';
-import { addToSummary, emptySummary, orphanAnomaly, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
+import { addToSummary, emptySummary, orphanAnomaly, orphansWithStock, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
 import { createReconciler, orphanPage, type ReconciliationDeps } from './reconciler.js';
 
 export interface ReconciliationApiDeps extends ReconciliationDeps {
@@ -43,6 +43,20 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
     const meter = countingMeter(diagnostics.statements);
     const fail = (source: string, e: unknown) => noteFailure(diagnostics, source, describeFailure(e));
 
+    /** The page's orphans with their stock: one more statement (a page is at most 1,000 codes); a failure leaves it null. */
+    async function withStock(source: string, codes: string[]): Promise<OrphanCode[]> {
+      if (codes.length === 0) return [];
+      try {
+        const records = await (deps.connectors.get(source) as Connector).fetch('stock', codes, meter);
+        const usable = records.filter((r) => r.invalid === undefined);
+        return orphansWithStock(source, codes, usable, (l) => deps.locations.fromSourceCode(source, l));
+      } catch (e) {
+        fail(source, e);
+        deps.logger.warn('source failed while reading orphan quantities', { source, ...errorFields(e) });
+        return codes.map((code) => ({ source, code, onHand: null, locations: null }));
+      }
+    }
+
     return {
       /** Every system side by side per (sku, location), in request order; unknown SKUs have no lines. */
       async reconciliation(skus: readonly string[], locationIds: readonly string[] | null | undefined, tolerance: number): Promise<Reconciliation> {
@@ -64,8 +78,11 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         return { tolerance, lines: r.lines, gaps: r.gaps, summary: addToSummary(emptySummary(), r.lines, r.gaps.length) };
       },
 
-      /** Codes `source` holds that no canonical SKU maps, in the source's code order, a page at a time. */
-      async orphanCodes(source: string, first: number, after: string | null): Promise<OrphanCodePage> {
+      /**
+       * Codes `source` holds that no canonical SKU maps, in the source's code order, a page at a
+       * time; `withQuantities`: with their stock (one more statement for the page).
+       */
+      async orphanCodes(source: string, first: number, after: string | null, withQuantities = false): Promise<OrphanCodePage> {
         const c = deps.connectors.get(source);
         if (c === undefined || !c.entities.has('stock') || c.listCodes === undefined) {
           const known = [...deps.connectors.values()].filter((x) => x.entities.has('stock')).map((x) => x.name);
@@ -94,7 +111,8 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
         const shown = orphans.slice(0, first);
         const endCursor = orphans.length > first ? (shown.at(-1) as string) : cursor;
         deps.store.anomalies.enqueue(shown.map((code) => orphanAnomaly(source, code)));
-        return { orphans: shown.map((code) => ({ source, code })), scanned, endCursor, hasNextPage: orphans.length > first || more };
+        const listed = withQuantities ? await withStock(source, shown) : shown.map((code) => ({ source, code }));
+        return { orphans: listed, scanned, endCursor, hasNextPage: orphans.length > first || more };
       },
 
       async runs(first: number): Promise<ReconciliationRun[]> {

@@ -219,6 +219,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       maxAgeSeconds: s.maxAgeSeconds,
       stalePolicy: s.stalePolicy,
       skuCodes: s.skuCodes,
+      ...(s.channelView !== undefined ? { channelView: s.channelView } : {}),
       ...(mirrors.has(name) ? { maxLagSeconds: s.sync.maxLagSeconds } : {}),
     });
   }
@@ -301,6 +302,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       precedence,
       maxSkusPerQuery,
       routing,
+      costTolerancePercent: config.costs.tolerancePercent,
       logger,
       now,
     });

@@ -59,6 +59,35 @@ const CASES: Array<{ name: string; field: string; query: string; requires: Role;
   },
   { name: 'orphanCodes', field: 'Query.orphanCodes', query: '{ orphanCodes(source: "wms") { scanned } }', requires: 'analyst', path: 'orphanCodes' },
   { name: 'reconciliationRuns', field: 'Query.reconciliationRuns', query: '{ reconciliationRuns { id } }', requires: 'analyst', path: 'reconciliationRuns' },
+  // the side-by-side figures that carry cost or value (issue #18)
+  {
+    name: 'costs',
+    field: 'InventoryItem.costs',
+    query: '{ inventoryItem(sku: "SKU-000001") { sku costs { amount } } }',
+    requires: 'analyst',
+    path: 'inventoryItem.costs',
+  },
+  {
+    name: 'costComparison',
+    field: 'InventoryItem.costComparison',
+    query: '{ inventoryItems(first: 1) { nodes { sku costComparison { mismatch } } } }',
+    requires: 'analyst',
+    path: 'inventoryItems.nodes.0.costComparison',
+  },
+  {
+    name: 'availability value',
+    field: 'Availability.value',
+    query: '{ availability(skus: ["SKU-000001"]) { sku value { amount } } }',
+    requires: 'analyst',
+    path: 'availability.0.value',
+  },
+  {
+    name: 'location value in a fragment',
+    field: 'StockLevel.value',
+    query: '{ inventoryItem(sku: "SKU-000001") { availability { byLocation { ...V } } } } fragment V on StockLevel { value { amount } }',
+    requires: 'analyst',
+    path: 'inventoryItem.availability.byLocation.0.value',
+  },
   // unit cost on every path that reaches it
   {
     name: 'unitCost direct',
