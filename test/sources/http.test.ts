@@ -96,6 +96,14 @@ describe('ShipBob preset', () => {
     expect(sb.requests).toBe(0);
   });
 
+  it('streams the whole listing, page by page, for a mirror to load', async () => {
+    const sb = await stub(startShipBobStub({ token: TOKEN, items: SHIPBOB_ITEMS }));
+    const c = connector(shipbob(sb.url, { stock: { params: { PageSize: 2 } } }));
+    const batches: number[] = [];
+    expect(await c.scan('stock', (b) => void batches.push(b.length))).toBe(7);
+    expect(batches).toEqual([3, 3, 1]);
+  });
+
   it('pings with one request', async () => {
     const sb = await stub(startShipBobStub({ token: TOKEN, items: SHIPBOB_ITEMS, pageSize: 1 }));
     await connector(shipbob(sb.url)).ping();
@@ -188,6 +196,14 @@ describe('Shopify preset', () => {
     const c = connector(shopify(shop.url));
     expect(await c.fetch('cost', ['SH-2'])).toEqual([{ code: 'SH-2', amount: '2.50', currency: 'USD' }]);
     expect(await c.fetch('items', ['SH-2'])).toEqual([{ code: 'SH-2', name: 'Shirt 2' }]);
+  });
+
+  it('fails a read answered with GraphQL errors, quoting the first', async () => {
+    const shop = await stub(startShopifyStub({ token: SHOP_TOKEN, items: SHOPIFY_ITEMS }));
+    const c = connector(shopify(shop.url, { stock: { variables: { first: 500 } } }));
+    await expect(c.fetch('stock', ['SH-1'])).rejects.toThrow(
+      'source "api": GraphQL error from /admin/api/2025-10/graphql.json: first must be between 1 and 250',
+    );
   });
 
   it('fails a read whose token is refused, naming the status and the path, never the token', async () => {
