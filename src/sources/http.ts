@@ -184,6 +184,16 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
       } catch {
         throw fail(`the answer from ${target.pathname} is not JSON`);
       }
+      const throttled = c.m.graphql === undefined ? null : throttledMs(json);
+      if (throttled !== null) {
+        // Shopify's GraphQL rate limit: 200 with a THROTTLED error, the wait told by the query cost
+        const said = `throttled (GraphQL cost): ${Math.ceil(throttled / 1000)} s to wait`;
+        if (Date.now() + throttled >= bounds.deadline) throw fail(`rate limited by the API: ${said} exceeds the ${config.timeoutMs} ms deadline`);
+        if (++limited > MAX_RATE_LIMIT_RETRIES)
+          throw fail(`rate limited by the API: still throttled after ${MAX_RATE_LIMIT_RETRIES} retries at ${target.pathname}`);
+        await pause(throttled, bounds.signal);
+        continue;
+      }
       if (c.m.graphql !== undefined) graphqlErrors(json, target);
       return { url: target, headers: res.headers, body: json };
     }
@@ -455,6 +465,23 @@ function whole(v: unknown, what: string, optional: boolean): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v.trim()) : Number.NaN;
   if (!Number.isSafeInteger(n)) throw new Error(`${what} is not a whole number: ${JSON.stringify(v)}`);
   return n;
+}
+
+/**
+ * How long a GraphQL answer throttled by its cost (Shopify's `THROTTLED` error) asks to wait, in
+ * ms: the points missing for the query (`requestedQueryCost` − `currentlyAvailable`) at
+ * `restoreRate` points a second, at least 1 s when the answer does not tell. Null: not throttled.
+ */
+export function throttledMs(json: unknown): number | null {
+  const body = json as { errors?: { extensions?: { code?: unknown } }[]; extensions?: { cost?: Record<string, unknown> } } | null;
+  if (!Array.isArray(body?.errors) || !body.errors.some((e) => e?.extensions?.code === 'THROTTLED')) return null;
+  const cost = body.extensions?.cost;
+  const status = cost?.throttleStatus as { currentlyAvailable?: unknown; restoreRate?: unknown } | undefined;
+  const requested = Number(cost?.requestedQueryCost);
+  const available = Number(status?.currentlyAvailable);
+  const rate = Number(status?.restoreRate);
+  if (!Number.isFinite(requested) || !Number.isFinite(available) || !(rate > 0)) return DEFAULT_RETRY_AFTER_MS;
+  return Math.max(DEFAULT_RETRY_AFTER_MS, Math.ceil(((requested - available) / rate) * 1000));
 }
 
 /** `Retry-After` in ms from `now`: delay-seconds or an HTTP date; undefined header or unreadable: null. */

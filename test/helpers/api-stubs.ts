@@ -191,8 +191,17 @@ function skusOfSearch(q: unknown): Set<string> | null {
   return out;
 }
 
-export async function startShopifyStub(o: ShopifyStubOptions): Promise<StubServer & { queries: { query: string; variables: Record<string, unknown> }[] }> {
+/** Shopify's faults, set by a test while the stub runs. */
+export interface ShopifyFaults {
+  /** The next N queries answer THROTTLED, `available` points left of the bucket, restoring `restoreRate` a second (default 100). */
+  throttle?: { times: number; available: number; restoreRate?: number };
+}
+
+export async function startShopifyStub(
+  o: ShopifyStubOptions,
+): Promise<StubServer & { queries: { query: string; variables: Record<string, unknown> }[]; faults: ShopifyFaults }> {
   const queries: { query: string; variables: Record<string, unknown> }[] = [];
+  const faults: ShopifyFaults = {};
   const stub = await listen((req, body, res) => {
     const url = new URL(req.url ?? '/', 'http://stub');
     if (!/^\/admin\/api\/[^/]+\/graphql\.json$/.test(url.pathname) || req.method !== 'POST') return json(res, 404, { errors: 'Not Found' });
@@ -209,6 +218,19 @@ export async function startShopifyStub(o: ShopifyStubOptions): Promise<StubServe
     queries.push({ query, variables });
     if (!/inventoryItems\s*\(/.test(query))
       return json(res, 200, { errors: [{ message: 'Field must be inventoryItems', extensions: { code: 'undefinedField' } }] });
+    if (faults.throttle !== undefined && faults.throttle.times > 0) {
+      faults.throttle.times--;
+      return json(res, 200, {
+        errors: [{ message: 'Throttled', extensions: { code: 'THROTTLED', documentation: 'https://shopify.dev/api/usage/rate-limits' } }],
+        extensions: {
+          cost: {
+            requestedQueryCost: 102,
+            actualQueryCost: null,
+            throttleStatus: { maximumAvailable: 2000, currentlyAvailable: faults.throttle.available, restoreRate: faults.throttle.restoreRate ?? 100 },
+          },
+        },
+      });
+    }
     const first = Number(variables.first ?? 50);
     if (!Number.isInteger(first) || first < 1 || first > 250) return json(res, 200, { errors: [{ message: 'first must be between 1 and 250' }] });
     const names =
@@ -253,7 +275,7 @@ export async function startShopifyStub(o: ShopifyStubOptions): Promise<StubServe
       extensions: { cost: { requestedQueryCost: 10, actualQueryCost: 10 } },
     });
   });
-  return Object.assign(stub, { queries });
+  return Object.assign(stub, { queries, faults });
 }
 
 /** A plain REST listing of flat rows: `GET /rows?sku=A,B` answers `{ data: [...] }` for those codes (all without `sku`). */

@@ -235,6 +235,20 @@ describe('rate limits', () => {
     expect(sb.requests).toBe(2);
   });
 
+  it('waits out a Shopify THROTTLED answer by its query cost, or fails when that is past the deadline', async () => {
+    const shop = await stub(startShopifyStub({ token: SHOP_TOKEN, items: SHOPIFY_ITEMS }));
+    const c = connector(shopify(shop.url, { timeoutMs: 5000 }));
+    // 102 points asked, 2 left, 100 a second: a one-second wait
+    shop.faults.throttle = { times: 1, available: 2 };
+    expect(await c.fetch('stock', ['SH-1'])).toHaveLength(2);
+    expect(shop.requests).toBe(2);
+    // 102 asked, 2 left, 10 a second: ten seconds, past the deadline
+    shop.faults.throttle = { times: 1, available: 2, restoreRate: 10 };
+    await expect(c.fetch('stock', ['SH-1'])).rejects.toThrow(
+      'source "api": rate limited by the API: throttled (GraphQL cost): 10 s to wait exceeds the 5000 ms deadline',
+    );
+  });
+
   it('reads Retry-After as seconds or an HTTP date', () => {
     const now = Date.parse('2026-12-01T12:00:00Z');
     expect(retryAfterMs('120', now)).toBe(120_000);
