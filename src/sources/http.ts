@@ -277,6 +277,8 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
       done() {
         clearTimeout(timer);
         outer?.removeEventListener('abort', onOuter);
+        // a batch that failed leaves the read's other requests nobody waits for: they stop too
+        if (!controller.signal.aborted) controller.abort(new Error('the read is over'));
       },
     };
   }

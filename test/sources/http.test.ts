@@ -5,6 +5,8 @@
  * and HTTP errors in clear words, bounded answers, next links kept on the origin, records that
  * cannot be read marked, and a read cut at its deadline leaving no socket open.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig, type ConfigError, type HttpSourceConfig } from '../../src/config/index.js';
 import { httpSourceSchema } from '../../src/config/schema.js';
@@ -308,6 +310,23 @@ describe('failures in clear words', () => {
     const read = c.fetch('stock', ['A-1'], undefined, { deadline: Date.now() + 300, signal: controller.signal });
     await expect(read).rejects.toThrow('source "api": timed out after 300 ms');
     await vi.waitFor(async () => expect(await sb.connections()).toBe(0));
+  });
+
+  it('stops the read’s other requests as soon as one batch fails', async () => {
+    // one code answers 500 at once, the other never answers
+    const server = createServer((req, res) => {
+      if ((req.url ?? '').includes('sku=FAIL')) res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    const c = connector({
+      kind: 'http',
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      timeoutMs: 60_000,
+      stock: { path: '/rows', codes: { param: 'sku' }, codesPerRequest: 1, records: 'data[*]', fields: { sku: 'sku', location: 'loc', onHand: 'qty' } },
+    });
+    await expect(c.fetch('stock', ['HANG', 'FAIL'])).rejects.toThrow('source "api": HTTP 500 from /rows');
+    await vi.waitFor(() => new Promise<void>((resolve, reject) => server.getConnections((_e, n) => (n === 0 ? resolve() : reject(new Error(`${n} open`))))));
   });
 
   it('stops when the caller aborts before the deadline', async () => {
