@@ -329,6 +329,25 @@ describe('failures in clear words', () => {
     await vi.waitFor(() => new Promise<void>((resolve, reject) => server.getConnections((_e, n) => (n === 0 ? resolve() : reject(new Error(`${n} open`))))));
   });
 
+  it('follows a redirect on its origin, and refuses one to another', async () => {
+    const server = createServer((req, res) => {
+      const url = req.url ?? '';
+      if (url.startsWith('/old')) res.writeHead(301, { location: '/rows' }).end();
+      else if (url.startsWith('/away')) res.writeHead(302, { location: 'http://127.0.0.2:9/rows' }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ sku: 'R-1', loc: 'X', qty: 2 }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    const at = (path: string) =>
+      connector({
+        kind: 'http',
+        baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        stock: { path, records: 'data[*]', fields: { sku: 'sku', location: 'loc', onHand: 'qty' } },
+      });
+    expect(await at('/old').fetch('stock', ['R-1'])).toEqual([{ code: 'R-1', location: 'X', onHand: 2, committed: 0, asOf: expect.any(Date) }]);
+    await expect(at('/away').fetch('stock', ['R-1'])).rejects.toThrow('source "api": HTTP 302 from /away: a redirect to another origin is not followed');
+  });
+
   it('stops when the caller aborts before the deadline', async () => {
     const sb = await stub(startShipBobStub({ token: TOKEN, items: SHIPBOB_ITEMS }));
     sb.faults.slowMs = 5000;
