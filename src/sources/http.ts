@@ -92,7 +92,7 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
     const written =
       codes === null || m.codes === undefined
         ? null
-        : codes.map((code) => m.codes!.format.replaceAll('{code}', code).replaceAll('{quoted}', JSON.stringify(code)));
+        : codes.map((code) => m.codes!.format.replace(/\{(code|quoted)\}/g, (_t, k: string) => (k === 'code' ? code : JSON.stringify(code))));
     if (written !== null && m.codes?.param !== undefined) url.searchParams.set(m.codes.param, written.join(m.codes.join ?? ','));
     const p = m.pagination;
     if (cursor !== null && p?.kind === 'cursor' && p.param !== undefined) url.searchParams.set(p.param, cursor);
