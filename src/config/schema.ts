@@ -589,15 +589,21 @@ export const httpSourceSchema = z.strictObject({
     .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? 'required' : 'must be an http:// or https:// URL') })
     .describe('Where the API is, e.g. `https://api.shipbob.com`; every request (next-page links too) must stay on its origin.'),
   auth: z
-    .union([
-      z.strictObject({ bearer: z.string().min(1).describe('Sent as `Authorization: Bearer <token>`; from the environment: `${SHIPBOB_TOKEN}`.') }),
-      z.strictObject({
-        header: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name'),
-        value: z.string().min(1).describe('The header’s value; from the environment: `${SHOPIFY_TOKEN}`.'),
-      }),
-    ])
+    .strictObject({
+      bearer: z.string().min(1).optional().describe('Sent as `Authorization: Bearer <token>`; from the environment: `"${SHIPBOB_TOKEN}"`.'),
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name')
+        .optional()
+        .describe('A header that carries the secret instead, e.g. `X-Shopify-Access-Token`, with `value`.'),
+      value: z.string().min(1).optional().describe('The `header`’s value; from the environment: `"${SHOPIFY_TOKEN}"`.'),
+    })
+    .superRefine((a, ctx) => {
+      if ((a.bearer === undefined) === (a.header === undefined)) ctx.addIssue({ code: 'custom', message: 'needs either `bearer`, or `header` with `value`' });
+      if ((a.header === undefined) !== (a.value === undefined)) ctx.addIssue({ code: 'custom', message: '`header` and `value` go together' });
+    })
     .optional()
-    .describe('`{ bearer: ${TOKEN} }` or `{ header: X-Shopify-Access-Token, value: ${TOKEN} }`. Never logged.'),
+    .describe('`{ bearer: "${TOKEN}" }` or `{ header: X-Shopify-Access-Token, value: "${TOKEN}" }`. Never logged.'),
   headers: z.record(z.string().min(1), z.string()).default({}).describe('Fixed headers sent with every request (e.g. `shipbob_channel_id`).'),
   maxResponseBytes: z
     .number()

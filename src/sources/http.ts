@@ -211,10 +211,9 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
   /** Sends one request; resolves with the response once its headers are in. Aborted with the read. */
   function exchange(url: URL, method: 'GET' | 'POST', body: string | undefined, bounds: Bounds): Promise<IncomingMessage> {
     const headers: Record<string, string> = { accept: 'application/json', ...config.headers };
-    if (config.auth !== undefined) {
-      if ('bearer' in config.auth) headers.authorization = `Bearer ${config.auth.bearer}`;
-      else headers[config.auth.header.toLowerCase()] = config.auth.value;
-    }
+    const auth = config.auth;
+    if (auth?.bearer !== undefined) headers.authorization = `Bearer ${auth.bearer}`;
+    else if (auth?.header !== undefined && auth.value !== undefined) headers[auth.header.toLowerCase()] = auth.value;
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = String(Buffer.byteLength(body));

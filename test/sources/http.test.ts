@@ -432,6 +432,13 @@ precedence: { quantity: [sb] }
     ]);
   });
 
+  it('takes a bearer token or a header with its value, not a mix', () => {
+    expect(problems(yaml('    preset: shipbob\n    auth: { header: X-Token }'))).toEqual(['sources.sb.auth: `header` and `value` go together']);
+    expect(problems(yaml('    preset: shipbob\n    auth: { bearer: t, header: X-Token, value: v }'))).toEqual([
+      'sources.sb.auth: needs either `bearer`, or `header` with `value`',
+    ]);
+  });
+
   it('needs `shop` or a baseUrl for Shopify', () => {
     expect(problems(yaml('    preset: shopify\n    auth: { header: X-Shopify-Access-Token, value: t }'))).toEqual(['sources.sb.baseUrl: required']);
     expect(parseConfig(yaml('    preset: shopify\n    presetOptions: { shop: acme }'), '/tmp/x.yaml').sources.sb).toMatchObject({
