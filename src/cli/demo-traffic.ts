@@ -448,6 +448,7 @@ async function tplLevels(config: Config): Promise<{ file: string; levels: TplLev
   const file = await newestFile(s.path);
   if (file === undefined) return `no file matches ${s.path}`;
   const c = s.stock.columns;
+  if (c === undefined) return 'the `tpl` source is a `json` file (mapped by fields, not columns)';
   const sums = new Map<string, TplLevel>();
   const add = (row: Readonly<Record<string, unknown>>) => {
     const code = row[c.sku];

@@ -9,10 +9,20 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { core } from 'zod';
 import { applyPresets } from '../sources/presets/index.js';
-import { configSchema, type ParsedConfig } from './schema.js';
+import { configSchema, fileFormat, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
-export type { CsvSourceConfig, SourceConfig, MovementMapping, AnomaliesConfig, SyncConfig, FeedConfig, OrdersMapping, ReservationsConfig } from './schema.js';
+export type {
+  CsvSourceConfig,
+  HttpSourceConfig,
+  SourceConfig,
+  MovementMapping,
+  AnomaliesConfig,
+  SyncConfig,
+  FeedConfig,
+  OrdersMapping,
+  ReservationsConfig,
+} from './schema.js';
 export type { EventsConfig, EventSinkConfig, IdentifierMapping, SkuMapConfig } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
@@ -136,6 +146,8 @@ type Loose = {
 /** Any kind of source, every key possibly missing. */
 type LooseSource = {
   kind?: unknown;
+  path?: unknown;
+  format?: unknown;
   sync?: { mode?: unknown; feeds?: unknown; maxLagSeconds?: unknown };
   client?: unknown;
   connection?: unknown;
@@ -180,6 +192,7 @@ function crossCheck(c: Loose): string[] {
       problems.push(`sources.${s}.movements: needs \`stock\` on the same source (movements explain that source's figures)`);
     }
     problems.push(...checkSync(s, src));
+    if (src.kind === 'csv') problems.push(...checkFileFormat(s, src));
     if (src.stock === undefined && src.cost === undefined && src.items === undefined && src.movements === undefined) {
       problems.push(`sources.${s}: maps nothing (add \`stock\`, \`cost\` or \`items\`)`);
     }
@@ -250,7 +263,11 @@ function finish(c: ParsedConfig, baseDir: string): Config {
     sources: Object.fromEntries(
       Object.entries(c.sources).map(([k, s]) => [
         k,
-        s.kind === 'csv' ? { ...s, path: isAbsolute(s.path) ? s.path : resolve(baseDir, s.path) } : { ...s, connection: file(s.client, s.connection) },
+        s.kind === 'csv'
+          ? { ...s, path: isAbsolute(s.path) ? s.path : resolve(baseDir, s.path) }
+          : s.kind === 'sql'
+            ? { ...s, connection: file(s.client, s.connection) }
+            : s,
       ]),
     ),
     locations: c.locations.map((l) => ({ ...l, safetyStock: l.safetyStock ?? c.defaults.safetyStock })),
@@ -270,6 +287,17 @@ function checkChannelViews(sources: Record<string, LooseSource | undefined>, loc
     }
   }
   return problems;
+}
+
+/** A file source's mapping for its format: `columns` for csv and jsonl, `records` + `fields` for json (which has no movements). */
+function checkFileFormat(s: string, src: LooseSource): string[] {
+  const stock = (src.stock ?? {}) as { columns?: unknown; fields?: unknown };
+  if (typeof src.path !== 'string') return [];
+  const json = fileFormat(src.path, src.format as 'csv' | 'jsonl' | 'json' | undefined) === 'json';
+  if (json && stock.columns !== undefined) return [`sources.${s}.stock: a \`json\` file is mapped by \`records\` + \`fields\`, not \`columns\``];
+  if (!json && stock.fields !== undefined) return [`sources.${s}.stock: a csv or jsonl file is mapped by \`columns\`; \`fields\` are for \`format: json\``];
+  if (json && src.movements !== undefined) return [`sources.${s}.movements: not read from \`json\` files (csv and jsonl only)`];
+  return [];
 }
 
 /** A `sync` block that the schema alone cannot judge: feeds on a live source, poll on a file source, two webhooks. */

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { EVENT_TYPES, isTypePattern } from '../domain/events.js';
+import { compileField, compileJsonMapping } from '../sources/json-records.js';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must start with a letter and use only letters, digits, _ and -');
 const clientName = z.enum(['better-sqlite3', 'mysql2']);
@@ -164,7 +165,7 @@ const presetKeys = {
     .min(1)
     .optional()
     .describe(
-      'A known system (`erpnext`, `odoo`, `openboxes`, `magento`, `woocommerce`, `shipbob`) whose mappings this source takes; any key given here overrides the preset’s (docs/presets.md).',
+      'A known system (`erpnext`, `odoo`, `openboxes`, `magento`, `woocommerce`, `shipbob`, `shopify`) whose mappings this source takes; any key given here overrides the preset’s (docs/presets.md).',
     ),
   presetOptions: z.record(z.string(), z.unknown()).optional().describe('Settings of the preset (docs/presets.md lists each preset’s).'),
 };
@@ -341,10 +342,75 @@ export const syncSchema = z
   })
   .prefault({});
 
+/**
+ * JSON mappings (API answers and nested JSON files): a JSON path (src/sources/json-path.ts), with
+ * `^.` reading one level up (src/sources/json-records.ts). Checked when the config loads.
+ */
+const jsonPath = z
+  .string()
+  .min(1)
+  .superRefine((p, ctx) => {
+    try {
+      compileField(p);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    }
+  });
+
+/** Where the records of a JSON document are, shared by `kind: http` mappings and `format: json` files. */
+const jsonRecordsKeys = {
+  records: jsonPath.describe('JSON path to the list of items in one page, e.g. `items[*]` or `data.inventoryItems.edges[*].node`.'),
+  each: jsonPath
+    .optional()
+    .describe('JSON path, from an item, to a nested list: one record per element (e.g. `locations[*]`); a field then reads the item with `^.` (`^.sku`).'),
+};
+
+/** Checks what a JSON mapping's paths reach (a `^` too far up): the same compile as the connectors'. */
+function checkJsonMapping(m: { records: string; each?: string | undefined; fields: Record<string, string | undefined> }, ctx: z.RefinementCtx): void {
+  // a path that does not compile is already reported at its own key
+  const paths = [m.records, m.each, ...Object.values(m.fields)].filter((p): p is string => p !== undefined);
+  if (paths.some((p) => !compiles(p))) return;
+  try {
+    compileJsonMapping(m);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+}
+
+const compiles = (p: string): boolean => {
+  try {
+    compileField(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const stockFields = z
+  .strictObject({ sku: jsonPath, location: jsonPath, onHand: jsonPath, committed: jsonPath.optional(), asOf: jsonPath.optional() })
+  .describe('JSON paths, from each record, to the canonical fields.');
+
+/** A file source's `format: json` stock mapping: records of each page by JSON path. */
+const fileJsonStockMapping = {
+  ...jsonRecordsKeys,
+  fields: stockFields.optional(),
+};
+
 /** A file mapping: canonical names to the file's column names (CSV header, or JSON-lines keys). */
-const fileStockMappingSchema = z.strictObject({
-  columns: z.strictObject({ sku: column, location: column, onHand: column, committed: column.optional(), asOf: column.optional() }),
-});
+const fileStockMappingSchema = z
+  .strictObject({
+    columns: z.strictObject({ sku: column, location: column, onHand: column, committed: column.optional(), asOf: column.optional() }).optional(),
+    ...fileJsonStockMapping,
+    records: fileJsonStockMapping.records.optional(),
+  })
+  .superRefine((m, ctx) => {
+    if ((m.columns === undefined) === (m.fields === undefined))
+      ctx.addIssue({ code: 'custom', message: 'needs `columns` (csv, jsonl) or `records` + `fields` (json), not both' });
+    if (m.fields !== undefined && m.records === undefined) ctx.addIssue({ code: 'custom', path: ['records'], message: 'required with `fields`' });
+    if (m.columns !== undefined && (m.records !== undefined || m.each !== undefined))
+      ctx.addIssue({ code: 'custom', message: '`records` and `each` go with `fields` (format json), not `columns`' });
+    if (m.fields !== undefined && m.records !== undefined) checkJsonMapping({ records: m.records, each: m.each, fields: m.fields }, ctx);
+  });
 const fileMovementMappingSchema = z
   .strictObject({
     kind: movementKind.optional(),
@@ -368,9 +434,11 @@ export const csvSourceSchema = z.strictObject({
     .refine((p) => !/[*?[\]]/.test(p.replace(/[^/\\]*$/, '')), 'wildcards may appear in the file name only, not in directories')
     .describe('A file pattern relative to the config file; `*` and `?` may appear in the file name only. The newest matching file is the snapshot.'),
   format: z
-    .enum(['csv', 'jsonl'])
+    .enum(['csv', 'jsonl', 'json'])
     .optional()
-    .describe('`csv` (a header row, then one row per record) or `jsonl` (one JSON object per line). Default: by extension (.jsonl/.ndjson: jsonl).'),
+    .describe(
+      '`csv` (a header row, then one row per record), `jsonl` (one JSON object per line) or `json` (one API answer, or a list of them, mapped by `stock.records` / `each` / `fields`: docs/http-sources.md). Default: by extension (.jsonl/.ndjson: jsonl, .json: json).',
+    ),
   delimiter: z.string().length(1).default(',').describe('CSV field delimiter. Defaults to `,`.'),
   checkIntervalMs: z
     .number()
@@ -415,6 +483,11 @@ export const csvSourceSchema = z.strictObject({
     .optional(),
 });
 
+/** A file source's format: as configured, else by the path's extension. */
+export function fileFormat(path: string, format: 'csv' | 'jsonl' | 'json' | undefined): 'csv' | 'jsonl' | 'json' {
+  return format ?? (/\.(jsonl|ndjson)$/i.test(path) ? 'jsonl' : /\.json$/i.test(path) ? 'json' : 'csv');
+}
+
 export const sqlSourceSchema = z.strictObject({
   kind: z.literal('sql'),
   ...presetKeys,
@@ -446,8 +519,133 @@ export const sqlSourceSchema = z.strictObject({
     ),
 });
 
+/** The request of one `kind: http` mapping, how codes are passed, and how pages follow each other. */
+const httpRequestKeys = {
+  method: z.enum(['GET', 'POST']).optional().describe('Defaults to GET, or POST with `graphql`.'),
+  path: z.string().min(1).describe('The endpoint, resolved against `baseUrl` (`/2.0/inventory-level/locations`); it must stay on `baseUrl`’s origin.'),
+  params: z
+    .record(z.string().min(1), z.union([z.string(), z.number(), z.boolean()]).transform(String))
+    .default({})
+    .describe('Fixed query-string parameters, e.g. `{ PageSize: 250 }`.'),
+  graphql: z.string().min(1).optional().describe('A GraphQL document: the request is a POST of `{ query, variables }`.'),
+  variables: z.record(z.string().min(1), z.unknown()).default({}).describe('Fixed GraphQL variables, e.g. `{ first: 100 }`.'),
+  codes: z
+    .strictObject({
+      param: z.string().min(1).optional().describe('The query-string parameter that filters by code.'),
+      variable: z.string().min(1).optional().describe('The GraphQL variable that filters by code.'),
+      format: z
+        .string()
+        .min(1)
+        .default('{code}')
+        .refine((f) => /\{(code|quoted)\}/.test(f), 'must contain {code} or {quoted}')
+        .describe('How one code is written: `{code}` the code, `{quoted}` the code in double quotes (Shopify: `sku:{quoted}`). Defaults to `{code}`.'),
+      join: z
+        .string()
+        .optional()
+        .describe('What joins the codes of one request (Shopify: `" OR "`). Defaults to `,`; a `variable` without `join` is given a list.'),
+    })
+    .optional()
+    .describe('How the API filters by code. Unset: the whole listing is read and filtered here.'),
+  codesPerRequest: z.number().int().min(1).max(10_000).default(50).describe('Codes per request when `codes` is set. Defaults to 50.'),
+  pagination: z
+    .discriminatedUnion('kind', [
+      z.strictObject({
+        kind: z.literal('cursor'),
+        from: jsonPath.describe('JSON path, in an answer, to the next cursor (`data.inventoryItems.pageInfo.endCursor`).'),
+        hasNext: jsonPath.optional().describe('JSON path to a has-next flag (`...pageInfo.hasNextPage`). Unset: a cursor present means more.'),
+        param: z.string().min(1).optional().describe('The query-string parameter the cursor is sent in.'),
+        variable: z.string().min(1).optional().describe('The GraphQL variable the cursor is sent in.'),
+        maxPages: z.number().int().min(1).max(100_000).default(100).describe('Most pages of one read; more fails the read. Defaults to 100.'),
+      }),
+      z.strictObject({
+        kind: z.literal('next'),
+        from: jsonPath
+          .optional()
+          .describe('JSON path, in an answer, to the next page’s URL (absolute or relative). Unset: the `Link: <...>; rel="next"` header.'),
+        maxPages: z.number().int().min(1).max(100_000).default(100).describe('Most pages of one read; more fails the read. Defaults to 100.'),
+      }),
+    ])
+    .optional()
+    .describe('How pages follow each other. Unset: one page.'),
+  ...jsonRecordsKeys,
+};
+
+/** One request mapping's cross-key rules: a cursor or codes go where the request can carry them. */
+function checkHttpMapping(m: z.output<z.ZodObject<typeof httpRequestKeys>> & { fields: Record<string, string | undefined> }, ctx: z.RefinementCtx): void {
+  checkJsonMapping(m, ctx);
+  const gql = m.graphql !== undefined;
+  if (m.codes !== undefined && (m.codes.param === undefined) === (m.codes.variable === undefined))
+    ctx.addIssue({ code: 'custom', path: ['codes'], message: 'needs exactly one of `param` (a query-string parameter) or `variable` (GraphQL)' });
+  if (m.codes?.variable !== undefined && !gql) ctx.addIssue({ code: 'custom', path: ['codes', 'variable'], message: 'a GraphQL variable needs `graphql`' });
+  const p = m.pagination;
+  if (p?.kind === 'cursor' && (p.param === undefined) === (p.variable === undefined))
+    ctx.addIssue({ code: 'custom', path: ['pagination'], message: 'a cursor needs exactly one of `param` (a query-string parameter) or `variable` (GraphQL)' });
+  if (p?.kind === 'cursor' && p.variable !== undefined && !gql)
+    ctx.addIssue({ code: 'custom', path: ['pagination', 'variable'], message: 'a GraphQL variable needs `graphql`' });
+}
+
+export const httpStockMappingSchema = z.strictObject({ ...httpRequestKeys, fields: stockFields }).superRefine(checkHttpMapping);
+export const httpCostMappingSchema = z
+  .strictObject({
+    ...httpRequestKeys,
+    fields: z.strictObject({ sku: jsonPath, unitCost: jsonPath, currency: jsonPath.optional() }),
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD')
+      .optional()
+      .describe('The currency of every cost when no `currency` field is mapped.'),
+  })
+  .superRefine(checkHttpMapping)
+  .superRefine((m, ctx) => {
+    if (m.currency === undefined && m.fields.currency === undefined) ctx.addIssue({ code: 'custom', message: 'needs `fields.currency` or a fixed `currency`' });
+  });
+export const httpItemsMappingSchema = z
+  .strictObject({ ...httpRequestKeys, fields: z.strictObject({ sku: jsonPath, name: jsonPath }) })
+  .superRefine(checkHttpMapping);
+
+/**
+ * A source read over HTTP (`kind: http`): a REST or GraphQL API, each entity a request mapped by
+ * JSON paths (src/sources/http.ts, docs/http-sources.md). Presets: `shipbob`, `shopify`.
+ */
+export const httpSourceSchema = z.strictObject({
+  kind: z.literal('http'),
+  ...presetKeys,
+  baseUrl: z
+    .url({ protocol: /^https?$/, error: (i) => (i.input === undefined ? 'required' : 'must be an http:// or https:// URL') })
+    .describe('Where the API is, e.g. `https://api.shipbob.com`; every request (next-page links too) must stay on its origin.'),
+  auth: z
+    .strictObject({
+      bearer: z.string().min(1).optional().describe('Sent as `Authorization: Bearer <token>`; from the environment: `"${SHIPBOB_TOKEN}"`.'),
+      header: z
+        .string()
+        .regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name')
+        .optional()
+        .describe('A header that carries the secret instead, e.g. `X-Shopify-Access-Token`, with `value`.'),
+      value: z.string().min(1).optional().describe('The `header`’s value; from the environment: `"${SHOPIFY_TOKEN}"`.'),
+    })
+    .superRefine((a, ctx) => {
+      if ((a.bearer === undefined) === (a.header === undefined)) ctx.addIssue({ code: 'custom', message: 'needs either `bearer`, or `header` with `value`' });
+      if ((a.header === undefined) !== (a.value === undefined)) ctx.addIssue({ code: 'custom', message: '`header` and `value` go together' });
+    })
+    .optional()
+    .describe('`{ bearer: "${TOKEN}" }` or `{ header: X-Shopify-Access-Token, value: "${TOKEN}" }`. Never logged.'),
+  headers: z.record(z.string().min(1), z.string()).default({}).describe('Fixed headers sent with every request (e.g. `shipbob_channel_id`).'),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1_073_741_824)
+    .default(10_485_760)
+    .describe('A larger answer fails the read unread past this many bytes. Defaults to 10485760 (10 MiB).'),
+  ...sourceCommon,
+  sync: syncSchema,
+  stock: httpStockMappingSchema.optional(),
+  cost: httpCostMappingSchema.optional(),
+  items: httpItemsMappingSchema.optional(),
+});
+
 /** A source is told apart by its `kind`. */
-export const sourceSchema = z.discriminatedUnion('kind', [sqlSourceSchema, csvSourceSchema]);
+export const sourceSchema = z.discriminatedUnion('kind', [sqlSourceSchema, csvSourceSchema, httpSourceSchema]);
 
 /** How anomalies are written to the store, and where new ones are sent, as JSON, off the query path. */
 export const anomaliesSchema = z.strictObject({
@@ -924,6 +1122,7 @@ export type RawConfig = z.input<typeof configSchema>;
 export type ParsedConfig = z.output<typeof configSchema>;
 export type SqlSourceConfig = z.output<typeof sqlSourceSchema>;
 export type CsvSourceConfig = z.output<typeof csvSourceSchema>;
+export type HttpSourceConfig = z.output<typeof httpSourceSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type MovementMapping = z.output<typeof movementMappingSchema>;
 export type OrdersMapping = z.output<typeof ordersMappingSchema>;

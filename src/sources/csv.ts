@@ -31,14 +31,16 @@
 import { parse, type OptionsWithColumns } from 'csv-parse';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CsvSourceConfig } from '../config/index.js';
+import { fileFormat } from '../config/schema.js';
 import { timestamp } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
+import { compileJsonMapping, jsonRows, type CompiledJsonMapping } from './json-records.js';
 import { MovementRows, StockRows, type Origin, type PackedMovements, type PackedStock } from './packed-records.js';
 
 /** The limits on a file (config keys of a csv source). */
@@ -134,7 +136,10 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
   const dir = dirname(config.path);
   const glob = basename(config.path);
   const pattern = globToRegExp(glob);
-  const format = config.format ?? (/^\.(jsonl|ndjson)$/i.test(extname(config.path)) ? 'jsonl' : 'csv');
+  const format = fileFormat(config.path, config.format);
+  // a `json` file's rows come keyed by canonical name (json-records.ts), so its columns are those names
+  const json =
+    format === 'json' ? compileJsonMapping({ records: config.stock.records ?? '$', each: config.stock.each, fields: config.stock.fields ?? {} }) : null;
   const entities = new Set<Entity>(config.movements === undefined ? ['stock'] : ['stock', 'movements']);
 
   let snapshot: Snapshot | undefined;
@@ -273,7 +278,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     const fileAsOf = (c.nameDate ?? new Date(c.mtimeMs)).getTime();
     const stock = new StockRows(c.size, config.maxRows);
     const movements = new MovementRows(config.movements === undefined ? 0 : c.size, config.maxRows);
-    const cols = config.stock.columns;
+    const cols = config.stock.columns ?? canonicalColumns(config.stock.fields);
     let rows = 0;
     // made once per file, not per row: a row is only read through these
     const text = (row: Row, col: string) => {
@@ -326,6 +331,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     const input = createReadStream(c.file);
     try {
       if (format === 'csv') await readCsv(input, c.file, config.delimiter, required, onRow);
+      else if (json !== null) await readJsonPages(input, c.file, json, onRow);
       else await readJsonLines(input, c.file, onRow);
     } finally {
       input.destroy();
@@ -546,6 +552,45 @@ async function readJsonLines(input: Readable, file: string, onRow: (row: Row) =>
       onRow(value as Row);
     } catch (e) {
       throw e instanceof RowError ? new FileParseError(file, n, e.reason) : e;
+    }
+  }
+}
+
+/** A `json` file's columns: its rows (jsonRows) are keyed by the canonical names its `fields` map. */
+function canonicalColumns(fields: Readonly<Record<string, string | undefined>> | undefined) {
+  const has = (k: string) => (fields?.[k] === undefined ? undefined : k);
+  return { sku: 'sku', location: 'location', onHand: 'onHand', committed: has('committed'), asOf: has('asOf') };
+}
+
+/**
+ * Reads a `json` file (one API answer, or a JSON array of them) whole, already bounded by
+ * `maxFileBytes`, and hands each record its mapping reaches to `onRow`. A top-level array is a
+ * list of pages unless the mapping's `records` itself starts at a list (`[*]...`).
+ */
+async function readJsonPages(input: Readable, file: string, mapping: CompiledJsonMapping, onRow: (row: Row) => void): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of input) chunks.push(chunk as Buffer);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(
+      Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/^\uFEFF/, ''),
+    );
+  } catch (e) {
+    throw new FileParseError(file, null, `not JSON (a half-written file?): ${(e as Error).message}`);
+  }
+  const step = mapping.records.steps[0]?.kind;
+  const pages = Array.isArray(doc) && step !== 'all' && step !== 'index' && step !== 'filter' ? (doc as unknown[]) : [doc];
+  let n = 0;
+  for (const page of pages) {
+    for (const row of jsonRows(page, mapping)) {
+      n++;
+      try {
+        onRow(row);
+      } catch (e) {
+        throw e instanceof RowError ? new FileParseError(file, null, `record ${n}: ${e.reason}`) : e;
+      }
     }
   }
 }

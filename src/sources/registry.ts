@@ -8,6 +8,7 @@
 import type { SourceConfig } from '../config/index.js';
 import type { Connector } from './connector.js';
 import { createCsvConnector, type FileSourceEvents } from './csv.js';
+import { createHttpConnector } from './http.js';
 import { createSqlConnector } from './sql.js';
 
 /** What a factory may be given besides its source's config. */
@@ -24,6 +25,7 @@ export type ConnectorFactory<K extends SourceKind> = (name: string, config: Extr
 export const connectorFactories = {
   csv: (name, s, o) => createCsvConnector(name, s, { events: o.files }),
   sql: (name, s) => createSqlConnector(name, s),
+  http: (name, s) => createHttpConnector(name, s),
 } satisfies { [K in SourceKind]: ConnectorFactory<K> };
 
 /** The connector for one configured source, by its `kind` (bare: resilience is added by the runtime, src/service/runtime.ts). */

@@ -10,10 +10,17 @@
  * by the user replace the preset's list.
  */
 import type { Preset } from './types.js';
+// API presets (kind: http)
+import { shipbob } from './shipbob.js';
+import { shopify } from './shopify.js';
 
 export type { Preset } from './types.js';
 
-export const PRESETS: Readonly<Record<string, Preset>> = {};
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  // API presets (kind: http)
+  shipbob,
+  shopify,
+};
 
 /** Keys whose value is a whole mapping: given with `table` or `query`, the user's replaces the preset's. */
 const MAPPINGS = new Set(['stock', 'cost', 'items', 'orders']);
