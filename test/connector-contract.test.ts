@@ -1,6 +1,6 @@
 /**
- * The Connector contract, run against every backend the SQL connector supports (SQLite and
- * MariaDB): one suite, the same fixtures, the same assertions. A new connector kind joins by
+ * The Connector contract, run against every backend the SQL connector supports (SQLite,
+ * MariaDB and, for sources only, PostgreSQL): one suite, the same fixtures, the same assertions. A new connector kind joins by
  * adding itself to the loop, not by copying the suite.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import type { Entity, StockRecord } from '../src/domain/records.js';
 import type { Connector, StatementMeter } from '../src/sources/connector.js';
 import { createCsvConnector } from '../src/sources/csv.js';
 import { createSqlConnector } from '../src/sources/sql.js';
-import { BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
+import { SOURCE_BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
 
 /** A source's config as written in YAML, less what the backend supplies. */
 type SourceInput = Omit<z.input<typeof sqlSourceSchema>, 'kind' | 'client' | 'connection'>;
@@ -112,7 +112,7 @@ function countingMeter(): StatementMeter & { calls: { source: string; entity: En
   return { calls, statement: (source, entity) => void calls.push({ source, entity }) };
 }
 
-for (const backend of BACKENDS) {
+for (const backend of SOURCE_BACKENDS) {
   describe(`SQL connector on ${backend.name}`, () => {
     let t: TestDatabase;
     let open: Connector[] = [];
@@ -480,7 +480,7 @@ interface KindUnderTest {
 const MOVEMENT_COLUMNS = { sku: 'item_code', location: 'wh', quantity: 'picked', asOf: 'updated_at' };
 
 const KINDS: KindUnderTest[] = [
-  ...BACKENDS.map((backend) => ({
+  ...SOURCE_BACKENDS.map((backend) => ({
     name: `sql on ${backend.name}`,
     async setup() {
       const t = await backend.create();

@@ -166,6 +166,9 @@ function crossCheck(c: Loose): string[] {
     if (src.client === 'mysql2' && typeof src.connection === 'string' && src.connection !== '' && !/^mysql:\/\//.test(src.connection)) {
       problems.push(`sources.${s}.connection: mysql2 needs a URL such as mysql://user:pass@127.0.0.1:3306/db`);
     }
+    if (src.client === 'pg' && typeof src.connection === 'string' && src.connection !== '' && !/^postgres(ql)?:\/\//.test(src.connection)) {
+      problems.push(`sources.${s}.connection: pg needs a URL such as postgres://user:pass@127.0.0.1:5432/db`);
+    }
     if (src.cost !== undefined && src.cost.currency === undefined && src.cost.columns !== undefined && src.cost.columns.currency === undefined) {
       problems.push(`sources.${s}.cost: needs \`columns.currency\` or a fixed \`currency\``);
     }
