@@ -9,11 +9,23 @@
  * the preset's mapping whole, since a table and a query exclude each other; `movements` given
  * by the user replace the preset's list.
  */
+import { erpnext } from './erpnext.js';
+import { magento } from './magento.js';
+import { odoo } from './odoo.js';
+import { openboxes } from './openboxes.js';
 import type { Preset } from './types.js';
+import { woocommerce } from './woocommerce.js';
 
 export type { Preset } from './types.js';
 
-export const PRESETS: Readonly<Record<string, Preset>> = {};
+export const PRESETS: Readonly<Record<string, Preset>> = {
+  erpnext,
+  odoo,
+  openboxes,
+  magento,
+  woocommerce,
+  // shipbob (kind: http) joins here with the http source kind
+};
 
 /** Keys whose value is a whole mapping: given with `table` or `query`, the user's replaces the preset's. */
 const MAPPINGS = new Set(['stock', 'cost', 'items', 'orders']);
