@@ -40,21 +40,19 @@ async function seed(): Promise<void> {
     modified,
     ...q,
   });
-  await t
-    .db('tabBin')
-    .insert([
-      bin('BIN-1', 'WIDGET', 'Stores - AC', {
-        actual_qty: '12.000000000',
-        reserved_qty: '3.000000000',
-        reserved_qty_for_production: '1.000000000',
-        projected_qty: '8.000000000',
-      }),
-      bin('BIN-2', 'WIDGET', 'Finished Goods - AC', { actual_qty: '4.000000000' }, '2024-05-01 10:00:00.000000'),
-      bin('BIN-3', 'GADGET', 'Stores - AC', { actual_qty: '7.000000000', reserved_qty_for_sub_contract: '2.000000000' }),
-      bin('BIN-4', 'OLDTHING', 'Stores - AC', { actual_qty: '5.000000000' }),
-      bin('BIN-5', 'FRAC', 'Stores - AC', { actual_qty: '2.500000000' }),
-      bin('BIN-6', 'WIDGET', 'Stores - BC', { actual_qty: '100.000000000' }),
-    ]);
+  await t.db('tabBin').insert([
+    bin('BIN-1', 'WIDGET', 'Stores - AC', {
+      actual_qty: '12.000000000',
+      reserved_qty: '3.000000000',
+      reserved_qty_for_production: '1.000000000',
+      projected_qty: '8.000000000',
+    }),
+    bin('BIN-2', 'WIDGET', 'Finished Goods - AC', { actual_qty: '4.000000000' }, '2024-05-01 10:00:00.000000'),
+    bin('BIN-3', 'GADGET', 'Stores - AC', { actual_qty: '7.000000000', reserved_qty_for_sub_contract: '2.000000000' }),
+    bin('BIN-4', 'OLDTHING', 'Stores - AC', { actual_qty: '5.000000000' }),
+    bin('BIN-5', 'FRAC', 'Stores - AC', { actual_qty: '2.500000000' }),
+    bin('BIN-6', 'WIDGET', 'Stores - BC', { actual_qty: '100.000000000' }),
+  ]);
   const sle = (name: string, actual_qty: string, is_cancelled = 0) => ({
     name,
     item_code: 'WIDGET',

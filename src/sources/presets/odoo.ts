@@ -26,7 +26,7 @@ const options = z.strictObject({
 });
 
 /** A product name as text, whether `product_template.name` is jsonb (Odoo 16+) or varchar (before). */
-function nameText(column: string, lang: string): string {
+export function nameText(column: string, lang: string): string {
   const j = `to_jsonb(${column})`;
   return `case when jsonb_typeof(${j}) = 'object' then coalesce(${j} ->> '${lang}', ${j} ->> 'en_US') else ${j} #>> '{}' end`;
 }
