@@ -43,12 +43,14 @@ export const magento: Preset = {
     return {
       kind: 'sql',
       stock: {
-        // a stock's reservations (negative: ordered, not shipped) land at its first source by priority
+        // a stock's reservations (negative: ordered, not shipped) land at its first source by priority;
+        // a source item keeps no time of change: asOf is the time of the read
         query: oneLine(`select si.sku as sku, si.source_code as location, si.quantity as onHand,
             greatest(0, -coalesce((select sum(r.quantity) from ${t('inventory_reservation')} r
               join ${t('inventory_source_stock_link')} sl on sl.stock_id = r.stock_id and sl.source_code = si.source_code
               where r.sku = si.sku
-                and sl.priority = (select min(sl2.priority) from ${t('inventory_source_stock_link')} sl2 where sl2.stock_id = r.stock_id)), 0)) as committed
+                and sl.priority = (select min(sl2.priority) from ${t('inventory_source_stock_link')} sl2 where sl2.stock_id = r.stock_id)), 0)) as committed,
+            null as asOf
           from ${t('inventory_source_item')} si join ${t('inventory_source')} s on s.source_code = si.source_code and s.enabled = 1`),
       },
       items: { query: oneLine(`select e.sku as sku, v.value as name from ${t('catalog_product_entity')} e ${eav('varchar', 'name', 'v')}`) },
