@@ -161,6 +161,9 @@ describe('config', () => {
         WMS_DATABASE_URL: 'mysql://x@h/d',
       })[0],
     ).toMatch(/^store\.client: /);
+    expect(problems(pgSource.replace('timeoutMs: 300', 'timeoutMs: 300\n    sync: { mode: mirror }'), { WMS_DATABASE_URL: 'postgres://x@h/d' })).toEqual([
+      'sources.wms.sync.mode: a pg source is read live for now (mirroring it needs the pg-query-stream package)',
+    ]);
   });
 
   it("checks the connection limits: positive, and the whole request has at least the headers' time", () => {
