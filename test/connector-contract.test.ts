@@ -19,7 +19,7 @@ import * as magentoFixture from './fixtures/presets/magento.js';
 import * as odooFixture from './fixtures/presets/odoo.js';
 import * as openboxesFixture from './fixtures/presets/openboxes.js';
 import * as woocommerceFixture from './fixtures/presets/woocommerce.js';
-import { presetSource } from './presets/gateway.js';
+import { presetSource } from './helpers/preset-gateway.js';
 
 /** A source's config as written in YAML, less what the backend supplies. */
 type SourceInput = Omit<z.input<typeof sqlSourceSchema>, 'kind' | 'client' | 'connection'>;

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createErpnextSchema } from '../fixtures/presets/erpnext.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from './gateway.js';
+import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;

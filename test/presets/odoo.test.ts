@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nameText } from '../../src/sources/presets/odoo.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createOdooSchema } from '../fixtures/presets/odoo.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from './gateway.js';
+import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;

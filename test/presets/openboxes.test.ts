@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createOpenboxesSchema } from '../fixtures/presets/openboxes.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from './gateway.js';
+import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;
