@@ -1,6 +1,6 @@
 /**
- * The Connector contract, run against every backend the SQL connector supports (SQLite and
- * MariaDB): one suite, the same fixtures, the same assertions. A new connector kind joins by
+ * The Connector contract, run against every backend the SQL connector supports (SQLite,
+ * MariaDB and, for sources only, PostgreSQL): one suite, the same fixtures, the same assertions. A new connector kind joins by
  * adding itself to the loop, not by copying the suite.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,13 @@ import { createCsvConnector } from '../src/sources/csv.js';
 import { createHttpConnector } from '../src/sources/http.js';
 import { createSqlConnector } from '../src/sources/sql.js';
 import { startRowsStub } from './helpers/api-stubs.js';
-import { BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
+import { createMariaDbDatabase, createPostgresDatabase, SOURCE_BACKENDS, type Backend, type TestDatabase } from './helpers/databases.js';
+import * as erpnextFixture from './fixtures/presets/erpnext.js';
+import * as magentoFixture from './fixtures/presets/magento.js';
+import * as odooFixture from './fixtures/presets/odoo.js';
+import * as openboxesFixture from './fixtures/presets/openboxes.js';
+import * as woocommerceFixture from './fixtures/presets/woocommerce.js';
+import { presetSource } from './helpers/preset-gateway.js';
 
 /** A source's config as written in YAML, less what the backend supplies. */
 type SourceInput = Omit<z.input<typeof sqlSourceSchema>, 'kind' | 'client' | 'connection'>;
@@ -158,7 +164,7 @@ function countingMeter(): StatementMeter & { calls: { source: string; entity: En
   return { calls, statement: (source, entity) => void calls.push({ source, entity }) };
 }
 
-for (const backend of BACKENDS) {
+for (const backend of SOURCE_BACKENDS) {
   describe(`SQL connector on ${backend.name}`, () => {
     let t: TestDatabase;
     let open: Connector[] = [];
@@ -585,12 +591,23 @@ interface KindUnderTest {
   /** Whether the kind maps movements (an API source does not). Default true. */
   movements?: boolean;
   setup(): Promise<{ connector(o?: { chunkSize?: number }): Connector; cleanup(): Promise<void> }>;
+  /** Where the kind's system cannot hold the shared fixture as it is (a preset's real tables). */
+  differs?: {
+    /** The stock records it can hold (a shop is one location). */
+    stock?: (all: readonly StockRecord[]) => StockRecord[];
+    /** The system keeps no time of change: records are compared without asOf. */
+    noAsOf?: true;
+    /** It maps no movements: reading them is refused. */
+    noMovements?: true;
+    /** The entity it does not map, for the refusal (default cost; null: it maps every one). */
+    unmapped?: Entity | null;
+  };
 }
 
 const MOVEMENT_COLUMNS = { sku: 'item_code', location: 'wh', quantity: 'picked', asOf: 'updated_at' };
 
 const KINDS: KindUnderTest[] = [
-  ...BACKENDS.map((backend) => ({
+  ...SOURCE_BACKENDS.map((backend) => ({
     name: `sql on ${backend.name}`,
     async setup() {
       const t = await backend.create();
@@ -616,6 +633,7 @@ const KINDS: KindUnderTest[] = [
       };
     },
   })),
+  ...presetKinds(),
   {
     name: 'csv file',
     async setup() {
@@ -683,9 +701,14 @@ for (const kind of KINDS) {
       await env?.cleanup();
     });
 
+    const expectedStock = kind.differs?.stock?.(ALL_STOCK) ?? ALL_STOCK;
+    const withoutAsOf = ({ asOf: _, ...r }: StockRecord) => r;
+
     it('sums stock per (code, location), with committed and the newest asOf', async () => {
       const records = await env.connector().fetch('stock', CODES);
-      expect(byCodeAndLocation(records).map(({ snapshotFallback: _, ...r }) => r)).toEqual(ALL_STOCK);
+      const got = byCodeAndLocation(records).map(({ snapshotFallback: _, ...r }) => r);
+      if (kind.differs?.noAsOf) expect(got.map(withoutAsOf)).toEqual(expectedStock.map(withoutAsOf));
+      else expect(got).toEqual(expectedStock);
     });
 
     it('has no record for a missing code, matches codes exactly, and binds hostile codes as values', async () => {
@@ -698,12 +721,18 @@ for (const kind of KINDS) {
       const meter = countingMeter();
       await expect(c.fetch('stock', [], meter)).resolves.toEqual([]);
       expect(meter.calls).toEqual([]);
-      await expect(c.fetch('cost', ['A-100'])).rejects.toThrow(/maps no cost/);
+      const unmapped = kind.differs?.unmapped === undefined ? 'cost' : kind.differs.unmapped;
+      if (unmapped !== null) await expect(c.fetch(unmapped, ['A-100'])).rejects.toThrow(new RegExp(`maps no ${unmapped}`));
+      else expect([...c.entities].sort()).toEqual(['cost', 'items', 'movements', 'stock']);
     });
 
     // a kind without movements (an API source) has no such test, rather than a skipped one
     if (kind.movements !== false) {
       it('reads movements per kind, summed per (code, location), zero quantities left out', async () => {
+        if (kind.differs?.noMovements) {
+          await expect(env.connector().fetch('movements', CODES)).rejects.toThrow(/maps no movements/);
+          return;
+        }
         const records = await env.connector().fetch('movements', CODES);
         expect(byCodeAndLocation(records)).toEqual([
           { code: 'A-100', location: 'EAST', kind: 'pickedNotInvoiced', quantity: 3, asOf: new Date('2024-05-02T08:30:00.000Z') },
@@ -725,7 +754,99 @@ for (const kind of KINDS) {
         if (page.length < 7) break;
         after = page.at(-1) as string;
       }
-      expect(seen).toEqual([...CODES, ...MANY].sort());
+      expect(seen).toEqual([...new Set([...expectedStock.map((r) => r.code), ...MANY])].sort());
     });
   });
+}
+
+/**
+ * Each SQL preset on its system's own tables (test/fixtures/presets/), seeded with the shared
+ * bins as that system keeps them (ERPNext and Magento one row per item × warehouse, Odoo and
+ * OpenBoxes one per bin), read through the config loader with nothing but `preset` and a connection.
+ */
+function presetKinds(): KindUnderTest[] {
+  const kind = (
+    name: string,
+    create: () => Promise<TestDatabase>,
+    seed: (t: TestDatabase) => Promise<void>,
+    source: (t: TestDatabase) => Record<string, unknown>,
+    differs?: KindUnderTest['differs'],
+  ): KindUnderTest => ({
+    name: `preset ${name}`,
+    ...(differs ? { differs } : {}),
+    async setup() {
+      const t = await create();
+      await seed(t);
+      const made: Connector[] = [];
+      return {
+        connector: (o: { chunkSize?: number } = {}) => {
+          const c = createSqlConnector('src', presetSource(source(t)), o.chunkSize);
+          made.push(c);
+          return c;
+        },
+        async cleanup() {
+          for (const c of made) await c.close();
+          await t.cleanup();
+        },
+      };
+    },
+  });
+  const mysql = (preset: string, presetOptions?: Record<string, unknown>) => (t: TestDatabase) => ({
+    preset,
+    client: 'mysql2',
+    connection: t.connection,
+    ...(presetOptions ? { presetOptions } : {}),
+  });
+  return [
+    kind(
+      'erpnext',
+      createMariaDbDatabase,
+      async (t) => {
+        await erpnextFixture.createErpnextSchema(t);
+        await erpnextFixture.seedBins(t, BINS);
+      },
+      mysql('erpnext'),
+      { unmapped: null },
+    ),
+    kind(
+      'odoo',
+      createPostgresDatabase,
+      async (t) => {
+        await odooFixture.createOdooSchema(t);
+        await odooFixture.seedBins(t, BINS);
+      },
+      (t) => ({ preset: 'odoo', connection: t.connection }),
+      { noMovements: true },
+    ),
+    kind(
+      'openboxes',
+      createMariaDbDatabase,
+      async (t) => {
+        await openboxesFixture.createOpenboxesSchema(t);
+        await openboxesFixture.seedBins(t, BINS);
+      },
+      mysql('openboxes'),
+      { unmapped: null },
+    ),
+    kind(
+      'magento',
+      createMariaDbDatabase,
+      async (t) => {
+        await magentoFixture.createMagentoSchema(t);
+        await magentoFixture.seedBins(t, BINS);
+      },
+      mysql('magento'),
+      { noAsOf: true, noMovements: true, unmapped: 'movements' },
+    ),
+    kind(
+      'woocommerce',
+      createMariaDbDatabase,
+      async (t) => {
+        await woocommerceFixture.createWoocommerceSchema(t);
+        await woocommerceFixture.seedBins(t, BINS, 'EAST');
+      },
+      mysql('woocommerce', { location: 'EAST' }),
+      { stock: (all) => all.filter((r) => r.location === 'EAST'), noMovements: true, unmapped: 'movements' },
+    ),
+  ];
 }

@@ -11,6 +11,8 @@ import { compileField, compileJsonMapping } from '../sources/json-records.js';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must start with a letter and use only letters, digits, _ and -');
 const clientName = z.enum(['better-sqlite3', 'mysql2']);
+/** A source may also be on PostgreSQL (Odoo); the gateway's own store may not. */
+const sourceClientName = z.enum(['better-sqlite3', 'mysql2', 'pg']);
 const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
 /**
@@ -196,7 +198,7 @@ export const sourceResilience = {
     .min(1)
     .max(1000)
     .optional()
-    .describe('Reads running against the source at once. Defaults to the pool size (4 for mysql2, 1 for better-sqlite3; 4 for files).'),
+    .describe('Reads running against the source at once. Defaults to the pool size (4 for mysql2 and pg, 1 for better-sqlite3; 4 for files).'),
   maxQueue: z
     .number()
     .int()
@@ -491,8 +493,8 @@ export function fileFormat(path: string, format: 'csv' | 'jsonl' | 'json' | unde
 export const sqlSourceSchema = z.strictObject({
   kind: z.literal('sql'),
   ...presetKeys,
-  client: clientName,
-  connection: z.string().min(1).describe('A file path for better-sqlite3 (relative to the config file), a mysql:// URL for mysql2.'),
+  client: sourceClientName,
+  connection: z.string().min(1).describe('A file path for better-sqlite3 (relative to the config file), a mysql:// URL for mysql2, a postgres:// URL for pg.'),
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one statement. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
   stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),

@@ -2,25 +2,27 @@
  * One place that turns a `{ client, connection }` pair from the config into a knex instance,
  * for sources and for the gateway's own store alike. MySQL connections read DATETIME as UTC
  * strings and DECIMAL/BIGINT as strings, so no figure passes through a float or a local
- * time zone by accident.
+ * time zone by accident; PostgreSQL connections (sources only: Odoo) likewise read NUMERIC and
+ * INT8 as strings and `timestamp without time zone` and `date` as UTC strings.
  */
 import type { Database, Statement } from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
+import { createRequire } from 'node:module';
 import { Lru } from '../lru.js';
 
-export type DbClient = 'better-sqlite3' | 'mysql2';
+export type DbClient = 'better-sqlite3' | 'mysql2' | 'pg';
 
 export interface DbOptions {
   client: DbClient;
-  /** A SQLite file path, or a mysql:// URL. */
+  /** A SQLite file path, a mysql:// URL, or a postgres:// URL. */
   connection: string;
   /** Open a SQLite file read-only (sources are never written). Defaults to false. */
   readonly?: boolean;
-  /** Most connections at once. Defaults to 4 for MySQL; SQLite always uses 1. */
+  /** Most connections at once. Defaults to 4 for MySQL and PostgreSQL; SQLite always uses 1. */
   pool?: number;
   /** How long a query may wait for a free connection, in ms. Defaults to 10000. */
   acquireTimeoutMs?: number;
-  /** How long opening a MySQL connection may take (mysql2 `connectTimeout`), in ms. Defaults to 5000. */
+  /** How long opening a MySQL or PostgreSQL connection may take (mysql2 `connectTimeout`, pg `connectionTimeoutMillis`), in ms. Defaults to 5000. */
   connectTimeoutMs?: number;
   /** SQLite: prepared statements kept per connection (see `keepPreparedStatements`). Defaults to 200. */
   statementCache?: number;
@@ -52,6 +54,15 @@ export function createKnex(o: DbOptions): Knex {
           done(null, conn);
         },
       },
+      acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
+    });
+  }
+  if (o.client === 'pg') {
+    return knexFactory({
+      client: 'pg',
+      connection: pgConnection(o.connection, o.connectTimeoutMs, o.readonly ?? false),
+      log: quiet,
+      pool: { min: 0, max: o.pool ?? 4 },
       acquireConnectionTimeout: o.acquireTimeoutMs ?? 10_000,
     });
   }
@@ -137,4 +148,45 @@ export function mysqlConnection(url: string, connectTimeoutMs = 5_000): Knex.MyS
     decimalNumbers: false,
     connectTimeout: connectTimeoutMs,
   } as Knex.MySql2ConnectionConfig;
+}
+
+/** pg's type ids (pg_type.oid) whose text the connection keeps as it is. */
+const PG_TEXT_TYPES = new Set([
+  20, // int8: beyond 2^53 a number would round
+  1700, // numeric: an exact decimal, never a float
+  1114, // timestamp without time zone: Odoo keeps UTC there; `timestamp()` reads the text as UTC
+  1082, // date: pg would make a Date at local midnight
+]);
+
+/** pg's default type parsers (the package ships no types of its own; loaded only when a pg source is). */
+type PgTypeParsers = { getTypeParser(oid: number, format?: 'text' | 'binary'): (v: string) => unknown };
+let pgDefaults: PgTypeParsers | undefined;
+
+/** The type parsers of a connection: pg's defaults, but the text itself for PG_TEXT_TYPES. */
+const pgTypes: PgTypeParsers = {
+  getTypeParser(oid, format) {
+    if (PG_TEXT_TYPES.has(oid)) return (v: string) => v;
+    pgDefaults ??= (createRequire(import.meta.url)('pg') as { types: PgTypeParsers }).types;
+    return pgDefaults.getTypeParser(oid, format);
+  },
+};
+
+/**
+ * postgres://user:pass@host:port/db → pg options with our safe defaults: the type parsers
+ * above (per connection, pg's global parsers are left alone), the connect timeout, and for a
+ * source a session that refuses writes (`default_transaction_read_only`).
+ */
+export function pgConnection(url: string, connectTimeoutMs = 5_000, readonly = false): Knex.PgConnectionConfig {
+  const u = new URL(url);
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port === '' ? 5432 : Number(u.port),
+    user: decodeURIComponent(u.username || 'postgres'),
+    password: decodeURIComponent(u.password),
+    database: decodeURIComponent(u.pathname.replace(/^\//, '')) || undefined,
+    connectionTimeoutMillis: connectTimeoutMs,
+    types: pgTypes,
+    application_name: 'inventory-graph',
+    ...(readonly ? { options: '-c default_transaction_read_only=on' } : {}),
+  } as Knex.PgConnectionConfig;
 }

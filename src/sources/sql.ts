@@ -1,9 +1,13 @@
 /**
- * A source system read through SQL (MySQL/MariaDB via mysql2, or a SQLite file), mapped by
+ * A source system read through SQL (MySQL/MariaDB via mysql2, PostgreSQL via pg, or a SQLite file), mapped by
  * config: either `table` + `columns` (+ `where`), or a read-only `query` whose columns are
  * already aliased to the canonical names. Bins are summed by the database (GROUP BY), values
  * are always bound and identifiers quoted by knex, and each batch of up to `chunkSize` codes
  * is exactly one statement.
+ *
+ * On PostgreSQL a `query` may alias its columns unquoted (`qty as onHand`, which PostgreSQL
+ * folds to `onhand`) or quoted (`qty as "onHand"`): the connector reads the name as the query
+ * spells it (`queryColumn`).
  */
 import type { Knex } from 'knex';
 import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, MovementMapping } from '../config/index.js';
@@ -41,7 +45,8 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     // asked again off the event loop until its deadline (runWhileLocked)
     busyTimeoutMs: 0,
   });
-  const mysql = config.client === 'mysql2';
+  // statements a deadline can cut short: KILL QUERY on MySQL, pg_cancel_backend on PostgreSQL
+  const cancel = config.client !== 'better-sqlite3';
   const pool = (): TarnPool | undefined => (db.client as { pool?: TarnPool }).pool;
   /** How long the last statement that answered took once it had its connection, in ms. */
   let pace = 0;
@@ -57,9 +62,10 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   function statement(entity: Exclude<Entity, 'movements'>, codes: readonly string[] | null): Knex.QueryBuilder {
     const m = config[entity] as Mapping;
     const { q, sku } = m.query !== undefined ? fromQuery(db, entity, m.query) : fromTable(db, entity, m);
-    if (entity === 'stock') countNonNumeric(db, q, m.query !== undefined ? (k) => k : (k) => (m.columns as Record<string, string>)[k]);
+    if (entity === 'stock')
+      countNonNumeric(db, q, m.query !== undefined ? (k) => queryColumn(db, m.query as string, k) : (k) => (m.columns as Record<string, string>)[k]);
     if (codes === null) return q;
-    return q.timeout(config.timeoutMs, { cancel: config.client === 'mysql2' }).whereIn(sku, codes as string[]);
+    return q.timeout(config.timeoutMs, { cancel }).whereIn(sku, codes as string[]);
   }
 
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter, options?: ReadOptions): Promise<RecordOf[E][]> {
@@ -97,7 +103,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
    * Gives a statement what is left of its read's deadline once it has a connection (waiting for
    * one and opening it count too), then has it cancelled: on MySQL/MariaDB knex sends KILL QUERY
    * from a separate connection and the pooled connection is returned; if the kill cannot be
-   * sent, the connection is evicted. SQLite statements are synchronous and cannot be cut short.
+   * sent, the connection is evicted; on PostgreSQL knex sends pg_cancel_backend likewise. SQLite statements are synchronous and cannot be cut short.
    *
    * A statement that has to wait for a connection other statements hold (every connection of the
    * pool lent or promised) waits in our own queue: the read's bounds are told, so a read still
@@ -114,7 +120,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       // thrown here, before knex sends the statement: the connection goes back to the pool unused
       if (waited !== undefined && startsTooLate(left, pace)) throw new LoadShedError();
       started = Date.now();
-      b.timeout(Math.max(1, left), { cancel: mysql });
+      b.timeout(Math.max(1, left), { cancel });
     });
     q.on('query-response', () => {
       // before the connection goes back to the pool, so the next statement is judged by this answer
@@ -134,7 +140,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       try {
         return (await q) as Row[];
       } catch (e) {
-        if (mysql || !isSqliteBusy(e)) throw e;
+        if (cancel || !isSqliteBusy(e)) throw e;
         if (Date.now() + pause >= deadline)
           throw new Error(`the SQLite file stayed locked by another connection until the deadline (${config.timeoutMs} ms)`, { cause: e });
         await new Promise((resolve) => setTimeout(resolve, pause));
@@ -152,18 +158,17 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   async function listCodes(after: string | null, limit: number, meter?: StatementMeter, entity: 'stock' | 'cost' | 'items' = 'stock'): Promise<string[]> {
     const m = config[entity];
     if (m === undefined) return [];
-    const mysql = config.client === 'mysql2';
     const inner = mappedRows(db, m);
-    const col = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
+    const col = m.query !== undefined ? queryColumn(db, m.query, 'sku') : (m.columns?.sku as string);
     // exact (binary) order and comparison, whatever the column's collation
-    const key = mysql ? 'cast(?? as binary)' : '??';
+    const key = exactKey(db);
     const q = inner
       .select(db.raw(`distinct ${key} as ??`, [col, 'code']))
       .whereNotNull(col)
       .orderBy('code')
       .limit(limit)
-      .timeout(config.timeoutMs, { cancel: mysql });
-    if (after !== null) q.whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [col, after]);
+      .timeout(config.timeoutMs, { cancel });
+    if (after !== null) q.whereRaw(`${key} > ${exactValue(db)}`, [col, after]);
     meter?.statement(name, entity);
     const rows = (await q) as { code: unknown }[];
     return rows.map((r) => (Buffer.isBuffer(r.code) ? r.code.toString('utf8') : String(r.code)));
@@ -178,15 +183,16 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     if (m === undefined) throw new Error(`source "${name}" maps no identifier "${id}"`);
     const sku = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
     const value = m.query !== undefined ? 'value' : (m.columns?.value as string);
-    const key = mysql ? 'cast(?? as binary)' : 'cast(?? as text)';
-    const bound = mysql ? 'cast(? as binary)' : '?';
+    const client = config.client;
+    const key = client === 'mysql2' ? 'cast(?? as binary)' : client === 'pg' ? 'cast(?? as text) collate "C"' : 'cast(?? as text)';
+    const bound = client === 'mysql2' ? 'cast(? as binary)' : client === 'pg' ? '? collate "C"' : '?';
     const q = mappedRows(db, m)
       .select(db.raw(`distinct ${key} as ??, ${key} as ??`, [sku, 'code', value, 'value']))
       .whereNotNull(sku)
       .whereNotNull(value)
       .orderBy([{ column: 'code' }, { column: 'value' }])
       .limit(limit)
-      .timeout(config.timeoutMs, { cancel: mysql });
+      .timeout(config.timeoutMs, { cancel });
     if (after !== null)
       q.where((w) =>
         w
@@ -214,20 +220,20 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     const m = config.stock;
     if (m === undefined) return [];
     const q = mappedRows(db, m);
-    const sku = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
-    const key = mysql ? 'cast(?? as binary)' : '??';
+    const sku = m.query !== undefined ? queryColumn(db, m.query, 'sku') : (m.columns?.sku as string);
+    const key = exactKey(db);
     q.select(db.raw(`${key} as ??`, [sku, 'code']), db.raw('?? as ??', [column, 'changed']))
       .whereNotNull(column)
       .orderBy([{ column: 'changed' }, { column: 'code' }])
       .limit(limit)
-      .timeout(config.timeoutMs, { cancel: mysql });
+      .timeout(config.timeoutMs, { cancel });
     if (since !== null) q.where(column, '>=', since as Knex.Value);
     if (until !== null) q.where(column, '<=', until as Knex.Value);
     if (after !== null)
       q.where((w) =>
         w
           .where(column, '>', after.changed as Knex.Value)
-          .orWhere((w2) => w2.where(column, '=', after.changed as Knex.Value).whereRaw(`${key} > ${mysql ? 'cast(? as binary)' : '?'}`, [sku, after.code])),
+          .orWhere((w2) => w2.where(column, '=', after.changed as Knex.Value).whereRaw(`${key} > ${exactValue(db)}`, [sku, after.code])),
       );
     meter?.statement(name, 'stock');
     const rows = (await q) as { code: unknown; changed: unknown }[];
@@ -246,7 +252,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       const q = mappedRows(db, m);
       const c = (m.columns ?? {}) as Record<string, string | undefined>;
       for (const k of keys) {
-        const col = byQuery ? k : c[k];
+        const col = byQuery ? queryColumn(db, m.query as string, k) : c[k];
         if (col !== undefined) q.select({ [k]: col });
       }
       if (fixedKind !== undefined) q.select(db.raw('? as ??', [fixedKind, 'kind']));
@@ -316,14 +322,14 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     if (m === undefined) return null;
     const q = mappedRows(db, m);
     meter?.statement(name, 'stock');
-    const row = (await q.max({ latest: column }).timeout(config.timeoutMs, { cancel: mysql }).first()) as { latest: unknown } | undefined;
+    const row = (await q.max({ latest: column }).timeout(config.timeoutMs, { cancel }).first()) as { latest: unknown } | undefined;
     return row?.latest ?? null;
   }
 
   /** The `orders` mapping's distinct references among `references` (an empty list: none, but the table and column must exist). */
   function ordersStatement(references: readonly string[]): Knex.QueryBuilder {
     const m = config.orders as NonNullable<SqlSourceConfig['orders']>;
-    const col = m.query !== undefined ? 'reference' : (m.columns?.reference as string);
+    const col = m.query !== undefined ? queryColumn(db, m.query, 'reference') : (m.columns?.reference as string);
     return mappedRows(db, m)
       .distinct({ reference: col })
       .whereIn(col, references as string[]);
@@ -429,28 +435,23 @@ function applyWhere(q: Knex.QueryBuilder, where: Mapping['where']): void {
 function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[] | null): Knex.QueryBuilder {
   const byQuery = m.query !== undefined;
   const col = (k: string): string | undefined =>
-    byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k];
+    byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : queryColumn(db, m.query as string, k)) : (m.columns as Record<string, string | undefined>)[k];
   const q = mappedRows(db, m);
   const sku = col('sku') as string;
   const location = col('location') as string;
   const kind = col('kind');
-  q.select({ sku, location }).sum({ quantity: col('quantity') as string });
+  q.select({ sku, location }).sum({ quantity: numeric(db.client as Knex.Client, col('quantity') as string) });
   if (kind !== undefined) q.select({ kind }).groupBy(kind);
   else q.select(db.raw('? as ??', [m.kind as string, 'kind']));
   const asOf = col('asOf');
   if (asOf !== undefined) q.max({ asOf });
   q.groupBy(sku, location);
   if (config.client === 'mysql2') q.groupBy(db.raw('binary ??', [sku]));
-  const mysql = config.client === 'mysql2';
   const qty = col('quantity') as string;
-  q.select(
-    db.raw(
-      mysql ? 'sum(?? is not null and trim(??) not regexp ?) as ??' : 'sum(?? is not null and ?? <> cast(?? as numeric)) as ??',
-      mysql ? [qty, qty, NUMBER_PATTERN, 'nonNumeric'] : [qty, qty, qty, 'nonNumeric'],
-    ),
-  );
+  const [test, bindings] = nonNumericTest(db, qty);
+  q.select(db.raw(`sum(${test}) as ??`, [...bindings, 'nonNumeric']));
   if (codes === null) return q;
-  return q.timeout(config.timeoutMs, { cancel: mysql }).whereIn(sku, codes as string[]);
+  return q.timeout(config.timeoutMs, { cancel: config.client !== 'better-sqlite3' }).whereIn(sku, codes as string[]);
 }
 
 function toMovement(row: Row, readAt: Date): MovementRecord {
@@ -474,7 +475,7 @@ function toMovement(row: Row, readAt: Date): MovementRecord {
 /** The configured query becomes a derived table; its columns already carry the canonical names. */
 function fromQuery(db: Knex, entity: Entity, sql: string): Base {
   const q = mappedRows(db, { query: sql });
-  return { q: select(q, entity, (k) => k), sku: 'sku' };
+  return { q: select(q, entity, (k) => queryColumn(db, sql, k)), sku: queryColumn(db, sql, 'sku') };
 }
 
 /** Selects the canonical columns; for stock, sums quantities per (sku, location). */
@@ -482,10 +483,10 @@ function select(q: Knex.QueryBuilder, entity: Entity, col: (canonical: string) =
   const sku = col('sku') as string;
   if (entity === 'stock') {
     const location = col('location') as string;
-    q.select({ sku, location }).sum({ onHand: col('onHand') as string });
+    q.select({ sku, location }).sum({ onHand: numeric(q.client as Knex.Client, col('onHand') as string) });
     const committed = col('committed');
     const asOf = col('asOf');
-    if (committed !== undefined) q.sum({ committed });
+    if (committed !== undefined) q.sum({ committed: numeric(q.client as Knex.Client, committed) });
     if (asOf !== undefined) q.max({ asOf });
     q.groupBy(sku, location);
     // a case-insensitive MySQL collation would add `K-1` and `k-1` together; codes are exact
@@ -506,13 +507,56 @@ function select(q: Knex.QueryBuilder, entity: Entity, col: (canonical: string) =
  */
 function countNonNumeric(db: Knex, q: Knex.QueryBuilder, col: (canonical: string) => string | undefined): void {
   const cols = [col('onHand'), col('committed')].filter((c): c is string => c !== undefined);
-  const mysql = db.client.config.client === 'mysql2';
-  const test = mysql ? '(?? is not null and trim(??) not regexp ?)' : '(?? is not null and ?? <> cast(?? as numeric))';
-  const bindings = cols.flatMap((c) => (mysql ? [c, c, NUMBER_PATTERN] : [c, c, c]));
-  q.select(db.raw(`sum(${cols.map(() => test).join(' + ')}) as ??`, [...bindings, 'nonNumeric']));
+  const tests = cols.map((c) => nonNumericTest(db, c));
+  q.select(db.raw(`sum(${tests.map(([t]) => `(${t})`).join(' + ')}) as ??`, [...tests.flatMap(([, b]) => b), 'nonNumeric']));
 }
 
 const NUMBER_PATTERN = '^[-+]?[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+)?$';
+
+const isPg = (db: Knex) => db.client.config.client === 'pg';
+
+/**
+ * 1 when a row's `col` holds something that is not a number, else 0: MySQL and PostgreSQL test
+ * the text against NUMBER_PATTERN (`not regexp`, `!~`), SQLite compares it with its numeric cast.
+ */
+function nonNumericTest(db: Knex, col: string): [string, Knex.RawBinding[]] {
+  const client = db.client.config.client as string;
+  if (client === 'mysql2') return ['?? is not null and trim(??) not regexp ?', [col, col, NUMBER_PATTERN]];
+  if (client === 'pg') return ['case when ?? is not null and trim(??::text) !~ ? then 1 else 0 end', [col, col, NUMBER_PATTERN]];
+  return ['?? is not null and ?? <> cast(?? as numeric)', [col, col, col]];
+}
+
+/**
+ * What SUM adds up for a quantity column: the column itself, but on PostgreSQL (which sums no
+ * text and fails a cast of 'abc') its numeric value when its text is a number, else NULL; the
+ * row is then counted by `nonNumericTest`, so the record is marked invalid, never summed short.
+ */
+function numeric(client: Knex.Client, col: string): string | Knex.Raw {
+  if (client.config.client !== 'pg') return col;
+  return client.raw('(case when trim(??::text) ~ ? then trim(??::text)::numeric end)', [col, NUMBER_PATTERN, col]) as Knex.Raw;
+}
+
+/** A code compared and ordered byte for byte, whatever the column's collation (`??` the column). */
+function exactKey(db: Knex): string {
+  const client = db.client.config.client as string;
+  return client === 'mysql2' ? 'cast(?? as binary)' : client === 'pg' ? '?? collate "C"' : '??';
+}
+
+/** The bound value compared with `exactKey`. */
+function exactValue(db: Knex): string {
+  const client = db.client.config.client as string;
+  return client === 'mysql2' ? 'cast(? as binary)' : client === 'pg' ? '? collate "C"' : '?';
+}
+
+/**
+ * The name of a `query` mapping's canonical column `k`: as written on MySQL and SQLite, which
+ * match column names case-insensitively; on PostgreSQL, `k` when the query quotes it (`as
+ * "onHand"`), else its lower-case form, which is what PostgreSQL made of an unquoted alias.
+ */
+function queryColumn(db: Knex, query: string, k: string): string {
+  if (!isPg(db) || k === k.toLowerCase()) return k;
+  return query.includes(`"${k}"`) ? k : k.toLowerCase();
+}
 
 function toRecord(entity: Exclude<Entity, 'movements'>, row: Row, readAt: Date, config: SqlSourceConfig): StockRecord | CostRecord | ItemRecord {
   const code = String(row.sku);
@@ -554,7 +598,9 @@ function toRecord(entity: Exclude<Entity, 'movements'>, row: Row, readAt: Date, 
 /** A whole number of units; a fraction, an empty string or anything else is refused. */
 function quantity(v: unknown, what = 'quantity'): number {
   const n = typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : v === null || String(v).trim() === '' ? Number.NaN : Number(String(v));
-  if (!Number.isSafeInteger(n)) throw new Error(`${what} is not a whole number: ${JSON.stringify(typeof v === 'bigint' ? String(v) : v)}`);
+  // a decimal as text (a DECIMAL or NUMERIC sum) is shown as the number it is, unquoted
+  const shown = typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()) ? v.trim() : JSON.stringify(typeof v === 'bigint' ? String(v) : v);
+  if (!Number.isSafeInteger(n)) throw new Error(`${what} is not a whole number: ${shown}`);
   return n;
 }
 

@@ -2,10 +2,12 @@
  * Fresh, throw-away databases on every backend the project supports, so one suite can run
  * against SQLite and MariaDB alike: `for (const backend of BACKENDS) describe(backend.name, ...)`.
  * MariaDB is required (development and CI machines run it at 127.0.0.1:3306): when it is
- * down the helper throws, it never skips.
+ * down the helper throws, it never skips. PostgreSQL (127.0.0.1:5432, user postgres; a source
+ * backend only, for Odoo) is `postgres`, outside `BACKENDS`: suites that test sources add it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -15,7 +17,7 @@ import { createKnex, type DbClient } from '../../src/db/knex.js';
 
 export interface TestDatabase {
   client: DbClient;
-  /** What a config's `connection` holds: a SQLite file path or a mysql:// URL. */
+  /** What a config's `connection` holds: a SQLite file path, a mysql:// or a postgres:// URL. */
   connection: string;
   /** A read-write knex on the database, for fixtures (bound inserts, schema builder). */
   db: Knex;
@@ -32,7 +34,7 @@ export interface StatementSpy {
 }
 
 export interface Backend {
-  name: 'sqlite' | 'mariadb';
+  name: 'sqlite' | 'mariadb' | 'postgres';
   client: DbClient;
   /** Column types for fixtures: exact decimals and timestamps as each engine keeps them. */
   types: { decimal: string; datetime: string };
@@ -46,6 +48,10 @@ export interface Backend {
 export const MARIADB_HOST = '127.0.0.1';
 export const MARIADB_PORT = 3306;
 const MARIADB_SERVER = `mysql://root@${MARIADB_HOST}:${MARIADB_PORT}`;
+
+export const POSTGRES_HOST = '127.0.0.1';
+export const POSTGRES_PORT = 5432;
+const POSTGRES_SERVER = `postgres://postgres@${POSTGRES_HOST}:${POSTGRES_PORT}`;
 
 /** A SQLite file in a new temporary directory, removed with the directory on cleanup. */
 export async function createSqliteDatabase(): Promise<TestDatabase> {
@@ -90,6 +96,38 @@ export async function createMariaDbDatabase(): Promise<TestDatabase> {
       try {
         await db.destroy();
         await server.raw('drop database if exists ??', [name]);
+      } finally {
+        await server.destroy();
+      }
+    },
+  };
+}
+
+/** A database `ig_test_<random>` on the local PostgreSQL, dropped (its sessions ended) on cleanup. */
+export async function createPostgresDatabase(): Promise<TestDatabase> {
+  const name = `ig_test_${randomBytes(6).toString('hex')}`;
+  const server = createKnex({ client: 'pg', connection: `${POSTGRES_SERVER}/postgres`, pool: 1, acquireTimeoutMs: 5_000 });
+  try {
+    await server.raw('create database ??', [name]);
+  } catch (e) {
+    await server.destroy();
+    const reason = e instanceof Error ? e.message : String(e);
+    throw new Error(`PostgreSQL is required for these tests and is not usable at ${POSTGRES_HOST}:${POSTGRES_PORT} (user postgres, trust): ${reason}.`, {
+      cause: e,
+    });
+  }
+  const connection = `${POSTGRES_SERVER}/${name}`;
+  const db = createKnex({ client: 'pg', connection, pool: 2 });
+  return {
+    client: 'pg',
+    connection,
+    db,
+    exec: (sql, bindings = []) => db.raw(sql, bindings as Knex.RawBinding[]),
+    async cleanup() {
+      try {
+        await db.destroy();
+        // a connector a test left open must not keep the database from being dropped
+        await server.raw('drop database if exists ?? with (force)', [name]);
       } finally {
         await server.destroy();
       }
@@ -161,3 +199,23 @@ export const mariadb: Backend = {
 };
 
 export const BACKENDS: readonly Backend[] = [sqlite, mariadb];
+
+/** pg's Client class (the package ships no types): knex's pg dialect sends every statement through Client#query. */
+const pgClient = (createRequire(import.meta.url)('pg') as { Client: { prototype: object } }).Client;
+
+/** PostgreSQL, a source backend only (Odoo): not in `BACKENDS`, since the gateway's store cannot use it. */
+export const postgres: Backend = {
+  name: 'postgres',
+  client: 'pg',
+  types: { decimal: 'NUMERIC(12,4)', datetime: 'TIMESTAMP' },
+  create: createPostgresDatabase,
+  unreachable: () => `postgres://postgres@${POSTGRES_HOST}:1/ig_test_unreachable`,
+  spyOnStatements: () =>
+    spyOnMethods(pgClient.prototype, ['query'], (_, args) => {
+      const q = args[0] as string | { text?: string };
+      return typeof q === 'string' ? q : q.text;
+    }),
+};
+
+/** Every backend a source may be on: `BACKENDS` and PostgreSQL. */
+export const SOURCE_BACKENDS: readonly Backend[] = [...BACKENDS, postgres];

@@ -148,6 +148,24 @@ describe('config', () => {
     ]);
   });
 
+  it('takes pg for a source with a postgres:// URL, and for the store refuses it', () => {
+    const pgSource = good.replace('client: mysql2', 'client: pg');
+    const c = parseConfig(pgSource, '/etc/ig/test.yaml', { WMS_DATABASE_URL: 'postgres://odoo@127.0.0.1:5432/odoo' });
+    expect(sql(c.sources.wms)?.client).toBe('pg');
+    expect(sql(c.sources.wms)?.connection).toBe('postgres://odoo@127.0.0.1:5432/odoo');
+    expect(problems(pgSource, { WMS_DATABASE_URL: 'mysql://root@127.0.0.1:3306/wms' })).toEqual([
+      'sources.wms.connection: pg needs a URL such as postgres://user:pass@127.0.0.1:5432/db',
+    ]);
+    expect(
+      problems(good.replace('client: better-sqlite3, connection: ./gateway.sqlite', 'client: pg, connection: "postgres://x@h/d"'), {
+        WMS_DATABASE_URL: 'mysql://x@h/d',
+      })[0],
+    ).toMatch(/^store\.client: /);
+    expect(problems(pgSource.replace('timeoutMs: 300', 'timeoutMs: 300\n    sync: { mode: mirror }'), { WMS_DATABASE_URL: 'postgres://x@h/d' })).toEqual([
+      'sources.wms.sync.mode: a pg source is read live for now (mirroring it needs the pg-query-stream package)',
+    ]);
+  });
+
   it("checks the connection limits: positive, and the whole request has at least the headers' time", () => {
     const env = { WMS_DATABASE_URL: 'mysql://x@h/d' };
     expect(problems(`${good}server: { headersTimeoutMs: 40000 }\n`, env)).toEqual([

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyPresets, overlay } from '../../src/sources/presets/index.js';
+import { parseConfig } from '../../src/config/index.js';
+import { applyPresets, overlay, PRESETS } from '../../src/sources/presets/index.js';
 
 describe('preset overlay', () => {
   it('merges objects key by key and lets the user replace scalars and lists', () => {
@@ -22,5 +23,27 @@ describe('preset overlay', () => {
     const raw = { sources: { erp: { preset: 'sap-r3', connection: 'x' } } };
     expect(applyPresets(raw, problems)).toEqual(raw);
     expect(problems[0]).toMatch(/^sources\.erp\.preset: unknown preset "sap-r3" \(known: /);
+  });
+
+  it('expands every registered preset, given only a connection, to a source the config schema takes', () => {
+    expect(Object.keys(PRESETS)).toEqual(['erpnext', 'odoo', 'openboxes', 'magento', 'woocommerce']);
+    for (const [name, preset] of Object.entries(PRESETS)) {
+      const connection = name === 'odoo' ? 'postgres://odoo@127.0.0.1:5432/odoo' : 'mysql://root@127.0.0.1:3306/shop';
+      const yaml = `store: { client: better-sqlite3, connection: ':memory:' }
+sources: { sys: { preset: ${name}, ${name === 'odoo' ? '' : 'client: mysql2, '}connection: "${connection}" } }
+locations: [{ id: X, codes: { sys: x } }]
+precedence: { quantity: [sys] }
+`;
+      const source = parseConfig(yaml, '/tmp/ig.yaml').sources.sys as Record<string, unknown>;
+      expect(source.kind).toBe(preset.kind);
+      expect(source.stock).toBeDefined();
+      expect(source.preset).toBe(name);
+    }
+  });
+
+  it('names an option a preset does not know by its key path', () => {
+    const problems: string[] = [];
+    applyPresets({ sources: { shop: { preset: 'woocommerce', presetOptions: { prefix: 'wp2_' } } } }, problems);
+    expect(problems).toEqual([expect.stringMatching(/^sources\.shop\.presetOptions: .*prefix/)]);
   });
 });

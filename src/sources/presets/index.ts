@@ -9,14 +9,24 @@
  * the preset's mapping whole, since a table and a query exclude each other; `movements` given
  * by the user replace the preset's list.
  */
+import { erpnext } from './erpnext.js';
+import { magento } from './magento.js';
+import { odoo } from './odoo.js';
+import { openboxes } from './openboxes.js';
 import type { Preset } from './types.js';
 // API presets (kind: http)
 import { shipbob } from './shipbob.js';
 import { shopify } from './shopify.js';
+import { woocommerce } from './woocommerce.js';
 
 export type { Preset } from './types.js';
 
 export const PRESETS: Readonly<Record<string, Preset>> = {
+  erpnext,
+  odoo,
+  openboxes,
+  magento,
+  woocommerce,
   // API presets (kind: http)
   shipbob,
   shopify,
