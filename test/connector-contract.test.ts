@@ -118,9 +118,12 @@ async function createFixtures(t: TestDatabase, backend: Backend): Promise<void> 
 
   // item barcodes shaped like ERPNext's `tabItem Barcode` (a child table of tabItem), and a
   // WooCommerce-like postmeta with `_sku` and `_global_unique_id`
-  await t.exec(
-    'create table `tabItem Barcode` (name varchar(64) not null primary key, parent varchar(64) not null, barcode varchar(64) null, barcode_type varchar(16) null)',
-  );
+  await t.db.schema.createTable('tabItem Barcode', (tb) => {
+    tb.string('name', 64).notNullable().primary();
+    tb.string('parent', 64).notNullable();
+    tb.string('barcode', 64).nullable();
+    tb.string('barcode_type', 16).nullable();
+  });
   await t.exec(
     'create table wp_postmeta (meta_id integer not null primary key, post_id integer not null, meta_key varchar(64) not null, meta_value varchar(255) null)',
   );

@@ -26,11 +26,16 @@ describe('preset overlay', () => {
   });
 
   it('expands every registered preset, given only a connection, to a source the config schema takes', () => {
-    expect(Object.keys(PRESETS)).toEqual(['erpnext', 'odoo', 'openboxes', 'magento', 'woocommerce']);
+    expect(Object.keys(PRESETS)).toEqual(['erpnext', 'odoo', 'openboxes', 'magento', 'woocommerce', 'shipbob', 'shopify']);
     for (const [name, preset] of Object.entries(PRESETS)) {
       const connection = name === 'odoo' ? 'postgres://odoo@127.0.0.1:5432/odoo' : 'mysql://root@127.0.0.1:3306/shop';
+      // an API preset takes its token (and Shopify its shop) instead of a connection
+      const given =
+        preset.kind === 'http'
+          ? `auth: { bearer: token }${name === 'shopify' ? ', presetOptions: { shop: acme }' : ''}`
+          : `${name === 'odoo' ? '' : 'client: mysql2, '}connection: "${connection}"`;
       const yaml = `store: { client: better-sqlite3, connection: ':memory:' }
-sources: { sys: { preset: ${name}, ${name === 'odoo' ? '' : 'client: mysql2, '}connection: "${connection}" } }
+sources: { sys: { preset: ${name}, ${given} } }
 locations: [{ id: X, codes: { sys: x } }]
 precedence: { quantity: [sys] }
 `;
