@@ -353,6 +353,28 @@ for (const backend of BACKENDS) {
         await expect(c.ping()).resolves.toBeUndefined();
       });
 
+      it('reads a movements `query` without `asOf`, its kind fixed or aliased, and asks for a kind when it has neither', async () => {
+        const picks = 'select item_code as sku, wh as location, picked as quantity from bins';
+        const fixed = connector({ stock: { query: STOCK_ONLY_REQUIRED }, movements: { query: picks, kind: 'pickedNotInvoiced' } });
+        const aliased = connector({
+          stock: { query: STOCK_ONLY_REQUIRED },
+          movements: { query: `select item_code as sku, wh as location, picked as quantity, 'inTransit' as kind from bins` },
+        });
+
+        const before = Date.now();
+        const records = await fixed.fetch('movements', ['A-100']);
+        expect(records.map(({ code, location, kind, quantity }) => ({ code, location, kind, quantity }))).toEqual([
+          { code: 'A-100', location: 'EAST', kind: 'pickedNotInvoiced', quantity: 3 },
+        ]);
+        expect(records[0]?.asOf.getTime()).toBeGreaterThanOrEqual(before);
+        expect((await aliased.fetch('movements', ['A-100'])).map((r) => r.kind)).toEqual(['inTransit']);
+
+        const neither = connector({ stock: { query: STOCK_ONLY_REQUIRED }, movements: { query: picks } });
+        await expect(neither.fetch('movements', ['A-100'])).rejects.toThrow(
+          `source "${source}" movements: its query gives no \`kind\` column (or set a fixed \`kind\` on the mapping); it gives sku, location, quantity`,
+        );
+      });
+
       it('learns a query’s columns once, with a statement that reads no row', async () => {
         const c = connector({ stock: { query: STOCK_ONLY_REQUIRED } });
         const spy = backend.spyOnStatements();
