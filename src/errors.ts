@@ -146,15 +146,24 @@ export class StoreBusyError extends GatewayError {
   }
 }
 
-/** One source failed for this request; the answer is partial, never absent. */
+/**
+ * One source failed for this request, or (`entity`) one of its mappings did not match it while
+ * the source answered (`cost: table "tabItem Price" does not exist`); the answer is partial, never absent.
+ */
 export class SourceUnavailableError extends GatewayError {
   constructor(
     readonly sourceName: string,
     reason: string,
+    entity?: string,
   ) {
-    super(`Source "${sourceName}" is unavailable (${reason}); its figures are missing or fell back to the next source.`, ErrorCode.SOURCE_UNAVAILABLE, {
-      source: sourceName,
-    });
+    super(
+      entity === undefined
+        ? `Source "${sourceName}" is unavailable (${reason}); its figures are missing or fell back to the next source.`
+        : // the reason names the entity already: `Source "erp" cost: table "tabItem Price" does not exist; ...`
+          `Source "${sourceName}" ${reason}; its ${entity} figures are missing or fell back to the next source.`,
+      ErrorCode.SOURCE_UNAVAILABLE,
+      { source: sourceName, ...(entity !== undefined ? { entity } : {}) },
+    );
     this.name = 'SourceUnavailableError';
   }
 }

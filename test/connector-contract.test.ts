@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { csvSourceSchema, httpSourceSchema, sqlSourceSchema } from '../src/config/schema.js';
 import type { Entity, StockRecord } from '../src/domain/records.js';
-import type { Connector, IdentifierRow, StatementMeter } from '../src/sources/connector.js';
+import { MappingError, type Connector, type IdentifierRow, type StatementMeter } from '../src/sources/connector.js';
 import { createCsvConnector } from '../src/sources/csv.js';
 import { createHttpConnector } from '../src/sources/http.js';
 import { createSqlConnector } from '../src/sources/sql.js';
@@ -373,6 +373,139 @@ for (const backend of SOURCE_BACKENDS) {
         const records = await c.fetch('items', ['A-100', 'B-200', 'C-300']);
 
         expect(byCodeAndLocation(records).map((r) => r.code)).toEqual(['A-100', 'B-200']);
+      });
+    });
+
+    describe('query mappings: the columns a query gives', () => {
+      const source = `${backend.name}-source`;
+      const STOCK_ONLY_REQUIRED = `select b.item_code as sku, w.code as location, b.qty as onHand from bins b join warehouses w on w.id = b.warehouse_id`;
+
+      it('reads a stock `query` without `committed` and `asOf` (committed 0, asOf the read time), and pings it', async () => {
+        const c = connector({ stock: { query: STOCK_ONLY_REQUIRED } });
+
+        const before = Date.now();
+        const records = await c.fetch('stock', ['A-100']);
+
+        expect(byCodeAndLocation(records).map(({ code, location, onHand, committed }) => ({ code, location, onHand, committed }))).toEqual([
+          { code: 'A-100', location: 'EAST', onHand: 15, committed: 0 },
+          { code: 'A-100', location: 'WEST', onHand: 4, committed: 0 },
+        ]);
+        for (const r of records) expect(r.asOf.getTime()).toBeGreaterThanOrEqual(before);
+        await expect(c.ping()).resolves.toBeUndefined();
+        // a whole-source read (how a mirror loads) builds its statement from the same columns
+        let scanned = 0;
+        await c.scan?.('stock', (batch) => void (scanned += batch.length));
+        expect(scanned).toBe(BINS.length);
+      });
+
+      it('reads a cost `query` without a `currency` alias next to a fixed `currency`', async () => {
+        const c = connector({ cost: { query: 'select item_no as sku, std_cost as unitCost from item_cost', currency: 'GBP' } });
+
+        expect(byCodeAndLocation(await c.fetch('cost', ['A-100', 'C-300']))).toEqual([
+          { code: 'A-100', amount: '12.3400', currency: 'GBP' },
+          { code: 'C-300', amount: '1234.5678', currency: 'GBP' },
+        ]);
+        await expect(c.ping()).resolves.toBeUndefined();
+      });
+
+      it('reads a movements `query` without `asOf`, its kind fixed or aliased, and asks for a kind when it has neither', async () => {
+        const picks = 'select item_code as sku, wh as location, picked as quantity from bins';
+        const fixed = connector({ stock: { query: STOCK_ONLY_REQUIRED }, movements: { query: picks, kind: 'pickedNotInvoiced' } });
+        const aliased = connector({
+          stock: { query: STOCK_ONLY_REQUIRED },
+          movements: { query: `select item_code as sku, wh as location, picked as quantity, 'inTransit' as kind from bins` },
+        });
+
+        const before = Date.now();
+        const records = await fixed.fetch('movements', ['A-100']);
+        expect(records.map(({ code, location, kind, quantity }) => ({ code, location, kind, quantity }))).toEqual([
+          { code: 'A-100', location: 'EAST', kind: 'pickedNotInvoiced', quantity: 3 },
+        ]);
+        expect(records[0]?.asOf.getTime()).toBeGreaterThanOrEqual(before);
+        expect((await aliased.fetch('movements', ['A-100'])).map((r) => r.kind)).toEqual(['inTransit']);
+
+        const neither = connector({ stock: { query: STOCK_ONLY_REQUIRED }, movements: { query: picks } });
+        await expect(neither.fetch('movements', ['A-100'])).rejects.toThrow(
+          `source "${source}" movements: its query gives no \`kind\` column (or set a fixed \`kind\` on the mapping); it gives sku, location, quantity`,
+        );
+      });
+
+      it('learns a query’s columns once, with a statement that reads no row', async () => {
+        const c = connector({ stock: { query: STOCK_ONLY_REQUIRED } });
+        const spy = backend.spyOnStatements();
+        try {
+          await c.fetch('stock', ['A-100']);
+          await c.fetch('stock', ['B-200']);
+          await c.ping();
+        } finally {
+          spy.restore();
+        }
+
+        // MariaDB runs it once (its answer carries the field list); SQLite only prepares it (a prepared statement knows its columns)
+        const learning = spy.sql.filter((sql) => /limit 0/i.test(sql));
+        expect(learning).toHaveLength(backend.client === 'mysql2' ? 1 : 0);
+        for (const sql of learning) expect(sql).toMatch(/^select \* from \(/i);
+        // and besides it, one statement per fetch and one for the ping
+        expect(spy.sql.filter((sql) => /\bbins\b/.test(sql) && !/limit 0/i.test(sql))).toHaveLength(3);
+      });
+
+      it('names the source, the entity and the missing alias when a query lacks a required one', async () => {
+        const c = connector({ stock: { query: 'select item_code as sku, wh as location, qty from bins' } });
+        const expected = `source "${source}" stock: its query gives no \`onHand\` column; it gives sku, location, qty`;
+
+        await expect(c.fetch('stock', ['A-100'])).rejects.toThrow(expected);
+        await expect(c.ping()).rejects.toThrow(expected);
+        await expect(c.fetch('stock', ['A-100'])).rejects.toBeInstanceOf(MappingError);
+      });
+
+      it('asks for a `currency` alias or a fixed `currency` on a cost query with neither', async () => {
+        const c = connector({ cost: { query: 'select item_no as sku, std_cost as unitCost from item_cost' } });
+
+        await expect(c.fetch('cost', ['A-100'])).rejects.toThrow(
+          `source "${source}" cost: its query gives no \`currency\` column (or set a fixed \`currency\` on the mapping); it gives sku, unitCost`,
+        );
+      });
+
+      it('says which table or column does not exist, per entity, and ping() reports every wrong mapping', async () => {
+        const c = connector({
+          stock: { table: 'bins', columns: STOCK_COLUMNS },
+          cost: { table: 'tabItem Price', columns: { sku: 'item_no', unitCost: 'std_cost' }, currency: 'USD' },
+          items: { table: 'items', columns: { sku: 'item_no', name: 'no_such_column' } },
+        });
+
+        const cost = await c.fetch('cost', ['A-100']).catch((e: unknown) => e);
+        expect(cost).toBeInstanceOf(MappingError);
+        expect((cost as MappingError).message).toBe(`source "${source}" cost: table "tabItem Price" does not exist`);
+        await expect(c.fetch('items', ['A-100'])).rejects.toThrow(`source "${source}" items: column "no_such_column" does not exist`);
+        // the stock mapping is right and answers
+        expect(await c.fetch('stock', ['B-200'])).toHaveLength(1);
+
+        const ping = await c.ping().catch((e: unknown) => e);
+        expect(ping).toBeInstanceOf(MappingError);
+        expect((ping as MappingError).all().map((e) => [e.entity, e.reason])).toEqual([
+          ['cost', 'table "tabItem Price" does not exist'],
+          ['items', 'column "no_such_column" does not exist'],
+        ]);
+      });
+
+      it('probes each mapping: what it holds, or what is wrong', async () => {
+        const c = connector({
+          stock: { query: STOCK_ONLY_REQUIRED },
+          cost: { table: 'tabItem Price', columns: { sku: 'item_no', unitCost: 'std_cost' }, currency: 'USD' },
+          items: { table: 'items', columns: { sku: 'item_no', name: 'title' } },
+        });
+
+        expect(await c.probe?.()).toEqual([
+          { entity: 'stock', ok: true, detail: `${new Set(BINS.map((b) => b.item_code)).size} codes` },
+          { entity: 'cost', ok: false, reason: 'table "tabItem Price" does not exist' },
+          { entity: 'items', ok: true, detail: '3 codes' },
+        ]);
+      });
+
+      it('rejects probe() when the source cannot be reached', async () => {
+        const c = connector({ stock: { query: STOCK_ONLY_REQUIRED }, timeoutMs: 2000 }, { connection: backend.unreachable() });
+
+        await expect(c.probe?.()).rejects.toThrow();
       });
     });
 

@@ -5,7 +5,7 @@
  *
  * Commands are loaded when run, so `--help` (src/cli/commands.ts) loads no driver nor server.
  */
-import { runCommand, UsageError } from './args.js';
+import { runCommand } from './args.js';
 import {
   CONFIG_CHECK,
   DEMO,
@@ -79,14 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       case KEYS_CREATE:
         return await runCommand(KEYS_CREATE, argv.slice(2), async (a) => (await import('./keys.js')).keysCreateCommand(a));
       case CONFIG_CHECK:
-        return await runCommand(CONFIG_CHECK, argv.slice(2), async ({ values, positionals: [file] }) => {
-          if (file !== undefined && values.config !== undefined) throw new UsageError('give FILE or --config FILE, not both');
-          const { configFile, loadConfig } = await import('../config/index.js');
-          const path = configFile(file ?? (values.config as string | undefined), process.env);
-          loadConfig(path);
-          process.stdout.write(`${path}: ok\n`);
-          return 0;
-        });
+        return await runCommand(CONFIG_CHECK, argv.slice(2), async (a) => (await import('./config-check.js')).configCheckCommand(a));
     }
     process.stderr.write(
       `inventory-graph ${cmd}: ${sub === undefined ? 'needs a command' : `unknown command ${JSON.stringify(sub)}`} (${subs.join(', ')}); see inventory-graph ${cmd} --help\n`,

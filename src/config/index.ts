@@ -6,9 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import type { core } from 'zod';
 import { applyPresets } from '../sources/presets/index.js';
+import { knownKeys, nearestKey, yamlProblems } from './known-keys.js';
 import { configSchema, fileFormat, type ParsedConfig } from './schema.js';
 
 export type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, LocationConfig } from './schema.js';
@@ -67,13 +68,9 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
 
 /** Parses config text; `file` names it in errors and anchors relative paths. */
 export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = {}): Config {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => `line ${(e.linePos?.[0]?.line ?? 0).toString()}: ${e.message.split('\n')[0] ?? e.message}`),
-    );
-  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
+  if (doc.errors.length > 0) throw new ConfigError(file, yamlProblems(doc.errors, text, lines));
   const problems: string[] = [];
   const raw = applyPresets(interpolate(doc.toJS() ?? {}, [], env, problems), problems);
   const envProblemPaths = new Set(problems.map((p) => p.slice(0, p.indexOf(':'))));
@@ -81,7 +78,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // an unset variable already explains why the value is empty
-      if (!envProblemPaths.has(keyPath(issue.path))) problems.push(formatIssue(issue));
+      if (!envProblemPaths.has(keyPath(issue.path))) problems.push(formatIssue(issue, raw));
     }
   }
   // the cross-field rules run on the raw tree too, so a file with both kinds of mistakes gets one full list
@@ -113,9 +110,16 @@ function describeIssue(issue: core.$ZodRawIssue): string | undefined {
   return undefined;
 }
 
-function formatIssue(issue: core.$ZodIssue): string {
+function formatIssue(issue: core.$ZodIssue, raw: unknown): string {
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${keyPath([...issue.path, k] as (string | number)[])}: unknown key`).join('\n  - ');
+    // the keys the object there knows (a source's by its kind): the nearest one is likely what was meant
+    const known = knownKeys(configSchema, issue.path, raw);
+    return issue.keys
+      .map((k) => {
+        const near = nearestKey(k, known);
+        return `${keyPath([...issue.path, k] as (string | number)[])}: unknown key${near === undefined ? '' : ` (did you mean "${near}"?)`}`;
+      })
+      .join('\n  - ');
   }
   return `${keyPath(issue.path as (string | number)[])}: ${issue.message}`;
 }

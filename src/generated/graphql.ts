@@ -934,9 +934,11 @@ export type Source = {
   /** Its connection pool; null for a source without one (a file). */
   pool?: Maybe<SourcePool>;
   /**
-   * Why it is DEGRADED although it answers, in words: a file source serving its last snapshot
-   * because a newer file was refused (malformed, or over `maxFileBytes`/`maxRows`), or because its
-   * directory is gone or no file matches its `path` any more. Null otherwise.
+   * Why it is DEGRADED although it answers, in words: each entity whose mapping does not match the
+   * source (`cost: table "tabItem Price" does not exist`; its other entities are answered), a file
+   * source serving its last snapshot because a newer file was refused (malformed, or over
+   * `maxFileBytes`/`maxRows`), or because its directory is gone or no file matches its `path` any
+   * more. Null otherwise.
    */
   problem?: Maybe<Scalars['String']['output']>;
   /** Reads waiting for a slot (at most `sources.X.maxQueue`). */
@@ -953,8 +955,9 @@ export type Source = {
   stalePolicy: Scalars['String']['output'];
   /**
    * Its health as this server instance sees it: DOWN while its breaker is open (or it never
-   * answered and its last read failed), DEGRADED while a trial read runs, after a failed read,
-   * while it reports a `problem`, or when the last read took over 80% of its deadline; else UP.
+   * answered and its last read failed, or every entity it maps fails), DEGRADED while a trial read
+   * runs, after a failed read, while it reports a `problem`, or when the last read took over 80% of
+   * its deadline; else UP.
    */
   status: SourceStatus;
   /** Reads that succeeded since this instance started. */

@@ -87,7 +87,7 @@ function sourceErrorsOf(context: GatewayContext): GraphQLFormattedError[] {
   const { failures, invalidData } = context.diagnostics;
   if (failures.size === 0 && invalidData.size === 0) return [];
   return [
-    ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason).toJSON()),
+    ...[...failures.values()].map((f) => new SourceUnavailableError(f.source, f.reason, f.entity).toJSON()),
     ...[...invalidData].map(([source, records]) => new InvalidSourceDataError(source, records).toJSON()),
   ];
 }

@@ -44,8 +44,10 @@ export interface SourceView {
   lastSuccessAt: string | null;
   lastErrorAt: string | null;
   lastError: string | null;
-  /** Why it is degraded although it answers (a file source serving an older snapshot); null: nothing. */
+  /** Why it is degraded although it answers (an entity whose mapping fails, a file source serving an older snapshot); null: nothing. */
   problem: string | null;
+  /** The entities whose mapping does not match the source (`cost`: table "tabItem Price" does not exist); the others are answered. */
+  failingEntities: { entity: string; reason: string; since: string }[];
   consecutiveFailures: number;
   failureThreshold: number;
   freshness: {
@@ -206,6 +208,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
         lastErrorAt: iso(h.lastErrorAt),
         lastError: h.lastError,
         problem: h.problem,
+        failingEntities: h.failingEntities.map((f) => ({ entity: f.entity, reason: f.reason, since: f.since.toISOString() })),
         consecutiveFailures: h.consecutiveFailures,
         failureThreshold: h.failureThreshold,
         freshness: {

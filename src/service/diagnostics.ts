@@ -9,6 +9,8 @@
 export interface SourceFailure {
   source: string;
   reason: string;
+  /** The entity whose mapping failed (`cost`), when the source itself answered; undefined when the source failed. */
+  entity?: string;
 }
 
 /** A record a source sent that could not be used: dropped, fallen back from, flagged, recorded as an anomaly. */
@@ -30,9 +32,9 @@ export interface SourceDiagnostics {
   readonly statements: Map<string, number>;
 }
 
-/** Notes `source`'s first failure of the request. */
-export function noteFailure(d: SourceDiagnostics, source: string, reason: string): boolean {
+/** Notes `source`'s first failure of the request (`entity`: the one mapping that failed, see SourceFailure). */
+export function noteFailure(d: SourceDiagnostics, source: string, reason: string, entity?: string): boolean {
   if (d.failures.has(source)) return false;
-  d.failures.set(source, { source, reason });
+  d.failures.set(source, entity === undefined ? { source, reason } : { source, reason, entity });
   return true;
 }

@@ -25,7 +25,7 @@ import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceField, PrecedenceStrategy } from '../domain/precedence.js';
 import type { Entity, RecordOf } from '../domain/records.js';
 import { checkPageSize, costProblem, MAX_LIST_PAGE, stockProblem } from '../domain/validation.js';
-import { describeSourceFailure } from '../sources/resilience.js';
+import { describeSourceFailure, SourceError } from '../sources/resilience.js';
 import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../domain/route-order.js';
 import type { RoutingPolicy } from '../domain/routing.js';
 import { noteFailure, type InvalidRecord, type SourceDiagnostics } from './diagnostics.js';
@@ -149,7 +149,7 @@ export function createInventoryService(deps: InventoryDeps) {
     }
 
     function fail(source: string, e: unknown): void {
-      if (noteFailure(diagnostics, source, describeFailure(e))) deps.logger.warn('source failed', { source, ...errorFields(e) });
+      if (noteFailure(diagnostics, source, describeFailure(e), failedEntity(e))) deps.logger.warn('source failed', { source, ...errorFields(e) });
     }
 
     /** Each source's records for each SKU, or 'failed'. One batched read per source. */
@@ -469,4 +469,9 @@ export function createInventoryService(deps: InventoryDeps) {
  */
 export function describeFailure(e: unknown): string {
   return describeSourceFailure(e);
+}
+
+/** The entity whose mapping failed (the source answered), for `extensions.entity`; undefined when the source failed. */
+export function failedEntity(e: unknown): string | undefined {
+  return e instanceof SourceError ? e.entity : undefined;
 }

@@ -12,7 +12,7 @@ import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import { noteFailure, type SourceDiagnostics } from './diagnostics.js';
-import { describeFailure } from './inventory-service.js';
+import { describeFailure, failedEntity } from './inventory-service.js';
 import { checkPageSize, MAX_LIST_PAGE } from '../domain/validation.js';
 import { addToSummary, emptySummary, orphanAnomaly, orphansWithStock, type OrphanCode, type Reconciliation } from '../domain/reconciliation.js';
 import { createReconciler, orphanPage, type ReconciliationDeps } from './reconciler.js';
@@ -41,7 +41,7 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
 
   return function forRequest(diagnostics: SourceDiagnostics) {
     const meter = countingMeter(diagnostics.statements);
-    const fail = (source: string, e: unknown) => noteFailure(diagnostics, source, describeFailure(e));
+    const fail = (source: string, e: unknown) => noteFailure(diagnostics, source, describeFailure(e), failedEntity(e));
 
     /** The page's orphans with their stock: one more statement (a page is at most 1,000 codes); a failure leaves it null. */
     async function withStock(source: string, codes: string[]): Promise<OrphanCode[]> {

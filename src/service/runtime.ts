@@ -19,6 +19,7 @@ import type { Connector } from '../sources/connector.js';
 import type { FileSourceEvents } from '../sources/csv.js';
 import type { SourceHealthRegistry } from '../sources/health.js';
 import { createConnector } from '../sources/registry.js';
+import { probeLineText, probeSources, type ProbeLine } from '../sources/probe.js';
 import { resilienceSettings, withResilience } from '../sources/resilience.js';
 import type { NewAnomaly } from '../store/anomaly-store.js';
 import { openStore, type Store, type Trigger } from '../store/index.js';
@@ -103,8 +104,12 @@ export interface Runtime {
    * every 30 s; reads stay live meanwhile).
    */
   startMirrors(): Promise<void>;
-  /** Pings every source; a source that does not answer is logged, never fatal (it may come back). */
-  pingSources(): Promise<void>;
+  /**
+   * Checks every mapping of every source (src/sources/probe.ts) and logs one line per source and
+   * entity, as `config check --connect` prints them; a failing one is logged and shown on the
+   * source's health (the other entities are answered), never fatal (it may come back).
+   */
+  pingSources(): Promise<ProbeLine[]>;
   /**
    * Stops the events (a delivery in flight is sent again by the next start), closes the source
    * pools, gives queued anomalies `flushMs` to be written, then closes the store, in that order.
@@ -340,11 +345,13 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     sinks,
     startMirrors,
     async pingSources() {
-      await Promise.all(
-        [...connectors.values()].map((c) =>
-          c.ping().catch((e: unknown) => logger.warn('source not reachable at start-up', { source: c.name, ...errorFields(e) })),
-        ),
-      );
+      const lines = await probeSources(connectors.values());
+      for (const l of lines) {
+        const fields = { source: l.source, entity: l.entity, ok: l.ok, [l.ok ? 'detail' : 'reason']: l.detail };
+        if (l.ok) logger.info(`source check: ${probeLineText(l)}`, fields);
+        else logger.warn(`source check: ${probeLineText(l)}`, fields);
+      }
+      return lines;
     },
     close({ flushMs }) {
       closed ??= (async () => {

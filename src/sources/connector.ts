@@ -65,6 +65,37 @@ export class LoadShedError extends Error {
   }
 }
 
+/**
+ * One entity's mapping does not match its source (a table or column that does not exist, a
+ * `query` without a required alias), although the source itself answers: a fault of the config,
+ * not of the source. It costs that entity only: the resilience layer reports it on the source's
+ * health per entity and does not count it toward the breaker (src/sources/resilience.ts).
+ * `reason` is fit for a client: table and column names from the config, never SQL or hosts.
+ */
+export class MappingError extends Error {
+  constructor(
+    readonly source: string,
+    /** `stock`, `cost`, `items`, `movements`, or another mapping of the source (`orders`). */
+    readonly entity: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`source "${source}" ${entity}: ${reason}`, options);
+    this.name = 'MappingError';
+  }
+
+  /** Other mappings of the same source found wrong along with this one (by `ping`, which tries them all). */
+  also: MappingError[] = [];
+
+  /** This one and `also`. */
+  all(): MappingError[] {
+    return [this, ...this.also];
+  }
+}
+
+/** What `Connector.probe` found for one mapping: ok with what it holds (`412 codes`), or what is wrong. */
+export type EntityProbe = { entity: string; ok: true; detail: string } | { entity: string; ok: false; reason: string };
+
 /** A code whose change column was read by `changedCodes`, with that column's value as the driver gave it. */
 export interface ChangedRow {
   code: string;
@@ -126,8 +157,19 @@ export interface Connector {
    * (src/service/reservations.ts). One statement per batch of about 1,000 references.
    */
   orderReferences?(references: readonly string[], options?: ReadOptions): Promise<Set<string>>;
-  /** Verifies the source can be reached (used at start-up and by readiness checks). */
+  /**
+   * Verifies the source can be reached and every mapping matches it (used at start-up and by
+   * readiness checks). Rejects with a MappingError (the first entity whose mapping is wrong) when
+   * the source answers but a mapping does not match it.
+   */
   ping(options?: ReadOptions): Promise<void>;
+  /**
+   * Checks each mapping against the source, one result per mapping, for `config check --connect`
+   * and the start-up summary (src/sources/probe.ts): what it holds (`412 codes`), or what is
+   * wrong with it. Rejects only when the source itself cannot be reached. Without it, `ping`
+   * stands for every entity. Each statement has the source's own deadline.
+   */
+  probe?(): Promise<EntityProbe[]>;
   /** Connection pool counters, for the health registry and tests; absent when the source has no pool. */
   poolStats?(): PoolStats;
   /**

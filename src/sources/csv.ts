@@ -39,7 +39,7 @@ import type { CsvSourceConfig } from '../config/index.js';
 import { fileFormat } from '../config/schema.js';
 import { timestamp } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
-import type { Connector, StatementMeter } from './connector.js';
+import type { Connector, EntityProbe, StatementMeter } from './connector.js';
 import { compileJsonMapping, jsonRows, type CompiledJsonMapping } from './json-records.js';
 import { MovementRows, StockRows, type Origin, type PackedMovements, type PackedStock } from './packed-records.js';
 
@@ -346,6 +346,18 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
     return { id: idOf(c), candidate: c, stock: await stock.pack(), movements: await movements.pack(), rows, carried };
   }
 
+  /**
+   * Looks for a newer file now and, unlike a read, waits for that look and any load it starts;
+   * fails when no matching file can be used.
+   */
+  async function ping(): Promise<void> {
+    // a look already under way may have listed the directory before the caller's change
+    await refreshing?.catch(() => {});
+    checkedAt = Number.NEGATIVE_INFINITY;
+    await current();
+    await refreshing?.catch(() => {});
+  }
+
   async function fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
     if (!entities.has(entity)) throw new Error(`source "${name}" maps no ${entity}`);
     if (codes.length === 0) return [];
@@ -382,16 +394,29 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       }
       return codes.slice(lo, lo + limit);
     },
+    ping,
     /**
-     * Looks for a newer file now and, unlike a read, waits for that look and any load it starts;
-     * fails when no matching file can be used.
+     * The newest file (its header must have the mapped columns, its rows must read) and what the
+     * snapshot holds: every entity fails when the newest file was refused (the older snapshot
+     * still serves); rejects when no file can be used at all.
      */
-    async ping() {
-      // a look already under way may have listed the directory before the caller's change
-      await refreshing?.catch(() => {});
-      checkedAt = Number.NEGATIVE_INFINITY;
-      await current();
-      await refreshing?.catch(() => {});
+    async probe(): Promise<EntityProbe[]> {
+      await ping();
+      const s = snapshot as Snapshot;
+      if (refusedNewer !== undefined) {
+        const { file, line, reason } = refusedNewer;
+        const why = `the newest file ${basename(file)}${line === null ? '' : `:${line}`} was refused: ${reason} (${s.candidate.name} keeps serving)`;
+        return [...entities].map((entity) => ({ entity, ok: false, reason: why }));
+      }
+      const codes = s.stock.codes.length;
+      return [...entities].map((entity) => ({
+        entity,
+        ok: true,
+        detail:
+          entity === 'stock'
+            ? `${codes} code${codes === 1 ? '' : 's'}, ${s.rows} row${s.rows === 1 ? '' : 's'} in ${s.candidate.name}`
+            : `read from ${s.candidate.name}`,
+      }));
     },
     /** Why the snapshot served may not be the newest file, for the source's health (no paths); null when it is. */
     problem(): string | null {

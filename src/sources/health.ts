@@ -53,8 +53,14 @@ export interface SourceHealth extends SourceDescription {
   /** When the last read failed, and why, in words fit for a client ("timed out after 300 ms"). */
   lastErrorAt: Date | null;
   lastError: string | null;
-  /** Why the source is degraded although it answers, as the source says (a file source serving an older snapshot); null: nothing. */
+  /**
+   * Why the source is degraded although it answers: each failing entity (`cost: table "tabItem
+   * Price" does not exist`), then what the source itself says (a file source serving an older
+   * snapshot); null: nothing.
+   */
   problem: string | null;
+  /** The mappings whose reads fail although the source answers (a table or column that does not exist), in the order they failed. */
+  failingEntities: EntityFailure[];
   /** How long the last read took, success or failure, in ms. */
   lastLatencyMs: number | null;
   /** Reads that succeeded since start. */
@@ -75,8 +81,17 @@ export interface SourceHealth extends SourceDescription {
   pool: PoolStats | null;
 }
 
+/** One entity (mapping) of a source whose reads fail although the source answers. */
+export interface EntityFailure {
+  entity: string;
+  reason: string;
+  since: Date;
+}
+
 interface Entry {
   description: SourceDescription;
+  /** By entity: its mapping does not match the source (MappingError), since when and why. */
+  failing: Map<string, EntityFailure>;
   probes: SourceProbes;
   lastSuccessAt: Date | null;
   lastErrorAt: Date | null;
@@ -103,6 +118,7 @@ export class SourceHealthRegistry {
   register(description: SourceDescription, probes: SourceProbes): void {
     this.entries.set(description.name, {
       description,
+      failing: new Map(),
       probes,
       lastSuccessAt: null,
       lastErrorAt: null,
@@ -134,6 +150,18 @@ export class SourceHealthRegistry {
     }
   }
 
+  /**
+   * A check that is not a read (the start-up probe, src/sources/probe.ts) found the source
+   * answering: it counts as its last success, without a latency or a read.
+   */
+  reachable(source: string): void {
+    const e = this.entry(source);
+    if (e === undefined) return;
+    e.lastSuccessAt = this.now();
+    e.lastOutcome = 'success';
+    e.consecutiveFailures = 0;
+  }
+
   /** A read that reached for the source and failed. */
   failure(source: string, latencyMs: number, reason: string): void {
     const e = this.entry(source);
@@ -144,6 +172,25 @@ export class SourceHealthRegistry {
     e.lastOutcome = 'failure';
     e.errorCount++;
     e.consecutiveFailures++;
+  }
+
+  /**
+   * A read of one entity failed because its mapping does not match the source (the source
+   * answered): that entity is shown failing until a read of it succeeds. True when this is news
+   * (the entity was not failing, or failed for another reason).
+   */
+  entityFailure(source: string, entity: string, reason: string): boolean {
+    const e = this.entry(source);
+    if (e === undefined) return false;
+    const was = e.failing.get(entity);
+    if (was?.reason === reason) return false;
+    e.failing.set(entity, { entity, reason, since: this.now() });
+    return true;
+  }
+
+  /** A read of one entity succeeded: it no longer fails. True when it was failing. */
+  entityOk(source: string, entity: string): boolean {
+    return this.entry(source)?.failing.delete(entity) ?? false;
   }
 
   /** A read the open breaker refused before it reached the source: it says nothing new about the source. */
@@ -185,10 +232,13 @@ export class SourceHealthRegistry {
   private view(e: Entry): SourceHealth {
     const breaker = e.probes.breaker();
     const { inFlight, queued } = e.probes.load();
-    const problem = e.probes.problem?.() ?? null;
+    const failingEntities = [...e.failing.values()];
+    const problems = [...failingEntities.map((f) => `${f.entity}: ${f.reason}`), e.probes.problem?.() ?? null].filter((p) => p !== null);
+    const problem = problems.length === 0 ? null : problems.join('; ');
     return {
       ...e.description,
       status: status(e, breaker, problem),
+      failingEntities,
       breaker,
       lastSuccessAt: e.lastSuccessAt,
       lastErrorAt: e.lastErrorAt,
@@ -210,15 +260,19 @@ export class SourceHealthRegistry {
 }
 
 /**
- * DOWN: the breaker is open, or the source never answered and its last read failed.
+ * DOWN: the breaker is open, or the source never answered and its last read failed, or every
+ * entity it maps fails (its mappings do not match it).
  * DEGRADED: a trial read is running (half-open), the last read failed (fewer failures in a row
- * than open the breaker), the source reports a problem though it answers (a file source serving
- * an older snapshot), or the last read was slow (over 80% of its deadline).
+ * than open the breaker), an entity fails (its mapping does not match the source: the others are
+ * answered), the source reports a problem though it answers (a file source serving an older
+ * snapshot), or the last read was slow (over 80% of its deadline).
  * UP: otherwise.
  */
 function status(e: Entry, breaker: BreakerState, problem: string | null): SourceStatus {
   if (breaker === 'OPEN') return 'DOWN';
   if (e.lastOutcome === 'failure' && e.lastSuccessAt === null) return 'DOWN';
+  const mapped = e.description.entities;
+  if (mapped.length > 0 && mapped.every((x) => e.failing.has(x))) return 'DOWN';
   if (breaker === 'HALF_OPEN' || e.lastOutcome === 'failure' || problem !== null) return 'DEGRADED';
   if (e.lastLatencyMs !== null && e.lastLatencyMs > e.description.timeoutMs * SLOW_SHARE) return 'DEGRADED';
   return 'UP';

@@ -41,7 +41,7 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, IsolatedCircuitError, bulkhead as createBulkhead, circuitBreaker, handleWhen } from 'cockatiel';
 import type { Entity, RecordOf } from '../domain/records.js';
 import { errorFields, type Logger } from '../logger.js';
-import { LoadShedError, startsTooLate, type Connector, type ReadOptions, type StatementMeter } from './connector.js';
+import { LoadShedError, MappingError, startsTooLate, type Connector, type EntityProbe, type ReadOptions, type StatementMeter } from './connector.js';
 import type { BreakerState, PoolStats, SourceHealthRegistry } from './health.js';
 
 export interface ResilienceSettings {
@@ -61,8 +61,12 @@ export interface ResilienceSettings {
   retries: number;
 }
 
-/** `shed`: refused or given up for our own load (see the module comment), which says nothing about the source. */
-export type SourceErrorKind = 'timeout' | 'circuit-open' | 'shed' | 'failed';
+/**
+ * `shed`: refused or given up for our own load (see the module comment), which says nothing about
+ * the source. `mapping`: one entity's mapping does not match the source (a MappingError): the
+ * source answers, its other entities are read, and the breaker does not count it.
+ */
+export type SourceErrorKind = 'timeout' | 'circuit-open' | 'shed' | 'failed' | 'mapping';
 
 /**
  * A source read that failed, with a reason fit for a client ("timed out after 300 ms",
@@ -70,14 +74,18 @@ export type SourceErrorKind = 'timeout' | 'circuit-open' | 'shed' | 'failed';
  * the `cause`, for the server log.
  */
 export class SourceError extends Error {
+  /** The entity whose mapping failed (kind `mapping`); undefined when the source as a whole failed. */
+  readonly entity: string | undefined;
+
   constructor(
     readonly source: string,
     readonly kind: SourceErrorKind,
     readonly reason: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; entity?: string },
   ) {
-    super(`source "${source}": ${reason}`, options);
+    super(`source "${source}"${options?.entity === undefined ? ':' : ` ${options.entity}:`} ${reason}`, options);
     this.name = 'SourceError';
+    this.entity = options?.entity;
   }
 }
 
@@ -182,7 +190,8 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   const source = inner.name;
   const breaker = circuitBreaker(
     // a read our own load shed, or the breaker refused, never reached the source: it says nothing about its health
-    handleWhen((e) => !refused(e)),
+    // neither does a mapping that does not match it (the source answered): that entity alone fails
+    handleWhen((e) => !refused(e) && !(e instanceof MappingError)),
     { halfOpenAfter: s.breaker.resetAfterMs, breaker: new ConsecutiveBreaker(s.breaker.failureThreshold) },
   );
   // cockatiel's queue is unbounded: `maxQueue` is ours, over the reads still waiting (see the module comment)
@@ -236,7 +245,12 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
    * One guarded read: fail fast while the breaker is open, else run `op` in the bulkhead under
    * the deadline, retrying a lost connection once; record the outcome.
    */
-  async function guarded<T>(what: string, op: (o: ReadOptions) => Promise<T>, asOfOf?: (r: T) => { newest: Date; oldest: Date } | undefined): Promise<T> {
+  async function guarded<T>(
+    what: string,
+    op: (o: ReadOptions) => Promise<T>,
+    asOfOf?: (r: T) => { newest: Date; oldest: Date } | undefined,
+    entity?: string,
+  ): Promise<T> {
     const started = performance.now();
     try {
       // half-open: one trial read is already on its way; the others do not queue behind it (cockatiel's would wait for it)
@@ -244,6 +258,8 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       const deadline = Date.now() + s.timeoutMs;
       const result = await breaker.execute(() => withinDeadline(what, deadline, (bounds) => inBulkhead(what, op, bounds)));
       health.success(source, performance.now() - started, asOfOf?.(result));
+      if (entity !== undefined) entityAnswers(entity);
+      else if (what === 'ping') for (const x of inner.entities) entityAnswers(x);
       return result;
     } catch (e) {
       const err = toSourceError(source, e, s.timeoutMs);
@@ -251,6 +267,11 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
         if (err.kind === 'shed') health.shed(source);
         else health.rejected(source);
         logger.debug('read refused', { source, what, reason: err.reason });
+      } else if (err.kind === 'mapping') {
+        const wrong = err.cause instanceof MappingError ? err.cause.all() : [];
+        for (const m of wrong) entityFails(m.entity, m.reason, m.cause);
+        // ping tried every mapping: the ones not named answered
+        if (what === 'ping') for (const x of inner.entities) if (!wrong.some((m) => m.entity === x)) entityAnswers(x);
       } else {
         health.failure(source, performance.now() - started, err.reason);
         // the client sees the reason; the operator also gets the driver's own error
@@ -258,6 +279,46 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       }
       throw err;
     }
+  }
+
+  /** An entity's mapping does not match the source: shown on its health, logged when that is news. */
+  function entityFails(entity: string, reason: string, cause: unknown): void {
+    if (health.entityFailure(source, entity, reason))
+      logger.warn('mapping does not match the source: reads of this entity fail, the others are answered', {
+        source,
+        entity,
+        reason,
+        ...errorFields(cause ?? reason),
+      });
+    else logger.debug('read of a failing mapping', { source, entity, reason });
+  }
+
+  function entityAnswers(entity: string): void {
+    if (health.entityOk(source, entity)) logger.info('mapping answers again', { source, entity });
+  }
+
+  /**
+   * The per-mapping probe (src/sources/probe.ts), outside the breaker and the bulkhead (a check,
+   * not a read): each mapping's result goes to the source's health; a source that cannot be
+   * reached is a failure of the source.
+   */
+  async function probe(run: () => Promise<EntityProbe[]>): Promise<EntityProbe[]> {
+    const started = performance.now();
+    let found: EntityProbe[];
+    try {
+      found = await run();
+    } catch (e) {
+      const err = toSourceError(source, e, s.timeoutMs);
+      health.failure(source, performance.now() - started, err.reason);
+      logger.warn('source check failed', { source, reason: err.reason, ...errorFields(err.cause ?? err) });
+      throw err;
+    }
+    health.reachable(source);
+    for (const p of found) {
+      if (p.ok) entityAnswers(p.entity);
+      else entityFails(p.entity, p.reason, undefined);
+    }
+    return found;
   }
 
   /**
@@ -357,15 +418,16 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     entities: inner.entities,
     breakerState,
     fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
-      return guarded(`fetch ${entity}`, (o) => inner.fetch(entity, codes, meter, o), asOfRange);
+      return guarded(`fetch ${entity}`, (o) => inner.fetch(entity, codes, meter, o), asOfRange, entity);
     },
     ping: () => guarded('ping', (o) => inner.ping(o)),
+    ...(inner.probe !== undefined ? { probe: () => probe(() => (inner.probe as () => Promise<EntityProbe[]>).call(inner)) } : {}),
     poolStats: inner.poolStats === undefined ? undefined : () => inner.poolStats?.() as PoolStats,
     close: () => inner.close(),
   };
   if (inner.orderReferences !== undefined) {
     const refs = inner.orderReferences.bind(inner);
-    wrapped.orderReferences = (references) => guarded('orderReferences', (o) => refs(references, o));
+    wrapped.orderReferences = (references) => guarded('orderReferences', (o) => refs(references, o), undefined, 'orders');
   }
   if (inner.listCodes !== undefined) {
     const list = inner.listCodes.bind(inner);
@@ -415,6 +477,7 @@ export function isConnectionLost(e: unknown): boolean {
 /** Any error from a guarded read, as a SourceError with a client-safe reason. */
 function toSourceError(source: string, e: unknown, timeoutMs: number): SourceError {
   if (e instanceof SourceError) return e;
+  if (e instanceof MappingError) return new SourceError(source, 'mapping', e.reason, { cause: e, entity: e.entity });
   if (e instanceof BrokenCircuitError || e instanceof IsolatedCircuitError) {
     return new SourceError(source, 'circuit-open', 'circuit open after repeated failures', { cause: e });
   }
@@ -425,7 +488,9 @@ function toSourceError(source: string, e: unknown, timeoutMs: number): SourceErr
 
 /** A failure in words a client may see: what happened, never SQL, hosts or paths. */
 export function describeSourceFailure(e: unknown, timeoutMs?: number): string {
-  if (e instanceof SourceError) return e.reason;
+  // a mapping that does not match names its entity: `cost: table "tabItem Price" does not exist`
+  if (e instanceof SourceError) return e.entity === undefined ? e.reason : `${e.entity}: ${e.reason}`;
+  if (e instanceof MappingError) return `${e.entity}: ${e.reason}`;
   if (e instanceof LoadShedError) return TOO_BUSY;
   const err = (e ?? {}) as DriverError;
   const after = timeoutMs === undefined ? '' : ` after ${timeoutMs} ms`;

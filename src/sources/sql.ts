@@ -23,14 +23,40 @@ import {
   type StockRecord,
 } from '../domain/records.js';
 import { timestamp } from '../db/values.js';
-import { LoadShedError, startsTooLate, type ChangedRow, type Connector, type IdentifierRow, type ReadOptions, type StatementMeter } from './connector.js';
+import {
+  LoadShedError,
+  MappingError,
+  startsTooLate,
+  type ChangedRow,
+  type Connector,
+  type EntityProbe,
+  type IdentifierRow,
+  type ReadOptions,
+  type StatementMeter,
+} from './connector.js';
 import type { PoolStats } from './health.js';
+import { mappingFault, queryColumns } from './query-columns.js';
 
 /** Codes per IN list. About 1,000 keeps statements small on every engine. */
 export const DEFAULT_CHUNK_SIZE = 1000;
 
+/** `probe` counts a mapping's distinct codes up to this many (`over 100000 codes` beyond). */
+export const PROBE_COUNT_LIMIT = 100_000;
+
 type Mapping = StockMapping | CostMapping | ItemsMapping;
 type Row = Record<string, unknown>;
+/** A mapping's column for a canonical name (`onHand`), or undefined when it maps none. */
+type ColumnOf = (canonical: string) => string | undefined;
+
+/** The aliases a `query` mapping of each entity must give; any other alias it may give is optional. */
+const QUERY_ALIASES = {
+  stock: { required: ['sku', 'location', 'onHand'], optional: ['committed', 'asOf'] },
+  cost: { required: ['sku', 'unitCost'], optional: ['currency'] },
+  items: { required: ['sku', 'name'], optional: [] },
+  movements: { required: ['sku', 'location', 'quantity'], optional: ['kind', 'asOf'] },
+  orders: { required: ['reference'], optional: [] },
+} as const;
+type MappingName = keyof typeof QUERY_ALIASES;
 
 export function createSqlConnector(name: string, config: SqlSourceConfig, chunkSize = DEFAULT_CHUNK_SIZE) {
   const db = createKnex({
@@ -52,18 +78,84 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   let pace = 0;
   const entities = new Set<Entity>((['stock', 'cost', 'items', 'movements'] as const).filter((e) => config[e] !== undefined));
 
+  /** Each `query` mapping's columns by canonical alias, learned once (`learn`); table mappings name theirs. */
+  const learned = new Map<object, ReadonlyMap<string, string>>();
+  const learning = new Map<object, Promise<void>>();
+
+  /** The column of a canonical name in a mapping: its `columns` entry, or the alias its query gives. */
+  function columnOf(m: { query?: string | undefined; columns?: object | undefined }): ColumnOf {
+    if (m.query === undefined) return (k) => (m.columns as Record<string, string | undefined> | undefined)?.[k];
+    const found = learned.get(m);
+    if (found === undefined) throw new Error(`source "${name}": the columns of a query mapping were not learned before use`);
+    return (k) => found.get(k);
+  }
+
+  /** The mappings one entity (or `orders`) reads. */
+  function mappingsOf(what: MappingName): (MappedSource & { kind?: string })[] {
+    if (what === 'movements') return config.movements ?? [];
+    const m = config[what];
+    return m === undefined ? [] : [m];
+  }
+
+  /**
+   * Learns the columns of `what`'s query mappings (once each: a statement that reads no row) and
+   * checks the required aliases are there; a wrong mapping is a MappingError naming what is wrong.
+   */
+  async function learn(what: MappingName): Promise<void> {
+    for (const m of mappingsOf(what)) {
+      if (m.query === undefined || learned.has(m)) continue;
+      let p = learning.get(m);
+      if (p === undefined) {
+        const { required, optional } = QUERY_ALIASES[what];
+        p = queryColumns(db, m.query, [...required, ...optional], config.timeoutMs).then(({ found, names }) => {
+          const needed: string[] = [...required];
+          if (what === 'cost' && config.cost?.currency === undefined) needed.push('currency');
+          if (what === 'movements' && m.kind === undefined) needed.push('kind');
+          const missing = needed.filter((a) => !found.has(a));
+          if (missing.length > 0) {
+            const why =
+              what === 'cost' && missing.includes('currency')
+                ? ' (or set a fixed `currency` on the mapping)'
+                : what === 'movements' && missing.includes('kind')
+                  ? ' (or set a fixed `kind` on the mapping)'
+                  : '';
+            throw new MappingError(
+              name,
+              what,
+              `its query gives no ${missing.map((a) => `\`${a}\``).join(', ')} column${missing.length > 1 ? 's' : ''}${why}; it gives ${names.join(', ') || 'none'}`,
+            );
+          }
+          learned.set(m, found);
+        });
+        learning.set(m, p);
+        // a failure is not kept: the next read asks again (the source may have been down)
+        p.catch(() => learning.delete(m));
+      }
+      await p.catch((e: unknown) => {
+        throw asMappingError(what, e);
+      });
+    }
+  }
+
+  /** A driver error that says the mapping does not match the database, as a MappingError of `what`; any other error as it is. */
+  function asMappingError(what: string, e: unknown): unknown {
+    if (e instanceof MappingError) return e;
+    const fault = mappingFault(e);
+    return fault === undefined ? e : new MappingError(name, what, fault, { cause: e });
+  }
+
   /** The statements one batch of codes costs: one per mapping (movements may have several). */
   /** `codes` null: every code (a whole-source scan, without the deadline of a read). */
   function statements(entity: Entity, codes: readonly string[] | null): Knex.QueryBuilder[] {
-    if (entity === 'movements') return (config.movements ?? []).map((m) => movementStatement(db, m, config, codes));
+    if (entity === 'movements') return (config.movements ?? []).map((m) => movementStatement(db, m, config, codes, columnOf(m)));
     return [statement(entity, codes)];
   }
 
   function statement(entity: Exclude<Entity, 'movements'>, codes: readonly string[] | null): Knex.QueryBuilder {
     const m = config[entity] as Mapping;
-    const { q, sku } = m.query !== undefined ? fromQuery(db, entity, m.query) : fromTable(db, entity, m);
-    if (entity === 'stock')
-      countNonNumeric(db, q, m.query !== undefined ? (k) => queryColumn(db, m.query as string, k) : (k) => (m.columns as Record<string, string>)[k]);
+    const col = columnOf(m);
+    const { q, sku } = m.query !== undefined ? fromQuery(db, entity, m.query, col) : fromTable(db, entity, m);
+    if (entity === 'stock') countNonNumeric(db, q, col);
     if (codes === null) return q;
     return q.timeout(config.timeoutMs, { cancel }).whereIn(sku, codes as string[]);
   }
@@ -75,6 +167,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     const out: RecordOf[E][] = [];
     const chunks: (readonly string[])[] = [];
     for (let i = 0; i < codes.length; i += chunkSize) chunks.push(codes.slice(i, i + chunkSize));
+    if (chunks.length > 0) await learn(entity);
     const results = await Promise.all(
       chunks.flatMap((chunk) =>
         statements(entity, chunk).map((q) => {
@@ -82,7 +175,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
           return runWhileLocked(withinDeadline(q, deadline, options), deadline);
         }),
       ),
-    );
+    ).catch((e: unknown) => {
+      throw asMappingError(entity, e);
+    });
     // a case- or space-insensitive collation may answer codes that were not asked: keep exact ones
     const asked = new Set(codes);
     for (const rows of results) {
@@ -248,11 +343,10 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
    */
   function rowStatements(entity: 'stock' | 'movements'): Knex.QueryBuilder[] {
     const cols = (m: MappedSource & { columns?: object }, keys: string[], fixedKind?: string) => {
-      const byQuery = m.query !== undefined;
       const q = mappedRows(db, m);
-      const c = (m.columns ?? {}) as Record<string, string | undefined>;
+      const c = columnOf(m);
       for (const k of keys) {
-        const col = byQuery ? queryColumn(db, m.query as string, k) : c[k];
+        const col = c(k);
         if (col !== undefined) q.select({ [k]: col });
       }
       if (fixedKind !== undefined) q.select(db.raw('? as ??', [fixedKind, 'kind']));
@@ -278,6 +372,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     signal?: AbortSignal,
   ): Promise<number> {
     if (!entities.has(entity)) throw new Error(`source "${name}" maps no ${entity}`);
+    await learn(entity);
     const readAt = new Date();
     let n = 0;
     for (const q of entity === 'stock' || entity === 'movements' ? rowStatements(entity) : statements(entity, null)) {
@@ -329,7 +424,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
   /** The `orders` mapping's distinct references among `references` (an empty list: none, but the table and column must exist). */
   function ordersStatement(references: readonly string[]): Knex.QueryBuilder {
     const m = config.orders as NonNullable<SqlSourceConfig['orders']>;
-    const col = m.query !== undefined ? queryColumn(db, m.query, 'reference') : (m.columns?.reference as string);
+    const col = columnOf(m)('reference') as string;
     return mappedRows(db, m)
       .distinct({ reference: col })
       .whereIn(col, references as string[]);
@@ -342,6 +437,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     if (m === undefined || references.length === 0) return found;
     const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
     const asked = new Set(references);
+    await learn('orders');
     for (let i = 0; i < references.length; i += chunkSize) {
       const q = ordersStatement(references.slice(i, i + chunkSize));
       const rows = await runWhileLocked(withinDeadline(q, deadline, options), deadline);
@@ -352,6 +448,35 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       }
     }
     return found;
+  }
+
+  /** The mappings to check, in order: the entities, then `orders`. */
+  function mappingNames(): MappingName[] {
+    return [...entities, ...(config.orders !== undefined ? (['orders'] as const) : [])];
+  }
+
+  /** One mapping's statement with an empty IN list (learning its query's columns first). */
+  async function emptyRead(what: MappingName, deadline: number, options: ReadOptions | undefined): Promise<void> {
+    await learn(what);
+    const qs = what === 'orders' ? [ordersStatement([])] : statements(what, []);
+    for (const q of qs) await runWhileLocked(withinDeadline(q, deadline, options), deadline);
+  }
+
+  /** `412 codes`: the distinct codes of a mapping (references of `orders`), counted up to PROBE_COUNT_LIMIT. */
+  async function countCodes(what: MappingName): Promise<string> {
+    let n = 0;
+    for (const m of mappingsOf(what)) {
+      const col = columnOf(m)(what === 'orders' ? 'reference' : 'sku') as string;
+      const inner = mappedRows(db, m)
+        .distinct({ code: col })
+        .whereNotNull(col)
+        .limit(PROBE_COUNT_LIMIT + 1);
+      const row = (await db.from(inner.as('codes')).count({ n: '*' }).first().timeout(Math.max(config.timeoutMs, 10_000), { cancel })) as
+        { n: unknown } | undefined;
+      n = Math.max(n, Number(row?.n ?? 0));
+    }
+    const noun = what === 'orders' ? 'references' : 'codes';
+    return n > PROBE_COUNT_LIMIT ? `over ${PROBE_COUNT_LIMIT} ${noun}` : `${n} ${n === 1 ? noun.slice(0, -1) : noun}`;
   }
 
   return {
@@ -365,11 +490,47 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     changedCodes,
     latestChange,
     scan,
-    /** Runs each mapping's statement with an empty IN list: the source answers and every mapped table and column exists. */
+    /**
+     * Runs each mapping's statement with an empty IN list: the source answers and every mapped
+     * table and column exists. Every mapping is tried; the first wrong one is thrown (a
+     * MappingError, with the others in `also`), a source that does not answer at once.
+     */
     async ping(options?: ReadOptions) {
       const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
-      for (const entity of entities) for (const q of statements(entity, [])) await runWhileLocked(withinDeadline(q, deadline, options), deadline);
-      if (config.orders !== undefined) await runWhileLocked(withinDeadline(ordersStatement([]), deadline, options), deadline);
+      const wrong: MappingError[] = [];
+      for (const what of mappingNames()) {
+        try {
+          await emptyRead(what, deadline, options);
+        } catch (e) {
+          const err = asMappingError(what, e);
+          if (!(err instanceof MappingError)) throw err;
+          wrong.push(err);
+        }
+      }
+      const [first, ...also] = wrong;
+      if (first !== undefined) {
+        first.also = also;
+        throw first;
+      }
+    },
+    /**
+     * Per mapping: its statement with an empty IN list (each with the source's deadline), then
+     * how many distinct codes (or references) it holds, counted up to PROBE_COUNT_LIMIT.
+     * Rejects when the source cannot be reached.
+     */
+    async probe(): Promise<EntityProbe[]> {
+      const out: EntityProbe[] = [];
+      for (const what of mappingNames()) {
+        try {
+          await emptyRead(what, Date.now() + config.timeoutMs, undefined);
+          out.push({ entity: what, ok: true, detail: await countCodes(what) });
+        } catch (e) {
+          const err = asMappingError(what, e);
+          if (!(err instanceof MappingError)) throw err;
+          out.push({ entity: what, ok: false, reason: err.reason });
+        }
+      }
+      return out;
     },
     /** The knex (tarn) pool's counters: after every read, faults included, `used` and `pendingAcquires` go back to 0. */
     poolStats(): PoolStats {
@@ -432,10 +593,9 @@ function applyWhere(q: Knex.QueryBuilder, where: Mapping['where']): void {
  * One movement mapping for one batch of codes: quantities summed per (sku, location, kind), the
  * kind fixed by the mapping or read from its column. Non-numeric quantities are refused as for stock.
  */
-function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[] | null): Knex.QueryBuilder {
-  const byQuery = m.query !== undefined;
-  const col = (k: string): string | undefined =>
-    byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : queryColumn(db, m.query as string, k)) : (m.columns as Record<string, string | undefined>)[k];
+function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[] | null, columns: ColumnOf): Knex.QueryBuilder {
+  // a fixed kind wins over a `kind` alias of a query
+  const col = (k: string): string | undefined => (k === 'kind' && m.kind !== undefined ? undefined : columns(k));
   const q = mappedRows(db, m);
   const sku = col('sku') as string;
   const location = col('location') as string;
@@ -472,10 +632,10 @@ function toMovement(row: Row, readAt: Date): MovementRecord {
   };
 }
 
-/** The configured query becomes a derived table; its columns already carry the canonical names. */
-function fromQuery(db: Knex, entity: Entity, sql: string): Base {
+/** The configured query becomes a derived table; `col` gives the columns it has (learned: optional aliases may be absent). */
+function fromQuery(db: Knex, entity: Entity, sql: string, col: ColumnOf): Base {
   const q = mappedRows(db, { query: sql });
-  return { q: select(q, entity, (k) => queryColumn(db, sql, k)), sku: queryColumn(db, sql, 'sku') };
+  return { q: select(q, entity, col), sku: col('sku') as string };
 }
 
 /** Selects the canonical columns; for stock, sums quantities per (sku, location). */

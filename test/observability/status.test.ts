@@ -160,6 +160,7 @@ describe('the page', () => {
           lastErrorAt: '2026-11-27T11:59:00.000Z',
           lastError: evil,
           problem: evil,
+          failingEntities: [{ entity: evil, reason: evil, since: '2026-11-27T11:59:00.000Z' }],
           consecutiveFailures: 5,
           failureThreshold: 5,
           freshness: { newestAsOf: null, ageSeconds: 100, maxAgeSeconds: 50, stale: true },

@@ -124,7 +124,7 @@ describe('config', () => {
 
   it('rejects unknown keys at every level', () => {
     const p = problems(`${good.replace('store:', 'stores: 1\nstore:')}`, { WMS_DATABASE_URL: 'mysql://x@h/d' });
-    expect(p).toEqual(['stores: unknown key']);
+    expect(p).toEqual(['stores: unknown key (did you mean "store"?)']);
   });
 
   it('checks mappings: table or query, read-only, single statement', () => {
@@ -201,8 +201,8 @@ describe('config', () => {
     expect(problems(withOrders.replace('columns: { reference: order_no }', 'columns: { ref: order_no }'), env)[0]).toMatch(/^sources\.wms\.orders\.columns/);
   });
 
-  it('reports YAML syntax errors with a line', () => {
-    expect(problems('sources:\n  wms: [unclosed\n')[0]).toMatch(/^line \d+: /);
+  it('reports YAML syntax errors with a line and a column', () => {
+    expect(problems('sources:\n  wms: [unclosed\n')[0]).toMatch(/^line [1-9]\d*, column [1-9]\d*: /);
   });
 
   it('reports a missing file', () => {
