@@ -6,6 +6,7 @@
  * `index.ts` (crossCheck), so that every problem of a file is reported in one go.
  */
 import { z } from 'zod';
+import { STALE_POLICIES } from '../domain/availability.js';
 import { EVENT_TYPES, isTypePattern } from '../domain/events.js';
 
 const name = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/, 'must start with a letter and use only letters, digits, _ and -');
@@ -212,12 +213,20 @@ export const sourceResilience = {
     .describe('Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1.'),
 };
 
+/** `stalePolicy`, the same for every kind of source (the list is src/domain/availability.ts's). */
+export const stalePolicySchema = z
+  .enum(STALE_POLICIES)
+  .default('count')
+  .describe(
+    'What a STALE figure does: `count` toward availability as any other, `exclude` (contributes 0), or `onHandOnly` (counts in on-hand totals, promises nothing: available 0 there, routing and reservations cannot take it). Defaults to `count`.',
+  );
+
 /** Freshness and SKU-code settings every kind of source has. */
 const sourceCommon = {
   ...sourceResilience,
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one read. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
-  stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),
+  stalePolicy: stalePolicySchema,
   skuCodes: z
     .enum(['mapped', 'canonical'])
     .default('mapped')
@@ -398,7 +407,7 @@ export const sqlSourceSchema = z.strictObject({
   connection: z.string().min(1).describe('A file path for better-sqlite3 (relative to the config file), a mysql:// URL for mysql2.'),
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one statement. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
-  stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),
+  stalePolicy: stalePolicySchema,
   skuCodes: z
     .enum(['mapped', 'canonical'])
     .default('mapped')

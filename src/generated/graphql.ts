@@ -761,7 +761,7 @@ export type RouteReason =
   | 'NO_STOCK'
   /** The source that should answer for it failed during this request: a fallback figure is never promised to an order. */
   | 'SOURCE_UNAVAILABLE'
-  /** Its figure is STALE and `routing.useStaleStock` is false. */
+  /** Its figure is STALE and `routing.useStaleStock` is false, or its source's `stalePolicy` is `onHandOnly`. */
   | 'STALE_EXCLUDED'
   | 'USED';
 
@@ -955,7 +955,7 @@ export type StockFlag =
   | 'SNAPSHOT_FALLBACK'
   /** A source that should have answered failed during this request. */
   | 'SOURCE_UNAVAILABLE'
-  /** The figure is older than its source's `maxAgeSeconds`. */
+  /** The figure is older than its source's `maxAgeSeconds`: it counts under `stalePolicy: count`, contributes 0 under `exclude`, counts on hand but promises nothing (available 0) under `onHandOnly`. */
   | 'STALE'
   /** The SKU map does not know this SKU. */
   | 'UNKNOWN_SKU';
@@ -963,7 +963,7 @@ export type StockFlag =
 /** One SKU at one location, as the winning source reports it. */
 export type StockLevel = {
   __typename?: 'StockLevel';
-  /** max(0, onHand - committed - reserved - safetyStock); 0 when negative, or stale under an `exclude` policy. */
+  /** max(0, onHand - committed - reserved - safetyStock); 0 when negative, or stale under an `exclude` or `onHandOnly` policy. */
   available: Scalars['Int']['output'];
   committed: Scalars['Int']['output'];
   /** Whether this location counts toward the SKU's totals. */

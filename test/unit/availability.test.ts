@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stockLevel, summarize, unknownSku, type Quantity, type SourcePolicy } from '../../src/domain/availability.js';
+import { notPromisable } from '../../src/domain/route-order.js';
 import { LocationIndex, type Location } from '../../src/domain/locations.js';
 import { DefaultPrecedenceStrategy, type Candidate } from '../../src/domain/precedence.js';
 
@@ -60,6 +61,39 @@ describe('availability rules', () => {
     const idx = new LocationIndex([{ id: 'W', codes: { tpl: 'W01' }, priority: 1, sellable: true, safetyStock: 0 }]);
     const d = strategy.decide('quantity', [{ source: 'tpl', status: 'found', value: q(50, 0, new Date('2026-11-25T00:00:00Z')) }]);
     expect(stockLevel(idx.get('W') as Location, d, policyOf, now)).toMatchObject({ onHand: 50, available: 0, counted: false, flags: ['STALE'] });
+  });
+
+  it('under `onHandOnly` a stale figure counts on hand but promises nothing; fresh, it promises as under `count`', () => {
+    const only: SourcePolicy = { maxAgeSeconds: 3600, stalePolicy: 'onHandOnly' };
+    const d = (asOf: Date) => strategy.decide('quantity', [{ source: 'wms', status: 'found', value: q(50, 5, asOf) }]);
+    const stale = stockLevel(loc('DC-EAST'), d(new Date('2026-11-27T10:00:00Z')), () => only, now, 3);
+    expect(stale).toMatchObject({
+      onHand: 50,
+      committed: 5,
+      reserved: 3,
+      available: 0,
+      availableBeforeHolds: 0,
+      counted: true,
+      onHandOnly: true,
+      flags: ['STALE'],
+    });
+    const fresh_ = stockLevel(loc('DC-EAST'), d(fresh), () => only, now, 3);
+    expect(fresh_).toMatchObject({ available: 42, availableBeforeHolds: 45, counted: true, onHandOnly: false, flags: [] });
+    // the totals keep the on-hand, not the promise
+    const store = stockLevel(loc('STORE'), strategy.decide('quantity', [{ source: 'erp', status: 'found', value: q(10, 1) }]), policyOf, now)!;
+    expect(summarize('A', [stale!, store])).toMatchObject({ onHand: 60, committed: 6, available: 7, reserved: 3, flags: ['STALE'] });
+    // routing and reservations cannot take it, even where stale stock may be promised
+    expect(notPromisable(stale, true)).toMatch(/STALE and that source's stalePolicy is onHandOnly/);
+    expect(notPromisable(stale, false)).toMatch(/onHandOnly/);
+    expect(notPromisable(fresh_, false)).toBeUndefined();
+    // a negative figure stays what it was: not counted at all
+    const neg = stockLevel(
+      loc('DC-EAST'),
+      strategy.decide('quantity', [{ source: 'wms', status: 'found', value: q(-2, 0, new Date('2026-11-27T10:00:00Z')) }]),
+      () => only,
+      now,
+    );
+    expect(neg).toMatchObject({ counted: false, onHandOnly: false, flags: ['STALE', 'NEGATIVE_ON_HAND'] });
   });
 
   it('a figure from a lower-precedence source is flagged FALLBACK', () => {

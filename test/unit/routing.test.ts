@@ -42,6 +42,7 @@ function availabilityOf(figures: Figures) {
           available: v.available,
           availableBeforeHolds: v.available,
           counted: (v as { counted?: boolean }).counted ?? (l.sellable && !v.flags.includes('NEGATIVE_ON_HAND')),
+          onHandOnly: false,
           flags: v.flags,
           provenance: {
             source: 'wms',
