@@ -215,6 +215,8 @@ function checkOrder(req: RouteOrderRequest, strategy: RoutingStrategyName, deps:
     problems.push(`destination out of range: latitude ${d.latitude}, longitude ${d.longitude}`);
   if (req.maxShipments !== null && req.maxShipments !== undefined && req.maxShipments < 1)
     problems.push(`maxShipments must be at least 1, got ${req.maxShipments}`);
+  const channel = req.channel == null ? undefined : deps.locations.channelProblem(req.channel);
+  if (channel !== undefined) problems.push(channel);
   const unknown = (req.excludeLocationIds ?? []).filter((id) => deps.locations.get(id) === undefined);
   if (unknown.length > 0) problems.push(`unknown location id(s) in excludeLocationIds: ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
   if (problems.length > 0) {

@@ -398,7 +398,9 @@ export type Query = {
    * Available-to-promise for a page of SKUs: one entry per requested SKU, in request order
    * (duplicates answered twice). An unknown SKU is answered with the UNKNOWN_SKU flag, never
    * dropped. `locationIds` narrows to those locations (an unknown id is BAD_USER_INPUT); `channel`
-   * narrows to the locations that serve it. At most `server.maxSkusPerQuery` SKUs (default 500).
+   * narrows to the locations that serve it (a channel the config does not know is BAD_USER_INPUT
+   * naming the known ones; when no location declares `channels`, any channel is accepted).
+   * At most `server.maxSkusPerQuery` SKUs (default 500).
    */
   availability: Array<Availability>;
   /** One canonical SKU; null when the SKU map does not know it. */
@@ -437,7 +439,7 @@ export type Query = {
    * Deterministic: the same order over the same figures gives the same plan.
    * Bad input is BAD_USER_INPUT naming every problem: no lines, more than `routing.maxLines`
    * (default 100), a quantity below 1, DISTANCE without a destination, an unknown location id in
-   * `excludeLocationIds`, `maxShipments` below 1.
+   * `excludeLocationIds`, `maxShipments` below 1, a channel the config does not know.
    */
   routeOrder?: Maybe<FulfillmentPlan>;
   /** The configured source systems. */
@@ -685,7 +687,7 @@ export type ReservationStatus =
 export type ReserveInput = {
   /** Hold what can be held and report the rest, instead of all or nothing. */
   allowPartial?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Only locations that serve this channel may hold the units. */
+  /** Only locations that serve this channel may hold the units (a channel the config does not know is BAD_USER_INPUT). */
   channel?: InputMaybe<Scalars['String']['input']>;
   /** Unique per checkout attempt (at most 255 characters): a retry with the same key and input holds nothing more. */
   idempotencyKey: Scalars['String']['input'];
@@ -736,7 +738,7 @@ export type RouteFigure = {
 export type RouteOrderInput = {
   /** Whether one line may be shipped from several locations. */
   allowSplit?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Only locations that serve this channel may ship. */
+  /** Only locations that serve this channel may ship (a channel the config does not know is BAD_USER_INPUT). */
   channel?: InputMaybe<Scalars['String']['input']>;
   /** Where the order goes; needed for DISTANCE, and breaks ties for the others. */
   destination?: InputMaybe<GeoPointInput>;

@@ -110,6 +110,15 @@ export interface Runtime {
 }
 
 /**
+ * Channel names the config gives outside `locations` (events published per channel, low-stock
+ * thresholds per channel, sink filters): a channel named there may be asked for too.
+ */
+export function configuredChannels(config: Config): string[] {
+  const a = config.events.availability;
+  return [...(a.channels ?? []), ...Object.keys(a.lowStock.channels), ...Object.values(config.events.sinks).flatMap((s) => s.filter.channels ?? [])];
+}
+
+/**
  * File-source events for a store: a refused file is logged and recorded as an anomaly (code: the
  * file name), SNAPSHOT_TOO_LARGE when it is over `maxFileBytes` or `maxRows`, else
  * SNAPSHOT_REJECTED; files gone missing are logged and recorded as SOURCE_FILES_MISSING (code:
@@ -155,7 +164,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   const touched = (marks: readonly Trigger[]) => events?.availability.touched(marks);
   /** Whether this runtime recomputes availability events, so its feeds mark what they change. */
   const recomputes = o.events === true && store.events.enabled();
-  const locations = new LocationIndex(config.locations);
+  const locations = new LocationIndex(config.locations, configuredChannels(config));
   const mirrors = new Map<string, MirroredConnector>();
   const feeds: Feed[] = [];
   const sinks = new Map<string, SourceSink>();

@@ -179,6 +179,38 @@ describe('LocationIndex', () => {
     expect(index.select(null, 'web').map((l) => l.id)).toEqual(['DC-EAST', 'TRANSIT']);
   });
 
+  it('refuses a channel no location (nor the other configured lists) names, with BAD_USER_INPUT naming the known ones', () => {
+    expect(index.knownChannels).toEqual(['web', 'retail']);
+    const thrown = (() => {
+      try {
+        index.select(null, 'wbe');
+      } catch (e) {
+        return e as Error & { extensions: Record<string, unknown> };
+      }
+      return undefined;
+    })();
+    expect(thrown?.message).toBe('Unknown channel "wbe" (known: web, retail).');
+    expect(thrown?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'channel', invalid: 'wbe', known: ['web', 'retail'] });
+    // a channel configured elsewhere (events, ...) is known too; it is served by the locations without `channels`
+    const more = new LocationIndex(
+      [
+        { id: 'A', codes: {}, priority: 1, sellable: true, safetyStock: 0, channels: ['web'] },
+        { id: 'B', codes: {}, priority: 2, sellable: true, safetyStock: 0 },
+      ],
+      ['marketplace', 'web'],
+    );
+    expect(more.knownChannels).toEqual(['web', 'marketplace']);
+    expect(more.select(null, 'marketplace').map((l) => l.id)).toEqual(['B']);
+    expect(() => more.select(null, 'b2b')).toThrowError('Unknown channel "b2b" (known: web, marketplace).');
+  });
+
+  it('accepts any channel when no location declares channels (every location serves every channel)', () => {
+    const open = new LocationIndex([{ id: 'A', codes: {}, priority: 1, sellable: true, safetyStock: 0 }], ['web']);
+    expect(open.knownChannels).toBeNull();
+    expect(open.select(null, 'anything').map((l) => l.id)).toEqual(['A']);
+    expect(open.channelProblem('anything')).toBeUndefined();
+  });
+
   it('rejects unknown ids with BAD_USER_INPUT naming each', () => {
     expect(() => index.select(['STORE', 'MOON', 'MARS'], null)).toThrowError(/Unknown location ids: "MOON", "MARS"/);
     const thrown = (() => {

@@ -282,6 +282,7 @@ describe('bad orders', () => {
     [{ lines: [{ sku: 'A', quantity: 1 }], maxShipments: 0 }, 'maxShipments must be at least 1, got 0'],
     [{ lines: [{ sku: 'A', quantity: 1 }], excludeLocationIds: ['MOON'] }, 'unknown location id(s) in excludeLocationIds: "MOON"'],
     [{ lines: [{ sku: 'A', quantity: 1 }], destination: { latitude: 91, longitude: 0 } }, 'destination out of range'],
+    [{ lines: [{ sku: 'A', quantity: 1 }], channel: 'wbe' }, 'unknown channel "wbe" (known: '],
   ])('%# rejects with BAD_USER_INPUT naming the problem', async (req, message) => {
     const err = await route({}, req as RouteOrderRequest).catch((e: unknown) => e as { message: string; extensions: { code: string } });
     expect(err).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
