@@ -6,6 +6,7 @@
  * `index.ts` (crossCheck), so that every problem of a file is reported in one go.
  */
 import { z } from 'zod';
+import { isTimeZone } from '../db/values.js';
 import { STALE_POLICIES } from '../domain/availability.js';
 import { EVENT_TYPES, isTypePattern } from '../domain/events.js';
 
@@ -221,12 +222,24 @@ export const stalePolicySchema = z
     'What a STALE figure does: `count` toward availability as any other, `exclude` (contributes 0), or `onHandOnly` (counts in on-hand totals, promises nothing: available 0 there, routing and reservations cannot take it). Defaults to `count`.',
   );
 
+/** `timezone`, the same for every kind of source: how its timestamps without a zone are read (src/db/values.ts). */
+export const timezoneSchema = z
+  .string()
+  .superRefine((v, ctx) => {
+    if (!isTimeZone(v)) ctx.addIssue({ code: 'custom', message: `unknown time zone ${JSON.stringify(v)}: an IANA name such as Europe/Berlin, or UTC` });
+  })
+  .default('UTC')
+  .describe(
+    'The IANA time zone (`Europe/Berlin`) of the source’s timestamps that carry none: MySQL DATETIME, SQLite text, a file’s asOf values and the date in its name. Daylight saving time is applied; values with an offset (`Z`, `+02:00`) and epoch numbers keep theirs. Defaults to `UTC`.',
+  );
+
 /** Freshness and SKU-code settings every kind of source has. */
 const sourceCommon = {
   ...sourceResilience,
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one read. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
   stalePolicy: stalePolicySchema,
+  timezone: timezoneSchema,
   skuCodes: z
     .enum(['mapped', 'canonical'])
     .default('mapped')
@@ -408,6 +421,7 @@ export const sqlSourceSchema = z.strictObject({
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one statement. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
   stalePolicy: stalePolicySchema,
+  timezone: timezoneSchema,
   skuCodes: z
     .enum(['mapped', 'canonical'])
     .default('mapped')

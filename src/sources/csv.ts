@@ -6,7 +6,8 @@
  * - Newest: by the date in the file name (`inventory-2026-11-25.csv`, `stock_20261125T0600.csv`),
  *   else by modification time; ties go to the later mtime, then the later name.
  * - asOf: the mapped `asOf` column when there is one (newest per (sku, location) when rows are
- *   summed), else the date in the file name (00:00 UTC for a date alone), else the file's mtime.
+ *   summed), else the date in the file name (00:00 for a date alone), else the file's mtime. A
+ *   value or name without an offset is wall-clock time in the source's `timezone` (UTC by default).
  * - A file that fails to parse (half-written, malformed, a non-numeric quantity, a missing
  *   column, no rows) never replaces the last good snapshot: the error names the file and line,
  *   the previous snapshot keeps serving and its records carry `snapshotFallback` until a newer
@@ -29,7 +30,7 @@ import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CsvSourceConfig } from '../config/index.js';
-import { timestamp } from '../db/values.js';
+import { timestamp, wallClockToUtc } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, StatementMeter } from './connector.js';
 import { MovementRows, StockRows, type PackedMovements, type PackedStock } from './packed-records.js';
@@ -149,7 +150,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const file = join(dir, n);
       const st = await stat(file).catch(() => undefined);
       if (st === undefined || !st.isFile()) continue;
-      const nameDate = dateInName(n);
+      const nameDate = dateInName(n, config.timezone);
       out.push({ file, name: n, mtimeMs: st.mtimeMs, size: st.size, key: nameDate?.getTime() ?? st.mtimeMs, nameDate });
     }
     noteMissing(out.length === 0 ? { reason: `no file matches ${config.path}`, brief: `no file matches ${glob}` } : null);
@@ -245,7 +246,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const v = row[col];
       if (v === undefined || v === null || String(v).trim() === '') return fileAsOf;
       try {
-        return timestamp(v).getTime();
+        return timestamp(v, config.timezone).getTime();
       } catch {
         throw new RowError(`${col}: not a timestamp: ${JSON.stringify(v)}`);
       }
@@ -361,10 +362,11 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /**
- * The date (and time, if any) a file name carries, read as UTC: `2026-11-25`, `20261125`, with
- * an optional `T0600`, `T06:00`, `T060000`. Null when the name has no valid date.
+ * The date (and time, if any) a file name carries, read as wall-clock time in `zone` (the
+ * source's `timezone`, UTC by default): `2026-11-25`, `20261125`, with an optional `T0600`,
+ * `T06:00`, `T060000`. Null when the name has no valid date.
  */
-export function dateInName(fileName: string): Date | null {
+export function dateInName(fileName: string, zone = 'UTC'): Date | null {
   const re = /(?<![0-9])(\d{4})-?(\d{2})-?(\d{2})(?:[T_](\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(?![0-9])/g;
   for (const m of fileName.matchAll(re)) {
     const [y, mo, d, h = '00', mi = '00', s = '00'] = m.slice(1).map((v) => v ?? undefined) as string[];
@@ -378,7 +380,7 @@ export function dateInName(fileName: string): Date | null {
       Number(mi) < 60 &&
       Number(s) < 60
     ) {
-      return back;
+      return zone === 'UTC' ? back : new Date(wallClockToUtc(t, zone));
     }
   }
   return null;

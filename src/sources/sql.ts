@@ -83,7 +83,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       for (const row of rows) {
         if (!asked.has(String(row.sku))) continue;
         if (entity === 'movements') {
-          const r = toMovement(row, readAt);
+          const r = toMovement(row, readAt, config.timezone);
           if (r.quantity !== 0) out.push(r as RecordOf[E]);
         } else {
           out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
@@ -256,7 +256,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         if (entity === 'movements') {
           if (row.quantity === null) continue;
           try {
-            out.push(toMovement(row, readAt) as RecordOf[E]);
+            out.push(toMovement(row, readAt, config.timezone) as RecordOf[E]);
           } catch {
             // a movement that cannot be read explains nothing: left out, as a live read of it fails
             continue;
@@ -423,7 +423,8 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
   return q.timeout(config.timeoutMs, { cancel: mysql }).whereIn(sku, codes as string[]);
 }
 
-function toMovement(row: Row, readAt: Date): MovementRecord {
+/** `zone`: the source's `timezone`, for an asOf without one. */
+function toMovement(row: Row, readAt: Date, zone: string): MovementRecord {
   const code = String(row.sku);
   if (Number(row.nonNumeric ?? 0) > 0) {
     throw new Error(`non-numeric movement quantity for code ${JSON.stringify(code)} at location ${JSON.stringify(String(row.location))}`);
@@ -437,7 +438,7 @@ function toMovement(row: Row, readAt: Date): MovementRecord {
     location: String(row.location),
     kind: kind as MovementKind,
     quantity: row.quantity === null || row.quantity === undefined ? 0 : quantity(row.quantity),
-    asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf),
+    asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf, zone),
   };
 }
 
@@ -504,7 +505,7 @@ function toRecord(entity: Exclude<Entity, 'movements'>, row: Row, readAt: Date, 
       location: String(row.location),
       onHand: read(() => quantity(row.onHand, 'onHand'), Number.NaN),
       committed: row.committed === undefined || row.committed === null ? 0 : read(() => quantity(row.committed, 'committed'), Number.NaN),
-      asOf: row.asOf === undefined || row.asOf === null ? readAt : read(() => timestamp(row.asOf), new Date(Number.NaN)),
+      asOf: row.asOf === undefined || row.asOf === null ? readAt : read(() => timestamp(row.asOf, config.timezone), new Date(Number.NaN)),
     };
     if (problems.length > 0 && nonNumeric > 0) problems.splice(1); // the sum of a non-numeric bin means nothing more
     if (problems.length > 0) record.invalid = problems.join('; ');
