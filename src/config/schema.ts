@@ -129,18 +129,29 @@ export const itemsMappingSchema = z
  */
 export const ordersMappingSchema = z.strictObject({ ...mappingBase, columns: z.strictObject({ reference: column }).optional() }).superRefine(checkMapping);
 
-const movementKind = z.enum(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway']);
+/** A movement kind: a built-in one (`pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`) or one `movementKinds` declares (checked in index.ts). */
+const movementKind = name.describe('The kind of every row: a built-in kind or one declared in `movementKinds`.');
+
+/** The columns of a movement mapping; `reference` is the document (order, pick list, count number) shown on reconciliation lines. */
+const movementColumns = z.strictObject({
+  sku: column,
+  location: column,
+  quantity: column,
+  kind: column.optional(),
+  asOf: column.optional(),
+  reference: column.optional(),
+});
 
 /**
  * One movement mapping: in-flight quantities that explain differences between systems. The kind
  * is fixed (`kind: pickedNotInvoiced`) or read from a column (`columns.kind`, or a `kind` alias
- * in a `query`).
+ * in a `query`); `columns.reference` (or a `reference` alias) names each row's document.
  */
 export const movementMappingSchema = z
   .strictObject({
     ...mappingBase,
     kind: movementKind.optional(),
-    columns: z.strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() }).optional(),
+    columns: movementColumns.optional(),
   })
   .superRefine(checkMapping)
   .superRefine((m, ctx) => {
@@ -355,7 +366,7 @@ const fileStockMappingSchema = z.strictObject({
 const fileMovementMappingSchema = z
   .strictObject({
     kind: movementKind.optional(),
-    columns: z.strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() }),
+    columns: movementColumns,
   })
   .superRefine((m, ctx) => {
     if ((m.kind === undefined) === (m.columns.kind === undefined)) {
@@ -698,6 +709,26 @@ export const reservationsSchema = z.strictObject({
     .describe('How lines without a `locationId` are placed (the routing strategies of `routeOrder`). Defaults to `FEWEST_SHIPMENTS`.'),
 });
 
+/**
+ * One movement kind (src/domain/movements.ts): which way it moves the reporting system's figure
+ * and which systems' differences it explains. A built-in kind keeps what is not given.
+ */
+export const movementKindSchema = z.strictObject({
+  effect: z
+    .enum(['lower', 'higher'])
+    .optional()
+    .describe(
+      'What the movement does to the figure of the system that reports it, against a system it explains: `lower` (picked, shipped, received not put away: its on-hand is lower by the quantity) or `higher` (a count it has applied and the other has not: counted minus book). Defaults to the built-in kind’s (`higher` for `countNotPosted`, else `lower`), `lower` for a new kind.',
+    ),
+  explains: z
+    .array(name)
+    .min(1)
+    .optional()
+    .describe(
+      'The systems (source names) whose difference with the reporting system this kind explains, e.g. `[erp]`: a shop that copies the WMS does not lag by picks. Unset: every other system.',
+    ),
+});
+
 export const locationSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'use letters, digits and . _ : -'),
   name: z.string().min(1).optional(),
@@ -806,6 +837,12 @@ export const configSchema = z.strictObject({
   }),
   sources: z.record(name, sourceSchema).refine((s) => Object.keys(s).length > 0, 'at least one source is required'),
   locations: z.array(locationSchema).min(1),
+  movementKinds: z
+    .record(name, movementKindSchema)
+    .default({})
+    .describe(
+      'Movement kinds by name, beside the built-in `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway` and `countNotPosted` (a built-in name overrides that kind): `{ pick: { effect: lower, explains: [erp] } }` (docs/movements.md).',
+    ),
   precedence: z.strictObject({
     quantity: z.array(z.string()).min(1),
     cost: z.array(z.string()).default([]),
@@ -861,6 +898,7 @@ export type SqlSourceConfig = z.output<typeof sqlSourceSchema>;
 export type CsvSourceConfig = z.output<typeof csvSourceSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type MovementMapping = z.output<typeof movementMappingSchema>;
+export type MovementKindConfig = z.output<typeof movementKindSchema>;
 export type OrdersMapping = z.output<typeof ordersMappingSchema>;
 export type IdentifierMapping = z.output<typeof identifierMappingSchema>;
 export type ReservationsConfig = z.output<typeof reservationsSchema>;

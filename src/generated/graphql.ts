@@ -219,12 +219,37 @@ export type Movement = {
   __typename?: 'Movement';
   asOf: Scalars['DateTime']['output'];
   kind: MovementKind;
+  /** The kind as the config names it: `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`, or one declared in `movementKinds`. */
+  kindName: Scalars['String']['output'];
   quantity: Scalars['Int']['output'];
+  /** How many documents in all. */
+  referenceCount: Scalars['Int']['output'];
+  /** Its documents (orders, pick lists, count numbers): the first 10, oldest first; empty when the mapping has no `reference` column. */
+  references: Array<Scalars['String']['output']>;
+};
+
+/** Movements of one kind, reported by one system, that explain part of a variance. */
+export type MovementExplanation = {
+  __typename?: 'MovementExplanation';
+  /** The kind as the config names it (`pickedNotInvoiced`, `countNotPosted`, ...). */
+  kind: Scalars['String']['output'];
+  /** The units they explain of the variance (this system minus the authoritative one). */
+  quantity: Scalars['Int']['output'];
+  /** How many documents in all. */
+  referenceCount: Scalars['Int']['output'];
+  /** Their documents: the first 10, oldest first. */
+  references: Array<Scalars['String']['output']>;
+  /** The system that reports the movements. */
+  source: Scalars['String']['output'];
 };
 
 export type MovementKind =
+  /** A cycle count made (and adjusted) in one system, not yet posted to the others: counted minus book. */
+  | 'COUNT_NOT_POSTED'
   /** Shipped from this location, not yet received at the next. */
   | 'IN_TRANSIT'
+  /** A kind the config declares in `movementKinds`: `kindName` names it. */
+  | 'OTHER'
   /** The WMS has deducted it at pick; the ERP deducts at invoice. */
   | 'PICKED_NOT_INVOICED'
   /** Received, not yet put away (not yet in bin stock). */
@@ -418,8 +443,8 @@ export type Query = {
   /**
    * Every system's quantity side by side per (sku, location), the authoritative one (by
    * `precedence.quantity`, as availability picks it), each other system's variance against it,
-   * the part movements explain (picked not invoiced, in transit, received not put away) and the
-   * unexplained rest. `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0).
+   * the part movements explain (picked not invoiced, in transit, received not put away, counts not
+   * yet posted, kinds declared in `movementKinds`), with their documents, and the unexplained rest. `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0).
    * Unknown SKUs have no lines. At most `server.maxSkusPerQuery` SKUs; one statement per source
    * per entity, however many SKUs. A line past tolerance is recorded as a DISCREPANCY anomaly.
    */
@@ -541,6 +566,10 @@ export type ReconciliationLine = {
   authoritative: Scalars['String']['output'];
   /** The part of that variance movements explain. */
   explained: Scalars['Int']['output'];
+  /** The same in words, e.g. `explained by pickedNotInvoiced of SAL-ORD-42`; null when no movement explains it. */
+  explanation?: Maybe<Scalars['String']['output']>;
+  /** The movements that explain that system's variance, with their documents. */
+  explanations: Array<MovementExplanation>;
   location: Location;
   /** The authoritative on-hand. */
   quantity: Scalars['Int']['output'];
@@ -991,8 +1020,10 @@ export type SystemQuantity = {
   asOf?: Maybe<Scalars['DateTime']['output']>;
   authoritative: Scalars['Boolean']['output'];
   committed?: Maybe<Scalars['Int']['output']>;
-  /** What the movements say the variance should be: movements(authoritative) - movements(this system). */
+  /** What the movements say the variance should be: movements(authoritative) - movements(this system), each kind toward the systems it explains (`movementKinds`). */
   explained: Scalars['Int']['output'];
+  /** The movements that make up `explained`, with their documents. */
+  explanations: Array<MovementExplanation>;
   /** Units this system reports in flight here. */
   movements: Array<Movement>;
   /** Null: the system holds the SKU but has no record here (compared as 0). */
@@ -1131,6 +1162,7 @@ export type ResolversTypes = ResolversObject<{
   MirrorState: MirrorState;
   Money: ResolverTypeWrapper<MoneyModel>;
   Movement: ResolverTypeWrapper<MovementModel>;
+  MovementExplanation: ResolverTypeWrapper<MovementExplanation>;
   MovementKind: MovementKind;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OrderLine: ResolverTypeWrapper<OrderLine>;
@@ -1199,6 +1231,7 @@ export type ResolversParentTypes = ResolversObject<{
   LocationCode: LocationCode;
   Money: MoneyModel;
   Movement: MovementModel;
+  MovementExplanation: MovementExplanation;
   Mutation: Record<PropertyKey, never>;
   OrderLine: OrderLine;
   OrderLineInput: OrderLineInput;
@@ -1371,7 +1404,18 @@ export type MoneyResolvers<ContextType = GatewayContext, ParentType extends Reso
 export type MovementResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Movement'] = ResolversParentTypes['Movement']> = ResolversObject<{
   asOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['MovementKind'], ParentType, ContextType>;
+  kindName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  referenceCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  references?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type MovementExplanationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['MovementExplanation'] = ResolversParentTypes['MovementExplanation']> = ResolversObject<{
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  referenceCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  references?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -1449,6 +1493,8 @@ export type ReconciliationGapResolvers<ContextType = GatewayContext, ParentType 
 export type ReconciliationLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationLine'] = ResolversParentTypes['ReconciliationLine']> = ResolversObject<{
   authoritative?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  explanation?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  explanations?: Resolver<Array<ResolversTypes['MovementExplanation']>, ParentType, ContextType>;
   location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1647,6 +1693,7 @@ export type SystemQuantityResolvers<ContextType = GatewayContext, ParentType ext
   authoritative?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   committed?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  explanations?: Resolver<Array<ResolversTypes['MovementExplanation']>, ParentType, ContextType>;
   movements?: Resolver<Array<ResolversTypes['Movement']>, ParentType, ContextType>;
   onHand?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   snapshotFallback?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1683,6 +1730,7 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   LocationCode?: LocationCodeResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Movement?: MovementResolvers<ContextType>;
+  MovementExplanation?: MovementExplanationResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   OrderLine?: OrderLineResolvers<ContextType>;
   OrphanCode?: OrphanCodeResolvers<ContextType>;

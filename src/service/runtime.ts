@@ -11,6 +11,7 @@
 import { basename } from 'node:path';
 import type { Config } from '../config/index.js';
 import { LocationIndex } from '../domain/locations.js';
+import { MovementKinds } from '../domain/movements.js';
 import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
 import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
 import { createEvents, sinkConfigs, type Events } from '../events/events.js';
@@ -165,6 +166,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   /** Whether this runtime recomputes availability events, so its feeds mark what they change. */
   const recomputes = o.events === true && store.events.enabled();
   const locations = new LocationIndex(config.locations, configuredChannels(config));
+  const movementKinds = new MovementKinds(config.movementKinds);
   const mirrors = new Map<string, MirroredConnector>();
   const feeds: Feed[] = [];
   const sinks = new Map<string, SourceSink>();
@@ -181,7 +183,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   const settings = new Map<string, SourceSettings>();
   const clock = () => (now === undefined ? Date.now() : now().getTime());
   for (const [name, s] of Object.entries(config.sources)) {
-    let bare = createConnector(name, s, { files });
+    let bare = createConnector(name, s, { files, movementKinds: movementKinds.names });
     if (o.mirrors === true && s.sync.mode === 'mirror') {
       const watch = createChangeWatch({ source: name, store, locations, skuCodes: s.skuCodes, logger });
       const m = createMirror(bare, {
@@ -333,8 +335,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     inventory,
     reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
     sweeper,
-    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now }),
-    reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now }),
+    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now, movementKinds }),
+    reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
     mirrors,
     feeds,

@@ -118,7 +118,9 @@ const idOf = (c: Candidate) => `${c.name}\u0000${c.mtimeMs}\u0000${c.size}`;
 /** Newest first: the date in the name (else mtime), then mtime, then name. */
 const newer = (a: Candidate, b: Candidate) => b.key - a.key || b.mtimeMs - a.mtimeMs || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
 
-export function createCsvConnector(name: string, config: CsvSourceConfig, o: { events?: FileSourceEvents } = {}) {
+/** `movementKinds`: the kinds a `kind` column may hold (the built-in ones and the config's `movementKinds`); the built-in ones when unset. */
+export function createCsvConnector(name: string, config: CsvSourceConfig, o: { events?: FileSourceEvents; movementKinds?: readonly string[] } = {}) {
+  const kinds = o.movementKinds ?? MOVEMENT_KINDS;
   const dir = dirname(config.path);
   const glob = basename(config.path);
   const pattern = globToRegExp(glob);
@@ -263,9 +265,10 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
         const quantity = whole(row, m.columns.quantity, true);
         if (quantity === 0) continue;
         const kind = m.kind ?? text(row, m.columns.kind as string);
-        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind))
-          throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
-        movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf));
+        if (!kinds.includes(kind)) throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${kinds.join(', ')})`);
+        const ref = m.columns.reference === undefined ? undefined : row[m.columns.reference];
+        const reference = ref === undefined || ref === null ? '' : String(ref).trim();
+        movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf), reference);
       }
     };
 
@@ -273,7 +276,13 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       cols.sku,
       cols.location,
       cols.onHand,
-      ...(config.movements ?? []).flatMap((m) => [m.columns.sku, m.columns.location, m.columns.quantity, ...(m.columns.kind ? [m.columns.kind] : [])]),
+      ...(config.movements ?? []).flatMap((m) => [
+        m.columns.sku,
+        m.columns.location,
+        m.columns.quantity,
+        ...(m.columns.kind ? [m.columns.kind] : []),
+        ...(m.columns.reference ? [m.columns.reference] : []),
+      ]),
     ];
     const input = createReadStream(c.file);
     try {

@@ -14,6 +14,8 @@ import { createSqlConnector } from './sql.js';
 export interface ConnectorOptions {
   /** File-source events (refused files, missing files), for the kinds that read files. */
   files?: FileSourceEvents;
+  /** The movement kinds a `kind` column may hold (the built-in ones and the config's `movementKinds`); the built-in ones when unset. */
+  movementKinds?: readonly string[];
 }
 
 export type SourceKind = SourceConfig['kind'];
@@ -22,8 +24,8 @@ export type SourceKind = SourceConfig['kind'];
 export type ConnectorFactory<K extends SourceKind> = (name: string, config: Extract<SourceConfig, { kind: K }>, o: ConnectorOptions) => Connector;
 
 export const connectorFactories = {
-  csv: (name, s, o) => createCsvConnector(name, s, { events: o.files }),
-  sql: (name, s) => createSqlConnector(name, s),
+  csv: (name, s, o) => createCsvConnector(name, s, { events: o.files, ...(o.movementKinds ? { movementKinds: o.movementKinds } : {}) }),
+  sql: (name, s, o) => createSqlConnector(name, s, undefined, o.movementKinds ? { movementKinds: o.movementKinds } : {}),
 } satisfies { [K in SourceKind]: ConnectorFactory<K> };
 
 /** The connector for one configured source, by its `kind` (bare: resilience is added by the runtime, src/service/runtime.ts). */

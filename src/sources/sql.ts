@@ -28,7 +28,9 @@ export const DEFAULT_CHUNK_SIZE = 1000;
 type Mapping = StockMapping | CostMapping | ItemsMapping;
 type Row = Record<string, unknown>;
 
-export function createSqlConnector(name: string, config: SqlSourceConfig, chunkSize = DEFAULT_CHUNK_SIZE) {
+/** `movementKinds`: the kinds a `kind` column may hold (the built-in ones and the config's `movementKinds`); the built-in ones when unset. */
+export function createSqlConnector(name: string, config: SqlSourceConfig, chunkSize = DEFAULT_CHUNK_SIZE, o: { movementKinds?: readonly string[] } = {}) {
+  const kinds = o.movementKinds ?? MOVEMENT_KINDS;
   const db = createKnex({
     client: config.client,
     connection: config.connection,
@@ -83,7 +85,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       for (const row of rows) {
         if (!asked.has(String(row.sku))) continue;
         if (entity === 'movements') {
-          const r = toMovement(row, readAt, config.timezone);
+          const r = toMovement(row, readAt, config.timezone, kinds);
           if (r.quantity !== 0) out.push(r as RecordOf[E]);
         } else {
           out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
@@ -227,7 +229,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       const m = config.stock as StockMapping;
       return [cols(m, ['sku', 'location', 'onHand', 'committed', 'asOf'])];
     }
-    return (config.movements ?? []).map((m) => cols(m, ['sku', 'location', 'quantity', ...(m.kind === undefined ? ['kind'] : []), 'asOf'], m.kind));
+    return (config.movements ?? []).map((m) =>
+      cols(m, ['sku', 'location', 'quantity', ...(m.kind === undefined ? ['kind'] : []), 'asOf', ...(hasReference(m) ? ['reference'] : [])], m.kind),
+    );
   }
 
   /**
@@ -256,7 +260,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         if (entity === 'movements') {
           if (row.quantity === null) continue;
           try {
-            out.push(toMovement(row, readAt, config.timezone) as RecordOf[E]);
+            out.push(toMovement(row, readAt, config.timezone, kinds) as RecordOf[E]);
           } catch {
             // a movement that cannot be read explains nothing: left out, as a live read of it fails
             continue;
@@ -399,7 +403,11 @@ function applyWhere(q: Knex.QueryBuilder, where: Mapping['where']): void {
 function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig, codes: readonly string[] | null): Knex.QueryBuilder {
   const byQuery = m.query !== undefined;
   const col = (k: string): string | undefined =>
-    byQuery ? (k === 'kind' && m.kind !== undefined ? undefined : k) : (m.columns as Record<string, string | undefined>)[k];
+    byQuery
+      ? (k === 'kind' && m.kind !== undefined) || (k === 'reference' && !hasReference(m))
+        ? undefined
+        : k
+      : (m.columns as Record<string, string | undefined>)[k];
   const q = mappedRows(db, m);
   const sku = col('sku') as string;
   const location = col('location') as string;
@@ -409,6 +417,9 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
   else q.select(db.raw('? as ??', [m.kind as string, 'kind']));
   const asOf = col('asOf');
   if (asOf !== undefined) q.max({ asOf });
+  // one row per document: the reconciliation line names them
+  const reference = col('reference');
+  if (reference !== undefined) q.select({ reference }).groupBy(reference);
   q.groupBy(sku, location);
   if (config.client === 'mysql2') q.groupBy(db.raw('binary ??', [sku]));
   const mysql = config.client === 'mysql2';
@@ -424,22 +435,31 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
 }
 
 /** `zone`: the source's `timezone`, for an asOf without one. */
-function toMovement(row: Row, readAt: Date, zone: string): MovementRecord {
+function toMovement(row: Row, readAt: Date, zone: string, kinds: readonly string[]): MovementRecord {
   const code = String(row.sku);
   if (Number(row.nonNumeric ?? 0) > 0) {
     throw new Error(`non-numeric movement quantity for code ${JSON.stringify(code)} at location ${JSON.stringify(String(row.location))}`);
   }
   const kind = String(row.kind);
-  if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) {
-    throw new Error(`unknown movement kind ${JSON.stringify(kind)} for code ${JSON.stringify(code)} (known: ${MOVEMENT_KINDS.join(', ')})`);
+  if (!kinds.includes(kind)) {
+    throw new Error(`unknown movement kind ${JSON.stringify(kind)} for code ${JSON.stringify(code)} (known: ${kinds.join(', ')})`);
   }
-  return {
+  const r: MovementRecord = {
     code,
     location: String(row.location),
     kind: kind as MovementKind,
     quantity: row.quantity === null || row.quantity === undefined ? 0 : quantity(row.quantity),
     asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf, zone),
   };
+  const ref =
+    row.reference === undefined || row.reference === null ? '' : Buffer.isBuffer(row.reference) ? row.reference.toString('utf8') : String(row.reference);
+  if (ref.trim() !== '') r.reference = ref;
+  return r;
+}
+
+/** Whether a movement mapping names each row's document: `columns.reference`, or a query's `as reference` alias. */
+function hasReference(m: MovementMapping): boolean {
+  return m.query !== undefined ? /\bas\s+[`"]?reference\b/i.test(m.query) : m.columns?.reference !== undefined;
 }
 
 /** The configured query becomes a derived table; its columns already carry the canonical names. */
