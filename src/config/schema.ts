@@ -443,7 +443,11 @@ export const sqlSourceSchema = z.strictObject({
   stock: stockMappingSchema.optional(),
   cost: costMappingSchema.optional(),
   items: itemsMappingSchema.optional(),
-  movements: movementsSchema.optional().describe('In-flight quantities (picked not invoiced, in transit, received not put away) that explain variance.'),
+  movements: movementsSchema
+    .optional()
+    .describe(
+      'In-flight quantities (picked not invoiced, in transit, received not put away, counts not yet posted, kinds of `movementKinds`) that explain variance, with an optional `reference` column naming each document (docs/movements.md).',
+    ),
   identifiers: z
     .record(name, identifierMappingSchema)
     .optional()

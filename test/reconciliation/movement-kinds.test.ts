@@ -3,11 +3,16 @@
  * WMS (authoritative) whose picks explain the ERP's higher figure but not the web shop's (which
  * copies the WMS), and a cycle count counted in the WMS and not yet posted to the ERP. The
  * reconciliation line names the movements and their documents: "explained by pick of
- * SAL-ORD-42, SAL-ORD-43"; so does the reconcile job's lines.csv row.
+ * SAL-ORD-42, SAL-ORD-43"; so does the reconcile job's lines.csv row. A file source reads a
+ * declared kind from its kind column and its documents from a reference column.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lineHeader, lineRow } from '../../src/cli/reconcile.js';
 import { parseConfig } from '../../src/config/index.js';
+import { csvSourceSchema } from '../../src/config/schema.js';
 import { LocationIndex } from '../../src/domain/locations.js';
 import { MovementKinds } from '../../src/domain/movements.js';
 import { DefaultPrecedenceStrategy } from '../../src/domain/precedence.js';
@@ -15,6 +20,7 @@ import type { ReconciliationLine } from '../../src/domain/reconciliation.js';
 import { silentLogger } from '../../src/logger.js';
 import { createReconciler } from '../../src/service/reconciler.js';
 import type { Connector } from '../../src/sources/connector.js';
+import { createCsvConnector } from '../../src/sources/csv.js';
 import { createConnector } from '../../src/sources/registry.js';
 import { BACKENDS, type TestDatabase } from '../helpers/databases.js';
 
@@ -150,3 +156,36 @@ precedence: { quantity: [wms, erp, shop] }
     });
   });
 }
+
+describe('a file source with movement documents', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ig-moves-'));
+    writeFileSync(
+      join(dir, 'inventory-2026-01-02.csv'),
+      'sku,site,qty,moving,what,doc\nT-1,W01,10,2,pick,SO-1\nT-1,W01,10,3,pick,SO-2\nT-1,W01,0,1,pick,SO-1\nT-2,W01,5,4,inTransit,\n',
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads a declared kind from its kind column and sums per document', async () => {
+    const kinds = new MovementKinds({ pick: { explains: ['erp'] } });
+    const c = createCsvConnector(
+      'tpl',
+      csvSourceSchema.parse({
+        kind: 'csv',
+        path: join(dir, 'inventory-*.csv'),
+        stock: { columns: { sku: 'sku', location: 'site', onHand: 'qty' } },
+        movements: { columns: { sku: 'sku', location: 'site', quantity: 'moving', kind: 'what', reference: 'doc' } },
+      }),
+      { movementKinds: kinds.names },
+    );
+    const got = (await c.fetch('movements', ['T-1', 'T-2'])).map((m) => [m.code, m.kind, m.quantity, m.reference ?? null]);
+    expect(got.sort()).toEqual([
+      ['T-1', 'pick', 3, 'SO-1'],
+      ['T-1', 'pick', 3, 'SO-2'],
+      ['T-2', 'inTransit', 4, null],
+    ]);
+    await c.close();
+  });
+});
