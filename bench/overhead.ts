@@ -58,6 +58,7 @@ const availability = (sku: string): Availability => ({
     available: 4,
     availableBeforeHolds: 4,
     counted: true,
+    onHandOnly: false,
     flags: [],
     provenance: { source: 'wms', asOf: new Date(), heardAt: null, stale: false, fallback: false, rule: 'quantity: wms > tpl > erp' },
   })),

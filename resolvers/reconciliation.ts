@@ -14,8 +14,14 @@ export const anomalyMutation: MutationResolvers = {
   resolveAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.resolve(a.id, a.note),
 };
 
-const KIND = { pickedNotInvoiced: 'PICKED_NOT_INVOICED', inTransit: 'IN_TRANSIT', receivedNotPutAway: 'RECEIVED_NOT_PUT_AWAY' } as const;
+const KIND: Readonly<Record<string, 'PICKED_NOT_INVOICED' | 'IN_TRANSIT' | 'RECEIVED_NOT_PUT_AWAY' | 'COUNT_NOT_POSTED'>> = {
+  pickedNotInvoiced: 'PICKED_NOT_INVOICED',
+  inTransit: 'IN_TRANSIT',
+  receivedNotPutAway: 'RECEIVED_NOT_PUT_AWAY',
+  countNotPosted: 'COUNT_NOT_POSTED',
+};
 
 export const Movement: MovementResolvers = {
-  kind: (m) => KIND[m.kind],
+  kind: (m) => KIND[m.kind] ?? 'OTHER',
+  kindName: (m) => m.kind,
 };

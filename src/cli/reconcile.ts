@@ -73,7 +73,11 @@ function writer(path: string) {
   };
 }
 
-/** The columns of lines.csv, with one on-hand and one in-flight column per stock source; figures are numbers (csv-out.ts). */
+/**
+ * The columns of lines.csv, with one on-hand and one in-flight column per stock source, and last
+ * the line's explanation with its documents ("explained by pickedNotInvoiced of SAL-ORD-42");
+ * figures are numbers (csv-out.ts).
+ */
 export function lineHeader(sources: readonly string[]): string[] {
   return [
     'sku',
@@ -87,6 +91,7 @@ export function lineHeader(sources: readonly string[]): string[] {
     'worst_source',
     'systems',
     ...sources.flatMap((s) => [`${s}_on_hand`, `${s}_in_flight`]),
+    'explanation',
   ];
 }
 
@@ -107,6 +112,7 @@ export function lineRow(l: ReconciliationLine, sources: readonly string[]): CsvC
       const f = by.get(s);
       return f === undefined ? [null, null] : [f.onHand, f.movements.reduce((n, m) => n + m.quantity, 0)];
     }),
+    l.explanation,
   ];
 }
 

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { core } from 'zod';
+import { MovementKinds } from '../domain/movements.js';
 import { applyPresets } from '../sources/presets/index.js';
 import { knownKeys, nearestKey, yamlProblems } from './known-keys.js';
 import { configSchema, fileFormat, type ParsedConfig } from './schema.js';
@@ -24,7 +25,7 @@ export type {
   OrdersMapping,
   ReservationsConfig,
 } from './schema.js';
-export type { EventsConfig, EventSinkConfig, IdentifierMapping, SkuMapConfig } from './schema.js';
+export type { EventsConfig, EventSinkConfig, IdentifierMapping, SkuMapConfig, MovementKindConfig } from './schema.js';
 
 /** A validated configuration: relative paths resolved, defaults applied. */
 export type Config = Readonly<ParsedConfig & { locations: Array<ParsedConfig['locations'][number] & { safetyStock: number }> }>;
@@ -134,6 +135,7 @@ type Loose = {
   store?: { client?: unknown; connection?: unknown };
   sources?: Record<string, LooseSource | undefined>;
   locations?: unknown;
+  movementKinds?: unknown;
   precedence?: Partial<Record<'quantity' | 'cost' | 'name', unknown>>;
   server?: { maxSkusPerQuery?: unknown; headersTimeoutMs?: unknown; requestTimeoutMs?: unknown };
   routing?: { maxLines?: unknown };
@@ -246,6 +248,7 @@ function crossCheck(c: Loose): string[] {
       `server.requestTimeoutMs: ${requestTimeoutMs} is less than server.headersTimeoutMs (${headersTimeoutMs}); the headers are part of the request`,
     );
   }
+  problems.push(...checkMovementKinds(c, sources));
   const ids = new Map<string, number>();
   const codes = new Map<string, string>();
   list<Partial<ParsedConfig['locations'][number]> | null>(c.locations).forEach((l, i) => {
@@ -296,6 +299,30 @@ function checkChannelViews(sources: Record<string, LooseSource | undefined>, loc
     if (typeof view.channel === 'string' && channels.size > 0 && !channels.has(view.channel)) {
       problems.push(`sources.${s}.channelView.channel: unknown channel "${view.channel}" (known: ${[...channels].join(', ')})`);
     }
+  }
+  return problems;
+}
+
+/** Movement kinds: each mapping's fixed `kind` is built in or declared, each `explains` names sources. */
+function checkMovementKinds(c: Loose, sources: Record<string, LooseSource | undefined>): string[] {
+  const problems: string[] = [];
+  const declared = c.movementKinds !== null && typeof c.movementKinds === 'object' ? (c.movementKinds as Record<string, { explains?: unknown } | null>) : {};
+  for (const [k, d] of Object.entries(declared)) {
+    list<unknown>(d?.explains).forEach((s, i) => {
+      if (typeof s === 'string' && sources[s] === undefined)
+        problems.push(`movementKinds.${k}.explains[${i}]: unknown source "${s}" (known: ${Object.keys(sources).join(', ')})`);
+    });
+  }
+  const known = new MovementKinds(Object.fromEntries(Object.keys(declared).map((k) => [k, {}]))).names;
+  for (const [s, src] of Object.entries(sources)) {
+    if (src === null || typeof src !== 'object' || src.movements === undefined) continue;
+    const many = Array.isArray(src.movements);
+    list<{ kind?: unknown } | null>(many ? src.movements : [src.movements]).forEach((m, i) => {
+      if (typeof m?.kind === 'string' && !known.includes(m.kind))
+        problems.push(
+          `sources.${s}.movements${many ? `[${i}]` : ''}.kind: unknown movement kind "${m.kind}" (known: ${known.join(', ')}; declare it in \`movementKinds\`)`,
+        );
+    });
   }
   return problems;
 }

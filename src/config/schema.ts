@@ -6,6 +6,8 @@
  * `index.ts` (crossCheck), so that every problem of a file is reported in one go.
  */
 import { z } from 'zod';
+import { isTimeZone } from '../db/values.js';
+import { STALE_POLICIES } from '../domain/availability.js';
 import { EVENT_TYPES, isTypePattern } from '../domain/events.js';
 import { compileField, compileJsonMapping } from '../sources/json-records.js';
 
@@ -130,18 +132,29 @@ export const itemsMappingSchema = z
  */
 export const ordersMappingSchema = z.strictObject({ ...mappingBase, columns: z.strictObject({ reference: column }).optional() }).superRefine(checkMapping);
 
-const movementKind = z.enum(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway']);
+/** A movement kind: a built-in one (`pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`) or one `movementKinds` declares (checked in index.ts). */
+const movementKind = name.describe('The kind of every row: a built-in kind or one declared in `movementKinds`.');
+
+/** The columns of a movement mapping; `reference` is the document (order, pick list, count number) shown on reconciliation lines. */
+const movementColumns = z.strictObject({
+  sku: column,
+  location: column,
+  quantity: column,
+  kind: column.optional(),
+  asOf: column.optional(),
+  reference: column.optional(),
+});
 
 /**
  * One movement mapping: in-flight quantities that explain differences between systems. The kind
  * is fixed (`kind: pickedNotInvoiced`) or read from a column (`columns.kind`, or a `kind` alias
- * in a `query`).
+ * in a `query`); `columns.reference` (or a `reference` alias) names each row's document.
  */
 export const movementMappingSchema = z
   .strictObject({
     ...mappingBase,
     kind: movementKind.optional(),
-    columns: z.strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() }).optional(),
+    columns: movementColumns.optional(),
   })
   .superRefine(checkMapping)
   .superRefine((m, ctx) => {
@@ -229,13 +242,33 @@ export const channelViewSchema = z
     "This source is a channel's own view (e.g. the web platform's salable quantity): its `stock` (Σ onHand − committed per SKU) is shown beside our ATP for the channel, flagged CHANNEL_OVERSTATES when it promises more; never in `precedence.quantity`.",
   );
 
+/** `stalePolicy`, the same for every kind of source (the list is src/domain/availability.ts's). */
+export const stalePolicySchema = z
+  .enum(STALE_POLICIES)
+  .default('count')
+  .describe(
+    'What a STALE figure does: `count` toward availability as any other, `exclude` (contributes 0), or `onHandOnly` (counts in on-hand totals, promises nothing: available 0 there, routing and reservations cannot take it). Defaults to `count`.',
+  );
+
+/** `timezone`, the same for every kind of source: how its timestamps without a zone are read (src/db/values.ts). */
+export const timezoneSchema = z
+  .string()
+  .superRefine((v, ctx) => {
+    if (!isTimeZone(v)) ctx.addIssue({ code: 'custom', message: `unknown time zone ${JSON.stringify(v)}: an IANA name such as Europe/Berlin, or UTC` });
+  })
+  .default('UTC')
+  .describe(
+    'The IANA time zone (`Europe/Berlin`) of the source’s timestamps that carry none: MySQL DATETIME, SQLite text, a file’s asOf values and the date in its name. Daylight saving time is applied; values with an offset (`Z`, `+02:00`) and epoch numbers keep theirs. Defaults to `UTC`.',
+  );
+
 /** Freshness and SKU-code settings every kind of source has. */
 const sourceCommon = {
   channelView: channelViewSchema,
   ...sourceResilience,
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one read. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
-  stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),
+  stalePolicy: stalePolicySchema,
+  timezone: timezoneSchema,
   skuCodes: z
     .enum(['mapped', 'canonical'])
     .default('mapped')
@@ -416,7 +449,7 @@ const fileStockMappingSchema = z
 const fileMovementMappingSchema = z
   .strictObject({
     kind: movementKind.optional(),
-    columns: z.strictObject({ sku: column, location: column, quantity: column, kind: column.optional(), asOf: column.optional() }),
+    columns: movementColumns,
   })
   .superRefine((m, ctx) => {
     if ((m.kind === undefined) === (m.columns.kind === undefined)) {
@@ -497,7 +530,8 @@ export const sqlSourceSchema = z.strictObject({
   connection: z.string().min(1).describe('A file path for better-sqlite3 (relative to the config file), a mysql:// URL for mysql2, a postgres:// URL for pg.'),
   timeoutMs: z.number().int().positive().max(600_000).default(2000).describe('Deadline for one statement. Defaults to 2000.'),
   maxAgeSeconds: z.number().int().positive().optional().describe('A record older than this is flagged STALE. Unset: never stale.'),
-  stalePolicy: z.enum(['count', 'exclude']).default('count').describe('Whether STALE stock still counts toward availability. Defaults to `count`.'),
+  stalePolicy: stalePolicySchema,
+  timezone: timezoneSchema,
   skuCodes: z
     .enum(['mapped', 'canonical'])
     .default('mapped')
@@ -509,7 +543,11 @@ export const sqlSourceSchema = z.strictObject({
   stock: stockMappingSchema.optional(),
   cost: costMappingSchema.optional(),
   items: itemsMappingSchema.optional(),
-  movements: movementsSchema.optional().describe('In-flight quantities (picked not invoiced, in transit, received not put away) that explain variance.'),
+  movements: movementsSchema
+    .optional()
+    .describe(
+      'In-flight quantities (picked not invoiced, in transit, received not put away, counts not yet posted, kinds of `movementKinds`) that explain variance, with an optional `reference` column naming each document (docs/movements.md).',
+    ),
   identifiers: z
     .record(name, identifierMappingSchema)
     .optional()
@@ -947,6 +985,26 @@ export const skuMapSchema = z.strictObject({
     .describe('Identifier rows read per statement, and codes written per store transaction. Defaults to 5000.'),
 });
 
+/**
+ * One movement kind (src/domain/movements.ts): which way it moves the reporting system's figure
+ * and which systems' differences it explains. A built-in kind keeps what is not given.
+ */
+export const movementKindSchema = z.strictObject({
+  effect: z
+    .enum(['lower', 'higher'])
+    .optional()
+    .describe(
+      'What the movement does to the figure of the system that reports it, against a system it explains: `lower` (picked, shipped, received not put away: its on-hand is lower by the quantity) or `higher` (a count it has applied and the other has not: counted minus book). Defaults to the built-in kind’s (`higher` for `countNotPosted`, else `lower`), `lower` for a new kind.',
+    ),
+  explains: z
+    .array(name)
+    .min(1)
+    .optional()
+    .describe(
+      'The systems (source names) whose difference with the reporting system this kind explains, e.g. `[erp]`: a shop that copies the WMS does not lag by picks. Unset: every other system.',
+    ),
+});
+
 export const locationSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, 'use letters, digits and . _ : -'),
   name: z.string().min(1).optional(),
@@ -1055,6 +1113,12 @@ export const configSchema = z.strictObject({
   }),
   sources: z.record(name, sourceSchema).refine((s) => Object.keys(s).length > 0, 'at least one source is required'),
   locations: z.array(locationSchema).min(1),
+  movementKinds: z
+    .record(name, movementKindSchema)
+    .default({})
+    .describe(
+      'Movement kinds by name, beside the built-in `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway` and `countNotPosted` (a built-in name overrides that kind): `{ pick: { effect: lower, explains: [erp] } }` (docs/movements.md).',
+    ),
   precedence: z.strictObject({
     quantity: z.array(z.string()).min(1),
     cost: z.array(z.string()).default([]),
@@ -1127,6 +1191,7 @@ export type CsvSourceConfig = z.output<typeof csvSourceSchema>;
 export type HttpSourceConfig = z.output<typeof httpSourceSchema>;
 export type SourceConfig = z.output<typeof sourceSchema>;
 export type MovementMapping = z.output<typeof movementMappingSchema>;
+export type MovementKindConfig = z.output<typeof movementKindSchema>;
 export type OrdersMapping = z.output<typeof ordersMappingSchema>;
 export type IdentifierMapping = z.output<typeof identifierMappingSchema>;
 export type SkuMapConfig = z.output<typeof skuMapSchema>;

@@ -7,7 +7,8 @@
  * - A negative on-hand contributes 0 (to every total) and is flagged NEGATIVE_ON_HAND.
  * - A figure older than its source's `maxAgeSeconds` is flagged STALE, and so is one from a
  *   mirror that has not been caught up with its source for longer than `maxLagSeconds`; under
- *   the source's `exclude` policy it contributes 0.
+ *   the source's `exclude` policy it contributes 0, under `onHandOnly` it counts in the on-hand
+ *   totals but promises nothing (available 0 there; routing and reservations cannot take it).
  * - A figure from a lower-precedence source is flagged FALLBACK; one a failed source should
  *   have given is flagged SOURCE_UNAVAILABLE; one whose source sent an unusable record (not a
  *   number, absurd, dated in the future) is flagged INVALID_SOURCE_DATA.
@@ -56,6 +57,8 @@ export interface StockLevel {
   availableBeforeHolds: number;
   /** Whether this location counts toward the SKU's totals (sellable, in the channel, usable). */
   counted: boolean;
+  /** A STALE figure under its source's `stalePolicy: onHandOnly`: counted in on-hand, promises nothing (available 0). */
+  onHandOnly: boolean;
   flags: Flag[];
   provenance: Provenance;
 }
@@ -86,12 +89,20 @@ export interface Quantity {
   heardAt?: Date;
 }
 
+/**
+ * What a STALE figure does (a source's `stalePolicy`): `count` as any other, `exclude` contributes
+ * nothing, `onHandOnly` counts in the on-hand totals but promises nothing (available 0 there, so
+ * routing and reservations cannot take it). The config's enum (src/config/schema.ts) is this list.
+ */
+export const STALE_POLICIES = ['count', 'exclude', 'onHandOnly'] as const;
+export type StalePolicy = (typeof STALE_POLICIES)[number];
+
 /** Freshness policy of one source. */
 export interface SourcePolicy {
   maxAgeSeconds: number | undefined;
   /** A mirrored source's `sync.maxLagSeconds`. */
   maxLagSeconds?: number | undefined;
-  stalePolicy: 'count' | 'exclude';
+  stalePolicy: StalePolicy;
 }
 
 /**
@@ -121,6 +132,7 @@ export function stockLevel(
       available: 0,
       availableBeforeHolds: 0,
       counted: false,
+      onHandOnly: false,
       flags,
       provenance: { source: null, asOf: null, heardAt: null, stale: false, fallback: d.fallback, rule: d.rule },
     };
@@ -136,7 +148,9 @@ export function stockLevel(
   const negative = q.onHand < 0;
   if (negative) flags.push('NEGATIVE_ON_HAND');
   const usable = !negative && !(stale && policy.stalePolicy === 'exclude');
-  const beforeHolds = usable ? Math.max(0, q.onHand - q.committed - location.safetyStock) : 0;
+  // counted in on-hand, promising nothing
+  const onHandOnly = usable && stale && policy.stalePolicy === 'onHandOnly';
+  const beforeHolds = usable && !onHandOnly ? Math.max(0, q.onHand - q.committed - location.safetyStock) : 0;
   return {
     location,
     onHand: q.onHand,
@@ -146,6 +160,7 @@ export function stockLevel(
     available: Math.max(0, beforeHolds - reserved),
     availableBeforeHolds: beforeHolds,
     counted: location.sellable && usable,
+    onHandOnly,
     flags,
     provenance: {
       source: d.winner.source,

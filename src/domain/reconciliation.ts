@@ -3,13 +3,20 @@
  * one (by `precedence.quantity`, as availability picks it), and for every other system its
  * variance against the authoritative figure, the part movements explain and the rest.
  *
- * Movements (picked not invoiced, in transit, received not put away) are what a source has
- * already taken out of its on-hand at a location, while a system that records the movement
- * later still counts those units. So between the authoritative system A and another system X:
+ * Movements (picked not invoiced, in transit, received not put away, a count not yet posted, or
+ * a kind the config declares) are what a source has already done to its on-hand at a location
+ * that a system recording it later has not. So between the authoritative system A and another
+ * system X:
  *
  *   variance    = onHand(X) - onHand(A)
- *   explained   = movements(A) - movements(X)      (what the difference should be)
+ *   explained   = movements(A explaining X) - movements(X explaining A)   (what the difference should be)
  *   unexplained = variance - explained
+ *
+ * where a movement counts with its quantity when its kind's effect is `lower`, minus it when
+ * `higher`, and only toward the systems its kind `explains` (src/domain/movements.ts): picks the
+ * WMS records explain the ERP's higher figure, not the shop's that copies the WMS. The movements
+ * that explain a comparison are its `explanations`, each with its documents (the first
+ * MAX_REFERENCES and how many there are): "explained by pickedNotInvoiced of SAL-ORD-42".
  *
  * ERP 120, WMS 115 (authoritative), WMS reports 5 picked not invoiced: variance +5, explained
  * +5, unexplained 0: EXPLAINED. Status: MATCH (no variance, nothing in flight), EXPLAINED
@@ -26,6 +33,7 @@
  */
 import type { NewAnomaly } from './anomalies.js';
 import type { Location } from './locations.js';
+import { MovementKinds } from './movements.js';
 import type { MovementKind } from './records.js';
 
 export type ReconciliationStatus = 'MATCH' | 'EXPLAINED' | 'WITHIN_TOLERANCE' | 'DISCREPANCY';
@@ -35,6 +43,21 @@ export interface MovementFigure {
   kind: MovementKind;
   quantity: number;
   asOf: Date;
+  /** Its documents (orders, pick lists, count numbers): the first MAX_REFERENCES, oldest first. */
+  references: string[];
+  /** How many documents in all. */
+  referenceCount: number;
+}
+
+/** One kind of movement of one system that explains part of a comparison's variance. */
+export interface Explanation {
+  /** The system that reports the movement. */
+  source: string;
+  kind: MovementKind;
+  /** The units it explains of the variance (this system minus the authoritative one). */
+  quantity: number;
+  references: string[];
+  referenceCount: number;
 }
 
 /** One system's figure at one (sku, location), compared with the authoritative one. */
@@ -46,6 +69,8 @@ export interface SystemFigure extends RawFigure {
   explained: number;
   unexplained: number;
   status: ReconciliationStatus;
+  /** The movements that make up `explained`. */
+  explanations: Explanation[];
 }
 
 export interface ReconciliationLine {
@@ -64,6 +89,9 @@ export interface ReconciliationLine {
   worstSource: string | null;
   systems: SystemFigure[];
   rule: string;
+  /** The worst comparison's explanations, and in words ("explained by pickedNotInvoiced of SAL-ORD-42"); null when nothing explains it. */
+  explanations: Explanation[];
+  explanation: string | null;
 }
 
 export type GapReason = 'NO_RECORD' | 'NO_CODE';
@@ -150,20 +178,30 @@ export interface RawFigure {
  * Compares every system with the authoritative one (`figures[authoritative]`, which must have
  * an onHand). Pure.
  */
-export function compareLine(figures: readonly RawFigure[], authoritative: number, tolerance: number): { systems: SystemFigure[]; worst: number } {
+export function compareLine(
+  figures: readonly RawFigure[],
+  authoritative: number,
+  tolerance: number,
+  kinds: MovementKinds = DEFAULT_KINDS,
+): { systems: SystemFigure[]; worst: number } {
   const a = figures[authoritative] as RawFigure;
-  const inFlight = (f: RawFigure) => f.movements.reduce((s, m) => s + m.quantity, 0);
   const base = a.onHand ?? 0;
-  const aMoves = inFlight(a);
+  /** `reporter`'s movements that explain its difference with `other`, signed as this comparison's variance (`sign`). */
+  const explaining = (reporter: RawFigure, other: string, sign: 1 | -1): Explanation[] =>
+    reporter.movements.flatMap((m) => {
+      const c = kinds.contribution(m.kind, m.quantity, other);
+      return c === 0 ? [] : [{ source: reporter.source, kind: m.kind, quantity: sign * c, references: m.references, referenceCount: m.referenceCount }];
+    });
   let worst = -1;
   const systems = figures.map((f, i): SystemFigure => {
-    if (i === authoritative) return { ...f, authoritative: true, variance: 0, explained: 0, unexplained: 0, status: 'MATCH' };
+    if (i === authoritative) return { ...f, authoritative: true, variance: 0, explained: 0, unexplained: 0, status: 'MATCH', explanations: [] };
     const variance = (f.onHand ?? 0) - base;
-    const explained = aMoves - inFlight(f);
+    const explanations = [...explaining(a, f.source, 1), ...explaining(f, a.source, -1)];
+    const explained = explanations.reduce((n, e) => n + e.quantity, 0);
     const unexplained = variance - explained;
     const status: ReconciliationStatus =
       unexplained === 0 ? (variance === 0 && explained === 0 ? 'MATCH' : 'EXPLAINED') : Math.abs(unexplained) <= tolerance ? 'WITHIN_TOLERANCE' : 'DISCREPANCY';
-    return { ...f, authoritative: false, variance, explained, unexplained, status };
+    return { ...f, authoritative: false, variance, explained, unexplained, status, explanations };
   });
   systems.forEach((s, i) => {
     if (i === authoritative) return;
@@ -179,6 +217,19 @@ export function compareLine(figures: readonly RawFigure[], authoritative: number
     }
   });
   return { systems, worst };
+}
+
+const DEFAULT_KINDS = new MovementKinds();
+
+/** Explanations in words: "explained by pickedNotInvoiced of SAL-ORD-42, SAL-ORD-43; inTransit (4 units)"; null for none. */
+export function describeExplanations(explanations: readonly Explanation[]): string | null {
+  if (explanations.length === 0) return null;
+  const parts = explanations.map((e) => {
+    if (e.referenceCount === 0) return `${e.kind} (${e.quantity} unit${Math.abs(e.quantity) === 1 ? '' : 's'})`;
+    const more = e.referenceCount - e.references.length;
+    return `${e.kind} of ${e.references.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  });
+  return `explained by ${parts.join('; ')}`;
 }
 
 export function emptySummary(): ReconciliationSummary {

@@ -38,11 +38,13 @@ export interface StockRecord {
 }
 
 /**
- * Units in flight that explain why systems disagree. A movement mapped on a source means: this
- * source has already taken `quantity` units out of its on-hand at `location` (picked but not
- * invoiced, shipped into transit), or not yet put them in (received, not put away), while a
- * system that does not record the movement yet still counts them. Rows for the same
- * (code, location, kind) arrive summed.
+ * Units in flight that explain why systems disagree. A movement mapped on a source means, for
+ * the built-in kinds: this source has already taken `quantity` units out of its on-hand at
+ * `location` (picked but not invoiced, shipped into transit), or not yet put them in (received,
+ * not put away), while a system that does not record the movement yet still counts them; or
+ * (a cycle count not yet posted) it has already applied a count the others have not. What each
+ * kind means, and which systems it explains, is src/domain/movements.ts. Rows for the same
+ * (code, location, kind, reference) arrive summed.
  */
 export interface MovementRecord {
   code: string;
@@ -50,10 +52,14 @@ export interface MovementRecord {
   kind: MovementKind;
   quantity: number;
   asOf: Date;
+  /** The document behind it (order, pick list, count number), when the mapping has a `reference` column. */
+  reference?: string;
 }
 
-export const MOVEMENT_KINDS = ['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway'] as const;
-export type MovementKind = (typeof MOVEMENT_KINDS)[number];
+/** The built-in kinds (src/domain/movements.ts); the config's `movementKinds` declares more. */
+export const MOVEMENT_KINDS = ['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted'] as const;
+/** A built-in kind or one the config declares. */
+export type MovementKind = string;
 
 /** A unit cost as the source stores it: `amount` is a decimal string, never a float. */
 export interface CostRecord {

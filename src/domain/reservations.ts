@@ -119,8 +119,10 @@ export function checkReserveInput(input: ReserveInput, limits: ReservationLimits
   checkText(input.idempotencyKey, 'idempotencyKey', MAX_IDEMPOTENCY_KEY, problems);
   if (input.reference != null) checkText(input.reference, 'reference', MAX_REFERENCE, problems);
   const channel = input.channel ?? null;
+  const unknownChannel = channel === null ? undefined : locations.channelProblem(channel);
+  if (unknownChannel !== undefined) problems.push(unknownChannel);
   // a location that is not sellable (channels unset: every channel) can hold nothing for it
-  if (channel !== null && !locations.all.some((l) => l.sellable && inChannel(l, channel))) {
+  else if (channel !== null && !locations.all.some((l) => l.sellable && inChannel(l, channel))) {
     problems.push(`channel ${JSON.stringify(channel)}: no sellable location serves it`);
   }
   if (input.lines.length === 0) problems.push('a reservation needs at least one line');
@@ -136,7 +138,7 @@ export function checkReserveInput(input: ReserveInput, limits: ReservationLimits
         const loc = locations.get(l.locationId);
         if (loc === undefined) problems.push(`${at}: unknown locationId ${JSON.stringify(l.locationId)}`);
         else if (!loc.sellable) problems.push(`${at}: location ${loc.id} is not sellable`);
-        else if (channel !== null && !inChannel(loc, channel)) {
+        else if (channel !== null && unknownChannel === undefined && !inChannel(loc, channel)) {
           problems.push(`${at}: location ${loc.id} does not serve channel ${channel} (serves ${(loc.channels ?? []).join(', ')})`);
         }
       }

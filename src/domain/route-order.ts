@@ -162,7 +162,9 @@ export async function routeOrder(req: RouteOrderRequest, deps: RouteOrderDeps): 
     }
     const why = new Set<RouteReason>(['NO_STOCK']);
     for (const f of figs) {
-      if (f.flags.includes('STALE') && !deps.useStaleStock) why.add('STALE_EXCLUDED');
+      // a STALE figure under `stalePolicy: onHandOnly` is never promised, whatever useStaleStock says
+      const onHandOnly = answers.get(f.sku)?.byLocation.find((l) => l.location.id === location.id)?.onHandOnly === true;
+      if (f.flags.includes('STALE') && (!deps.useStaleStock || onHandOnly)) why.add('STALE_EXCLUDED');
       if (f.flags.includes('NEGATIVE_ON_HAND')) why.add('NEGATIVE_ON_HAND');
       if (f.flags.includes('SOURCE_UNAVAILABLE')) why.add('SOURCE_UNAVAILABLE');
     }
@@ -184,6 +186,8 @@ export function notPromisable(level: StockLevel | undefined, useStaleStock: bool
   if (level === undefined) return 'no source reports it there';
   if (level.flags.includes('SOURCE_UNAVAILABLE')) return `its source ${level.provenance.source ?? ''} failed during this request`.replace('  ', ' ');
   if (level.flags.includes('NEGATIVE_ON_HAND')) return 'its on-hand is negative';
+  if (level.onHandOnly)
+    return `its figure from ${level.provenance.source} is STALE and that source's stalePolicy is onHandOnly (counted on hand, promises nothing)`;
   if (level.provenance.stale && !useStaleStock) return `its figure from ${level.provenance.source} is STALE and routing.useStaleStock is false`;
   if (!level.counted) return 'its figure is not counted (stale under an exclude policy, or not sellable)';
   return undefined;
@@ -211,6 +215,8 @@ function checkOrder(req: RouteOrderRequest, strategy: RoutingStrategyName, deps:
     problems.push(`destination out of range: latitude ${d.latitude}, longitude ${d.longitude}`);
   if (req.maxShipments !== null && req.maxShipments !== undefined && req.maxShipments < 1)
     problems.push(`maxShipments must be at least 1, got ${req.maxShipments}`);
+  const channel = req.channel == null ? undefined : deps.locations.channelProblem(req.channel);
+  if (channel !== undefined) problems.push(channel);
   const unknown = (req.excludeLocationIds ?? []).filter((id) => deps.locations.get(id) === undefined);
   if (unknown.length > 0) problems.push(`unknown location id(s) in excludeLocationIds: ${unknown.map((u) => JSON.stringify(u)).join(', ')}`);
   if (problems.length > 0) {

@@ -266,7 +266,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
 
   /**
    * Reads the whole SQL source into a new snapshot: one streamed statement per entity (and per
-   * movement mapping); stock and movement rows are summed per (code, location[, kind]) here as
+   * movement mapping); stock and movement rows are summed per (code, location[, kind, reference]) here as
    * they are packed (the database's GROUP BY over a whole table had no index to use), so the
    * records are the live ones; progress is logged every 5 s.
    */
@@ -306,7 +306,7 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     }
     if (movementRows !== null) {
       await scan('movements', (batch) => {
-        for (const m of batch) movementRows.add(m.code, m.location, m.kind, m.quantity, m.asOf.getTime());
+        for (const m of batch) movementRows.add(m.code, m.location, m.kind, m.quantity, m.asOf.getTime(), m.reference);
         records += batch.length;
         progress('movements');
       });

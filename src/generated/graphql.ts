@@ -281,12 +281,37 @@ export type Movement = {
   __typename?: 'Movement';
   asOf: Scalars['DateTime']['output'];
   kind: MovementKind;
+  /** The kind as the config names it: `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`, or one declared in `movementKinds`. */
+  kindName: Scalars['String']['output'];
   quantity: Scalars['Int']['output'];
+  /** How many documents in all. */
+  referenceCount: Scalars['Int']['output'];
+  /** Its documents (orders, pick lists, count numbers): the first 10, oldest first; empty when the mapping has no `reference` column. */
+  references: Array<Scalars['String']['output']>;
+};
+
+/** Movements of one kind, reported by one system, that explain part of a variance. */
+export type MovementExplanation = {
+  __typename?: 'MovementExplanation';
+  /** The kind as the config names it (`pickedNotInvoiced`, `countNotPosted`, ...). */
+  kind: Scalars['String']['output'];
+  /** The units they explain of the variance (this system minus the authoritative one). */
+  quantity: Scalars['Int']['output'];
+  /** How many documents in all. */
+  referenceCount: Scalars['Int']['output'];
+  /** Their documents: the first 10, oldest first. */
+  references: Array<Scalars['String']['output']>;
+  /** The system that reports the movements. */
+  source: Scalars['String']['output'];
 };
 
 export type MovementKind =
+  /** A cycle count made (and adjusted) in one system, not yet posted to the others: counted minus book. */
+  | 'COUNT_NOT_POSTED'
   /** Shipped from this location, not yet received at the next. */
   | 'IN_TRANSIT'
+  /** A kind the config declares in `movementKinds`: `kindName` names it. */
+  | 'OTHER'
   /** The WMS has deducted it at pick; the ERP deducts at invoice. */
   | 'PICKED_NOT_INVOICED'
   /** Received, not yet put away (not yet in bin stock). */
@@ -476,7 +501,9 @@ export type Query = {
    * Available-to-promise for a page of SKUs: one entry per requested SKU, in request order
    * (duplicates answered twice). An unknown SKU is answered with the UNKNOWN_SKU flag, never
    * dropped. `locationIds` narrows to those locations (an unknown id is BAD_USER_INPUT); `channel`
-   * narrows to the locations that serve it. At most `server.maxSkusPerQuery` SKUs (default 500).
+   * narrows to the locations that serve it (a channel the config does not know is BAD_USER_INPUT
+   * naming the known ones; when no location declares `channels`, any channel is accepted).
+   * At most `server.maxSkusPerQuery` SKUs (default 500).
    */
   availability: Array<Availability>;
   /** One canonical SKU; null when the SKU map does not know it. */
@@ -495,8 +522,8 @@ export type Query = {
   /**
    * Every system's quantity side by side per (sku, location), the authoritative one (by
    * `precedence.quantity`, as availability picks it), each other system's variance against it,
-   * the part movements explain (picked not invoiced, in transit, received not put away) and the
-   * unexplained rest. `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0).
+   * the part movements explain (picked not invoiced, in transit, received not put away, counts not
+   * yet posted, kinds declared in `movementKinds`), with their documents, and the unexplained rest. `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0).
    * Unknown SKUs have no lines. At most `server.maxSkusPerQuery` SKUs; one statement per source
    * per entity, however many SKUs. A line past tolerance is recorded as a DISCREPANCY anomaly.
    */
@@ -516,7 +543,7 @@ export type Query = {
    * Deterministic: the same order over the same figures gives the same plan.
    * Bad input is BAD_USER_INPUT naming every problem: no lines, more than `routing.maxLines`
    * (default 100), a quantity below 1, DISTANCE without a destination, an unknown location id in
-   * `excludeLocationIds`, `maxShipments` below 1.
+   * `excludeLocationIds`, `maxShipments` below 1, a channel the config does not know.
    */
   routeOrder?: Maybe<FulfillmentPlan>;
   /** The configured source systems. */
@@ -618,6 +645,10 @@ export type ReconciliationLine = {
   authoritative: Scalars['String']['output'];
   /** The part of that variance movements explain. */
   explained: Scalars['Int']['output'];
+  /** The same in words, e.g. `explained by pickedNotInvoiced of SAL-ORD-42`; null when no movement explains it. */
+  explanation?: Maybe<Scalars['String']['output']>;
+  /** The movements that explain that system's variance, with their documents. */
+  explanations: Array<MovementExplanation>;
   location: Location;
   /** The authoritative on-hand. */
   quantity: Scalars['Int']['output'];
@@ -764,7 +795,7 @@ export type ReservationStatus =
 export type ReserveInput = {
   /** Hold what can be held and report the rest, instead of all or nothing. */
   allowPartial?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Only locations that serve this channel may hold the units. */
+  /** Only locations that serve this channel may hold the units (a channel the config does not know is BAD_USER_INPUT). */
   channel?: InputMaybe<Scalars['String']['input']>;
   /** Unique per checkout attempt (at most 255 characters): a retry with the same key and input holds nothing more. */
   idempotencyKey: Scalars['String']['input'];
@@ -815,7 +846,7 @@ export type RouteFigure = {
 export type RouteOrderInput = {
   /** Whether one line may be shipped from several locations. */
   allowSplit?: InputMaybe<Scalars['Boolean']['input']>;
-  /** Only locations that serve this channel may ship. */
+  /** Only locations that serve this channel may ship (a channel the config does not know is BAD_USER_INPUT). */
   channel?: InputMaybe<Scalars['String']['input']>;
   /** Where the order goes; needed for DISTANCE, and breaks ties for the others. */
   destination?: InputMaybe<GeoPointInput>;
@@ -840,7 +871,7 @@ export type RouteReason =
   | 'NO_STOCK'
   /** The source that should answer for it failed during this request: a fallback figure is never promised to an order. */
   | 'SOURCE_UNAVAILABLE'
-  /** Its figure is STALE and `routing.useStaleStock` is false. */
+  /** Its figure is STALE and `routing.useStaleStock` is false, or its source's `stalePolicy` is `onHandOnly`. */
   | 'STALE_EXCLUDED'
   | 'USED';
 
@@ -1050,7 +1081,7 @@ export type StockFlag =
   | 'SNAPSHOT_FALLBACK'
   /** A source that should have answered failed during this request. */
   | 'SOURCE_UNAVAILABLE'
-  /** The figure is older than its source's `maxAgeSeconds`. */
+  /** The figure is older than its source's `maxAgeSeconds`: it counts under `stalePolicy: count`, contributes 0 under `exclude`, counts on hand but promises nothing (available 0) under `onHandOnly`. */
   | 'STALE'
   /** The SKU map does not know this SKU. */
   | 'UNKNOWN_SKU';
@@ -1058,7 +1089,7 @@ export type StockFlag =
 /** One SKU at one location, as the winning source reports it. */
 export type StockLevel = {
   __typename?: 'StockLevel';
-  /** max(0, onHand - committed - reserved - safetyStock); 0 when negative, or stale under an `exclude` policy. */
+  /** max(0, onHand - committed - reserved - safetyStock); 0 when negative, or stale under an `exclude` or `onHandOnly` policy. */
   available: Scalars['Int']['output'];
   committed: Scalars['Int']['output'];
   /** Whether this location counts toward the SKU's totals. */
@@ -1090,8 +1121,10 @@ export type SystemQuantity = {
   asOf?: Maybe<Scalars['DateTime']['output']>;
   authoritative: Scalars['Boolean']['output'];
   committed?: Maybe<Scalars['Int']['output']>;
-  /** What the movements say the variance should be: movements(authoritative) - movements(this system). */
+  /** What the movements say the variance should be: movements(authoritative) - movements(this system), each kind toward the systems it explains (`movementKinds`). */
   explained: Scalars['Int']['output'];
+  /** The movements that make up `explained`, with their documents. */
+  explanations: Array<MovementExplanation>;
   /** Units this system reports in flight here. */
   movements: Array<Movement>;
   /** Null: the system holds the SKU but has no record here (compared as 0). */
@@ -1233,6 +1266,7 @@ export type ResolversTypes = ResolversObject<{
   MirrorState: MirrorState;
   Money: ResolverTypeWrapper<MoneyModel>;
   Movement: ResolverTypeWrapper<MovementModel>;
+  MovementExplanation: ResolverTypeWrapper<MovementExplanation>;
   MovementKind: MovementKind;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OrderLine: ResolverTypeWrapper<OrderLine>;
@@ -1305,6 +1339,7 @@ export type ResolversParentTypes = ResolversObject<{
   LocationCode: LocationCode;
   Money: MoneyModel;
   Movement: MovementModel;
+  MovementExplanation: MovementExplanation;
   Mutation: Record<PropertyKey, never>;
   OrderLine: OrderLine;
   OrderLineInput: OrderLineInput;
@@ -1505,7 +1540,18 @@ export type MoneyResolvers<ContextType = GatewayContext, ParentType extends Reso
 export type MovementResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Movement'] = ResolversParentTypes['Movement']> = ResolversObject<{
   asOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   kind?: Resolver<ResolversTypes['MovementKind'], ParentType, ContextType>;
+  kindName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  referenceCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  references?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+}>;
+
+export type MovementExplanationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['MovementExplanation'] = ResolversParentTypes['MovementExplanation']> = ResolversObject<{
+  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  referenceCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  references?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
 export type MutationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = ResolversObject<{
@@ -1592,6 +1638,8 @@ export type ReconciliationGapResolvers<ContextType = GatewayContext, ParentType 
 export type ReconciliationLineResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationLine'] = ResolversParentTypes['ReconciliationLine']> = ResolversObject<{
   authoritative?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  explanation?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  explanations?: Resolver<Array<ResolversTypes['MovementExplanation']>, ParentType, ContextType>;
   location?: Resolver<ResolversTypes['Location'], ParentType, ContextType>;
   quantity?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rule?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1791,6 +1839,7 @@ export type SystemQuantityResolvers<ContextType = GatewayContext, ParentType ext
   authoritative?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   committed?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  explanations?: Resolver<Array<ResolversTypes['MovementExplanation']>, ParentType, ContextType>;
   movements?: Resolver<Array<ResolversTypes['Movement']>, ParentType, ContextType>;
   onHand?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   snapshotFallback?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1830,6 +1879,7 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   LocationCode?: LocationCodeResolvers<ContextType>;
   Money?: MoneyResolvers<ContextType>;
   Movement?: MovementResolvers<ContextType>;
+  MovementExplanation?: MovementExplanationResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   OrderLine?: OrderLineResolvers<ContextType>;
   OrphanCode?: OrphanCodeResolvers<ContextType>;

@@ -12,7 +12,8 @@ import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceStrategy } from '../domain/precedence.js';
 import type { MovementRecord, StockRecord } from '../domain/records.js';
 import type { CanonicalSku } from '../domain/skus.js';
-import { compareLine, type Gap, type RawFigure, type ReconciliationLine } from '../domain/reconciliation.js';
+import { MAX_REFERENCES, MovementKinds } from '../domain/movements.js';
+import { compareLine, describeExplanations, type Gap, type MovementFigure, type RawFigure, type ReconciliationLine } from '../domain/reconciliation.js';
 
 export interface SourcePolicyLike {
   maxAgeSeconds: number | undefined;
@@ -28,6 +29,8 @@ export interface ReconciliationDeps {
   precedence: PrecedenceStrategy;
   logger: Logger;
   now?: () => Date;
+  /** What each movement kind means and which systems it explains (the config's `movementKinds`); the built-in kinds when unset. */
+  movementKinds?: MovementKinds;
 }
 
 /** The failure of one source during a reconciliation: its figures are missing, the answer is incomplete. */
@@ -48,6 +51,7 @@ export type Reconciler = ReturnType<typeof createReconciler>;
 
 export function createReconciler(deps: ReconciliationDeps) {
   const now = deps.now ?? (() => new Date());
+  const kinds = deps.movementKinds ?? new MovementKinds();
   const stockSources = (): string[] => {
     const ordered = deps.precedence.order('quantity').filter((s) => deps.connectors.get(s)?.entities.has('stock'));
     const rest = [...deps.connectors.values()]
@@ -144,17 +148,30 @@ export function createReconciler(deps: ReconciliationDeps) {
             f.snapshotFallback ||= r.snapshotFallback === true;
           }
         }
+        // per movement figure: its documents, with the oldest asOf each
+        const documents = new Map<MovementFigure, Map<string, number>>();
         for (const mv of codesFor(source, sku).flatMap((c) => moves.get(source)?.get(c) ?? [])) {
           const loc = deps.locations.fromSourceCode(source, mv.location);
           if (loc === undefined) continue;
           let f = m.get(loc.id);
           if (f === undefined) m.set(loc.id, (f = { source, onHand: null, committed: null, asOf: null, stale: false, snapshotFallback: false, movements: [] }));
-          const same = f.movements.find((x) => x.kind === mv.kind);
-          if (same === undefined) f.movements.push({ kind: mv.kind, quantity: mv.quantity, asOf: mv.asOf });
+          let same = f.movements.find((x) => x.kind === mv.kind);
+          if (same === undefined) f.movements.push((same = { kind: mv.kind, quantity: mv.quantity, asOf: mv.asOf, references: [], referenceCount: 0 }));
           else {
             same.quantity += mv.quantity;
             if (mv.asOf > same.asOf) same.asOf = mv.asOf;
           }
+          if (mv.reference !== undefined) {
+            let docs = documents.get(same);
+            if (docs === undefined) documents.set(same, (docs = new Map()));
+            const seen = docs.get(mv.reference);
+            if (seen === undefined || mv.asOf.getTime() < seen) docs.set(mv.reference, mv.asOf.getTime());
+          }
+        }
+        for (const [f, docs] of documents) {
+          const sorted = [...docs].sort(([ra, ta], [rb, tb]) => ta - tb || (ra < rb ? -1 : ra > rb ? 1 : 0));
+          f.references = sorted.slice(0, MAX_REFERENCES).map(([r]) => r);
+          f.referenceCount = docs.size;
         }
         perSource.set(source, m);
       }
@@ -180,7 +197,7 @@ export function createReconciler(deps: ReconciliationDeps) {
         const decision = deps.precedence.decide('quantity', candidates);
         const winner = decision.winner?.source ?? figures.find((f) => f.onHand !== null)?.source;
         const ai = figures.findIndex((f) => f.source === winner);
-        const { systems, worst } = compareLine(figures, ai, o.tolerance);
+        const { systems, worst } = compareLine(figures, ai, o.tolerance, kinds);
         const w = worst < 0 ? undefined : systems[worst];
         const line: ReconciliationLine = {
           sku: sku.sku,
@@ -194,6 +211,8 @@ export function createReconciler(deps: ReconciliationDeps) {
           worstSource: w?.source ?? null,
           systems,
           rule: decision.rule,
+          explanations: w?.explanations ?? [],
+          explanation: describeExplanations(w?.explanations ?? []),
         };
         lines.push(line);
         for (const s of systems) {

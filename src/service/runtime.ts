@@ -11,6 +11,7 @@
 import { basename } from 'node:path';
 import type { Config } from '../config/index.js';
 import { LocationIndex } from '../domain/locations.js';
+import { MovementKinds } from '../domain/movements.js';
 import { DefaultPrecedenceStrategy, type PrecedenceStrategy } from '../domain/precedence.js';
 import { DefaultRoutingPolicy, type RoutingPolicy } from '../domain/routing.js';
 import { createEvents, sinkConfigs, type Events } from '../events/events.js';
@@ -118,6 +119,15 @@ export interface Runtime {
 }
 
 /**
+ * Channel names the config gives outside `locations` (events published per channel, low-stock
+ * thresholds per channel, sink filters): a channel named there may be asked for too.
+ */
+export function configuredChannels(config: Config): string[] {
+  const a = config.events.availability;
+  return [...(a.channels ?? []), ...Object.keys(a.lowStock.channels), ...Object.values(config.events.sinks).flatMap((s) => s.filter.channels ?? [])];
+}
+
+/**
  * File-source events for a store: a refused file is logged and recorded as an anomaly (code: the
  * file name), SNAPSHOT_TOO_LARGE when it is over `maxFileBytes` or `maxRows`, else
  * SNAPSHOT_REJECTED; files gone missing are logged and recorded as SOURCE_FILES_MISSING (code:
@@ -163,7 +173,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   const touched = (marks: readonly Trigger[]) => events?.availability.touched(marks);
   /** Whether this runtime recomputes availability events, so its feeds mark what they change. */
   const recomputes = o.events === true && store.events.enabled();
-  const locations = new LocationIndex(config.locations);
+  const locations = new LocationIndex(config.locations, configuredChannels(config));
+  const movementKinds = new MovementKinds(config.movementKinds);
   const mirrors = new Map<string, MirroredConnector>();
   const feeds: Feed[] = [];
   const sinks = new Map<string, SourceSink>();
@@ -180,7 +191,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
   const settings = new Map<string, SourceSettings>();
   const clock = () => (now === undefined ? Date.now() : now().getTime());
   for (const [name, s] of Object.entries(config.sources)) {
-    let bare = createConnector(name, s, { files });
+    let bare = createConnector(name, s, { files, movementKinds: movementKinds.names });
     if (o.mirrors === true && s.sync.mode === 'mirror') {
       const watch = createChangeWatch({ source: name, store, locations, skuCodes: s.skuCodes, logger });
       const m = createMirror(bare, {
@@ -336,8 +347,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     inventory,
     reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
     sweeper,
-    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now }),
-    reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now }),
+    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now, movementKinds }),
+    reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
     skuMatcher,
     mirrors,

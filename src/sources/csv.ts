@@ -6,7 +6,8 @@
  * - Newest: by the date in the file name (`inventory-2026-11-25.csv`, `stock_20261125T0600.csv`),
  *   else by modification time; ties go to the later mtime, then the later name.
  * - asOf: the mapped `asOf` column when there is one (newest per (sku, location) when rows are
- *   summed), else the date in the file name (00:00 UTC for a date alone), else the file's mtime.
+ *   summed), else the date in the file name (00:00 for a date alone), else the file's mtime. A
+ *   value or name without an offset is wall-clock time in the source's `timezone` (UTC by default).
  * - A file that fails to parse (half-written, malformed, a non-numeric quantity, a missing
  *   column, no rows) never replaces the last good snapshot: the error names the file and line,
  *   the previous snapshot keeps serving and its records carry `snapshotFallback` until a newer
@@ -37,7 +38,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { CsvSourceConfig } from '../config/index.js';
 import { fileFormat } from '../config/schema.js';
-import { timestamp } from '../db/values.js';
+import { timestamp, wallClockToUtc } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, EntityProbe, StatementMeter } from './connector.js';
 import { compileJsonMapping, jsonRows, type CompiledJsonMapping } from './json-records.js';
@@ -132,7 +133,9 @@ const idOf = (c: Candidate) => `${c.name}\u0000${c.mtimeMs}\u0000${c.size}`;
 /** Newest first: the date in the name (else mtime), then mtime, then name. */
 const newer = (a: Candidate, b: Candidate) => b.key - a.key || b.mtimeMs - a.mtimeMs || (a.name < b.name ? 1 : a.name > b.name ? -1 : 0);
 
-export function createCsvConnector(name: string, config: CsvSourceConfig, o: { events?: FileSourceEvents } = {}) {
+/** `movementKinds`: the kinds a `kind` column may hold (the built-in ones and the config's `movementKinds`); the built-in ones when unset. */
+export function createCsvConnector(name: string, config: CsvSourceConfig, o: { events?: FileSourceEvents; movementKinds?: readonly string[] } = {}) {
+  const kinds = o.movementKinds ?? MOVEMENT_KINDS;
   const dir = dirname(config.path);
   const glob = basename(config.path);
   const pattern = globToRegExp(glob);
@@ -167,7 +170,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const file = join(dir, n);
       const st = await stat(file).catch(() => undefined);
       if (st === undefined || !st.isFile()) continue;
-      const nameDate = dateInName(n);
+      const nameDate = dateInName(n, config.timezone);
       out.push({ file, name: n, mtimeMs: st.mtimeMs, size: st.size, key: nameDate?.getTime() ?? st.mtimeMs, nameDate });
     }
     noteMissing(out.length === 0 ? { reason: `no file matches ${config.path}`, brief: `no file matches ${glob}` } : null);
@@ -299,7 +302,7 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       const v = row[col];
       if (v === undefined || v === null || String(v).trim() === '') return fileAsOf;
       try {
-        return timestamp(v).getTime();
+        return timestamp(v, config.timezone).getTime();
       } catch {
         throw new RowError(`${col}: not a timestamp: ${JSON.stringify(v)}`);
       }
@@ -316,9 +319,10 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
         const quantity = whole(row, m.columns.quantity, true);
         if (quantity === 0) continue;
         const kind = m.kind ?? text(row, m.columns.kind as string);
-        if (!(MOVEMENT_KINDS as readonly string[]).includes(kind))
-          throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${MOVEMENT_KINDS.join(', ')})`);
-        movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf));
+        if (!kinds.includes(kind)) throw new RowError(`unknown movement kind ${JSON.stringify(kind)} (known: ${kinds.join(', ')})`);
+        const ref = m.columns.reference === undefined ? undefined : row[m.columns.reference];
+        const reference = ref === undefined || ref === null ? '' : String(ref).trim();
+        movements.add(text(row, m.columns.sku), text(row, m.columns.location), kind as MovementKind, quantity, when(row, m.columns.asOf), reference);
       }
     };
 
@@ -326,7 +330,13 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       cols.sku,
       cols.location,
       cols.onHand,
-      ...(config.movements ?? []).flatMap((m) => [m.columns.sku, m.columns.location, m.columns.quantity, ...(m.columns.kind ? [m.columns.kind] : [])]),
+      ...(config.movements ?? []).flatMap((m) => [
+        m.columns.sku,
+        m.columns.location,
+        m.columns.quantity,
+        ...(m.columns.kind ? [m.columns.kind] : []),
+        ...(m.columns.reference ? [m.columns.reference] : []),
+      ]),
     ];
     const input = createReadStream(c.file);
     try {
@@ -452,10 +462,11 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /**
- * The date (and time, if any) a file name carries, read as UTC: `2026-11-25`, `20261125`, with
- * an optional `T0600`, `T06:00`, `T060000`. Null when the name has no valid date.
+ * The date (and time, if any) a file name carries, read as wall-clock time in `zone` (the
+ * source's `timezone`, UTC by default): `2026-11-25`, `20261125`, with an optional `T0600`,
+ * `T06:00`, `T060000`. Null when the name has no valid date.
  */
-export function dateInName(fileName: string): Date | null {
+export function dateInName(fileName: string, zone = 'UTC'): Date | null {
   const re = /(?<![0-9])(\d{4})-?(\d{2})-?(\d{2})(?:[T_](\d{2})[:-]?(\d{2})(?:[:-]?(\d{2}))?)?(?![0-9])/g;
   for (const m of fileName.matchAll(re)) {
     const [y, mo, d, h = '00', mi = '00', s = '00'] = m.slice(1).map((v) => v ?? undefined) as string[];
@@ -469,7 +480,7 @@ export function dateInName(fileName: string): Date | null {
       Number(mi) < 60 &&
       Number(s) < 60
     ) {
-      return back;
+      return zone === 'UTC' ? back : new Date(wallClockToUtc(t, zone));
     }
   }
   return null;

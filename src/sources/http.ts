@@ -325,7 +325,7 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
     if (c.entity === 'stock') {
       const sums = new Map<string, StockRecord>();
       for (const r of rows) {
-        const rec = stockRecord(r, readAt);
+        const rec = stockRecord(r, readAt, config.timezone);
         const key = `${rec.code}\u0000${rec.location}`;
         const was = sums.get(key);
         if (was === undefined) {
@@ -394,7 +394,7 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
       };
       await pages(c, null, b, async (page) => {
         const recs = (
-          c.entity === 'stock' ? page.filter((r) => codeOf(r) !== '').map((r) => stockRecord(r, readAt)) : records(c, page, readAt)
+          c.entity === 'stock' ? page.filter((r) => codeOf(r) !== '').map((r) => stockRecord(r, readAt, config.timezone)) : records(c, page, readAt)
         ) as RecordOf[E][];
         n += recs.length;
         if (recs.length > 0) await each(recs);
@@ -424,7 +424,8 @@ interface Bounds {
 
 const codeOf = (r: Row): string => (r.sku === undefined || r.sku === null ? '' : String(r.sku));
 
-function stockRecord(r: Row, readAt: Date): StockRecord {
+/** `zone`: the source's `timezone`, for an asOf without one. */
+function stockRecord(r: Row, readAt: Date, zone: string): StockRecord {
   const problems: string[] = [];
   const read = <T>(f: () => T, fallback: T): T => {
     try {
@@ -441,7 +442,7 @@ function stockRecord(r: Row, readAt: Date): StockRecord {
     location,
     onHand: read(() => whole(r.onHand, 'onHand', false), Number.NaN),
     committed: read(() => whole(r.committed, 'committed', true), Number.NaN),
-    asOf: r.asOf === undefined || r.asOf === null ? readAt : read(() => timestamp(r.asOf), new Date(Number.NaN)),
+    asOf: r.asOf === undefined || r.asOf === null ? readAt : read(() => timestamp(r.asOf, zone), new Date(Number.NaN)),
   };
   if (problems.length > 0) rec.invalid = problems.join('; ');
   return rec;

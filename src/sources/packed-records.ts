@@ -285,7 +285,7 @@ interface Carried {
   origins: readonly Origin[];
 }
 
-/** Movement rows of a file as it is read: per (code, location, kind) the quantity summed, the newest asOf. */
+/** Movement rows of a file as it is read: per (code, location, kind, reference) the quantity summed, the newest asOf. */
 export class MovementRows {
   private readonly rows: SummedRows;
 
@@ -294,8 +294,9 @@ export class MovementRows {
     this.rows = new SummedRows(fileBytes, maxRows);
   }
 
-  add(code: string, location: string, kind: MovementKind, quantity: number, asOf: number): void {
-    this.rows.add(code, `${location}\u0000${kind}`, quantity, 0, asOf);
+  /** `reference`: the row's document ('' or unset: none). */
+  add(code: string, location: string, kind: MovementKind, quantity: number, asOf: number, reference = ''): void {
+    this.rows.add(code, `${location}\u0000${kind}\u0000${reference}`, quantity, 0, asOf);
   }
 
   async pack(): Promise<PackedMovements> {
@@ -303,8 +304,8 @@ export class MovementRows {
     return new PackedMovements(
       columns,
       labels.map((l) => {
-        const [location, kind] = l.split('\u0000') as [string, MovementKind];
-        return { location, kind };
+        const [location, kind, reference] = l.split('\u0000') as [string, MovementKind, string];
+        return { location, kind, reference };
       }),
     );
   }
@@ -364,11 +365,11 @@ export class PackedStock {
   }
 }
 
-/** Movement rows packed by code; the label is location and kind. */
+/** Movement rows packed by code; the label is location, kind and reference. */
 export class PackedMovements {
   constructor(
     private readonly c: Columns,
-    private readonly kinds: readonly { location: string; kind: MovementKind }[],
+    private readonly kinds: readonly { location: string; kind: MovementKind; reference: string }[],
   ) {}
 
   get(code: string, out: MovementRecord[]): void {
@@ -376,8 +377,10 @@ export class PackedMovements {
     if (i === undefined) return;
     const { first, next, label, a, asOf } = this.c;
     for (let r = first[i] as number; r !== -1; r = next[r] as number) {
-      const { location, kind } = this.kinds[label[r] as number] as { location: string; kind: MovementKind };
-      out.push({ code, location, kind, quantity: a[r] as number, asOf: new Date(asOf[r] as number) });
+      const { location, kind, reference } = this.kinds[label[r] as number] as { location: string; kind: MovementKind; reference: string };
+      const m: MovementRecord = { code, location, kind, quantity: a[r] as number, asOf: new Date(asOf[r] as number) };
+      if (reference !== '') m.reference = reference;
+      out.push(m);
     }
   }
 }

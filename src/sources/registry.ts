@@ -15,6 +15,8 @@ import { createSqlConnector } from './sql.js';
 export interface ConnectorOptions {
   /** File-source events (refused files, missing files), for the kinds that read files. */
   files?: FileSourceEvents;
+  /** The movement kinds a `kind` column may hold (the built-in ones and the config's `movementKinds`); the built-in ones when unset. */
+  movementKinds?: readonly string[];
 }
 
 export type SourceKind = SourceConfig['kind'];
@@ -23,8 +25,8 @@ export type SourceKind = SourceConfig['kind'];
 export type ConnectorFactory<K extends SourceKind> = (name: string, config: Extract<SourceConfig, { kind: K }>, o: ConnectorOptions) => Connector;
 
 export const connectorFactories = {
-  csv: (name, s, o) => createCsvConnector(name, s, { events: o.files }),
-  sql: (name, s) => createSqlConnector(name, s),
+  csv: (name, s, o) => createCsvConnector(name, s, { events: o.files, ...(o.movementKinds ? { movementKinds: o.movementKinds } : {}) }),
+  sql: (name, s, o) => createSqlConnector(name, s, undefined, o.movementKinds ? { movementKinds: o.movementKinds } : {}),
   http: (name, s) => createHttpConnector(name, s),
 } satisfies { [K in SourceKind]: ConnectorFactory<K> };
 

@@ -53,12 +53,14 @@ const QUERY_ALIASES = {
   stock: { required: ['sku', 'location', 'onHand'], optional: ['committed', 'asOf'] },
   cost: { required: ['sku', 'unitCost'], optional: ['currency'] },
   items: { required: ['sku', 'name'], optional: [] },
-  movements: { required: ['sku', 'location', 'quantity'], optional: ['kind', 'asOf'] },
+  movements: { required: ['sku', 'location', 'quantity'], optional: ['kind', 'asOf', 'reference'] },
   orders: { required: ['reference'], optional: [] },
 } as const;
 type MappingName = keyof typeof QUERY_ALIASES;
 
-export function createSqlConnector(name: string, config: SqlSourceConfig, chunkSize = DEFAULT_CHUNK_SIZE) {
+/** `movementKinds`: the kinds a `kind` column may hold (the built-in ones and the config's `movementKinds`); the built-in ones when unset. */
+export function createSqlConnector(name: string, config: SqlSourceConfig, chunkSize = DEFAULT_CHUNK_SIZE, o: { movementKinds?: readonly string[] } = {}) {
+  const kinds = o.movementKinds ?? MOVEMENT_KINDS;
   const db = createKnex({
     client: config.client,
     connection: config.connection,
@@ -184,7 +186,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       for (const row of rows) {
         if (!asked.has(String(row.sku))) continue;
         if (entity === 'movements') {
-          const r = toMovement(row, readAt);
+          const r = toMovement(row, readAt, config.timezone, kinds);
           if (r.quantity !== 0) out.push(r as RecordOf[E]);
         } else {
           out.push(toRecord(entity, row, readAt, config) as RecordOf[E]);
@@ -356,7 +358,9 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
       const m = config.stock as StockMapping;
       return [cols(m, ['sku', 'location', 'onHand', 'committed', 'asOf'])];
     }
-    return (config.movements ?? []).map((m) => cols(m, ['sku', 'location', 'quantity', ...(m.kind === undefined ? ['kind'] : []), 'asOf'], m.kind));
+    return (config.movements ?? []).map((m) =>
+      cols(m, ['sku', 'location', 'quantity', ...(m.kind === undefined ? ['kind'] : []), 'asOf', 'reference'], m.kind),
+    );
   }
 
   /**
@@ -386,7 +390,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         if (entity === 'movements') {
           if (row.quantity === null) continue;
           try {
-            out.push(toMovement(row, readAt) as RecordOf[E]);
+            out.push(toMovement(row, readAt, config.timezone, kinds) as RecordOf[E]);
           } catch {
             // a movement that cannot be read explains nothing: left out, as a live read of it fails
             continue;
@@ -605,6 +609,9 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
   else q.select(db.raw('? as ??', [m.kind as string, 'kind']));
   const asOf = col('asOf');
   if (asOf !== undefined) q.max({ asOf });
+  // one row per document: the reconciliation line names them
+  const reference = col('reference');
+  if (reference !== undefined) q.select({ reference }).groupBy(reference);
   q.groupBy(sku, location);
   if (config.client === 'mysql2') q.groupBy(db.raw('binary ??', [sku]));
   const qty = col('quantity') as string;
@@ -614,22 +621,27 @@ function movementStatement(db: Knex, m: MovementMapping, config: SqlSourceConfig
   return q.timeout(config.timeoutMs, { cancel: config.client !== 'better-sqlite3' }).whereIn(sku, codes as string[]);
 }
 
-function toMovement(row: Row, readAt: Date): MovementRecord {
+/** `zone`: the source's `timezone`, for an asOf without one. */
+function toMovement(row: Row, readAt: Date, zone: string, kinds: readonly string[]): MovementRecord {
   const code = String(row.sku);
   if (Number(row.nonNumeric ?? 0) > 0) {
     throw new Error(`non-numeric movement quantity for code ${JSON.stringify(code)} at location ${JSON.stringify(String(row.location))}`);
   }
   const kind = String(row.kind);
-  if (!(MOVEMENT_KINDS as readonly string[]).includes(kind)) {
-    throw new Error(`unknown movement kind ${JSON.stringify(kind)} for code ${JSON.stringify(code)} (known: ${MOVEMENT_KINDS.join(', ')})`);
+  if (!kinds.includes(kind)) {
+    throw new Error(`unknown movement kind ${JSON.stringify(kind)} for code ${JSON.stringify(code)} (known: ${kinds.join(', ')})`);
   }
-  return {
+  const r: MovementRecord = {
     code,
     location: String(row.location),
     kind: kind as MovementKind,
     quantity: row.quantity === null || row.quantity === undefined ? 0 : quantity(row.quantity),
-    asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf),
+    asOf: row.asOf === undefined || row.asOf === null ? readAt : timestamp(row.asOf, zone),
   };
+  const ref =
+    row.reference === undefined || row.reference === null ? '' : Buffer.isBuffer(row.reference) ? row.reference.toString('utf8') : String(row.reference);
+  if (ref.trim() !== '') r.reference = ref;
+  return r;
 }
 
 /** The configured query becomes a derived table; `col` gives the columns it has (learned: optional aliases may be absent). */
@@ -738,7 +750,7 @@ function toRecord(entity: Exclude<Entity, 'movements'>, row: Row, readAt: Date, 
       location: String(row.location),
       onHand: read(() => quantity(row.onHand, 'onHand'), Number.NaN),
       committed: row.committed === undefined || row.committed === null ? 0 : read(() => quantity(row.committed, 'committed'), Number.NaN),
-      asOf: row.asOf === undefined || row.asOf === null ? readAt : read(() => timestamp(row.asOf), new Date(Number.NaN)),
+      asOf: row.asOf === undefined || row.asOf === null ? readAt : read(() => timestamp(row.asOf, config.timezone), new Date(Number.NaN)),
     };
     if (problems.length > 0 && nonNumeric > 0) problems.splice(1); // the sum of a non-numeric bin means nothing more
     if (problems.length > 0) record.invalid = problems.join('; ');

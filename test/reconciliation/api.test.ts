@@ -16,7 +16,12 @@ const RECONCILE = `query R($skus: [ID!]!, $locationIds: [ID!], $tolerance: Int) 
     tolerance
     lines {
       sku location { id } status authoritative quantity variance explained unexplained worstSource rule
-      systems { source onHand committed asOf stale snapshotFallback authoritative variance explained unexplained status movements { kind quantity asOf } }
+      explanation explanations { source kind quantity references referenceCount }
+      systems {
+        source onHand committed asOf stale snapshotFallback authoritative variance explained unexplained status
+        movements { kind kindName quantity asOf references referenceCount }
+        explanations { source kind quantity references referenceCount }
+      }
     }
     gaps { sku source reason detail }
     summary { lines matched explained withinTolerance discrepancies absVariance absExplained absUnexplained gaps }
@@ -46,6 +51,8 @@ interface Line {
   unexplained: number;
   worstSource: string | null;
   systems: System[];
+  explanation: string | null;
+  explanations: { source: string; kind: string; quantity: number; references: string[]; referenceCount: number }[];
 }
 interface Rec {
   tolerance: number;
@@ -90,8 +97,17 @@ describe('reconciliation', () => {
       expect(l).toMatchObject({ status: 'EXPLAINED', authoritative: 'wms', worstSource: 'erp', unexplained: 0 });
       expect(l.variance).toBeGreaterThan(0);
       expect(l.explained).toBe(l.variance);
-      expect(wms).toMatchObject({ authoritative: true, onHand: l.quantity, movements: [{ kind: 'PICKED_NOT_INVOICED', quantity: l.variance }] });
+      expect(wms).toMatchObject({
+        authoritative: true,
+        onHand: l.quantity,
+        movements: [{ kind: 'PICKED_NOT_INVOICED', kindName: 'pickedNotInvoiced', quantity: l.variance, references: [], referenceCount: 0 }],
+      });
       expect(erp.onHand).toBe((wms.onHand ?? 0) + l.variance);
+      // the demo's picks carry no document: the explanation names the kind and the units
+      const because = [{ source: 'wms', kind: 'pickedNotInvoiced', quantity: l.variance, references: [], referenceCount: 0 }];
+      expect(l.explanations).toEqual(because);
+      expect((erp as unknown as { explanations: unknown }).explanations).toEqual(because);
+      expect(l.explanation).toBe(`explained by pickedNotInvoiced (${l.variance} unit${l.variance === 1 ? '' : 's'})`);
     }
   });
 

@@ -21,7 +21,7 @@ const fig = (source: string, onHand: number | null, picked = 0): RawFigure => ({
   asOf: new Date('2026-01-01T00:00:00Z'),
   stale: false,
   snapshotFallback: false,
-  movements: picked === 0 ? [] : [{ kind: 'pickedNotInvoiced', quantity: picked, asOf: new Date('2026-01-01T00:00:00Z') }],
+  movements: picked === 0 ? [] : [{ kind: 'pickedNotInvoiced', quantity: picked, asOf: new Date('2026-01-01T00:00:00Z'), references: [], referenceCount: 0 }],
 });
 
 describe('compareLine', () => {

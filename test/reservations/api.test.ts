@@ -810,8 +810,7 @@ describe.each(BACKENDS)('reservations over HTTP, $name store', (backend) => {
           { ...line({ locationId: 'STORE-NYC' }), channel: 'web' },
           'lines[0]: location STORE-NYC does not serve channel web (serves retail)',
         ],
-        // IN-TRANSIT serves every channel (none configured) but is not sellable: it does not count
-        ['no such channel', { ...line({ locationId: null }), channel: 'fax' }, 'channel "fax": no sellable location serves it'],
+        ['no such channel', { ...line({ locationId: null }), channel: 'fax' }, 'unknown channel "fax" (known: web, retail)'],
         ['no lines', { idempotencyKey: key('bad'), lines: [] }, 'a reservation needs at least one line'],
       ];
       for (const [what, input, problem] of cases) {
@@ -835,9 +834,8 @@ describe.each(BACKENDS)('reservations over HTTP, $name store', (backend) => {
       });
       expect(problems).toEqual([
         'idempotencyKey must not be blank',
-        'channel "fax": no sellable location serves it',
+        'unknown channel "fax" (known: web, retail)',
         `lines[0] (${sku}): quantity must be at least 1, got 0`,
-        'lines[0]: location DC-EAST does not serve channel fax (serves web, retail)',
         'lines[1]: unknown locationId "NOWHERE"',
         'ttlSeconds 100000 is over the maximum of 14400 (reservations.maxTtlSeconds)',
       ]);

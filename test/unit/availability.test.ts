@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stockLevel, summarize, unknownSku, type Quantity, type SourcePolicy } from '../../src/domain/availability.js';
+import { notPromisable } from '../../src/domain/route-order.js';
 import { LocationIndex, type Location } from '../../src/domain/locations.js';
 import { DefaultPrecedenceStrategy, type Candidate } from '../../src/domain/precedence.js';
 
@@ -60,6 +61,39 @@ describe('availability rules', () => {
     const idx = new LocationIndex([{ id: 'W', codes: { tpl: 'W01' }, priority: 1, sellable: true, safetyStock: 0 }]);
     const d = strategy.decide('quantity', [{ source: 'tpl', status: 'found', value: q(50, 0, new Date('2026-11-25T00:00:00Z')) }]);
     expect(stockLevel(idx.get('W') as Location, d, policyOf, now)).toMatchObject({ onHand: 50, available: 0, counted: false, flags: ['STALE'] });
+  });
+
+  it('under `onHandOnly` a stale figure counts on hand but promises nothing; fresh, it promises as under `count`', () => {
+    const only: SourcePolicy = { maxAgeSeconds: 3600, stalePolicy: 'onHandOnly' };
+    const d = (asOf: Date) => strategy.decide('quantity', [{ source: 'wms', status: 'found', value: q(50, 5, asOf) }]);
+    const stale = stockLevel(loc('DC-EAST'), d(new Date('2026-11-27T10:00:00Z')), () => only, now, 3);
+    expect(stale).toMatchObject({
+      onHand: 50,
+      committed: 5,
+      reserved: 3,
+      available: 0,
+      availableBeforeHolds: 0,
+      counted: true,
+      onHandOnly: true,
+      flags: ['STALE'],
+    });
+    const fresh_ = stockLevel(loc('DC-EAST'), d(fresh), () => only, now, 3);
+    expect(fresh_).toMatchObject({ available: 42, availableBeforeHolds: 45, counted: true, onHandOnly: false, flags: [] });
+    // the totals keep the on-hand, not the promise
+    const store = stockLevel(loc('STORE'), strategy.decide('quantity', [{ source: 'erp', status: 'found', value: q(10, 1) }]), policyOf, now)!;
+    expect(summarize('A', [stale!, store])).toMatchObject({ onHand: 60, committed: 6, available: 7, reserved: 3, flags: ['STALE'] });
+    // routing and reservations cannot take it, even where stale stock may be promised
+    expect(notPromisable(stale, true)).toMatch(/STALE and that source's stalePolicy is onHandOnly/);
+    expect(notPromisable(stale, false)).toMatch(/onHandOnly/);
+    expect(notPromisable(fresh_, false)).toBeUndefined();
+    // a negative figure stays what it was: not counted at all
+    const neg = stockLevel(
+      loc('DC-EAST'),
+      strategy.decide('quantity', [{ source: 'wms', status: 'found', value: q(-2, 0, new Date('2026-11-27T10:00:00Z')) }]),
+      () => only,
+      now,
+    );
+    expect(neg).toMatchObject({ counted: false, onHandOnly: false, flags: ['STALE', 'NEGATIVE_ON_HAND'] });
   });
 
   it('a figure from a lower-precedence source is flagged FALLBACK', () => {
@@ -143,6 +177,38 @@ describe('LocationIndex', () => {
     expect(index.select(null, null).map((l) => l.id)).toEqual(['DC-EAST', 'STORE', 'TRANSIT']);
     expect(index.select(['STORE', 'DC-EAST'], null).map((l) => l.id)).toEqual(['DC-EAST', 'STORE']);
     expect(index.select(null, 'web').map((l) => l.id)).toEqual(['DC-EAST', 'TRANSIT']);
+  });
+
+  it('refuses a channel no location (nor the other configured lists) names, with BAD_USER_INPUT naming the known ones', () => {
+    expect(index.knownChannels).toEqual(['web', 'retail']);
+    const thrown = (() => {
+      try {
+        index.select(null, 'wbe');
+      } catch (e) {
+        return e as Error & { extensions: Record<string, unknown> };
+      }
+      return undefined;
+    })();
+    expect(thrown?.message).toBe('Unknown channel "wbe" (known: web, retail).');
+    expect(thrown?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'channel', invalid: 'wbe', known: ['web', 'retail'] });
+    // a channel configured elsewhere (events, ...) is known too; it is served by the locations without `channels`
+    const more = new LocationIndex(
+      [
+        { id: 'A', codes: {}, priority: 1, sellable: true, safetyStock: 0, channels: ['web'] },
+        { id: 'B', codes: {}, priority: 2, sellable: true, safetyStock: 0 },
+      ],
+      ['marketplace', 'web'],
+    );
+    expect(more.knownChannels).toEqual(['web', 'marketplace']);
+    expect(more.select(null, 'marketplace').map((l) => l.id)).toEqual(['B']);
+    expect(() => more.select(null, 'b2b')).toThrowError('Unknown channel "b2b" (known: web, marketplace).');
+  });
+
+  it('accepts any channel when no location declares channels (every location serves every channel)', () => {
+    const open = new LocationIndex([{ id: 'A', codes: {}, priority: 1, sellable: true, safetyStock: 0 }], ['web']);
+    expect(open.knownChannels).toBeNull();
+    expect(open.select(null, 'anything').map((l) => l.id)).toEqual(['A']);
+    expect(open.channelProblem('anything')).toBeUndefined();
   });
 
   it('rejects unknown ids with BAD_USER_INPUT naming each', () => {

@@ -26,6 +26,7 @@ const level = (location: Location, available: number, counted = true): StockLeve
   location,
   onHand: available,
   committed: 0,
+  onHandOnly: false,
   reserved: 0,
   safetyStock: 0,
   available,

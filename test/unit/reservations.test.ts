@@ -13,7 +13,7 @@ import { MAX_QUANTITY } from '../../src/domain/validation.js';
 const locations = new LocationIndex([
   { id: 'EAST', codes: { wms: 'E' }, priority: 1, sellable: true, safetyStock: 0, channels: ['web', 'retail'] },
   { id: 'SHOP', codes: { erp: 'S' }, priority: 2, sellable: true, safetyStock: 2, channels: ['retail'] },
-  { id: 'TRANSIT', codes: { erp: 'T' }, priority: 9, sellable: false, safetyStock: 0 },
+  { id: 'TRANSIT', codes: { erp: 'T' }, priority: 9, sellable: false, safetyStock: 0, channels: ['b2b'] },
 ]);
 const limits = { defaultTtlSeconds: 900, maxTtlSeconds: 14_400, maxLines: 3 };
 
@@ -103,10 +103,11 @@ describe('checkReserveInput', () => {
     expect(at('SHOP', 'web')).toEqual(['lines[0]: location SHOP does not serve channel web (serves retail)']);
   });
 
-  it('a channel that no sellable location serves is refused, though a non-sellable one (no channels: every channel) would', () => {
+  it('a channel that no sellable location serves is refused, and one the config does not know is named as unknown', () => {
     expect(problems({ channel: 'web' })).toEqual([]);
-    expect(problems({ channel: 'fax' })).toEqual(['channel "fax": no sellable location serves it']);
-    // a sellable location without channels serves every channel
+    expect(problems({ channel: 'b2b' })).toEqual(['channel "b2b": no sellable location serves it']);
+    expect(problems({ channel: 'fax', lines: [{ sku: 'A', quantity: 1, locationId: 'SHOP' }] })).toEqual(['unknown channel "fax" (known: web, retail, b2b)']);
+    // no location declares channels: every location serves every channel, any name is accepted
     const open = new LocationIndex([{ id: 'ANY', codes: {}, priority: 1, sellable: true, safetyStock: 0 }]);
     expect(problems({ channel: 'fax' }, open)).toEqual([]);
   });

@@ -42,6 +42,7 @@ function availabilityOf(figures: Figures) {
           available: v.available,
           availableBeforeHolds: v.available,
           counted: (v as { counted?: boolean }).counted ?? (l.sellable && !v.flags.includes('NEGATIVE_ON_HAND')),
+          onHandOnly: false,
           flags: v.flags,
           provenance: {
             source: 'wms',
@@ -281,6 +282,7 @@ describe('bad orders', () => {
     [{ lines: [{ sku: 'A', quantity: 1 }], maxShipments: 0 }, 'maxShipments must be at least 1, got 0'],
     [{ lines: [{ sku: 'A', quantity: 1 }], excludeLocationIds: ['MOON'] }, 'unknown location id(s) in excludeLocationIds: "MOON"'],
     [{ lines: [{ sku: 'A', quantity: 1 }], destination: { latitude: 91, longitude: 0 } }, 'destination out of range'],
+    [{ lines: [{ sku: 'A', quantity: 1 }], channel: 'wbe' }, 'unknown channel "wbe" (known: '],
   ])('%# rejects with BAD_USER_INPUT naming the problem', async (req, message) => {
     const err = await route({}, req as RouteOrderRequest).catch((e: unknown) => e as { message: string; extensions: { code: string } });
     expect(err).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
