@@ -60,9 +60,15 @@ const SHOWN_CONFLICTS = 20;
 /** Thrown between windows when the matcher is stopped. */
 class Stopped extends Error {}
 
-/** Which list of codes a system's own codes come from: its item list if mapped, else stock, else cost. */
-function codeEntity(c: Connector): 'items' | 'stock' | 'cost' {
-  return (['items', 'stock', 'cost'] as const).find((e) => c.entities.has(e)) ?? 'stock';
+/**
+ * Which list of codes a system's own codes come from. The catalogue: its item list if mapped, else
+ * stock, else cost (the item master is what defines SKUs). A matched system: its stock codes if
+ * mapped, else items, else cost (the codes that carry stock are the ones that need a SKU; a
+ * shop's item table may be empty or hold items it never stocks).
+ */
+function codeEntity(c: Connector, role: 'catalogue' | 'system'): 'items' | 'stock' | 'cost' {
+  const order = role === 'catalogue' ? (['items', 'stock', 'cost'] as const) : (['stock', 'items', 'cost'] as const);
+  return order.find((e) => c.entities.has(e)) ?? 'stock';
 }
 
 /** A source's rows under one rule, page by page in code order; `buf` holds what was read and not yet taken. */
@@ -72,7 +78,7 @@ interface Cursor {
   next(): Promise<void>;
 }
 
-function cursor(c: Connector, identifier: string, batch: number): Cursor {
+function cursor(c: Connector, identifier: string, batch: number, role: 'catalogue' | 'system'): Cursor {
   let after: IdentifierRow | null = null;
   const cur: Cursor = {
     buf: [],
@@ -81,7 +87,7 @@ function cursor(c: Connector, identifier: string, batch: number): Cursor {
       let page: IdentifierRow[];
       if (identifier === CODE_IDENTIFIER) {
         if (c.listCodes === undefined) throw new Error(`source "${c.name}" cannot list its codes`);
-        const codes = await c.listCodes(after?.code ?? null, batch, undefined, codeEntity(c));
+        const codes = await c.listCodes(after?.code ?? null, batch, undefined, codeEntity(c, role));
         page = codes.map((code) => ({ code, value: code }));
       } else {
         if (c.identifiers === undefined) throw new Error(`source "${c.name}" maps no identifiers`);
@@ -183,7 +189,7 @@ export function createSkuMatcher(o: SkuMatcherDeps) {
 
     // 1. the catalogue's own codes are canonical SKUs (each with its alias), unless written by hand
     if (canonical) {
-      const codes = cursor(catalogue, CODE_IDENTIFIER, batch);
+      const codes = cursor(catalogue, CODE_IDENTIFIER, batch, 'catalogue');
       let after: string | null = null;
       for await (const w of windows([codes], stopped)) {
         const desired = new Map((w.rows[0] ?? []).map((r) => [r.code, r.code]));
@@ -205,7 +211,7 @@ export function createSkuMatcher(o: SkuMatcherDeps) {
     for (const rule of cfg.match) {
       const index = new Map<string, IndexEntry>();
       indexes.push(index);
-      const rows = cursor(catalogue, rule.identifier, batch);
+      const rows = cursor(catalogue, rule.identifier, batch, 'catalogue');
       for await (const w of windows([rows], stopped)) {
         const page = w.rows[0] ?? [];
         const skus = await catalogueSkus(page.map((r) => r.code));
@@ -232,7 +238,7 @@ export function createSkuMatcher(o: SkuMatcherDeps) {
     for (const system of systems) {
       const c = connector(system);
       const rules = cfg.match.map((r, i) => ({ ...r, i })).filter((r) => r.systems.includes(system));
-      const cursors = rules.map((r) => cursor(c, r.identifier, batch));
+      const cursors = rules.map((r) => cursor(c, r.identifier, batch, 'system'));
       let after: string | null = null;
       for await (const w of windows(cursors, stopped)) {
         // per code, its normalised values under each rule, rules in config order

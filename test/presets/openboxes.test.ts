@@ -126,7 +126,7 @@ describe('preset: openboxes', () => {
 
   it('maps UPC and NDC as identifiers', async () => {
     const s = presetSource(source());
-    expect(await identifierRows(t.db, s.identifiers!.upc!)).toEqual([['10001', '0300450444202']]);
+    expect(await identifierRows(t.db, s.identifiers!.barcode!)).toEqual([['10001', '0300450444202']]);
     expect(await identifierRows(t.db, s.identifiers!.ndc!)).toEqual([['10001', '50580-449']]);
   });
 

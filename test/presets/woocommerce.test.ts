@@ -97,7 +97,7 @@ describe('preset: woocommerce', () => {
   });
 
   it('maps _global_unique_id as the gtin identifier', async () => {
-    expect(await identifierRows(t.db, presetSource(source()).identifiers!.gtin!)).toEqual([['woo-hoodie', '0012345678905']]);
+    expect(await identifierRows(t.db, presetSource(source()).identifiers!.barcode!)).toEqual([['woo-hoodie', '0012345678905']]);
   });
 
   it('names its one location as told, asOf the product’s modification time, and pings every mapping', async () => {

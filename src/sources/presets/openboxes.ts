@@ -44,7 +44,8 @@ export const openboxes: Preset = {
         query: `select p.product_code as sku, p.price_per_unit as unitCost, '${o.currency}' as currency from product p where p.price_per_unit is not null`,
       },
       identifiers: {
-        upc: { query: "select p.product_code as sku, p.upc as value from product p where p.upc is not null and p.upc <> ''" },
+        // `barcode` as in every preset, so one skuMap.match rule covers them all (UPC, EAN and GTIN compare as one number)
+        barcode: { query: "select p.product_code as sku, p.upc as value from product p where p.upc is not null and p.upc <> ''" },
         ndc: { query: "select p.product_code as sku, p.ndc as value from product p where p.ndc is not null and p.ndc <> ''" },
       },
       // picked for an outbound stock movement not yet shipped: OpenBoxes takes it off hand only when the shipment is issued

@@ -54,7 +54,9 @@ export const woocommerce: Preset = {
           ${products('_cogs_total_value', 'cogs')} and cogs.meta_value <> ''`),
       },
       identifiers: {
-        gtin: { query: oneLine(`select sku.meta_value as sku, gtin.meta_value as value ${products('_global_unique_id', 'gtin')} and gtin.meta_value <> ''`) },
+        barcode: {
+          query: oneLine(`select sku.meta_value as sku, gtin.meta_value as value ${products('_global_unique_id', 'gtin')} and gtin.meta_value <> ''`),
+        },
       },
     };
   },
