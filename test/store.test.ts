@@ -89,7 +89,7 @@ for (const backend of BACKENDS) {
 
     describe('SKU map', () => {
       it('finds imported SKUs with their aliases; unknown SKUs are absent', async () => {
-        expect(await store.skus.import(CATALOGUE)).toEqual({ skus: 5, aliases: 6 });
+        expect(await store.skus.import(CATALOGUE)).toEqual({ skus: 5, newSkus: 5, aliases: 6, added: 6, moved: 0, unchanged: 0, removed: 0 });
 
         const found = await store.skus.findMany(['SKU-001', 'SKU-002', 'SKU-003', 'NOPE']);
 
@@ -229,8 +229,9 @@ for (const backend of BACKENDS) {
       it('imports 2,500 SKUs with 4 codes each, and again (every row an update)', async () => {
         const entries = bigCatalogue(2_500);
 
-        expect(await store.skus.import(entries)).toEqual({ skus: 2_500, aliases: 10_000 });
-        expect(await store.skus.import(entries)).toEqual({ skus: 2_500, aliases: 10_000 });
+        expect(await store.skus.import(entries)).toEqual({ skus: 2_500, newSkus: 2_500, aliases: 10_000, added: 10_000, moved: 0, unchanged: 0, removed: 0 });
+        // the second time every alias is already there: nothing added, nothing moved
+        expect(await store.skus.import(entries)).toEqual({ skus: 2_500, newSkus: 0, aliases: 10_000, added: 0, moved: 0, unchanged: 10_000, removed: 0 });
 
         expect(await store.skus.count()).toBe(2_500);
         const found = await store.skus.findMany(entries.map((e) => e.sku));

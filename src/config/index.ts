@@ -194,10 +194,6 @@ function crossCheck(c: Loose): string[] {
     if (src.client === 'pg' && typeof src.connection === 'string' && src.connection !== '' && !/^postgres(ql)?:\/\//.test(src.connection)) {
       problems.push(`sources.${s}.connection: pg needs a URL such as postgres://user:pass@127.0.0.1:5432/db`);
     }
-    // a mirror loads its source by streaming every row, which knex's pg client does only with the pg-query-stream package
-    if (src.client === 'pg' && src.sync?.mode === 'mirror') {
-      problems.push(`sources.${s}.sync.mode: a pg source is read live for now (mirroring it needs the pg-query-stream package)`);
-    }
     if (src.cost !== undefined && src.cost.currency === undefined && src.cost.columns !== undefined && src.cost.columns.currency === undefined) {
       problems.push(`sources.${s}.cost: needs \`columns.currency\` or a fixed \`currency\``);
     }

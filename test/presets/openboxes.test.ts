@@ -135,7 +135,10 @@ describe('preset: openboxes', () => {
     try {
       await expect(c.ping()).resolves.toBeUndefined();
       const moves = await c.fetch('movements', ['10001']);
-      expect(moves.map(({ location, kind, quantity }) => [location, kind, quantity])).toEqual([['MW-01', 'pickedNotInvoiced', 20]]);
+      // with the requisition it was picked for, which the reconciliation line names
+      expect(moves.map(({ location, kind, quantity, reference }) => [location, kind, quantity, reference])).toEqual([
+        ['MW-01', 'pickedNotInvoiced', 20, expect.stringMatching(/\S/)],
+      ]);
       const stock = await c.fetch('stock', ['10001']);
       expect(stock.map((r) => [r.location, r.onHand, r.asOf.toISOString()]).sort()).toEqual([
         ['CS-02', 30, '2024-05-01T12:00:00.000Z'],

@@ -82,7 +82,7 @@ describe('channelView', () => {
     channelView: { channel: "", chanel: web }
     stock: { table: salable, columns: { sku: sku, location: stock_id, onHand: qty } }`;
     const p = problems(base({ shop }));
-    expect(p).toContain('sources.shop.channelView.chanel: unknown key');
+    expect(p).toContain('sources.shop.channelView.chanel: unknown key (did you mean "channel"?)');
     expect(p.some((x) => x.startsWith('sources.shop.channelView.channel: '))).toBe(true);
   });
 });

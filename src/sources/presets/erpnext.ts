@@ -69,7 +69,7 @@ export const erpnext: Preset = {
       movements: [
         {
           kind: 'pickedNotInvoiced',
-          query: oneLine(`select pi.item_code as sku, ${location} as location, pi.picked_qty as quantity, pl.modified as asOf
+          query: oneLine(`select pi.item_code as sku, ${location} as location, pi.picked_qty as quantity, pl.modified as asOf, pl.name as reference
             from \`tabPick List Item\` pi
             join \`tabPick List\` pl on pl.name = pi.parent and pl.docstatus = 1 and pl.status = 'Open'
             join \`tabWarehouse\` w on w.name = pi.warehouse${company}`),
