@@ -52,7 +52,8 @@ export const openboxes: Preset = {
       movements: [
         {
           kind: 'pickedNotInvoiced',
-          query: oneLine(`select p.product_code as sku, ${location} as location, pi.quantity_picked as quantity, pi.last_updated as asOf, r.request_number as reference
+          query:
+            oneLine(`select p.product_code as sku, ${location} as location, pi.quantity_picked as quantity, pi.last_updated as asOf, r.request_number as reference
             from picklist_item pi
             join picklist pk on pk.id = pi.picklist_id
             join requisition r on r.id = pk.requisition_id and r.status in ('PICKING', 'PICKED', 'CHECKING')
