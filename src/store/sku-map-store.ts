@@ -36,21 +36,8 @@ const INSERT_ROWS = 400;
 export function createSkuMapStore(db: Knex) {
   return {
     /** The known SKUs among `skus`, with their aliases; unknown ones are absent from the map. */
-    async findMany(skus: readonly string[]): Promise<Map<string, CanonicalSku>> {
-      const found = new Map<string, CanonicalSku>();
-      for (let i = 0; i < skus.length; i += CHUNK) {
-        const rows: { sku: string; name: string | null; system: string | null; code: string | null }[] = await db('skus as s')
-          .leftJoin('sku_aliases as a', 'a.sku', 's.sku')
-          .whereIn('s.sku', skus.slice(i, i + CHUNK) as string[])
-          .select('s.sku', 's.name', 'a.system', 'a.code')
-          .orderBy([{ column: 's.sku' }, { column: 'a.system' }, { column: 'a.code' }]);
-        for (const r of rows) {
-          let c = found.get(r.sku);
-          if (c === undefined) found.set(r.sku, (c = { sku: r.sku, name: r.name, aliases: [] }));
-          if (r.system !== null && r.code !== null) c.aliases.push({ system: r.system, code: r.code });
-        }
-      }
-      return found;
+    findMany(skus: readonly string[]): Promise<Map<string, CanonicalSku>> {
+      return findIn(db, skus);
     },
 
     /** The canonical SKU a system's code means, or null when the map does not know it. */
@@ -60,28 +47,13 @@ export function createSkuMapStore(db: Knex) {
     },
 
     /** The canonical SKU of each of `codes` in `system` that the map knows. */
-    async resolveMany(system: string, codes: readonly string[]): Promise<Map<string, string>> {
-      const out = new Map<string, string>();
-      for (let i = 0; i < codes.length; i += CHUNK) {
-        const rows: { code: string; sku: string }[] = await db('sku_aliases')
-          .where({ system })
-          .whereIn('code', codes.slice(i, i + CHUNK) as string[])
-          .select('code', 'sku');
-        for (const r of rows) out.set(r.code, r.sku);
-      }
-      return out;
+    resolveMany(system: string, codes: readonly string[]): Promise<Map<string, string>> {
+      return skusOf(db, system, codes);
     },
 
     /** Which of `skus` are canonical SKUs. */
-    async existing(skus: readonly string[]): Promise<Set<string>> {
-      const out = new Set<string>();
-      for (let i = 0; i < skus.length; i += CHUNK) {
-        const rows: { sku: string }[] = await db('skus')
-          .whereIn('sku', skus.slice(i, i + CHUNK) as string[])
-          .select('sku');
-        for (const r of rows) out.add(r.sku);
-      }
-      return out;
+    existing(skus: readonly string[]): Promise<Set<string>> {
+      return existingIn(db, skus);
     },
 
     /** The catalogue in SKU order, `first` at a time, after the SKU `after` (exclusive). */

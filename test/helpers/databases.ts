@@ -71,63 +71,62 @@ export async function createSqliteDatabase(): Promise<TestDatabase> {
 }
 
 /** A database `ig_test_<random>` on the local MariaDB, dropped on cleanup. */
-export async function createMariaDbDatabase(): Promise<TestDatabase> {
-  const name = `ig_test_${randomBytes(6).toString('hex')}`;
-  const server = createKnex({ client: 'mysql2', connection: `${MARIADB_SERVER}/`, pool: 1, acquireTimeoutMs: 5_000 });
-  try {
-    await server.raw('create database ?? character set utf8mb4', [name]);
-  } catch (e) {
-    await server.destroy();
-    const reason = e instanceof Error ? e.message : String(e);
-    throw new Error(
-      `MariaDB is required for these tests and is not usable at ${MARIADB_HOST}:${MARIADB_PORT} (user root, no password): ${reason}. ` +
-        'Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
-      { cause: e },
-    );
-  }
-  const connection = `${MARIADB_SERVER}/${name}`;
-  const db = createKnex({ client: 'mysql2', connection, pool: 2 });
-  return {
+export function createMariaDbDatabase(): Promise<TestDatabase> {
+  return serverDatabase({
     client: 'mysql2',
-    connection,
-    db,
-    exec: (sql, bindings = []) => db.raw(sql, bindings as Knex.RawBinding[]),
-    async cleanup() {
-      try {
-        await db.destroy();
-        await server.raw('drop database if exists ??', [name]);
-      } finally {
-        await server.destroy();
-      }
-    },
-  };
+    admin: `${MARIADB_SERVER}/`,
+    url: (name) => `${MARIADB_SERVER}/${name}`,
+    create: 'create database ?? character set utf8mb4',
+    drop: 'drop database if exists ??',
+    required: `MariaDB is required for these tests and is not usable at ${MARIADB_HOST}:${MARIADB_PORT} (user root, no password)`,
+    hint: ' Start it with: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd',
+  });
 }
 
 /** A database `ig_test_<random>` on the local PostgreSQL, dropped (its sessions ended) on cleanup. */
-export async function createPostgresDatabase(): Promise<TestDatabase> {
+export function createPostgresDatabase(): Promise<TestDatabase> {
+  return serverDatabase({
+    client: 'pg',
+    admin: `${POSTGRES_SERVER}/postgres`,
+    url: (name) => `${POSTGRES_SERVER}/${name}`,
+    create: 'create database ??',
+    // a connector a test left open must not keep the database from being dropped
+    drop: 'drop database if exists ?? with (force)',
+    required: `PostgreSQL is required for these tests and is not usable at ${POSTGRES_HOST}:${POSTGRES_PORT} (user postgres, trust)`,
+    hint: '',
+  });
+}
+
+/** A throw-away database `ig_test_<random>` on a database server, created through its admin connection and dropped on cleanup. */
+async function serverDatabase(o: {
+  client: 'mysql2' | 'pg';
+  admin: string;
+  url: (name: string) => string;
+  create: string;
+  drop: string;
+  required: string;
+  hint: string;
+}): Promise<TestDatabase> {
   const name = `ig_test_${randomBytes(6).toString('hex')}`;
-  const server = createKnex({ client: 'pg', connection: `${POSTGRES_SERVER}/postgres`, pool: 1, acquireTimeoutMs: 5_000 });
+  const server = createKnex({ client: o.client, connection: o.admin, pool: 1, acquireTimeoutMs: 5_000 });
   try {
-    await server.raw('create database ??', [name]);
+    await server.raw(o.create, [name]);
   } catch (e) {
     await server.destroy();
     const reason = e instanceof Error ? e.message : String(e);
-    throw new Error(`PostgreSQL is required for these tests and is not usable at ${POSTGRES_HOST}:${POSTGRES_PORT} (user postgres, trust): ${reason}.`, {
-      cause: e,
-    });
+    throw new Error(`${o.required}: ${reason}.${o.hint}`, { cause: e });
   }
-  const connection = `${POSTGRES_SERVER}/${name}`;
-  const db = createKnex({ client: 'pg', connection, pool: 2 });
+  const connection = o.url(name);
+  const db = createKnex({ client: o.client, connection, pool: 2 });
   return {
-    client: 'pg',
+    client: o.client,
     connection,
     db,
     exec: (sql, bindings = []) => db.raw(sql, bindings as Knex.RawBinding[]),
     async cleanup() {
       try {
         await db.destroy();
-        // a connector a test left open must not keep the database from being dropped
-        await server.raw('drop database if exists ?? with (force)', [name]);
+        await server.raw(o.drop, [name]);
       } finally {
         await server.destroy();
       }
