@@ -65,6 +65,18 @@ export async function startPresetGateway(o: PresetGatewayOptions): Promise<Prese
   };
 }
 
+/** What FIGURES answers. */
+export type Figures = {
+  availability: {
+    sku: string;
+    onHand: number;
+    committed: number;
+    available: number;
+    flags: string[];
+    byLocation: { location: { id: string }; onHand: number; committed: number; available: number; flags: string[] }[];
+  }[];
+};
+
 /** Availability per location, names and costs of `skus`, as the tests compare them. */
 export const FIGURES = `query F($skus: [ID!]!) {
   availability(skus: $skus) { sku onHand committed available flags byLocation { location { id } onHand committed available flags } }

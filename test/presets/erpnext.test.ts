@@ -9,7 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createErpnextSchema } from '../fixtures/presets/erpnext.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
+import {
+  FIGURES,
+  ITEM,
+  identifierRows,
+  presetConnector,
+  presetSource,
+  startPresetGateway,
+  type PresetGateway,
+  type Figures,
+} from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;
@@ -149,17 +158,6 @@ afterAll(async () => {
   await gw?.close();
   await t?.cleanup();
 });
-
-type Figures = {
-  availability: {
-    sku: string;
-    onHand: number;
-    committed: number;
-    available: number;
-    flags: string[];
-    byLocation: { location: { id: string }; onHand: number; committed: number; available: number; flags: string[] }[];
-  }[];
-};
 
 describe('preset: erpnext', () => {
   it('gives tabBin’s actual and reserved quantities per warehouse of the company, with no SQL in the config', async () => {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createMagentoSchema } from '../fixtures/presets/magento.js';
-import { FIGURES, ITEM, presetConnector, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
+import { FIGURES, ITEM, presetConnector, startPresetGateway, type PresetGateway, type Figures } from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;
@@ -83,15 +83,6 @@ afterAll(async () => {
   await gw?.close();
   await t?.cleanup();
 });
-
-type Figures = {
-  availability: {
-    onHand: number;
-    committed: number;
-    available: number;
-    byLocation: { location: { id: string }; onHand: number; committed: number; available: number }[];
-  }[];
-};
 
 describe('preset: magento', () => {
   it('gives each enabled source’s quantity, with its stock’s open reservations as committed', async () => {

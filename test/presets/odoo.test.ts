@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nameText } from '../../src/sources/presets/odoo.js';
 import { createPostgresDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createOdooSchema } from '../fixtures/presets/odoo.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
+import {
+  FIGURES,
+  ITEM,
+  identifierRows,
+  presetConnector,
+  presetSource,
+  startPresetGateway,
+  type PresetGateway,
+  type Figures,
+} from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;
@@ -91,16 +100,6 @@ afterAll(async () => {
   await gw?.close();
   await t?.cleanup();
 });
-
-type Figures = {
-  availability: {
-    sku: string;
-    onHand: number;
-    committed: number;
-    available: number;
-    byLocation: { location: { id: string }; onHand: number; committed: number }[];
-  }[];
-};
 
 describe('preset: odoo', () => {
   it('sums the quants of internal locations per warehouse, reserved as committed, with only `preset` and a postgres:// connection', async () => {

@@ -7,7 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createOpenboxesSchema } from '../fixtures/presets/openboxes.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
+import {
+  FIGURES,
+  ITEM,
+  identifierRows,
+  presetConnector,
+  presetSource,
+  startPresetGateway,
+  type PresetGateway,
+  type Figures,
+} from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;
@@ -95,15 +104,6 @@ afterAll(async () => {
   await gw?.close();
   await t?.cleanup();
 });
-
-type Figures = {
-  availability: {
-    onHand: number;
-    committed: number;
-    available: number;
-    byLocation: { location: { id: string }; onHand: number; committed: number; available: number }[];
-  }[];
-};
 
 describe('preset: openboxes', () => {
   it('sums lots and bins per facility, allocated and on hold as committed', async () => {

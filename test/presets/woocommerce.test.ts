@@ -7,7 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, type TestDatabase } from '../helpers/databases.js';
 import { createWoocommerceSchema, insertProduct } from '../fixtures/presets/woocommerce.js';
-import { FIGURES, ITEM, identifierRows, presetConnector, presetSource, startPresetGateway, type PresetGateway } from '../helpers/preset-gateway.js';
+import {
+  FIGURES,
+  ITEM,
+  identifierRows,
+  presetConnector,
+  presetSource,
+  startPresetGateway,
+  type PresetGateway,
+  type Figures,
+} from '../helpers/preset-gateway.js';
 
 let t: TestDatabase;
 let gw: PresetGateway;
@@ -62,17 +71,6 @@ afterAll(async () => {
   await gw?.close();
   await t?.cleanup();
 });
-
-type Figures = {
-  availability: {
-    sku: string;
-    onHand: number;
-    committed: number;
-    available: number;
-    flags: string[];
-    byLocation: { location: { id: string }; flags: string[] }[];
-  }[];
-};
 
 describe('preset: woocommerce', () => {
   it('reads _stock of products and variations that manage stock, unexpired checkout holds as committed', async () => {
