@@ -179,3 +179,76 @@ describe('ShipBob and Shopify sources by preset, through the real gateway', () =
     expect(JSON.stringify(r.body)).not.toContain(SHIPBOB_TOKEN);
   });
 });
+
+describe('a ShipBob source mirrored: loaded once page by page, then answered from memory', () => {
+  let dir: string;
+  let app: App;
+  let url: string;
+  let sb: Awaited<ReturnType<typeof startShipBobStub>>;
+
+  beforeAll(async () => {
+    sb = await startShipBobStub({
+      token: SHIPBOB_TOKEN,
+      items: [shipBobItem(1, 'SB-TEE-M', { 10: [20, 4], 20: [6, 0] }), shipBobItem(2, 'SB-MUG', { 10: [3, 0] }), shipBobItem(3, 'SB-CAP', { 20: [2, 2] })],
+    });
+    dir = mkdtempSync(join(tmpdir(), 'ig-e2e-http-mirror-'));
+    writeFileSync(
+      join(dir, 'inventory-graph.yaml'),
+      `store: { client: better-sqlite3, connection: ./gateway.sqlite }
+sources:
+  shipbob:
+    preset: shipbob
+    baseUrl: \${SHIPBOB_URL}
+    auth: { bearer: "\${SHIPBOB_TOKEN}" }
+    stock: { params: { PageSize: 2 } }
+    sync: { mode: mirror }
+locations:
+  - { id: SB-CICERO, codes: { shipbob: "10" } }
+  - { id: SB-RENO, codes: { shipbob: "20" } }
+precedence: { quantity: [shipbob] }
+auth: { open: true }
+`,
+    );
+    app = await createApp(loadConfig(join(dir, 'inventory-graph.yaml'), { SHIPBOB_URL: sb.url, SHIPBOB_TOKEN }), { logger: createLogger('silent') });
+    await app.store.skus.import([{ sku: 'TEE-M', name: 'Tee', aliases: [{ system: 'shipbob', code: 'SB-TEE-M' }] }]);
+    url = await app.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await app?.close({ graceMs: 0 });
+    await sb?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers the live figures with no request to the API per query', async () => {
+    const ask = async () => {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ availability(skus: ["TEE-M"]) { available byLocation { location { id } onHand committed } } }' }),
+      });
+      return { headers: res.headers, body: (await res.json()) as { data?: { availability: { available: number }[] }; errors?: unknown[] } };
+    };
+    // the first load reads the listing (3 items, pages of 2); answers before it is complete are not the figures yet
+    let r = await ask();
+    for (let i = 0; i < 100 && r.body.data?.availability[0]?.available !== 22; i++) {
+      await new Promise((done) => setTimeout(done, 100));
+      r = await ask();
+    }
+    expect(r.body.errors).toBeUndefined();
+    expect(r.body.data).toEqual({
+      availability: [
+        {
+          available: 22,
+          byLocation: [
+            { location: { id: 'SB-CICERO' }, onHand: 20, committed: 4 },
+            { location: { id: 'SB-RENO' }, onHand: 6, committed: 0 },
+          ],
+        },
+      ],
+    });
+    const requests = sb.requests;
+    for (let i = 0; i < 5; i++) expect((await ask()).body.errors).toBeUndefined();
+    expect(sb.requests).toBe(requests);
+    expect(statements((await ask()).headers).get('shipbob/stock') ?? 0).toBe(0);
+  });
+});
