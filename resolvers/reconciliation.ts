@@ -14,11 +14,12 @@ export const anomalyMutation: MutationResolvers = {
   resolveAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.resolve(a.id, a.note),
 };
 
-const KIND: Readonly<Record<string, 'PICKED_NOT_INVOICED' | 'IN_TRANSIT' | 'RECEIVED_NOT_PUT_AWAY' | 'COUNT_NOT_POSTED'>> = {
+const KIND: Readonly<Record<string, 'PICKED_NOT_INVOICED' | 'IN_TRANSIT' | 'RECEIVED_NOT_PUT_AWAY' | 'COUNT_NOT_POSTED' | 'PICKED_NOT_DELIVERED'>> = {
   pickedNotInvoiced: 'PICKED_NOT_INVOICED',
   inTransit: 'IN_TRANSIT',
   receivedNotPutAway: 'RECEIVED_NOT_PUT_AWAY',
   countNotPosted: 'COUNT_NOT_POSTED',
+  pickedNotDelivered: 'PICKED_NOT_DELIVERED',
 };
 
 export const Movement: MovementResolvers = {

@@ -132,7 +132,7 @@ export const itemsMappingSchema = z
  */
 export const ordersMappingSchema = z.strictObject({ ...mappingBase, columns: z.strictObject({ reference: column }).optional() }).superRefine(checkMapping);
 
-/** A movement kind: a built-in one (`pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`) or one `movementKinds` declares (checked in index.ts). */
+/** A movement kind: a built-in one (`pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`, `pickedNotDelivered`) or one `movementKinds` declares (checked in index.ts). */
 const movementKind = name.describe('The kind of every row: a built-in kind or one declared in `movementKinds`.');
 
 /** The columns of a movement mapping; `reference` is the document (order, pick list, count number) shown on reconciliation lines. */
@@ -994,7 +994,7 @@ export const movementKindSchema = z.strictObject({
     .enum(['lower', 'higher'])
     .optional()
     .describe(
-      'What the movement does to the figure of the system that reports it, against a system it explains: `lower` (picked, shipped, received not put away: its on-hand is lower by the quantity) or `higher` (a count it has applied and the other has not: counted minus book). Defaults to the built-in kind’s (`higher` for `countNotPosted`, else `lower`), `lower` for a new kind.',
+      'What the movement does to the figure of the system that reports it, against a system it explains: `lower` (picked, shipped, received not put away: its on-hand is lower by the quantity) or `higher` (a count it has applied and the other has not: counted minus book). Defaults to the built-in kind’s (`higher` for `countNotPosted` and `pickedNotDelivered`, else `lower`), `lower` for a new kind.',
     ),
   explains: z
     .array(name)
@@ -1117,7 +1117,7 @@ export const configSchema = z.strictObject({
     .record(name, movementKindSchema)
     .default({})
     .describe(
-      'Movement kinds by name, beside the built-in `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway` and `countNotPosted` (a built-in name overrides that kind): `{ pick: { effect: lower, explains: [erp] } }` (docs/movements.md).',
+      'Movement kinds by name, beside the built-in `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted` and `pickedNotDelivered` (a built-in name overrides that kind): `{ pick: { effect: lower, explains: [erp] } }` (docs/movements.md).',
     ),
   precedence: z.strictObject({
     quantity: z.array(z.string()).min(1),

@@ -40,6 +40,11 @@ export const BUILT_IN_MOVEMENT_KINDS: Readonly<Record<string, MovementKindRule>>
   receivedNotPutAway: { effect: 'lower', explains: null },
   /** Counted (and adjusted) in the system that reports it, not yet posted to the others: counted minus book. */
   countNotPosted: { effect: 'higher', explains: null },
+  /**
+   * Picked in the warehouse, not yet deducted by the system that reports it (an ERP's open pick
+   * list, before its delivery note): that system's figure is higher by it than a WMS that deducts at pick.
+   */
+  pickedNotDelivered: { effect: 'higher', explains: null },
 };
 
 /** What a config declares for one kind; a built-in kind keeps what is not given, a new one is `lower` by default. */

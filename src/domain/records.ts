@@ -57,7 +57,7 @@ export interface MovementRecord {
 }
 
 /** The built-in kinds (src/domain/movements.ts); the config's `movementKinds` declares more. */
-export const MOVEMENT_KINDS = ['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted'] as const;
+export const MOVEMENT_KINDS = ['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted', 'pickedNotDelivered'] as const;
 /** A built-in kind or one the config declares. */
 export type MovementKind = string;
 

@@ -281,7 +281,7 @@ export type Movement = {
   __typename?: 'Movement';
   asOf: Scalars['DateTime']['output'];
   kind: MovementKind;
-  /** The kind as the config names it: `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`, or one declared in `movementKinds`. */
+  /** The kind as the config names it: `pickedNotInvoiced`, `inTransit`, `receivedNotPutAway`, `countNotPosted`, `pickedNotDelivered`, or one declared in `movementKinds`. */
   kindName: Scalars['String']['output'];
   quantity: Scalars['Int']['output'];
   /** How many documents in all. */
@@ -312,6 +312,8 @@ export type MovementKind =
   | 'IN_TRANSIT'
   /** A kind the config declares in `movementKinds`: `kindName` names it. */
   | 'OTHER'
+  /** Picked in the warehouse, not yet deducted by the system that reports it (an ERP's open pick list, before its delivery note): its figure is higher by it. */
+  | 'PICKED_NOT_DELIVERED'
   /** The WMS has deducted it at pick; the ERP deducts at invoice. */
   | 'PICKED_NOT_INVOICED'
   /** Received, not yet put away (not yet in bin stock). */

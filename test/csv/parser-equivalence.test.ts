@@ -232,11 +232,11 @@ describe('the streaming loader', () => {
           ],
         },
         "an unknown movement kind": {
-          "error": "source "tpl": no usable file matches <dir>/inventory-*.csv (last refused: <dir>/inventory-2026-11-25.csv:2: unknown movement kind "lost" (known: pickedNotInvoiced, inTransit, receivedNotPutAway, countNotPosted))",
+          "error": "source "tpl": no usable file matches <dir>/inventory-*.csv (last refused: <dir>/inventory-2026-11-25.csv:2: unknown movement kind "lost" (known: pickedNotInvoiced, inTransit, receivedNotPutAway, countNotPosted, pickedNotDelivered))",
           "rejected": [
             {
               "line": 2,
-              "reason": "unknown movement kind "lost" (known: pickedNotInvoiced, inTransit, receivedNotPutAway, countNotPosted)",
+              "reason": "unknown movement kind "lost" (known: pickedNotInvoiced, inTransit, receivedNotPutAway, countNotPosted, pickedNotDelivered)",
             },
           ],
         },

@@ -50,6 +50,18 @@ async function seedErpnext(t: TestDatabase): Promise<void> {
     { name: 'P-1', item_code: 'ITEM-1', price_list: 'Standard Buying', buying: 1, currency: 'USD', price_list_rate: '4.500000000' },
     { name: 'P-2', item_code: 'ITEM-2', price_list: 'Standard Buying', buying: 1, currency: 'USD', price_list_rate: '3.250000000' },
   ]);
+  // 4 blue mugs picked in the warehouse on an open pick list: ERPNext still counts them (no delivery note yet)
+  await t.db('tabPick List').insert({ name: 'PICK-00042', docstatus: 1, status: 'Open', purpose: 'Delivery', company: 'Acme Corp', modified });
+  await t.db('tabPick List Item').insert({
+    name: 'PLI-1',
+    parent: 'PICK-00042',
+    parenttype: 'Pick List',
+    parentfield: 'locations',
+    item_code: 'ITEM-1',
+    warehouse: 'Stores - AC',
+    qty: '4.000000000',
+    picked_qty: '4.000000000',
+  });
   // an EAN-13 and a 12-digit UPC: the WMS keeps the UPC as its 13-digit EAN form
   await t.db('tabItem Barcode').insert([
     { name: 'BC-1', parent: 'ITEM-1', parenttype: 'Item', parentfield: 'barcodes', barcode: '4006381333931', barcode_type: 'EAN' },
@@ -224,6 +236,29 @@ describe('the README config over ERPNext, OpenBoxes, Magento and ShipBob', () =>
       ['3PL-CICERO', 'tpl', 4],
     ]);
     expect(three?.available).toBe(11);
+  });
+
+  it('explains the ERP being 4 above the WMS by the open pick list, naming it', async () => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': key },
+      body: JSON.stringify({
+        query: '{ reconciliation(skus: ["ITEM-1"]) { lines { location { id } status authoritative quantity variance explained unexplained explanation } } }',
+      }),
+    });
+    const body = (await res.json()) as { data?: { reconciliation: { lines: Record<string, unknown>[] } }; errors?: unknown[] };
+    expect(body.errors).toBeUndefined();
+    const east = body.data?.reconciliation.lines.find((l) => (l.location as { id: string }).id === 'DC-EAST');
+    // the WMS (16) is authoritative; ERPNext says 20, and its pick list PICK-00042 holds the 4 the WMS has taken off the shelf
+    expect(east).toMatchObject({
+      status: 'EXPLAINED',
+      authoritative: 'wms',
+      quantity: 16,
+      variance: 4,
+      explained: 4,
+      unexplained: 0,
+      explanation: 'explained by pickedNotDelivered of PICK-00042',
+    });
   });
 
   it('takes names and costs from ERPNext, exact', async () => {

@@ -208,7 +208,7 @@ describe('preset: erpnext', () => {
       const moves = await c.fetch('movements', ['WIDGET']);
       // each with its pick list, which the reconciliation line names ("explained by pickedNotInvoiced of PICK-...")
       expect(moves.map(({ code, location, kind, quantity }) => ({ code, location, kind, quantity }))).toEqual([
-        { code: 'WIDGET', location: 'Stores - AC', kind: 'pickedNotInvoiced', quantity: 2 },
+        { code: 'WIDGET', location: 'Stores - AC', kind: 'pickedNotDelivered', quantity: 2 },
       ]);
       expect(moves[0]?.reference).toMatch(/\S/);
       const found = await c.orderReferences!(['SAL-ORD-2024-00001', 'SAL-ORD-2024-00002', 'SAL-ORD-2024-00003']);

@@ -137,7 +137,7 @@ describe('preset: openboxes', () => {
       const moves = await c.fetch('movements', ['10001']);
       // with the requisition it was picked for, which the reconciliation line names
       expect(moves.map(({ location, kind, quantity, reference }) => [location, kind, quantity, reference])).toEqual([
-        ['MW-01', 'pickedNotInvoiced', 20, expect.stringMatching(/\S/)],
+        ['MW-01', 'pickedNotDelivered', 20, expect.stringMatching(/\S/)],
       ]);
       const stock = await c.fetch('stock', ['10001']);
       expect(stock.map((r) => [r.location, r.onHand, r.asOf.toISOString()]).sort()).toEqual([

@@ -30,16 +30,18 @@ const fig = (source: string, onHand: number, movements: MovementFigure[] = []): 
 describe('MovementKinds', () => {
   it('has the built-in kinds, countNotPosted among them, each explaining every other system', () => {
     const k = new MovementKinds();
-    expect(k.names).toEqual(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted']);
+    expect(k.names).toEqual(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted', 'pickedNotDelivered']);
     expect(Object.keys(BUILT_IN_MOVEMENT_KINDS)).toEqual(k.names);
     expect(k.contribution('pickedNotInvoiced', 5, 'anyone')).toBe(5);
     expect(k.contribution('countNotPosted', -3, 'anyone')).toBe(3);
+    // an ERP's open pick list: its figure is higher by it
+    expect(k.contribution('pickedNotDelivered', 4, 'anyone')).toBe(-4);
     expect(k.contribution('nonsense', 5, 'anyone')).toBe(0);
   });
 
   it('takes declared kinds, and overrides of built-in ones keep what they do not give', () => {
     const k = new MovementKinds({ pickedNotInvoiced: { explains: ['erp'] }, countNotPosted: { explains: ['erp'] }, shrink: { effect: 'higher' }, pick: {} });
-    expect(k.names).toEqual(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted', 'shrink', 'pick']);
+    expect(k.names).toEqual(['pickedNotInvoiced', 'inTransit', 'receivedNotPutAway', 'countNotPosted', 'pickedNotDelivered', 'shrink', 'pick']);
     expect(k.get('pickedNotInvoiced')).toEqual({ effect: 'lower', explains: ['erp'] });
     expect(k.get('countNotPosted')).toEqual({ effect: 'higher', explains: ['erp'] });
     expect(k.get('pick')).toEqual({ effect: 'lower', explains: null });
@@ -135,7 +137,7 @@ precedence: { quantity: [wms, erp] }
 
   it('refuses a kind neither built in nor declared, and an explains naming no source', () => {
     expect(() => parseConfig(yaml('movementKinds: { pick: { explains: [erpp] } }', 'picked'), '/tmp/k.yaml')).toThrowError(
-      /movementKinds\.pick\.explains\[0\]: unknown source "erpp" \(known: erp, wms\)[\s\S]*sources\.wms\.movements\[0\]\.kind: unknown movement kind "picked" \(known: pickedNotInvoiced, inTransit, receivedNotPutAway, countNotPosted, pick; declare it in `movementKinds`\)/,
+      /movementKinds\.pick\.explains\[0\]: unknown source "erpp" \(known: erp, wms\)[\s\S]*sources\.wms\.movements\[0\]\.kind: unknown movement kind "picked" \(known: pickedNotInvoiced, inTransit, receivedNotPutAway, countNotPosted, pickedNotDelivered, pick; declare it in `movementKinds`\)/,
     );
     expect(() => parseConfig(yaml('movementKinds: { pick: { effect: sideways } }', 'pick'), '/tmp/k.yaml')).toThrowError(/movementKinds\.pick\.effect: /);
   });

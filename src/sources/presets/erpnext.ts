@@ -68,7 +68,7 @@ export const erpnext: Preset = {
       // taken it off the shelf, ERPNext's actual_qty still counts it until the delivery note
       movements: [
         {
-          kind: 'pickedNotInvoiced',
+          kind: 'pickedNotDelivered',
           query: oneLine(`select pi.item_code as sku, ${location} as location, pi.picked_qty as quantity, pl.modified as asOf, pl.name as reference
             from \`tabPick List Item\` pi
             join \`tabPick List\` pl on pl.name = pi.parent and pl.docstatus = 1 and pl.status = 'Open'

@@ -51,7 +51,7 @@ export const openboxes: Preset = {
       // picked for an outbound stock movement not yet shipped: OpenBoxes takes it off hand only when the shipment is issued
       movements: [
         {
-          kind: 'pickedNotInvoiced',
+          kind: 'pickedNotDelivered',
           query:
             oneLine(`select p.product_code as sku, ${location} as location, pi.quantity_picked as quantity, pi.last_updated as asOf, r.request_number as reference
             from picklist_item pi
