@@ -14,6 +14,7 @@
  *   nothing in use, and closing the instances closes their sessions.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../feeds/feed-helpers.js';
 import {
   availability,
   createReserveDemo,
@@ -298,7 +299,8 @@ describe('after the races', () => {
     expect(Number(locks.n)).toBe(0);
 
     await Promise.all([a.close(), b.close()]);
-    const after = await sessionsOn(demo.store, demo.database);
-    expect(after).toEqual({ sessions: [], trx: 0 });
+    // a closed connection's COM_QUIT is handled by the server on its own time: on a loaded machine
+    // the session may still be listed for a moment; one that stays is a leak
+    await eventually(async () => expect(await sessionsOn(demo.store, demo.database)).toEqual({ sessions: [], trx: 0 }), 10_000);
   });
 });
