@@ -182,7 +182,10 @@ export const RECONCILE = command({
   --fail-on-discrepancy
                   exit 1 when some unexplained variance exceeds the tolerance
   --batch N       SKUs per read, 1 to 1000 (default 1000)
-Exit 3 when a source fails (the run is recorded as failed).
+Files are written under temporary names and renamed only when the run completes.
+Exit 3 when a source fails: the run is recorded as failed with the error, no lines.csv,
+gaps.csv, orphans.csv or summary.json is written (a previous run's stay untouched), and
+failed.json in DIR says why.
 `,
   options: {
     config: { type: 'string' },

@@ -8,6 +8,13 @@
  *   orphans.csv    codes a source holds that no canonical SKU maps
  *   summary.json   counts by status, variance totals, the largest discrepancies, statements sent
  *
+ * The files are written under temporary names (`lines.csv.<run>.partial`, ...) and renamed only
+ * when the run completes, summary.json last. A run that fails removes its partial files and
+ * writes failed.json instead (status `failed`, the error naming the source, the failed sources):
+ * it never creates or replaces lines.csv, gaps.csv, orphans.csv or summary.json, so a previous
+ * good run's files in the same directory stay as they were. A run that completes removes a
+ * failed.json left in the directory by an earlier failed run.
+ *
  * The CSV files are written by csv-out.ts: text cells guarded against spreadsheet formula
  * injection (a leading `'` before `=`, `+`, `-`, `@`, a tab or a carriage return), figures as
  * plain numbers (a negative variance stays `-5`).
@@ -19,7 +26,7 @@
  * run is recorded as failed: a reconciliation without one of the systems would mislead).
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { configFile, loadConfig, type Config } from '../config/index.js';
 import { describeFailure } from '../service/inventory-service.js';
@@ -49,9 +56,12 @@ export interface ReconcileOptions {
 export interface ReconcileResult {
   runId: string;
   status: 'completed' | 'failed';
+  /** Why the run failed (naming the source), or null. */
+  error: string | null;
   summary: ReconciliationSummary & { skus: number; orphans: number };
   failedSources: { source: string; reason: string }[];
-  files: { lines: string; gaps: string; orphans: string; summary: string };
+  /** Where the files are: for a failed run only `failed` exists (the others were not written). */
+  files: { lines: string; gaps: string; orphans: string; summary: string; failed: string };
 }
 
 const TOP = 20;
@@ -136,9 +146,13 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
     gaps: join(outDir, 'gaps.csv'),
     orphans: join(outDir, 'orphans.csv'),
     summary: join(outDir, 'summary.json'),
+    failed: join(outDir, 'failed.json'),
   };
   const startedAt = now();
   const runId = await runs.start({ startedAt, tolerance: o.tolerance, outDir });
+  // written under these names, renamed to `paths` when the run completes (removed when it fails)
+  const partial = (p: string) => `${p}.${runId}.partial`;
+  const written = ['lines', 'gaps', 'orphans', 'summary'] as const;
   const summary = emptySummary();
   let skus = 0;
   let orphans = 0;
@@ -146,9 +160,9 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   const top: ReconciliationLine[] = [];
   const orphanSample: { source: string; code: string }[] = [];
   const gapSample: Gap[] = [];
-  const lines = writer(paths.lines);
-  const gaps = writer(paths.gaps);
-  const orphanOut = writer(paths.orphans);
+  const lines = writer(partial(paths.lines));
+  const gaps = writer(partial(paths.gaps));
+  const orphanOut = writer(partial(paths.orphans));
   const total = await store.skus.count();
   const t0 = performance.now();
   const say = (done: boolean) => {
@@ -229,16 +243,35 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
     logger.error('reconciliation failed', errorFields(e));
   } finally {
     say(true);
-    await Promise.allSettled([lines.close(), gaps.close(), orphanOut.close()]);
+    const closed = await Promise.allSettled([lines.close(), gaps.close(), orphanOut.close()]);
+    const bad = closed.find((c) => c.status === 'rejected');
+    if (bad !== undefined && status === 'completed') {
+      status = 'failed';
+      error = `could not write the files in ${outDir}: ${(bad.reason as Error).message}`;
+    }
   }
 
   const finishedAt = now();
   const result: ReconcileResult = {
     runId,
     status,
+    error,
     summary: { ...summary, skus, orphans },
     failedSources,
     files: paths,
+  };
+  const failedJson = {
+    runId,
+    status,
+    error,
+    failedSources,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    tolerance: o.tolerance,
+    skusBeforeFailure: skus,
+    note: 'this run failed: it wrote no lines.csv, gaps.csv, orphans.csv or summary.json (any in this directory are from an earlier run)',
+    statements: Object.fromEntries([...statements].sort()),
   };
   const json = {
     runId,
@@ -269,9 +302,30 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
     files: paths,
   };
   try {
-    const s = writer(paths.summary);
-    await s.write(`${JSON.stringify(json, null, 2)}\n`);
-    await s.close();
+    if (status === 'completed') {
+      try {
+        const s = writer(partial(paths.summary));
+        await s.write(`${JSON.stringify(json, null, 2)}\n`);
+        await s.close();
+        // summary.json last: once it is there, the three CSV files beside it are this run's
+        for (const k of written) await rename(partial(paths[k]), paths[k]);
+        await rm(paths.failed, { force: true });
+      } catch (e) {
+        status = 'failed';
+        error = `could not write the files in ${outDir}: ${(e as Error).message}`;
+        result.status = status;
+        result.error = error;
+        failedJson.status = status;
+        failedJson.error = error;
+      }
+    }
+    if (status === 'failed') {
+      await Promise.allSettled(written.map((k) => rm(partial(paths[k]), { force: true })));
+      const f = writer(partial(paths.failed));
+      await f.write(`${JSON.stringify(failedJson, null, 2)}\n`);
+      await f.close();
+      await rename(partial(paths.failed), paths.failed);
+    }
     await runs.finish(runId, {
       finishedAt,
       status,
@@ -322,14 +376,19 @@ export async function reconcileCommand({ values }: ParsedArgs): Promise<number> 
     progress: tty ? (line, done) => process.stdout.write(`\r${line}\u001b[K${done ? '\n' : ''}`) : undefined,
   });
   const s = result.summary;
+  if (result.status === 'failed') {
+    const why = result.failedSources.map((f) => `${f.source} (${f.reason})`).join(', ') || result.error || 'see the log';
+    process.stdout.write(
+      `Reconciliation run ${result.runId} failed: ${result.error ?? why}\n` +
+        `No lines.csv, gaps.csv, orphans.csv or summary.json written; the failure is in ${result.files.failed}.\n`,
+    );
+    process.stderr.write(`inventory-graph reconcile: failed: ${why}\n`);
+    return 3;
+  }
   process.stdout.write(
     `Reconciliation run ${result.runId} ${result.status}: ${s.skus} SKUs, ${s.lines} lines: ${s.matched} match, ${s.explained} explained, ` +
       `${s.withinTolerance} within tolerance (${tolerance}), ${s.discrepancies} discrepancies; ${s.gaps} gaps, ${s.orphans} orphan codes.\n` +
       `Unexplained variance: ${s.absUnexplained} units of ${s.absVariance}. Written to ${resolve(outDir)} (lines.csv, gaps.csv, orphans.csv, summary.json).\n`,
   );
-  if (result.status === 'failed') {
-    process.stderr.write(`inventory-graph reconcile: failed: ${result.failedSources.map((f) => `${f.source} (${f.reason})`).join(', ') || 'see the log'}\n`);
-    return 3;
-  }
   return values['fail-on-discrepancy'] === true && s.discrepancies > 0 ? 1 : 0;
 }

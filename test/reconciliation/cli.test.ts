@@ -3,7 +3,7 @@
  * progress noise when stdout is not a terminal.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,8 @@ describe('inventory-graph reconcile', () => {
     const r = await run(['reconcile', '--config', broken, '--out', join(dir, 'run-4')]);
     expect(r.code).toBe(3);
     expect(r.stderr).toContain('tpl');
-    expect(JSON.parse(readFileSync(join(dir, 'run-4', 'summary.json'), 'utf8'))).toMatchObject({ status: 'failed', failedSources: [{ source: 'tpl' }] });
+    // no file that could pass for a result: only failed.json (test/reconciliation/failed-run.test.ts)
+    expect(readdirSync(join(dir, 'run-4'))).toEqual(['failed.json']);
+    expect(JSON.parse(readFileSync(join(dir, 'run-4', 'failed.json'), 'utf8'))).toMatchObject({ status: 'failed', failedSources: [{ source: 'tpl' }] });
   });
 });
