@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorCountsOf } from '../../src/server/finalize.js';
 import { OperationLabels, errorCodeLabel } from '../../src/server/metrics.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 
@@ -238,5 +239,17 @@ describe('error code label', () => {
     ]);
     expect(errorCodeLabel('SOMETHING_A_RESOLVER_MADE_UP')).toBe('(other)');
     expect(errorCodeLabel('a"b\n')).toBe('(other)');
+  });
+
+  it('counts every error of an answer, one without a code as INTERNAL_SERVER_ERROR', () => {
+    const counts = errorCountsOf([
+      { extensions: { code: 'FORBIDDEN' } },
+      { extensions: { code: 'FORBIDDEN' } },
+      { extensions: { code: 'SOURCE_UNAVAILABLE' } },
+      {},
+      { extensions: { code: 42 } },
+    ]);
+    expect(Object.fromEntries(counts)).toEqual({ FORBIDDEN: 2, SOURCE_UNAVAILABLE: 1, INTERNAL_SERVER_ERROR: 2 });
+    expect(errorCountsOf(undefined).size).toBe(0);
   });
 });
