@@ -19,6 +19,8 @@ export interface OperationInfo {
   type: 'query' | 'mutation' | 'subscription' | null;
   /** Distinct `extensions.code`s of the answer's errors. */
   errorCodes: string[];
+  /** Every error of the answer counted by its `extensions.code` (INTERNAL_SERVER_ERROR when it has none), for the metrics. */
+  errorCounts: Map<string, number>;
 }
 
 export interface RequestDiagnostics extends SourceDiagnostics {

@@ -53,6 +53,7 @@ export function createResponseFinalizer(logger: Logger): ResponseFinalizer {
       name: answer.operation?.name?.value ?? null,
       type: answer.operation?.operation ?? null,
       errorCodes: errorCodesOf(errors),
+      errorCounts: errorCountsOf(errors),
     };
     return { errors: errors !== undefined && errors.length > 0 ? errors : undefined, headers: [['x-source-statements', statementsHeaderOf(context)]] };
   };
@@ -106,6 +107,16 @@ export function errorCodesOf(errors: readonly { extensions?: Record<string, unkn
     if (typeof code === 'string') codes.add(code);
   }
   return [...codes];
+}
+
+/** Every error of an answer counted by its code; an error without one (none should reach a client) counts as INTERNAL_SERVER_ERROR. */
+export function errorCountsOf(errors: readonly { extensions?: Record<string, unknown> }[] | undefined): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const e of errors ?? []) {
+    const code = typeof e.extensions?.code === 'string' ? e.extensions.code : ErrorCode.INTERNAL_SERVER_ERROR;
+    counts.set(code, (counts.get(code) ?? 0) + 1);
+  }
+  return counts;
 }
 
 /**

@@ -63,7 +63,7 @@ export function createHttpHandler(o: HttpOptions) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     // what the request log and metrics learn about the request as it goes
-    const seen: Pick<RequestRecord, 'route' | 'principal' | 'context' | 'fastPath'> = { route: 'other' };
+    const seen: Pick<RequestRecord, 'route' | 'principal' | 'context' | 'fastPath' | 'refusedWith'> = { route: 'other' };
     if (o.onResponse !== undefined) {
       const done = o.onResponse;
       const started = performance.now();
@@ -121,6 +121,7 @@ export function createHttpHandler(o: HttpOptions) {
       seen.route = 'graphql';
       if (method !== 'GET' && method !== 'POST') {
         res.setHeader('allow', 'GET, POST');
+        seen.refusedWith = ErrorCode.METHOD_NOT_ALLOWED;
         return json(res, 405, { errors: [{ message: `Method ${method} is not allowed on /graphql.`, extensions: { code: ErrorCode.METHOD_NOT_ALLOWED } }] });
       }
 
@@ -128,6 +129,7 @@ export function createHttpHandler(o: HttpOptions) {
       if (!auth.ok) {
         req.resume();
         res.setHeader('www-authenticate', 'Bearer');
+        seen.refusedWith = ErrorCode.UNAUTHENTICATED;
         return json(res, 401, { errors: [{ message: auth.message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] });
       }
       seen.principal = auth.principal;
@@ -136,6 +138,7 @@ export function createHttpHandler(o: HttpOptions) {
       if (method === 'POST') {
         const text = await readBody(req, maxBody);
         if (text === undefined) {
+          seen.refusedWith = ErrorCode.PAYLOAD_TOO_LARGE;
           return json(res, 413, { errors: [{ message: `Request body larger than ${maxBody} bytes.`, extensions: { code: ErrorCode.PAYLOAD_TOO_LARGE } }] });
         }
         const type = req.headers['content-type'] ?? '';
@@ -143,6 +146,7 @@ export function createHttpHandler(o: HttpOptions) {
           try {
             body = text === '' ? undefined : JSON.parse(text);
           } catch {
+            seen.refusedWith = ErrorCode.BAD_REQUEST;
             return json(res, 400, { errors: [{ message: 'The request body is not valid JSON.', extensions: { code: ErrorCode.BAD_REQUEST } }] });
           }
         } else {
@@ -175,6 +179,7 @@ export function createHttpHandler(o: HttpOptions) {
         res.end();
       }
     } catch {
+      if (seen.route === 'graphql' && !res.headersSent) seen.refusedWith = ErrorCode.INTERNAL_SERVER_ERROR;
       if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
       else res.end();
     }

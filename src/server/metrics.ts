@@ -8,12 +8,17 @@
  * Every label is bounded: operation names are the first `maxOperationNames` distinct names of
  * operations that parsed and validated (then `(other)`), `(anonymous)` for unnamed ones and
  * `(none)` for requests that never got that far (401, parse or validation error); sources and
- * entities come from the config, anomaly kinds from the code.
+ * entities come from the config, anomaly kinds from the code, GraphQL error codes from
+ * src/errors.ts (any other code string is `(other)`).
  *
  * Each app has its own registry (tests run several apps in one process): a scrape answers for
  * the process (the instance) that took it.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ErrorCode } from '../errors.js';
 import { SourceHealthRegistry, type BreakerState, type SourceHealth, type SourceStatus } from '../sources/health.js';
 import type { AnomalyQueueStats } from '../store/anomaly-queue.js';
 import type { CompiledCacheObserver } from './executor.js';
@@ -164,6 +169,23 @@ export class OperationLabels {
   }
 }
 
+/** The codes of src/errors.ts: the values of the error counter's `code` label, besides `(other)`. */
+const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(ErrorCode));
+
+/** The bounded label value for an error's `extensions.code`. */
+export function errorCodeLabel(code: string): string {
+  return ERROR_CODES.has(code) ? code : '(other)';
+}
+
+/** This package's version, from the nearest package.json above this module (run from src/ or dist/src/), read once. */
+export const PACKAGE_VERSION: string = (() => {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    if (dirname(dir) === dir) return 'unknown';
+  }
+})();
+
 export const BREAKER_VALUE: Record<BreakerState, number> = { CLOSED: 0, HALF_OPEN: 1, OPEN: 2 };
 export const STATUS_VALUE: Record<SourceStatus, number> = { UP: 0, DEGRADED: 1, DOWN: 2 };
 
@@ -219,6 +241,18 @@ export function createMetrics(o: MetricsOptions): Metrics {
     labelNames: ['source', 'entity'] as const,
     registers: [registry],
   });
+  const graphqlErrors = new Counter({
+    name: 'inventory_graph_graphql_errors_total',
+    help: "Errors in GraphQL answers by extensions.code, whatever path answered (Apollo, the fast path, or the front door's own 401, 405, 413 and bad JSON), HTTP 200 partial answers included; a code not in the gateway's list is (other)",
+    labelNames: ['code'] as const,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'inventory_graph_build_info',
+    help: 'Always 1: the version of inventory-graph (package.json) and of Node.js this process runs',
+    labelNames: ['version', 'node'] as const,
+    registers: [registry],
+  }).set({ version: PACKAGE_VERSION, node: process.version }, 1);
   const fastPath = new Counter({
     name: 'inventory_graph_graphql_fast_path_requests_total',
     help: 'GraphQL POST requests answered by the fast path (served: a trusted document by id) or left to Apollo (apollo: query text, an unknown id, anything but a plain JSON call by id)',
@@ -495,6 +529,8 @@ export function createMetrics(o: MetricsOptions): Metrics {
     observeRequest(r) {
       if (r.route !== 'graphql') return;
       const op = r.context?.diagnostics.operation;
+      if (r.refusedWith !== undefined) graphqlErrors.inc({ code: errorCodeLabel(r.refusedWith) });
+      else for (const [code, n] of op?.errorCounts ?? []) graphqlErrors.inc({ code: errorCodeLabel(code) }, n);
       requestDuration.observe({ operation: labels.label(op), status: String(r.status) }, r.durationMs / 1000);
       if (r.fastPath !== undefined) fastPath.inc({ result: r.fastPath ? 'served' : 'apollo' });
       // the fast path runs a trusted document compiled at start: a reuse, as a cache hit is

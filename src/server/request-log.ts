@@ -35,6 +35,8 @@ export interface RequestRecord {
   context?: GatewayContext;
   /** True when the fast path answered (src/server/fast-path.ts), false when Apollo did. */
   fastPath?: boolean;
+  /** The code of the GraphQL error the front door answered with itself (405, 401, 413, bad JSON, 500), before any GraphQL context. */
+  refusedWith?: string;
 }
 
 /** Routes whose lines are debug, not info. */

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OperationLabels } from '../../src/server/metrics.js';
+import { errorCountsOf } from '../../src/server/finalize.js';
+import { OperationLabels, errorCodeLabel } from '../../src/server/metrics.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 
 /** Every metric family of src/server/metrics.ts (process metrics aside). */
@@ -31,6 +32,8 @@ const FAMILIES = [
   'inventory_graph_compiled_operation_cache_requests_total',
   'inventory_graph_compiled_operation_cache_hit_ratio',
   'inventory_graph_compiled_operation_cache_size',
+  'inventory_graph_graphql_errors_total',
+  'inventory_graph_build_info',
 ];
 
 /** Samples of the exposition text: `name{labels}` -> value. */
@@ -87,6 +90,10 @@ describe('/metrics', () => {
       expect(s.has(`inventory_graph_source_errors_total{source="${source}",kind="timeout"}`), source).toBe(true);
     }
     expect(s.get('inventory_graph_source_max_age_seconds{source="tpl"}')).toBeGreaterThan(0);
+    // the version of package.json and the Node.js that runs it
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '../../package.json'), 'utf8')) as { version: string };
+    expect(s.get(`inventory_graph_build_info{version="${version}",node="${process.version}"}`)).toBe(1);
+    expect(value(s, 'inventory_graph_build_info')).toBe(1);
   });
 
   it('moves after a query: request histogram by operation, statements, reads, freshness, cache, anomalies', async () => {
@@ -218,5 +225,31 @@ describe('operation label', () => {
     expect(labels.label({ resolved: true, name: 'A' })).toBe('A');
     expect(new OperationLabels().label({ resolved: true, name: 'x'.repeat(101) })).toBe('(other)');
     expect(new OperationLabels().label({ resolved: true, name: 'a"b' })).toBe('(other)');
+  });
+});
+
+describe('error code label', () => {
+  it("keeps the gateway's codes and puts any other string in (other)", () => {
+    expect(['SOURCE_UNAVAILABLE', 'BAD_USER_INPUT', 'FORBIDDEN', 'INTERNAL_SERVER_ERROR', 'UNAUTHENTICATED'].map(errorCodeLabel)).toEqual([
+      'SOURCE_UNAVAILABLE',
+      'BAD_USER_INPUT',
+      'FORBIDDEN',
+      'INTERNAL_SERVER_ERROR',
+      'UNAUTHENTICATED',
+    ]);
+    expect(errorCodeLabel('SOMETHING_A_RESOLVER_MADE_UP')).toBe('(other)');
+    expect(errorCodeLabel('a"b\n')).toBe('(other)');
+  });
+
+  it('counts every error of an answer, one without a code as INTERNAL_SERVER_ERROR', () => {
+    const counts = errorCountsOf([
+      { extensions: { code: 'FORBIDDEN' } },
+      { extensions: { code: 'FORBIDDEN' } },
+      { extensions: { code: 'SOURCE_UNAVAILABLE' } },
+      {},
+      { extensions: { code: 42 } },
+    ]);
+    expect(Object.fromEntries(counts)).toEqual({ FORBIDDEN: 2, SOURCE_UNAVAILABLE: 1, INTERNAL_SERVER_ERROR: 2 });
+    expect(errorCountsOf(undefined).size).toBe(0);
   });
 });
