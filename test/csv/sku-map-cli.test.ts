@@ -5,26 +5,15 @@
  * every bad line reported at once and nothing written; `skus remove` takes codes (from flags or a
  * file) or whole SKUs out, refusing by name what the map does not have.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { BACKENDS, type TestDatabase } from '../helpers/databases.js';
+import { runCli } from '../helpers/serving.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
-
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const run = (args: string[]) => runCli(args);
 
 const source = (name: string) => `  ${name}: { kind: csv, path: ./${name}-*.csv, stock: { columns: { sku: s, location: l, onHand: q } } }\n`;
 

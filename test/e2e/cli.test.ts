@@ -5,30 +5,21 @@
  * Every command's --help only prints; a mistake on the command line is one line and exit 2; the
  * port comes from --port, PORT or the config, and one in use is said before anything is written.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
 import { loadConfig } from '../../src/config/index.js';
 import { openStore } from '../../src/store/index.js';
-import { servingUrl } from '../helpers/serving.js';
+import { servingUrl, runCli } from '../helpers/serving.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 // a command that should stop at once but serves instead is killed after 30 s (and fails its test)
-const run = async (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) => runCli(args, { env, ...(cwd !== undefined ? { cwd } : {}) });
 
 /** `inventory-graph ARGS` serving: its URL and what it printed until then; `stop` sends SIGTERM and resolves with the exit code. */
 const serving = new Set<ChildProcess>();

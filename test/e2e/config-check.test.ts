@@ -6,24 +6,14 @@
  * the offline check and fail at start (a stock query without committed/asOf, a cost query with
  * a fixed currency) answer.
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMariaDbDatabase, createSqliteDatabase, mariadb, type TestDatabase } from '../helpers/databases.js';
+import { runCli } from '../helpers/serving.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
-const run = async (args: string[]) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[]) => runCli(args);
 
 let dir: string;
 let lite: TestDatabase;

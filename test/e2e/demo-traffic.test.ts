@@ -9,12 +9,11 @@
  * - SIGTERM stops it cleanly, exit 0, with its summary;
  * - a gateway serving the demo meanwhile answers every query without error, and its figures move.
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { connect, type ChannelModel } from 'amqplib';
 import Database from 'better-sqlite3';
 import { parse } from 'csv-parse/sync';
@@ -22,19 +21,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
 import { parseChange } from '../../src/domain/changes.js';
 import { startDemoApp } from '../helpers/demo-app.js';
+import { runCli } from '../helpers/serving.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const AMQP = 'amqp://guest:guest@127.0.0.1:5672';
 
-const run = async (args: string[]) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[]) => runCli(args);
 
 interface Bin {
   qty: number;

@@ -14,9 +14,7 @@
  *
  * One gateway for the file, its phases in order; counts and contents only, conditions polled.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/domain/events.js';
 import type { EventDeadLetter } from '../../src/store/index.js';
@@ -24,8 +22,8 @@ import { eventually } from '../feeds/feed-helpers.js';
 import type { DemoApp } from '../helpers/demo-app.js';
 import { bodyOf, originOf, outbox, reserveOne, startEventsDemo, stockedSkus, webhookSecret } from './helpers.js';
 import { startReceiver, type Receiver } from './receiver.js';
+import { runCli } from '../helpers/serving.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const SINK = 'partner';
 const MAX_ATTEMPTS = 3;
 
@@ -71,15 +69,7 @@ afterAll(async () => {
 });
 
 /** `inventory-graph ARGS`, as a user runs it: exit code and output. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+const cli = (args: string[]) => runCli(args, { env: { LOG_LEVEL: 'warn' }, timeoutMs: 60_000 });
 
 const tag = Math.random().toString(36).slice(2, 8);
 const sinkCounts = async () => (await demo.app.store.events.counts()).find((c) => c.sink === SINK);

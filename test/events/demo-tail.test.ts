@@ -12,15 +12,15 @@
  */
 import Database from 'better-sqlite3';
 import { connect as amqpConnect } from 'amqplib';
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventBody, type EventBody } from '../../src/domain/events.js';
 import { eventually } from '../feeds/feed-helpers.js';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
+import { runCli } from '../helpers/serving.js';
 
 const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
 const BROKER = 'amqp://guest:guest@127.0.0.1:5672';
@@ -103,15 +103,7 @@ async function start(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-const run = async (args: string[]) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[]) => runCli(args, { env: { LOG_LEVEL: 'warn' } });
 
 async function gql<T>(query: string, variables: Record<string, unknown>): Promise<T> {
   const r = await demo.gql<T>(query, variables);

@@ -1,14 +1,37 @@
 /**
- * Waits for a `start` command run as a child process to say where it serves: the URL of its
- * "serving http://..." line on stdout. Rejects, with everything it printed, if the process
- * exits first.
+ * The command as users run it, from tests: `runCli` for a command that ends (its exit code and
+ * output), `servingUrl` / `startGateway` for `start`, which waits for where it serves: the URL
+ * of its "serving http://..." line on stdout, rejecting with everything it printed if the
+ * process exits first.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 
 /** The command as users run it. */
 export const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
+
+/** What a command that ended said: its exit code, stdout and stderr. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * `inventory-graph ARGS` run to its end: `env` is added to this process's environment; a command
+ * still running after `timeoutMs` (default 30 s: one that should stop at once but serves) is killed.
+ */
+export async function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, cwd: o.cwd, timeout: o.timeoutMs ?? 30_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
 
 export interface ServingOptions {
   /** Whether the output so far is complete enough to go on (default: the serving line is there). */

@@ -2,24 +2,14 @@
  * `inventory-graph reconcile` as a user (or a nightly job) runs it: exit codes, files, and no
  * progress noise when stdout is not a terminal.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
+import { runCli } from '../helpers/serving.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
-const run = async (args: string[]) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'silent' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[]) => runCli(args, { env: { LOG_LEVEL: 'silent' }, timeoutMs: 120_000 });
 
 let dir: string;
 let config: string;

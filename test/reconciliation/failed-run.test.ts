@@ -5,29 +5,19 @@
  * everything and removes failed.json. On SQLite sources (a missing database file) and MariaDB
  * sources (a port nothing listens on).
  */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDemo } from '../../src/cli/demo-data.js';
 import { openStore } from '../../src/store/index.js';
 import { createReconciliationStore } from '../../src/store/reconciliation-store.js';
 import { MARIADB_URL } from '../helpers/demo-app.js';
 import { dropDemoDatabases } from '../faults/fault-helpers.js';
+import { runCli } from '../helpers/serving.js';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'inventory-graph.mjs');
-const run = async (args: string[]) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'silent' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[]) => runCli(args, { env: { LOG_LEVEL: 'silent' }, timeoutMs: 120_000 });
 const FILES = ['gaps.csv', 'lines.csv', 'orphans.csv', 'summary.json'];
 const json = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 

@@ -3,26 +3,17 @@
  * codes) and the gateway itself, started as a child process with no CSV import at all, whose
  * availability for a canonical SKU includes the stock of systems matched to it by barcode.
  */
-import { execFile, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { sqlite, type TestDatabase } from '../helpers/databases.js';
-import { BIN, startGateway } from '../helpers/serving.js';
+import { startGateway, runCli } from '../helpers/serving.js';
 import { addErpItems, addWmsItems, addWooProducts, configYaml, createSystems } from './fixtures.js';
 
-const run = async (args: string[]) => {
-  try {
-    const r = await promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...process.env, LOG_LEVEL: 'silent' }, timeout: 30_000 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-};
+const run = (args: string[]) => runCli(args, { env: { LOG_LEVEL: 'silent' } });
 
 const RULES = `  catalogue: erp
   match:
