@@ -6,8 +6,9 @@
  * is exactly one statement.
  *
  * On PostgreSQL a `query` may alias its columns unquoted (`qty as onHand`, which PostgreSQL
- * folds to `onhand`) or quoted (`qty as "onHand"`): the connector reads the name as the query
- * spells it (`queryColumn`).
+ * folds to `onhand`) or quoted (`qty as "onHand"`): the connector learns the names the query
+ * gives (src/sources/query-columns.ts) and reads each alias as the database spelled it. The
+ * aliases in lower case already (`sku`, `value`) are read as written.
  */
 import type { Knex } from 'knex';
 import type { SqlSourceConfig, StockMapping, CostMapping, ItemsMapping, MovementMapping } from '../config/index.js';
@@ -256,7 +257,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     const m = config[entity];
     if (m === undefined) return [];
     const inner = mappedRows(db, m);
-    const col = m.query !== undefined ? queryColumn(db, m.query, 'sku') : (m.columns?.sku as string);
+    const col = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
     // exact (binary) order and comparison, whatever the column's collation
     const key = exactKey(db);
     const q = inner
@@ -317,7 +318,7 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
     const m = config.stock;
     if (m === undefined) return [];
     const q = mappedRows(db, m);
-    const sku = m.query !== undefined ? queryColumn(db, m.query, 'sku') : (m.columns?.sku as string);
+    const sku = m.query !== undefined ? 'sku' : (m.columns?.sku as string);
     const key = exactKey(db);
     q.select(db.raw(`${key} as ??`, [sku, 'code']), db.raw('?? as ??', [column, 'changed']))
       .whereNotNull(column)
@@ -685,8 +686,6 @@ function countNonNumeric(db: Knex, q: Knex.QueryBuilder, col: (canonical: string
 
 const NUMBER_PATTERN = '^[-+]?[0-9]+(\\.[0-9]*)?([eE][-+]?[0-9]+)?$';
 
-const isPg = (db: Knex) => db.client.config.client === 'pg';
-
 /**
  * 1 when a row's `col` holds something that is not a number, else 0: MySQL and PostgreSQL test
  * the text against NUMBER_PATTERN (`not regexp`, `!~`), SQLite compares it with its numeric cast.
@@ -718,16 +717,6 @@ function exactKey(db: Knex): string {
 function exactValue(db: Knex): string {
   const client = db.client.config.client as string;
   return client === 'mysql2' ? 'cast(? as binary)' : client === 'pg' ? '? collate "C"' : '?';
-}
-
-/**
- * The name of a `query` mapping's canonical column `k`: as written on MySQL and SQLite, which
- * match column names case-insensitively; on PostgreSQL, `k` when the query quotes it (`as
- * "onHand"`), else its lower-case form, which is what PostgreSQL made of an unquoted alias.
- */
-function queryColumn(db: Knex, query: string, k: string): string {
-  if (!isPg(db) || k === k.toLowerCase()) return k;
-  return query.includes(`"${k}"`) ? k : k.toLowerCase();
 }
 
 function toRecord(entity: Exclude<Entity, 'movements'>, row: Row, readAt: Date, config: SqlSourceConfig): StockRecord | CostRecord | ItemRecord {
