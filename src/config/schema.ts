@@ -226,6 +226,20 @@ export const sourceResilience = {
     .max(3)
     .default(1)
     .describe('Retries of a read whose connection was lost, while a quarter of the deadline is left. Defaults to 1.'),
+  healthCheck: z
+    .strictObject({
+      intervalSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(86_400)
+        .default(30)
+        .describe(
+          'How often a background check asks the source whether it answers (one cheap statement, or one small request), so a source that came back shows UP without waiting for traffic, and one that went away shows DOWN. 0 turns it off. Defaults to 30.',
+        ),
+    })
+    .prefault({})
+    .describe('The background health check of the source (`/status`, `Source.lastCheckAt`).'),
 };
 
 /**
@@ -1025,6 +1039,15 @@ export const configSchema = z.strictObject({
       host: z.string().min(1).default('127.0.0.1').describe('The address to listen on. Defaults to 127.0.0.1 (this host only).'),
       port: z.number().int().min(0).max(65535).default(4000).describe('The port to listen on; 0 picks a free one. Defaults to 4000.'),
       maxSkusPerQuery: z.number().int().positive().max(100_000).default(500).describe('Most SKUs one `availability` call may ask for. Defaults to 500.'),
+      maxScanSkus: z
+        .number()
+        .int()
+        .positive()
+        .max(10_000_000)
+        .default(10_000)
+        .describe(
+          'Most SKUs one filtered `inventoryItems` call or one catalogue-wide `reconciliation` page reads before it answers what it found (the client goes on from `endCursor`). Each batch of `maxSkusPerQuery` SKUs costs one statement per live source per entity. Defaults to 10000; with mirrored sources it is a scan of memory and may be raised.',
+        ),
       explorer: z.boolean().default(true).describe('Serve the offline explorer at GET /graphql from a browser. Defaults to true.'),
       shutdownGraceMs: z
         .number()
@@ -1174,6 +1197,42 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
   reservations: reservationsSchema.prefault({}).describe('Holds at checkout: TTLs, idempotency window, sweeper (docs/reservations.md).'),
+  sweep: z
+    .strictObject({
+      intervalSeconds: z
+        .number()
+        .int()
+        .min(0)
+        .max(604_800)
+        .default(900)
+        .describe(
+          'How often the sweep reads the whole catalogue, every stock source’s codes and freshness, to record every negative on-hand, orphan code and stale source as an anomaly and resolve the ones that cleared (docs/anomalies.md). The first one starts `startAfterSeconds` after start. 0: only by `inventory-graph sweep`. Defaults to 900.',
+        ),
+      startAfterSeconds: z.number().int().min(0).max(86_400).default(10).describe('How long after start the first sweep begins. Defaults to 10.'),
+      pauseMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(60_000)
+        .default(0)
+        .describe('A pause between two batches of SKUs, in ms, to spread the load on live sources. Defaults to 0.'),
+    })
+    .prefault({})
+    .describe('The sweep: anomalies found across the whole catalogue without anyone asking, and resolved when they clear (docs/anomalies.md).'),
+  reconcile: z
+    .strictObject({
+      keepRuns: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(10)
+        .describe(
+          'The findings (lines that were not MATCH) of this many most recent `inventory-graph reconcile` runs are kept in the store, queryable as `ReconciliationRun.findings`; older runs keep their counts only. Defaults to 10.',
+        ),
+    })
+    .prefault({})
+    .describe('The reconcile job (`inventory-graph reconcile`, docs/reconciliation.md).'),
   skuMap: skuMapSchema
     .prefault({})
     .describe('SKU aliases derived by matching shared identifiers (barcode, GTIN, supplier part number) across systems (docs/sku-matching.md).'),

@@ -6,6 +6,49 @@
  */
 export type AnomalyStatus = 'OPEN' | 'ACKNOWLEDGED' | 'RESOLVED';
 
+/** Every kind of anomaly (schema/anomalies.graphql `AnomalyKind`). */
+export const ANOMALY_KINDS = [
+  'NEGATIVE_ON_HAND',
+  'UNMAPPED_LOCATION',
+  'DISCREPANCY',
+  'ORPHAN_CODE',
+  'STALE_SOURCE',
+  'INVALID_SOURCE_DATA',
+  'SNAPSHOT_REJECTED',
+  'SNAPSHOT_TOO_LARGE',
+  'SOURCE_FILES_MISSING',
+  'CHANNEL_OVERSTATES',
+  'COST_MISMATCH',
+  'SKU_MATCH_CONFLICT',
+  'UNMATCHED_CODE',
+] as const;
+
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
+
+/** The kinds the sweep checks over the whole catalogue, and so may resolve when their condition has cleared. */
+export const SWEPT_KINDS = ['NEGATIVE_ON_HAND', 'ORPHAN_CODE', 'STALE_SOURCE'] as const satisfies readonly AnomalyKind[];
+
+/** Who resolved an anomaly whose condition the sweep no longer found. */
+export const SWEEP_ACTOR = 'sweep';
+
+/** Narrows a list of anomalies: each list given keeps the anomalies matching one of its values; empty or absent lists do not narrow. */
+export interface AnomalyFilter {
+  kinds?: readonly string[] | null;
+  statuses?: readonly AnomalyStatus[] | null;
+  skus?: readonly string[] | null;
+  sources?: readonly string[] | null;
+  /** Canonical location ids (the `location` column). */
+  locations?: readonly string[] | null;
+}
+
+/** A page of anomalies, newest first: `endCursor` (an anomaly id) is passed as `after` for the next. */
+export interface AnomalyPage {
+  anomalies: Anomaly[];
+  totalCount: number;
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
 export interface NewAnomaly {
   kind: string;
   sku: string | null;
@@ -40,8 +83,12 @@ export interface Anomaly extends NewAnomaly {
   lastSeen: Date;
   occurrences: number;
   acknowledgedAt: Date | null;
+  /** The API key's name that acknowledged it. */
+  acknowledgedBy: string | null;
   acknowledgeNote: string | null;
   resolvedAt: Date | null;
+  /** The API key's name that resolved it, or `sweep` (SWEEP_ACTOR) when its condition cleared. */
+  resolvedBy: string | null;
   resolutionNote: string | null;
 }
 

@@ -284,3 +284,28 @@ export interface ReconciliationRun extends RunCounts {
   outDir: string | null;
   error: string | null;
 }
+
+/** A page of recorded runs, newest first: `endCursor` (a run id) is passed as `after`. */
+export interface ReconciliationRunPage {
+  runs: ReconciliationRun[];
+  totalCount: number;
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+/** A page of a recorded run's lines (its findings: the lines that were not MATCH), in SKU then location order. */
+export interface ReconciliationLinePage {
+  lines: ReconciliationLine[];
+  totalCount: number;
+  hasNextPage: boolean;
+  endCursor: string | null;
+}
+
+/** Narrows a recorded run's lines: each list given keeps the lines matching one of its values. */
+export interface ReconciliationLineFilter {
+  statuses?: readonly ReconciliationStatus[] | null;
+  skus?: readonly string[] | null;
+  locations?: readonly string[] | null;
+  /** The line's worst or authoritative source. */
+  sources?: readonly string[] | null;
+}

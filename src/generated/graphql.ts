@@ -7,10 +7,11 @@ import type { CanonicalSku, SkuPage } from '../domain/skus.js';
 import type { Money as MoneyModel } from '../service/inventory-service.js';
 import type { ChannelView as ChannelViewModel } from '../domain/channel-views.js';
 import type { CostComparison as CostComparisonModel, CostMismatch as CostMismatchModel } from '../domain/costs.js';
-import type { OrphanLocation as OrphanLocationModel, Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel, ReconciliationRun as ReconciliationRunModel } from '../domain/reconciliation.js';
-import type { Anomaly as AnomalyModel } from '../domain/anomalies.js';
+import type { OrphanLocation as OrphanLocationModel, Reconciliation as ReconciliationModel, ReconciliationLine as ReconciliationLineModel, SystemFigure as SystemQuantityModel, MovementFigure as MovementModel, Gap as ReconciliationGapModel, ReconciliationRunPage as ReconciliationRunPageModel, ReconciliationLinePage as ReconciliationLinePageModel, ReconciliationRun as ReconciliationRunModel } from '../domain/reconciliation.js';
+import type { Anomaly as AnomalyModel, AnomalyPage as AnomalyPageModel } from '../domain/anomalies.js';
 import type { SourceHealth as SourceModel } from '../sources/health.js';
 import type { OrphanCodePage as OrphanCodePageModel } from '../service/reconciliation-api.js';
+import type { SweepStatus as SweepStatusModel, SweepRun as SweepRunModel } from '../domain/sweep.js';
 import type { FulfillmentPlan as FulfillmentPlanModel, RouteTrace as RouteTraceModel } from '../domain/route-order.js';
 import type { Shipment as ShipmentModel } from '../domain/routing.js';
 import type { Reservation as ReservationModel, ReservationLine as ReservationLineModel, Shortfall as ReservationShortfallModel } from '../domain/reservations.js';
@@ -39,25 +40,84 @@ export type Anomaly = {
   /** The note given when it was acknowledged. */
   acknowledgeNote?: Maybe<Scalars['String']['output']>;
   acknowledgedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The API key (its name in the config) that acknowledged it. */
+  acknowledgedBy?: Maybe<Scalars['String']['output']>;
   /** The source's own code: the orphan code (ORPHAN_CODE), the refused file's name (SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE), the file pattern (SOURCE_FILES_MISSING). */
   code?: Maybe<Scalars['String']['output']>;
   detail: Scalars['String']['output'];
   firstSeen: Scalars['DateTime']['output'];
   id: Scalars['ID']['output'];
-  /** NEGATIVE_ON_HAND, UNMAPPED_LOCATION, DISCREPANCY, ORPHAN_CODE, STALE_SOURCE, SNAPSHOT_REJECTED, SNAPSHOT_TOO_LARGE, SOURCE_FILES_MISSING, CHANNEL_OVERSTATES, COST_MISMATCH, ... */
-  kind: Scalars['String']['output'];
+  kind: AnomalyKind;
   lastSeen: Scalars['DateTime']['output'];
-  /** A canonical location id, or the source's own code when no location maps it. */
-  location?: Maybe<Scalars['String']['output']>;
+  /** The configured location; null when none maps it (see `locationCode`) or the anomaly is not about one place. */
+  location?: Maybe<Location>;
+  /** The source's own location code when no configured location maps it (UNMAPPED_LOCATION); null otherwise. */
+  locationCode?: Maybe<Scalars['String']['output']>;
   /** How many times it was seen again while open (counted at most once a minute per server). */
   occurrences: Scalars['Int']['output'];
-  /** What was done, given when it was resolved. */
+  /** What was done, given when it was resolved; for `sweep`, what it checked. */
   resolutionNote?: Maybe<Scalars['String']['output']>;
   resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The API key that resolved it, or `sweep` when the sweep found its condition cleared (resolved by itself). */
+  resolvedBy?: Maybe<Scalars['String']['output']>;
   sku?: Maybe<Scalars['ID']['output']>;
   source?: Maybe<Scalars['String']['output']>;
   status: AnomalyStatus;
 };
+
+export type AnomalyConnection = {
+  __typename?: 'AnomalyConnection';
+  edges: Array<AnomalyEdge>;
+  nodes: Array<Anomaly>;
+  pageInfo: PageInfo;
+  /** Anomalies matching the filter, over every page. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type AnomalyEdge = {
+  __typename?: 'AnomalyEdge';
+  cursor: Scalars['String']['output'];
+  node: Anomaly;
+};
+
+/** Narrows `anomalies`: an anomaly is listed when it matches every list given (any value of each). */
+export type AnomalyFilter = {
+  kinds?: InputMaybe<Array<AnomalyKind>>;
+  /** Canonical location ids. */
+  locations?: InputMaybe<Array<Scalars['ID']['input']>>;
+  skus?: InputMaybe<Array<Scalars['ID']['input']>>;
+  sources?: InputMaybe<Array<Scalars['String']['input']>>;
+  statuses?: InputMaybe<Array<AnomalyStatus>>;
+};
+
+/** What an anomaly is about. */
+export type AnomalyKind =
+  /** A channel's own view promises more than is available for the channel. */
+  | 'CHANNEL_OVERSTATES'
+  /** The sources' unit costs of a SKU differ beyond `costs.tolerancePercent`. */
+  | 'COST_MISMATCH'
+  /** A reconciliation line past its tolerance: the systems disagree and no movement explains it. */
+  | 'DISCREPANCY'
+  /** A source sent a record that could not be used (not a whole number, out of range, future-dated). */
+  | 'INVALID_SOURCE_DATA'
+  /** A source reports a negative on-hand for a SKU at a location. */
+  | 'NEGATIVE_ON_HAND'
+  /** A source holds stock under a code no canonical SKU maps. */
+  | 'ORPHAN_CODE'
+  /** A `skuMap.match` value leads to two items, or a code to two SKUs: nothing is matched for it. */
+  | 'SKU_MATCH_CONFLICT'
+  /** A file source's newest file was refused (half-written or malformed); its last good file is served. */
+  | 'SNAPSHOT_REJECTED'
+  /** A file source's newest file is over `maxFileBytes` or `maxRows`; its last good file is served. */
+  | 'SNAPSHOT_TOO_LARGE'
+  /** No file matches a file source's `path` any more. */
+  | 'SOURCE_FILES_MISSING'
+  /** A source's newest record is older than its `maxAgeSeconds`. */
+  | 'STALE_SOURCE'
+  /** A source reports stock at a location code no configured location maps. */
+  | 'UNMAPPED_LOCATION'
+  /** A system's code that no `skuMap.match` rule could match to a catalogue item. */
+  | 'UNMATCHED_CODE';
 
 export type AnomalyStatus =
   | 'ACKNOWLEDGED'
@@ -164,8 +224,7 @@ export type Feed = {
   duplicates: Scalars['Float']['output'];
   /** When the feed was last known caught up with its source. */
   heardAt?: Maybe<Scalars['DateTime']['output']>;
-  /** `poll`, `amqp`, `nats` or `webhook`. */
-  kind: Scalars['String']['output'];
+  kind: FeedKind;
   lagSeconds?: Maybe<Scalars['Float']['output']>;
   /** The last error, in words; null when healthy. */
   lastError?: Maybe<Scalars['String']['output']>;
@@ -176,12 +235,25 @@ export type Feed = {
   name: Scalars['String']['output'];
 };
 
+/** What keeps a mirror current. */
+export type FeedKind =
+  /** A RabbitMQ queue. */
+  | 'AMQP'
+  /** A NATS JetStream consumer. */
+  | 'NATS'
+  /** Reads changed codes from the source every so often. */
+  | 'POLL'
+  /** Signed HTTP callbacks to `/feeds/<source>`. */
+  | 'WEBHOOK';
+
 export type FulfillmentPlan = {
   __typename?: 'FulfillmentPlan';
   /** Every line is assigned in full. */
   complete: Scalars['Boolean']['output'];
-  /** How the plan was found (e.g. `exhaustive search: 7 location set(s) of 3 candidate(s) tried`). */
-  method: Scalars['String']['output'];
+  /** How the plan was found. */
+  method: PlanMethod;
+  /** The same in words, with its numbers (`exhaustive search: 7 location set(s) of 3 candidate(s) tried`). */
+  methodDetail: Scalars['String']['output'];
   shipments: Array<Shipment>;
   strategy: RoutingStrategy;
   /** Every location, ranked candidates first: used or not, and why. */
@@ -230,12 +302,35 @@ export type InventoryItemConnection = {
   edges: Array<InventoryItemEdge>;
   nodes: Array<InventoryItem>;
   pageInfo: PageInfo;
+  /** SKUs read to answer this page: 0 without a filter (the SKU map alone answers). */
+  scanned: Scalars['Int']['output'];
+  /**
+   * SKUs matching over every page: the catalogue's size without a filter; with a filter, known
+   * only when this call's scan started at the beginning and reached the end of the catalogue,
+   * else null.
+   */
+  totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
 export type InventoryItemEdge = {
   __typename?: 'InventoryItemEdge';
   cursor: Scalars['String']['output'];
   node: InventoryItem;
+};
+
+/**
+ * Narrows `inventoryItems` to the SKUs whose availability matches every condition given (over every
+ * configured location, or over `locations`).
+ */
+export type InventoryItemFilter = {
+  /** `available` summed over the looked-at locations is below this. */
+  availableBelow?: InputMaybe<Scalars['Int']['input']>;
+  /** Any of these flags is raised at some location (NEGATIVE_ON_HAND, STALE, SOURCE_UNAVAILABLE, ...). */
+  flags?: InputMaybe<Array<StockFlag>>;
+  /** Only these canonical location ids are looked at (an unknown id is BAD_USER_INPUT). */
+  locations?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Some location's figure comes from one of these sources (`provenance.source`). */
+  sources?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
 /** A place stock can be: a DC, a store, a 3PL facility, a virtual in-transit location. */
@@ -320,9 +415,9 @@ export type MovementKind =
   | 'RECEIVED_NOT_PUT_AWAY';
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type Mutation = {
   __typename?: 'Mutation';
@@ -353,9 +448,9 @@ export type Mutation = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationAcknowledgeAnomalyArgs = {
   id: Scalars['ID']['input'];
@@ -364,9 +459,9 @@ export type MutationAcknowledgeAnomalyArgs = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationConfirmReservationArgs = {
   id: Scalars['ID']['input'];
@@ -375,9 +470,9 @@ export type MutationConfirmReservationArgs = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationExtendReservationArgs = {
   id: Scalars['ID']['input'];
@@ -386,9 +481,9 @@ export type MutationExtendReservationArgs = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationReleaseReservationArgs = {
   id: Scalars['ID']['input'];
@@ -396,9 +491,9 @@ export type MutationReleaseReservationArgs = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationReserveArgs = {
   input: ReserveInput;
@@ -406,9 +501,9 @@ export type MutationReserveArgs = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationResolveAnomalyArgs = {
   id: Scalars['ID']['input'];
@@ -417,9 +512,9 @@ export type MutationResolveAnomalyArgs = {
 
 
 /**
- * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). An unknown id or
- * a step the status does not allow is BAD_USER_INPUT (`extensions.reason`: UNKNOWN_ANOMALY or
- * INVALID_TRANSITION, with the current `status`).
+ * The anomaly workflow: OPEN -> ACKNOWLEDGED -> RESOLVED (or OPEN -> RESOLVED). Each step records
+ * the API key that made it. An unknown id or a step the status does not allow is BAD_USER_INPUT
+ * (`extensions.reason`: UNKNOWN_ANOMALY or INVALID_TRANSITION, with the current `status`).
  */
 export type MutationRouteOrderArgs = {
   idempotencyKey?: InputMaybe<Scalars['String']['input']>;
@@ -450,13 +545,25 @@ export type OrphanCode = {
   source: Scalars['String']['output'];
 };
 
-export type OrphanCodePage = {
-  __typename?: 'OrphanCodePage';
-  endCursor?: Maybe<Scalars['String']['output']>;
-  hasNextPage: Scalars['Boolean']['output'];
-  orphans: Array<OrphanCode>;
+export type OrphanCodeConnection = {
+  __typename?: 'OrphanCodeConnection';
+  edges: Array<OrphanCodeEdge>;
+  nodes: Array<OrphanCode>;
+  pageInfo: PageInfo;
   /** How many of the source's codes this page read. */
   scanned: Scalars['Int']['output'];
+  /**
+   * The source's orphans over every page: known when this call started at the source's first
+   * code and read to its last (a source of at most 50,000 codes), else the count of the last
+   * sweep that listed this source (`sweep`), else null.
+   */
+  totalCount?: Maybe<Scalars['Int']['output']>;
+};
+
+export type OrphanCodeEdge = {
+  __typename?: 'OrphanCodeEdge';
+  cursor: Scalars['String']['output'];
+  node: OrphanCode;
 };
 
 /** An orphan code's stock at one of the source's location codes. */
@@ -475,6 +582,17 @@ export type PageInfo = {
   endCursor?: Maybe<Scalars['String']['output']>;
   hasNextPage: Scalars['Boolean']['output'];
 };
+
+/** How a fulfillment plan was found. */
+export type PlanMethod =
+  /** Locations walked nearest first (strategy DISTANCE). */
+  | 'DISTANCE_ORDER'
+  /** Every location set tried, while small (FEWEST_SHIPMENTS up to `routing.exhaustiveLimit` sets). */
+  | 'EXHAUSTIVE_SEARCH'
+  /** A greedy heuristic (FEWEST_SHIPMENTS past `routing.exhaustiveLimit`, or `maxShipments` cut). */
+  | 'GREEDY_HEURISTIC'
+  /** Locations walked in priority order (strategy PRIORITY). */
+  | 'PRIORITY_ORDER';
 
 /** Where a figure comes from and how fresh it is. */
 export type Provenance = {
@@ -497,8 +615,15 @@ export type Provenance = {
 
 export type Query = {
   __typename?: 'Query';
-  /** Anomalies found while answering queries, newest first. */
-  anomalies?: Maybe<Array<Anomaly>>;
+  /**
+   * Anomalies, newest first, a page at a time: every filter list narrows (an empty or absent list
+   * does not); `first` at most 1000. The sweep (`sweep.intervalSeconds`) records negatives,
+   * orphans and stale sources across the whole catalogue, so the list is complete without anyone
+   * asking about a SKU first. An unknown location id in the filter is BAD_USER_INPUT.
+   */
+  anomalies: AnomalyConnection;
+  /** One anomaly by id; null when there is none. */
+  anomaly?: Maybe<Anomaly>;
   /**
    * Available-to-promise for a page of SKUs: one entry per requested SKU, in request order
    * (duplicates answered twice). An unknown SKU is answered with the UNKNOWN_SKU flag, never
@@ -510,28 +635,48 @@ export type Query = {
   availability: Array<Availability>;
   /** One canonical SKU; null when the SKU map does not know it. */
   inventoryItem?: Maybe<InventoryItem>;
-  /** The catalogue in SKU order, a page at a time (`first` at most `server.maxSkusPerQuery`). */
+  /**
+   * The catalogue in SKU order, a page at a time (`first` at most `server.maxSkusPerQuery`).
+   * With a `filter` (analyst keys only: FORBIDDEN below), the SKUs whose availability over every
+   * location matches it: a scan in SKU order from `after`, reading availability as `availability`
+   * does, a batch of `server.maxSkusPerQuery` SKUs at a time, until `first` match or
+   * `server.maxScanSkus` SKUs (default 10,000) have been read. Mirrored sources answer from memory;
+   * a live source costs one statement per entity per batch (10,000 SKUs: 20 statements per live
+   * source). A scan that stops early answers what it found, `hasNextPage` true and `endCursor` at
+   * the last SKU read: pass it as `after` to go on.
+   */
   inventoryItems: InventoryItemConnection;
   /** The canonical locations, in config order. */
   locations?: Maybe<Array<Location>>;
   /**
    * Codes a source holds stock under that no canonical SKU maps (orphans), in the source's code
-   * order. Pass `endCursor` as `after` for the next page; one call reads at most 50,000 codes.
-   * Each orphan found is recorded as an ORPHAN_CODE anomaly. A page that selects `onHand` or
-   * `locations` reads the orphans' stock in one more statement (a page is at most 1,000 codes).
+   * order, a page at a time (`first` at most 1000); one call reads at most 50,000 codes. Each
+   * orphan found is recorded as an ORPHAN_CODE anomaly. A page that selects `onHand` or
+   * `locations` reads the orphans' stock in one more statement.
    */
-  orphanCodes?: Maybe<OrphanCodePage>;
+  orphanCodes?: Maybe<OrphanCodeConnection>;
   /**
    * Every system's quantity side by side per (sku, location), the authoritative one (by
    * `precedence.quantity`, as availability picks it), each other system's variance against it,
    * the part movements explain (picked not invoiced, in transit, received not put away, counts not
-   * yet posted, kinds declared in `movementKinds`), with their documents, and the unexplained rest. `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0).
-   * Unknown SKUs have no lines. At most `server.maxSkusPerQuery` SKUs; one statement per source
-   * per entity, however many SKUs. A line past tolerance is recorded as a DISCREPANCY anomaly.
+   * yet posted, kinds declared in `movementKinds`), with their documents, and the unexplained rest.
+   * `tolerance`: unexplained units still accepted as WITHIN_TOLERANCE (default 0). A line past
+   * tolerance is recorded as a DISCREPANCY anomaly.
+   *
+   * With `skus` (at most `server.maxSkusPerQuery`): those SKUs, in request order; unknown SKUs
+   * have no lines; one statement per source per entity, however many SKUs.
+   * Without `skus`: the whole catalogue in SKU order from `after`, a page at a time: SKUs are read
+   * a batch of `server.maxSkusPerQuery` at a time until the page holds `first` lines (a SKU's lines
+   * are never split across pages, so a page may hold a few more) or `server.maxScanSkus` SKUs have
+   * been read; pass `pageInfo.endCursor` as `after` for the next page.
+   * `statuses` keeps only lines in those statuses (`[DISCREPANCY]`: what disagrees unexplained);
+   * `summary` and `gaps` still cover every SKU read.
    */
   reconciliation?: Maybe<Reconciliation>;
-  /** Runs of `inventory-graph reconcile`, newest first. */
-  reconciliationRuns?: Maybe<Array<ReconciliationRun>>;
+  /** One run of `inventory-graph reconcile`; null when there is none with this id. */
+  reconciliationRun?: Maybe<ReconciliationRun>;
+  /** Runs of `inventory-graph reconcile`, newest first; `first` at most 1000. */
+  reconciliationRuns?: Maybe<ReconciliationRunConnection>;
   /** One reservation by its id (the id is the caller's handle on it); null when there is none. */
   reservation?: Maybe<Reservation>;
   /** Reservations, newest first, optionally with a line of `sku` or in `status`; `first` at most 1000. */
@@ -550,14 +695,22 @@ export type Query = {
   routeOrder?: Maybe<FulfillmentPlan>;
   /** The configured source systems. */
   sources?: Maybe<Array<Source>>;
+  /** The sweep as this server instance ran it: when, what it found and resolved; null while `sweep.intervalSeconds` is 0 and it never ran. */
+  sweep?: Maybe<SweepStatus>;
   /** Who this API key is. */
   viewer: Viewer;
 };
 
 
 export type QueryAnomaliesArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<AnomalyFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
-  status?: InputMaybe<AnomalyStatus>;
+};
+
+
+export type QueryAnomalyArgs = {
+  id: Scalars['ID']['input'];
 };
 
 
@@ -575,6 +728,7 @@ export type QueryInventoryItemArgs = {
 
 export type QueryInventoryItemsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<InventoryItemFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -587,13 +741,22 @@ export type QueryOrphanCodesArgs = {
 
 
 export type QueryReconciliationArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
   locationIds?: InputMaybe<Array<Scalars['ID']['input']>>;
-  skus: Array<Scalars['ID']['input']>;
+  skus?: InputMaybe<Array<Scalars['ID']['input']>>;
+  statuses?: InputMaybe<Array<ReconciliationStatus>>;
   tolerance?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
+export type QueryReconciliationRunArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
 export type QueryReconciliationRunsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
@@ -625,10 +788,19 @@ export type Reconciliation = {
   __typename?: 'Reconciliation';
   /** SKUs a source should hold (the SKU map gives it a code) and has no record of, or that no stock source has a code for. */
   gaps: Array<ReconciliationGap>;
-  /** One line per (sku, location) some system reports, SKUs in request order, locations in config order. */
+  /** One line per (sku, location) some system reports (in `statuses` when given), SKUs in request (or catalogue) order, locations in config order. */
   lines: Array<ReconciliationLine>;
+  /** Without `skus`: where the next page starts. With `skus`: no next page. */
+  pageInfo: PageInfo;
+  /** SKUs read for this page (known ones). */
+  scanned: Scalars['Int']['output'];
   summary: ReconciliationSummary;
   tolerance: Scalars['Int']['output'];
+  /**
+   * Lines matching `statuses` over every page: with `skus`, the lines of this answer; without,
+   * known only when this call started at the beginning of the catalogue and reached its end, else null.
+   */
+  totalCount?: Maybe<Scalars['Int']['output']>;
 };
 
 export type ReconciliationGap = {
@@ -669,6 +841,31 @@ export type ReconciliationLine = {
   worstSource?: Maybe<Scalars['String']['output']>;
 };
 
+export type ReconciliationLineConnection = {
+  __typename?: 'ReconciliationLineConnection';
+  edges: Array<ReconciliationLineEdge>;
+  nodes: Array<ReconciliationLine>;
+  pageInfo: PageInfo;
+  /** Lines matching the filter over every page. */
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ReconciliationLineEdge = {
+  __typename?: 'ReconciliationLineEdge';
+  cursor: Scalars['String']['output'];
+  node: ReconciliationLine;
+};
+
+/** Narrows a run's lines: a line is listed when it matches every list given. */
+export type ReconciliationLineFilter = {
+  /** Canonical location ids. */
+  locations?: InputMaybe<Array<Scalars['ID']['input']>>;
+  skus?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** The line's `worstSource` or `authoritative` source is one of these. */
+  sources?: InputMaybe<Array<Scalars['String']['input']>>;
+  statuses?: InputMaybe<Array<ReconciliationStatus>>;
+};
+
 /** One run of `inventory-graph reconcile`. */
 export type ReconciliationRun = {
   __typename?: 'ReconciliationRun';
@@ -676,8 +873,15 @@ export type ReconciliationRun = {
   absUnexplained: Scalars['Float']['output'];
   absVariance: Scalars['Float']['output'];
   discrepancies: Scalars['Int']['output'];
+  /** Why it failed; null unless FAILED. */
   error?: Maybe<Scalars['String']['output']>;
   explained: Scalars['Int']['output'];
+  /**
+   * Its findings: the run's lines that were not MATCH (a MATCH line is counted in `matched`, not kept), in SKU
+   * then location order, a page at a time (`first` at most 1000). The lines of the last
+   * `reconcile.keepRuns` runs (default 10) are kept; older runs answer an empty page.
+   */
+  findings: ReconciliationLineConnection;
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
   gaps: Scalars['Int']['output'];
   id: Scalars['ID']['output'];
@@ -688,11 +892,38 @@ export type ReconciliationRun = {
   outDir?: Maybe<Scalars['String']['output']>;
   skus: Scalars['Int']['output'];
   startedAt: Scalars['DateTime']['output'];
-  /** running, completed or failed. */
-  status: Scalars['String']['output'];
+  status: ReconciliationRunStatus;
   tolerance: Scalars['Int']['output'];
   withinTolerance: Scalars['Int']['output'];
 };
+
+
+/** One run of `inventory-graph reconcile`. */
+export type ReconciliationRunFindingsArgs = {
+  after?: InputMaybe<Scalars['String']['input']>;
+  filter?: InputMaybe<ReconciliationLineFilter>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type ReconciliationRunConnection = {
+  __typename?: 'ReconciliationRunConnection';
+  edges: Array<ReconciliationRunEdge>;
+  nodes: Array<ReconciliationRun>;
+  pageInfo: PageInfo;
+  totalCount: Scalars['Int']['output'];
+};
+
+export type ReconciliationRunEdge = {
+  __typename?: 'ReconciliationRunEdge';
+  cursor: Scalars['String']['output'];
+  node: ReconciliationRun;
+};
+
+export type ReconciliationRunStatus =
+  | 'COMPLETED'
+  /** It stopped: `error` says why, and no lines CSV was written for it (docs/reconciliation.md). */
+  | 'FAILED'
+  | 'RUNNING';
 
 export type ReconciliationStatus =
   /** More unexplained units than the tolerance. */
@@ -750,6 +981,8 @@ export type ReservationConnection = {
   edges: Array<ReservationEdge>;
   nodes: Array<Reservation>;
   pageInfo: PageInfo;
+  /** Reservations matching `sku` and `status` over every page. */
+  totalCount: Scalars['Int']['output'];
 };
 
 export type ReservationEdge = {
@@ -938,6 +1171,11 @@ export type Source = {
   breaker: BreakerState;
   /** Failures in a row since the last success. */
   consecutiveFailures: Scalars['Int']['output'];
+  /**
+   * Since when it has been DOWN without a break (its breaker opened, or its reads started
+   * failing); null while it is not DOWN.
+   */
+  downSince?: Maybe<Scalars['DateTime']['output']>;
   /** What it is mapped for: `stock`, `cost`, `items`. */
   entities: Array<Scalars['String']['output']>;
   /** Reads that failed since this instance started (timeouts, connection and query errors). */
@@ -946,8 +1184,13 @@ export type Source = {
   failureThreshold: Scalars['Int']['output'];
   /** Reads running against the source right now. */
   inFlight: Scalars['Int']['output'];
-  /** How it is read (`sql`). */
-  kind: Scalars['String']['output'];
+  /** How it is read. */
+  kind: SourceKind;
+  /**
+   * The background health check (`sources.X.healthCheck`): when it last ran and whether the source
+   * answered, so a source that came back shows UP without waiting for traffic. Null when checks are off.
+   */
+  lastCheckAt?: Maybe<Scalars['DateTime']['output']>;
   /** The last failure, in words (`timed out after 300 ms`, `connection refused`); null: none since start. */
   lastError?: Maybe<Scalars['String']['output']>;
   /** When the last failure happened. */
@@ -960,8 +1203,13 @@ export type Source = {
   maxAgeSeconds?: Maybe<Scalars['Int']['output']>;
   /** Its name in the config, used in provenance (`wms`, `erp`, ...). */
   name: Scalars['String']['output'];
-  /** The newest `asOf` among the records of the last read that returned dated records. */
+  /** The newest `asOf` among the usable records of the last read that returned dated records (a record refused as INVALID_SOURCE_DATA, a future-dated one included, never counts). */
   newestAsOf?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * When it will next be tried while DOWN: the breaker's trial read, or the health check
+   * (`sources.X.healthCheck.intervalSeconds`), whichever comes first; null while it is not DOWN.
+   */
+  nextRetryAt?: Maybe<Scalars['DateTime']['output']>;
   /** The oldest `asOf` among the records of that same read. */
   oldestAsOf?: Maybe<Scalars['DateTime']['output']>;
   /** Its connection pool; null for a source without one (a file). */
@@ -984,8 +1232,8 @@ export type Source = {
    * failures of the source: they never open its breaker.
    */
   shedCount: Scalars['Int']['output'];
-  /** Whether STALE stock still counts toward availability (`count`) or contributes 0 (`exclude`). */
-  stalePolicy: Scalars['String']['output'];
+  /** What a STALE figure does (`sources.X.stalePolicy`). */
+  stalePolicy: StalePolicy;
   /**
    * Its health as this server instance sees it: DOWN while its breaker is open (or it never
    * answered and its last read failed, or every entity it maps fails), DEGRADED while a trial read
@@ -1000,6 +1248,15 @@ export type Source = {
   /** The deadline of one read, in ms (`sources.X.timeoutMs`). */
   timeoutMs: Scalars['Int']['output'];
 };
+
+/** How a source is read (`sources.X.kind`). */
+export type SourceKind =
+  /** Snapshot files (CSV or JSON) in a directory, such as a 3PL's exports. */
+  | 'CSV'
+  /** An HTTP API (REST or GraphQL). */
+  | 'HTTP'
+  /** A database (MySQL/MariaDB, PostgreSQL, SQLite), read with SQL. */
+  | 'SQL';
 
 /** A source's connection pool counters. */
 export type SourcePool = {
@@ -1047,6 +1304,15 @@ export type SourceSync = {
   /** Mirrors only: LOADING (reads go to the source until the first load ends), CURRENT, or LAGGING past `maxLagSeconds`. */
   state?: Maybe<MirrorState>;
 };
+
+/** What a STALE figure does (`sources.X.stalePolicy`). */
+export type StalePolicy =
+  /** It counts toward availability as any other. */
+  | 'COUNT'
+  /** It contributes 0. */
+  | 'EXCLUDE'
+  /** It counts in on-hand totals and promises nothing: available 0 there, routing and reservations cannot take it. */
+  | 'ON_HAND_ONLY';
 
 export type StockFlag =
   /**
@@ -1111,6 +1377,58 @@ export type StockLevel = {
    * cost, or when no source could give a figure here.
    */
   value?: Maybe<Money>;
+};
+
+export type SweepFailure = {
+  __typename?: 'SweepFailure';
+  error: Scalars['String']['output'];
+  source: Scalars['String']['output'];
+};
+
+export type SweepRun = {
+  __typename?: 'SweepRun';
+  /** Codes listed over the stock sources (for orphans). */
+  codes: Scalars['Int']['output'];
+  /** Sources that failed during it (their anomalies were left open), with why. */
+  failures: Array<SweepFailure>;
+  finishedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Negatives, orphans and stale sources found (open anomalies recorded or seen again). */
+  found: Scalars['Int']['output'];
+  /** Open anomalies it resolved because their condition had cleared. */
+  resolved: Scalars['Int']['output'];
+  /** Canonical SKUs read. */
+  skus: Scalars['Int']['output'];
+  startedAt: Scalars['DateTime']['output'];
+  /** Source statements it made. */
+  statements: Scalars['Int']['output'];
+  status: SweepRunStatus;
+};
+
+export type SweepRunStatus =
+  /** Every SKU and every stock source's codes were read. */
+  | 'COMPLETED'
+  /** Stopped before the end (the store failed, or the server is stopping). */
+  | 'FAILED'
+  /** Finished, but some source failed: see `failures`. */
+  | 'PARTIAL'
+  | 'RUNNING';
+
+/**
+ * The sweep (`sweep:` in the config, `inventory-graph sweep`): every so often it walks the whole
+ * catalogue as availability reads it, and every stock source's codes and freshness, and records
+ * each negative on-hand, orphan code and stale source as an anomaly; open anomalies of those
+ * kinds whose condition it no longer finds are resolved by `sweep`. A source that failed during a
+ * sweep keeps its anomalies open: nothing is resolved on what could not be read.
+ */
+export type SweepStatus = {
+  __typename?: 'SweepStatus';
+  /** `sweep.intervalSeconds`; 0: only by hand. */
+  intervalSeconds: Scalars['Int']['output'];
+  /** The last sweep that finished (or failed). */
+  last?: Maybe<SweepRun>;
+  /** When the next one starts; null when none is scheduled. */
+  nextAt?: Maybe<Scalars['DateTime']['output']>;
+  running: Scalars['Boolean']['output'];
 };
 
 export type SyncMode =
@@ -1244,6 +1562,10 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   Anomaly: ResolverTypeWrapper<AnomalyModel>;
+  AnomalyConnection: ResolverTypeWrapper<AnomalyPageModel>;
+  AnomalyEdge: ResolverTypeWrapper<Omit<AnomalyEdge, 'node'> & { node: ResolversTypes['Anomaly'] }>;
+  AnomalyFilter: AnomalyFilter;
+  AnomalyKind: AnomalyKind;
   AnomalyStatus: AnomalyStatus;
   Availability: ResolverTypeWrapper<AvailabilityModel>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
@@ -1254,6 +1576,7 @@ export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Feed: ResolverTypeWrapper<Feed>;
+  FeedKind: FeedKind;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
   FulfillmentPlan: ResolverTypeWrapper<FulfillmentPlanModel>;
   GapReason: GapReason;
@@ -1263,6 +1586,7 @@ export type ResolversTypes = ResolversObject<{
   InventoryItem: ResolverTypeWrapper<CanonicalSku>;
   InventoryItemConnection: ResolverTypeWrapper<SkuPage>;
   InventoryItemEdge: ResolverTypeWrapper<Omit<InventoryItemEdge, 'node'> & { node: ResolversTypes['InventoryItem'] }>;
+  InventoryItemFilter: InventoryItemFilter;
   Location: ResolverTypeWrapper<LocationModel>;
   LocationCode: ResolverTypeWrapper<LocationCode>;
   MirrorState: MirrorState;
@@ -1274,15 +1598,23 @@ export type ResolversTypes = ResolversObject<{
   OrderLine: ResolverTypeWrapper<OrderLine>;
   OrderLineInput: OrderLineInput;
   OrphanCode: ResolverTypeWrapper<Omit<OrphanCode, 'locations'> & { locations?: Maybe<Array<ResolversTypes['OrphanLocation']>> }>;
-  OrphanCodePage: ResolverTypeWrapper<OrphanCodePageModel>;
+  OrphanCodeConnection: ResolverTypeWrapper<OrphanCodePageModel>;
+  OrphanCodeEdge: ResolverTypeWrapper<Omit<OrphanCodeEdge, 'node'> & { node: ResolversTypes['OrphanCode'] }>;
   OrphanLocation: ResolverTypeWrapper<OrphanLocationModel>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
+  PlanMethod: PlanMethod;
   Provenance: ResolverTypeWrapper<ProvenanceModel>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Reconciliation: ResolverTypeWrapper<ReconciliationModel>;
   ReconciliationGap: ResolverTypeWrapper<ReconciliationGapModel>;
   ReconciliationLine: ResolverTypeWrapper<ReconciliationLineModel>;
+  ReconciliationLineConnection: ResolverTypeWrapper<ReconciliationLinePageModel>;
+  ReconciliationLineEdge: ResolverTypeWrapper<Omit<ReconciliationLineEdge, 'node'> & { node: ResolversTypes['ReconciliationLine'] }>;
+  ReconciliationLineFilter: ReconciliationLineFilter;
   ReconciliationRun: ResolverTypeWrapper<ReconciliationRunModel>;
+  ReconciliationRunConnection: ResolverTypeWrapper<ReconciliationRunPageModel>;
+  ReconciliationRunEdge: ResolverTypeWrapper<Omit<ReconciliationRunEdge, 'node'> & { node: ResolversTypes['ReconciliationRun'] }>;
+  ReconciliationRunStatus: ReconciliationRunStatus;
   ReconciliationStatus: ReconciliationStatus;
   ReconciliationSummary: ResolverTypeWrapper<ReconciliationSummary>;
   Reservation: ResolverTypeWrapper<ReservationModel>;
@@ -1305,12 +1637,18 @@ export type ResolversTypes = ResolversObject<{
   ShortfallCode: ShortfallCode;
   SkuAlias: ResolverTypeWrapper<SkuAlias>;
   Source: ResolverTypeWrapper<SourceModel>;
+  SourceKind: SourceKind;
   SourcePool: ResolverTypeWrapper<SourcePool>;
   SourceStatus: SourceStatus;
   SourceSync: ResolverTypeWrapper<SourceSync>;
+  StalePolicy: StalePolicy;
   StockFlag: StockFlag;
   StockLevel: ResolverTypeWrapper<StockLevelModel>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
+  SweepFailure: ResolverTypeWrapper<SweepFailure>;
+  SweepRun: ResolverTypeWrapper<SweepRunModel>;
+  SweepRunStatus: SweepRunStatus;
+  SweepStatus: ResolverTypeWrapper<SweepStatusModel>;
   SyncMode: SyncMode;
   SystemQuantity: ResolverTypeWrapper<SystemQuantityModel>;
   UnfulfilledLine: ResolverTypeWrapper<UnfulfilledLine>;
@@ -1321,6 +1659,9 @@ export type ResolversTypes = ResolversObject<{
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
   Anomaly: AnomalyModel;
+  AnomalyConnection: AnomalyPageModel;
+  AnomalyEdge: Omit<AnomalyEdge, 'node'> & { node: ResolversParentTypes['Anomaly'] };
+  AnomalyFilter: AnomalyFilter;
   Availability: AvailabilityModel;
   Boolean: Scalars['Boolean']['output'];
   ChannelView: ChannelViewModel;
@@ -1337,6 +1678,7 @@ export type ResolversParentTypes = ResolversObject<{
   InventoryItem: CanonicalSku;
   InventoryItemConnection: SkuPage;
   InventoryItemEdge: Omit<InventoryItemEdge, 'node'> & { node: ResolversParentTypes['InventoryItem'] };
+  InventoryItemFilter: InventoryItemFilter;
   Location: LocationModel;
   LocationCode: LocationCode;
   Money: MoneyModel;
@@ -1346,7 +1688,8 @@ export type ResolversParentTypes = ResolversObject<{
   OrderLine: OrderLine;
   OrderLineInput: OrderLineInput;
   OrphanCode: Omit<OrphanCode, 'locations'> & { locations?: Maybe<Array<ResolversParentTypes['OrphanLocation']>> };
-  OrphanCodePage: OrphanCodePageModel;
+  OrphanCodeConnection: OrphanCodePageModel;
+  OrphanCodeEdge: Omit<OrphanCodeEdge, 'node'> & { node: ResolversParentTypes['OrphanCode'] };
   OrphanLocation: OrphanLocationModel;
   PageInfo: PageInfo;
   Provenance: ProvenanceModel;
@@ -1354,7 +1697,12 @@ export type ResolversParentTypes = ResolversObject<{
   Reconciliation: ReconciliationModel;
   ReconciliationGap: ReconciliationGapModel;
   ReconciliationLine: ReconciliationLineModel;
+  ReconciliationLineConnection: ReconciliationLinePageModel;
+  ReconciliationLineEdge: Omit<ReconciliationLineEdge, 'node'> & { node: ResolversParentTypes['ReconciliationLine'] };
+  ReconciliationLineFilter: ReconciliationLineFilter;
   ReconciliationRun: ReconciliationRunModel;
+  ReconciliationRunConnection: ReconciliationRunPageModel;
+  ReconciliationRunEdge: Omit<ReconciliationRunEdge, 'node'> & { node: ResolversParentTypes['ReconciliationRun'] };
   ReconciliationSummary: ReconciliationSummary;
   Reservation: ReservationModel;
   ReservationConnection: ReservationPageModel;
@@ -1375,6 +1723,9 @@ export type ResolversParentTypes = ResolversObject<{
   SourceSync: SourceSync;
   StockLevel: StockLevelModel;
   String: Scalars['String']['output'];
+  SweepFailure: SweepFailure;
+  SweepRun: SweepRunModel;
+  SweepStatus: SweepStatusModel;
   SystemQuantity: SystemQuantityModel;
   UnfulfilledLine: UnfulfilledLine;
   Viewer: Viewer;
@@ -1412,19 +1763,34 @@ export type SkusDirectiveResolver<Result, Parent, ContextType = GatewayContext, 
 export type AnomalyResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Anomaly'] = ResolversParentTypes['Anomaly']> = ResolversObject<{
   acknowledgeNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   acknowledgedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  acknowledgedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   code?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   firstSeen?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
-  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['AnomalyKind'], ParentType, ContextType>;
   lastSeen?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  location?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  location?: Resolver<Maybe<ResolversTypes['Location']>, ParentType, ContextType>;
+  locationCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   occurrences?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   resolutionNote?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   sku?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   source?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   status?: Resolver<ResolversTypes['AnomalyStatus'], ParentType, ContextType>;
+}>;
+
+export type AnomalyConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnomalyConnection'] = ResolversParentTypes['AnomalyConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['AnomalyEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['Anomaly']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type AnomalyEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['AnomalyEdge'] = ResolversParentTypes['AnomalyEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['Anomaly'], ParentType, ContextType>;
 }>;
 
 export type AvailabilityResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Availability'] = ResolversParentTypes['Availability']> = ResolversObject<{
@@ -1478,7 +1844,7 @@ export type FeedResolvers<ContextType = GatewayContext, ParentType extends Resol
   deadLetters?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   duplicates?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   heardAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
-  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['FeedKind'], ParentType, ContextType>;
   lagSeconds?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastFullResyncAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -1488,7 +1854,8 @@ export type FeedResolvers<ContextType = GatewayContext, ParentType extends Resol
 
 export type FulfillmentPlanResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['FulfillmentPlan'] = ResolversParentTypes['FulfillmentPlan']> = ResolversObject<{
   complete?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  method?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  method?: Resolver<ResolversTypes['PlanMethod'], ParentType, ContextType>;
+  methodDetail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   shipments?: Resolver<Array<ResolversTypes['Shipment']>, ParentType, ContextType>;
   strategy?: Resolver<ResolversTypes['RoutingStrategy'], ParentType, ContextType>;
   trace?: Resolver<Array<ResolversTypes['RouteTrace']>, ParentType, ContextType>;
@@ -1509,6 +1876,8 @@ export type InventoryItemConnectionResolvers<ContextType = GatewayContext, Paren
   edges?: Resolver<Array<ResolversTypes['InventoryItemEdge']>, ParentType, ContextType>;
   nodes?: Resolver<Array<ResolversTypes['InventoryItem']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  scanned?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
 export type InventoryItemEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['InventoryItemEdge'] = ResolversParentTypes['InventoryItemEdge']> = ResolversObject<{
@@ -1578,11 +1947,17 @@ export type OrphanCodeResolvers<ContextType = GatewayContext, ParentType extends
   source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 }>;
 
-export type OrphanCodePageResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanCodePage'] = ResolversParentTypes['OrphanCodePage']> = ResolversObject<{
-  endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  orphans?: Resolver<Array<ResolversTypes['OrphanCode']>, ParentType, ContextType>;
+export type OrphanCodeConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanCodeConnection'] = ResolversParentTypes['OrphanCodeConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['OrphanCodeEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['OrphanCode']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
   scanned?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
+}>;
+
+export type OrphanCodeEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanCodeEdge'] = ResolversParentTypes['OrphanCodeEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['OrphanCode'], ParentType, ContextType>;
 }>;
 
 export type OrphanLocationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['OrphanLocation'] = ResolversParentTypes['OrphanLocation']> = ResolversObject<{
@@ -1607,27 +1982,33 @@ export type ProvenanceResolvers<ContextType = GatewayContext, ParentType extends
 }>;
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
-  anomalies?: Resolver<Maybe<Array<ResolversTypes['Anomaly']>>, ParentType, ContextType, RequireFields<QueryAnomaliesArgs, 'first'>>;
+  anomalies?: Resolver<ResolversTypes['AnomalyConnection'], ParentType, ContextType, RequireFields<QueryAnomaliesArgs, 'first'>>;
+  anomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<QueryAnomalyArgs, 'id'>>;
   availability?: Resolver<Array<ResolversTypes['Availability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'skus'>>;
   inventoryItem?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryInventoryItemArgs, 'sku'>>;
   inventoryItems?: Resolver<ResolversTypes['InventoryItemConnection'], ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
   locations?: Resolver<Maybe<Array<ResolversTypes['Location']>>, ParentType, ContextType>;
-  orphanCodes?: Resolver<Maybe<ResolversTypes['OrphanCodePage']>, ParentType, ContextType, RequireFields<QueryOrphanCodesArgs, 'first' | 'source'>>;
-  reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'skus' | 'tolerance'>>;
-  reconciliationRuns?: Resolver<Maybe<Array<ResolversTypes['ReconciliationRun']>>, ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
+  orphanCodes?: Resolver<Maybe<ResolversTypes['OrphanCodeConnection']>, ParentType, ContextType, RequireFields<QueryOrphanCodesArgs, 'first' | 'source'>>;
+  reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'first' | 'tolerance'>>;
+  reconciliationRun?: Resolver<Maybe<ResolversTypes['ReconciliationRun']>, ParentType, ContextType, RequireFields<QueryReconciliationRunArgs, 'id'>>;
+  reconciliationRuns?: Resolver<Maybe<ResolversTypes['ReconciliationRunConnection']>, ParentType, ContextType, RequireFields<QueryReconciliationRunsArgs, 'first'>>;
   reservation?: Resolver<Maybe<ResolversTypes['Reservation']>, ParentType, ContextType, RequireFields<QueryReservationArgs, 'id'>>;
   reservations?: Resolver<Maybe<ResolversTypes['ReservationConnection']>, ParentType, ContextType, RequireFields<QueryReservationsArgs, 'first'>>;
   resolveSku?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryResolveSkuArgs, 'code' | 'system'>>;
   routeOrder?: Resolver<Maybe<ResolversTypes['FulfillmentPlan']>, ParentType, ContextType, RequireFields<QueryRouteOrderArgs, 'order'>>;
   sources?: Resolver<Maybe<Array<ResolversTypes['Source']>>, ParentType, ContextType>;
+  sweep?: Resolver<Maybe<ResolversTypes['SweepStatus']>, ParentType, ContextType>;
   viewer?: Resolver<ResolversTypes['Viewer'], ParentType, ContextType>;
 }>;
 
 export type ReconciliationResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Reconciliation'] = ResolversParentTypes['Reconciliation']> = ResolversObject<{
   gaps?: Resolver<Array<ResolversTypes['ReconciliationGap']>, ParentType, ContextType>;
   lines?: Resolver<Array<ResolversTypes['ReconciliationLine']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  scanned?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   summary?: Resolver<ResolversTypes['ReconciliationSummary'], ParentType, ContextType>;
   tolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  totalCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
 export type ReconciliationGapResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationGap'] = ResolversParentTypes['ReconciliationGap']> = ResolversObject<{
@@ -1653,6 +2034,18 @@ export type ReconciliationLineResolvers<ContextType = GatewayContext, ParentType
   worstSource?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
+export type ReconciliationLineConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationLineConnection'] = ResolversParentTypes['ReconciliationLineConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['ReconciliationLineEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['ReconciliationLine']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationLineEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationLineEdge'] = ResolversParentTypes['ReconciliationLineEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ReconciliationLine'], ParentType, ContextType>;
+}>;
+
 export type ReconciliationRunResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationRun'] = ResolversParentTypes['ReconciliationRun']> = ResolversObject<{
   absExplained?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
   absUnexplained?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
@@ -1660,6 +2053,7 @@ export type ReconciliationRunResolvers<ContextType = GatewayContext, ParentType 
   discrepancies?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   explained?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  findings?: Resolver<ResolversTypes['ReconciliationLineConnection'], ParentType, ContextType, RequireFields<ReconciliationRunFindingsArgs, 'first'>>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   gaps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -1669,9 +2063,21 @@ export type ReconciliationRunResolvers<ContextType = GatewayContext, ParentType 
   outDir?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   skus?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationRunStatus'], ParentType, ContextType>;
   tolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   withinTolerance?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationRunConnectionResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationRunConnection'] = ResolversParentTypes['ReconciliationRunConnection']> = ResolversObject<{
+  edges?: Resolver<Array<ResolversTypes['ReconciliationRunEdge']>, ParentType, ContextType>;
+  nodes?: Resolver<Array<ResolversTypes['ReconciliationRun']>, ParentType, ContextType>;
+  pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+}>;
+
+export type ReconciliationRunEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationRunEdge'] = ResolversParentTypes['ReconciliationRunEdge']> = ResolversObject<{
+  cursor?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  node?: Resolver<ResolversTypes['ReconciliationRun'], ParentType, ContextType>;
 }>;
 
 export type ReconciliationSummaryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReconciliationSummary'] = ResolversParentTypes['ReconciliationSummary']> = ResolversObject<{
@@ -1707,6 +2113,7 @@ export type ReservationConnectionResolvers<ContextType = GatewayContext, ParentT
   edges?: Resolver<Array<ResolversTypes['ReservationEdge']>, ParentType, ContextType>;
   nodes?: Resolver<Array<ResolversTypes['Reservation']>, ParentType, ContextType>;
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
+  totalCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 }>;
 
 export type ReservationEdgeResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['ReservationEdge'] = ResolversParentTypes['ReservationEdge']> = ResolversObject<{
@@ -1776,11 +2183,13 @@ export type SkuAliasResolvers<ContextType = GatewayContext, ParentType extends R
 export type SourceResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Source'] = ResolversParentTypes['Source']> = ResolversObject<{
   breaker?: Resolver<ResolversTypes['BreakerState'], ParentType, ContextType>;
   consecutiveFailures?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  downSince?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   entities?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   errorCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   failureThreshold?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   inFlight?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  kind?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['SourceKind'], ParentType, ContextType>;
+  lastCheckAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   lastError?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastErrorAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   lastLatencyMs?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
@@ -1788,13 +2197,14 @@ export type SourceResolvers<ContextType = GatewayContext, ParentType extends Res
   maxAgeSeconds?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   newestAsOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  nextRetryAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   oldestAsOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   pool?: Resolver<Maybe<ResolversTypes['SourcePool']>, ParentType, ContextType>;
   problem?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   queued?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rejectedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   shedCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
-  stalePolicy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  stalePolicy?: Resolver<ResolversTypes['StalePolicy'], ParentType, ContextType>;
   status?: Resolver<ResolversTypes['SourceStatus'], ParentType, ContextType>;
   successCount?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   sync?: Resolver<ResolversTypes['SourceSync'], ParentType, ContextType>;
@@ -1836,6 +2246,30 @@ export type StockLevelResolvers<ContextType = GatewayContext, ParentType extends
   value?: Resolver<Maybe<ResolversTypes['Money']>, ParentType, ContextType>;
 }>;
 
+export type SweepFailureResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SweepFailure'] = ResolversParentTypes['SweepFailure']> = ResolversObject<{
+  error?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  source?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+}>;
+
+export type SweepRunResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SweepRun'] = ResolversParentTypes['SweepRun']> = ResolversObject<{
+  codes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  failures?: Resolver<Array<ResolversTypes['SweepFailure']>, ParentType, ContextType>;
+  finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  found?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  resolved?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  skus?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  startedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  statements?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['SweepRunStatus'], ParentType, ContextType>;
+}>;
+
+export type SweepStatusResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SweepStatus'] = ResolversParentTypes['SweepStatus']> = ResolversObject<{
+  intervalSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  last?: Resolver<Maybe<ResolversTypes['SweepRun']>, ParentType, ContextType>;
+  nextAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  running?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+}>;
+
 export type SystemQuantityResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SystemQuantity'] = ResolversParentTypes['SystemQuantity']> = ResolversObject<{
   asOf?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   authoritative?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1866,6 +2300,8 @@ export type ViewerResolvers<ContextType = GatewayContext, ParentType extends Res
 
 export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Anomaly?: AnomalyResolvers<ContextType>;
+  AnomalyConnection?: AnomalyConnectionResolvers<ContextType>;
+  AnomalyEdge?: AnomalyEdgeResolvers<ContextType>;
   Availability?: AvailabilityResolvers<ContextType>;
   ChannelView?: ChannelViewResolvers<ContextType>;
   CostComparison?: CostComparisonResolvers<ContextType>;
@@ -1885,7 +2321,8 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Mutation?: MutationResolvers<ContextType>;
   OrderLine?: OrderLineResolvers<ContextType>;
   OrphanCode?: OrphanCodeResolvers<ContextType>;
-  OrphanCodePage?: OrphanCodePageResolvers<ContextType>;
+  OrphanCodeConnection?: OrphanCodeConnectionResolvers<ContextType>;
+  OrphanCodeEdge?: OrphanCodeEdgeResolvers<ContextType>;
   OrphanLocation?: OrphanLocationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Provenance?: ProvenanceResolvers<ContextType>;
@@ -1893,7 +2330,11 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Reconciliation?: ReconciliationResolvers<ContextType>;
   ReconciliationGap?: ReconciliationGapResolvers<ContextType>;
   ReconciliationLine?: ReconciliationLineResolvers<ContextType>;
+  ReconciliationLineConnection?: ReconciliationLineConnectionResolvers<ContextType>;
+  ReconciliationLineEdge?: ReconciliationLineEdgeResolvers<ContextType>;
   ReconciliationRun?: ReconciliationRunResolvers<ContextType>;
+  ReconciliationRunConnection?: ReconciliationRunConnectionResolvers<ContextType>;
+  ReconciliationRunEdge?: ReconciliationRunEdgeResolvers<ContextType>;
   ReconciliationSummary?: ReconciliationSummaryResolvers<ContextType>;
   Reservation?: ReservationResolvers<ContextType>;
   ReservationConnection?: ReservationConnectionResolvers<ContextType>;
@@ -1910,6 +2351,9 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   SourcePool?: SourcePoolResolvers<ContextType>;
   SourceSync?: SourceSyncResolvers<ContextType>;
   StockLevel?: StockLevelResolvers<ContextType>;
+  SweepFailure?: SweepFailureResolvers<ContextType>;
+  SweepRun?: SweepRunResolvers<ContextType>;
+  SweepStatus?: SweepStatusResolvers<ContextType>;
   SystemQuantity?: SystemQuantityResolvers<ContextType>;
   UnfulfilledLine?: UnfulfilledLineResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;

@@ -13,7 +13,7 @@
  * resolving clears its dedupe key, so a recurrence opens a new anomaly.
  */
 import type { Knex } from 'knex';
-import { AnomalyTransitionError, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
+import { AnomalyTransitionError, type Anomaly, type AnomalyFilter, type AnomalyPage, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
 import { isSqliteBusy } from '../db/knex.js';
 import { timestamp } from '../db/values.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -21,7 +21,7 @@ import { createAnomalyQueue, type Sighting } from './anomaly-queue.js';
 import type { EventType, NewEvent } from '../domain/events.js';
 import type { EventStore } from './event-store.js';
 
-export { AnomalyTransitionError, type Anomaly, type AnomalyStatus, type NewAnomaly };
+export { AnomalyTransitionError, type Anomaly, type AnomalyFilter, type AnomalyPage, type AnomalyStatus, type NewAnomaly };
 
 const keyOf = (a: NewAnomaly) => [a.kind, a.sku ?? '', a.location ?? '', a.source ?? '', ...(a.code ? [a.code] : [])].join('|').slice(0, 255);
 
@@ -40,8 +40,10 @@ function toAnomaly(r: Record<string, unknown>): Anomaly {
     lastSeen: timestamp(r.last_seen),
     occurrences: Number(r.occurrences),
     acknowledgedAt: at(r.acknowledged_at),
+    acknowledgedBy: (r.acknowledged_by as string | null) ?? null,
     acknowledgeNote: (r.acknowledge_note as string | null) ?? null,
     resolvedAt: at(r.resolved_at),
+    resolvedBy: (r.resolved_by as string | null) ?? null,
     resolutionNote: (r.resolution_note as string | null) ?? null,
   };
 }
@@ -222,19 +224,19 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
       return r === undefined ? null : toAnomaly(r);
     },
 
-    /** OPEN -> ACKNOWLEDGED: someone is on it; seen again, it keeps counting on the same row. */
-    acknowledge(id: string, note: string | null, at: Date = new Date(now())): Promise<Anomaly> {
-      return transition(id, ['OPEN'], 'ACKNOWLEDGED', () => ({ acknowledged_at: at, acknowledge_note: note }), 'anomaly.acknowledged', at);
+    /** OPEN -> ACKNOWLEDGED by the API key named `by`: someone is on it; seen again, it keeps counting on the same row. */
+    acknowledge(id: string, note: string | null, by: string | null = null, at: Date = new Date(now())): Promise<Anomaly> {
+      return transition(id, ['OPEN'], 'ACKNOWLEDGED', () => ({ acknowledged_at: at, acknowledged_by: by, acknowledge_note: note }), 'anomaly.acknowledged', at);
     },
 
-    /** OPEN or ACKNOWLEDGED -> RESOLVED: the dedupe key is cleared, so a recurrence opens a new anomaly. */
-    async resolve(id: string, note: string | null, at: Date = new Date(now())): Promise<Anomaly> {
+    /** OPEN or ACKNOWLEDGED -> RESOLVED by the API key named `by`: the dedupe key is cleared, so a recurrence opens a new anomaly. */
+    async resolve(id: string, note: string | null, by: string | null = null, at: Date = new Date(now())): Promise<Anomaly> {
       const before = await this.get(id);
       const a = await transition(
         id,
         ['OPEN', 'ACKNOWLEDGED'],
         'RESOLVED',
-        (b) => ({ resolved_at: at, resolution_note: note, open_key: null, closed_key: b.open_key ?? null }),
+        (b) => ({ resolved_at: at, resolved_by: by, resolution_note: note, open_key: null, closed_key: b.open_key ?? null }),
         'anomaly.resolved',
         at,
       );
@@ -283,12 +285,68 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
       return [...byKind.values()];
     },
 
-    async list(status: AnomalyStatus | null, first = 100): Promise<Anomaly[]> {
-      const q = db('anomalies').orderBy('id', 'desc').limit(first);
-      if (status !== null) q.where({ status });
+    /**
+     * A page of anomalies matching `filter`, newest first (by id), after the anomaly id `after`,
+     * with how many match over every page: two statements.
+     */
+    async list(filter: AnomalyFilter = {}, first = 50, after: string | null = null): Promise<AnomalyPage> {
+      const narrowed = () => {
+        const q = db('anomalies');
+        const by = (column: string, values: readonly string[] | null | undefined) => {
+          if (values !== null && values !== undefined && values.length > 0) q.whereIn(column, [...values]);
+        };
+        by('kind', filter.kinds);
+        by('status', filter.statuses);
+        by('sku', filter.skus);
+        by('source', filter.sources);
+        by('location', filter.locations);
+        return q;
+      };
+      const q = narrowed()
+        .orderBy('id', 'desc')
+        .limit(first + 1);
+      if (after !== null) q.where('id', '<', Number(after));
       const rows: Record<string, unknown>[] = await q;
-      return rows.map(toAnomaly);
+      const counted = (await narrowed().count({ n: '*' })) as Array<{ n: number | string }>;
+      const n = counted[0]?.n ?? 0;
+      const anomalies = rows.slice(0, first).map(toAnomaly);
+      return { anomalies, totalCount: Number(n), hasNextPage: rows.length > first, endCursor: anomalies.at(-1)?.id ?? null };
     },
+
+    /**
+     * Resolves, as `by` (the sweep), every OPEN or ACKNOWLEDGED anomaly of `kind` in `scope` whose
+     * dedupe key is not in `stillSeen` and that was last seen before `seenBefore` (so a sighting
+     * made while the sweep ran is never undone): what a complete sweep no longer found has
+     * cleared. `scope` narrows by source (only sources the sweep read in full). Each is resolved
+     * through the workflow (its anomaly.resolved event included) with `note`. Returns them.
+     */
+    async resolveCleared(
+      kind: string,
+      scope: { sources?: readonly string[] },
+      stillSeen: ReadonlySet<string>,
+      seenBefore: Date,
+      by: string,
+      note: string,
+      at: Date = new Date(now()),
+    ): Promise<Anomaly[]> {
+      const q = db('anomalies').where({ kind }).whereIn('status', ['OPEN', 'ACKNOWLEDGED']).where('last_seen', '<', seenBefore).orderBy('id');
+      if (scope.sources !== undefined) q.whereIn('source', [...scope.sources]);
+      const rows: Record<string, unknown>[] = await q;
+      const resolved: Anomaly[] = [];
+      for (const r of rows) {
+        if (stillSeen.has(String(r.open_key))) continue;
+        try {
+          resolved.push(await this.resolve(String(r.id), note, by, at));
+        } catch (e) {
+          // resolved by a person meanwhile: nothing to do
+          if (!(e instanceof AnomalyTransitionError)) throw e;
+        }
+      }
+      return resolved;
+    },
+
+    /** The dedupe key an anomaly is recorded under while open (what `resolveCleared`'s `stillSeen` holds). */
+    keyOf,
   };
 }
 

@@ -331,6 +331,23 @@ const migrations: Record<string, Migration> = {
       });
     },
   },
+  '0009_anomaly_actors': {
+    async up(db) {
+      // who made each workflow step: an API key's name, or `sweep` when the condition cleared
+      await db.schema.alterTable('anomalies', (t) => {
+        t.string('acknowledged_by', 128).nullable();
+        t.string('resolved_by', 128).nullable();
+        t.index(['kind', 'status']);
+      });
+    },
+    async down(db) {
+      await db.schema.alterTable('anomalies', (t) => {
+        t.dropIndex(['kind', 'status']);
+        t.dropColumn('acknowledged_by');
+        t.dropColumn('resolved_by');
+      });
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
