@@ -4,11 +4,12 @@ import { Query } from './query.js';
 import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
 import { Reservation, ReservationConnection, ReservationLine, reservationMutation, reservationQuery } from './reservations.js';
 import { routingQuery } from './routing.js';
+import { sweepQuery } from './sweep.js';
 import { DateTime, Decimal } from './scalars.js';
 import { Availability, InventoryItem, InventoryItemConnection, Location, Source, StockLevel } from './types.js';
 
 export const resolvers: Resolvers = {
-  Query: { ...Query, ...routingQuery, ...reconciliationQuery, ...reservationQuery },
+  Query: { ...Query, ...routingQuery, ...reconciliationQuery, ...reservationQuery, ...sweepQuery },
   Mutation: { ...anomalyMutation, ...reservationMutation },
   Reservation,
   ReservationLine,

@@ -196,6 +196,18 @@ failed.json in DIR says why.
   },
 });
 
+export const SWEEP = command({
+  name: 'inventory-graph sweep',
+  usage: ['inventory-graph sweep [--config FILE]'],
+  summary: 'Sweep now: record every negative on-hand, orphan code and stale source over the whole catalogue as an anomaly, and resolve the ones that cleared.',
+  details: `${CONFIG_FLAG}What the server does every sweep.intervalSeconds (docs/anomalies.md). Prints a line for the run, then
+found and resolved per kind (NEGATIVE_ON_HAND, ORPHAN_CODE, STALE_SOURCE), then each source that failed:
+its anomalies are left open, nothing is resolved on what could not be read.
+Exit codes: 0 completed, 1 partial (a source failed), 2 a usage or config error, 3 failed (the store).
+`,
+  options: { config: { type: 'string' } },
+});
+
 /** Commands of two words, by their first. */
 export const DOCUMENTS = command({
   name: 'inventory-graph documents',
@@ -328,6 +340,7 @@ const ALL = [
   KEYS_CREATE,
   CONFIG_CHECK,
   RECONCILE,
+  SWEEP,
   DOCUMENTS,
   FEEDS_DLQ,
   EVENTS_LIST,

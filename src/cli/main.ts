@@ -22,6 +22,7 @@ import {
   SKUS_MATCH,
   SKUS_REMOVE,
   START,
+  SWEEP,
   USAGE,
 } from './commands.js';
 
@@ -44,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
         return await runCommand(DEMO, argv.slice(1), async (a) => (await import('./demo-data.js')).runDemo(a));
       case 'reconcile':
         return await runCommand(RECONCILE, argv.slice(1), async (a) => (await import('./reconcile.js')).reconcileCommand(a));
+      case 'sweep':
+        return await runCommand(SWEEP, argv.slice(1), async (a) => (await import('./sweep.js')).sweepCommand(a));
       case 'documents':
         return await runCommand(DOCUMENTS, argv.slice(1), async (a) => (await import('./documents.js')).documentsCommand(a));
     }

@@ -75,6 +75,21 @@ export function negativeOnHandAnomaly(source: string | null, sku: string, locati
   return { kind: 'NEGATIVE_ON_HAND', sku, location, source, detail: `${source ?? '?'} reports onHand ${onHand} for ${sku} at ${location}` };
 }
 
+/**
+ * A source holds figures older than its `maxAgeSeconds`: `newest` is the newest of those stale
+ * figures (the reconciler), or the source's newest usable figure when even that one is stale (the
+ * sweep: the whole source is behind).
+ */
+export function staleSourceAnomaly(source: string, maxAgeSeconds: number | undefined, newest: Date): NewAnomaly {
+  return {
+    kind: 'STALE_SOURCE',
+    sku: null,
+    location: null,
+    source,
+    detail: `${source} has figures older than its maxAgeSeconds (${maxAgeSeconds ?? '?'} s); the newest stale one is as of ${newest.toISOString()}`,
+  };
+}
+
 export interface Anomaly extends NewAnomaly {
   id: string;
   code: string | null;

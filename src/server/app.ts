@@ -102,6 +102,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   await runtime.pingSources();
   // SKU matching (skuMap) runs in the background: start-up never waits for a whole catalogue
   runtime.skuMatcher.start();
+  // the sweep (sweep.intervalSeconds) records negatives, orphans and stale sources without a query
+  runtime.sweep.start();
   // mirrors load in the background (progress in the log); their sources are read live meanwhile
   const mirrorsLoaded = runtime.startMirrors().catch((e: unknown) => o.logger.error('mirrors could not start', errorFields(e)));
   // each source's state as /status judges it, for source.down | up | stale
@@ -236,6 +238,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
         },
         anomalyWorkflow,
         mirrors,
+        sweep: runtime.sweep,
       };
     },
     explorer: config.server.explorer ? createExplorer(explorerOptions) : undefined,

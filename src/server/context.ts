@@ -10,6 +10,7 @@ import type { ReconciliationApi } from '../service/reconciliation-api.js';
 import type { AnomalyWorkflow } from '../service/anomaly-workflow.js';
 import type { MirrorView } from '../feeds/status.js';
 import type { ReservationService } from '../service/reservations.js';
+import type { Sweep } from '../service/sweep.js';
 import type { Principal } from './auth.js';
 import type { RequestDiagnostics } from './diagnostics.js';
 
@@ -38,4 +39,6 @@ export interface GatewayContext {
   reservations: ReturnType<ReservationService>;
   /** Mirrored sources and their feeds, as /status shows them (src/feeds/status.ts). */
   mirrors(): Promise<MirrorView[]>;
+  /** The sweep of this server instance (src/service/sweep.ts), for `Query.sweep`. */
+  sweep: Sweep;
 }

@@ -7,7 +7,7 @@
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import type { Connector, StatementMeter } from '../sources/connector.js';
-import { unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
+import { staleSourceAnomaly, unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
 import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceStrategy } from '../domain/precedence.js';
 import type { MovementRecord, StockRecord } from '../domain/records.js';
@@ -230,13 +230,7 @@ export function createReconciler(deps: ReconciliationDeps) {
       }
     }
     for (const [source, asOf] of staleSources) {
-      anomalies.push({
-        kind: 'STALE_SOURCE',
-        sku: null,
-        location: null,
-        source,
-        detail: `${source} has figures older than its maxAgeSeconds (${deps.settings.get(source)?.maxAgeSeconds ?? '?'} s); the newest stale one is as of ${asOf.toISOString()}`,
-      });
+      anomalies.push(staleSourceAnomaly(source, deps.settings.get(source)?.maxAgeSeconds, asOf));
     }
     return { lines, gaps, failures, anomalies };
   }

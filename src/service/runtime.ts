@@ -26,7 +26,7 @@ import type { NewAnomaly } from '../store/anomaly-store.js';
 import { openStore, type Store, type Trigger } from '../store/index.js';
 import { createReconciliationStore, type ReconciliationStore } from '../store/reconciliation-store.js';
 import { createAnomalyWorkflow } from './anomaly-workflow.js';
-import { createInventoryService, type SourceSettings } from './inventory-service.js';
+import { createInventoryService, type InventoryDeps, type SourceSettings } from './inventory-service.js';
 import { createReconciler } from './reconciler.js';
 import { createReconciliationApi } from './reconciliation-api.js';
 import { createMirror, type MirroredConnector } from '../feeds/mirror.js';
@@ -35,6 +35,7 @@ import { createChangeWatch, createSink, type SourceSink } from '../feeds/sink.js
 import type { Feed } from '../feeds/types.js';
 import { createReservationService, createReservationSweeper, type ReservationSweeper } from './reservations.js';
 import { createSkuMatcher, type SkuMatcher } from './sku-matching.js';
+import { createSweep, type Sweep } from './sweep.js';
 
 /** Dead letters kept per source (the newest); older ones are dropped, logged, every 10 minutes. */
 export const MAX_DEAD_LETTERS = 100_000;
@@ -92,6 +93,12 @@ export interface Runtime {
   sweeper: ReservationSweeper;
   /** SKU matching (`skuMap`, src/service/sku-matching.ts): `run` once, or `start` its schedule (the server). */
   skuMatcher: SkuMatcher;
+  /**
+   * The sweep (`sweep`, src/service/sweep.ts): `run` once (`inventory-graph sweep`), or `start` its
+   * schedule (the server); `status()` for `Query.sweep` and /status, `orphanCount(source)` for
+   * `OrphanCodeConnection.totalCount`. Stopped, a run under way awaited, by `close`.
+   */
+  sweep: Sweep;
   /** Mirrored sources, by name (their connectors in `connectors` read through them). */
   mirrors: ReadonlyMap<string, MirroredConnector>;
   /** Every feed of every mirrored source, in config order. */
@@ -309,19 +316,19 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     now,
   });
 
-  const inventory = () =>
-    createInventoryService({
-      connectors,
-      settings,
-      store,
-      locations,
-      precedence,
-      maxSkusPerQuery,
-      routing,
-      costTolerancePercent: config.costs.tolerancePercent,
-      logger,
-      now,
-    });
+  const inventoryDeps: InventoryDeps = {
+    connectors,
+    settings,
+    store,
+    locations,
+    precedence,
+    maxSkusPerQuery,
+    routing,
+    costTolerancePercent: config.costs.tolerancePercent,
+    logger,
+    now,
+  };
+  const inventory = () => createInventoryService(inventoryDeps);
   if (o.events === true)
     events = createEvents({
       config,
@@ -333,6 +340,15 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     });
 
   const skuMatcher = createSkuMatcher({ config, connectors, store, logger });
+  const reconciler = () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds });
+  const sweep = createSweep({
+    settings: config.sweep,
+    inventory: inventoryDeps,
+    stockSources: () => reconciler().stockSources(),
+    knownCodes: (source, codes, canonical) => runs.knownCodes(source, codes, canonical),
+    logger,
+    now,
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -348,9 +364,10 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
     sweeper,
     reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now, movementKinds }),
-    reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds }),
+    reconciler,
     anomalyWorkflow: () => createAnomalyWorkflow(store),
     skuMatcher,
+    sweep,
     mirrors,
     feeds,
     sinks,
@@ -369,6 +386,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         stopping = true;
         for (const t of timers) clearTimeout(t);
         await skuMatcher.stop();
+        await sweep.stop();
         await sweeper.stop();
         await events?.close();
         // feeds first: what they received and did not acknowledge is delivered again

@@ -318,7 +318,8 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
      * dedupe key is not in `stillSeen` and that was last seen before `seenBefore` (so a sighting
      * made while the sweep ran is never undone): what a complete sweep no longer found has
      * cleared. `scope` narrows by source (only sources the sweep read in full). Each is resolved
-     * through the workflow (its anomaly.resolved event included) with `note`. Returns them.
+     * through the workflow (its anomaly.resolved event included) with `note` (or the note made for
+     * it: what was checked about that SKU, location or code). Returns them.
      */
     async resolveCleared(
       kind: string,
@@ -326,7 +327,7 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
       stillSeen: ReadonlySet<string>,
       seenBefore: Date,
       by: string,
-      note: string,
+      note: string | ((a: Anomaly) => string),
       at: Date = new Date(now()),
     ): Promise<Anomaly[]> {
       const q = db('anomalies').where({ kind }).whereIn('status', ['OPEN', 'ACKNOWLEDGED']).where('last_seen', '<', seenBefore).orderBy('id');
@@ -336,7 +337,7 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
       for (const r of rows) {
         if (stillSeen.has(String(r.open_key))) continue;
         try {
-          resolved.push(await this.resolve(String(r.id), note, by, at));
+          resolved.push(await this.resolve(String(r.id), typeof note === 'string' ? note : note(toAnomaly(r)), by, at));
         } catch (e) {
           // resolved by a person meanwhile: nothing to do
           if (!(e instanceof AnomalyTransitionError)) throw e;
