@@ -17,7 +17,13 @@ export async function sweepCommand({ values }: ParsedArgs): Promise<number> {
   const config = loadConfig(configFile(values.config as string | undefined, process.env));
   const logger = createLogger(config.log.level ?? 'warn');
   // bare connectors, as the reconcile job reads them: a whole-catalogue run is not a request with a deadline
-  const runtime = await createRuntime(config, { logger, health: false });
+  let runtime;
+  try {
+    runtime = await createRuntime(config, { logger, health: false });
+  } catch (e) {
+    process.stderr.write(`inventory-graph sweep: failed: the store could not be opened: ${(e as Error).message}\n`);
+    return 3;
+  }
   try {
     const r = await runtime.sweep.run();
     process.stdout.write(describeSweep(r));

@@ -1389,6 +1389,8 @@ export type SweepRun = {
   __typename?: 'SweepRun';
   /** Codes listed over the stock sources (for orphans). */
   codes: Scalars['Int']['output'];
+  /** Why it stopped before the end (the store failed, the server is stopping); null unless FAILED. */
+  error?: Maybe<Scalars['String']['output']>;
   /** Sources that failed during it (their anomalies were left open), with why. */
   failures: Array<SweepFailure>;
   finishedAt?: Maybe<Scalars['DateTime']['output']>;
@@ -2253,6 +2255,7 @@ export type SweepFailureResolvers<ContextType = GatewayContext, ParentType exten
 
 export type SweepRunResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['SweepRun'] = ResolversParentTypes['SweepRun']> = ResolversObject<{
   codes?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   failures?: Resolver<Array<ResolversTypes['SweepFailure']>, ParentType, ContextType>;
   finishedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   found?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
