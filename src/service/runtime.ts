@@ -5,7 +5,8 @@
  * per source from the registry of kinds (src/sources/registry.ts), each behind its deadline,
  * circuit breaker, bulkhead and retry (src/sources/resilience.ts) when a health registry is given,
  * and the location index and precedence strategy; the services are made from it on demand
- * (`inventory`, `reconciliation`, `reconciler`, `anomalyWorkflow`). HTTP, GraphQL and the CLI's
+ * (`inventory`, `reconciliation`, `reconciler`, `anomalyWorkflow`), the jobs beside (`sweeper`,
+ * `skuMatcher`, `sweep`: started by the server, stopped by `close`). HTTP, GraphQL and the CLI's
  * output stay with their callers.
  */
 import { basename } from 'node:path';
