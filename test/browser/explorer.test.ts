@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { buildSchema, graphql } from 'graphql';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExplorer, type ExplorerOptions } from '../../src/server/explorer.js';
+import { createExplorer, type Example, type ExplorerOptions } from '../../src/server/explorer.js';
 import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
 const API_KEY = 'test-key-123';
 const HOSTILE = '</script><script>window.__pwned = true</script>';
 
-const options: ExplorerOptions = {
+const options: ExplorerOptions & { examples: Example[] } = {
   endpoint: '/graphql',
   title: 'inventory-graph test',
   headers: { 'x-api-key': API_KEY },
@@ -212,7 +212,7 @@ describe('explorer in a browser', () => {
     // One tab per example, titled by operation name, first one active.
     const tabs = page.locator('.graphiql-tab');
     await expect.poll(() => tabs.count()).toBe(3);
-    expect(await tabs.allInnerTexts()).toEqual(['Hello', 'PlainHello', 'Hostile']);
+    expect(await tabs.allInnerTexts()).toEqual(['Hello', 'Plain hello', 'Hostile']);
     await expect.poll(() => tabs.nth(0).getAttribute('aria-selected')).toBe('true');
 
     const editorValue = (selector: string) =>
