@@ -106,6 +106,27 @@ describe('example tabs', () => {
     }
   });
 
+  it("ERP vs WMS shows the demo's disagreements between those two, explained or not", async () => {
+    const { tabs } = await pageTabs(demo.url);
+    expect(variablesOf(tabs[2])).toEqual({ locationIds: ['DC-EAST', 'DC-CENTRAL'], sources: ['erp', 'wms'] });
+    const r = await demo.gql<{
+      reconciliation: { lines: Array<{ sku: string; location: { id: string }; status: string; worstSource: string; authoritative: string }> };
+    }>(tabs[2]?.query ?? '', variablesOf(tabs[2]), { 'x-api-key': demo.keys.analyst });
+    expect(r.body.errors, r.text.slice(0, 300)).toBeUndefined();
+    const lines = r.body.data?.reconciliation.lines ?? [];
+    const east = lines.filter((l) => l.location.id === 'DC-EAST');
+    expect(east.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      expect(['DISCREPANCY', 'EXPLAINED'], l.sku).toContain(l.status);
+      expect(['DC-EAST', 'DC-CENTRAL'], l.sku).toContain(l.location.id);
+    }
+    // at DC-EAST the WMS is authoritative and the ERP is what disagrees: the demo's disagreeing SKUs
+    for (const l of east) {
+      expect(demo.facts.erpWmsDisagree, l.sku).toContain(l.sku);
+      expect(l).toMatchObject({ authoritative: 'wms', worstSource: 'erp' });
+    }
+  });
+
   it('acknowledge the newest open anomaly, a negative, and say where to take an id', async () => {
     const { tabs } = await pageTabs(demo.url);
     const open = await demo.app.store.anomalies.list({ kinds: ['NEGATIVE_ON_HAND'], statuses: ['OPEN'] }, 1);
