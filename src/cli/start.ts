@@ -57,7 +57,7 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
   if (demoKeys !== undefined) {
     process.stdout.write('Demo API keys (new at every start; send as x-api-key or Authorization: Bearer):\n');
     for (const r of ROLES) process.stdout.write(`  ${r.padEnd(10)} ${demoKeys[r]}\n`);
-    process.stdout.write('The explorer is prefilled with the analyst key. Try it:\n');
+    process.stdout.write('The explorer is prefilled with the analyst key (its Acknowledge an anomaly tab needs the admin key). Try it:\n');
     process.stdout.write(`  ${curlCommand(url, demoKeys.storefront, exampleSkus?.[0] ?? 'SKU-000001')}\n`);
   }
   return new Promise<number>(() => {});

@@ -26,7 +26,7 @@ import { createFrontDoor, createHttpHandler, type FrontDoor } from './http.js';
 import { createAuthenticator, ROLES, type Role } from './auth.js';
 import { createDiagnostics } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { exampleOperations } from './examples.js';
+import { exampleOperations, sampleExamples, SAMPLED_SKUS, type ExampleOperation } from './examples.js';
 import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
 import { createRequestLog } from './request-log.js';
 import { createOperatorRoutes, createStatusCollector, type EventsView } from './status-page.js';
@@ -39,7 +39,7 @@ export interface AppOptions {
   routing?: RoutingPolicy;
   /** Headers prefilled in the explorer (e.g. a demo API key). */
   explorerHeaders?: Record<string, string>;
-  /** SKUs the explorer's example operations use. */
+  /** SKUs the explorer's examples sample (their availability is read); default: the first of the SKU map. */
   exampleSkus?: string[];
   now?: () => Date;
 }
@@ -210,7 +210,26 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     endpoint: '/graphql',
     title: 'inventory-graph',
     headers: o.explorerHeaders,
-    examples: exampleOperations(o.exampleSkus ?? (await store.skus.page(3, null)).skus.map((s) => s.sku), config),
+    // filled in from the data (an open anomaly's id, SKUs with stock), read again at most every EXAMPLES_MAX_AGE_MS
+    examples: latest(
+      EXAMPLES_MAX_AGE_MS,
+      () => o.now?.() ?? new Date(),
+      async () =>
+        exampleOperations(
+          await sampleExamples(
+            {
+              firstSkus: async (n) =>
+                o.exampleSkus === undefined
+                  ? (await store.skus.page(n, null)).skus
+                  : [...(await store.skus.findMany(o.exampleSkus.slice(0, SAMPLED_SKUS))).values()],
+              anomalies: (filter, first) => store.anomalies.list(filter, first),
+              availability: (skus) => inventory(createDiagnostics()).availability(skus),
+            },
+            config,
+          ),
+          config,
+        ),
+    ),
   };
   const authenticate = createAuthenticator(config.auth);
   const handler = createHttpHandler({
@@ -286,6 +305,26 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
       })();
       return closed;
     },
+  };
+}
+
+/** How long the explorer's examples are kept before the next page reads them again (a few store statements and one availability read). */
+export const EXAMPLES_MAX_AGE_MS = 10_000;
+
+/** `read`'s answer, read again when older than `maxAgeMs`; callers meanwhile share the read in flight. */
+function latest(maxAgeMs: number, now: () => Date, read: () => Promise<ExampleOperation[]>): () => Promise<ExampleOperation[]> {
+  let kept: { at: number; value: Promise<ExampleOperation[]> } | undefined;
+  return () => {
+    const at = now().getTime();
+    if (kept === undefined || at - kept.at >= maxAgeMs) {
+      const value = read();
+      kept = { at, value };
+      // a failed read is not kept: the next page tries again
+      value.catch(() => {
+        if (kept?.value === value) kept = undefined;
+      });
+    }
+    return kept.value;
   };
 }
 

@@ -6,9 +6,11 @@
  * own node_modules (the UMD builds of graphiql@3, react@18 and react-dom@18),
  * so opening the endpoint in a browser makes no request that leaves the host.
  *
- * Everything is read once when `createExplorer` is called and kept in memory.
+ * The assets are read once when `createExplorer` is called and kept in memory.
  * Only a fixed allow-list of asset names is served (no file system lookups per
- * request, so no path traversal).
+ * request, so no path traversal). The page is built once for fixed examples, or
+ * per request when the examples come from a function (the gateway's are filled in
+ * from its data: src/server/examples.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,11 +26,20 @@ export interface ExplorerOptions {
   /** Prefilled into GraphiQL's headers editor (every example tab and new tabs); editable by the user. */
   headers?: Record<string, string>;
   /**
-   * Preloaded operations, one tab each; the first one is active.
-   * GraphiQL titles a tab with the operation's name; an example whose query is a
-   * single anonymous operation is given an operation name derived from `name`.
+   * Preloaded operations, one tab each; the first one is active. A tab is titled
+   * with the example's `name` (GraphiQL itself titles a tab with the operation's
+   * name, which cannot hold spaces: the page relabels it while the operation keeps
+   * that name). An example whose query is a single anonymous operation is given an
+   * operation name derived from `name`. A function is called for every page
+   * (the examples may change with the data); the handler then answers pages with a promise.
    */
-  examples: Array<{ name: string; query: string; variables?: Record<string, unknown> }>;
+  examples: Example[] | (() => Promise<Example[]>);
+}
+
+export interface Example {
+  name: string;
+  query: string;
+  variables?: Record<string, unknown>;
 }
 
 export interface StaticResponse {
@@ -38,6 +49,8 @@ export interface StaticResponse {
 }
 
 export type ExplorerHandler = (method: string, path: string, accept: string | undefined) => StaticResponse | undefined;
+/** The handler of an explorer whose examples are read per page: pages come as promises, assets at once. */
+export type LiveExplorerHandler = (method: string, path: string, accept: string | undefined) => StaticResponse | Promise<StaticResponse> | undefined;
 
 /** Extra page path that also opens the explorer (besides the endpoint itself). */
 const ALIAS_PATH = '/graphiql';
@@ -130,6 +143,23 @@ const BOOTSTRAP_JS = `(function () {
   if (first && first.variables) props.variables = first.variables;
   if (config.editorTools) props.defaultEditorToolsVisibility = config.editorTools;
   window.ReactDOM.createRoot(root).render(window.React.createElement(window.GraphiQL, props));
+
+  // GraphiQL titles a tab with its operation's name (NegativeStock); show the example's task
+  // title instead ("Negative stock"). React rewrites a tab's text only when its title changes
+  // (the operation renamed), and then this puts the task title back if the name is still one.
+  var titles = config.titles || {};
+  function relabel() {
+    var buttons = root.querySelectorAll('.graphiql-tab-button');
+    for (var i = 0; i < buttons.length; i++) {
+      var button = buttons[i];
+      var title = Object.prototype.hasOwnProperty.call(titles, button.textContent) ? titles[button.textContent] : null;
+      if (title !== null && button.textContent !== title) {
+        button.setAttribute('data-operation', button.textContent);
+        button.textContent = title;
+      }
+    }
+  }
+  if (window.MutationObserver) new window.MutationObserver(relabel).observe(root, { childList: true, subtree: true, characterData: true });
 })();
 `;
 
@@ -255,8 +285,13 @@ function normalizePath(path: string): string {
   return cut === -1 ? path : path.slice(0, cut);
 }
 
-/** Returns a request handler that answers the explorer's page and assets, or undefined for anything else. */
-export function createExplorer(options: ExplorerOptions): ExplorerHandler {
+/**
+ * Returns a request handler that answers the explorer's page and assets, or undefined for
+ * anything else; with examples from a function, it answers pages with a promise.
+ */
+export function createExplorer(options: ExplorerOptions & { examples: Example[] }): ExplorerHandler;
+export function createExplorer(options: ExplorerOptions): LiveExplorerHandler;
+export function createExplorer(options: ExplorerOptions): LiveExplorerHandler {
   if (!options.endpoint.startsWith('/')) {
     throw new Error(`explorer endpoint must be a path starting with '/', got ${JSON.stringify(options.endpoint)}`);
   }
@@ -268,59 +303,28 @@ export function createExplorer(options: ExplorerOptions): ExplorerHandler {
   assets.set('explorer.js', makeAsset(JS, BOOTSTRAP_JS));
   assets.set('explorer.css', makeAsset(CSS, EXPLORER_CSS));
 
-  const headersText = options.headers && Object.keys(options.headers).length > 0 ? JSON.stringify(options.headers, null, 2) : undefined;
-  const tabs = options.examples.map((example) => ({
-    query: nameAnonymousOperation(example.query, example.name),
-    variables: example.variables === undefined ? null : JSON.stringify(example.variables, null, 2),
-    headers: headersText ?? null,
-  }));
-  const firstHasVariables = options.examples[0]?.variables !== undefined;
-  const config = {
-    endpoint,
-    tabs: tabs.length > 0 ? tabs : undefined,
-    headers: headersText,
-    // Open the tools pane on the headers when there are some to show (e.g. an API key).
-    editorTools: headersText ? 'headers' : firstHasVariables ? 'variables' : undefined,
-  };
-
   const title = options.title ?? 'inventory-graph';
-  const src = (name: string): string => `${prefix}${name}?v=${assets.get(name)?.version ?? ''}`;
-  const html = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${escapeHtml(title)}</title>
-<link rel="stylesheet" href="${escapeHtml(src('graphiql.min.css'))}">
-<link rel="stylesheet" href="${escapeHtml(src('explorer.css'))}">
-</head>
-<body>
-<div id="graphiql"><div class="explorer-loading">Loading the GraphiQL explorer…<noscript> (it needs JavaScript)</noscript></div></div>
-<script type="application/json" id="explorer-config">${jsonForHtml(config)}</script>
-<script src="${escapeHtml(src('react.production.min.js'))}"></script>
-<script src="${escapeHtml(src('react-dom.production.min.js'))}"></script>
-<script src="${escapeHtml(src('graphiql.min.js'))}"></script>
-<script src="${escapeHtml(src('explorer.js'))}"></script>
-</body>
-</html>
-`;
-  const page = Buffer.from(html, 'utf8');
+  const render = (examples: readonly Example[]): Buffer =>
+    pageHtml(examples, { endpoint, title, headers: options.headers, src: (name) => `${prefix}${name}?v=${assets.get(name)?.version ?? ''}` });
+  const examples = options.examples;
+  const fixed = typeof examples === 'function' ? undefined : render(examples);
   // The page may carry prefilled credentials (headers): never cached.
   const pageHeaders = htmlPageHeaders(CSP);
+  const pageResponse = (page: Buffer, head: boolean): StaticResponse => ({
+    status: 200,
+    headers: { ...pageHeaders, 'content-length': String(page.length) },
+    body: head ? '' : page,
+  });
 
-  return (method: string, rawPath: string, accept: string | undefined): StaticResponse | undefined => {
+  return (method: string, rawPath: string, accept: string | undefined): StaticResponse | Promise<StaticResponse> | undefined => {
     const path = normalizePath(rawPath);
     const upper = method.toUpperCase();
     const readOnly = upper === 'GET' || upper === 'HEAD';
 
     if (pagePaths.has(path)) {
       if (!readOnly || !prefersHtml(accept)) return undefined;
-      return {
-        status: 200,
-        headers: { ...pageHeaders, 'content-length': String(page.length) },
-        body: upper === 'HEAD' ? '' : page,
-      };
+      if (fixed !== undefined) return pageResponse(fixed, upper === 'HEAD');
+      return (examples as () => Promise<Example[]>)().then((e) => pageResponse(render(e), upper === 'HEAD'));
     }
 
     if (!path.startsWith(prefix)) return undefined;
@@ -352,6 +356,62 @@ export function createExplorer(options: ExplorerOptions): ExplorerHandler {
       body: upper === 'HEAD' ? '' : asset.body,
     };
   };
+}
+
+/** GraphiQL's own title for a tab holding `query` (its fuzzyExtractOperationName): the first operation's name. */
+export function graphiqlTabTitle(query: string): string | null {
+  return /^(?!#).*(query|subscription|mutation)\s+([a-zA-Z0-9_]+)/m.exec(query)?.[2] ?? null;
+}
+
+/** The explorer's page for `examples`: the GraphiQL bootstrap's configuration in a JSON block. */
+function pageHtml(
+  examples: readonly Example[],
+  o: { endpoint: string; title: string; headers: Record<string, string> | undefined; src: (asset: string) => string },
+): Buffer {
+  const headersText = o.headers && Object.keys(o.headers).length > 0 ? JSON.stringify(o.headers, null, 2) : undefined;
+  const tabs = examples.map((example) => ({
+    query: nameAnonymousOperation(example.query, example.name),
+    variables: example.variables === undefined ? null : JSON.stringify(example.variables, null, 2),
+    headers: headersText ?? null,
+  }));
+  // operation name -> task title, for the tabs GraphiQL titles by operation name
+  const titles: Record<string, string> = {};
+  tabs.forEach((tab, i) => {
+    const name = graphiqlTabTitle(tab.query);
+    const example = examples[i] as Example;
+    if (name !== null && name !== example.name && !Object.prototype.hasOwnProperty.call(titles, name)) titles[name] = example.name;
+  });
+  const firstHasVariables = examples[0]?.variables !== undefined;
+  const config = {
+    endpoint: o.endpoint,
+    tabs: tabs.length > 0 ? tabs : undefined,
+    titles,
+    headers: headersText,
+    // Open the tools pane on the headers when there are some to show (e.g. an API key).
+    editorTools: headersText ? 'headers' : firstHasVariables ? 'variables' : undefined,
+  };
+  const src = o.src;
+  const html = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${escapeHtml(o.title)}</title>
+<link rel="stylesheet" href="${escapeHtml(src('graphiql.min.css'))}">
+<link rel="stylesheet" href="${escapeHtml(src('explorer.css'))}">
+</head>
+<body>
+<div id="graphiql"><div class="explorer-loading">Loading the GraphiQL explorer…<noscript> (it needs JavaScript)</noscript></div></div>
+<script type="application/json" id="explorer-config">${jsonForHtml(config)}</script>
+<script src="${escapeHtml(src('react.production.min.js'))}"></script>
+<script src="${escapeHtml(src('react-dom.production.min.js'))}"></script>
+<script src="${escapeHtml(src('graphiql.min.js'))}"></script>
+<script src="${escapeHtml(src('explorer.js'))}"></script>
+</body>
+</html>
+`;
+  return Buffer.from(html, 'utf8');
 }
 
 /** Headers for an HTML page of ours: its CSP, never cached, not sniffed, framed or referred. */

@@ -33,8 +33,8 @@ export interface HttpOptions {
   /** Who is asking; a failure is HTTP 401 and nothing executes. */
   authenticate: (headers: IncomingMessage['headers'], search: URLSearchParams) => AuthResult;
   context: (requestId: string, principal: Principal) => GatewayContext;
-  /** Answers explorer pages and assets, or undefined. */
-  explorer?: (method: string, path: string, accept: string | undefined) => StaticResponse | undefined;
+  /** Answers explorer pages and assets, or undefined; a page filled in from the data comes as a promise. */
+  explorer?: (method: string, path: string, accept: string | undefined) => StaticResponse | Promise<StaticResponse> | undefined;
   /** Readiness: resolves when the gateway can serve (store reachable, config loaded). */
   ready: () => Promise<void>;
   /** Per-source health for `/readyz`: reported, never a reason to be unready (one source down costs only its figures). */
@@ -110,7 +110,7 @@ export function createHttpHandler(o: HttpOptions) {
         res.end(operator.body);
         return;
       }
-      const page = o.explorer?.(method, url.pathname, req.headers.accept);
+      const page = await o.explorer?.(method, url.pathname, req.headers.accept);
       if (page !== undefined) {
         seen.route = 'explorer';
         res.writeHead(page.status, page.headers);

@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { buildSchema, graphql } from 'graphql';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExplorer, type ExplorerOptions } from '../../src/server/explorer.js';
+import { createExplorer, type Example, type ExplorerOptions } from '../../src/server/explorer.js';
 import { launchChromium, SKIP_BROWSER, SKIP_REASON } from '../helpers/browser.js';
 
 const API_KEY = 'test-key-123';
 const HOSTILE = '</script><script>window.__pwned = true</script>';
 
-const options: ExplorerOptions = {
+const options: ExplorerOptions & { examples: Example[] } = {
   endpoint: '/graphql',
   title: 'inventory-graph test',
   headers: { 'x-api-key': API_KEY },
@@ -158,6 +158,29 @@ describe('explorer over plain HTTP', () => {
     expect(explorer('POST', '/graphql/explorer/graphiql.min.js', undefined)?.status).toBe(405);
   });
 
+  it('builds the page per request from examples given as a function, with each tab title by operation name', async () => {
+    let served = 0;
+    const explorer = createExplorer({
+      endpoint: '/graphql',
+      examples: async () => [
+        { name: `Say hello ${++served}`, query: 'query Hello($name: String) {\n  hello(name: $name)\n}\n', variables: { name: `Ada ${served}` } },
+      ],
+    });
+    const configOf = async (answer: ReturnType<typeof explorer>) => {
+      const page = await answer;
+      const json = /id="explorer-config">([^<]*)<\/script>/.exec(String(page?.body))?.[1];
+      return JSON.parse(json ?? 'null') as { tabs: Array<{ variables: string }>; titles: Record<string, string> };
+    };
+    const first = await configOf(explorer('GET', '/graphql', 'text/html'));
+    const second = await configOf(explorer('GET', '/graphql', 'text/html'));
+    expect(first.titles).toEqual({ Hello: 'Say hello 1' });
+    expect(JSON.parse(second.tabs[0]?.variables ?? '{}')).toEqual({ name: 'Ada 2' });
+    expect(second.titles).toEqual({ Hello: 'Say hello 2' });
+    // assets are answered at once, without calling the examples
+    expect((explorer('GET', '/graphql/explorer/explorer.js', undefined) as { status: number }).status).toBe(200);
+    expect(served).toBe(2);
+  });
+
   it('leaves GraphQL requests and unrelated paths to the rest of the server', async () => {
     const explorer = createExplorer(options);
     expect(explorer('GET', '/graphql', 'application/json')).toBeUndefined();
@@ -212,7 +235,7 @@ describe('explorer in a browser', () => {
     // One tab per example, titled by operation name, first one active.
     const tabs = page.locator('.graphiql-tab');
     await expect.poll(() => tabs.count()).toBe(3);
-    expect(await tabs.allInnerTexts()).toEqual(['Hello', 'PlainHello', 'Hostile']);
+    expect(await tabs.allInnerTexts()).toEqual(['Hello', 'Plain hello', 'Hostile']);
     await expect.poll(() => tabs.nth(0).getAttribute('aria-selected')).toBe('true');
 
     const editorValue = (selector: string) =>

@@ -20,7 +20,8 @@ describe('the published documents', () => {
     const manifest = trustedDocuments();
     expect(checkManifest(manifest, schema)).toEqual([]);
     const bodies = new Set(manifest.operations.map((o) => o.body));
-    for (const e of exampleOperations(['SKU-000001'], { sources: { wms: {} } } as never)) expect(bodies.has(e.query), e.name).toBe(true);
+    for (const e of exampleOperations(['SKU-000001'], { sources: { wms: {} }, locations: [], precedence: { quantity: ['wms'] } } as never))
+      expect(bodies.has(e.query), e.name).toBe(true);
     for (const d of [AVAILABILITY, ITEM, ROUTE]) expect(manifest.operations).toContainEqual(d);
   });
 });
