@@ -92,7 +92,7 @@ describe('a store locked by another writer', () => {
     await demo.app.store.anomalies.record([
       { kind: 'UNMAPPED_LOCATION', sku: null, location: 'LOCKED', source: 'wms', detail: 'for the workflow under a lock' },
     ]);
-    const { id } = (await demo.app.store.anomalies.list('OPEN')).find((a) => a.location === 'LOCKED')!;
+    const { id } = (await demo.app.store.anomalies.list({ statuses: ['OPEN'] })).anomalies.find((a) => a.location === 'LOCKED')!;
     const lock = lockStore(demo.app.config.store.connection);
     let refused;
     try {
