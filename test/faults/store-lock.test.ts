@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 
 const AVAILABILITY = 'query A($skus: [ID!]!) { availability(skus: $skus) { sku flags } }';
-const NEGATIVES = '{ anomalies(status: OPEN, first: 1000) { id kind sku occurrences } }';
+const NEGATIVES =
+  'query N($skus: [ID!]) { anomalies(filter: { statuses: [OPEN], kinds: [NEGATIVE_ON_HAND], skus: $skus }, first: 1000) { nodes { id kind sku occurrences } } }';
 const ACK = 'mutation A($id: ID!) { acknowledgeAnomaly(id: $id, note: "on it") { id status } }';
 
 interface Listed {
@@ -39,9 +40,9 @@ function lockStore(file: string) {
 
 /** The NEGATIVE_ON_HAND anomalies of `skus` in the store, read over the API. */
 async function negativesOf(demo: DemoApp, skus: readonly string[]): Promise<Listed[]> {
-  const r = await demo.gql<{ anomalies: Listed[] }>(NEGATIVES);
+  const r = await demo.gql<{ anomalies: { nodes: Listed[] } }>(NEGATIVES, { skus });
   expect(r.body.errors).toBeUndefined();
-  return r.body.data!.anomalies.filter((a) => a.kind === 'NEGATIVE_ON_HAND' && skus.includes(a.sku));
+  return r.body.data!.anomalies.nodes;
 }
 
 /** The value of one sample of /metrics (0 when absent). */
