@@ -335,6 +335,7 @@ for (const backend of BACKENDS) {
           .insert({ ...orphan, kind: 'FROM_THE_FUTURE', open_key: 'future', status: 'OPEN', first_seen: t, last_seen: t, occurrences: 1 });
         const future = (await store.db('anomalies').where({ kind: 'FROM_THE_FUTURE' }).first()) as { id: number };
         expect(await store.anomalies.get(String(future.id))).toBeNull();
+        await expect(store.anomalies.acknowledge(String(future.id), null, 'ops')).rejects.toMatchObject({ reason: 'UNKNOWN_ANOMALY' });
 
         const all = await store.anomalies.list({}, 10);
         expect(all.totalCount).toBe(4);

@@ -106,7 +106,14 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
   ): Promise<Anomaly> {
     const numeric = /^\d{1,15}$/.test(id) ? Number(id) : undefined;
     return db.transaction(async (trx) => {
-      const before = numeric === undefined ? undefined : ((await trx('anomalies').where({ id: numeric }).first()) as Record<string, unknown> | undefined);
+      // a kind this version does not know is no anomaly to it (as in `get` and `list`)
+      const before =
+        numeric === undefined
+          ? undefined
+          : ((await trx('anomalies')
+              .where({ id: numeric })
+              .whereIn('kind', [...ANOMALY_KINDS])
+              .first()) as Record<string, unknown> | undefined);
       if (before === undefined) throw new AnomalyTransitionError('UNKNOWN_ANOMALY', id, null, `No anomaly with id ${JSON.stringify(id)}.`);
       const n = await trx('anomalies')
         .where({ id: numeric })
