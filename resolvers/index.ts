@@ -1,5 +1,6 @@
 /** Every resolver, typed against schema/ by the generated types. */
 import type { Resolvers } from '../src/generated/graphql.js';
+import { Anomaly, AnomalyConnection, anomalyQuery } from './anomalies.js';
 import { Query } from './query.js';
 import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
 import { Reservation, ReservationConnection, ReservationLine, reservationMutation, reservationQuery } from './reservations.js';
@@ -9,12 +10,14 @@ import { DateTime, Decimal } from './scalars.js';
 import { Availability, InventoryItem, InventoryItemConnection, Location, Source, StockLevel } from './types.js';
 
 export const resolvers: Resolvers = {
-  Query: { ...Query, ...routingQuery, ...reconciliationQuery, ...reservationQuery, ...sweepQuery },
+  Query: { ...Query, ...anomalyQuery, ...routingQuery, ...reconciliationQuery, ...reservationQuery, ...sweepQuery },
   Mutation: { ...anomalyMutation, ...reservationMutation },
   Reservation,
   ReservationLine,
   ReservationConnection,
   Movement,
+  Anomaly,
+  AnomalyConnection,
   InventoryItem,
   InventoryItemConnection,
   Availability,

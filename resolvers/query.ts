@@ -8,7 +8,6 @@ export const Query: QueryResolvers = {
   inventoryItems: (_, a, ctx) => ctx.inventory.items(a.first ?? 50, a.after ?? null),
   resolveSku: (_, a, ctx) => ctx.inventory.resolveSku(a.system, a.code),
   locations: (_, __, ctx) => ctx.inventory.locations(),
-  anomalies: (_, a, ctx) => ctx.inventory.anomalies(a.status ?? null, a.first ?? 100),
   sources: (_, __, ctx) => ctx.health.list(),
   viewer: (_, __, ctx) => ({ name: ctx.principal.name, role: ctx.principal.role.toUpperCase() as Role }),
 };

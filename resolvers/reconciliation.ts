@@ -10,8 +10,8 @@ export const reconciliationQuery: QueryResolvers = {
 };
 
 export const anomalyMutation: MutationResolvers = {
-  acknowledgeAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.acknowledge(a.id, a.note),
-  resolveAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.resolve(a.id, a.note),
+  acknowledgeAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.acknowledge(a.id, a.note, ctx.principal.name),
+  resolveAnomaly: (_, a, ctx) => ctx.anomalyWorkflow.resolve(a.id, a.note, ctx.principal.name),
 };
 
 const KIND: Readonly<Record<string, 'PICKED_NOT_INVOICED' | 'IN_TRANSIT' | 'RECEIVED_NOT_PUT_AWAY' | 'COUNT_NOT_POSTED' | 'PICKED_NOT_DELIVERED'>> = {

@@ -25,6 +25,11 @@ export const ANOMALY_KINDS = [
 
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number];
 
+/** Whether `kind` is one this version knows (a row written by a newer version may hold another). */
+export function isAnomalyKind(kind: string): kind is AnomalyKind {
+  return (ANOMALY_KINDS as readonly string[]).includes(kind);
+}
+
 /** The kinds the sweep checks over the whole catalogue, and so may resolve when their condition has cleared. */
 export const SWEPT_KINDS = ['NEGATIVE_ON_HAND', 'ORPHAN_CODE', 'STALE_SOURCE'] as const satisfies readonly AnomalyKind[];
 
@@ -50,7 +55,8 @@ export interface AnomalyPage {
 }
 
 export interface NewAnomaly {
-  kind: string;
+  /** One of ANOMALY_KINDS, so the compiler keeps every kind recorded in the schema's enum. */
+  kind: AnomalyKind;
   sku: string | null;
   location: string | null;
   source: string | null;

@@ -51,7 +51,7 @@ export type Anomaly = {
   lastSeen: Scalars['DateTime']['output'];
   /** The configured location; null when none maps it (see `locationCode`) or the anomaly is not about one place. */
   location?: Maybe<Location>;
-  /** The source's own location code when no configured location maps it (UNMAPPED_LOCATION); null otherwise. */
+  /** The source's own location code when no configured location maps it (UNMAPPED_LOCATION), or a location id the config no longer has; null otherwise. */
   locationCode?: Maybe<Scalars['String']['output']>;
   /** How many times it was seen again while open (counted at most once a minute per server). */
   occurrences: Scalars['Int']['output'];
@@ -83,7 +83,7 @@ export type AnomalyEdge = {
 /** Narrows `anomalies`: an anomaly is listed when it matches every list given (any value of each). */
 export type AnomalyFilter = {
   kinds?: InputMaybe<Array<AnomalyKind>>;
-  /** Canonical location ids. */
+  /** Canonical location ids (UNMAPPED_LOCATION anomalies, about a source's own code, never match). */
   locations?: InputMaybe<Array<Scalars['ID']['input']>>;
   skus?: InputMaybe<Array<Scalars['ID']['input']>>;
   sources?: InputMaybe<Array<Scalars['String']['input']>>;
@@ -619,9 +619,11 @@ export type Query = {
    * Anomalies, newest first, a page at a time: every filter list narrows (an empty or absent list
    * does not); `first` at most 1000. The sweep (`sweep.intervalSeconds`) records negatives,
    * orphans and stale sources across the whole catalogue, so the list is complete without anyone
-   * asking about a SKU first. An unknown location id in the filter is BAD_USER_INPUT.
+   * asking about a SKU first. An unknown location id or source name in the filter, a `first`
+   * outside 1..1000 or an `after` that is not a cursor this field gave is BAD_USER_INPUT. Null
+   * (with FORBIDDEN) below the analyst role, so the rest of the answer still comes back.
    */
-  anomalies: AnomalyConnection;
+  anomalies?: Maybe<AnomalyConnection>;
   /** One anomaly by id; null when there is none. */
   anomaly?: Maybe<Anomaly>;
   /**
@@ -1984,7 +1986,7 @@ export type ProvenanceResolvers<ContextType = GatewayContext, ParentType extends
 }>;
 
 export type QueryResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
-  anomalies?: Resolver<ResolversTypes['AnomalyConnection'], ParentType, ContextType, RequireFields<QueryAnomaliesArgs, 'first'>>;
+  anomalies?: Resolver<Maybe<ResolversTypes['AnomalyConnection']>, ParentType, ContextType, RequireFields<QueryAnomaliesArgs, 'first'>>;
   anomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<QueryAnomalyArgs, 'id'>>;
   availability?: Resolver<Array<ResolversTypes['Availability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'skus'>>;
   inventoryItem?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryInventoryItemArgs, 'sku'>>;

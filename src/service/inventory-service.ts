@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
-import { negativeOnHandAnomaly, unmappedLocationAnomaly, type Anomaly, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
+import { negativeOnHandAnomaly, unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
 import type { CanonicalSku } from '../domain/skus.js';
 import type { Store } from '../store/index.js';
 import { isStale, stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
@@ -24,7 +24,7 @@ import { compareCosts, costMismatchAnomaly, stockValue, totalValue, type CostCom
 import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceField, PrecedenceStrategy } from '../domain/precedence.js';
 import type { Entity, RecordOf } from '../domain/records.js';
-import { checkPageSize, costProblem, MAX_LIST_PAGE, stockProblem } from '../domain/validation.js';
+import { checkPageSize, costProblem, stockProblem } from '../domain/validation.js';
 import { describeSourceFailure, SourceError } from '../sources/resilience.js';
 import { routeOrder, type FulfillmentPlan, type RouteOrderRequest } from '../domain/route-order.js';
 import type { RoutingPolicy } from '../domain/routing.js';
@@ -412,8 +412,6 @@ export function createInventoryService(deps: InventoryDeps) {
         return sku === null ? null : skuLoader.load(sku);
       },
       locations: (): Location[] => [...deps.locations.all],
-      anomalies: async (status: AnomalyStatus | null, first: number): Promise<Anomaly[]> =>
-        deps.store.anomalies.list(status, checkPageSize(first, MAX_LIST_PAGE)),
 
       /** Which locations should ship this order, from one batched availability read. */
       routeOrder(order: RouteOrderRequest): Promise<FulfillmentPlan> {

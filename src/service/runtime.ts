@@ -366,7 +366,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     sweeper,
     reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now, movementKinds }),
     reconciler,
-    anomalyWorkflow: () => createAnomalyWorkflow(store),
+    anomalyWorkflow: () => createAnomalyWorkflow(store, { locations, sources: Object.keys(config.sources) }),
     skuMatcher,
     sweep,
     mirrors,

@@ -13,7 +13,16 @@
  * resolving clears its dedupe key, so a recurrence opens a new anomaly.
  */
 import type { Knex } from 'knex';
-import { AnomalyTransitionError, type Anomaly, type AnomalyFilter, type AnomalyPage, type AnomalyStatus, type NewAnomaly } from '../domain/anomalies.js';
+import {
+  ANOMALY_KINDS,
+  AnomalyTransitionError,
+  type Anomaly,
+  type AnomalyFilter,
+  type AnomalyKind,
+  type AnomalyPage,
+  type AnomalyStatus,
+  type NewAnomaly,
+} from '../domain/anomalies.js';
 import { isSqliteBusy } from '../db/knex.js';
 import { timestamp } from '../db/values.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -29,7 +38,7 @@ function toAnomaly(r: Record<string, unknown>): Anomaly {
   const at = (v: unknown) => (v === null || v === undefined ? null : timestamp(v));
   return {
     id: String(r.id),
-    kind: String(r.kind),
+    kind: String(r.kind) as AnomalyKind,
     sku: (r.sku as string | null) ?? null,
     location: (r.location as string | null) ?? null,
     source: (r.source as string | null) ?? null,
@@ -97,7 +106,14 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
   ): Promise<Anomaly> {
     const numeric = /^\d{1,15}$/.test(id) ? Number(id) : undefined;
     return db.transaction(async (trx) => {
-      const before = numeric === undefined ? undefined : ((await trx('anomalies').where({ id: numeric }).first()) as Record<string, unknown> | undefined);
+      // a kind this version does not know is no anomaly to it (as in `get` and `list`)
+      const before =
+        numeric === undefined
+          ? undefined
+          : ((await trx('anomalies')
+              .where({ id: numeric })
+              .whereIn('kind', [...ANOMALY_KINDS])
+              .first()) as Record<string, unknown> | undefined);
       if (before === undefined) throw new AnomalyTransitionError('UNKNOWN_ANOMALY', id, null, `No anomaly with id ${JSON.stringify(id)}.`);
       const n = await trx('anomalies')
         .where({ id: numeric })
@@ -216,10 +232,12 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
       return () => openedListeners.delete(fn);
     },
 
+    /** One anomaly by id; null when there is none or its kind is not one this version knows (see `list`). */
     async get(id: string): Promise<Anomaly | null> {
       if (!/^\d{1,15}$/.test(id)) return null;
       const r = (await db('anomalies')
         .where({ id: Number(id) })
+        .whereIn('kind', [...ANOMALY_KINDS])
         .first()) as Record<string, unknown> | undefined;
       return r === undefined ? null : toAnomaly(r);
     },
@@ -288,18 +306,25 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
     /**
      * A page of anomalies matching `filter`, newest first (by id), after the anomaly id `after`,
      * with how many match over every page: two statements.
+     *
+     * Only kinds this version knows (ANOMALY_KINDS) are read: a row of another kind (written by a
+     * newer version sharing the store) would otherwise fail the whole page, as `Anomaly.kind` is
+     * an enum. `filter.locations` are canonical ids, so UNMAPPED_LOCATION rows, whose `location`
+     * holds the source's own code, never match them.
      */
     async list(filter: AnomalyFilter = {}, first = 50, after: string | null = null): Promise<AnomalyPage> {
+      const given = (values: readonly string[] | null | undefined): values is readonly string[] => values !== null && values !== undefined && values.length > 0;
       const narrowed = () => {
         const q = db('anomalies');
         const by = (column: string, values: readonly string[] | null | undefined) => {
-          if (values !== null && values !== undefined && values.length > 0) q.whereIn(column, [...values]);
+          if (given(values)) q.whereIn(column, [...values]);
         };
-        by('kind', filter.kinds);
+        by('kind', given(filter.kinds) ? filter.kinds : ANOMALY_KINDS);
         by('status', filter.statuses);
         by('sku', filter.skus);
         by('source', filter.sources);
         by('location', filter.locations);
+        if (given(filter.locations)) q.whereNot('kind', 'UNMAPPED_LOCATION');
         return q;
       };
       const q = narrowed()

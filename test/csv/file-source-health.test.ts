@@ -62,7 +62,7 @@ const logged = (msg: RegExp) => lines.filter((l) => l.source === 'tpl' && msg.te
 /** The one open anomaly of `kind`, once the store has it (it is written off the read path). */
 const anomaly = (app: App, kind: string) =>
   vi.waitFor(async () => {
-    const found = (await app.store.anomalies.list('OPEN')).filter((a) => a.kind === kind);
+    const found = (await app.store.anomalies.list({ statuses: ['OPEN'], kinds: [kind] })).anomalies;
     expect(found).toHaveLength(1);
     return found[0]!;
   });

@@ -95,11 +95,13 @@ describe('availability', () => {
     expect(a!.flags).toContain('NEGATIVE_ON_HAND');
     await availability([sku]);
     await demo.app.store.anomalies.flush();
-    const r = await demo.gql<{ anomalies: Array<{ kind: string; sku: string; location: string; source: string; status: string }> }>(
-      '{ anomalies(status: OPEN) { kind sku location source status } }',
+    const r = await demo.gql<{ anomalies: { nodes: unknown[] } }>(
+      'query N($sku: ID!) { anomalies(filter: { statuses: [OPEN], skus: [$sku] }) { nodes { kind sku location { id } locationCode source status } } }',
+      { sku },
     );
-    const mine = r.body.data!.anomalies.filter((x) => x.sku === sku);
-    expect(mine).toEqual([{ kind: 'NEGATIVE_ON_HAND', sku, location: 'DC-EAST', source: 'wms', status: 'OPEN' }]);
+    expect(r.body.data!.anomalies.nodes).toEqual([
+      { kind: 'NEGATIVE_ON_HAND', sku, location: { id: 'DC-EAST' }, locationCode: null, source: 'wms', status: 'OPEN' },
+    ]);
   });
 
   it('falls back to the ERP where the WMS lacks the record', async () => {

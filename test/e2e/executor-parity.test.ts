@@ -99,7 +99,7 @@ const QUERIES: [string, (d: DemoApp) => { query: string; variables?: Record<stri
     () => ({
       query: `{ locations { ${LOCATION_FIELDS} } viewer { name role }
         sources { name kind entities maxAgeSeconds stalePolicy status breaker timeoutMs failureThreshold }
-        anomalies(first: 50) { id kind sku location source detail status occurrences code acknowledgeNote } }`,
+        anomalies(first: 50) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id kind sku location { id } locationCode source detail status occurrences code acknowledgeNote acknowledgedBy resolvedBy } } } }`,
     }),
   ],
 ];

@@ -171,10 +171,11 @@ const VIEWS = `query V($skus: [ID!]!, $channel: String, $locationIds: [ID!]) {
 
 async function openAnomalies(kind: string) {
   await app.store.anomalies.flush();
-  const r = await gql<{ anomalies: { kind: string; sku: string; source: string; detail: string; occurrences: number }[] }>(
-    '{ anomalies(status: OPEN, first: 1000) { kind sku source detail occurrences } }',
+  const r = await gql<{ anomalies: { nodes: { kind: string; sku: string; source: string; detail: string; occurrences: number }[] } }>(
+    'query O($kind: AnomalyKind!) { anomalies(filter: { statuses: [OPEN], kinds: [$kind] }, first: 1000) { nodes { kind sku source detail occurrences } } }',
+    { kind },
   );
-  return r.body.data!.anomalies.filter((a) => a.kind === kind);
+  return r.body.data!.anomalies.nodes;
 }
 
 describe('channel views', () => {

@@ -116,8 +116,9 @@ describe('anomaly events', () => {
       `anomaly.acknowledged ${first.id} ACKNOWLEDGED`,
       `anomaly.resolved ${first.id} RESOLVED`,
     ]);
-    expect(anomalyOf(events[1] as EventBody)).toMatchObject({ acknowledgeNote: 'counting the EAST bins' });
-    expect(anomalyOf(events[2] as EventBody)).toMatchObject({ resolutionNote: 'bins recounted' });
+    // each step names the API key that made it (the demo's admin key)
+    expect(anomalyOf(events[1] as EventBody)).toMatchObject({ acknowledgeNote: 'counting the EAST bins', acknowledgedBy: 'demo-admin', resolvedBy: null });
+    expect(anomalyOf(events[2] as EventBody)).toMatchObject({ resolutionNote: 'bins recounted', acknowledgedBy: 'demo-admin', resolvedBy: 'demo-admin' });
 
     // the same condition again: a new anomaly, announced as reopened, naming the resolved one
     await ask(sku);

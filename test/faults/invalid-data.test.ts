@@ -132,14 +132,14 @@ describe('invalid records from a source', () => {
   it('records one INVALID_SOURCE_DATA anomaly per (sku, location, source), however often it is read', async () => {
     await c.gql(Q, { skus: SKUS });
     await c.app.store.anomalies.flush();
-    const r = await c.gql<{ anomalies: Array<{ kind: string; sku: string; location: string; source: string; detail: string }> }>(
-      '{ anomalies(status: OPEN, first: 500) { kind sku location source detail } }',
+    const r = await c.gql<{ anomalies: { nodes: Array<{ kind: string; sku: string; location: { id: string }; source: string; detail: string }> } }>(
+      '{ anomalies(filter: { statuses: [OPEN], kinds: [INVALID_SOURCE_DATA] }, first: 500) { nodes { kind sku location { id } source detail } } }',
     );
-    const invalid = r.body.data!.anomalies.filter((a) => a.kind === 'INVALID_SOURCE_DATA');
+    const invalid = r.body.data!.anomalies.nodes;
     expect(
       invalid
         .filter((a) => a.source === 'wms')
-        .map((a) => `${a.sku}@${a.location}`)
+        .map((a) => `${a.sku}@${a.location.id}`)
         .sort(),
     ).toEqual([...spoiled].map(([s, l]) => `${s}@${l}`).sort());
     expect(invalid.find((a) => a.sku === BAD.text)!.detail).toMatch(

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../helpers/demo-app.js';
 
 const AVAILABILITY = 'query A($skus: [ID!]!) { availability(skus: $skus) { sku flags } }';
-const NEGATIVES = '{ anomalies(status: OPEN, first: 1000) { id kind sku occurrences } }';
+const NEGATIVES =
+  'query N($skus: [ID!]) { anomalies(filter: { statuses: [OPEN], kinds: [NEGATIVE_ON_HAND], skus: $skus }, first: 1000) { nodes { id kind sku occurrences } } }';
 const ACK = 'mutation A($id: ID!) { acknowledgeAnomaly(id: $id, note: "on it") { id status } }';
 
 interface Listed {
@@ -39,9 +40,9 @@ function lockStore(file: string) {
 
 /** The NEGATIVE_ON_HAND anomalies of `skus` in the store, read over the API. */
 async function negativesOf(demo: DemoApp, skus: readonly string[]): Promise<Listed[]> {
-  const r = await demo.gql<{ anomalies: Listed[] }>(NEGATIVES);
+  const r = await demo.gql<{ anomalies: { nodes: Listed[] } }>(NEGATIVES, { skus });
   expect(r.body.errors).toBeUndefined();
-  return r.body.data!.anomalies.filter((a) => a.kind === 'NEGATIVE_ON_HAND' && skus.includes(a.sku));
+  return r.body.data!.anomalies.nodes;
 }
 
 /** The value of one sample of /metrics (0 when absent). */
@@ -92,7 +93,7 @@ describe('a store locked by another writer', () => {
     await demo.app.store.anomalies.record([
       { kind: 'UNMAPPED_LOCATION', sku: null, location: 'LOCKED', source: 'wms', detail: 'for the workflow under a lock' },
     ]);
-    const { id } = (await demo.app.store.anomalies.list('OPEN')).find((a) => a.location === 'LOCKED')!;
+    const { id } = (await demo.app.store.anomalies.list({ statuses: ['OPEN'] })).anomalies.find((a) => a.location === 'LOCKED')!;
     const lock = lockStore(demo.app.config.store.connection);
     let refused;
     try {

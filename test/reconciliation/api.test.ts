@@ -126,10 +126,10 @@ describe('reconciliation', () => {
     expect(central.systems.find((s) => s.source === 'wms')).toMatchObject({ onHand: null, variance: -central.quantity });
     // discrepancies past tolerance are recorded as anomalies (written off the query path)
     await demo.app.store.anomalies.flush();
-    const a = await demo.gql<{ anomalies: { kind: string; sku: string; location: string; source: string }[] }>(
-      '{ anomalies(status: OPEN, first: 1000) { kind sku location source } }',
+    const a = await demo.gql<{ anomalies: { nodes: { kind: string; sku: string; location: { id: string }; source: string }[] } }>(
+      '{ anomalies(filter: { statuses: [OPEN], kinds: [DISCREPANCY] }, first: 1000) { nodes { kind sku location { id } source } } }',
     );
-    expect(a.body.data!.anomalies).toContainEqual({ kind: 'DISCREPANCY', sku: missing, location: 'DC-CENTRAL', source: 'wms' });
+    expect(a.body.data!.anomalies.nodes).toContainEqual({ kind: 'DISCREPANCY', sku: missing, location: { id: 'DC-CENTRAL' }, source: 'wms' });
   });
 
   it('accepts unexplained units up to the tolerance', async () => {
@@ -185,15 +185,10 @@ describe('orphan codes', () => {
       hasNextPage: false,
     });
     await demo.app.store.anomalies.flush();
-    const a = await demo.gql<{ anomalies: { kind: string; code: string | null; source: string }[] }>(
-      '{ anomalies(status: OPEN, first: 1000) { kind code source } }',
+    const a = await demo.gql<{ anomalies: { nodes: { kind: string; code: string | null; source: string }[] } }>(
+      '{ anomalies(filter: { statuses: [OPEN], kinds: [ORPHAN_CODE], sources: ["wms"] }, first: 1000) { nodes { kind code source } } }',
     );
-    expect(
-      a.body
-        .data!.anomalies.filter((x) => x.kind === 'ORPHAN_CODE')
-        .map((x) => x.code)
-        .sort(),
-    ).toEqual(demo.facts.orphanWmsCodes);
+    expect(a.body.data!.anomalies.nodes.map((x) => x.code).sort()).toEqual(demo.facts.orphanWmsCodes);
     expect((await demo.gql('{ orphanCodes(source: "shop") { scanned } }')).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
   });
 });
@@ -276,7 +271,7 @@ describe('the reconcile job', () => {
 });
 
 describe('the anomaly workflow', () => {
-  const LIST = '{ anomalies(status: OPEN, first: 1000) { id kind sku location status } }';
+  const LIST = 'query L($sku: ID!) { anomalies(filter: { statuses: [OPEN], kinds: [NEGATIVE_ON_HAND], skus: [$sku] }) { nodes { id kind sku status } } }';
   const ACK = 'mutation A($id: ID!, $note: String) { acknowledgeAnomaly(id: $id, note: $note) { id status acknowledgedAt acknowledgeNote } }';
   const RESOLVE = 'mutation R($id: ID!, $note: String!) { resolveAnomaly(id: $id, note: $note) { id status resolvedAt resolutionNote } }';
 
@@ -284,13 +279,12 @@ describe('the anomaly workflow', () => {
     const sku = demo.facts.negativeWms[1] ?? demo.facts.negativeWms[0]!;
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
     await demo.app.store.anomalies.flush();
-    const open = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies;
-    const neg = open.find((a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku)!;
+    const [neg] = (await demo.gql<{ anomalies: { nodes: { id: string; kind: string; sku: string }[] } }>(LIST, { sku })).body.data!.anomalies.nodes;
 
-    const ack = await demo.gql<{ acknowledgeAnomaly: Record<string, unknown> }>(ACK, { id: neg.id, note: 'cycle count booked' });
-    expect(ack.body.data!.acknowledgeAnomaly).toMatchObject({ id: neg.id, status: 'ACKNOWLEDGED', acknowledgeNote: 'cycle count booked' });
+    const ack = await demo.gql<{ acknowledgeAnomaly: Record<string, unknown> }>(ACK, { id: neg!.id, note: 'cycle count booked' });
+    expect(ack.body.data!.acknowledgeAnomaly).toMatchObject({ id: neg!.id, status: 'ACKNOWLEDGED', acknowledgeNote: 'cycle count booked' });
     // acknowledged is still open for dedupe: seen again, no new anomaly
-    const again = await demo.gql(ACK, { id: neg.id });
+    const again = await demo.gql(ACK, { id: neg!.id });
     expect(again.body.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', reason: 'INVALID_TRANSITION', status: 'ACKNOWLEDGED' } });
 
     const unknown = await demo.gql(RESOLVE, { id: '999999', note: 'x' });
@@ -298,11 +292,11 @@ describe('the anomaly workflow', () => {
       message: 'No anomaly with id "999999".',
       extensions: { code: 'BAD_USER_INPUT', reason: 'UNKNOWN_ANOMALY' },
     });
-    expect((await demo.gql(RESOLVE, { id: neg.id, note: '  ' })).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect((await demo.gql(RESOLVE, { id: neg!.id, note: '  ' })).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
 
-    const res = await demo.gql<{ resolveAnomaly: Record<string, unknown> }>(RESOLVE, { id: neg.id, note: 'bins corrected' });
-    expect(res.body.data!.resolveAnomaly).toMatchObject({ id: neg.id, status: 'RESOLVED', resolutionNote: 'bins corrected' });
-    expect((await demo.gql(RESOLVE, { id: neg.id, note: 'again' })).body.errors?.[0]?.extensions).toMatchObject({
+    const res = await demo.gql<{ resolveAnomaly: Record<string, unknown> }>(RESOLVE, { id: neg!.id, note: 'bins corrected' });
+    expect(res.body.data!.resolveAnomaly).toMatchObject({ id: neg!.id, status: 'RESOLVED', resolutionNote: 'bins corrected' });
+    expect((await demo.gql(RESOLVE, { id: neg!.id, note: 'again' })).body.errors?.[0]?.extensions).toMatchObject({
       reason: 'INVALID_TRANSITION',
       status: 'RESOLVED',
     });
@@ -310,11 +304,9 @@ describe('the anomaly workflow', () => {
     // the WMS still says negative: a new anomaly opens
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
     await demo.app.store.anomalies.flush();
-    const reopened = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies.filter(
-      (a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku,
-    );
+    const reopened = (await demo.gql<{ anomalies: { nodes: { id: string; kind: string; sku: string }[] } }>(LIST, { sku })).body.data!.anomalies.nodes;
     expect(reopened).toHaveLength(1);
-    expect(Number(reopened[0]!.id)).toBeGreaterThan(Number(neg.id));
+    expect(Number(reopened[0]!.id)).toBeGreaterThan(Number(neg!.id));
   });
 });
 
@@ -340,11 +332,11 @@ describe('a malformed newest 3PL file', () => {
     expect(after.flags).toEqual(expect.arrayContaining(['STALE', 'SNAPSHOT_FALLBACK']));
     expect(after).toMatchObject({ counted: true, provenance: { source: 'tpl' } });
     await demo.app.store.anomalies.flush(); // the anomaly is written off the query path
-    const a = await demo.gql<{ anomalies: { kind: string; source: string; code: string; detail: string }[] }>(
-      '{ anomalies(status: OPEN, first: 1000) { kind source code detail } }',
+    const a = await demo.gql<{ anomalies: { nodes: { kind: string; source: string; code: string; detail: string }[] } }>(
+      '{ anomalies(filter: { statuses: [OPEN], kinds: [SNAPSHOT_REJECTED] }, first: 1000) { nodes { kind source code detail } } }',
     );
-    const rejected = a.body.data!.anomalies.find((x) => x.kind === 'SNAPSHOT_REJECTED')!;
+    const [rejected] = a.body.data!.anomalies.nodes;
     expect(rejected).toMatchObject({ source: 'tpl', code: `inventory-${newest}.csv` });
-    expect(rejected.detail).toContain(`inventory-${newest}.csv:3:`);
+    expect(rejected!.detail).toContain(`inventory-${newest}.csv:3:`);
   });
 });

@@ -30,15 +30,20 @@ for (const backend of BACKENDS) {
       anomalies.onOpened((a) => opened.push(a));
 
       await anomalies.record([NEGATIVE]);
-      const [a] = await anomalies.list('OPEN');
+      const [a] = (await anomalies.list({ statuses: ['OPEN'] })).anomalies;
       expect(opened).toEqual([[expect.objectContaining({ id: a!.id, kind: 'NEGATIVE_ON_HAND', status: 'OPEN' })]]);
 
-      const ack = await anomalies.acknowledge(a!.id, 'looking', new Date('2026-01-01T01:00:00Z'));
-      expect(ack).toMatchObject({ status: 'ACKNOWLEDGED', acknowledgeNote: 'looking', acknowledgedAt: new Date('2026-01-01T01:00:00Z') });
+      const ack = await anomalies.acknowledge(a!.id, 'looking', 'ops', new Date('2026-01-01T01:00:00Z'));
+      expect(ack).toMatchObject({
+        status: 'ACKNOWLEDGED',
+        acknowledgeNote: 'looking',
+        acknowledgedBy: 'ops',
+        acknowledgedAt: new Date('2026-01-01T01:00:00Z'),
+      });
       // acknowledged is still open: seen again, the same row counts it, nothing new opens
       now += 120_000;
       await anomalies.record([NEGATIVE]);
-      expect(await anomalies.list(null)).toHaveLength(1);
+      expect((await anomalies.list()).anomalies).toHaveLength(1);
       expect((await anomalies.get(a!.id))?.occurrences).toBe(2);
       expect(opened).toHaveLength(1);
 
@@ -46,13 +51,13 @@ for (const backend of BACKENDS) {
       await expect(anomalies.resolve('424242', 'x')).rejects.toBeInstanceOf(AnomalyTransitionError);
       await expect(anomalies.resolve('not-a-number', 'x')).rejects.toMatchObject({ reason: 'UNKNOWN_ANOMALY' });
 
-      const done = await anomalies.resolve(a!.id, 'fixed');
-      expect(done).toMatchObject({ status: 'RESOLVED', resolutionNote: 'fixed' });
+      const done = await anomalies.resolve(a!.id, 'fixed', 'admin-key');
+      expect(done).toMatchObject({ status: 'RESOLVED', resolutionNote: 'fixed', resolvedBy: 'admin-key', acknowledgedBy: 'ops' });
       await expect(anomalies.resolve(a!.id, 'again')).rejects.toMatchObject({ reason: 'INVALID_TRANSITION', status: 'RESOLVED' });
 
       // within the minute the process would not write again, but resolving cleared that too
       await anomalies.record([NEGATIVE]);
-      const open = await anomalies.list('OPEN');
+      const open = (await anomalies.list({ statuses: ['OPEN'] })).anomalies;
       expect(open).toHaveLength(1);
       expect(Number(open[0]!.id)).toBeGreaterThan(Number(a!.id));
       expect(opened).toHaveLength(2);
@@ -66,7 +71,7 @@ for (const backend of BACKENDS) {
       await store.anomalies.record(Array.from({ length: 450 }, (_, i) => orphan(`X${i}`)));
       expect(opened.slice(0, 2).sort()).toEqual(['A', 'B']);
       expect(opened).toHaveLength(2 + 450);
-      const all = await store.anomalies.list('OPEN', 1000);
+      const all = (await store.anomalies.list({ statuses: ['OPEN'] }, 1000)).anomalies;
       expect(all).toHaveLength(453);
       expect(all.find((x) => x.code === 'B')?.occurrences).toBe(2);
     });

@@ -48,7 +48,8 @@ const CASES: Array<{ name: string; field: string; query: string; requires: Role;
     requires: 'oms',
     path: 'routeOrder',
   },
-  { name: 'anomalies', field: 'Query.anomalies', query: '{ anomalies { id } }', requires: 'analyst', path: 'anomalies' },
+  { name: 'anomalies', field: 'Query.anomalies', query: '{ anomalies { nodes { id } } }', requires: 'analyst', path: 'anomalies' },
+  { name: 'anomaly', field: 'Query.anomaly', query: '{ anomaly(id: "1") { id } }', requires: 'analyst', path: 'anomaly' },
   { name: 'sources', field: 'Query.sources', query: '{ sources { name } }', requires: 'analyst', path: 'sources' },
   {
     name: 'reconciliation',

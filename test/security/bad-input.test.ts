@@ -86,11 +86,11 @@ const ROWS: Row[] = [
   {
     name: 'cost over the limit',
     body: q(
-      `{ ${Array.from({ length: 25 }, (_, i) => `a${i}: anomalies(first: 1000) { id kind sku location source detail status firstSeen lastSeen occurrences }`).join(' ')} }`,
+      `{ ${Array.from({ length: 25 }, (_, i) => `a${i}: anomalies(first: 1000) { nodes { id kind sku locationCode source detail status firstSeen lastSeen occurrences } }`).join(' ')} }`,
     ),
     status: 400,
     code: 'LIMIT_EXCEEDED',
-    message: /estimated to cost 250025; at most 200000/,
+    message: /estimated to cost 250050; at most 200000/,
   },
   {
     name: 'aliases must not multiply the SKU cap',
@@ -123,8 +123,14 @@ const ROWS: Row[] = [
     code: 'LIMIT_EXCEEDED',
     message: /cost 81 points, more than the 60/,
   },
-  { name: 'anomalies first negative', body: q('{ anomalies(first: -1) { id } }'), status: 200, code: 'BAD_USER_INPUT', message: /between 1 and 1000, got -1/ },
-  { name: 'anomalies first zero', body: q('{ anomalies(first: 0) { id } }'), status: 200, code: 'BAD_USER_INPUT', message: /got 0/ },
+  {
+    name: 'anomalies first negative',
+    body: q('{ anomalies(first: -1) { nodes { id } } }'),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+    message: /between 1 and 1000, got -1/,
+  },
+  { name: 'anomalies first zero', body: q('{ anomalies(first: 0) { nodes { id } } }'), status: 200, code: 'BAD_USER_INPUT', message: /got 0/ },
   // transport
   { name: '5 MB body', raw: { body: JSON.stringify(q(`{ viewer { role } } #${'x'.repeat(5_000_000)}`)) }, status: 413, code: 'PAYLOAD_TOO_LARGE' },
   { name: 'batched array', raw: { body: JSON.stringify([q('{ viewer { role } }'), q('{ viewer { role } }')]) }, status: 400 },

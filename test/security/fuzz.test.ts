@@ -65,7 +65,7 @@ const variableDefault = fc
       fc
         .integer({ min: 0, max: 2000 })
         .map((n) => ['[ID!]', JSON.stringify(Array.from({ length: n }, (_, i) => `SKU-${i}`)), 'availability(skus: $v) { sku available }'] as const),
-      fc.integer({ min: -5, max: 2_000_000 }).map((n) => ['Int', String(n), 'anomalies(first: $v) { id kind }'] as const),
+      fc.integer({ min: -5, max: 2_000_000 }).map((n) => ['Int', String(n), 'anomalies(first: $v) { nodes { id kind } }'] as const),
       fc.integer({ min: -5, max: 2_000_000 }).map((n) => ['Int', String(n), 'inventoryItems(first: $v) { nodes { sku } }'] as const),
     ),
     fc.integer({ min: 1, max: 30 }),

@@ -79,16 +79,16 @@ describe('variable defaults', () => {
   });
 
   it('count toward the cost, as `first`', async () => {
-    const r = await post({ query: 'query($n: Int = 1000000) { anomalies(first: $n) { id kind sku } }' }, 'admin');
+    const r = await post({ query: 'query($n: Int = 1000000) { anomalies(first: $n) { nodes { id kind sku } } }' }, 'admin');
     expect(r.status).toBe(400);
-    expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxCost', actual: 1 + 3_000_000 });
+    expect(r.body.errors?.[0]?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxCost', actual: 2 + 3_000_000 });
   });
 
   it('a `first` out of 1..1000 is refused, however it arrives', async () => {
     for (const [query, variables] of [
-      ['{ anomalies(first: -1) { id } }', undefined],
-      ['query($n: Int = -1) { anomalies(first: $n) { id } }', undefined],
-      ['query($n: Int) { anomalies(first: $n) { id } }', { n: 5000 }],
+      ['{ anomalies(first: -1) { nodes { id } } }', undefined],
+      ['query($n: Int = -1) { anomalies(first: $n) { nodes { id } } }', undefined],
+      ['query($n: Int) { anomalies(first: $n) { nodes { id } } }', { n: 5000 }],
       ['query($n: Int = 20) { reconciliationRuns(first: $n) { id } }', { n: 0 }],
     ] as const) {
       const r = await post({ query, variables }, 'admin');

@@ -74,7 +74,7 @@ for (const backend of BACKENDS) {
     }
 
     async function anomalies(r: Runtime): Promise<{ kind: string; source: string | null; code: string | null; detail: string }[]> {
-      const list = await r.store.anomalies.list(null, 1000);
+      const { anomalies: list } = await r.store.anomalies.list({}, 1000);
       return list
         .map(({ kind, source, code, detail }) => ({ kind, source, code, detail }))
         .sort((a, b) => `${a.source}/${a.code}`.localeCompare(`${b.source}/${b.code}`));

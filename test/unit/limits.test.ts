@@ -120,12 +120,12 @@ describe('measuring an operation', () => {
     expect(measure(withDefault).skus).toBe(15_000);
     // a value sent replaces the default
     expect(measure(withDefault, { s: ['A'] }).skus).toBe(30);
-    expect(measure('query($n: Int = 1000000) { anomalies(first: $n) { id } }').cost).toBe(1 + 1_000_000);
+    expect(measure('query($n: Int = 1000000) { anomalies(first: $n) { nodes { id } } }').cost).toBe(2 + 1_000_000);
   });
 
   it('counts arguments with the schema defaults and coercion', () => {
-    // anomalies(first: Int = 100): no argument is 100 items
-    expect(measure('{ anomalies { id } }').cost).toBe(1 + 100);
+    // anomalies(first: Int = 50): no argument is 50 items (the connection and its nodes list count 1 each)
+    expect(measure('{ anomalies { nodes { id } } }').cost).toBe(2 + 50);
     // a single value for a list argument is coerced to a list of one
     expect(measure('{ availability(skus: "A") { sku } }').skus).toBe(1);
     expect(measure('query($s: [ID!]!) { availability(skus: $s) { sku } }', { s: 'A' }).skus).toBe(1);
