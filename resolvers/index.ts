@@ -1,7 +1,16 @@
 /** Every resolver, typed against schema/ by the generated types. */
 import type { Resolvers } from '../src/generated/graphql.js';
 import { Query } from './query.js';
-import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
+import {
+  anomalyMutation,
+  Movement,
+  OrphanCodeConnection,
+  Reconciliation,
+  ReconciliationLineConnection,
+  ReconciliationRun,
+  ReconciliationRunConnection,
+  reconciliationQuery,
+} from './reconciliation.js';
 import { Reservation, ReservationConnection, ReservationLine, reservationMutation, reservationQuery } from './reservations.js';
 import { routingQuery } from './routing.js';
 import { DateTime, Decimal } from './scalars.js';
@@ -14,6 +23,11 @@ export const resolvers: Resolvers = {
   ReservationLine,
   ReservationConnection,
   Movement,
+  Reconciliation,
+  OrphanCodeConnection,
+  ReconciliationRun,
+  ReconciliationRunConnection,
+  ReconciliationLineConnection,
   InventoryItem,
   InventoryItemConnection,
   Availability,

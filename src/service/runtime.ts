@@ -347,7 +347,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     inventory,
     reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
     sweeper,
-    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now, movementKinds }),
+    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, maxScanSkus: config.server.maxScanSkus, logger, now, movementKinds }),
     reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
     skuMatcher,
