@@ -126,10 +126,10 @@ describe('reconciliation', () => {
     expect(central.systems.find((s) => s.source === 'wms')).toMatchObject({ onHand: null, variance: -central.quantity });
     // discrepancies past tolerance are recorded as anomalies (written off the query path)
     await demo.app.store.anomalies.flush();
-    const a = await demo.gql<{ anomalies: { kind: string; sku: string; location: string; source: string }[] }>(
-      '{ anomalies(status: OPEN, first: 1000) { kind sku location source } }',
+    const a = await demo.gql<{ anomalies: { nodes: { kind: string; sku: string; location: { id: string } | null; source: string }[] } }>(
+      '{ anomalies(filter: { statuses: [OPEN] }, first: 1000) { nodes { kind sku location { id } source } } }',
     );
-    expect(a.body.data!.anomalies).toContainEqual({ kind: 'DISCREPANCY', sku: missing, location: 'DC-CENTRAL', source: 'wms' });
+    expect(a.body.data!.anomalies.nodes).toContainEqual({ kind: 'DISCREPANCY', sku: missing, location: { id: 'DC-CENTRAL' }, source: 'wms' });
   });
 
   it('accepts unexplained units up to the tolerance', async () => {
@@ -174,23 +174,24 @@ describe('reconciliation', () => {
 
 describe('orphan codes', () => {
   it('pages through a source’s codes and finds the ones no canonical SKU maps', async () => {
-    const Q = 'query O($after: String) { orphanCodes(source: "wms", first: 3, after: $after) { orphans { source code } scanned endCursor hasNextPage } }';
-    const first = await demo.gql<{ orphanCodes: { orphans: { code: string }[]; endCursor: string; hasNextPage: boolean } }>(Q, {});
-    expect(first.body.data!.orphanCodes.orphans.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes.slice(0, 3));
-    expect(first.body.data!.orphanCodes.hasNextPage).toBe(true);
+    const Q = 'query O($after: String) { orphanCodes(source: "wms", first: 3, after: $after) { nodes { source code } scanned pageInfo { endCursor hasNextPage } } }';
+    type Page = { nodes: { code: string }[]; pageInfo: { endCursor: string; hasNextPage: boolean } };
+    const first = await demo.gql<{ orphanCodes: Page }>(Q, {});
+    expect(first.body.data!.orphanCodes.nodes.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes.slice(0, 3));
+    expect(first.body.data!.orphanCodes.pageInfo.hasNextPage).toBe(true);
     expect(statements(first.headers).get('wms/stock')).toBe(1);
-    const next = await demo.gql<{ orphanCodes: { orphans: { code: string }[]; hasNextPage: boolean } }>(Q, { after: first.body.data!.orphanCodes.endCursor });
+    const next = await demo.gql<{ orphanCodes: Page }>(Q, { after: first.body.data!.orphanCodes.pageInfo.endCursor });
     expect(next.body.data!.orphanCodes).toMatchObject({
-      orphans: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })),
-      hasNextPage: false,
+      nodes: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })),
+      pageInfo: { hasNextPage: false },
     });
     await demo.app.store.anomalies.flush();
-    const a = await demo.gql<{ anomalies: { kind: string; code: string | null; source: string }[] }>(
-      '{ anomalies(status: OPEN, first: 1000) { kind code source } }',
+    const a = await demo.gql<{ anomalies: { nodes: { kind: string; code: string | null; source: string }[] } }>(
+      '{ anomalies(filter: { statuses: [OPEN] }, first: 1000) { nodes { kind code source } } }',
     );
     expect(
       a.body
-        .data!.anomalies.filter((x) => x.kind === 'ORPHAN_CODE')
+        .data!.anomalies.nodes.filter((x) => x.kind === 'ORPHAN_CODE')
         .map((x) => x.code)
         .sort(),
     ).toEqual(demo.facts.orphanWmsCodes);
@@ -257,12 +258,12 @@ describe('the reconcile job', () => {
     const orphans = parse(readFileSync(join(out, 'orphans.csv'), 'utf8'), { columns: true }) as { source: string; code: string }[];
     expect(orphans.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes);
 
-    const runs = await demo.gql<{ reconciliationRuns: Record<string, unknown>[] }>(
-      '{ reconciliationRuns(first: 5) { id status tolerance skus lines explained discrepancies orphans gaps absUnexplained outDir startedAt finishedAt } }',
+    const runs = await demo.gql<{ reconciliationRuns: { nodes: Record<string, unknown>[] } }>(
+      '{ reconciliationRuns(first: 5) { nodes { id status tolerance skus lines explained discrepancies orphans gaps absUnexplained outDir startedAt finishedAt } } }',
     );
-    expect(runs.body.data!.reconciliationRuns[0]).toMatchObject({
+    expect(runs.body.data!.reconciliationRuns.nodes[0]).toMatchObject({
       id: result.runId,
-      status: 'completed',
+      status: 'COMPLETED',
       skus: 400,
       lines: rec.summary.lines,
       explained: rec.summary.explained,
@@ -276,7 +277,7 @@ describe('the reconcile job', () => {
 });
 
 describe('the anomaly workflow', () => {
-  const LIST = '{ anomalies(status: OPEN, first: 1000) { id kind sku location status } }';
+  const LIST = '{ anomalies(filter: { statuses: [OPEN] }, first: 1000) { nodes { id kind sku location { id } status } } }';
   const ACK = 'mutation A($id: ID!, $note: String) { acknowledgeAnomaly(id: $id, note: $note) { id status acknowledgedAt acknowledgeNote } }';
   const RESOLVE = 'mutation R($id: ID!, $note: String!) { resolveAnomaly(id: $id, note: $note) { id status resolvedAt resolutionNote } }';
 
@@ -284,7 +285,7 @@ describe('the anomaly workflow', () => {
     const sku = demo.facts.negativeWms[1] ?? demo.facts.negativeWms[0]!;
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
     await demo.app.store.anomalies.flush();
-    const open = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies;
+    const open = (await demo.gql<{ anomalies: { nodes: { id: string; kind: string; sku: string }[] } }>(LIST)).body.data!.anomalies.nodes;
     const neg = open.find((a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku)!;
 
     const ack = await demo.gql<{ acknowledgeAnomaly: Record<string, unknown> }>(ACK, { id: neg.id, note: 'cycle count booked' });
@@ -310,7 +311,7 @@ describe('the anomaly workflow', () => {
     // the WMS still says negative: a new anomaly opens
     await demo.gql('query A($s: [ID!]!) { availability(skus: $s) { sku } }', { s: [sku] });
     await demo.app.store.anomalies.flush();
-    const reopened = (await demo.gql<{ anomalies: { id: string; kind: string; sku: string }[] }>(LIST)).body.data!.anomalies.filter(
+    const reopened = (await demo.gql<{ anomalies: { nodes: { id: string; kind: string; sku: string }[] } }>(LIST)).body.data!.anomalies.nodes.filter(
       (a) => a.kind === 'NEGATIVE_ON_HAND' && a.sku === sku,
     );
     expect(reopened).toHaveLength(1);
@@ -340,10 +341,10 @@ describe('a malformed newest 3PL file', () => {
     expect(after.flags).toEqual(expect.arrayContaining(['STALE', 'SNAPSHOT_FALLBACK']));
     expect(after).toMatchObject({ counted: true, provenance: { source: 'tpl' } });
     await demo.app.store.anomalies.flush(); // the anomaly is written off the query path
-    const a = await demo.gql<{ anomalies: { kind: string; source: string; code: string; detail: string }[] }>(
-      '{ anomalies(status: OPEN, first: 1000) { kind source code detail } }',
+    const a = await demo.gql<{ anomalies: { nodes: { kind: string; source: string; code: string; detail: string }[] } }>(
+      '{ anomalies(filter: { statuses: [OPEN] }, first: 1000) { nodes { kind source code detail } } }',
     );
-    const rejected = a.body.data!.anomalies.find((x) => x.kind === 'SNAPSHOT_REJECTED')!;
+    const rejected = a.body.data!.anomalies.nodes.find((x) => x.kind === 'SNAPSHOT_REJECTED')!;
     expect(rejected).toMatchObject({ source: 'tpl', code: `inventory-${newest}.csv` });
     expect(rejected.detail).toContain(`inventory-${newest}.csv:3:`);
   });

@@ -30,15 +30,15 @@ for (const backend of BACKENDS) {
       anomalies.onOpened((a) => opened.push(a));
 
       await anomalies.record([NEGATIVE]);
-      const [a] = await anomalies.list('OPEN');
+      const [a] = (await anomalies.list({ statuses: ['OPEN'] })).anomalies;
       expect(opened).toEqual([[expect.objectContaining({ id: a!.id, kind: 'NEGATIVE_ON_HAND', status: 'OPEN' })]]);
 
-      const ack = await anomalies.acknowledge(a!.id, 'looking', new Date('2026-01-01T01:00:00Z'));
-      expect(ack).toMatchObject({ status: 'ACKNOWLEDGED', acknowledgeNote: 'looking', acknowledgedAt: new Date('2026-01-01T01:00:00Z') });
+      const ack = await anomalies.acknowledge(a!.id, 'looking', 'ops-key', new Date('2026-01-01T01:00:00Z'));
+      expect(ack).toMatchObject({ status: 'ACKNOWLEDGED', acknowledgeNote: 'looking', acknowledgedBy: 'ops-key', acknowledgedAt: new Date('2026-01-01T01:00:00Z') });
       // acknowledged is still open: seen again, the same row counts it, nothing new opens
       now += 120_000;
       await anomalies.record([NEGATIVE]);
-      expect(await anomalies.list(null)).toHaveLength(1);
+      expect((await anomalies.list()).anomalies).toHaveLength(1);
       expect((await anomalies.get(a!.id))?.occurrences).toBe(2);
       expect(opened).toHaveLength(1);
 
@@ -52,7 +52,7 @@ for (const backend of BACKENDS) {
 
       // within the minute the process would not write again, but resolving cleared that too
       await anomalies.record([NEGATIVE]);
-      const open = await anomalies.list('OPEN');
+      const open = (await anomalies.list({ statuses: ['OPEN'] })).anomalies;
       expect(open).toHaveLength(1);
       expect(Number(open[0]!.id)).toBeGreaterThan(Number(a!.id));
       expect(opened).toHaveLength(2);
@@ -66,7 +66,7 @@ for (const backend of BACKENDS) {
       await store.anomalies.record(Array.from({ length: 450 }, (_, i) => orphan(`X${i}`)));
       expect(opened.slice(0, 2).sort()).toEqual(['A', 'B']);
       expect(opened).toHaveLength(2 + 450);
-      const all = await store.anomalies.list('OPEN', 1000);
+      const all = (await store.anomalies.list({ statuses: ['OPEN'] }, 1000)).anomalies;
       expect(all).toHaveLength(453);
       expect(all.find((x) => x.code === 'B')?.occurrences).toBe(2);
     });
