@@ -203,7 +203,9 @@ export function operationDemand(
       acc.skus += skusIn(def, args);
       if (into === undefined) return;
       // requireOneSlicingArgument false: the first slicing argument given sizes the list (below)
-      const slicingPaths = c.requireOne ? c.slicingArguments : c.slicingArguments.filter((path) => valueAt(args, path) !== undefined && valueAt(args, path) !== null).slice(0, 1);
+      const slicingPaths = c.requireOne
+        ? c.slicingArguments
+        : c.slicingArguments.filter((path) => valueAt(args, path) !== undefined && valueAt(args, path) !== null).slice(0, 1);
       const slicing = Math.max(0, ...slicingPaths.map((path) => countOf(valueAt(args, path))));
       const sliced = slicingPaths.length > 0 && slicingPaths.some((path) => valueAt(args, path) !== undefined);
       const isList = isListType(getNullableType(def.type));

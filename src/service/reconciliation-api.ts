@@ -109,7 +109,12 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
     }
 
     /** `skus` given: those SKUs in request order, one batch, no next page. */
-    async function listed(skus: readonly string[], locations: readonly Location[], tolerance: number, keep: (l: ReconciliationLine) => boolean): Promise<Reconciliation> {
+    async function listed(
+      skus: readonly string[],
+      locations: readonly Location[],
+      tolerance: number,
+      keep: (l: ReconciliationLine) => boolean,
+    ): Promise<Reconciliation> {
       if (skus.length > deps.maxSkusPerQuery) {
         throw new BadUserInputError(`Too many SKUs: ${skus.length} asked, at most ${deps.maxSkusPerQuery} per query.`, {
           argumentName: 'skus',
@@ -217,9 +222,12 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
           });
         }
         if (a.statuses !== null && a.statuses !== undefined && a.statuses.length === 0) {
-          throw new BadUserInputError('`statuses` is empty: leave it out for every status, or name at least one of MATCH, EXPLAINED, WITHIN_TOLERANCE, DISCREPANCY.', {
-            argumentName: 'statuses',
-          });
+          throw new BadUserInputError(
+            '`statuses` is empty: leave it out for every status, or name at least one of MATCH, EXPLAINED, WITHIN_TOLERANCE, DISCREPANCY.',
+            {
+              argumentName: 'statuses',
+            },
+          );
         }
         const locations = deps.locations.select(a.locationIds, null);
         const wanted = a.statuses === null || a.statuses === undefined ? null : new Set(a.statuses);
@@ -286,16 +294,24 @@ export function createReconciliationApi(deps: ReconciliationApiDeps) {
        * A run's findings (lines not MATCH), served as live lines; a failed run has none. Unknown
        * locations and sources in the filter are BAD_USER_INPUT (a typo would answer an empty page).
        */
-      async findings(run: ReconciliationRun, filter: ReconciliationLineFilter | null | undefined, first: number, after: string | null): Promise<ReconciliationLinePage> {
+      async findings(
+        run: ReconciliationRun,
+        filter: ReconciliationLineFilter | null | undefined,
+        first: number,
+        after: string | null,
+      ): Promise<ReconciliationLinePage> {
         checkPageSize(first, MAX_LINES);
         const f = filter ?? {};
         if (f.locations?.length) deps.locations.select(f.locations, null);
         const unknown = (f.sources ?? []).filter((s) => !deps.connectors.has(s));
         if (unknown.length > 0) {
-          throw new BadUserInputError(`Unknown source${unknown.length > 1 ? 's' : ''}: ${unknown.map((s) => JSON.stringify(s)).join(', ')}. Known: ${[...deps.connectors.keys()].join(', ')}.`, {
-            argumentName: 'filter.sources',
-            invalid: unknown,
-          });
+          throw new BadUserInputError(
+            `Unknown source${unknown.length > 1 ? 's' : ''}: ${unknown.map((s) => JSON.stringify(s)).join(', ')}. Known: ${[...deps.connectors.keys()].join(', ')}.`,
+            {
+              argumentName: 'filter.sources',
+              invalid: unknown,
+            },
+          );
         }
         for (const [name, list] of Object.entries(f)) {
           if (Array.isArray(list) && list.length > MAX_LIST_PAGE) {

@@ -90,7 +90,11 @@ export function createReconciliationStore(db: Knex) {
         .limit(first + 1);
       if (after !== null) q.where('id', '<', after);
       const [rows, count] = await Promise.all([q as Promise<Record<string, unknown>[]>, db('reconciliation_runs').count({ n: '*' }).first()]);
-      return { runs: rows.slice(0, first).map(runOf), totalCount: Number((count as { n: number | string } | undefined)?.n ?? 0), hasNextPage: rows.length > first };
+      return {
+        runs: rows.slice(0, first).map(runOf),
+        totalCount: Number((count as { n: number | string } | undefined)?.n ?? 0),
+        hasNextPage: rows.length > first,
+      };
     },
 
     /** One run, or null. */
@@ -126,7 +130,9 @@ export function createReconciliationStore(db: Knex) {
 
     /** Removes a run's findings (a failed run keeps none). */
     async deleteFindings(runId: string): Promise<void> {
-      await db('reconciliation_findings').where({ run_id: Number(runId) }).delete();
+      await db('reconciliation_findings')
+        .where({ run_id: Number(runId) })
+        .delete();
     },
 
     /**

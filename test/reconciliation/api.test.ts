@@ -174,7 +174,8 @@ describe('reconciliation', () => {
 
 describe('orphan codes', () => {
   it('pages through a source’s codes and finds the ones no canonical SKU maps', async () => {
-    const Q = 'query O($after: String) { orphanCodes(source: "wms", first: 3, after: $after) { nodes { source code } scanned pageInfo { endCursor hasNextPage } } }';
+    const Q =
+      'query O($after: String) { orphanCodes(source: "wms", first: 3, after: $after) { nodes { source code } scanned pageInfo { endCursor hasNextPage } } }';
     type Page = { nodes: { code: string }[]; pageInfo: { endCursor: string; hasNextPage: boolean } };
     const first = await demo.gql<{ orphanCodes: Page }>(Q, {});
     expect(first.body.data!.orphanCodes.nodes.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes.slice(0, 3));

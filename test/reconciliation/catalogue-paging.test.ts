@@ -54,7 +54,17 @@ const SCAN = 50;
 const prefix = `ig_test_recpage_${process.pid}_${Date.now().toString(36)}`;
 
 function addSummaries(all: readonly Summary[]): Summary {
-  const out: Summary = { lines: 0, matched: 0, explained: 0, withinTolerance: 0, discrepancies: 0, absVariance: 0, absExplained: 0, absUnexplained: 0, gaps: 0 };
+  const out: Summary = {
+    lines: 0,
+    matched: 0,
+    explained: 0,
+    withinTolerance: 0,
+    discrepancies: 0,
+    absVariance: 0,
+    absExplained: 0,
+    absUnexplained: 0,
+    gaps: 0,
+  };
   for (const s of all) for (const k of Object.keys(out) as (keyof Summary)[]) out[k] += s[k];
   return out;
 }
@@ -176,14 +186,19 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
 
     it('refuses a bad first, after, tolerance or statuses with BAD_USER_INPUT naming it', async () => {
       const bad = async (vars: Record<string, unknown>, query = PAGE) => (await demo.gql(query, vars)).body.errors?.[0];
-      expect(await bad({ first: 0 })).toMatchObject({ message: expect.stringContaining('`first` must be between 1 and 1000, got 0'), extensions: { code: 'BAD_USER_INPUT' } });
+      expect(await bad({ first: 0 })).toMatchObject({
+        message: expect.stringContaining('`first` must be between 1 and 1000, got 0'),
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
       expect(await bad({ first: 1001 })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'first' } });
       expect(await bad({ after: '' })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'after' } });
       expect(await bad({ after: 'x'.repeat(300) })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'after' } });
       expect(await bad({ after: catalogue[0], skus: [catalogue[1]] })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'after' } });
       expect(await bad({ statuses: [] })).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'statuses' } });
       expect((await bad({ statuses: ['WRONG'] }))?.extensions?.code).toBe('BAD_USER_INPUT');
-      expect(await bad({}, '{ reconciliation(tolerance: -1) { scanned } }')).toMatchObject({ extensions: { code: 'BAD_USER_INPUT', argumentName: 'tolerance' } });
+      expect(await bad({}, '{ reconciliation(tolerance: -1) { scanned } }')).toMatchObject({
+        extensions: { code: 'BAD_USER_INPUT', argumentName: 'tolerance' },
+      });
       expect((await bad({}, '{ reconciliation(locationIds: ["MOON"]) { scanned } }'))?.message).toContain('"MOON"');
     });
 

@@ -9,7 +9,7 @@ import { parse } from 'csv-parse/sync';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
+import { startDemoApp, statements, type DemoApp, type GqlResult } from '../helpers/demo-app.js';
 import { runCli } from '../helpers/serving.js';
 
 const LINE = `sku location { id name } status authoritative quantity variance explained unexplained worstSource rule
@@ -96,7 +96,9 @@ describe('a run’s findings', () => {
     expect(f.totalCount).toBe(expected.length);
     expect(f.pageInfo.hasNextPage).toBe(false);
     expect(
-      f.nodes.map((l) => [l.sku, l.location.id, l.status, l.authoritative, l.quantity, l.variance, l.explained, l.unexplained, l.worstSource ?? ''].map(String)),
+      f.nodes.map((l) =>
+        [l.sku, l.location.id, l.status, l.authoritative, l.quantity, l.variance, l.explained, l.unexplained, l.worstSource ?? ''].map(String),
+      ),
     ).toEqual(expected.map((x) => [x.sku, x.location, x.status, x.authoritative, x.quantity, x.variance, x.explained, x.unexplained, x.worst_source]));
     expect(f.edges.map((e) => e.node)).toEqual(f.nodes.map((l) => ({ sku: l.sku, location: { id: l.location.id } })));
     expect(new Set(f.nodes.map((l) => l.status))).toEqual(new Set(['EXPLAINED', 'DISCREPANCY']));
@@ -109,7 +111,10 @@ describe('a run’s findings', () => {
     );
     // a source without an asOf column is dated when it is read: the run's figures keep the run's instant
     const undated = (lines: Line[]) =>
-      lines.map((l) => ({ ...l, systems: (l as unknown as { systems: { asOf: string }[] }).systems.map(({ asOf, ...x }) => ({ ...x, asOf: !Number.isNaN(Date.parse(asOf)) })) }));
+      lines.map((l) => ({
+        ...l,
+        systems: (l as unknown as { systems: { asOf: string }[] }).systems.map(({ asOf, ...x }) => ({ ...x, asOf: !Number.isNaN(Date.parse(asOf)) })),
+      }));
     expect(undated(f.nodes.filter((l) => skus.includes(l.sku)))).toEqual(undated(live.body.data!.reconciliation.lines));
   });
 
@@ -128,9 +133,16 @@ describe('a run’s findings', () => {
     await check({ skus: two }, (l) => two.includes(l.sku));
     await check({ locations: ['DC-CENTRAL'] }, (l) => l.location.id === 'DC-CENTRAL');
     await check({ sources: ['erp'] }, (l) => l.worstSource === 'erp' || l.authoritative === 'erp');
-    await check({ statuses: ['DISCREPANCY'], locations: ['DC-EAST'], sources: ['erp'] }, (l) => l.status === 'DISCREPANCY' && l.location.id === 'DC-EAST' && (l.worstSource === 'erp' || l.authoritative === 'erp'));
+    await check(
+      { statuses: ['DISCREPANCY'], locations: ['DC-EAST'], sources: ['erp'] },
+      (l) => l.status === 'DISCREPANCY' && l.location.id === 'DC-EAST' && (l.worstSource === 'erp' || l.authoritative === 'erp'),
+    );
     // a status no line has: an empty page, not an error
-    expect((await findings(first.id, { filter: { statuses: ['WITHIN_TOLERANCE'] } })).findings).toMatchObject({ totalCount: 0, nodes: [], pageInfo: { hasNextPage: false } });
+    expect((await findings(first.id, { filter: { statuses: ['WITHIN_TOLERANCE'] } })).findings).toMatchObject({
+      totalCount: 0,
+      nodes: [],
+      pageInfo: { hasNextPage: false },
+    });
   });
 
   it('page by cursor without a line lost or repeated, and read the store only (no source statement)', async () => {
@@ -138,8 +150,8 @@ describe('a run’s findings', () => {
     const seen: Line[] = [];
     let after: string | null = null;
     for (let i = 0; i < 100; i++) {
-      const r = await demo.gql<{ reconciliationRun: { findings: Findings } }>(FINDINGS, { id: first.id, first: 7, after });
-      const f = r.body.data!.reconciliationRun.findings;
+      const r: GqlResult<{ reconciliationRun: { findings: Findings } }> = await demo.gql(FINDINGS, { id: first.id, first: 7, after });
+      const f: Findings = r.body.data!.reconciliationRun.findings;
       expect(statements(r.headers).size).toBe(0);
       expect(f.totalCount).toBe(all.length);
       expect(f.nodes.length).toBeLessThanOrEqual(7);
@@ -169,7 +181,13 @@ describe('a run’s findings', () => {
     const id = /Reconciliation run (\d+) failed/.exec(r.stdout)?.[1] as string;
     const run = await findings(id);
     expect(run).toMatchObject({ status: 'FAILED', findings: { totalCount: 0, nodes: [], edges: [], pageInfo: { hasNextPage: false } } });
-    expect(await demo.app.store.db('reconciliation_findings').where({ run_id: Number(id) }).count({ n: '*' }).first()).toMatchObject({ n: 0 });
+    expect(
+      await demo.app.store
+        .db('reconciliation_findings')
+        .where({ run_id: Number(id) })
+        .count({ n: '*' })
+        .first(),
+    ).toMatchObject({ n: 0 });
     expect((await findings(first.id)).findings.totalCount).toBe(csvFindings(first.out).length);
   });
 
@@ -198,11 +216,15 @@ describe('reconciliationRuns and reconciliationRun', () => {
     expect(all.totalCount).toBe(4);
     expect(all.nodes.map((n) => n.status)).toEqual(['COMPLETED', 'COMPLETED', 'FAILED', 'COMPLETED']);
     expect(all.nodes.map((n) => Number(n.id))).toEqual([...all.nodes.map((n) => Number(n.id))].sort((a, b) => b - a));
-    const p1 = (await demo.gql<{ reconciliationRuns: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; nodes: { id: string }[] } }>(RUNS, { first: 3 }))
-      .body.data!.reconciliationRuns;
+    const p1 = (
+      await demo.gql<{ reconciliationRuns: { totalCount: number; pageInfo: { hasNextPage: boolean; endCursor: string }; nodes: { id: string }[] } }>(RUNS, {
+        first: 3,
+      })
+    ).body.data!.reconciliationRuns;
     expect(p1).toMatchObject({ totalCount: 4, pageInfo: { hasNextPage: true, endCursor: all.nodes[2]!.id } });
-    const p2 = (await demo.gql<{ reconciliationRuns: { pageInfo: { hasNextPage: boolean }; nodes: { id: string }[] } }>(RUNS, { first: 3, after: p1.pageInfo.endCursor }))
-      .body.data!.reconciliationRuns;
+    const p2 = (
+      await demo.gql<{ reconciliationRuns: { pageInfo: { hasNextPage: boolean }; nodes: { id: string }[] } }>(RUNS, { first: 3, after: p1.pageInfo.endCursor })
+    ).body.data!.reconciliationRuns;
     expect(p2).toMatchObject({ pageInfo: { hasNextPage: false }, nodes: [{ id: all.nodes[3]!.id }] });
     expect((await demo.gql(RUNS, { after: 'x' })).body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'after' });
     expect((await demo.gql(RUNS, { first: 1001 })).body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', argumentName: 'first' });

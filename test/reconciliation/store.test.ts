@@ -34,7 +34,12 @@ for (const backend of BACKENDS) {
       expect(opened).toEqual([[expect.objectContaining({ id: a!.id, kind: 'NEGATIVE_ON_HAND', status: 'OPEN' })]]);
 
       const ack = await anomalies.acknowledge(a!.id, 'looking', 'ops-key', new Date('2026-01-01T01:00:00Z'));
-      expect(ack).toMatchObject({ status: 'ACKNOWLEDGED', acknowledgeNote: 'looking', acknowledgedBy: 'ops-key', acknowledgedAt: new Date('2026-01-01T01:00:00Z') });
+      expect(ack).toMatchObject({
+        status: 'ACKNOWLEDGED',
+        acknowledgeNote: 'looking',
+        acknowledgedBy: 'ops-key',
+        acknowledgedAt: new Date('2026-01-01T01:00:00Z'),
+      });
       // acknowledged is still open: seen again, the same row counts it, nothing new opens
       now += 120_000;
       await anomalies.record([NEGATIVE]);

@@ -65,8 +65,20 @@ const CASES: Array<{ name: string; field: string; query: string; requires: Role;
     path: 'reconciliation',
   },
   { name: 'orphanCodes', field: 'Query.orphanCodes', query: '{ orphanCodes(source: "wms") { scanned } }', requires: 'analyst', path: 'orphanCodes' },
-  { name: 'reconciliationRuns', field: 'Query.reconciliationRuns', query: '{ reconciliationRuns { totalCount nodes { id } } }', requires: 'analyst', path: 'reconciliationRuns' },
-  { name: 'reconciliationRun', field: 'Query.reconciliationRun', query: '{ reconciliationRun(id: "1") { id } }', requires: 'analyst', path: 'reconciliationRun' },
+  {
+    name: 'reconciliationRuns',
+    field: 'Query.reconciliationRuns',
+    query: '{ reconciliationRuns { totalCount nodes { id } } }',
+    requires: 'analyst',
+    path: 'reconciliationRuns',
+  },
+  {
+    name: 'reconciliationRun',
+    field: 'Query.reconciliationRun',
+    query: '{ reconciliationRun(id: "1") { id } }',
+    requires: 'analyst',
+    path: 'reconciliationRun',
+  },
   // the side-by-side figures that carry cost or value (issue #18)
   {
     name: 'costs',
