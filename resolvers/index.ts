@@ -2,7 +2,16 @@
 import type { Resolvers } from '../src/generated/graphql.js';
 import { Anomaly, AnomalyConnection, anomalyQuery } from './anomalies.js';
 import { Query } from './query.js';
-import { anomalyMutation, Movement, reconciliationQuery } from './reconciliation.js';
+import {
+  anomalyMutation,
+  Movement,
+  OrphanCodeConnection,
+  Reconciliation,
+  ReconciliationLineConnection,
+  ReconciliationRun,
+  ReconciliationRunConnection,
+  reconciliationQuery,
+} from './reconciliation.js';
 import { Reservation, ReservationConnection, ReservationLine, reservationMutation, reservationQuery } from './reservations.js';
 import { routingQuery } from './routing.js';
 import { sweepQuery } from './sweep.js';
@@ -18,6 +27,11 @@ export const resolvers: Resolvers = {
   Movement,
   Anomaly,
   AnomalyConnection,
+  Reconciliation,
+  OrphanCodeConnection,
+  ReconciliationRun,
+  ReconciliationRunConnection,
+  ReconciliationLineConnection,
   InventoryItem,
   InventoryItemConnection,
   Availability,

@@ -1,7 +1,7 @@
 /**
  * Whether an operation selects a field below the field being resolved, through fragments and
  * inline fragments: `selects(info, 'channelViews')` (the next level) or
- * `selects(info, 'orphans.onHand')` (a dotted path). A resolver passes the answer to its
+ * `selects(info, 'nodes.onHand')` (a dotted path). A resolver passes the answer to its
  * service, which then does the work (reads the channels' views, the orphans' stock) only when
  * the answer needs it. Directives (@skip, @include) are not judged: a skipped field counts as
  * selected, which costs a read, never a wrong answer.

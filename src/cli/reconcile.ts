@@ -19,6 +19,10 @@
  * injection (a leading `'` before `=`, `+`, `-`, `@`, a tab or a carriage return), figures as
  * plain numbers (a negative variance stays `-5`).
  *
+ * The run's findings (its lines that were not MATCH) are written to the store batch by batch, as
+ * lines.csv is, and queryable as `ReconciliationRun.findings`; those of the last
+ * `reconcile.keepRuns` completed runs are kept, a failed run's are removed.
+ *
  * The run is recorded in the store (`reconciliationRuns`), discrepancies past tolerance, orphans
  * and stale sources are recorded as anomalies (and sent to the webhook, if configured). Progress
  * is shown only when stdout is a terminal. Exit codes: 0 done; 1 with --fail-on-discrepancy when
@@ -156,6 +160,7 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
   const summary = emptySummary();
   let skus = 0;
   let orphans = 0;
+  let findings = 0;
   const failedSources: { source: string; reason: string }[] = [];
   const top: ReconciliationLine[] = [];
   const orphanSample: { source: string; code: string }[] = [];
@@ -205,6 +210,12 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
         if (l.status === 'DISCREPANCY') keepTop(top, l);
       }
       await lines.write(csvRows(rows));
+      // the run's findings (lines not MATCH), queryable as ReconciliationRun.findings, written as lines.csv is
+      const found = r.lines.filter((l) => l.status !== 'MATCH');
+      if (found.length > 0) {
+        await runs.addFindings(runId, findings + 1, found);
+        findings += found.length;
+      }
       for (const gap of r.gaps) if (gapSample.length < 100) gapSample.push(gap);
       if (r.gaps.length > 0) await gaps.write(csvRows(r.gaps.map((gap) => [gap.sku, gap.source, gap.reason, gap.detail])));
       addToSummary(summary, r.lines, r.gaps.length);
@@ -326,6 +337,8 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
       await f.close();
       await rename(partial(paths.failed), paths.failed);
     }
+    // a failed run keeps no findings: what it wrote would look like a whole run's (the API answers a FAILED run's findings empty in any case)
+    if (status === 'failed') await runs.deleteFindings(runId).catch((e: unknown) => logger.error('could not remove the failed run’s findings', errorFields(e)));
     await runs.finish(runId, {
       finishedAt,
       status,
@@ -344,6 +357,9 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
         absUnexplained: summary.absUnexplained,
       },
     });
+    if (status === 'completed') {
+      await runs.pruneFindings(config.reconcile.keepRuns).catch((e: unknown) => logger.error('could not remove older runs’ findings', errorFields(e)));
+    }
   } finally {
     // refused files were queued as anomalies (fileEventsFor, src/service/runtime.ts): written before the webhook drains
     await runtime.close({ flushMs: 10_000 });

@@ -157,9 +157,18 @@ export interface ReconciliationSummary {
 
 export interface Reconciliation {
   tolerance: number;
+  /** The lines in the statuses asked for (all without a filter). */
   lines: ReconciliationLine[];
+  /** Gaps and summary cover every SKU read, whatever the statuses asked for. */
   gaps: Gap[];
   summary: ReconciliationSummary;
+  /** Known SKUs read for this answer. */
+  scanned: number;
+  /** Lines in the statuses asked for over every page; null when this answer cannot know (a catalogue page that did not start at the beginning or reach the end). */
+  totalCount: number | null;
+  hasNextPage: boolean;
+  /** The last SKU read: the next catalogue page starts after it; null with `skus`. */
+  endCursor: string | null;
 }
 
 /** What one system says at one location, before comparison. */
@@ -296,6 +305,8 @@ export interface ReconciliationRunPage {
 /** A page of a recorded run's lines (its findings: the lines that were not MATCH), in SKU then location order. */
 export interface ReconciliationLinePage {
   lines: ReconciliationLine[];
+  /** Each line's cursor (its place in the run), in the same order. */
+  cursors: string[];
   totalCount: number;
   hasNextPage: boolean;
   endCursor: string | null;

@@ -93,7 +93,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     return { name: c.name, kind: c.kind, entities: [...c.entities], maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy };
   });
   const inventory = runtime.inventory();
-  const reconciliation = runtime.reconciliation();
+  const reconciliation = runtime.reconciliation((source) => runtime.sweep.orphanCount(source));
   const anomalyWorkflow = runtime.anomalyWorkflow();
   const reservations = runtime.reservations();
   runtime.sweeper.start();

@@ -10,13 +10,17 @@
  * - every selected field costs 1, or its `@cost(weight:)`;
  * - a list field's selection costs as many times as the list can have items: its
  *   `@listSize(slicingArguments:)` (an Int argument's value, a list argument's length; a path
- *   such as `order.lines` reads inside an input object), else its `assumedSize`, else 1; a field
+ *   such as `order.lines` reads inside an input object; with `requireOneSlicingArgument: false`
+ *   the first of them given, in the order listed, so that `reconciliation(skus:)` is sized by its
+ *   SKUs and, without them, by `first`), else its `assumedSize`, else 1; a field
  *   that returns an object passes its slicing size to the lists its `sizedFields` names
  *   (`shipments.lines`: a list inside a child);
  * - `@perLocation` (ours): a list with one item per configured location (times the slicing
  *   size, if a parent sized it).
  * SKUs: every argument or input field marked `@skus` (ours) counts its list's length, or its
- * Int value, toward the operation's `maxSkus` (aliases and fields added up).
+ * Int value, toward the operation's `maxSkus` (aliases and fields added up); one left out counts
+ * none: `reconciliation` without `skus` pages the catalogue, its reads bounded by the server
+ * (`server.maxScanSkus`), its answer by `first` (the cost: `first` lines per location).
  *
  * Each walk takes one step per selection of the document: a fragment is measured once (per
  * sizes its parent gives it) and its figures reused at every spread, so a fragment spread twice
@@ -198,8 +202,12 @@ export function operationDemand(
       acc.cost += c.weight;
       acc.skus += skusIn(def, args);
       if (into === undefined) return;
-      const slicing = Math.max(0, ...c.slicingArguments.map((path) => countOf(valueAt(args, path))));
-      const sliced = c.slicingArguments.length > 0 && c.slicingArguments.some((path) => valueAt(args, path) !== undefined);
+      // requireOneSlicingArgument false: the first slicing argument given sizes the list (below)
+      const slicingPaths = c.requireOne
+        ? c.slicingArguments
+        : c.slicingArguments.filter((path) => valueAt(args, path) !== undefined && valueAt(args, path) !== null).slice(0, 1);
+      const slicing = Math.max(0, ...slicingPaths.map((path) => countOf(valueAt(args, path))));
+      const sliced = slicingPaths.length > 0 && slicingPaths.some((path) => valueAt(args, path) !== undefined);
       const isList = isListType(getNullableType(def.type));
       // a list's items: sized by its parent, else its own slicing argument, else assumed; per location
       let items = 1;
@@ -231,6 +239,8 @@ interface FieldCost {
   sizedFields: string[];
   assumedSize: number | undefined;
   perLocation: boolean;
+  /** `@listSize(requireOneSlicingArgument:)`, true unless declared false. */
+  requireOne: boolean;
 }
 
 const fieldCosts = new WeakMap<object, FieldCost>();
@@ -247,6 +257,7 @@ function fieldCost(def: GraphQLField<unknown, unknown>): FieldCost {
       sizedFields: stringList(listSize?.sizedFields),
       assumedSize: typeof listSize?.assumedSize === 'number' ? listSize.assumedSize : undefined,
       perLocation: directives.some((d) => d.name.value === 'perLocation'),
+      requireOne: listSize?.requireOneSlicingArgument !== false,
     };
     fieldCosts.set(def, c);
   }
@@ -263,6 +274,7 @@ function directiveArgs(directives: readonly ConstDirectiveNode[], name: string):
     if (v.kind === Kind.INT) out[a.name.value] = Number(v.value);
     else if (v.kind === Kind.LIST) out[a.name.value] = v.values.map((x) => (x.kind === Kind.STRING ? x.value : null));
     else if (v.kind === Kind.STRING) out[a.name.value] = [v.value];
+    else if (v.kind === Kind.BOOLEAN) out[a.name.value] = v.value;
   }
   return out;
 }

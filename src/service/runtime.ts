@@ -83,8 +83,12 @@ export interface Runtime {
   precedence: PrecedenceStrategy;
   /** The InventoryService, made per request from its diagnostics (src/service/inventory-service.ts). */
   inventory(): ReturnType<typeof createInventoryService>;
-  /** The reconciliation API, made per request from its diagnostics (src/service/reconciliation-api.ts). */
-  reconciliation(): ReturnType<typeof createReconciliationApi>;
+  /**
+   * The reconciliation API, made per request from its diagnostics (src/service/reconciliation-api.ts).
+   * `orphanTotals`: the orphans the last sweep counted per source (`SweepRun.orphansBySource`), for
+   * `OrphanCodeConnection.totalCount` on pages that cannot count them; wire the sweep's here.
+   */
+  reconciliation(orphanTotals?: (source: string) => number | null): ReturnType<typeof createReconciliationApi>;
   /** A reconciler over the whole set of sources (src/service/reconciler.ts). */
   reconciler(): ReturnType<typeof createReconciler>;
   anomalyWorkflow(): ReturnType<typeof createAnomalyWorkflow>;
@@ -364,7 +368,21 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     inventory,
     reservations: () => createReservationService({ store, locations, config: config.reservations, routing, now }),
     sweeper,
-    reconciliation: () => createReconciliationApi({ connectors, settings, locations, precedence, store, runs, maxSkusPerQuery, logger, now, movementKinds }),
+    reconciliation: (orphanTotals) =>
+      createReconciliationApi({
+        connectors,
+        settings,
+        locations,
+        precedence,
+        store,
+        runs,
+        maxSkusPerQuery,
+        maxScanSkus: config.server.maxScanSkus,
+        logger,
+        now,
+        movementKinds,
+        ...(orphanTotals !== undefined ? { orphanTotals } : {}),
+      }),
     reconciler,
     anomalyWorkflow: () => createAnomalyWorkflow(store, { locations, sources: Object.keys(config.sources) }),
     skuMatcher,

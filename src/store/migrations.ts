@@ -348,6 +348,41 @@ const migrations: Record<string, Migration> = {
       });
     },
   },
+  '0010_reconciliation_findings': {
+    async up(db) {
+      const exact = await exactTables(db);
+      // a reconcile run's lines that were not MATCH (`ReconciliationRun.findings`), for the last
+      // `reconcile.keepRuns` runs; `seq` is the line's place in the run (SKU then location order)
+      // and the findings' cursor
+      await db.schema.createTable('reconciliation_findings', (t) => {
+        exact(t);
+        t.integer('run_id').notNullable();
+        t.integer('seq').notNullable();
+        t.string('sku', 191).notNullable();
+        t.string('location', 191).notNullable();
+        // EXPLAINED | WITHIN_TOLERANCE | DISCREPANCY
+        t.string('status', 16).notNullable();
+        t.string('authoritative', 64).notNullable();
+        t.bigInteger('quantity').notNullable();
+        t.bigInteger('variance').notNullable();
+        t.bigInteger('explained').notNullable();
+        t.bigInteger('unexplained').notNullable();
+        t.string('worst_source', 64).nullable();
+        t.text('explanation').nullable();
+        t.string('rule', 512).notNullable();
+        // JSON: every system's figure (SystemQuantity) and the worst comparison's explanations;
+        // a line of many systems with their documents can pass MySQL's 64 KB TEXT
+        t.text('systems', 'mediumtext').notNullable();
+        t.text('explanations', 'mediumtext').notNullable();
+        t.primary(['run_id', 'seq']);
+        t.index(['run_id', 'status']);
+        t.index(['run_id', 'sku']);
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('reconciliation_findings');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -89,7 +89,14 @@ const QUERIES: [string, (d: DemoApp) => { query: string; variables?: Record<stri
           gaps { sku source reason detail }
           summary { lines matched explained withinTolerance discrepancies absVariance absExplained absUnexplained gaps }
         }
-        orphanCodes(source: "wms", first: 3) { orphans { source code } scanned endCursor hasNextPage }
+        orphanCodes(source: "wms", first: 3) { nodes { source code } edges { cursor } scanned totalCount pageInfo { endCursor hasNextPage } }
+        page: reconciliation(statuses: [DISCREPANCY, EXPLAINED], first: 5) {
+          lines { sku location { id } status explanation explanations { source kind quantity } }
+          pageInfo { hasNextPage endCursor }
+          scanned totalCount
+          summary { lines discrepancies }
+        }
+        reconciliationRuns(first: 2) { totalCount pageInfo { hasNextPage } nodes { id status } }
       }`,
       variables: { skus: [...d.facts.pickedNotInvoiced.slice(0, 2), ...d.facts.unexplained.slice(0, 2), ...d.facts.missingInWmsCentral.slice(0, 1)] },
     }),

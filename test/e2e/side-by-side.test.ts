@@ -408,11 +408,11 @@ describe('costs and value', () => {
 
 describe('orphanCodes', () => {
   it('gives each orphan its on-hand per source location, mapped where a location maps it, in one more statement', async () => {
-    const r = await gql<{ orphanCodes: { orphans: unknown[] } }>(
-      '{ orphanCodes(source: "wms", first: 10) { orphans { source code onHand locations { code onHand location { id } } } } }',
+    const r = await gql<{ orphanCodes: { nodes: unknown[] } }>(
+      '{ orphanCodes(source: "wms", first: 10) { nodes { source code onHand locations { code onHand location { id } } } } }',
     );
     expect(r.body.errors).toBeUndefined();
-    expect(r.body.data!.orphanCodes.orphans).toEqual([
+    expect(r.body.data!.orphanCodes.nodes).toEqual([
       {
         source: 'wms',
         code: 'ORPH-1',
@@ -427,7 +427,7 @@ describe('orphanCodes', () => {
     // one statement lists the codes, one reads the orphans' stock
     expect(Object.fromEntries(statements(r.headers))).toEqual({ 'wms/stock': 2 });
     // not selected: not read
-    const codesOnly = await gql('{ orphanCodes(source: "wms", first: 10) { orphans { code } } }');
+    const codesOnly = await gql('{ orphanCodes(source: "wms", first: 10) { nodes { code } } }');
     expect(Object.fromEntries(statements(codesOnly.headers))).toEqual({ 'wms/stock': 1 });
   });
 
@@ -435,10 +435,10 @@ describe('orphanCodes', () => {
     // a page whose listing works and whose stock read fails: the stock table's column renamed under it
     await wms.exec('alter table bins change qty qty_renamed int');
     try {
-      const r = await gql<{ orphanCodes: { orphans: { code: string; onHand: number | null; locations: unknown }[] } | null }>(
-        '{ orphanCodes(source: "wms", first: 10) { orphans { code onHand locations { code } } } }',
+      const r = await gql<{ orphanCodes: { nodes: { code: string; onHand: number | null; locations: unknown }[] } | null }>(
+        '{ orphanCodes(source: "wms", first: 10) { nodes { code onHand locations { code } } } }',
       );
-      expect(r.body.data!.orphanCodes!.orphans).toEqual([
+      expect(r.body.data!.orphanCodes!.nodes).toEqual([
         { code: 'ORPH-1', onHand: null, locations: null },
         { code: 'ORPH-2', onHand: null, locations: null },
       ]);

@@ -174,15 +174,17 @@ describe('reconciliation', () => {
 
 describe('orphan codes', () => {
   it('pages through a source’s codes and finds the ones no canonical SKU maps', async () => {
-    const Q = 'query O($after: String) { orphanCodes(source: "wms", first: 3, after: $after) { orphans { source code } scanned endCursor hasNextPage } }';
-    const first = await demo.gql<{ orphanCodes: { orphans: { code: string }[]; endCursor: string; hasNextPage: boolean } }>(Q, {});
-    expect(first.body.data!.orphanCodes.orphans.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes.slice(0, 3));
-    expect(first.body.data!.orphanCodes.hasNextPage).toBe(true);
+    const Q =
+      'query O($after: String) { orphanCodes(source: "wms", first: 3, after: $after) { nodes { source code } scanned pageInfo { endCursor hasNextPage } } }';
+    type Page = { nodes: { code: string }[]; pageInfo: { endCursor: string; hasNextPage: boolean } };
+    const first = await demo.gql<{ orphanCodes: Page }>(Q, {});
+    expect(first.body.data!.orphanCodes.nodes.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes.slice(0, 3));
+    expect(first.body.data!.orphanCodes.pageInfo.hasNextPage).toBe(true);
     expect(statements(first.headers).get('wms/stock')).toBe(1);
-    const next = await demo.gql<{ orphanCodes: { orphans: { code: string }[]; hasNextPage: boolean } }>(Q, { after: first.body.data!.orphanCodes.endCursor });
+    const next = await demo.gql<{ orphanCodes: Page }>(Q, { after: first.body.data!.orphanCodes.pageInfo.endCursor });
     expect(next.body.data!.orphanCodes).toMatchObject({
-      orphans: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })),
-      hasNextPage: false,
+      nodes: demo.facts.orphanWmsCodes.slice(3).map((code) => ({ source: 'wms', code })),
+      pageInfo: { hasNextPage: false },
     });
     await demo.app.store.anomalies.flush();
     const a = await demo.gql<{ anomalies: { nodes: { kind: string; code: string | null; source: string }[] } }>(
@@ -252,12 +254,12 @@ describe('the reconcile job', () => {
     const orphans = parse(readFileSync(join(out, 'orphans.csv'), 'utf8'), { columns: true }) as { source: string; code: string }[];
     expect(orphans.map((o) => o.code)).toEqual(demo.facts.orphanWmsCodes);
 
-    const runs = await demo.gql<{ reconciliationRuns: Record<string, unknown>[] }>(
-      '{ reconciliationRuns(first: 5) { id status tolerance skus lines explained discrepancies orphans gaps absUnexplained outDir startedAt finishedAt } }',
+    const runs = await demo.gql<{ reconciliationRuns: { nodes: Record<string, unknown>[] } }>(
+      '{ reconciliationRuns(first: 5) { nodes { id status tolerance skus lines explained discrepancies orphans gaps absUnexplained outDir startedAt finishedAt } } }',
     );
-    expect(runs.body.data!.reconciliationRuns[0]).toMatchObject({
+    expect(runs.body.data!.reconciliationRuns.nodes[0]).toMatchObject({
       id: result.runId,
-      status: 'completed',
+      status: 'COMPLETED',
       skus: 400,
       lines: rec.summary.lines,
       explained: rec.summary.explained,

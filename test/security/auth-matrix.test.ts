@@ -58,8 +58,28 @@ const CASES: Array<{ name: string; field: string; query: string; requires: Role;
     requires: 'analyst',
     path: 'reconciliation',
   },
+  {
+    name: 'reconciliation of the catalogue',
+    field: 'Query.reconciliation',
+    query: '{ reconciliation(statuses: [DISCREPANCY], first: 5) { lines { status } pageInfo { endCursor } } }',
+    requires: 'analyst',
+    path: 'reconciliation',
+  },
   { name: 'orphanCodes', field: 'Query.orphanCodes', query: '{ orphanCodes(source: "wms") { scanned } }', requires: 'analyst', path: 'orphanCodes' },
-  { name: 'reconciliationRuns', field: 'Query.reconciliationRuns', query: '{ reconciliationRuns { id } }', requires: 'analyst', path: 'reconciliationRuns' },
+  {
+    name: 'reconciliationRuns',
+    field: 'Query.reconciliationRuns',
+    query: '{ reconciliationRuns { totalCount nodes { id } } }',
+    requires: 'analyst',
+    path: 'reconciliationRuns',
+  },
+  {
+    name: 'reconciliationRun',
+    field: 'Query.reconciliationRun',
+    query: '{ reconciliationRun(id: "1") { id } }',
+    requires: 'analyst',
+    path: 'reconciliationRun',
+  },
   // the side-by-side figures that carry cost or value (issue #18)
   {
     name: 'costs',

@@ -89,11 +89,13 @@ describe('variable defaults', () => {
       ['{ anomalies(first: -1) { nodes { id } } }', undefined],
       ['query($n: Int = -1) { anomalies(first: $n) { nodes { id } } }', undefined],
       ['query($n: Int) { anomalies(first: $n) { nodes { id } } }', { n: 5000 }],
-      ['query($n: Int = 20) { reconciliationRuns(first: $n) { id } }', { n: 0 }],
+      ['query($n: Int = 20) { reconciliationRuns(first: $n) { totalCount } }', { n: 0 }],
+      ['query($n: Int) { reconciliation(first: $n) { scanned } }', { n: 0 }],
+      ['{ orphanCodes(source: "wms", first: 1001) { scanned } }', undefined],
     ] as const) {
       const r = await post({ query, variables }, 'admin');
       expect(r.body.errors?.[0]?.extensions?.code, `${query} ${r.text}`).toBe('BAD_USER_INPUT');
-      expect(r.body.errors?.[0]?.message).toMatch(/`first` must be between 1 and 1000, got (-1|5000|0)\./);
+      expect(r.body.errors?.[0]?.message).toMatch(/`first` must be between 1 and 1000, got (-1|5000|0|1001)\./);
     }
   });
 });

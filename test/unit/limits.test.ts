@@ -3,6 +3,7 @@ import {
   getOperationAST,
   Kind,
   parse,
+  print,
   type DocumentNode,
   type FragmentDefinitionNode,
   type GraphQLError,
@@ -149,6 +150,7 @@ describe('the cost model declared in the schema', () => {
       page(first: Int = 10 @skus): Page @listSize(slicingArguments: ["first"], sizedFields: ["items", "nested.items"])
       order(o: Order!): Page @listSize(slicingArguments: ["o.lines"], sizedFields: ["items"])
       here: [Item!] @perLocation
+      either(ids: [ID!] @skus, first: Int = 4): Page @listSize(slicingArguments: ["ids", "first"], sizedFields: ["items"], requireOneSlicingArgument: false)
     }
     type Page { items: [Item!] total: Int nested: Page }
     type Item { a: Int b: Int }
@@ -167,6 +169,16 @@ describe('the cost model declared in the schema', () => {
     // a path into an input object; `@skus` on an input field
     expect(demand('query($o: Order!) { order(o: $o) { items { a b } } }', { o: { lines: ['x', 'y', 'z'] } })).toMatchObject({ cost: 1 + 1 + 3 * 2, skus: 3 });
     expect(demand('{ here { a } }', {}, 4).cost).toBe(1 + 4);
+  });
+
+  it('sizes a list by the first slicing argument given when one is not required (in the order listed)', () => {
+    // `ids` given: it sizes the list, `first` (a default) does not; its ids count as SKUs
+    expect(demand('{ either(ids: ["x", "y"]) { items { a } } }')).toMatchObject({ cost: 1 + 1 + 2, skus: 2 });
+    expect(demand('{ either(ids: ["x", "y"], first: 50) { items { a } } }')).toMatchObject({ cost: 1 + 1 + 2, skus: 2 });
+    // left out, or null: `first` sizes it (its default too), and no SKU is counted
+    expect(demand('{ either { items { a } } }')).toMatchObject({ cost: 1 + 1 + 4, skus: 0 });
+    expect(demand('{ either(ids: null, first: 9) { items { a } } }')).toMatchObject({ cost: 1 + 1 + 9, skus: 0 });
+    expect(demand('query($i: [ID!]) { either(ids: $i) { items { a } } }', {})).toMatchObject({ cost: 1 + 1 + 4, skus: 0 });
   });
 
   it('sizes a fragment by where it is spread, and measures it once per size', () => {
@@ -196,5 +208,24 @@ describe('the schema declares its cost model', () => {
     expect(measure('{ inventoryItems(first: 20) { nodes { sku } pageInfo { hasNextPage } } }')).toMatchObject({ skus: 20, cost: 1 + (1 + 20) + (1 + 1) });
     // reconciliation lines: one per SKU and location
     expect(measure('{ reconciliation(skus: ["A", "B"]) { lines { sku } gaps { sku } } }')).toMatchObject({ skus: 2, cost: 1 + (1 + 2 * 5) + (1 + 2) });
+    // `first` does not size a reconciliation of given SKUs
+    expect(measure('{ reconciliation(skus: ["A", "B"], first: 1000) { lines { sku } } }')).toMatchObject({ skus: 2, cost: 1 + (1 + 2 * 5) });
+    // the whole catalogue, a page at a time: `first` lines per location (the default 100), gaps by
+    // `first`, pageInfo once; no SKU counted (the server bounds the SKUs a page reads: server.maxScanSkus)
+    expect(measure('{ reconciliation { lines { sku } gaps { sku } pageInfo { endCursor } totalCount } }')).toMatchObject({
+      skus: 0,
+      cost: 1 + (1 + 100 * 5) + (1 + 100) + (1 + 1) + 1,
+    });
+    expect(measure('{ reconciliation(first: 10, statuses: [DISCREPANCY]) { lines { sku status } } }')).toMatchObject({ skus: 0, cost: 1 + (1 + 10 * 5 * 2) });
+    // aliased pages add up
+    expect(measure('{ a: reconciliation(first: 1000) { lines { sku } } b: reconciliation(first: 1000) { lines { sku } } }').cost).toBe(2 * (1 + 1 + 1000 * 5));
+  });
+
+  it('lets a whole-catalogue reconciliation through the SKU limit, and refuses too many listed SKUs', () => {
+    const l = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, maxSkus: 3 }), locationCount: 5 });
+    const page = parse('{ reconciliation(first: 500, statuses: [DISCREPANCY]) { lines { sku } pageInfo { endCursor hasNextPage } } }');
+    expect(() => l.check(context(), print(page), {}, page, getOperationAST(page) ?? undefined)).not.toThrow();
+    const listed = parse('{ reconciliation(skus: ["A", "B", "C", "D"]) { lines { sku } } }');
+    expect(catchError(() => l.check(context(), print(listed), {}, listed, getOperationAST(listed) ?? undefined))?.message).toMatch(/asks about 4 in all/);
   });
 });

@@ -29,10 +29,11 @@ describe('selects', () => {
   });
 
   it('follows a dotted path through fragments', () => {
-    const doc = '{ orphanCodes(source: "wms") { ...P } } fragment P on OrphanCodePage { orphans { code ... on OrphanCode { onHand } } }';
-    expect(selects(infoOf(doc), 'orphans.onHand')).toBe(true);
-    expect(selects(infoOf(doc), 'orphans.locations')).toBe(false);
-    expect(selects(infoOf('{ orphanCodes(source: "wms") { orphans { code } } }'), 'orphans.onHand')).toBe(false);
+    const doc = '{ orphanCodes(source: "wms") { ...P } } fragment P on OrphanCodeConnection { nodes { code ... on OrphanCode { onHand } } }';
+    expect(selects(infoOf(doc), 'nodes.onHand')).toBe(true);
+    expect(selects(infoOf(doc), 'nodes.locations')).toBe(false);
+    expect(selects(infoOf('{ orphanCodes(source: "wms") { nodes { code } } }'), 'nodes.onHand')).toBe(false);
+    expect(selects(infoOf('{ orphanCodes(source: "wms") { edges { node { locations { code } } } } }'), 'edges.node.locations')).toBe(true);
   });
 
   it('survives a fragment spread twice', () => {
