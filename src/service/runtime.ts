@@ -18,10 +18,11 @@ import { createEvents, sinkConfigs, type Events } from '../events/events.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
 import type { FileSourceEvents } from '../sources/csv.js';
-import type { SourceHealthRegistry } from '../sources/health.js';
+import { SourceHealthRegistry } from '../sources/health.js';
 import { createConnector } from '../sources/registry.js';
 import { probeLineText, probeSources, type ProbeLine } from '../sources/probe.js';
-import { resilienceSettings, withResilience } from '../sources/resilience.js';
+import { resilienceSettings, withResilience, type ResilientConnector } from '../sources/resilience.js';
+import { createHealthChecks, type CheckedSource, type HealthChecks } from './health-checks.js';
 import type { NewAnomaly } from '../store/anomaly-store.js';
 import { openStore, type Store, type Trigger } from '../store/index.js';
 import { createReconciliationStore, type ReconciliationStore } from '../store/reconciliation-store.js';
@@ -90,6 +91,11 @@ export interface Runtime {
   reservations(): ReturnType<typeof createReservationService>;
   /** Expires holds, hands confirmed ones over to the sources' orders, prunes keys; started by the server. */
   sweeper: ReservationSweeper;
+  /**
+   * The background health check of each source (`sources.X.healthCheck`, src/service/health-checks.ts):
+   * started by the server; none without a health registry (the reconcile CLI).
+   */
+  healthChecks: HealthChecks;
   /** SKU matching (`skuMap`, src/service/sku-matching.ts): `run` once, or `start` its schedule (the server). */
   skuMatcher: SkuMatcher;
   /** Mirrored sources, by name (their connectors in `connectors` read through them). */
@@ -188,6 +194,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     },
   };
   const connectors = new Map<string, Connector>();
+  const checked: CheckedSource[] = [];
   const settings = new Map<string, SourceSettings>();
   const clock = () => (now === undefined ? Date.now() : now().getTime());
   for (const [name, s] of Object.entries(config.sources)) {
@@ -229,8 +236,13 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
             health: o.health,
             logger,
             policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
+            ...(now !== undefined ? { now: clock } : {}),
           });
     connectors.set(name, c);
+    if (o.health !== false) {
+      const r = c as ResilientConnector;
+      checked.push({ name, intervalSeconds: s.healthCheck.intervalSeconds, healthCheck: () => r.healthCheck() });
+    }
     settings.set(name, {
       maxAgeSeconds: s.maxAgeSeconds,
       stalePolicy: s.stalePolicy,
@@ -333,6 +345,11 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     });
 
   const skuMatcher = createSkuMatcher({ config, connectors, store, logger });
+  const healthChecks = createHealthChecks({
+    sources: checked,
+    health: o.health === false ? new SourceHealthRegistry() : o.health,
+    logger,
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -351,6 +368,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     reconciler: () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds }),
     anomalyWorkflow: () => createAnomalyWorkflow(store),
     skuMatcher,
+    healthChecks,
     mirrors,
     feeds,
     sinks,
@@ -369,6 +387,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         stopping = true;
         for (const t of timers) clearTimeout(t);
         await skuMatcher.stop();
+        await healthChecks.stop();
         await sweeper.stop();
         await events?.close();
         // feeds first: what they received and did not acknowledge is delivered again
