@@ -337,7 +337,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   perSource('inventory_graph_source_status', 'Source status as /status shows it: 0 up, 1 degraded, 2 down', (s) => STATUS_VALUE[s.status]);
   perSource(
     'inventory_graph_source_freshness_seconds',
-    'Age of the newest record (asOf) this process has read from the source: its lag',
+    'Age of the newest usable record (asOf) this process has read from the source: its lag (records refused as INVALID_SOURCE_DATA, future-dated ones included, never count)',
     (s) => s.freshness.ageSeconds,
   );
   perSource(
