@@ -105,7 +105,8 @@ export interface ResilientConnector extends Connector {
    * (`Connector.check`, else `ping`) under its deadline, through the breaker, its outcome on the
    * source's health. `skipped` when asking now would say nothing or cost a read its slot: the
    * breaker is open and its trial time is ahead (the check then comes back at `retryAt`), a trial
-   * read is already on its way, or every slot of the bulkhead is taken (those reads tell).
+   * read is already on its way, every slot of the bulkhead is taken (those reads tell), or the
+   * last check's own call to the connector has not settled (a hung source is not asked twice).
    * While the breaker is open, the first check from its trial time is that trial: an answer closes
    * the breaker (reads flow again without waiting for a request to try), a failure keeps it open
    * another `resetAfterMs`.
@@ -220,6 +221,8 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   let waiting = 0;
   /** How long the last read answered within its deadline took from its start, in ms. */
   let pace = 0;
+  /** A health check's call to the connector has not settled (see `healthCheck`). */
+  let checking = false;
   /** When the breaker last opened (epoch ms): its trial read is due `resetAfterMs` later. */
   let openedAt: number | null = null;
   const clock = deps.now ?? Date.now;
@@ -442,9 +445,20 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     if (breaker.state === CircuitState.Open && openedAt !== null && Date.now() < openedAt + s.breaker.resetAfterMs) {
       return { outcome: 'skipped', retryAt: new Date(openedAt + s.breaker.resetAfterMs) };
     }
-    if (slots.executionSlots === 0) return { outcome: 'skipped' };
-    const ask =
+    // every slot taken (those reads tell), or the last check's own work has not settled yet (its
+    // caller was answered at the deadline): asking again would pile checks up on a hung source
+    if (slots.executionSlots === 0 || checking) return { outcome: 'skipped' };
+    const call =
       inner.check === undefined ? (o: ReadOptions) => inner.ping(o) : (o: ReadOptions) => (inner.check as NonNullable<Connector['check']>).call(inner, o);
+    const ask = (o: ReadOptions) => {
+      checking = true;
+      const p = call(o);
+      void p.then(
+        () => (checking = false),
+        () => (checking = false),
+      );
+      return p;
+    };
     const started = performance.now();
     try {
       const deadline = Date.now() + s.timeoutMs;
