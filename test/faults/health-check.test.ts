@@ -6,7 +6,12 @@
  * freshness ignores records refused as INVALID_SOURCE_DATA; the scheduler never overlaps checks
  * of one source; the traffic tracker's counts and p95.
  */
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { csvSourceSchema } from '../../src/config/schema.js';
+import { createCsvConnector } from '../../src/sources/csv.js';
 import type { Entity, RecordOf, StockRecord } from '../../src/domain/records.js';
 import { silentLogger } from '../../src/logger.js';
 import type { Connector, ReadOptions } from '../../src/sources/connector.js';
@@ -101,6 +106,32 @@ describe('the health check of one source', () => {
     state.answer = 'hang';
     expect(await r.healthCheck()).toEqual({ outcome: 'failed' });
     expect(health.get('wms')).toMatchObject({ status: 'DOWN', lastError: `timed out after ${SETTINGS.timeoutMs} ms` });
+  });
+});
+
+describe('the check of a file source', () => {
+  it('looks at the directory: answers while a snapshot serves (missing files shown as its problem), fails with none', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-check-'));
+    try {
+      const files = join(dir, 'files');
+      mkdirSync(files);
+      writeFileSync(join(files, 'inventory-2026-11-30.csv'), 'sku,loc,qty\nA,W01,3\n');
+      const config = (path: string) =>
+        csvSourceSchema.parse({ kind: 'csv', path, checkIntervalMs: 0, stock: { columns: { sku: 'sku', location: 'loc', onHand: 'qty' } } });
+      const c = createCsvConnector('tpl', config(join(files, 'inventory-*.csv')));
+      await c.check!();
+      expect(c.problem!()).toBeNull();
+      renameSync(files, join(dir, 'moved'));
+      // the last snapshot keeps serving: the source answers, degraded by what is missing
+      await c.check!();
+      expect(c.problem!()).toMatch(/directory of inventory-\*\.csv is missing/);
+      const none = createCsvConnector('tpl', config(join(dir, 'nothing', 'inventory-*.csv')));
+      await expect(none.check!()).rejects.toThrow(/is missing/);
+      await c.close();
+      await none.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
