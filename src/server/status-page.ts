@@ -690,8 +690,8 @@ function sourceRow(s: SourceView, now: number): string {
         : `<div class="small check">first check ${e(clock(c.nextAt))}</div>`
       : `<div class="small check">checked ${e(ago(c.lastAt, now))}: <span class="${c.ok === true ? 'good' : 'bad'}">${c.ok === true ? 'answered' : 'no answer'}</span></div>`;
   const stale = s.state === 'STALE' ? ` <span class="badge b-STALE">STALE</span>` : '';
-  return `<tr data-source="${e(s.name)}" data-state="${e(s.state)}">
-<td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
+  return `<tr data-source="${e(s.name)}">
+<td data-state="${e(s.state)}"><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
 <td><span class="badge b-${e(s.status)}">${e(s.status)}</span>${stale}${down}${problem}${lastError}${check}</td>
 <td><span class="badge b-${e(s.breaker)}">${e(s.breaker.replace('_', '-'))}</span><div class="small">${s.consecutiveFailures === 0 ? `opens after ${n(s.failureThreshold)} failures in a row` : `${n(s.consecutiveFailures)} failed in a row (opens at ${n(s.failureThreshold)})`}</div></td>
 <td>${latency}</td>

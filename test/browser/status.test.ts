@@ -80,7 +80,7 @@ describe('status page in a browser', () => {
     expect(await headline.locator('.big').innerText()).toBe('2 up · 1 stale · 1 down');
     // coloured by the worst state: the card's left border is the "bad" red
     expect(await headline.evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe('rgb(207, 34, 46)');
-    expect(await row('tpl').getAttribute('data-state')).toBe('STALE');
+    expect(await row('tpl').locator('td').first().getAttribute('data-state')).toBe('STALE');
     // the WMS was never reached: down since its first failure, tried again at the next check
     await expect
       .poll(() => row('wms').locator('.down-since').innerText(), { timeout: 20_000 })

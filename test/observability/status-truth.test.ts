@@ -222,7 +222,7 @@ describe('the background health check: a source goes DOWN and comes back UP with
     expect(down.healthCheck.ok).toBe(false);
     expect(down.lastError).toMatch(/connection refused|connection lost|timed out/);
     const page = (await get(d, '/status')).body;
-    expect(page).toMatch(/<tr data-source="wms" data-state="DOWN">[\s\S]*?down since \d\d:\d\d:\d\d UTC, next retry \d\d:\d\d:\d\d UTC/);
+    expect(page).toMatch(/<tr data-source="wms">\n<td data-state="DOWN">[\s\S]*?down since \d\d:\d\d:\d\d UTC, next retry \d\d:\d\d:\d\d UTC/);
 
     await proxy.start();
     await expect.poll(async () => source(await statusJson(d), 'wms').status, { timeout: 20_000, interval: 200 }).toBe('UP');
