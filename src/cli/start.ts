@@ -23,7 +23,8 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
   const skus = wholeNumber(values.skus, '--skus', 1, 99_999_999);
 
   // the demo's config is written by generateDemo, with no host or port: the defaults
-  let config = demo ? undefined : loadConfig(configFile(values.config as string | undefined, env));
+  const configPath = demo ? undefined : configFile(values.config as string | undefined, env);
+  let config = configPath === undefined ? undefined : loadConfig(configPath);
   const server = config?.server ?? serverDefaults();
   const port = wholeNumber(values.port, '--port', 0, 65_535) ?? wholeNumber(env.PORT || undefined, 'PORT', 0, 65_535) ?? server.port;
   const host = typeof values.host === 'string' ? values.host : server.host;
@@ -31,14 +32,21 @@ export async function startCommand({ values }: ParsedArgs, env: NodeJS.ProcessEn
   if (busy !== undefined) return cannotListen(busy, port, host);
 
   let exampleSkus: string[] | undefined;
+  let servedFile = configPath;
   let demoKeys: Record<Role, string> | undefined;
   if (demo) {
     const dir = resolve(typeof values.dir === 'string' ? values.dir : join('data', 'demo'));
     const say = (m: string) => process.stdout.write(`${m}\n`);
     ({ config, exampleSkus, keys: demoKeys } = await prepareDemo(dir, { generate: true, skus, say }));
+    servedFile = join(dir, 'inventory-graph.yaml');
   }
   const logger = createLogger((config as Config).log.level ?? 'info');
-  const app = await createApp(config as Config, { logger, exampleSkus, explorerHeaders: demoKeys && { 'x-api-key': demoKeys.analyst } });
+  const app = await createApp(config as Config, {
+    logger,
+    exampleSkus,
+    explorerHeaders: demoKeys && { 'x-api-key': demoKeys.analyst },
+    ...(servedFile !== undefined ? { configPath: servedFile } : {}),
+  });
   let url: string;
   try {
     url = await app.listen(port, host);

@@ -487,6 +487,8 @@ export function createMirror(live: Connector, o: MirrorOptions): MirroredConnect
     // orders are looked up live: a hand-over is judged against the source itself (src/service/reservations.ts)
     ...(live.orderReferences !== undefined ? { orderReferences: live.orderReferences.bind(live) } : {}),
     ping: (options) => live.ping(options),
+    // the health check asks the source itself, not the mirror
+    ...(live.check !== undefined ? { check: live.check.bind(live) } : {}),
     ...(live.probe !== undefined ? { probe: live.probe.bind(live) } : {}),
     ...(live.poolStats !== undefined ? { poolStats: live.poolStats.bind(live) } : {}),
     problem() {

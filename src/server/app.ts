@@ -41,6 +41,8 @@ export interface AppOptions {
   explorerHeaders?: Record<string, string>;
   /** SKUs the explorer's examples sample (their availability is read); default: the first of the SKU map. */
   exampleSkus?: string[];
+  /** The config file served, shown on /status. */
+  configPath?: string;
   now?: () => Date;
 }
 
@@ -100,6 +102,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
 
   // a source that is down at start-up is reported, never fatal: it may come back
   await runtime.pingSources();
+  // from here on each source is asked every `healthCheck.intervalSeconds`, traffic or not
+  runtime.healthChecks.start();
   // SKU matching (skuMap) runs in the background: start-up never waits for a whole catalogue
   runtime.skuMatcher.start();
   // the sweep (sweep.intervalSeconds) records negatives, orphans and stale sources without a query
@@ -184,6 +188,10 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     mirrors,
     reservations: store.reservations,
     ...(eventsView !== undefined ? { events: eventsView } : {}),
+    // read at collection time: metrics is made just below, from this same collection
+    traffic: () => metrics.traffic(),
+    ...(o.configPath !== undefined ? { configPath: o.configPath } : {}),
+    sweep: () => runtime.sweep.status(),
     now: o.now,
   });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
@@ -266,7 +274,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     draining: () => front.draining,
     // the webhook feeds of mirrored sources answer `POST /ingest/<source>` (src/feeds/webhook.ts)
     ingest: (source) => webhooks.get(source),
-    operator: createOperatorRoutes({ authenticate, status, metrics, loopbackWithoutKey: config.server.loopbackStatus }),
+    operator: createOperatorRoutes({ authenticate, status, metrics, loopbackWithoutKey: config.server.loopbackStatus, anomalies: store.anomalies }),
     onResponse(r) {
       metrics.observeRequest(r);
       requestLog(r);

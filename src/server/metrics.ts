@@ -24,6 +24,7 @@ import type { AnomalyQueueStats } from '../store/anomaly-queue.js';
 import type { CompiledCacheObserver } from './executor.js';
 import type { RequestRecord } from './request-log.js';
 import type { StatusData } from './status-page.js';
+import { createTrafficTracker, type TrafficView } from './traffic.js';
 
 /** One read of a source as the resilience wrapper saw it. */
 export interface ReadOutcome {
@@ -208,12 +209,15 @@ export interface Metrics {
   compiledCache: CompiledCacheObserver;
   /** The exposition text, and its content type. */
   render(): Promise<{ contentType: string; body: string }>;
+  /** GraphQL traffic over the last minute and since start, for /status (src/server/traffic.ts). */
+  traffic(): TrafficView;
 }
 
 export function createMetrics(o: MetricsOptions): Metrics {
   const registry = new Registry();
   if (o.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const labels = new OperationLabels(o.maxOperationNames);
+  const traffic = createTrafficTracker();
 
   const requestDuration = new Histogram({
     name: 'inventory_graph_graphql_request_duration_seconds',
@@ -333,7 +337,7 @@ export function createMetrics(o: MetricsOptions): Metrics {
   perSource('inventory_graph_source_status', 'Source status as /status shows it: 0 up, 1 degraded, 2 down', (s) => STATUS_VALUE[s.status]);
   perSource(
     'inventory_graph_source_freshness_seconds',
-    'Age of the newest record (asOf) this process has read from the source: its lag',
+    'Age of the newest usable record (asOf) this process has read from the source: its lag (records refused as INVALID_SOURCE_DATA, future-dated ones included, never count)',
     (s) => s.freshness.ageSeconds,
   );
   perSource(
@@ -529,8 +533,10 @@ export function createMetrics(o: MetricsOptions): Metrics {
     observeRequest(r) {
       if (r.route !== 'graphql') return;
       const op = r.context?.diagnostics.operation;
-      if (r.refusedWith !== undefined) graphqlErrors.inc({ code: errorCodeLabel(r.refusedWith) });
-      else for (const [code, n] of op?.errorCounts ?? []) graphqlErrors.inc({ code: errorCodeLabel(code) }, n);
+      const errors: Array<[string, number]> =
+        r.refusedWith !== undefined ? [[errorCodeLabel(r.refusedWith), 1]] : [...(op?.errorCounts ?? [])].map(([code, n]) => [errorCodeLabel(code), n]);
+      for (const [code, n] of errors) graphqlErrors.inc({ code }, n);
+      traffic.record(r.durationMs, errors);
       requestDuration.observe({ operation: labels.label(op), status: String(r.status) }, r.durationMs / 1000);
       if (r.fastPath !== undefined) fastPath.inc({ result: r.fastPath ? 'served' : 'apollo' });
       // the fast path runs a trusted document compiled at start: a reuse, as a cache hit is
@@ -551,5 +557,6 @@ export function createMetrics(o: MetricsOptions): Metrics {
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
+    traffic: () => traffic.view(),
   };
 }

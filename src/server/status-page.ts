@@ -25,17 +25,28 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { BreakerState, SourceStatus } from '../sources/health.js';
-import type { AnomalyStore } from '../store/anomaly-store.js';
+import { ANOMALY_KINDS, type AnomalyStatus } from '../domain/anomalies.js';
+import type { SweepStatus } from '../domain/sweep.js';
+import type { AnomalyPage, AnomalyStore } from '../store/anomaly-store.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
 import type { ReservationStore } from '../store/reservation-store.js';
 import { allows, type AuthResult, type Principal } from './auth.js';
 import { htmlPageHeaders, type StaticResponse } from './explorer.js';
-import type { Metrics, MinuteCounts, ObservedHealthRegistry } from './metrics.js';
+import { PACKAGE_VERSION, type Metrics, type MinuteCounts, type ObservedHealthRegistry } from './metrics.js';
+import type { TrafficView } from './traffic.js';
 import type { MirrorView } from '../feeds/status.js';
+
+/**
+ * A source at a glance, the worst that holds: DOWN, DEGRADED, STALE (it answers, but its newest
+ * usable record is older than `maxAgeSeconds`, or its mirror is lagging), else UP.
+ */
+export type SourceState = 'UP' | 'STALE' | 'DEGRADED' | 'DOWN';
 
 export interface SourceView {
   name: string;
   kind: string;
+  /** The headline's view of it: `status`, and STALE for a source that answers with old figures. */
+  state: SourceState;
   status: SourceStatus;
   breaker: BreakerState;
   /** The last read's latency, success or failure, in ms; null before any read. */
@@ -50,6 +61,13 @@ export interface SourceView {
   failingEntities: { entity: string; reason: string; since: string }[];
   consecutiveFailures: number;
   failureThreshold: number;
+  /** While DOWN: since when, and when it is tried next (the breaker's trial, or the health check). */
+  downSince: string | null;
+  nextRetryAt: string | null;
+  /** The background health check (`sources.X.healthCheck`): when it last ran and whether the source answered; null before the first. */
+  healthCheck: { lastAt: string | null; ok: boolean | null; nextAt: string | null };
+  /** Its mirror is lagging past `sync.maxLagSeconds` (mirrored sources only). */
+  mirrorLagging: boolean;
   freshness: {
     /** The newest `asOf` this process has read from the source. */
     newestAsOf: string | null;
@@ -81,7 +99,18 @@ export type RunView = Omit<ReconciliationRun, 'startedAt' | 'finishedAt'> & { st
 export interface StatusData {
   generatedAt: string;
   uptimeSeconds: number;
+  /** This build and where its config came from. */
+  build: { version: string; node: string; configPath: string | null };
+  /** Sources counted once each, by their worst state (SourceView.state); `worst` colours the headline. */
+  summary: { up: number; stale: number; degraded: number; down: number; configured: number; worst: SourceState };
   sources: SourceView[];
+  /** GraphQL traffic (src/server/traffic.ts): requests/s and p95 over the last minute, errors by code; null when not measured. */
+  traffic: TrafficView | null;
+  /**
+   * The catalogue sweep's last run and next one (src/domain/sweep.ts), from the sweep's status
+   * accessor (StatusDeps.sweep); null when the server runs no sweep.
+   */
+  sweep: SweepView | null;
   /** Null when the store did not answer (see `problems`). */
   anomalies: { open: number; acknowledged: number; byKind: AnomalyCount[] } | null;
   reconciliation: {
@@ -100,6 +129,14 @@ export interface StatusData {
   events: EventsView | null;
   /** What could not be collected, in words. */
   problems: string[];
+}
+
+/** The sweep's status as /status.json shows it (dates as ISO strings). */
+export interface SweepView {
+  intervalSeconds: number;
+  running: boolean;
+  nextAt: string | null;
+  last: { startedAt: string; finishedAt: string | null; status: string; found: number; resolved: number; failures: number } | null;
 }
 
 /** Events out, per sink: the outbox's pending and dead deliveries and this process's publisher. */
@@ -126,6 +163,12 @@ export interface StatusDeps {
   health: ObservedHealthRegistry;
   /** The store's anomalies, counted open and acknowledged by kind. */
   anomalies: Pick<AnomalyStore, 'openCounts'>;
+  /** GraphQL traffic (Metrics.traffic); none when absent. */
+  traffic?: () => TrafficView;
+  /** The config file the server was started with (`--config`, INVENTORY_GRAPH_CONFIG, ./inventory-graph.yaml). */
+  configPath?: string;
+  /** The sweep's status accessor (src/service/sweep.ts), when the server runs one. */
+  sweep?: () => SweepStatus;
   runs: ReconciliationStore;
   /** Mirrored sources and their feeds (src/feeds/status.ts); none when absent. */
   mirrors?: () => Promise<MirrorView[]>;
@@ -188,50 +231,89 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
           return null;
         }),
   ]);
+  const lagging = new Set(mirrors.filter((m) => m.state === 'lagging').map((m) => m.source));
+  const sources = d.health.list().map((h) => {
+    const { newest, ageSeconds: age, stale } = d.health.freshness(h, now);
+    const perMinute = d.health.recent(h.name);
+    const sum = (k: keyof Omit<MinuteCounts, 'at'>) => perMinute.reduce((n, m) => n + m[k], 0);
+    const recent = { ok: sum('ok'), failed: sum('failed'), rejected: sum('rejected') };
+    const all = recent.ok + recent.failed + recent.rejected;
+    const mirrorLagging = lagging.has(h.name);
+    return {
+      name: h.name,
+      kind: h.kind,
+      state: h.status !== 'UP' ? h.status : stale === true || mirrorLagging ? 'STALE' : 'UP',
+      status: h.status,
+      breaker: h.breaker,
+      latencyMs: h.lastLatencyMs,
+      timeoutMs: h.timeoutMs,
+      lastSuccessAt: iso(h.lastSuccessAt),
+      lastErrorAt: iso(h.lastErrorAt),
+      lastError: h.lastError,
+      problem: h.problem,
+      failingEntities: h.failingEntities.map((f) => ({ entity: f.entity, reason: f.reason, since: f.since.toISOString() })),
+      consecutiveFailures: h.consecutiveFailures,
+      failureThreshold: h.failureThreshold,
+      downSince: iso(h.downSince),
+      nextRetryAt: iso(h.nextRetryAt),
+      healthCheck: { lastAt: iso(h.lastCheckAt), ok: h.lastCheckOk, nextAt: iso(d.health.nextCheckAt(h.name)) },
+      mirrorLagging,
+      freshness: {
+        newestAsOf: iso(newest),
+        ageSeconds: age,
+        maxAgeSeconds: h.maxAgeSeconds,
+        stale,
+      },
+      reads: {
+        total: { ok: h.successCount, failed: h.errorCount, rejected: h.rejectedCount + h.shedCount },
+        recent: { minutes: WINDOW, ...recent, errorRate: all === 0 ? null : (recent.failed + recent.rejected) / all },
+        perMinute: perMinute.map((m) => ({ at: m.at.toISOString(), ok: m.ok, failed: m.failed, rejected: m.rejected })),
+      },
+      inFlight: h.inFlight,
+      queued: h.queued,
+    } satisfies SourceView;
+  });
+  const count = (st: SourceState) => sources.filter((x) => x.state === st).length;
+  const summary = { up: count('UP'), stale: count('STALE'), degraded: count('DEGRADED'), down: count('DOWN'), configured: sources.length };
   return {
     generatedAt: now.toISOString(),
     uptimeSeconds: Math.round(process.uptime()),
-    sources: d.health.list().map((h) => {
-      const { newest, ageSeconds: age, stale } = d.health.freshness(h, now);
-      const perMinute = d.health.recent(h.name);
-      const sum = (k: keyof Omit<MinuteCounts, 'at'>) => perMinute.reduce((n, m) => n + m[k], 0);
-      const recent = { ok: sum('ok'), failed: sum('failed'), rejected: sum('rejected') };
-      const all = recent.ok + recent.failed + recent.rejected;
-      return {
-        name: h.name,
-        kind: h.kind,
-        status: h.status,
-        breaker: h.breaker,
-        latencyMs: h.lastLatencyMs,
-        timeoutMs: h.timeoutMs,
-        lastSuccessAt: iso(h.lastSuccessAt),
-        lastErrorAt: iso(h.lastErrorAt),
-        lastError: h.lastError,
-        problem: h.problem,
-        failingEntities: h.failingEntities.map((f) => ({ entity: f.entity, reason: f.reason, since: f.since.toISOString() })),
-        consecutiveFailures: h.consecutiveFailures,
-        failureThreshold: h.failureThreshold,
-        freshness: {
-          newestAsOf: iso(newest),
-          ageSeconds: age,
-          maxAgeSeconds: h.maxAgeSeconds,
-          stale,
-        },
-        reads: {
-          total: { ok: h.successCount, failed: h.errorCount, rejected: h.rejectedCount + h.shedCount },
-          recent: { minutes: WINDOW, ...recent, errorRate: all === 0 ? null : (recent.failed + recent.rejected) / all },
-          perMinute: perMinute.map((m) => ({ at: m.at.toISOString(), ok: m.ok, failed: m.failed, rejected: m.rejected })),
-        },
-        inFlight: h.inFlight,
-        queued: h.queued,
-      } satisfies SourceView;
-    }),
+    build: { version: PACKAGE_VERSION, node: process.version, configPath: d.configPath ?? null },
+    summary: {
+      ...summary,
+      worst: summary.down > 0 ? 'DOWN' : summary.degraded > 0 ? 'DEGRADED' : summary.stale > 0 ? 'STALE' : 'UP',
+    },
+    sources,
+    traffic: d.traffic?.() ?? null,
+    sweep: sweepView(d.sweep),
     anomalies,
     reconciliation: runs === null ? null : summariseRuns(runs),
     mirrors,
     reservations,
     events,
     problems,
+  };
+}
+
+function sweepView(accessor: StatusDeps['sweep']): SweepView | null {
+  if (accessor === undefined) return null;
+  const st = accessor();
+  const l = st.last;
+  return {
+    intervalSeconds: st.intervalSeconds,
+    running: st.running,
+    nextAt: iso(st.nextAt),
+    last:
+      l === null
+        ? null
+        : {
+            startedAt: l.startedAt.toISOString(),
+            finishedAt: iso(l.finishedAt),
+            status: l.status,
+            found: l.found,
+            resolved: l.resolved,
+            failures: l.failures.length,
+          },
   };
 }
 
@@ -284,8 +366,17 @@ export function operatorAccess(
   url: URL,
   authenticate: (headers: IncomingHttpHeaders, search: URLSearchParams) => AuthResult,
   loopbackWithoutKey: boolean,
+  /** The query parameters this path takes (the anomaly list's filter and cursor); any other is refused, an API key above all. */
+  params: readonly string[] = [],
 ): OperatorAccess {
-  if (url.search !== '') {
+  if ([...url.searchParams.keys()].some((k) => !params.includes(k)) || (params.length === 0 && url.search !== '')) {
+    if (params.length > 0) {
+      return {
+        ok: false,
+        status: 400,
+        message: `${url.pathname} takes only ${params.join(', ')} as query parameters (and API keys are never accepted in the URL): send Authorization: Bearer <key> or x-api-key.`,
+      };
+    }
     return {
       ok: false,
       status: 400,
@@ -311,6 +402,7 @@ export function operatorAccess(
 // Routes
 
 export interface OperatorResponse extends StaticResponse {
+  /** `status` for /status, /status.json and the anomaly list under it. */
   route: 'status' | 'metrics';
   principal?: Principal;
 }
@@ -323,9 +415,38 @@ export interface OperatorRoutesOptions {
   loopbackWithoutKey?: boolean;
   /** The page's refresh interval, in seconds. Defaults to 15. */
   refreshSeconds?: number;
+  /** The anomaly store's filtered pages, for /status/anomalies; without it those paths answer 404. */
+  anomalies?: Pick<AnomalyStore, 'list'>;
 }
 
-const PATHS: Record<string, OperatorResponse['route']> = { '/status': 'status', '/status.json': 'status', '/metrics': 'metrics' };
+const PATHS: Record<string, OperatorResponse['route']> = {
+  '/status': 'status',
+  '/status.json': 'status',
+  '/metrics': 'metrics',
+  '/status/anomalies': 'status',
+  '/status/anomalies.json': 'status',
+};
+
+/** Anomalies a page of /status/anomalies lists. */
+export const ANOMALY_PAGE_SIZE = 50;
+const ANOMALY_PARAMS = ['kind', 'status', 'after'] as const;
+const STATUSES: readonly AnomalyStatus[] = ['OPEN', 'ACKNOWLEDGED', 'RESOLVED'];
+
+/** The filter of /status/anomalies from its query string, or what is wrong with it (each bad value named). */
+export function anomalyQuery(
+  search: URLSearchParams,
+): { ok: true; kinds: string[]; statuses: AnomalyStatus[]; after: string | null } | { ok: false; message: string } {
+  const kinds = search.getAll('kind');
+  const statuses = search.getAll('status');
+  const afters = search.getAll('after');
+  const badKind = kinds.find((k) => !(ANOMALY_KINDS as readonly string[]).includes(k));
+  if (badKind !== undefined) return { ok: false, message: `kind ${JSON.stringify(badKind)} is not a kind of anomaly: one of ${ANOMALY_KINDS.join(', ')}.` };
+  const badStatus = statuses.find((x) => !(STATUSES as readonly string[]).includes(x));
+  if (badStatus !== undefined) return { ok: false, message: `status ${JSON.stringify(badStatus)} is not a status: one of ${STATUSES.join(', ')}.` };
+  if (afters.length > 1 || (afters[0] !== undefined && !/^[1-9]\d{0,17}$/.test(afters[0])))
+    return { ok: false, message: `after must be one anomaly id (the endCursor of the page before), got ${JSON.stringify(afters.join(','))}.` };
+  return { ok: true, kinds, statuses: statuses as AnomalyStatus[], after: afters[0] ?? null };
+}
 
 /** Answers /status, /status.json and /metrics; undefined for any other path. */
 export function createOperatorRoutes(o: OperatorRoutesOptions) {
@@ -333,6 +454,7 @@ export function createOperatorRoutes(o: OperatorRoutesOptions) {
   return async function operator(req: IncomingMessage, url: URL): Promise<OperatorResponse | undefined> {
     const route = PATHS[url.pathname];
     if (route === undefined) return undefined;
+    const list = url.pathname.startsWith('/status/anomalies');
     const method = req.method ?? 'GET';
     const text = (status: number, message: string, extra: Record<string, string> = {}): OperatorResponse => ({
       route,
@@ -342,7 +464,7 @@ export function createOperatorRoutes(o: OperatorRoutesOptions) {
     });
     if (method !== 'GET' && method !== 'HEAD') return text(405, `Method ${method} is not allowed on ${url.pathname}.`, { allow: 'GET, HEAD' });
     req.resume();
-    const access = operatorAccess(req, url, o.authenticate, loopback);
+    const access = operatorAccess(req, url, o.authenticate, loopback, list ? ANOMALY_PARAMS : []);
     if (!access.ok) return text(access.status, access.message, access.status === 401 ? { 'www-authenticate': 'Bearer' } : {});
     const principal = access.principal;
     const head = (r: OperatorResponse): OperatorResponse => (method === 'HEAD' ? { ...r, body: '' } : r);
@@ -357,6 +479,22 @@ export function createOperatorRoutes(o: OperatorRoutesOptions) {
         headers: { 'content-type': m.contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
         body: m.body,
       });
+    }
+    if (list) {
+      if (o.anomalies === undefined) return { ...text(404, 'The anomaly list is not served here.'), principal };
+      const q = anomalyQuery(url.searchParams);
+      if (!q.ok) return { ...text(400, q.message), principal };
+      const page = await o.anomalies.list({ kinds: q.kinds, statuses: q.statuses }, ANOMALY_PAGE_SIZE, q.after);
+      if (url.pathname.endsWith('.json')) {
+        return head({
+          route,
+          principal,
+          status: 200,
+          headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+          body: JSON.stringify({ filter: { kinds: q.kinds, statuses: q.statuses }, after: q.after, ...page }),
+        });
+      }
+      return head({ route, principal, status: 200, headers: { ...PAGE_HEADERS }, body: renderAnomalyList(page, q) });
     }
     const data = await o.status();
     if (url.pathname === '/status.json') {
@@ -399,6 +537,11 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .b-UP, .b-CLOSED, .b-completed { color: var(--ok); }
 .b-DEGRADED, .b-HALF_OPEN, .b-running { color: var(--warn); }
 .b-DOWN, .b-OPEN, .b-failed { color: var(--bad); }
+.b-STALE { color: var(--warn); }
+.card.w-UP { border-left: 4px solid var(--ok); } .card.w-STALE, .card.w-DEGRADED { border-left: 4px solid var(--warn); } .card.w-DOWN { border-left: 4px solid var(--bad); }
+.down-since { font-size: 12px; font-weight: 600; }
+a { color: var(--accent); }
+.pager { margin-top: 10px; }
 .warn { color: var(--warn); } .bad { color: var(--bad); } .good { color: var(--ok); }
 svg { vertical-align: middle; }
 svg .track { fill: #eaeef2; } svg .ok { fill: #2da44e; } svg .warn { fill: #d4a72c; } svg .bad { fill: #e5534b; }
@@ -535,9 +678,21 @@ function sourceRow(s: SourceView, now: number): string {
   const lastError =
     s.lastError === null ? '' : `<div class="err" title="${e(s.lastErrorAt ?? '')}">last error ${e(ago(s.lastErrorAt, now))}: ${e(s.lastError)}</div>`;
   const problem = s.problem === null ? '' : `<div class="err">${e(s.problem)}</div>`;
+  const down =
+    s.downSince === null
+      ? ''
+      : `<div class="down-since bad">down since ${e(clock(s.downSince))}${s.nextRetryAt === null ? ', next retry with the next request' : `, next retry ${e(clock(s.nextRetryAt))}`}</div>`;
+  const c = s.healthCheck;
+  const check =
+    c.lastAt === null
+      ? c.nextAt === null
+        ? ''
+        : `<div class="small check">first check ${e(clock(c.nextAt))}</div>`
+      : `<div class="small check">checked ${e(ago(c.lastAt, now))}: <span class="${c.ok === true ? 'good' : 'bad'}">${c.ok === true ? 'answered' : 'no answer'}</span></div>`;
+  const stale = s.state === 'STALE' ? ` <span class="badge b-STALE">STALE</span>` : '';
   return `<tr data-source="${e(s.name)}">
-<td><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
-<td><span class="badge b-${e(s.status)}">${e(s.status)}</span>${problem}${lastError}</td>
+<td data-state="${e(s.state)}"><strong>${e(s.name)}</strong> <span class="small">${e(s.kind)}</span><div class="small">last success ${e(ago(s.lastSuccessAt, now))}</div></td>
+<td><span class="badge b-${e(s.status)}">${e(s.status)}</span>${stale}${down}${problem}${lastError}${check}</td>
 <td><span class="badge b-${e(s.breaker)}">${e(s.breaker.replace('_', '-'))}</span><div class="small">${s.consecutiveFailures === 0 ? `opens after ${n(s.failureThreshold)} failures in a row` : `${n(s.consecutiveFailures)} failed in a row (opens at ${n(s.failureThreshold)})`}</div></td>
 <td>${latency}</td>
 <td>${freshness}</td>
@@ -599,13 +754,43 @@ ${rows}
   } · <code>inventory-graph events list --dead</code> shows dead letters, <code>events replay</code> sends them again</p>`;
 }
 
+/** HH:MM:SS UTC of an ISO instant (the page says UTC in its header stamp). */
+const clock = (at: string) => `${at.slice(11, 19)} UTC`;
+
+function trafficCard(t: TrafficView | null): string {
+  if (t === null) return '';
+  const codes = Object.entries(t.errorsByCode);
+  const total = Object.entries(t.total.errorsByCode);
+  const list = (xs: Array<[string, number]>) => xs.map(([code, k]) => `<span data-code="${e(code)}">${e(code)} ${n(k)}</span>`).join(', ');
+  return `<div class="card traffic" data-requests="${t.requests}"><div class="sub">API traffic, last ${t.windowSeconds} s</div><div class="big">${e(t.perSecond)} req/s</div><div class="sub">p95 ${
+    t.p95Ms === null ? '–' : `${e(t.p95Ms)} ms`
+  } · ${n(t.requests)} requests</div><div class="sub errors">${codes.length === 0 ? 'no errors' : `errors: ${list(codes)}`}</div><div class="sub">since start: ${n(t.total.requests)} requests${
+    total.length === 0 ? '' : `, errors ${list(total)}`
+  }</div></div>`;
+}
+
+function sweepSection(sw: SweepView | null): string {
+  if (sw === null) return '';
+  const l = sw.last;
+  return `<h2>Sweep</h2><p class="sweep">${sw.running ? '<span class="warn">running now</span> · ' : ''}${
+    l === null
+      ? 'no sweep finished yet'
+      : `last ${e(l.status)} ${l.finishedAt === null ? '' : e(stamp(l.finishedAt))}: ${n(l.found)} found, ${n(l.resolved)} resolved${l.failures > 0 ? `, <span class="bad">${n(l.failures)} sources failed</span>` : ''}`
+  }${sw.nextAt === null ? '' : ` · next ${e(stamp(sw.nextAt))}`} · every ${e(duration(sw.intervalSeconds))}</p>`;
+}
+
+/** The filtered list of anomalies of `kind` in `status` (the operator route /status/anomalies). */
+const anomaliesHref = (kind: string, status: AnomalyStatus) => `/status/anomalies?kind=${encodeURIComponent(kind)}&status=${status}`;
+
 function anomaliesSection(a: StatusData['anomalies']): string {
   if (a === null) return '<p class="small">Not available (the store did not answer).</p>';
   if (a.byKind.length === 0) return '<p class="good">No open anomalies.</p>';
   const max = Math.max(...a.byKind.map((k) => k.open + k.acknowledged));
   const rows = a.byKind
     .map(
-      (k) => `<tr data-kind="${e(k.kind)}"><td>${e(k.kind)}</td><td class="num">${n(k.open)}</td><td class="num">${n(k.acknowledged)}</td>
+      (
+        k,
+      ) => `<tr data-kind="${e(k.kind)}"><td>${e(k.kind)}</td><td class="num"><a class="open" href="${e(anomaliesHref(k.kind, 'OPEN'))}">${n(k.open)}</a></td><td class="num"><a class="acknowledged" href="${e(anomaliesHref(k.kind, 'ACKNOWLEDGED'))}">${n(k.acknowledged)}</a></td>
 <td>${stacked(
         [
           { value: k.open, cls: 'bad', label: 'open' },
@@ -670,16 +855,67 @@ ${trend === '' ? '' : `<div class="card">${trend}</div>`}
 </div>`;
 }
 
+/** The filtered list of anomalies, newest first, 50 a page: /status/anomalies?kind=K&status=S&after=ID. */
+export function renderAnomalyList(page: AnomalyPage, q: { kinds: readonly string[]; statuses: readonly AnomalyStatus[]; after: string | null }): string {
+  const what = `${q.kinds.length === 0 ? 'all kinds' : q.kinds.join(', ')} · ${q.statuses.length === 0 ? 'every status' : q.statuses.join(', ')}`;
+  const query = (after: string | null) => {
+    const p = new URLSearchParams();
+    for (const k of q.kinds) p.append('kind', k);
+    for (const st of q.statuses) p.append('status', st);
+    if (after !== null) p.set('after', after);
+    return `/status/anomalies?${p.toString()}`;
+  };
+  const rows = page.anomalies
+    .map(
+      (a) =>
+        `<tr data-anomaly="${e(a.id)}"><td class="num">${e(a.id)}</td><td>${e(a.kind)}</td><td><span class="badge b-${e(a.status)}">${e(a.status)}</span></td><td>${e(
+          a.sku ?? '',
+        )}</td><td>${e(a.location ?? '')}</td><td>${e(a.source ?? '')}${a.code === null ? '' : `<div class="small">${e(a.code)}</div>`}</td><td class="err">${e(
+          a.detail,
+        )}</td><td class="num">${n(a.occurrences)}</td><td>${e(stamp(a.firstSeen.toISOString()))}<div class="small">last ${e(stamp(a.lastSeen.toISOString()))}</div></td></tr>`,
+    )
+    .join('\n');
+  const next = page.hasNextPage && page.endCursor !== null ? `<a class="next" href="${e(query(page.endCursor))}">next ${ANOMALY_PAGE_SIZE} →</a>` : '';
+  const first = q.after === null ? '' : `<a class="first" href="${e(query(null))}">← newest</a> `;
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${e(what)} · anomalies · inventory-graph</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header><h1>Anomalies</h1><span class="meta">${e(what)} · <span class="total">${n(page.totalCount)}</span> in all, newest first · <a href="/status">← status</a></span></header>
+<main>
+${
+  page.anomalies.length === 0
+    ? '<p class="good">None.</p>'
+    : `<table class="anomalies"><thead><tr><th class="num">id</th><th>kind</th><th>status</th><th>sku</th><th>location</th><th>source</th><th>detail</th><th class="num">seen</th><th>first seen</th></tr></thead><tbody>
+${rows}
+</tbody></table>`
+}
+<div class="pager">${first}${next}</div>
+</main>
+<footer>JSON: <code>/status/anomalies.json</code> with the same query · GraphQL: <code>anomalies(filter: …)</code></footer>
+</body>
+</html>
+`;
+}
+
 export function renderStatusPage(d: StatusData, o: { refreshSeconds: number }): string {
   const now = Date.parse(d.generatedAt);
-  const count = (st: SourceStatus) => d.sources.filter((s) => s.status === st).length;
-  const stale = d.sources.filter((s) => s.freshness.stale === true).length;
-  const down = count('DOWN');
-  const degraded = count('DEGRADED');
+  const { up, stale, degraded, down, configured, worst } = d.summary;
+  const part = (k: number, word: string, cls: string) => (k > 0 ? `<span class="${cls}" data-count="${word}">${n(k)} ${word}</span>` : '');
+  const headline = [part(up, 'up', 'good'), part(stale, 'stale', 'warn'), part(degraded, 'degraded', 'warn'), part(down, 'down', 'bad')]
+    .filter((x) => x !== '')
+    .join(' · ');
   const summary = `<div class="cards">
-<div class="card"><div class="sub">sources</div><div class="big"><span class="good">${count('UP')} up</span>${degraded > 0 ? ` · <span class="warn">${degraded} degraded</span>` : ''}${
-    down > 0 ? ` · <span class="bad">${down} down</span>` : ''
-  }</div><div class="sub">${stale > 0 ? `<span class="bad">${stale} stale</span>` : 'none stale'} · ${d.sources.length} configured</div></div>
+<div class="card sources-card w-${e(worst)}" data-worst="${e(worst)}"><div class="sub">sources</div><div class="big">${headline || '–'}</div><div class="sub">${
+    worst === 'UP' ? 'all answering with fresh figures' : 'worst first: down, degraded, stale (older than max age, or mirror lagging)'
+  } · ${n(configured)} configured</div></div>
+${trafficCard(d.traffic)}
 <div class="card"><div class="sub">open anomalies</div><div class="big">${d.anomalies === null ? '–' : n(d.anomalies.open + d.anomalies.acknowledged)}</div><div class="sub">${
     d.anomalies === null ? 'store not answering' : `${n(d.anomalies.open)} open, ${n(d.anomalies.acknowledged)} acknowledged`
   }</div></div>
@@ -714,11 +950,13 @@ ${
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <meta http-equiv="refresh" content="${Math.max(1, Math.round(o.refreshSeconds))}">
-<title>${down > 0 ? `${down} down · ` : ''}inventory-graph status</title>
+<title>${[down > 0 ? `${down} down` : '', degraded > 0 ? `${degraded} degraded` : '', stale > 0 ? `${stale} stale` : ''].filter((x) => x !== '').join(' · ')}${worst === 'UP' ? '' : ' · '}inventory-graph status</title>
 <style>${CSS}</style>
 </head>
 <body>
-<header><h1>inventory-graph status</h1><span class="meta">as of ${e(stamp(d.generatedAt))} · refreshes every ${o.refreshSeconds} s · up ${e(duration(d.uptimeSeconds))} · this process only</span></header>
+<header><h1>inventory-graph status</h1><span class="meta">as of ${e(stamp(d.generatedAt))} · refreshes every ${o.refreshSeconds} s · up ${e(duration(d.uptimeSeconds))} · this process only</span><span class="meta build">version ${e(d.build.version)} · Node.js ${e(d.build.node)}${
+    d.build.configPath === null ? '' : ` · config <code>${e(d.build.configPath)}</code>`
+  }</span></header>
 <main>
 ${summary}
 ${problems}
@@ -740,6 +978,7 @@ ${anomaliesSection(d.anomalies)}
 ${reconciliationSection(d.reconciliation, now)}
 </section>
 </div>
+${sweepSection(d.sweep)}
 </main>
 <footer>JSON: <code>/status.json</code> · Prometheus: <code>/metrics</code> · GraphQL explorer: <code>/graphql</code></footer>
 </body>

@@ -19,10 +19,11 @@ import { createEvents, sinkConfigs, type Events } from '../events/events.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Connector } from '../sources/connector.js';
 import type { FileSourceEvents } from '../sources/csv.js';
-import type { SourceHealthRegistry } from '../sources/health.js';
+import { SourceHealthRegistry } from '../sources/health.js';
 import { createConnector } from '../sources/registry.js';
 import { probeLineText, probeSources, type ProbeLine } from '../sources/probe.js';
-import { resilienceSettings, withResilience } from '../sources/resilience.js';
+import { resilienceSettings, withResilience, type ResilientConnector } from '../sources/resilience.js';
+import { createHealthChecks, type CheckedSource, type HealthChecks } from './health-checks.js';
 import type { NewAnomaly } from '../store/anomaly-store.js';
 import { openStore, type Store, type Trigger } from '../store/index.js';
 import { createReconciliationStore, type ReconciliationStore } from '../store/reconciliation-store.js';
@@ -96,6 +97,11 @@ export interface Runtime {
   reservations(): ReturnType<typeof createReservationService>;
   /** Expires holds, hands confirmed ones over to the sources' orders, prunes keys; started by the server. */
   sweeper: ReservationSweeper;
+  /**
+   * The background health check of each source (`sources.X.healthCheck`, src/service/health-checks.ts):
+   * started by the server; none without a health registry (the reconcile CLI).
+   */
+  healthChecks: HealthChecks;
   /** SKU matching (`skuMap`, src/service/sku-matching.ts): `run` once, or `start` its schedule (the server). */
   skuMatcher: SkuMatcher;
   /**
@@ -200,6 +206,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     },
   };
   const connectors = new Map<string, Connector>();
+  const checked: CheckedSource[] = [];
   const settings = new Map<string, SourceSettings>();
   const clock = () => (now === undefined ? Date.now() : now().getTime());
   for (const [name, s] of Object.entries(config.sources)) {
@@ -241,8 +248,13 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
             health: o.health,
             logger,
             policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
+            ...(now !== undefined ? { now: clock } : {}),
           });
     connectors.set(name, c);
+    if (o.health !== false) {
+      const r = c as ResilientConnector;
+      checked.push({ name, intervalSeconds: s.healthCheck.intervalSeconds, healthCheck: () => r.healthCheck() });
+    }
     settings.set(name, {
       maxAgeSeconds: s.maxAgeSeconds,
       stalePolicy: s.stalePolicy,
@@ -354,6 +366,11 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     logger,
     now,
   });
+  const healthChecks = createHealthChecks({
+    sources: checked,
+    health: o.health === false ? new SourceHealthRegistry() : o.health,
+    logger,
+  });
 
   let closed: Promise<void> | undefined;
   return {
@@ -387,6 +404,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     anomalyWorkflow: () => createAnomalyWorkflow(store, { locations, sources: Object.keys(config.sources) }),
     skuMatcher,
     sweep,
+    healthChecks,
     mirrors,
     feeds,
     sinks,
@@ -406,6 +424,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         for (const t of timers) clearTimeout(t);
         await skuMatcher.stop();
         await sweep.stop();
+        await healthChecks.stop();
         await sweeper.stop();
         await events?.close();
         // feeds first: what they received and did not acknowledge is delivered again

@@ -164,6 +164,15 @@ export interface Connector {
    */
   ping(options?: ReadOptions): Promise<void>;
   /**
+   * The cheapest question that says whether the source answers at all, for the background health
+   * check (src/service/health-checks.ts, `sources.X.healthCheck.intervalSeconds`): SQL `select 1`
+   * through the source's own pool; files: a look at the directory (a newer file is loaded, as a
+   * read would) and a snapshot to serve; HTTP: one HEAD of `baseUrl` with the auth headers. Bounded
+   * by `options.deadline`. Rejects when the source does not answer; never checks the mappings
+   * (`ping` and `probe` do). Without it, `ping` is the check.
+   */
+  check?(options?: ReadOptions): Promise<void>;
+  /**
    * Checks each mapping against the source, one result per mapping, for `config check --connect`
    * and the start-up summary (src/sources/probe.ts): what it holds (`412 codes`), or what is
    * wrong with it. Rejects only when the source itself cannot be reached. Without it, `ping`

@@ -42,6 +42,7 @@ import { timestamp, wallClockToUtc } from '../db/values.js';
 import { MOVEMENT_KINDS, type Entity, type MovementKind, type MovementRecord, type RecordOf, type StockRecord } from '../domain/records.js';
 import type { Connector, EntityProbe, StatementMeter } from './connector.js';
 import { compileJsonMapping, jsonRows, type CompiledJsonMapping } from './json-records.js';
+import { SourceError } from './resilience.js';
 import { MovementRows, StockRows, type Origin, type PackedMovements, type PackedStock } from './packed-records.js';
 
 /** The limits on a file (config keys of a csv source). */
@@ -405,6 +406,15 @@ export function createCsvConnector(name: string, config: CsvSourceConfig, o: { e
       return codes.slice(lo, lo + limit);
     },
     ping,
+    /**
+     * The health check: a look at the directory now (a newer file is loaded, as a read would load
+     * it; files gone missing are reported and shown on the source's health); fails only when no
+     * snapshot can be served at all.
+     */
+    async check() {
+      await ping().catch(() => {});
+      if (snapshot === undefined) throw new SourceError(name, 'failed', missing?.brief ?? 'no file could be loaded');
+    },
     /**
      * The newest file (its header must have the mapped columns, its rows must read) and what the
      * snapshot holds: every entity fails when the newest file was refused (the older snapshot

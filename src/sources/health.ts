@@ -43,6 +43,8 @@ export interface SourceProbes {
   pool?(): PoolStats | undefined;
   /** What the source itself says degrades it although it answers (Connector.problem); null: nothing. */
   problem?(): string | null;
+  /** While the breaker is open: when it lets the next read through as its trial (src/sources/resilience.ts). */
+  trialAt?(): Date | null;
 }
 
 export interface SourceHealth extends SourceDescription {
@@ -76,6 +78,17 @@ export interface SourceHealth extends SourceDescription {
   /** The newest and oldest `asOf` among the records of the last read that returned dated records. */
   newestAsOf: Date | null;
   oldestAsOf: Date | null;
+  /** Since when it has been DOWN without a break (a trial read in between does not end it); null while it is not DOWN. */
+  downSince: Date | null;
+  /**
+   * While DOWN, when it will next be tried: the breaker's trial time while that is ahead, else the
+   * next health check; null while it is not DOWN (or when only a request would try it).
+   */
+  nextRetryAt: Date | null;
+  /** When the background health check (src/service/health-checks.ts) last ran; null when it never ran (or checks are off). */
+  lastCheckAt: Date | null;
+  /** Whether the source answered that check; null before the first one. */
+  lastCheckOk: boolean | null;
   inFlight: number;
   queued: number;
   pool: PoolStats | null;
@@ -105,6 +118,13 @@ interface Entry {
   consecutiveFailures: number;
   newestAsOf: Date | null;
   oldestAsOf: Date | null;
+  downSince: Date | null;
+  lastCheckAt: Date | null;
+  lastCheckOk: boolean | null;
+  /** The last health check failed and nothing answered since: the source does not answer the cheapest question. */
+  checkFailing: boolean;
+  /** When the scheduler runs the next health check; null when checks are off. */
+  nextCheckAt: Date | null;
 }
 
 /** A read that took longer than this share of the source's deadline makes it DEGRADED. */
@@ -132,6 +152,11 @@ export class SourceHealthRegistry {
       consecutiveFailures: 0,
       newestAsOf: null,
       oldestAsOf: null,
+      downSince: null,
+      lastCheckAt: null,
+      lastCheckOk: null,
+      checkFailing: false,
+      nextCheckAt: null,
     });
   }
 
@@ -144,10 +169,12 @@ export class SourceHealthRegistry {
     e.lastOutcome = 'success';
     e.successCount++;
     e.consecutiveFailures = 0;
+    e.checkFailing = false;
     if (asOf !== undefined) {
       e.newestAsOf = asOf.newest;
       e.oldestAsOf = asOf.oldest;
     }
+    this.track(e);
   }
 
   /**
@@ -160,6 +187,42 @@ export class SourceHealthRegistry {
     e.lastSuccessAt = this.now();
     e.lastOutcome = 'success';
     e.consecutiveFailures = 0;
+    e.checkFailing = false;
+    this.track(e);
+  }
+
+  /**
+   * The background health check's outcome (src/service/health-checks.ts): not a read, so it is
+   * not counted among reads nor timed as one. Answered: as `reachable`. Not answered: the last
+   * error, and the source is DOWN until something answers again (a check, a read).
+   */
+  checked(source: string, outcome: { ok: true } | { ok: false; reason: string }): void {
+    const e = this.entry(source);
+    if (e === undefined) return;
+    const at = this.now();
+    e.lastCheckAt = at;
+    e.lastCheckOk = outcome.ok;
+    if (outcome.ok) {
+      this.reachable(source);
+      return;
+    }
+    e.lastErrorAt = at;
+    e.lastError = outcome.reason;
+    e.lastOutcome = 'failure';
+    e.consecutiveFailures++;
+    e.checkFailing = true;
+    this.track(e);
+  }
+
+  /** When the next health check of the source is planned; null when checks are off or stopped. */
+  nextCheckAt(source: string): Date | null {
+    return this.entry(source)?.nextCheckAt ?? null;
+  }
+
+  /** When the health check scheduler will next check the source (null: checks are off or stopped). */
+  checkScheduled(source: string, at: Date | null): void {
+    const e = this.entry(source);
+    if (e !== undefined) e.nextCheckAt = at;
   }
 
   /** A read that reached for the source and failed. */
@@ -172,6 +235,7 @@ export class SourceHealthRegistry {
     e.lastOutcome = 'failure';
     e.errorCount++;
     e.consecutiveFailures++;
+    this.track(e);
   }
 
   /**
@@ -185,12 +249,17 @@ export class SourceHealthRegistry {
     const was = e.failing.get(entity);
     if (was?.reason === reason) return false;
     e.failing.set(entity, { entity, reason, since: this.now() });
+    this.track(e);
     return true;
   }
 
   /** A read of one entity succeeded: it no longer fails. True when it was failing. */
   entityOk(source: string, entity: string): boolean {
-    return this.entry(source)?.failing.delete(entity) ?? false;
+    const e = this.entry(source);
+    if (e === undefined) return false;
+    const was = e.failing.delete(entity);
+    this.track(e);
+    return was;
   }
 
   /** A read the open breaker refused before it reached the source: it says nothing new about the source. */
@@ -229,15 +298,41 @@ export class SourceHealthRegistry {
     return this.entries.get(source);
   }
 
+  /**
+   * Keeps `downSince` after a change (and on every look, as the breaker moves by itself): set when
+   * the source turns DOWN, cleared when it is no longer DOWN, except during a trial read
+   * (half-open), which does not end an outage until it succeeds.
+   */
+  private track(e: Entry): SourceStatus {
+    const breaker = e.probes.breaker();
+    const st = status(e, breaker, this.problemOf(e));
+    if (st === 'DOWN') e.downSince ??= this.now();
+    else if (breaker !== 'HALF_OPEN') e.downSince = null;
+    return st;
+  }
+
+  private problemOf(e: Entry): string | null {
+    const problems = [...[...e.failing.values()].map((f) => `${f.entity}: ${f.reason}`), e.probes.problem?.() ?? null].filter((p) => p !== null);
+    return problems.length === 0 ? null : problems.join('; ');
+  }
+
+  /** While DOWN: the breaker's trial time while it is ahead, else the next health check (see SourceHealth.nextRetryAt). */
+  private nextRetry(e: Entry, breaker: BreakerState): Date | null {
+    const now = this.now().getTime();
+    const trial = breaker === 'OPEN' ? (e.probes.trialAt?.() ?? null) : null;
+    if (trial !== null && trial.getTime() > now) return trial;
+    return e.nextCheckAt ?? trial;
+  }
+
   private view(e: Entry): SourceHealth {
     const breaker = e.probes.breaker();
     const { inFlight, queued } = e.probes.load();
     const failingEntities = [...e.failing.values()];
-    const problems = [...failingEntities.map((f) => `${f.entity}: ${f.reason}`), e.probes.problem?.() ?? null].filter((p) => p !== null);
-    const problem = problems.length === 0 ? null : problems.join('; ');
+    const problem = this.problemOf(e);
+    const st = this.track(e);
     return {
       ...e.description,
-      status: status(e, breaker, problem),
+      status: st,
       failingEntities,
       breaker,
       lastSuccessAt: e.lastSuccessAt,
@@ -252,6 +347,10 @@ export class SourceHealthRegistry {
       consecutiveFailures: e.consecutiveFailures,
       newestAsOf: e.newestAsOf,
       oldestAsOf: e.oldestAsOf,
+      downSince: st === 'DOWN' ? e.downSince : null,
+      nextRetryAt: st === 'DOWN' ? this.nextRetry(e, breaker) : null,
+      lastCheckAt: e.lastCheckAt,
+      lastCheckOk: e.lastCheckOk,
       inFlight,
       queued,
       pool: e.probes.pool?.() ?? null,
@@ -260,8 +359,9 @@ export class SourceHealthRegistry {
 }
 
 /**
- * DOWN: the breaker is open, or the source never answered and its last read failed, or every
- * entity it maps fails (its mappings do not match it).
+ * DOWN: the breaker is open, or the source never answered and its last read failed, or its last
+ * health check failed and nothing answered since (it does not answer the cheapest question), or
+ * every entity it maps fails (its mappings do not match it).
  * DEGRADED: a trial read is running (half-open), the last read failed (fewer failures in a row
  * than open the breaker), an entity fails (its mapping does not match the source: the others are
  * answered), the source reports a problem though it answers (a file source serving an older
@@ -271,6 +371,7 @@ export class SourceHealthRegistry {
 function status(e: Entry, breaker: BreakerState, problem: string | null): SourceStatus {
   if (breaker === 'OPEN') return 'DOWN';
   if (e.lastOutcome === 'failure' && e.lastSuccessAt === null) return 'DOWN';
+  if (e.checkFailing) return 'DOWN';
   const mapped = e.description.entities;
   if (mapped.length > 0 && mapped.every((x) => e.failing.has(x))) return 'DOWN';
   if (breaker === 'HALF_OPEN' || e.lastOutcome === 'failure' || problem !== null) return 'DEGRADED';

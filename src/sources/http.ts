@@ -209,7 +209,7 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
   }
 
   /** Sends one request; resolves with the response once its headers are in. Aborted with the read. */
-  function exchange(url: URL, method: 'GET' | 'POST', body: string | undefined, bounds: Bounds): Promise<IncomingMessage> {
+  function exchange(url: URL, method: 'GET' | 'POST' | 'HEAD', body: string | undefined, bounds: Bounds): Promise<IncomingMessage> {
     const headers: Record<string, string> = { accept: 'application/json', ...config.headers };
     const auth = config.auth;
     if (auth?.bearer !== undefined) headers.authorization = `Bearer ${auth.bearer}`;
@@ -400,6 +400,20 @@ export function createHttpConnector(name: string, config: HttpSourceConfig) {
         if (recs.length > 0) await each(recs);
       });
       return n;
+    },
+    /**
+     * One HEAD of `baseUrl` with the auth headers (no body is read): any answer but 401, 403 or a
+     * 5xx means the API answers (a 404 or 405 on the base URL is common and fine); a 401 or 403
+     * means it refuses our credentials.
+     */
+    async check(options?: ReadOptions) {
+      await bounded(options, undefined, async (b) => {
+        const res = await exchange(base, 'HEAD', undefined, b);
+        res.resume();
+        const status = res.statusCode ?? 0;
+        if (status === 401 || status === 403) throw fail(`HTTP ${status} from ${base.pathname}: credentials refused`);
+        if (status >= 500) throw fail(`HTTP ${status} from ${base.pathname}`);
+      });
     },
     /** One request: the first page of the first mapping's listing. */
     async ping(options?: ReadOptions) {

@@ -39,7 +39,8 @@
  * under 5 % of a SQLite point read (bench/resilience-overhead.ts, bench/RESULTS-libraries.md).
  */
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, IsolatedCircuitError, bulkhead as createBulkhead, circuitBreaker, handleWhen } from 'cockatiel';
-import type { Entity, RecordOf } from '../domain/records.js';
+import type { Entity, RecordOf, StockRecord } from '../domain/records.js';
+import { MAX_FUTURE_SKEW_MS, stockProblem } from '../domain/validation.js';
 import { errorFields, type Logger } from '../logger.js';
 import { LoadShedError, MappingError, startsTooLate, type Connector, type EntityProbe, type ReadOptions, type StatementMeter } from './connector.js';
 import type { BreakerState, PoolStats, SourceHealthRegistry } from './health.js';
@@ -89,10 +90,28 @@ export class SourceError extends Error {
   }
 }
 
+/** What one background health check did: asked and answered, asked and failed, or did not ask (see `healthCheck`); `retryAt`: when asking makes sense again. */
+export interface HealthCheckResult {
+  outcome: 'ok' | 'failed' | 'skipped';
+  retryAt?: Date;
+}
+
 /** A connector wrapped by `withResilience`; `inner` is the connector it guards. */
 export interface ResilientConnector extends Connector {
   readonly inner: Connector;
   breakerState(): BreakerState;
+  /**
+   * The background health check (src/service/health-checks.ts): one cheap question to the source
+   * (`Connector.check`, else `ping`) under its deadline, through the breaker, its outcome on the
+   * source's health. `skipped` when asking now would say nothing or cost a read its slot: the
+   * breaker is open and its trial time is ahead (the check then comes back at `retryAt`), a trial
+   * read is already on its way, every slot of the bulkhead is taken (those reads tell), or the
+   * last check's own call to the connector has not settled (a hung source is not asked twice).
+   * While the breaker is open, the first check from its trial time is that trial: an answer closes
+   * the breaker (reads flow again without waiting for a request to try), a failure keeps it open
+   * another `resetAfterMs`.
+   */
+  healthCheck(): Promise<HealthCheckResult>;
 }
 
 export interface ResilienceDeps {
@@ -100,6 +119,8 @@ export interface ResilienceDeps {
   logger: Logger;
   /** The source's freshness policy, shown beside its health. */
   policy?: { maxAgeSeconds: number | null; stalePolicy: string };
+  /** The clock a record's `asOf` is judged by (a future-dated record is refused, so it never sets freshness). Defaults to the real time. */
+  now?: () => number;
   /** For tests: the jitter of retry pauses. */
   random?: () => number;
 }
@@ -200,8 +221,14 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   let waiting = 0;
   /** How long the last read answered within its deadline took from its start, in ms. */
   let pace = 0;
+  /** A health check's call to the connector has not settled (see `healthCheck`). */
+  let checking = false;
+  /** When the breaker last opened (epoch ms): its trial read is due `resetAfterMs` later. */
+  let openedAt: number | null = null;
+  const clock = deps.now ?? Date.now;
 
   breaker.onStateChange((state) => {
+    openedAt = state === CircuitState.Open ? Date.now() : null;
     if (state === CircuitState.Open) {
       const last = breaker.lastFailure;
       const lastError = last !== undefined && 'error' in last ? toSourceError(source, last.error, s.timeoutMs).reason : undefined;
@@ -238,6 +265,7 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
       load: () => ({ inFlight: s.maxConcurrent - slots.executionSlots, queued: waiting }),
       pool: inner.poolStats === undefined ? undefined : () => inner.poolStats?.(),
       problem: inner.problem === undefined ? undefined : () => inner.problem?.() ?? null,
+      trialAt: () => (breaker.state === CircuitState.Open && openedAt !== null ? new Date(openedAt + s.breaker.resetAfterMs) : null),
     },
   );
 
@@ -411,6 +439,47 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     }
   }
 
+  /** The health check (ResilientConnector.healthCheck): through the breaker, in a free slot, under the deadline; not counted as a read. */
+  async function healthCheck(): Promise<HealthCheckResult> {
+    if (breaker.state === CircuitState.HalfOpen) return { outcome: 'skipped' };
+    if (breaker.state === CircuitState.Open && openedAt !== null && Date.now() < openedAt + s.breaker.resetAfterMs) {
+      return { outcome: 'skipped', retryAt: new Date(openedAt + s.breaker.resetAfterMs) };
+    }
+    // every slot taken (those reads tell), or the last check's own work has not settled yet (its
+    // caller was answered at the deadline): asking again would pile checks up on a hung source
+    if (slots.executionSlots === 0 || checking) return { outcome: 'skipped' };
+    const call =
+      inner.check === undefined ? (o: ReadOptions) => inner.ping(o) : (o: ReadOptions) => (inner.check as NonNullable<Connector['check']>).call(inner, o);
+    const ask = (o: ReadOptions) => {
+      checking = true;
+      const p = call(o);
+      void p.then(
+        () => (checking = false),
+        () => (checking = false),
+      );
+      return p;
+    };
+    const started = performance.now();
+    try {
+      const deadline = Date.now() + s.timeoutMs;
+      await breaker.execute(() => withinDeadline('check', deadline, (bounds) => slots.execute(() => ask(bounds))));
+      health.checked(source, { ok: true });
+      return { outcome: 'ok' };
+    } catch (e) {
+      const err = toSourceError(source, e, s.timeoutMs);
+      // the source answered and a mapping is wrong (a ping without a cheaper check): it answers
+      if (err.kind === 'mapping') {
+        health.checked(source, { ok: true });
+        return { outcome: 'ok' };
+      }
+      // refused by our own breaker or bulkhead in between: nothing learnt
+      if (err.kind === 'circuit-open' || err.kind === 'shed') return { outcome: 'skipped' };
+      health.checked(source, { ok: false, reason: err.reason });
+      logger.warn('source health check failed', { source, reason: err.reason, ms: Math.round(performance.now() - started), ...errorFields(err.cause ?? err) });
+      return { outcome: 'failed' };
+    }
+  }
+
   const wrapped: ResilientConnector = {
     inner,
     name: inner.name,
@@ -418,11 +487,17 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     entities: inner.entities,
     breakerState,
     fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
-      return guarded(`fetch ${entity}`, (o) => inner.fetch(entity, codes, meter, o), asOfRange, entity);
+      return guarded(
+        `fetch ${entity}`,
+        (o) => inner.fetch(entity, codes, meter, o),
+        (r) => asOfRange(entity, r, clock()),
+        entity,
+      );
     },
     ping: () => guarded('ping', (o) => inner.ping(o)),
     ...(inner.probe !== undefined ? { probe: () => probe(() => (inner.probe as () => Promise<EntityProbe[]>).call(inner)) } : {}),
     poolStats: inner.poolStats === undefined ? undefined : () => inner.poolStats?.() as PoolStats,
+    healthCheck,
     close: () => inner.close(),
   };
   if (inner.orderReferences !== undefined) {
@@ -440,13 +515,21 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   return wrapped;
 }
 
-/** The newest and oldest `asOf` of valid dated records (compared as numbers: comparing Dates converts each one). */
-function asOfRange(records: readonly unknown[]): { newest: Date; oldest: Date } | undefined {
+/**
+ * The newest and oldest `asOf` of the usable dated records (compared as numbers: comparing Dates
+ * converts each one): a record refused as INVALID_SOURCE_DATA (src/domain/validation.ts: one the
+ * connector could not read, an absurd stock figure, an `asOf` in the future) never counts, so one
+ * future-dated row cannot make a source look fresh on /status and in the lag metric.
+ */
+export function asOfRange(entity: Entity, records: readonly unknown[], now: number): { newest: Date; oldest: Date } | undefined {
   let newest = -Infinity;
   let oldest = Infinity;
+  const at = new Date(now);
   for (const r of records as readonly { asOf?: unknown; invalid?: unknown }[]) {
     if (r.invalid !== undefined || !(r.asOf instanceof Date)) continue;
+    if (entity === 'stock' && stockProblem(r as StockRecord, at) !== undefined) continue;
     const t = r.asOf.getTime();
+    if (t > now + MAX_FUTURE_SKEW_MS) continue;
     // an invalid date is NaN, which neither comparison takes
     if (t > newest) newest = t;
     if (t < oldest) oldest = t;

@@ -518,6 +518,11 @@ export function createSqlConnector(name: string, config: SqlSourceConfig, chunkS
         throw first;
       }
     },
+    /** `select 1` through the pool, under the deadline (waiting for a connection included): the database answers. */
+    async check(options?: ReadOptions) {
+      const deadline = options?.deadline ?? Date.now() + config.timeoutMs;
+      await runWhileLocked(db.select(db.raw('1 as ok')).timeout(Math.max(1, deadline - Date.now()), { cancel }) as unknown as Knex.QueryBuilder, deadline);
+    },
     /**
      * Per mapping: its statement with an empty IN list (each with the source's deadline), then
      * how many distinct codes (or references) it holds, counted up to PROBE_COUNT_LIMIT.

@@ -1,6 +1,8 @@
 /**
  * The status page in real headless Chromium, on the real server: a stopped source reads as
- * down, the page renders under its CSP with nothing blocked and nothing leaving the host.
+ * down (since when, next retry), the 3PL's old file as stale in the headline, the traffic block
+ * counts the request, the page renders under its CSP with nothing blocked and nothing leaving
+ * the host, and an anomaly count opens its filtered list.
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,10 +18,20 @@ beforeAll(async () => {
   // a browser sends no key to a plain page: from this host, with server.loopbackStatus on
   demo = await startDemoApp({
     skus: 200,
-    editConfig: (y) => y.replace(/connection: "?\.\/wms\.sqlite"?/, 'connection: ./gone/wms.sqlite'),
+    // checks every second: the WMS's failed check shows it down since, and when it is tried next
+    editConfig: (y) =>
+      y
+        .replace(/connection: "?\.\/wms\.sqlite"?/, 'connection: ./gone/wms.sqlite')
+        .replace(/(\n {2}wms:[^\n]*\n)/, '$1    healthCheck: { intervalSeconds: 1 }\n'),
     override: { server: { loopbackStatus: true } },
   });
   origin = new URL(demo.url).origin;
+  // two open NEGATIVE_ON_HAND anomalies and one ORPHAN_CODE, for the links
+  await demo.app.store.anomalies.record([
+    { kind: 'NEGATIVE_ON_HAND', sku: 'SKU-000001', location: 'DC-EAST', source: 'erp', detail: 'onHand -3' },
+    { kind: 'NEGATIVE_ON_HAND', sku: 'SKU-000002', location: 'DC-EAST', source: 'erp', detail: 'onHand -1' },
+    { kind: 'ORPHAN_CODE', sku: null, location: null, source: 'erp', code: 'X-9', detail: 'no SKU maps it' },
+  ]);
 });
 afterAll(async () => {
   await browser?.close();
@@ -53,7 +65,8 @@ describe('status page in a browser', () => {
 
     const response = await page.goto(`${origin}/status`);
     expect(response?.status()).toBe(200);
-    expect(await page.title()).toBe('1 down · inventory-graph status');
+    // the 3PL's file is two days old: stale, not up
+    expect(await page.title()).toBe('1 down · 1 stale · inventory-graph status');
 
     const row = (source: string) => page.locator(`table.sources tr[data-source="${source}"]`);
     await expect.poll(() => row('wms').locator('td').nth(1).innerText()).toContain('DOWN');
@@ -62,7 +75,20 @@ describe('status page in a browser', () => {
     for (const up of ['erp', 'tpl', 'shop']) expect(await row(up).locator('td').nth(1).innerText(), up).toContain('UP');
     // the 3PL's two-day-old file against its 26 hours
     expect(await row('tpl').locator('td').nth(4).innerText()).toContain('STALE');
-    expect(await page.locator('.cards .card').first().innerText()).toMatch(/3 up[\s\S]*1 down/);
+    const headline = page.locator('.cards .card').first();
+    expect(await headline.getAttribute('data-worst')).toBe('DOWN');
+    expect(await headline.locator('.big').innerText()).toBe('2 up · 1 stale · 1 down');
+    // coloured by the worst state: the card's left border is the "bad" red
+    expect(await headline.evaluate((el) => getComputedStyle(el).borderLeftColor)).toBe('rgb(207, 34, 46)');
+    expect(await row('tpl').locator('td').first().getAttribute('data-state')).toBe('STALE');
+    // the WMS was never reached: down since its first failure, tried again at the next check
+    await expect
+      .poll(() => row('wms').locator('.down-since').innerText(), { timeout: 20_000 })
+      .toMatch(/^down since \d\d:\d\d:\d\d UTC, next retry \d\d:\d\d:\d\d UTC$/);
+    // the traffic block: the one GraphQL request so far, its error by code
+    const traffic = page.locator('.card.traffic');
+    expect(await traffic.innerText()).toMatch(/req\/s[\s\S]*p95 [\d.]+ ms · 1 requests[\s\S]*SOURCE_UNAVAILABLE 1/);
+    expect(await page.locator('header .build').innerText()).toMatch(/^version \d+\.\d+\.\d+.* · config \S+inventory-graph\.yaml$/);
 
     // the stylesheet applied (the CSP hash matched): a badge has its colour and border
     const badge = await row('wms')
@@ -76,7 +102,15 @@ describe('status page in a browser', () => {
 
     await page.screenshot({ path: '/tmp/status.png', fullPage: true });
 
-    expect(requests).toEqual([`${origin}/status`]);
+    expect(requests.filter((u) => u !== `${origin}/status`)).toEqual([]);
+    expect(problems).toEqual([]);
+
+    // an anomaly count opens its filtered list
+    await page.locator('tr[data-kind="NEGATIVE_ON_HAND"] a.open').click();
+    await page.waitForURL(`${origin}/status/anomalies?kind=NEGATIVE_ON_HAND&status=OPEN`);
+    expect(await page.locator('table.anomalies tbody tr').count()).toBe(2);
+    expect(await page.locator('header .total').innerText()).toBe('2');
+    expect(await page.locator('table.anomalies').innerText()).not.toContain('ORPHAN_CODE');
     expect(problems).toEqual([]);
     await context.close();
   });

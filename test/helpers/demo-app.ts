@@ -81,7 +81,7 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   const config = loadConfig(file);
   const logger =
     o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
-  const app = await createApp(config, { logger, ...(o.now ? { now: o.now } : {}) });
+  const app = await createApp(config, { logger, configPath: file, ...(o.now ? { now: o.now } : {}) });
   const url = await app.listen(0, '127.0.0.1');
   return {
     app,

@@ -148,10 +148,19 @@ describe('the page', () => {
     const data: StatusData = {
       generatedAt: '2026-11-27T12:00:00.000Z',
       uptimeSeconds: 5,
+      build: { version: evil, node: evil, configPath: evil },
+      summary: { up: 0, stale: 0, degraded: 0, down: 1, configured: 1, worst: 'DOWN' },
+      traffic: { windowSeconds: 60, requests: 1, perSecond: 0.02, p95Ms: 3, errorsByCode: { [evil]: 1 }, total: { requests: 1, errorsByCode: { [evil]: 1 } } },
+      sweep: null,
       sources: [
         {
           name: evil,
           kind: evil,
+          state: 'DOWN',
+          downSince: '2026-11-27T11:59:00.000Z',
+          nextRetryAt: '2026-11-27T12:00:10.000Z',
+          healthCheck: { lastAt: '2026-11-27T11:59:30.000Z', ok: false, nextAt: null },
+          mirrorLagging: false,
           status: 'DOWN',
           breaker: 'OPEN',
           latencyMs: 10,

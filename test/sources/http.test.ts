@@ -446,3 +446,30 @@ precedence: { quantity: [sb] }
     });
   });
 });
+
+describe('the health check (Connector.check)', () => {
+  it('is one HEAD of baseUrl with the auth headers: any answer but 401, 403 or a 5xx means the API answers', async () => {
+    const seen: Array<{ method: string; url: string; auth: string | undefined }> = [];
+    let status = 404;
+    const server = createServer((req, res) => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', auth: req.headers.authorization });
+      res.writeHead(status, { 'content-type': 'application/json' }).end(req.method === 'HEAD' ? undefined : '{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanup.push(() => new Promise<void>((r) => (server.closeAllConnections(), server.close(() => r()))));
+    const c = connector({
+      kind: 'http',
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+      auth: { bearer: 'secret-token' },
+      stock: { path: '/rows', records: 'data[*]', fields: { sku: 'sku', location: 'loc', onHand: 'qty' } },
+    });
+    await c.check!();
+    status = 405;
+    await c.check!();
+    status = 401;
+    await expect(c.check!()).rejects.toThrow('HTTP 401 from /v1: credentials refused');
+    status = 503;
+    await expect(c.check!()).rejects.toThrow('HTTP 503 from /v1');
+    expect(seen).toEqual(Array.from({ length: 4 }, () => ({ method: 'HEAD', url: '/v1', auth: 'Bearer secret-token' })));
+  });
+});
