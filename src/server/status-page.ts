@@ -168,7 +168,7 @@ export interface StatusDeps {
   /** The config file the server was started with (`--config`, INVENTORY_GRAPH_CONFIG, ./inventory-graph.yaml). */
   configPath?: string;
   /** The sweep's status accessor (src/service/sweep.ts), when the server runs one. */
-  sweep?: () => SweepStatus;
+  sweep?: () => SweepStatus | null;
   runs: ReconciliationStore;
   /** Mirrored sources and their feeds (src/feeds/status.ts); none when absent. */
   mirrors?: () => Promise<MirrorView[]>;
@@ -298,6 +298,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
 function sweepView(accessor: StatusDeps['sweep']): SweepView | null {
   if (accessor === undefined) return null;
   const st = accessor();
+  if (st === null) return null;
   const l = st.last;
   return {
     intervalSeconds: st.intervalSeconds,
