@@ -30,7 +30,7 @@ export const StockLevel: StockLevelResolvers = {
 export const InventoryItemConnection: InventoryItemConnectionResolvers = {
   nodes: (page) => page.skus,
   edges: (page) => page.skus.map((node) => ({ cursor: node.sku, node })),
-  pageInfo: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.skus.at(-1)?.sku ?? null }),
+  pageInfo: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.endCursor }),
 };
 
 export const Location: LocationResolvers = {

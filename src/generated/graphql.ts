@@ -3,7 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Availability as AvailabilityModel, StockLevel as StockLevelModel, Provenance as ProvenanceModel } from '../domain/availability.js';
 import type { Location as LocationModel } from '../domain/locations.js';
-import type { CanonicalSku, SkuPage } from '../domain/skus.js';
+import type { CanonicalSku, ItemPage } from '../domain/skus.js';
 import type { Money as MoneyModel } from '../service/inventory-service.js';
 import type { ChannelView as ChannelViewModel } from '../domain/channel-views.js';
 import type { CostComparison as CostComparisonModel, CostMismatch as CostMismatchModel } from '../domain/costs.js';
@@ -1584,7 +1584,7 @@ export type ResolversTypes = ResolversObject<{
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   InventoryItem: ResolverTypeWrapper<CanonicalSku>;
-  InventoryItemConnection: ResolverTypeWrapper<SkuPage>;
+  InventoryItemConnection: ResolverTypeWrapper<ItemPage>;
   InventoryItemEdge: ResolverTypeWrapper<Omit<InventoryItemEdge, 'node'> & { node: ResolversTypes['InventoryItem'] }>;
   InventoryItemFilter: InventoryItemFilter;
   Location: ResolverTypeWrapper<LocationModel>;
@@ -1676,7 +1676,7 @@ export type ResolversParentTypes = ResolversObject<{
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   InventoryItem: CanonicalSku;
-  InventoryItemConnection: SkuPage;
+  InventoryItemConnection: ItemPage;
   InventoryItemEdge: Omit<InventoryItemEdge, 'node'> & { node: ResolversParentTypes['InventoryItem'] };
   InventoryItemFilter: InventoryItemFilter;
   Location: LocationModel;
@@ -1755,6 +1755,10 @@ export type ListSizeDirectiveResolver<Result, Parent, ContextType = GatewayConte
 export type PerLocationDirectiveArgs = { };
 
 export type PerLocationDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = PerLocationDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ScanDirectiveArgs = { };
+
+export type ScanDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ScanDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type SkusDirectiveArgs = { };
 
@@ -2364,5 +2368,6 @@ export type DirectiveResolvers<ContextType = GatewayContext> = ResolversObject<{
   cost?: CostDirectiveResolver<any, any, ContextType>;
   listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
   perLocation?: PerLocationDirectiveResolver<any, any, ContextType>;
+  scan?: ScanDirectiveResolver<any, any, ContextType>;
   skus?: SkusDirectiveResolver<any, any, ContextType>;
 }>;

@@ -317,6 +317,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       locations,
       precedence,
       maxSkusPerQuery,
+      maxScanSkus: config.server.maxScanSkus,
       routing,
       costTolerancePercent: config.costs.tolerancePercent,
       logger,
