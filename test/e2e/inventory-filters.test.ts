@@ -10,7 +10,7 @@
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlConnection } from '../../src/db/knex.js';
-import { MARIADB_URL, startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
+import { MARIADB_URL, startDemoApp, statements, type DemoApp, type GqlResult } from '../helpers/demo-app.js';
 
 interface Level {
   location: { id: string };
@@ -60,9 +60,9 @@ async function catalogue(demo: DemoApp, pageSize: number): Promise<string[]> {
   const out: string[] = [];
   let after: string | null = null;
   for (;;) {
-    const r = await demo.gql<{ inventoryItems: Page }>(ITEMS, { first: pageSize, after });
+    const r: GqlResult<{ inventoryItems: Page }> = await demo.gql<{ inventoryItems: Page }>(ITEMS, { first: pageSize, after });
     expect(r.body.errors).toBeUndefined();
-    const p = r.body.data!.inventoryItems;
+    const p: Page = r.body.data!.inventoryItems;
     out.push(...p.nodes.map((n) => n.sku));
     if (!p.pageInfo.hasNextPage) return out;
     after = p.pageInfo.endCursor;
@@ -85,9 +85,9 @@ async function scanAll(demo: DemoApp, filter: Filter, first: number): Promise<{ 
   const pages: Page[] = [];
   let after: string | null = null;
   for (let guard = 0; guard < 1000; guard++) {
-    const r = await demo.gql<{ inventoryItems: Page }>(ITEMS, { filter, first, after });
+    const r: GqlResult<{ inventoryItems: Page }> = await demo.gql<{ inventoryItems: Page }>(ITEMS, { filter, first, after });
     expect(r.body.errors).toBeUndefined();
-    const p = r.body.data!.inventoryItems;
+    const p: Page = r.body.data!.inventoryItems;
     pages.push(p);
     expect(p.edges.map((e) => e.cursor)).toEqual(p.nodes.map((n) => n.sku));
     expect(p.nodes.length).toBeLessThanOrEqual(first);
@@ -175,7 +175,7 @@ describe('inventoryItems(filter:) on SQLite sources', () => {
     const want = await byHand(demo, all, filter, 100);
     expect(want.length).toBeGreaterThan(3);
     const r = await demo.gql<{ inventoryItems: Page }>(ITEMS, { filter, first: 2 });
-    const p = r.body.data!.inventoryItems;
+    const p: Page = r.body.data!.inventoryItems;
     expect(p.nodes.map((n) => n.sku)).toEqual(want.slice(0, 2));
     expect(p).toMatchObject({ totalCount: null, scanned: 100, pageInfo: { hasNextPage: true, endCursor: want[1] } });
   });
@@ -254,7 +254,7 @@ describe('inventoryItems(filter:) on MariaDB sources, a scan bounded by maxScanS
     const filter = { flags: ['NEGATIVE_ON_HAND'] };
     const r = await demo.gql<{ inventoryItems: Page }>(ITEMS, { filter, first: 50 });
     expect(r.body.errors).toBeUndefined();
-    const p = r.body.data!.inventoryItems;
+    const p: Page = r.body.data!.inventoryItems;
     expect(p).toMatchObject({ scanned: 120, totalCount: null, pageInfo: { hasNextPage: true, endCursor: all[119] } });
     expect(p.nodes.map((n) => n.sku)).toEqual(await byHand(demo, all.slice(0, 120), filter, 50));
     expect(Object.fromEntries(statements(r.headers))).toEqual({ 'erp/stock': 3, 'tpl/stock': 3, 'wms/stock': 3 });
