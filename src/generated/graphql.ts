@@ -643,9 +643,10 @@ export type Query = {
    * `server.maxScanSkus` SKUs (default 10,000) have been read. Mirrored sources answer from memory;
    * a live source costs one statement per entity per batch (10,000 SKUs: 20 statements per live
    * source). A scan that stops early answers what it found, `hasNextPage` true and `endCursor` at
-   * the last SKU read: pass it as `after` to go on.
+   * the last SKU read: pass it as `after` to go on. Nullable as every guarded field is: a
+   * `filter` from a lower role nulls this field only (FORBIDDEN), never the whole answer.
    */
-  inventoryItems: InventoryItemConnection;
+  inventoryItems?: Maybe<InventoryItemConnection>;
   /** The canonical locations, in config order. */
   locations?: Maybe<Array<Location>>;
   /**
@@ -1990,7 +1991,7 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   anomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<QueryAnomalyArgs, 'id'>>;
   availability?: Resolver<Array<ResolversTypes['Availability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'skus'>>;
   inventoryItem?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryInventoryItemArgs, 'sku'>>;
-  inventoryItems?: Resolver<ResolversTypes['InventoryItemConnection'], ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
+  inventoryItems?: Resolver<Maybe<ResolversTypes['InventoryItemConnection']>, ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
   locations?: Resolver<Maybe<Array<ResolversTypes['Location']>>, ParentType, ContextType>;
   orphanCodes?: Resolver<Maybe<ResolversTypes['OrphanCodeConnection']>, ParentType, ContextType, RequireFields<QueryOrphanCodesArgs, 'first' | 'source'>>;
   reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'first' | 'tolerance'>>;
