@@ -8,6 +8,7 @@
  * MariaDB at 127.0.0.1:3306 is required: when it is unreachable this file fails.
  */
 import knexFactory from 'knex';
+import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlConnection } from '../../src/db/knex.js';
 import { MARIADB_URL, startDemoApp, statements, type DemoApp, type GqlResult } from '../helpers/demo-app.js';
@@ -276,4 +277,44 @@ describe('inventoryItems(filter:) on MariaDB sources, a scan bounded by maxScanS
       expect(pages.reduce((n, p) => n + p.scanned, 0)).toBeGreaterThanOrEqual(300);
     });
   }
+});
+
+describe('inventoryItems(filter:) with the WMS mirrored', () => {
+  let demo: DemoApp;
+  beforeAll(async () => {
+    demo = await startDemoApp({
+      skus: 120,
+      mirrors: true,
+      override: { server: { maxSkusPerQuery: 50 }, routing: { maxLines: 50 }, reservations: { maxLines: 50 } },
+      // the WMS mirrored by a poll feed (loaded once at start); the 3PL read live
+      editConfig: (yaml) => {
+        const doc = parseDocument(yaml);
+        doc.setIn(
+          ['sources', 'wms', 'sync'],
+          doc.createNode({
+            mode: 'mirror',
+            feeds: [{ kind: 'poll', changedSince: 'updated_at', intervalSeconds: 3600, overlapSeconds: 2, fullResyncSeconds: 0 }],
+          }),
+        );
+        doc.deleteIn(['sources', 'tpl', 'sync']);
+        return doc.toString();
+      },
+    });
+    await demo.app.mirrorsLoaded;
+  });
+  afterAll(async () => {
+    await demo?.close();
+  });
+
+  it('answers the mirrored source from memory: only the live sources cost a statement per batch', async () => {
+    const all = await catalogue(demo, 50);
+    const filter = { flags: ['NEGATIVE_ON_HAND', 'FALLBACK'] };
+    const want = await byHand(demo, all, filter, 50);
+    const r = await demo.gql<{ inventoryItems: Page }>(ITEMS, { filter, first: 50 });
+    expect(r.body.errors).toBeUndefined();
+    expect(r.body.data!.inventoryItems.nodes.map((n) => n.sku)).toEqual(want.slice(0, 50));
+    expect(r.body.data!.inventoryItems.scanned).toBeGreaterThan(0);
+    const batches = Math.ceil(r.body.data!.inventoryItems.scanned / 50);
+    expect(Object.fromEntries(statements(r.headers))).toEqual({ 'erp/stock': batches, 'tpl/stock': batches });
+  });
 });
