@@ -5,7 +5,8 @@ import { selects } from './selection.js';
 export const Query: QueryResolvers = {
   availability: (_, a, ctx, info) => ctx.inventory.availability(a.skus, { ...a, views: selects(info, 'channelViews') }),
   inventoryItem: (_, a, ctx) => ctx.inventory.item(a.sku),
-  inventoryItems: (_, a, ctx) => ctx.inventory.items(a.first ?? 50, a.after ?? null),
+  inventoryItems: (_, a, ctx, info) =>
+    ctx.inventory.items({ first: a.first ?? 50, after: a.after ?? null, filter: a.filter ?? null, count: selects(info, 'totalCount') }),
   resolveSku: (_, a, ctx) => ctx.inventory.resolveSku(a.system, a.code),
   locations: (_, __, ctx) => ctx.inventory.locations(),
   sources: (_, __, ctx) => ctx.health.list(),

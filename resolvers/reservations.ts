@@ -6,10 +6,12 @@ import type {
   ReservationLineResolvers,
   ReservationResolvers,
 } from '../src/generated/graphql.js';
+import { selects } from './selection.js';
 
 export const reservationQuery: Pick<QueryResolvers, 'reservation' | 'reservations'> = {
   reservation: (_, a, ctx) => ctx.reservations.get(a.id),
-  reservations: (_, a, ctx) => ctx.reservations.list({ sku: a.sku ?? null, status: a.status ?? null, first: a.first ?? 50, after: a.after ?? null }),
+  reservations: (_, a, ctx, info) =>
+    ctx.reservations.list({ sku: a.sku ?? null, status: a.status ?? null, first: a.first ?? 50, after: a.after ?? null, count: selects(info, 'totalCount') }),
 };
 
 export const reservationMutation: Pick<MutationResolvers, 'reserve' | 'confirmReservation' | 'releaseReservation' | 'extendReservation' | 'routeOrder'> = {

@@ -5,9 +5,12 @@ import type {
   InventoryItemConnectionResolvers,
   InventoryItemResolvers,
   LocationResolvers,
+  SourceKind,
   SourceResolvers,
+  StalePolicy,
   StockLevelResolvers,
 } from '../src/generated/graphql.js';
+import type { StalePolicy as DomainStalePolicy } from '../src/domain/availability.js';
 import { selects } from './selection.js';
 
 export const InventoryItem: InventoryItemResolvers = {
@@ -30,13 +33,19 @@ export const StockLevel: StockLevelResolvers = {
 export const InventoryItemConnection: InventoryItemConnectionResolvers = {
   nodes: (page) => page.skus,
   edges: (page) => page.skus.map((node) => ({ cursor: node.sku, node })),
-  pageInfo: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.skus.at(-1)?.sku ?? null }),
+  pageInfo: (page) => ({ hasNextPage: page.hasNextPage, endCursor: page.endCursor }),
 };
 
 export const Location: LocationResolvers = {
   codes: (l) => Object.entries(l.codes).map(([system, code]) => ({ system, code })),
 };
 
+/** The config's stale policies (`sources.X.stalePolicy`) as the API's enum. */
+const STALE_POLICY: Record<DomainStalePolicy, StalePolicy> = { count: 'COUNT', exclude: 'EXCLUDE', onHandOnly: 'ON_HAND_ONLY' };
+
 export const Source: SourceResolvers = {
+  // the config's `kind: sql | csv | http`, upper-cased as the enum's values
+  kind: (s) => s.kind.toUpperCase() as SourceKind,
+  stalePolicy: (s) => STALE_POLICY[s.stalePolicy as DomainStalePolicy],
   sync: async (s, _, ctx) => syncOf(s.name, await ctx.mirrors()),
 };

@@ -7,7 +7,7 @@
 import { BadUserInputError } from '../errors.js';
 import type { Availability, Flag, StockLevel } from './availability.js';
 import { inChannel, type Location, type LocationIndex } from './locations.js';
-import { distanceKm, type Candidate, type OrderLine, type RoutingPolicy, type RoutingStrategyName, type Shipment } from './routing.js';
+import { distanceKm, type Candidate, type OrderLine, type PlanMethod, type RoutingPolicy, type RoutingStrategyName, type Shipment } from './routing.js';
 
 export interface RouteOrderRequest {
   lines: readonly OrderLine[];
@@ -64,7 +64,9 @@ export interface RouteTrace {
 export interface FulfillmentPlan {
   complete: boolean;
   strategy: RoutingStrategyName;
-  method: string;
+  method: PlanMethod;
+  /** `method` in words, with its numbers. */
+  methodDetail: string;
   shipments: Shipment[];
   unfulfilled: Array<{ sku: string; quantity: number; reason: UnfulfilledReason; detail: string }>;
   trace: RouteTrace[];
@@ -173,7 +175,15 @@ export async function routeOrder(req: RouteOrderRequest, deps: RouteOrderDeps): 
   });
   trace.sort((a, b) => (a.rank ?? Number.MAX_SAFE_INTEGER) - (b.rank ?? Number.MAX_SAFE_INTEGER));
 
-  return { complete: unfulfilled.length === 0, strategy, method: result.method, shipments: result.shipments, unfulfilled, trace };
+  return {
+    complete: unfulfilled.length === 0,
+    strategy,
+    method: result.method,
+    methodDetail: result.methodDetail,
+    shipments: result.shipments,
+    unfulfilled,
+    trace,
+  };
 }
 
 /**

@@ -12,7 +12,7 @@
  *   of the smallest size that fill the order it takes the one with the least total distance,
  *   then the least total priority, then the first by location order. Past the limit it falls
  *   back to a greedy heuristic (take the location that fills the most remaining units, ties by
- *   the same order), which is reported in `method`.
+ *   the same order), which is reported in `method` (GREEDY_HEURISTIC) and `methodDetail`.
  * A line is split across locations only with `allowSplit`; no location is ever given more
  * than its `available`; the same input always gives the same plan.
  *
@@ -21,6 +21,13 @@
 import type { Location } from './locations.js';
 
 export type RoutingStrategyName = 'PRIORITY' | 'DISTANCE' | 'FEWEST_SHIPMENTS';
+
+/**
+ * How a plan was found: PRIORITY and DISTANCE walk their order; FEWEST_SHIPMENTS searches
+ * exhaustively while the sets to try stay under the limit, else (or when no set within
+ * `maxShipments` fills the order) takes the greedy heuristic.
+ */
+export type PlanMethod = 'PRIORITY_ORDER' | 'DISTANCE_ORDER' | 'EXHAUSTIVE_SEARCH' | 'GREEDY_HEURISTIC';
 
 export interface OrderLine {
   sku: string;
@@ -58,8 +65,10 @@ export interface RoutingResult {
   rank: Map<string, number>;
   /** Candidates that could have helped but were left out by `maxShipments`. */
   cutByMaxShipments: Set<string>;
-  /** How the plan was found, in words. */
-  method: string;
+  /** How the plan was found. */
+  method: PlanMethod;
+  /** The same in words, with its numbers (`exhaustive search: 7 location set(s) of 3 candidate(s) tried`). */
+  methodDetail: string;
 }
 
 export interface RoutingPolicy {
@@ -88,7 +97,13 @@ export class DefaultRoutingPolicy implements RoutingPolicy {
 
     if (input.strategy !== 'FEWEST_SHIPMENTS') {
       const walk = assign(ordered, demand, input.allowSplit, max);
-      return { ...walk, rank, method: `${input.strategy === 'PRIORITY' ? 'priority' : 'distance'} order over ${ordered.length} candidate location(s)` };
+      const priority = input.strategy === 'PRIORITY';
+      return {
+        ...walk,
+        rank,
+        method: priority ? 'PRIORITY_ORDER' : 'DISTANCE_ORDER',
+        methodDetail: `${priority ? 'priority' : 'distance'} order over ${ordered.length} candidate location(s)`,
+      };
     }
 
     const exact = this.smallestCoveringSet(ordered, demand, input.allowSplit, max);
@@ -98,13 +113,20 @@ export class DefaultRoutingPolicy implements RoutingPolicy {
         ...walk,
         rank,
         cutByMaxShipments: new Set(),
-        method: `exhaustive search: ${exact.tried} location set(s) of ${ordered.length} candidate(s) tried`,
+        method: 'EXHAUSTIVE_SEARCH',
+        methodDetail: `exhaustive search: ${exact.tried} location set(s) of ${ordered.length} candidate(s) tried`,
       };
     }
     const greedy = greedyCover(ordered, demand, input.allowSplit, max);
     const walk = assign(greedy.chosen, demand, input.allowSplit, max);
     const why = exact.complete ? 'no set within maxShipments fills the order' : `more than ${this.exhaustiveLimit} sets to try`;
-    return { ...walk, rank, cutByMaxShipments: greedy.cut, method: `greedy heuristic over ${ordered.length} candidate(s) (${why})` };
+    return {
+      ...walk,
+      rank,
+      cutByMaxShipments: greedy.cut,
+      method: 'GREEDY_HEURISTIC',
+      methodDetail: `greedy heuristic over ${ordered.length} candidate(s) (${why})`,
+    };
   }
 
   /**

@@ -18,3 +18,13 @@ export interface SkuPage {
   skus: CanonicalSku[];
   hasNextPage: boolean;
 }
+
+/** A page of `inventoryItems`: the catalogue's, or a filtered scan's. */
+export interface ItemPage extends SkuPage {
+  /** Where the next page starts (`after`); null when the page is empty and nothing was read. */
+  endCursor: string | null;
+  /** SKUs matching over every page when known (see `InventoryItemConnection.totalCount`), else null. */
+  totalCount: number | null;
+  /** SKUs whose availability was read for this page: 0 without a filter. */
+  scanned: number;
+}

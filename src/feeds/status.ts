@@ -103,6 +103,7 @@ export function syncOf(source: string, mirrors: readonly MirrorView[]) {
     deadLetters: m.deadLetters,
     feeds: m.feeds.map((f) => ({
       ...f,
+      kind: f.kind.toUpperCase() as 'POLL' | 'AMQP' | 'NATS' | 'WEBHOOK',
       lastFullResyncAt: f.lastFullResync?.at ?? null,
       lastFullResyncMs: f.lastFullResync?.durationMs ?? null,
     })),

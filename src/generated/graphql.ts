@@ -3,7 +3,7 @@
 import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } from 'graphql';
 import type { Availability as AvailabilityModel, StockLevel as StockLevelModel, Provenance as ProvenanceModel } from '../domain/availability.js';
 import type { Location as LocationModel } from '../domain/locations.js';
-import type { CanonicalSku, SkuPage } from '../domain/skus.js';
+import type { CanonicalSku, ItemPage } from '../domain/skus.js';
 import type { Money as MoneyModel } from '../service/inventory-service.js';
 import type { ChannelView as ChannelViewModel } from '../domain/channel-views.js';
 import type { CostComparison as CostComparisonModel, CostMismatch as CostMismatchModel } from '../domain/costs.js';
@@ -645,9 +645,10 @@ export type Query = {
    * `server.maxScanSkus` SKUs (default 10,000) have been read. Mirrored sources answer from memory;
    * a live source costs one statement per entity per batch (10,000 SKUs: 20 statements per live
    * source). A scan that stops early answers what it found, `hasNextPage` true and `endCursor` at
-   * the last SKU read: pass it as `after` to go on.
+   * the last SKU read: pass it as `after` to go on. Nullable as every guarded field is: a
+   * `filter` from a lower role nulls this field only (FORBIDDEN), never the whole answer.
    */
-  inventoryItems: InventoryItemConnection;
+  inventoryItems?: Maybe<InventoryItemConnection>;
   /** The canonical locations, in config order. */
   locations?: Maybe<Array<Location>>;
   /**
@@ -1588,7 +1589,7 @@ export type ResolversTypes = ResolversObject<{
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   InventoryItem: ResolverTypeWrapper<CanonicalSku>;
-  InventoryItemConnection: ResolverTypeWrapper<SkuPage>;
+  InventoryItemConnection: ResolverTypeWrapper<ItemPage>;
   InventoryItemEdge: ResolverTypeWrapper<Omit<InventoryItemEdge, 'node'> & { node: ResolversTypes['InventoryItem'] }>;
   InventoryItemFilter: InventoryItemFilter;
   Location: ResolverTypeWrapper<LocationModel>;
@@ -1680,7 +1681,7 @@ export type ResolversParentTypes = ResolversObject<{
   ID: Scalars['ID']['output'];
   Int: Scalars['Int']['output'];
   InventoryItem: CanonicalSku;
-  InventoryItemConnection: SkuPage;
+  InventoryItemConnection: ItemPage;
   InventoryItemEdge: Omit<InventoryItemEdge, 'node'> & { node: ResolversParentTypes['InventoryItem'] };
   InventoryItemFilter: InventoryItemFilter;
   Location: LocationModel;
@@ -1759,6 +1760,10 @@ export type ListSizeDirectiveResolver<Result, Parent, ContextType = GatewayConte
 export type PerLocationDirectiveArgs = { };
 
 export type PerLocationDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = PerLocationDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ScanDirectiveArgs = { };
+
+export type ScanDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ScanDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type SkusDirectiveArgs = { };
 
@@ -1990,7 +1995,7 @@ export type QueryResolvers<ContextType = GatewayContext, ParentType extends Reso
   anomaly?: Resolver<Maybe<ResolversTypes['Anomaly']>, ParentType, ContextType, RequireFields<QueryAnomalyArgs, 'id'>>;
   availability?: Resolver<Array<ResolversTypes['Availability']>, ParentType, ContextType, RequireFields<QueryAvailabilityArgs, 'skus'>>;
   inventoryItem?: Resolver<Maybe<ResolversTypes['InventoryItem']>, ParentType, ContextType, RequireFields<QueryInventoryItemArgs, 'sku'>>;
-  inventoryItems?: Resolver<ResolversTypes['InventoryItemConnection'], ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
+  inventoryItems?: Resolver<Maybe<ResolversTypes['InventoryItemConnection']>, ParentType, ContextType, RequireFields<QueryInventoryItemsArgs, 'first'>>;
   locations?: Resolver<Maybe<Array<ResolversTypes['Location']>>, ParentType, ContextType>;
   orphanCodes?: Resolver<Maybe<ResolversTypes['OrphanCodeConnection']>, ParentType, ContextType, RequireFields<QueryOrphanCodesArgs, 'first' | 'source'>>;
   reconciliation?: Resolver<Maybe<ResolversTypes['Reconciliation']>, ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'first' | 'tolerance'>>;
@@ -2369,5 +2374,6 @@ export type DirectiveResolvers<ContextType = GatewayContext> = ResolversObject<{
   cost?: CostDirectiveResolver<any, any, ContextType>;
   listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
   perLocation?: PerLocationDirectiveResolver<any, any, ContextType>;
+  scan?: ScanDirectiveResolver<any, any, ContextType>;
   skus?: SkusDirectiveResolver<any, any, ContextType>;
 }>;

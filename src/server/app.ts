@@ -200,7 +200,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const limitsFor = roleLimits(config);
   const { server: graphql, fastPath } = createGraphQL({
     logger: o.logger,
-    limits: { limitsFor, locationCount: config.locations.length },
+    limits: { limitsFor, locationCount: config.locations.length, scanSkus: config.server.maxScanSkus },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
     compiledCache: metrics.compiledCache,
     executor: config.server.executor,

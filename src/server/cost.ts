@@ -17,6 +17,8 @@
  *   (`shipments.lines`: a list inside a child);
  * - `@perLocation` (ours): a list with one item per configured location (times the slicing
  *   size, if a parent sized it).
+ * - `@scan` (ours) on an argument: given, the field may read `scanSkus` SKUs' availability
+ *   (`server.maxScanSkus`), each costing 1 + one per location, whatever it returns.
  * SKUs: every argument or input field marked `@skus` (ours) counts its list's length, or its
  * Int value, toward the operation's `maxSkus` (aliases and fields added up); one left out counts
  * none: `reconciliation` without `skus` pages the catalogue, its reads bounded by the server
@@ -181,6 +183,7 @@ export function operationDemand(
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   rawVariables: Record<string, unknown>,
   locations: number,
+  scanSkus = 0,
 ): OperationDemand {
   const coerced = getVariableValues(schema, op.variableDefinitions ?? [], rawVariables);
   const variables = coerced.coerced ?? rawVariables;
@@ -200,6 +203,7 @@ export function operationDemand(
       const c = fieldCost(def);
       const args = argumentsOf(def, node, variables);
       acc.cost += c.weight;
+      if (scans(def, args)) acc.cost += scanSkus * (1 + locations);
       acc.skus += skusIn(def, args);
       if (into === undefined) return;
       // requireOneSlicingArgument false: the first slicing argument given sizes the list (below)
@@ -282,6 +286,11 @@ function directiveArgs(directives: readonly ConstDirectiveNode[], name: string):
 const stringList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
 
 const hasSkus = (a: GraphQLArgument | GraphQLInputField) => (a.astNode?.directives ?? []).some((d) => d.name.value === 'skus');
+
+/** Whether a `@scan` argument of the field is given. */
+function scans(def: GraphQLField<unknown, unknown>, args: Record<string, unknown>): boolean {
+  return def.args.some((a) => args[a.name] !== undefined && args[a.name] !== null && (a.astNode?.directives ?? []).some((d) => d.name.value === 'scan'));
+}
 
 /** SKUs a field's arguments ask about: each `@skus` argument, and each `@skus` field of an input-object argument. */
 function skusIn(def: GraphQLField<unknown, unknown>, args: Record<string, unknown>): number {

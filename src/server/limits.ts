@@ -48,6 +48,8 @@ export interface LimitsPluginOptions {
   schema: GraphQLSchema;
   limitsFor: (role: Role) => Limits;
   locationCount: number;
+  /** `server.maxScanSkus`: SKUs a field's `@scan` argument may make it read (src/server/cost.ts). Default 0. */
+  scanSkus?: number;
   now?: () => number;
 }
 
@@ -122,7 +124,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     if (shape.introspection && !allows(role, 'analyst')) {
       throw new ForbiddenError(`Introspection is for the analyst and admin roles; this key (${contextValue.principal.name}) is ${role}.`, 403);
     }
-    const m = operationDemand(o.schema, operation, fragments, variables, o.locationCount);
+    const m = operationDemand(o.schema, operation, fragments, variables, o.locationCount, o.scanSkus ?? 0);
     if (m.skus > limits.maxSkus) {
       throw BadUserInputError.tooManySkus(
         `Too many SKUs: the operation asks about ${m.skus} in all (aliases and fields added up), at most ${limits.maxSkus} for role ${role}.`,

@@ -16,7 +16,8 @@ import { errorFields } from '../logger.js';
 import { countingMeter, type Connector } from '../sources/connector.js';
 import { createSourceReader, type RecordsByCode } from '../sources/loaders.js';
 import { negativeOnHandAnomaly, unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
-import type { CanonicalSku } from '../domain/skus.js';
+import type { CanonicalSku, ItemPage } from '../domain/skus.js';
+import { checkItemFilter, matchesItemFilter, type ItemFilterInput } from '../domain/item-filter.js';
 import type { Store } from '../store/index.js';
 import { isStale, stockLevel, summarize, unknownSku, type Availability, type Quantity, type SourcePolicy, type StockLevel } from '../domain/availability.js';
 import { compareView, overstatesAnomaly, type ChannelView } from '../domain/channel-views.js';
@@ -44,6 +45,8 @@ export interface InventoryDeps {
   locations: LocationIndex;
   precedence: PrecedenceStrategy;
   maxSkusPerQuery: number;
+  /** `server.maxScanSkus`: most SKUs one filtered `inventoryItems` call reads. Default 10,000. */
+  maxScanSkus?: number;
   routing: { policy: RoutingPolicy; maxLines: number; useStaleStock: boolean };
   /** `costs.tolerancePercent`: how far a source's unit cost may be from the reference's (a decimal string). Default '0'. */
   costTolerancePercent?: string;
@@ -61,6 +64,17 @@ export interface AvailabilityQuery {
    */
   views?: boolean;
 }
+
+export interface ItemsQuery {
+  first: number;
+  after: string | null;
+  filter?: ItemFilterInput | null;
+  /** Count the catalogue (`totalCount` selected) when there is no filter. */
+  count?: boolean;
+}
+
+/** `server.maxScanSkus`'s default. */
+export const DEFAULT_MAX_SCAN_SKUS = 10_000;
 
 export interface Money {
   amount: string;
@@ -367,10 +381,58 @@ export function createInventoryService(deps: InventoryDeps) {
         return skuLoader.load(sku);
       },
 
-      async items(first: number, after: string | null) {
-        const page = await deps.store.skus.page(checkPageSize(first, deps.maxSkusPerQuery), after);
-        for (const s of page.skus) skuLoader.prime(s.sku, s);
-        return page;
+      /**
+       * The catalogue in SKU order, `first` at a time after `after` (`count`: with the
+       * catalogue's size, one more store statement). With a filter, a scan: batches of
+       * `maxSkusPerQuery` SKUs read by `availability` (one statement per live source per entity
+       * per batch; mirrors answer from memory) until `first` match or `maxScanSkus` were read.
+       * The SKUs and their figures stay in this request's loaders, so the page's nodes answer
+       * `availability` without reading the sources again.
+       */
+      async items(q: ItemsQuery): Promise<ItemPage> {
+        const first = checkPageSize(q.first, deps.maxSkusPerQuery);
+        if (q.filter === null || q.filter === undefined) {
+          const [page, total] = await Promise.all([deps.store.skus.page(first, q.after), q.count === true ? deps.store.skus.count() : null]);
+          for (const s of page.skus) skuLoader.prime(s.sku, s);
+          return { ...page, endCursor: page.skus.at(-1)?.sku ?? null, totalCount: total, scanned: 0 };
+        }
+        const filter = checkItemFilter(q.filter, [...deps.connectors.keys()], deps.locations);
+        const maxScan = deps.maxScanSkus ?? DEFAULT_MAX_SCAN_SKUS;
+        // CHANNEL_OVERSTATES is raised only where the channels' views are read beside the figure
+        const views = filter.flags?.has('CHANNEL_OVERSTATES') === true && filter.locations === null;
+        const matched: CanonicalSku[] = [];
+        let scanned = 0;
+        let lastRead: string | null = null;
+        let end = false;
+        while (matched.length < first && scanned < maxScan) {
+          const batch = await deps.store.skus.page(Math.min(deps.maxSkusPerQuery, maxScan - scanned), lastRead ?? q.after);
+          for (const s of batch.skus) skuLoader.prime(s.sku, s);
+          const answers = await this.availability(
+            batch.skus.map((s) => s.sku),
+            { locationIds: filter.locations, views },
+          );
+          batch.skus.forEach((s, i) => {
+            if (matchesItemFilter(answers[i] as Availability, filter)) matched.push(s);
+          });
+          scanned += batch.skus.length;
+          lastRead = batch.skus.at(-1)?.sku ?? lastRead;
+          if (!batch.hasNextPage) {
+            end = true;
+            break;
+          }
+        }
+        const skus = matched.slice(0, first);
+        // a batch read past the page's last match holds more: the next page starts after the
+        // last one returned; else every SKU read is accounted for and it starts after the last read
+        const more = matched.length > first;
+        const hasNextPage = more || !end;
+        return {
+          skus,
+          hasNextPage,
+          endCursor: more || !hasNextPage ? (skus.at(-1)?.sku ?? null) : lastRead,
+          totalCount: q.after === null && end ? matched.length : null,
+          scanned,
+        };
       },
 
       /** The name by `precedence.name`, else the name the SKU map was given. */

@@ -63,6 +63,8 @@ export interface RoutedOrder {
 export interface ReservationPage {
   reservations: Reservation[];
   hasNextPage: boolean;
+  /** Reservations matching the list's `sku` and `status` over every page; null when it was not asked for. */
+  totalCount: number | null;
 }
 
 export interface ReservationDeps {
@@ -414,12 +416,17 @@ export function createReservationService(deps: ReservationDeps) {
 
       get: (id: string) => load(id, clock()),
 
-      async list(o: { sku: string | null; status: ReservationStatus | null; first: number; after: string | null }): Promise<ReservationPage> {
+      /** A page of reservations, newest first; `count`: with how many match over every page (one more store statement). */
+      async list(o: { sku: string | null; status: ReservationStatus | null; first: number; after: string | null; count?: boolean }): Promise<ReservationPage> {
         const now = clock();
-        const page = await store.reservations.page({ ...o, first: checkPageSize(o.first, MAX_LIST_PAGE), now });
+        const filter = { sku: o.sku, status: o.status, now };
+        const [page, total] = await Promise.all([
+          store.reservations.page({ ...filter, first: checkPageSize(o.first, MAX_LIST_PAGE), after: o.after }),
+          o.count === true ? store.reservations.count(filter) : null,
+        ]);
         if (page === null)
           throw new BadUserInputError(`\`after\` is not a reservation id this store has: ${JSON.stringify(o.after)}.`, { argumentName: 'after' });
-        return { reservations: page.reservations.map((r) => toReservation(r, now)), hasNextPage: page.hasNextPage };
+        return { reservations: page.reservations.map((r) => toReservation(r, now)), hasNextPage: page.hasNextPage, totalCount: total };
       },
     };
 

@@ -340,6 +340,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     locations,
     precedence,
     maxSkusPerQuery,
+    maxScanSkus: config.server.maxScanSkus,
     routing,
     costTolerancePercent: config.costs.tolerancePercent,
     logger,

@@ -158,7 +158,7 @@ export function createSweep(deps: SweepDeps) {
         const inventory = createInventoryService({ ...deps.inventory, connectors: views, store: collecting })(diagnostics);
         let page: Awaited<ReturnType<typeof inventory.items>>;
         try {
-          page = await inventory.items(batch, after);
+          page = await inventory.items({ first: batch, after });
           if (page.skus.length > 0) await inventory.availability(page.skus.map((s) => s.sku));
         } catch (e) {
           // a source's failure is noted in the diagnostics, never thrown: this is the store's

@@ -125,6 +125,13 @@ function reservationEvent(type: EventType, r: ReservationRow, at: number, extra:
  * `events`: where each change writes its reservation.* event and marks its SKUs for an
  * availability recompute, in the change's own transaction (src/store/event-store.ts).
  */
+/** Which reservations a list is about; `now` decides what has expired. */
+export interface ReservationListFilter {
+  sku: string | null;
+  status: ReservationStatus | null;
+  now: number;
+}
+
 export function createReservationStore(db: Knex, events?: EventStore) {
   const mysql = db.client.config.client === 'mysql2';
 
@@ -256,6 +263,17 @@ export function createReservationStore(db: Knex, events?: EventStore) {
       if (after !== undefined && changed !== false) await announce(trx, [{ type: event, r: after, at }]);
       return after ?? null;
     });
+  }
+
+  /** The reservations `page` and `count` list: with a line of `sku`, in a status as the API means it (EXPIRED includes ACTIVE ones past expiry not yet swept). */
+  function narrowed(o: ReservationListFilter) {
+    const q = db<Row>('reservations as r');
+    if (o.sku !== null) q.whereExists(db('reservation_lines as l').whereRaw('l.reservation_id = r.id').andWhere('l.sku', o.sku));
+    if (o.status === 'ACTIVE') q.where('r.status', 'ACTIVE').andWhere('r.expires_at', '>', o.now);
+    else if (o.status === 'EXPIRED')
+      q.where((w) => w.where('r.status', 'EXPIRED').orWhere((x) => x.where('r.status', 'ACTIVE').andWhere('r.expires_at', '<=', o.now)));
+    else if (o.status !== null) q.where('r.status', o.status);
+    return q;
   }
 
   return {
@@ -391,13 +409,8 @@ export function createReservationStore(db: Knex, events?: EventStore) {
      * stored status (EXPIRED includes ACTIVE ones past expiry not yet swept; ACTIVE excludes them).
      * `after`: the last id of the previous page.
      */
-    async page(o: { sku: string | null; status: ReservationStatus | null; first: number; after: string | null; now: number }) {
-      const q = db<Row>('reservations as r');
-      if (o.sku !== null) q.whereExists(db('reservation_lines as l').whereRaw('l.reservation_id = r.id').andWhere('l.sku', o.sku));
-      if (o.status === 'ACTIVE') q.where('r.status', 'ACTIVE').andWhere('r.expires_at', '>', o.now);
-      else if (o.status === 'EXPIRED')
-        q.where((w) => w.where('r.status', 'EXPIRED').orWhere((x) => x.where('r.status', 'ACTIVE').andWhere('r.expires_at', '<=', o.now)));
-      else if (o.status !== null) q.where('r.status', o.status);
+    async page(o: ReservationListFilter & { first: number; after: string | null }) {
+      const q = narrowed(o);
       if (o.after !== null) {
         const cursor = (await db<Row>('reservations').where({ id: o.after }).first('created_at')) as { created_at: number | string } | undefined;
         if (cursor === undefined) return null;
@@ -413,6 +426,12 @@ export function createReservationStore(db: Knex, events?: EventStore) {
         .select('r.*')) as Row[];
       const more = rows.length > o.first;
       return { reservations: await withLines(db, rows.slice(0, o.first)), hasNextPage: more };
+    },
+
+    /** How many reservations `page` would list over every page: one statement. */
+    async count(o: ReservationListFilter): Promise<number> {
+      const row = (await narrowed(o).count({ n: '*' }).first()) as { n: number | string } | undefined;
+      return Number(row?.n ?? 0);
     },
 
     /** ACTIVE and not expired → CONFIRMED with `reference`; its lines count until `holdUntil`. Null: no such reservation. */

@@ -259,7 +259,7 @@ describe('items, SKU map, locations, sources', () => {
   it('lists locations and sources', async () => {
     const r = await demo.gql<{
       locations: Array<{ id: string; sellable: boolean; codes: Array<{ system: string; code: string }> }>;
-      sources: Array<{ name: string; entities: string[] }>;
+      sources: Array<{ name: string; kind: string; entities: string[]; stalePolicy: string }>;
     }>('{ locations { id sellable codes { system code } } sources { name kind entities maxAgeSeconds stalePolicy } }');
     expect(r.body.data!.locations.map((l) => l.id)).toEqual(['DC-EAST', 'DC-CENTRAL', 'STORE-NYC', '3PL-WEST', 'IN-TRANSIT']);
     expect(r.body.data!.locations[0]!.codes).toEqual([
@@ -267,6 +267,13 @@ describe('items, SKU map, locations, sources', () => {
       { system: 'erp', code: 'East DC - ACME' },
     ]);
     expect(r.body.data!.sources.map((s) => s.name).sort()).toEqual(['erp', 'shop', 'tpl', 'wms']);
+    // the closed sets are enums: the config's `sql`, `csv`, `count` upper-cased
+    expect(Object.fromEntries(r.body.data!.sources.map((s) => [s.name, [s.kind, s.stalePolicy]]))).toEqual({
+      erp: ['SQL', 'COUNT'],
+      wms: ['SQL', 'COUNT'],
+      shop: ['SQL', 'COUNT'],
+      tpl: ['CSV', 'COUNT'],
+    });
   });
 });
 

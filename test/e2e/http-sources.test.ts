@@ -154,6 +154,19 @@ describe('ShipBob and Shopify sources by preset, through the real gateway', () =
     );
   });
 
+  it('lists both API sources as kind HTTP', async () => {
+    const r = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ sources { name kind stalePolicy } }' }),
+    });
+    const body = (await r.json()) as { data: { sources: Array<{ name: string; kind: string; stalePolicy: string }> } };
+    expect(body.data.sources.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
+      { name: 'shipbob', kind: 'HTTP', stalePolicy: 'COUNT' },
+      { name: 'shop', kind: 'HTTP', stalePolicy: 'COUNT' },
+    ]);
+  });
+
   it('takes cost and names from Shopify', async () => {
     const r = await fetch(url, {
       method: 'POST',

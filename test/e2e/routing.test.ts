@@ -8,7 +8,7 @@ import { startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
 
 const PLAN = `query R($order: RouteOrderInput!) {
   routeOrder(order: $order) {
-    complete strategy method
+    complete strategy method methodDetail
     shipments { location { id } lines { sku quantity } distanceKm }
     unfulfilled { sku quantity reason detail }
     trace { location { id } used rank distanceKm reasons detail figures { sku requested available allocated flags } }
@@ -17,7 +17,8 @@ const PLAN = `query R($order: RouteOrderInput!) {
 
 interface Plan {
   complete: boolean;
-  method: string;
+  method: 'PRIORITY_ORDER' | 'DISTANCE_ORDER' | 'EXHAUSTIVE_SEARCH' | 'GREEDY_HEURISTIC';
+  methodDetail: string;
   shipments: Array<{ location: { id: string }; lines: Array<{ sku: string; quantity: number }>; distanceKm: number | null }>;
   unfulfilled: Array<{ sku: string; quantity: number; reason: string; detail: string }>;
   trace: Array<{
@@ -99,6 +100,8 @@ describe('routeOrder on the demo', () => {
     const { plan: p } = await plan({ lines: [{ sku: sku(2), quantity: 1 }], strategy: 'DISTANCE', destination: CHICAGO, channel: 'web' });
     expect(p.shipments.map((x) => x.location.id)).toEqual(['DC-CENTRAL']);
     expect(p.shipments[0]!.distanceKm).toBeLessThan(5);
+    expect(p.method).toBe('DISTANCE_ORDER');
+    expect(p.methodDetail).toMatch(/^distance order over \d+ candidate location\(s\)$/);
   });
 
   it('refuses bad orders with BAD_USER_INPUT naming every problem', async () => {

@@ -227,6 +227,17 @@ describe('channel views', () => {
     expect(statements(fragment.headers).get('shop/stock')).toBe(1);
   });
 
+  it('are read by a scan that asks for CHANNEL_OVERSTATES: inventoryItems(filter:) finds the SKU that overstates', async () => {
+    const q = 'query($f: InventoryItemFilter) { inventoryItems(filter: $f, first: 10) { nodes { sku } totalCount } }';
+    const r = await gql<{ inventoryItems: { nodes: { sku: string }[]; totalCount: number } }>(q, { f: { flags: ['CHANNEL_OVERSTATES'] } });
+    expect(r.body.errors).toBeUndefined();
+    expect(r.body.data!.inventoryItems).toEqual({ nodes: [{ sku: 'SKU-A' }], totalCount: 1 });
+    expect(Object.fromEntries(statements(r.headers))).toEqual({ 'wms/stock': 1, 'erp/stock': 1, 'shop/stock': 1, 'market/stock': 1 });
+    // any other filter leaves the views unread
+    const stale = await gql(q, { f: { flags: ['STALE'] } });
+    expect(Object.fromEntries(statements(stale.headers))).toEqual({ 'wms/stock': 1, 'erp/stock': 1 });
+  });
+
   it('read only the asked channel’s views, and none with locationIds', async () => {
     const retail = await gql<{ availability: Answer[] }>(VIEWS, { skus: SKUS, channel: 'retail' });
     expect(retail.body.data!.availability[0]!.channelViews.map((v) => v.source)).toEqual(['market']);

@@ -246,7 +246,7 @@ export async function runFaultScenario(c: Client, baseline: Answer[], fault: Fau
   for (let i = 0; i < FAILURE_THRESHOLD; i++) await expectPartial(c, baseline, fault.reason);
   const s = await c.gql<{ sources: Array<Record<string, unknown>> }>(SOURCES);
   const wms = s.body.data!.sources.find((x) => x.name === 'wms')!;
-  expect(wms).toMatchObject({ kind: 'sql', status: 'DOWN', breaker: 'OPEN', timeoutMs: TIMEOUT_MS, failureThreshold: FAILURE_THRESHOLD });
+  expect(wms).toMatchObject({ kind: 'SQL', status: 'DOWN', breaker: 'OPEN', timeoutMs: TIMEOUT_MS, failureThreshold: FAILURE_THRESHOLD });
   expect(wms.lastError).toMatch(fault.reason);
   expect(s.body.data!.sources.filter((x) => x.name !== 'wms').every((x) => x.breaker === 'CLOSED')).toBe(true);
 

@@ -55,7 +55,7 @@ describe('the WMS behind a TCP proxy', () => {
       `{ sources { name kind status breaker lastError errorCount newestAsOf oldestAsOf lastLatencyMs pool { size used pendingAcquires } } }`,
     );
     const wms = r.body.data!.sources.find((s) => s.name === 'wms')!;
-    expect(wms).toMatchObject({ kind: 'sql', status: 'UP', breaker: 'CLOSED', lastError: null, errorCount: 0, pool: { size: 4, used: 0, pendingAcquires: 0 } });
+    expect(wms).toMatchObject({ kind: 'SQL', status: 'UP', breaker: 'CLOSED', lastError: null, errorCount: 0, pool: { size: 4, used: 0, pendingAcquires: 0 } });
     expect(new Date(wms.newestAsOf as string).getTime()).toBeGreaterThanOrEqual(new Date(wms.oldestAsOf as string).getTime());
     expect(proxy.accepted).toBeGreaterThan(0);
   });

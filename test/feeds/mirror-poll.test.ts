@@ -281,7 +281,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
       });
       const body = (await res.json()) as { data: { sources: { name: string; sync: { mode: string; state: string | null; feeds: { name: string }[] } }[] } };
       const byName = new Map(body.data.sources.map((x) => [x.name, x.sync]));
-      expect(byName.get('wms')).toMatchObject({ mode: 'MIRROR', state: 'CURRENT', feeds: [{ name: 'wms/poll' }] });
+      expect(byName.get('wms')).toMatchObject({ mode: 'MIRROR', state: 'CURRENT', feeds: [{ name: 'wms/poll', kind: 'POLL' }] });
       expect(byName.get('erp')).toMatchObject({ mode: 'LIVE', state: null, feeds: [] });
     });
   });

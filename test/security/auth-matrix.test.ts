@@ -6,7 +6,7 @@
  * schema guards with @auth, with the role the schema asks: a field missing from it fails here.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { getIntrospectionQuery, Kind, parse, type ConstValueNode } from 'graphql';
+import { getIntrospectionQuery, Kind, parse, type ConstDirectiveNode, type ConstValueNode } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/server/auth.js';
 import { startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
@@ -37,6 +37,13 @@ const CASES: Array<{ name: string; field: string; query: string; requires: Role;
     field: 'Query.inventoryItems',
     query: '{ inventoryItems(first: 2) { nodes { sku } pageInfo { hasNextPage } } }',
     requires: 'storefront',
+  },
+  {
+    name: 'inventoryItems with a filter',
+    field: 'Query.inventoryItems(filter:)',
+    query: '{ inventoryItems(filter: { flags: [STALE] }, first: 2) { nodes { sku } pageInfo { hasNextPage } } }',
+    requires: 'analyst',
+    path: 'inventoryItems',
   },
   { name: 'resolveSku', field: 'Query.resolveSku', query: '{ resolveSku(system: "wms", code: "ITM0000001") { sku } }', requires: 'storefront' },
   { name: 'viewer', field: 'Query.viewer', query: '{ viewer { name role } }', requires: 'storefront' },
@@ -267,7 +274,8 @@ const ADMIN_MUTATIONS: Array<{ field: string; requires: Role }> = [
 
 /**
  * What the schema asks, read from its SDL: every root field (the least role: its @auth, else
- * storefront) and every other field with an @auth, as `Type.field` → role.
+ * storefront) and every other field with an @auth, as `Type.field` → role, and every argument
+ * with an @auth as `Type.field(argument:)` (its field's type must be nullable too).
  */
 function schemaPolicy(): Map<string, Role> {
   return new Map([...schemaFields()].map(([f, v]) => [f, v.role]));
@@ -282,19 +290,27 @@ function schemaFields(): Map<string, { role: Role; guarded: boolean; nonNull: bo
       if (def.kind !== Kind.OBJECT_TYPE_DEFINITION && def.kind !== Kind.OBJECT_TYPE_EXTENSION) continue;
       const root = def.name.value === 'Query' || def.name.value === 'Mutation';
       for (const f of def.fields ?? []) {
-        const auth = f.directives?.find((d) => d.name.value === 'auth')?.arguments?.find((a) => a.name.value === 'requires')?.value as
-          ConstValueNode | undefined;
-        const role = auth?.kind === Kind.ENUM ? (auth.value.toLowerCase() as Role) : undefined;
+        const role = authOf(f.directives);
         if (root || role !== undefined)
           fields.set(`${def.name.value}.${f.name.value}`, {
             role: role ?? 'storefront',
             guarded: role !== undefined,
             nonNull: f.type.kind === Kind.NON_NULL_TYPE,
           });
+        for (const a of f.arguments ?? []) {
+          const argRole = authOf(a.directives);
+          if (argRole !== undefined)
+            fields.set(`${def.name.value}.${f.name.value}(${a.name.value}:)`, { role: argRole, guarded: true, nonNull: f.type.kind === Kind.NON_NULL_TYPE });
+        }
       }
     }
   }
   return fields;
+}
+
+function authOf(directives: readonly ConstDirectiveNode[] | undefined): Role | undefined {
+  const auth = directives?.find((d) => d.name.value === 'auth')?.arguments?.find((a) => a.name.value === 'requires')?.value as ConstValueNode | undefined;
+  return auth?.kind === Kind.ENUM ? (auth.value.toLowerCase() as Role) : undefined;
 }
 
 describe('the policy table', () => {

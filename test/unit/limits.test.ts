@@ -229,3 +229,37 @@ describe('the schema declares its cost model', () => {
     expect(catchError(() => l.check(context(), print(listed), {}, listed, getOperationAST(listed) ?? undefined))?.message).toMatch(/asks about 4 in all/);
   });
 });
+
+describe('a filtered inventoryItems is costed as the scan it may be', () => {
+  const FILTERED = 'query($f: InventoryItemFilter) { inventoryItems(filter: $f, first: 20) { nodes { sku } } }';
+  const scan = (variables: Record<string, unknown>, scanSkus: number) => {
+    const d = parse(FILTERED);
+    return operationDemand(schema, getOperationAST(d) as OperationDefinitionNode, fragmentsOf(d), variables, 5, scanSkus);
+  };
+
+  it('adds, per SKU it may read (server.maxScanSkus), one SKU of availability with a figure per location; its SKUs are not the caller’s', () => {
+    const page = 1 + (1 + 20);
+    // no filter: the catalogue page alone, whatever maxScanSkus is
+    expect(scan({}, 10_000)).toMatchObject({ cost: page, skus: 20 });
+    expect(scan({ f: null }, 10_000)).toMatchObject({ cost: page, skus: 20 });
+    // a filter, even an empty one, reads up to maxScanSkus SKUs: 10,000 × (1 + 5 locations)
+    expect(scan({ f: { flags: ['STALE'] } }, 10_000)).toMatchObject({ cost: page + 10_000 * 6, skus: 20 });
+    expect(scan({ f: {} }, 1_000)).toMatchObject({ cost: page + 1_000 * 6, skus: 20 });
+  });
+
+  it('refuses a filtered call over the role’s maxCost before anything runs, and lets the same call through without a filter', () => {
+    const l = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, maxCost: 50_000 }), locationCount: 5, scanSkus: 10_000 });
+    const d = parse(FILTERED);
+    const op = getOperationAST(d) ?? undefined;
+    const err = catchError(() => l.check(context(), FILTERED, { f: { flags: ['STALE'] } }, d, op));
+    expect(err?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxCost', max: 50_000, actual: 1 + 21 + 60_000 });
+    const c = context();
+    l.check(c, FILTERED, {}, d, op);
+    expect(c.diagnostics.cost).toBe(1 + 21);
+    // a smaller scan bound fits the same limit
+    const small = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, maxCost: 50_000 }), locationCount: 5, scanSkus: 1_000 });
+    const ok = context();
+    small.check(ok, FILTERED, { f: { flags: ['STALE'] } }, d, op);
+    expect(ok.diagnostics.cost).toBe(1 + 21 + 6_000);
+  });
+});

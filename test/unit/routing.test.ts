@@ -88,7 +88,8 @@ describe('FEWEST_SHIPMENTS', () => {
     );
     expect(plan.complete).toBe(true);
     expect(shipped(plan)).toEqual([['FAR', 'Ax5 Bx5']]);
-    expect(plan.method).toMatch(/^exhaustive search/);
+    expect(plan.method).toBe('EXHAUSTIVE_SEARCH');
+    expect(plan.methodDetail).toMatch(/^exhaustive search: \d+ location set\(s\) of 3 candidate\(s\) tried$/);
   });
 
   it('breaks ties between equally small sets by distance, then priority', async () => {
@@ -148,7 +149,8 @@ describe('FEWEST_SHIPMENTS', () => {
       },
       { exhaustiveLimit: 2 },
     );
-    expect(plan.method).toMatch(/^greedy heuristic/);
+    expect(plan.method).toBe('GREEDY_HEURISTIC');
+    expect(plan.methodDetail).toBe('greedy heuristic over 3 candidate(s) (more than 2 sets to try)');
     expect(shipped(plan)).toEqual([['FAR', 'Ax2 Bx2']]);
   });
 });
