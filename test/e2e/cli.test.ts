@@ -269,8 +269,10 @@ describe('inventory-graph', () => {
     );
     for (const o of manifest.operations) {
       expect(o.id, o.name).toBe(createHash('sha256').update(o.body).digest('hex'));
-      expect(o.type).toBe('query');
+      // every document reads, but the explorer's Acknowledge an anomaly tab
+      expect(o.type, o.name).toBe(o.name === 'AcknowledgeAnomaly' ? 'mutation' : 'query');
     }
+    expect(manifest.operations.filter((o) => o.type === 'mutation').map((o) => o.name)).toEqual(['AcknowledgeAnomaly']);
   });
 
   it('--check names a document that does not validate, and a manifest whose id is wrong', async () => {

@@ -57,6 +57,7 @@ const CASES: Array<{ name: string; field: string; query: string; requires: Role;
   },
   { name: 'anomalies', field: 'Query.anomalies', query: '{ anomalies { nodes { id } } }', requires: 'analyst', path: 'anomalies' },
   { name: 'anomaly', field: 'Query.anomaly', query: '{ anomaly(id: "1") { id } }', requires: 'analyst', path: 'anomaly' },
+  { name: 'sweep', field: 'Query.sweep', query: '{ sweep { intervalSeconds running } }', requires: 'analyst', path: 'sweep' },
   { name: 'sources', field: 'Query.sources', query: '{ sources { name } }', requires: 'analyst', path: 'sources' },
   {
     name: 'reconciliation',

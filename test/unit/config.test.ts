@@ -56,6 +56,7 @@ describe('config', () => {
       host: '127.0.0.1',
       port: 4000,
       maxSkusPerQuery: 500,
+      maxScanSkus: 10_000,
       explorer: true,
       shutdownGraceMs: 10_000,
       drainIdleMs: 1_000,
