@@ -192,7 +192,6 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
     await lines.write(csvRows([lineHeader(sources)]));
     await gaps.write(csvRows([['sku', 'source', 'reason', 'detail']]));
     await orphanOut.write(csvRows([['source', 'code']]));
-    const staleSeen = new Set<string>();
     let after: string | null = null;
     for (;;) {
       const page = await store.skus.page(batchSize, after);
@@ -219,8 +218,7 @@ export async function runReconcile(o: ReconcileOptions): Promise<ReconcileResult
       for (const gap of r.gaps) if (gapSample.length < 100) gapSample.push(gap);
       if (r.gaps.length > 0) await gaps.write(csvRows(r.gaps.map((gap) => [gap.sku, gap.source, gap.reason, gap.detail])));
       addToSummary(summary, r.lines, r.gaps.length);
-      // one STALE_SOURCE anomaly per source per run is enough
-      await record(r.anomalies.filter((a) => a.kind !== 'STALE_SOURCE' || (a.source !== null && !staleSeen.has(a.source) && staleSeen.add(a.source))));
+      await record(r.anomalies);
       skus += page.skus.length;
       say(false);
       if (!page.hasNextPage) break;

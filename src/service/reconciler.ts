@@ -7,7 +7,7 @@
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 import type { Connector, StatementMeter } from '../sources/connector.js';
-import { staleSourceAnomaly, unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
+import { unmappedLocationAnomaly, type NewAnomaly } from '../domain/anomalies.js';
 import type { Location, LocationIndex } from '../domain/locations.js';
 import type { Candidate, PrecedenceStrategy } from '../domain/precedence.js';
 import type { MovementRecord, StockRecord } from '../domain/records.js';
@@ -95,7 +95,6 @@ export function createReconciler(deps: ReconciliationDeps) {
     );
     const live = sources.filter((s) => stock.has(s));
     const at = now();
-    const staleSources = new Map<string, Date>();
     const lines: ReconciliationLine[] = [];
     const gaps: Gap[] = [];
 
@@ -125,10 +124,6 @@ export function createReconciler(deps: ReconciliationDeps) {
             continue;
           }
           const stale = maxAge !== undefined && at.getTime() - r.asOf.getTime() > maxAge * 1000;
-          if (stale) {
-            const seen = staleSources.get(source);
-            if (seen === undefined || r.asOf > seen) staleSources.set(source, r.asOf);
-          }
           const f = m.get(loc.id);
           if (f === undefined) {
             m.set(loc.id, {
@@ -228,9 +223,6 @@ export function createReconciler(deps: ReconciliationDeps) {
           });
         }
       }
-    }
-    for (const [source, asOf] of staleSources) {
-      anomalies.push(staleSourceAnomaly(source, deps.settings.get(source)?.maxAgeSeconds, asOf));
     }
     return { lines, gaps, failures, anomalies };
   }
