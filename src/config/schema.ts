@@ -1193,6 +1193,60 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('Unit costs compared across the sources that map `cost` (`InventoryItem.costComparison`, docs/api.md).'),
+  telemetry: z
+    .strictObject({
+      tracing: z
+        .strictObject({
+          enabled: z
+            .boolean()
+            .default(false)
+            .describe('Record OpenTelemetry spans and export them over OTLP. Off: no span is made (no cost). Defaults to false.'),
+          endpoint: z
+            .string()
+            .url()
+            .default('http://127.0.0.1:4318/v1/traces')
+            .describe('The OTLP/HTTP traces endpoint of the collector. Defaults to http://127.0.0.1:4318/v1/traces.'),
+          headers: z
+            .record(z.string(), z.string())
+            .default({})
+            .describe('Headers sent with every export (an API key of the collector, from `${VAR}`). Never logged.'),
+          serviceName: z.string().min(1).default('inventory-graph').describe('`service.name` of the spans. Defaults to inventory-graph.'),
+          sampleRatio: z
+            .number()
+            .min(0)
+            .max(1)
+            .default(1)
+            .describe(
+              'The share of traces recorded when the caller sent no sampling decision (`traceparent`); a parent’s decision is followed. Defaults to 1.',
+            ),
+        })
+        .prefault({})
+        .describe('Traces: the HTTP request, the operation, each source read, each mirror feed batch and each event delivery (docs/observability.md).'),
+    })
+    .prefault({})
+    .describe('OpenTelemetry (docs/observability.md).'),
+  cluster: z
+    .strictObject({
+      redis: z
+        .string()
+        .optional()
+        .describe(
+          'A Redis URL (`redis://127.0.0.1:6379/0`) shared by every instance: rate budgets per key, circuit-breaker trips and leases are shared through it. Unset: each instance keeps its own (one instance). Redis down: each instance falls back to its own limits and says so on /status.',
+        ),
+      keyPrefix: z.string().min(1).default('inventory-graph:').describe('Prefix of every Redis key this deployment writes. Defaults to `inventory-graph:`.'),
+      instanceId: z.string().min(1).optional().describe('This instance’s name on /status, in leases and in logs. Defaults to host name and process id.'),
+      leaseSeconds: z
+        .number()
+        .int()
+        .min(2)
+        .max(3600)
+        .default(15)
+        .describe(
+          'How long a lease (the one events publisher, the one sweep, the one SKU matcher at a time) is held without renewal before another instance takes it over. Defaults to 15.',
+        ),
+    })
+    .prefault({})
+    .describe('Several instances as one: what they share (docs/scaling.md).'),
   events: eventsSchema
     .prefault({})
     .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),
