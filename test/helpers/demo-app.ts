@@ -47,6 +47,11 @@ export interface DemoAppOptions {
    * Off by default: test/events covers events, with sinks of its own (test/events/helpers.ts).
    */
   events?: boolean;
+  /**
+   * Keep the sweep (`sweep.intervalSeconds`, every 900 s from 10 s after start). Off by default:
+   * most suites count statements and anomalies a request makes; test/sweep covers the sweep.
+   */
+  sweep?: boolean;
   mysql?: { prefix: string };
   /** Edits the generated YAML before the app loads it (e.g. to break a source). */
   editConfig?: (yaml: string) => string;
@@ -75,6 +80,7 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   if (o.editConfig) writeFileSync(file, o.editConfig(readFileSync(file, 'utf8')));
   if (o.mirrors !== true) writeFileSync(file, liveOnly(readFileSync(file, 'utf8')));
   if (o.events !== true) writeFileSync(file, withoutEvents(readFileSync(file, 'utf8')));
+  if (o.sweep !== true) writeFileSync(file, withoutSweep(readFileSync(file, 'utf8')));
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
   await o.prepare?.(dir);
   const { keys } = await prepareDemo(dir, { generate: false });
@@ -101,6 +107,13 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     // the demo's files (SQLite sources, 3PL files, store) go with the app: a suite run leaves no temp dirs
     close: () => app.close().finally(() => rmSync(dir, { recursive: true, force: true })),
   };
+}
+
+/** The demo config with the sweep off (`sweep.intervalSeconds: 0`): it runs only when a test calls it. */
+export function withoutSweep(yaml: string): string {
+  const doc = parseDocument(yaml);
+  doc.setIn(['sweep', 'intervalSeconds'], 0);
+  return doc.toString();
 }
 
 /** The demo config with every source read live (each source's `sync` block removed). */
