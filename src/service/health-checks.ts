@@ -6,6 +6,12 @@
  * `sources` query and the source events show a source that came back as UP, and one that went
  * away as DOWN, without waiting for traffic.
  *
+ * A source read within the last interval needs no check: its reads tell its health (and a check
+ * would take a slot or a connection from them). So a check runs only when the source has been
+ * quiet for an interval, which is when it matters: recovery and loss show without traffic. A
+ * read the open breaker refuses is not a read of the source, so while the breaker is open the
+ * checks go on and are its trials.
+ *
  * Per source one chain of timers, never an interval: the next check is planned when the last one
  * has settled, so checks of a source never overlap, and a hung one ends at the source's deadline.
  * While the breaker is open the next check is planned at its trial time if that comes sooner:
@@ -54,6 +60,15 @@ export function createHealthChecks(o: { sources: readonly CheckedSource[]; healt
     timers.delete(s.name);
     // one check per source at a time (a timer never fires while one runs, but be sure)
     if (running.has(s.name) || stopped) return;
+    const read = o.health.lastReadAt(s.name);
+    const interval = s.intervalSeconds * 1000;
+    if (read !== null && now() - read.getTime() < interval) {
+      const c = counts.get(s.name) ?? { ok: 0, failed: 0, skipped: 0 };
+      c.skipped++;
+      counts.set(s.name, c);
+      plan(s, new Date(read.getTime() + interval));
+      return;
+    }
     const p = s
       .healthCheck()
       .then(

@@ -125,6 +125,8 @@ interface Entry {
   checkFailing: boolean;
   /** When the scheduler runs the next health check; null when checks are off. */
   nextCheckAt: Date | null;
+  /** When the last read (not a check) reached the source and settled, answered or failed. */
+  lastReadAt: Date | null;
 }
 
 /** A read that took longer than this share of the source's deadline makes it DEGRADED. */
@@ -157,6 +159,7 @@ export class SourceHealthRegistry {
       lastCheckOk: null,
       checkFailing: false,
       nextCheckAt: null,
+      lastReadAt: null,
     });
   }
 
@@ -165,6 +168,7 @@ export class SourceHealthRegistry {
     const e = this.entry(source);
     if (e === undefined) return;
     e.lastSuccessAt = this.now();
+    e.lastReadAt = e.lastSuccessAt;
     e.lastLatencyMs = Math.round(latencyMs);
     e.lastOutcome = 'success';
     e.successCount++;
@@ -214,6 +218,14 @@ export class SourceHealthRegistry {
     this.track(e);
   }
 
+  /**
+   * When the last read reached the source and settled, answered or failed (a check, a read the
+   * open breaker refused or a shed read are not reads of the source); null: none since start.
+   */
+  lastReadAt(source: string): Date | null {
+    return this.entry(source)?.lastReadAt ?? null;
+  }
+
   /** When the next health check of the source is planned; null when checks are off or stopped. */
   nextCheckAt(source: string): Date | null {
     return this.entry(source)?.nextCheckAt ?? null;
@@ -230,6 +242,7 @@ export class SourceHealthRegistry {
     const e = this.entry(source);
     if (e === undefined) return;
     e.lastErrorAt = this.now();
+    e.lastReadAt = e.lastErrorAt;
     e.lastError = reason;
     e.lastLatencyMs = Math.round(latencyMs);
     e.lastOutcome = 'failure';

@@ -155,6 +155,29 @@ describe('the scheduler', () => {
   });
 });
 
+describe('the health check scheduler, beside reads', () => {
+  it(
+    'checks a source only once it has been quiet for an interval: its reads tell its health, and a check would take a slot from them',
+    { timeout: 15_000 },
+    async () => {
+      const { state, health, r } = source();
+      const checks = createHealthChecks({ sources: [{ name: 'wms', intervalSeconds: 1, healthCheck: () => r.healthCheck() }], health, logger: silentLogger });
+      checks.start();
+      // reads every 200 ms for 3 intervals: each planned check finds a read within the interval
+      for (let i = 0; i < 15; i++) {
+        await r.fetch('stock', ['A']);
+        await sleep(200);
+      }
+      expect(state.checks).toBe(0);
+      expect(checks.counts().get('wms')?.skipped ?? 0).toBeGreaterThanOrEqual(2);
+      // quiet: the next check asks the source
+      await expect.poll(() => state.checks, { timeout: 5_000, interval: 100 }).toBeGreaterThanOrEqual(1);
+      expect(checks.counts().get('wms')?.ok).toBeGreaterThanOrEqual(1);
+      await checks.stop();
+    },
+  );
+});
+
 describe('freshness', () => {
   it('ignores records refused as INVALID_SOURCE_DATA: unreadable, absurd, or dated in the future', () => {
     const now = Date.parse('2026-12-01T12:00:00Z');
