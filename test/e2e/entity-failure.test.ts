@@ -5,10 +5,8 @@
  * and /status, /status.json and the start-up log show the ERP DEGRADED with `cost` and the reason.
  * The real gateway over HTTP, on SQLite files and on MariaDB databases.
  */
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mysqlConnection } from '../../src/db/knex.js';
-import { MARIADB_URL, startDemoApp, type DemoApp } from '../helpers/demo-app.js';
+import { startDemoApp, type DemoApp, dropDemoDatabases } from '../helpers/demo-app.js';
 
 const breakCost = (y: string) => y.replace('cost: { table: item_cost,', 'cost: { table: "tabItem Price",');
 
@@ -53,12 +51,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
     afterAll(async () => {
       await demo?.close();
       if (backend !== 'mariadb') return;
-      const db = knexFactory({ client: 'mysql2', connection: mysqlConnection(MARIADB_URL) });
-      try {
-        for (const s of ['erp', 'wms', 'shop', 'tpl']) await db.raw('drop database if exists ??', [`${prefix}_${s}`]);
-      } finally {
-        await db.destroy();
-      }
+      await dropDemoDatabases(prefix);
     });
 
     it('logs one line per source and entity at start-up, the failing one with its reason', () => {

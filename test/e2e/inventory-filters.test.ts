@@ -8,10 +8,9 @@
  * MariaDB at 127.0.0.1:3306 is required: when it is unreachable this file fails.
  */
 import knexFactory from 'knex';
-import { parseDocument } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlConnection } from '../../src/db/knex.js';
-import { MARIADB_URL, startDemoApp, statements, type DemoApp, type GqlResult } from '../helpers/demo-app.js';
+import { MARIADB_URL, startDemoApp, statements, type DemoApp, type GqlResult, wmsMirroredByPoll } from '../helpers/demo-app.js';
 
 interface Level {
   location: { id: string };
@@ -287,18 +286,7 @@ describe('inventoryItems(filter:) with the WMS mirrored', () => {
       mirrors: true,
       override: { server: { maxSkusPerQuery: 50 }, routing: { maxLines: 50 }, reservations: { maxLines: 50 } },
       // the WMS mirrored by a poll feed (loaded once at start); the 3PL read live
-      editConfig: (yaml) => {
-        const doc = parseDocument(yaml);
-        doc.setIn(
-          ['sources', 'wms', 'sync'],
-          doc.createNode({
-            mode: 'mirror',
-            feeds: [{ kind: 'poll', changedSince: 'updated_at', intervalSeconds: 3600, overlapSeconds: 2, fullResyncSeconds: 0 }],
-          }),
-        );
-        doc.deleteIn(['sources', 'tpl', 'sync']);
-        return doc.toString();
-      },
+      editConfig: wmsMirroredByPoll,
     });
     await demo.app.mirrorsLoaded;
   });

@@ -119,14 +119,7 @@ export function adminKnex(database?: string): Knex {
   });
 }
 
-export async function dropDemoDatabases(prefix: string): Promise<void> {
-  const db = adminKnex();
-  try {
-    for (const s of ['erp', 'wms', 'shop', 'tpl']) await db.raw('drop database if exists ??', [`${prefix}_${s}`]);
-  } finally {
-    await db.destroy();
-  }
-}
+export { dropDemoDatabases } from '../helpers/demo-app.js';
 
 /** Counts unhandled rejections in this worker while a suite runs. */
 export function unhandledRejections() {

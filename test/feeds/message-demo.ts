@@ -20,7 +20,7 @@ import { generateDemo } from '../../src/cli/demo-data.js';
 import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig, type SqlSourceConfig } from '../../src/config/index.js';
 import { createKnex, mysqlConnection } from '../../src/db/knex.js';
-import { DEMO_NOW, MARIADB_URL, statements, withoutEvents } from '../helpers/demo-app.js';
+import { DEMO_NOW, dropDemoDatabases, MARIADB_URL, statements, withoutEvents } from '../helpers/demo-app.js';
 import { suffix } from './feed-helpers.js';
 
 export const BROKER_PORT = { amqp: 5672, nats: 4222 } as const;
@@ -74,9 +74,7 @@ export async function createDemo(o: { skus: number; mysql: boolean }): Promise<D
     async close() {
       await wms.destroy();
       if (prefix !== null) {
-        const db = knexFactory({ client: 'mysql2', connection: mysqlConnection(MARIADB_URL) });
-        for (const s of ['erp', 'wms', 'shop', 'tpl']) await db.raw('drop database if exists ??', [`${prefix}_${s}`]);
-        await db.destroy();
+        await dropDemoDatabases(prefix);
       }
       rmSync(dir, { recursive: true, force: true });
     },

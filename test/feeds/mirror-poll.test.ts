@@ -17,7 +17,7 @@ import { createKnex, mysqlConnection } from '../../src/db/knex.js';
 import type { PollFeed } from '../../src/feeds/poll.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
-import { DEMO_NOW, liveOnly, MARIADB_URL, statements, withoutEvents } from '../helpers/demo-app.js';
+import { DEMO_NOW, dropDemoDatabases, liveOnly, MARIADB_URL, statements, withoutEvents } from '../helpers/demo-app.js';
 
 const SKUS = 300;
 const skus = Array.from({ length: SKUS }, (_, i) => `SKU-${String(i + 1).padStart(6, '0')}`);
@@ -176,9 +176,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
       await Promise.all([p?.live.close(), p?.mirrored.close()]);
       await p?.wms.destroy();
       if (p?.prefix) {
-        const db = knexFactory({ client: 'mysql2', connection: mysqlConnection(MARIADB_URL) });
-        for (const s of ['erp', 'wms', 'shop', 'tpl']) await db.raw('drop database if exists ??', [`${p.prefix}_${s}`]);
-        await db.destroy();
+        await dropDemoDatabases(p.prefix);
       }
       if (p) rmSync(p.dir, { recursive: true, force: true });
     });

@@ -5,10 +5,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import knexFactory from 'knex';
 import { parseDocument } from 'yaml';
 import { generateDemo, type DemoFacts } from '../../src/cli/demo-data.js';
 import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/config/index.js';
+import { mysqlConnection } from '../../src/db/knex.js';
 import { createLogger } from '../../src/logger.js';
 import { createApp, type App } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
@@ -107,6 +109,30 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
     // the demo's files (SQLite sources, 3PL files, store) go with the app: a suite run leaves no temp dirs
     close: () => app.close().finally(() => rmSync(dir, { recursive: true, force: true })),
   };
+}
+
+/** Drops the MariaDB databases of a demo generated with `mysql: { prefix }` (its four source systems). */
+export async function dropDemoDatabases(prefix: string): Promise<void> {
+  const db = knexFactory({ client: 'mysql2', connection: mysqlConnection(MARIADB_URL), pool: { min: 0, max: 2 } });
+  try {
+    for (const s of ['erp', 'wms', 'shop', 'tpl']) await db.raw('drop database if exists ??', [`${prefix}_${s}`]);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** The demo config with its WMS mirrored by a poll feed the test drives itself (`pollNow`, loaded once at start) and its 3PL read live. */
+export function wmsMirroredByPoll(yaml: string): string {
+  const doc = parseDocument(yaml);
+  doc.setIn(
+    ['sources', 'wms', 'sync'],
+    doc.createNode({
+      mode: 'mirror',
+      feeds: [{ kind: 'poll', changedSince: 'updated_at', intervalSeconds: 3600, overlapSeconds: 2, fullResyncSeconds: 0 }],
+    }),
+  );
+  doc.deleteIn(['sources', 'tpl', 'sync']);
+  return doc.toString();
 }
 
 /** The demo config with the sweep off (`sweep.intervalSeconds: 0`): it runs only when a test calls it. */

@@ -6,10 +6,8 @@
  * `server.maxScanSkus` SKUs with its cursor on the last one read; one statement per source per
  * entity per batch of `server.maxSkusPerQuery` SKUs.
  */
-import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mysqlConnection } from '../../src/db/knex.js';
-import { MARIADB_URL, startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
+import { startDemoApp, statements, type DemoApp, dropDemoDatabases } from '../helpers/demo-app.js';
 
 const PAGE = `query P($statuses: [ReconciliationStatus!], $first: Int, $after: String, $skus: [ID!]) {
   reconciliation(statuses: $statuses, first: $first, after: $after, skus: $skus) {
@@ -96,12 +94,7 @@ for (const backend of ['sqlite', 'mariadb'] as const) {
     afterAll(async () => {
       await demo?.close();
       if (backend !== 'mariadb') return;
-      const db = knexFactory({ client: 'mysql2', connection: mysqlConnection(MARIADB_URL) });
-      try {
-        for (const s of ['erp', 'wms', 'shop', 'tpl']) await db.raw('drop database if exists ??', [`${prefix}_${s}`]);
-      } finally {
-        await db.destroy();
-      }
+      await dropDemoDatabases(prefix);
     });
 
     it('has a catalogue with discrepancies and other statuses to page through', () => {

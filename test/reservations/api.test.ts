@@ -14,10 +14,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import knexFactory from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseDocument } from 'yaml';
 import { mysqlConnection } from '../../src/db/knex.js';
 import type { Feed } from '../../src/feeds/types.js';
-import { MARIADB_URL, startDemoApp, type DemoApp, type GqlResult } from '../helpers/demo-app.js';
+import { MARIADB_URL, startDemoApp, type DemoApp, type GqlResult, wmsMirroredByPoll } from '../helpers/demo-app.js';
 import type { Shortfall as DomainShortfall } from '../../src/domain/reservations.js';
 
 const RES = `id status expiresAt reference channel createdAt confirmedAt endedAt handedOverAt handedOverBy counting countsUntil
@@ -1134,18 +1133,7 @@ describe('the hand-over when the gateway reads the WMS through a mirror', () => 
       mirrors: true,
       override: { reservations: SETTINGS },
       // the WMS mirrored by a poll feed the test drives itself (pollNow); the 3PL read live
-      editConfig: (yaml) => {
-        const doc = parseDocument(yaml);
-        doc.setIn(
-          ['sources', 'wms', 'sync'],
-          doc.createNode({
-            mode: 'mirror',
-            feeds: [{ kind: 'poll', changedSince: 'updated_at', intervalSeconds: 3600, overlapSeconds: 2, fullResyncSeconds: 0 }],
-          }),
-        );
-        doc.deleteIn(['sources', 'tpl', 'sync']);
-        return doc.toString();
-      },
+      editConfig: wmsMirroredByPoll,
     });
     await demo.app.mirrorsLoaded;
     h = harness(demo, clock);
