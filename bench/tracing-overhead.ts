@@ -104,6 +104,8 @@ try {
       const running = await startTarget(t, dataset.configPath);
       try {
         const next = bodies(scenario, dataset.skus, dataset.width, 7 + round);
+        // first answers one at a time (compiles, caches, pools), then the warm-up load, its errors ignored
+        for (let i = 0; i < 20; i++) await (await fetch(running.url, { method: 'POST', headers, body: JSON.stringify(next()) })).text();
         if (warmup > 0) await measure({ url: running.url, headers, connections, duration: warmup, next, rssMiB: running.rssMiB });
         const r = await measure({ url: running.url, headers, connections, duration, next, rssMiB: running.rssMiB, cpuMs: running.cpuMs });
         // a busy machine may time out a request now and then: counted in the table, fatal only when many fail
