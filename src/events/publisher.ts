@@ -26,6 +26,8 @@ import { backoffMs } from '../domain/events.js';
 import { errorFields, type Logger } from '../logger.js';
 import type { Delivery, Store } from '../store/index.js';
 import type { Attempt, EventTransport } from './transports/types.js';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
+import { failSpan, SpanKind, startSpan, traceHeaders, tracing, type Span } from '../tracing.js';
 
 export interface PublisherSink {
   name: string;
@@ -72,6 +74,30 @@ function laneOf(key: string, lanes: number): number {
   let h = 2166136261;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
   return (h >>> 0) % lanes;
+}
+
+/** An event's delivery span: the destination kind and sink, the event's type and id, its attempt. */
+function deliverySpan(sink: PublisherSink, d: Delivery): Span {
+  return startSpan(
+    `deliver ${d.event.type}`,
+    {
+      'inventory.sink': sink.name,
+      'inventory.destination.kind': sink.transport.kind,
+      'inventory.event.type': d.event.type,
+      'inventory.event.id': d.event.id,
+      'inventory.event.attempt': d.attempts + 1,
+    },
+    SpanKind.PRODUCER,
+    ROOT_CONTEXT,
+  );
+}
+
+/** outcome: delivered, failed (tried again later), refused (the receiver will not take it: a dead letter), skipped (an earlier event of its SKU failed). */
+function endDeliverySpan(span: Span, a: Attempt): void {
+  const outcome = a.ok ? 'delivered' : 'skipped' in a ? 'skipped' : a.retry ? 'failed' : 'refused';
+  span.setAttribute('inventory.outcome', outcome);
+  if (!a.ok && !('skipped' in a)) failSpan(span, undefined, a.reason);
+  span.end();
 }
 
 export function createPublisher(o: PublisherOptions) {
@@ -148,16 +174,20 @@ export function createPublisher(o: PublisherOptions) {
       lanes
         .filter((l) => l.length > 0)
         .map(async (lane) => {
+          // telemetry.tracing: one span per event delivered, its traceparent sent with the event
+          const spans = tracing.enabled ? lane.map((d) => deliverySpan(s.sink, d)) : undefined;
           let got: Attempt[];
           try {
             got = await transport.deliver(
               lane.map((d) => d.event),
               abort.signal,
+              spans?.map(traceHeaders),
             );
           } catch (e) {
             got = lane.map((): Attempt => ({ ok: false, retry: true, reason: (e as Error).message ?? String(e) }));
           }
           lane.forEach((d, i) => attempts.set(d.event.seq, got[i] ?? { ok: false, skipped: true }));
+          spans?.forEach((span, i) => endDeliverySpan(span, got[i] ?? { ok: false, skipped: true }));
         }),
     );
     const delivered = batch.filter((d) => attempts.get(d.event.seq)?.ok === true).map((d) => d.event.seq);

@@ -19,6 +19,7 @@
 import type { FeedConfig } from '../config/index.js';
 import { errorFields } from '../logger.js';
 import type { ChangedRow } from '../sources/connector.js';
+import { inSpan, tracing } from '../tracing.js';
 import type { Feed, FeedContext, FeedStats } from './types.js';
 
 type PollConfig = Extract<FeedConfig, { kind: 'poll' }>;
@@ -95,7 +96,8 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
       const rows: ChangedRow[] = await changedCodes(config.changedSince, from, until, after, config.batchSize);
       if (rows.length === 0) break;
       const codes = [...new Set(rows.map((r) => r.code))];
-      await mirror.refresh(codes);
+      if (tracing.enabled) await tracedRefresh(codes);
+      else await mirror.refresh(codes);
       stats.applied += codes.length;
       after = rows.at(-1) as ChangedRow;
       if (rows.length < config.batchSize) break;
@@ -109,6 +111,16 @@ export function createPollFeed(config: PollConfig, ctx: FeedContext, o: { now?: 
     stats.heardAt = new Date(started);
     stats.connected = true;
     stats.lastError = null;
+  }
+
+  /** One batch of changed codes read again, in its span (telemetry.tracing): the source, the feed, the codes applied and the statements sent. */
+  function tracedRefresh(codes: string[]): Promise<void> {
+    const attributes = { 'inventory.source': ctx.source, 'inventory.feed': name, 'inventory.feed.kind': 'poll', 'inventory.feed.applied': codes.length };
+    return inSpan(`feed batch ${name}`, attributes, async (span) => {
+      let statements = 0;
+      await mirror.refresh(codes, { statement: () => void statements++ });
+      span?.setAttribute('inventory.statements', statements);
+    });
   }
 
   async function step(): Promise<void> {

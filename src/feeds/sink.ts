@@ -25,6 +25,7 @@ import type { LocationIndex } from '../domain/locations.js';
 import { errorFields, type Logger } from '../logger.js';
 import { Lru } from '../lru.js';
 import type { Store } from '../store/index.js';
+import { inSpan, tracing } from '../tracing.js';
 import type { NewDeadLetter } from '../store/feed-store.js';
 import type { Trigger } from '../store/event-store.js';
 import type { MirrorControl, Touched } from './mirror.js';
@@ -134,8 +135,25 @@ export function createSink(o: SinkOptions): SourceSink {
 
   const watchCodes = (codes: string[]) => void o.watch.codes(codes);
 
+  /** A batch in its span (telemetry.tracing): the source, the feed and its kind, what came and what was applied. */
+  function tracedReceive(feed: string, deliveries: readonly Delivery[], resolved?: readonly number[]): Promise<Outcome[]> {
+    if (!tracing.enabled) return receive(feed, deliveries, resolved);
+    const kind = feed.slice(feed.lastIndexOf('/') + 1);
+    const attributes = { 'inventory.source': source, 'inventory.feed': feed, 'inventory.feed.kind': kind, 'inventory.feed.deliveries': deliveries.length };
+    return inSpan(`feed batch ${feed}`, attributes, async (span) => {
+      const out = await receive(feed, deliveries, resolved);
+      const count = (o: Outcome) => out.reduce((n, x) => (x === o ? n + 1 : n), 0);
+      span?.setAttributes({
+        'inventory.feed.applied': count('applied'),
+        'inventory.feed.duplicates': count('duplicate'),
+        'inventory.feed.dead': count('dead'),
+      });
+      return out;
+    });
+  }
+
   return {
-    receive: (feed, deliveries) => receive(feed, deliveries),
+    receive: (feed, deliveries) => tracedReceive(feed, deliveries),
     async redrive(limit = 100) {
       const letters = await o.store.feeds.deadLetters.requested(source, limit);
       let applied = 0;
@@ -148,7 +166,7 @@ export function createSink(o: SinkOptions): SourceSink {
           failed++;
           continue;
         }
-        await receive(l.feed, [{ body: l.body }], [l.id]);
+        await tracedReceive(l.feed, [{ body: l.body }], [l.id]);
         applied++;
       }
       if (letters.length > 0) o.logger.info('dead letters re-driven', { source, applied, failed });

@@ -27,8 +27,10 @@ import { createAuthenticator, ROLES, type Role } from './auth.js';
 import { createDiagnostics } from './diagnostics.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { exampleOperations, sampleExamples, SAMPLED_SKUS, type ExampleOperation } from './examples.js';
-import { createMetrics, ObservedHealthRegistry, type Metrics } from './metrics.js';
+import { createMetrics, ObservedHealthRegistry, PACKAGE_VERSION, type Metrics } from './metrics.js';
 import { createRequestLog } from './request-log.js';
+import { startTracing, type TracingHandle } from '../tracing.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createOperatorRoutes, createStatusCollector, type EventsView } from './status-page.js';
 
 export interface AppOptions {
@@ -44,6 +46,8 @@ export interface AppOptions {
   /** The config file served, shown on /status. */
   configPath?: string;
   now?: () => Date;
+  /** For tests: where spans go instead of the OTLP exporter when `telemetry.tracing.enabled` (an InMemorySpanExporter). */
+  tracing?: { exporter: SpanExporter };
 }
 
 export interface App {
@@ -64,6 +68,8 @@ export interface App {
   mirrorsLoaded: Promise<void>;
   /** The runtime the app serves (mirrors, feeds, sinks). */
   runtime: Runtime;
+  /** OpenTelemetry (telemetry.tracing), undefined when off; `close` flushes and shuts it down last. */
+  tracing: TracingHandle | undefined;
   /** Starts listening; resolves with the bound URL of /graphql. */
   listen(port?: number, host?: string): Promise<string>;
   /**
@@ -76,6 +82,8 @@ export interface App {
 }
 
 export async function createApp(config: Config, o: AppOptions): Promise<App> {
+  // first: the runtime's feeds and events make spans from their start (nothing is registered when off)
+  const tracing = startTracing(config.telemetry.tracing, { serviceVersion: PACKAGE_VERSION, logger: o.logger, exporter: o.tracing?.exporter });
   // the registry, also feeding /metrics and /status with every read
   const health = new ObservedHealthRegistry(o.now);
   // a locked SQLite store fails a statement at once instead of freezing the process (src/store/index.ts)
@@ -295,6 +303,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     http,
     mirrorsLoaded,
     runtime,
+    tracing,
     listen(port = config.server.port, host = config.server.host) {
       return new Promise((resolve, reject) => {
         http.once('error', reject);
@@ -310,6 +319,8 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
         if (cutShort > 0) o.logger.warn('shutdown grace period over: requests cut short', { cutShort });
         await graphql.stop();
         await runtime.close({ flushMs: 2_000 });
+        // the spans of the last requests and deliveries are exported before the process lets go
+        await tracing?.shutdown().catch((e: unknown) => o.logger.warn('traces could not be flushed', errorFields(e)));
       })();
       return closed;
     },

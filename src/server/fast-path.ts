@@ -38,6 +38,8 @@ import type { PersistedQueryManifest } from './documents.js';
 import { compileOperation, refusedVariables } from './executor.js';
 import { maskInternalError, type ResponseFinalizer } from './finalize.js';
 import type { OperationLimits } from './limits.js';
+import { tracing } from '../tracing.js';
+import { endOperation, startOperation } from './tracing.js';
 
 export interface FastPathOptions {
   schema: GraphQLSchema;
@@ -98,6 +100,18 @@ export function createFastPath(o: FastPathOptions): FastPath {
     if (p === undefined || (request.operationName !== undefined && request.operationName !== p.name)) return undefined;
     const variables = request.variables ?? {};
     const context = makeContext();
+    if (!tracing.enabled) return run(context, p, variables);
+    // the operation span Apollo's plugin makes on the other path (src/server/tracing.ts)
+    const span = startOperation();
+    try {
+      return await run(context, p, variables);
+    } finally {
+      endOperation(span, context.diagnostics, request.id);
+    }
+  };
+
+  /** The limits, then the compiled operation, answered. */
+  async function run(context: GatewayContext, p: Prepared, variables: Record<string, unknown>): Promise<FastAnswer> {
     try {
       o.limits.check(context, p.body, variables, p.document, p.operation);
     } catch (e) {
@@ -105,7 +119,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
       return answer(context, p, { errors: [ensureGraphQLError(e)] }, 500);
     }
     return answer(context, p, refusedVariables(await p.compiled.query(undefined, context, variables)), undefined);
-  };
+  }
 
   /** The HTTP answer to a result, as Apollo makes it: errors formatted (their `extensions.http` taken into the head), the finalizer's additions, `{ errors, data }` as JSON. */
   function answer(

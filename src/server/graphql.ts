@@ -21,6 +21,8 @@ import { createFastPath, type FastPath } from './fast-path.js';
 import { createResponseFinalizer, finalizerPlugin, maskInternalError } from './finalize.js';
 import { TrustedDocumentCache, trustedDocuments } from './documents.js';
 import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
+import { tracing } from '../tracing.js';
+import { operationTracingPlugin } from './tracing.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
@@ -96,6 +98,8 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
       ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
       limits.plugin,
       finalizerPlugin(finalize),
+      // after the finalizer: the operation span reads what it noted (telemetry.tracing; absent when off)
+      ...(tracing.enabled ? [operationTracingPlugin(new Set(documents.operations.map((d) => d.id)))] : []),
       ...(o.plugins ?? []),
     ],
     formatError: maskInternalError,

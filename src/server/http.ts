@@ -25,6 +25,8 @@ import type { FastPath } from './fast-path.js';
 import type { StaticResponse } from './explorer.js';
 import type { RequestRecord } from './request-log.js';
 import type { OperatorResponse } from './status-page.js';
+import { tracing } from '../tracing.js';
+import { traceRequest } from './tracing.js';
 
 export interface HttpOptions {
   graphql: ApolloServer<GatewayContext>;
@@ -56,14 +58,19 @@ export interface HttpOptions {
 export function createHttpHandler(o: HttpOptions) {
   const maxBody = o.maxBodyBytes ?? 1024 * 1024;
 
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  // telemetry.tracing: each request in its SERVER span (src/server/tracing.ts); off, nothing in between
+  if (tracing.enabled) return (req: IncomingMessage, res: ServerResponse) => traceRequest(req, res, (traceId) => handle(req, res, traceId));
+  return (req: IncomingMessage, res: ServerResponse) => handle(req, res, undefined);
+
+  async function handle(req: IncomingMessage, res: ServerResponse, traceId: string | undefined): Promise<void> {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && /^[\w.:-]{1,128}$/.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', requestId);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const method = req.method ?? 'GET';
     // what the request log and metrics learn about the request as it goes
-    const seen: Pick<RequestRecord, 'route' | 'principal' | 'context' | 'fastPath' | 'refusedWith'> = { route: 'other' };
+    const seen: Pick<RequestRecord, 'route' | 'principal' | 'context' | 'fastPath' | 'refusedWith' | 'traceId'> = { route: 'other' };
+    if (traceId !== undefined) seen.traceId = traceId;
     if (o.onResponse !== undefined) {
       const done = o.onResponse;
       const started = performance.now();
@@ -183,7 +190,7 @@ export function createHttpHandler(o: HttpOptions) {
       if (!res.headersSent) json(res, 500, { errors: [{ message: 'Internal server error.', extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } }] });
       else res.end();
     }
-  };
+  }
 }
 
 const INGEST_PREFIX = '/ingest/';

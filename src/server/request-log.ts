@@ -35,6 +35,8 @@ export interface RequestRecord {
   context?: GatewayContext;
   /** True when the fast path answered (src/server/fast-path.ts), false when Apollo did. */
   fastPath?: boolean;
+  /** The trace id of the request's span, when tracing is on (telemetry.tracing): the line and the trace are found from each other. */
+  traceId?: string;
   /** The code of the GraphQL error the front door answered with itself (405, 401, 413, bad JSON, 500), before any GraphQL context. */
   refusedWith?: string;
 }
@@ -55,6 +57,7 @@ export function requestFields(r: RequestRecord): Record<string, unknown> {
     role: r.principal?.role ?? null,
   };
   if (!r.completed) fields.aborted = true;
+  if (r.traceId !== undefined) fields.traceId = r.traceId;
   const d = r.context?.diagnostics;
   if (d === undefined) return fields;
   const op = d.operation;

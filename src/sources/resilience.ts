@@ -44,6 +44,7 @@ import { MAX_FUTURE_SKEW_MS, stockProblem } from '../domain/validation.js';
 import { errorFields, type Logger } from '../logger.js';
 import { LoadShedError, MappingError, startsTooLate, type Connector, type EntityProbe, type ReadOptions, type StatementMeter } from './connector.js';
 import type { BreakerState, PoolStats, SourceHealthRegistry } from './health.js';
+import { failSpan, startSpan, tracing } from '../tracing.js';
 
 export interface ResilienceSettings {
   /** Deadline of one read, in ms. */
@@ -480,6 +481,49 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     }
   }
 
+  /**
+   * A read in its span (telemetry.tracing on only): source, entity, codes asked, then the outcome
+   * (ok, error, shed: our own load refused it, rejected: the breaker did), the breaker's state
+   * after it and the statements it sent (counted on the way to the caller's meter, so they add up
+   * to `x-source-statements`). A read that did not answer has error status.
+   */
+  async function traced<T>(entity: string, codes: number, meter: StatementMeter | undefined, read: (meter: StatementMeter) => Promise<T>): Promise<T> {
+    let statements = 0;
+    const counted: StatementMeter = {
+      statement(s, e) {
+        statements++;
+        meter?.statement(s, e);
+      },
+    };
+    const span = startSpan(`read ${source}/${entity}`, {
+      'inventory.source': source,
+      'inventory.source.kind': inner.kind,
+      'inventory.entity': entity,
+      'inventory.codes': codes,
+    });
+    let outcome = 'ok';
+    try {
+      return await read(counted);
+    } catch (e) {
+      const err = toSourceError(source, e, s.timeoutMs);
+      outcome = err.kind === 'shed' ? 'shed' : err.kind === 'circuit-open' ? 'rejected' : 'error';
+      failSpan(span, undefined, describeSourceFailure(err));
+      span.setAttribute('inventory.source.error_kind', err.kind);
+      throw e;
+    } finally {
+      span.setAttributes({ 'inventory.outcome': outcome, 'inventory.breaker': breakerState(), 'inventory.statements': statements });
+      span.end();
+    }
+  }
+
+  const fetch = <E extends Entity>(entity: E, codes: readonly string[], meter: StatementMeter | undefined): Promise<RecordOf[E][]> =>
+    guarded(
+      `fetch ${entity}`,
+      (o) => inner.fetch(entity, codes, meter, o),
+      (r) => asOfRange(entity, r, clock()),
+      entity,
+    );
+
   const wrapped: ResilientConnector = {
     inner,
     name: inner.name,
@@ -487,12 +531,8 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     entities: inner.entities,
     breakerState,
     fetch<E extends Entity>(entity: E, codes: readonly string[], meter?: StatementMeter): Promise<RecordOf[E][]> {
-      return guarded(
-        `fetch ${entity}`,
-        (o) => inner.fetch(entity, codes, meter, o),
-        (r) => asOfRange(entity, r, clock()),
-        entity,
-      );
+      if (tracing.enabled) return traced(entity, codes.length, meter, (m) => fetch(entity, codes, m));
+      return fetch(entity, codes, meter);
     },
     ping: () => guarded('ping', (o) => inner.ping(o)),
     ...(inner.probe !== undefined ? { probe: () => probe(() => (inner.probe as () => Promise<EntityProbe[]>).call(inner)) } : {}),
@@ -502,7 +542,8 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   };
   if (inner.orderReferences !== undefined) {
     const refs = inner.orderReferences.bind(inner);
-    wrapped.orderReferences = (references) => guarded('orderReferences', (o) => refs(references, o), undefined, 'orders');
+    const read = (references: readonly string[]) => guarded('orderReferences', (o) => refs(references, o), undefined, 'orders');
+    wrapped.orderReferences = (references) => (tracing.enabled ? traced('orders', references.length, undefined, () => read(references)) : read(references));
   }
   if (inner.listCodes !== undefined) {
     const list = inner.listCodes.bind(inner);

@@ -432,3 +432,44 @@ describe('nats transport', () => {
     expect([info.config.max_msgs, info.state.messages]).toEqual([-1, 1]);
   });
 });
+
+describe('trace context (telemetry.tracing)', () => {
+  // what the publisher passes per event: its delivery span's traceparent and tracestate
+  const traced = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ traceparent: `00-${'a'.repeat(31)}${i}-${'b'.repeat(15)}${i}-01`, tracestate: `ig=${i}` }));
+
+  it('webhook: each POST carries its event’s traceparent and tracestate headers', async () => {
+    const r = await receiver();
+    const t = open(sink({ kind: 'webhook', url: r.url }));
+    const evs = events(2);
+    expect(await t.deliver(evs, never, traced(2))).toEqual(ok(2));
+    expect(r.received.map((x) => [x.id, x.headers.traceparent, x.headers.tracestate])).toEqual(evs.map((e, i) => [e.id, traced(2)[i]?.traceparent, `ig=${i}`]));
+  });
+
+  it('amqp: each message carries them as headers beside event-id', async () => {
+    const h = await amqpHarness();
+    const t = open(h.config());
+    const evs = events(2);
+    expect(await t.deliver(evs, never, traced(2))).toEqual(ok(2));
+    await gotAtLeast(h, 2);
+    expect(h.messages.map((m) => m.properties.headers)).toEqual(evs.map((e, i) => ({ 'event-id': e.id, ...traced(2)[i] })));
+  });
+
+  it('nats: each message carries them as NATS headers beside Nats-Msg-Id', async () => {
+    const h = await natsHarness();
+    const t = open(h.config());
+    const evs = events(2);
+    expect(await t.deliver(evs, never, traced(2))).toEqual(ok(2));
+    for (const [i, e] of evs.entries()) {
+      const m = await jsm.streams.getMessage(h.stream, { seq: i + 1 });
+      expect([m.header.get('Nats-Msg-Id'), m.header.get('traceparent'), m.header.get('tracestate')]).toEqual([e.id, traced(2)[i]?.traceparent, `ig=${i}`]);
+    }
+  });
+
+  it('without them (tracing off) no trace header is sent', async () => {
+    const r = await receiver();
+    const t = open(sink({ kind: 'webhook', url: r.url }));
+    expect(await t.deliver(events(1), never)).toEqual(ok(1));
+    expect(r.received[0]?.headers).not.toHaveProperty('traceparent');
+  });
+});

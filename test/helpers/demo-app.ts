@@ -12,7 +12,7 @@ import { prepareDemo } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/config/index.js';
 import { mysqlConnection } from '../../src/db/knex.js';
 import { createLogger } from '../../src/logger.js';
-import { createApp, type App } from '../../src/server/app.js';
+import { createApp, type App, type AppOptions } from '../../src/server/app.js';
 import type { Role } from '../../src/server/auth.js';
 
 export const MARIADB_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
@@ -67,6 +67,8 @@ export interface DemoAppOptions {
   now?: () => Date;
   /** Runs on the generated demo before the app starts (e.g. to add a table to a source system's file). */
   prepare?: (dir: string) => void | Promise<void>;
+  /** Turns `telemetry.tracing` on, its spans going to `exporter` (an InMemorySpanExporter) instead of OTLP. */
+  tracing?: AppOptions['tracing'];
 }
 
 export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
@@ -84,12 +86,17 @@ export async function startDemoApp(o: DemoAppOptions = {}): Promise<DemoApp> {
   if (o.events !== true) writeFileSync(file, withoutEvents(readFileSync(file, 'utf8')));
   if (o.sweep !== true) writeFileSync(file, withoutSweep(readFileSync(file, 'utf8')));
   if (o.override) writeFileSync(file, withOverride(readFileSync(file, 'utf8'), o.override));
+  if (o.tracing) {
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    doc.setIn(['telemetry', 'tracing', 'enabled'], true);
+    writeFileSync(file, doc.toString());
+  }
   await o.prepare?.(dir);
   const { keys } = await prepareDemo(dir, { generate: false });
   const config = loadConfig(file);
   const logger =
     o.log === undefined ? createLogger((process.env.LOG_LEVEL as 'info' | undefined) ?? o.logLevel ?? 'silent') : createLogger(o.logLevel ?? 'warn', o.log);
-  const app = await createApp(config, { logger, configPath: file, ...(o.now ? { now: o.now } : {}) });
+  const app = await createApp(config, { logger, configPath: file, ...(o.now ? { now: o.now } : {}), ...(o.tracing ? { tracing: o.tracing } : {}) });
   const url = await app.listen(0, '127.0.0.1');
   return {
     app,

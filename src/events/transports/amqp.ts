@@ -100,7 +100,7 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
     kind: 'amqp',
     name: ctx.name,
     lanes: 1,
-    async deliver(events, signal) {
+    async deliver(events, signal, trace) {
       if (events.length === 0) return [];
       const s = await links.forCall(signal, o.connectTimeoutMs);
       if (typeof s === 'string') return failAll(events.length, s);
@@ -120,7 +120,7 @@ export function createAmqpTransport(config: AmqpSinkConfig, ctx: TransportContex
                 config.exchange,
                 routingKey(e),
                 Buffer.from(serializeEvent(e)),
-                { persistent: true, contentType: 'application/json', messageId: e.id, type: e.type, timestamp, headers: { 'event-id': e.id } },
+                { persistent: true, contentType: 'application/json', messageId: e.id, type: e.type, timestamp, headers: { 'event-id': e.id, ...trace?.[i] } },
                 settle,
               );
             } catch (err) {

@@ -22,7 +22,7 @@
  * - `close()` drains and closes the connection (bounded); a second close is the same promise;
  *   a call after it answers retryable failures.
  */
-import { ErrorCode, NatsError, connect, type JetStreamClient, type JetStreamManager, type NatsConnection, type PubAck } from 'nats';
+import { ErrorCode, NatsError, connect, headers, type JetStreamClient, type JetStreamManager, type MsgHdrs, type NatsConnection, type PubAck } from 'nats';
 import type { EventSinkConfig } from '../../config/index.js';
 import { serializeEvent, routingKey } from '../../domain/events.js';
 import { errorText, within } from '../../feeds/message-feed.js';
@@ -134,7 +134,7 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
     kind: 'nats',
     name: ctx.name,
     lanes: 1,
-    async deliver(events, signal) {
+    async deliver(events, signal, trace) {
       if (events.length === 0) return [];
       const l = await links.forCall(signal, o.connectTimeoutMs);
       if (typeof l === 'string') return failAll(events.length, l);
@@ -148,9 +148,14 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
         }
       }
       // all published at once, in order; the acks awaited in the same order
-      const acks = events.map((e) => {
+      const acks = events.map((e, i) => {
+        const traced = trace?.[i];
         const ack = (async (): Promise<PubAck> =>
-          l.js.publish(`${config.subjectPrefix}.${routingKey(e)}`, encoder.encode(serializeEvent(e)), { msgID: e.id, timeout: o.timeoutMs }))();
+          l.js.publish(`${config.subjectPrefix}.${routingKey(e)}`, encoder.encode(serializeEvent(e)), {
+            msgID: e.id,
+            timeout: o.timeoutMs,
+            ...(traced !== undefined ? { headers: natsHeaders(traced) } : {}),
+          }))();
         // awaited in turn below; a rejection meanwhile is not unhandled
         ack.catch(() => undefined);
         return ack;
@@ -180,4 +185,11 @@ export function createNatsTransport(config: NatsSinkConfig, ctx: TransportContex
 
 function apiErrorCode(e: unknown): number | undefined {
   return e instanceof NatsError ? e.api_error?.err_code : undefined;
+}
+
+/** A delivery span's `traceparent`/`tracestate` as NATS message headers. */
+function natsHeaders(values: Readonly<Record<string, string>>): MsgHdrs {
+  const h = headers();
+  for (const [k, v] of Object.entries(values)) h.set(k, v);
+  return h;
 }

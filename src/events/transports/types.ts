@@ -39,8 +39,10 @@ export interface EventTransport {
    * Brokers: published one after the other on one channel, then every confirm (PubAck) awaited.
    * Never throws: a failure is an Attempt. Aborting `signal` (shutdown) ends the call quickly,
    * the events not confirmed answered as failed with `retry: true`.
+   * `trace`: per event, the `traceparent` (and `tracestate`) of its delivery span, when tracing is
+   * on (telemetry.tracing): sent as HTTP headers of the POST, AMQP message headers, NATS headers.
    */
-  deliver(events: readonly StoredEvent[], signal: AbortSignal): Promise<Attempt[]>;
+  deliver(events: readonly StoredEvent[], signal: AbortSignal, trace?: readonly Readonly<Record<string, string>>[]): Promise<Attempt[]>;
   /** Closes connections; idempotent. */
   close(): Promise<void>;
 }

@@ -51,7 +51,7 @@ export function createWebhookTransport(config: WebhookSinkConfig, ctx: Transport
   if (key === undefined) ctx.logger.warn('events webhook sink has no secret: its POSTs are unsigned', { sink: ctx.name, url: where });
 
   /** One POST of one event, never rejecting. */
-  async function post(e: StoredEvent, signal: AbortSignal): Promise<Attempt> {
+  async function post(e: StoredEvent, signal: AbortSignal, trace: Readonly<Record<string, string>> | undefined): Promise<Attempt> {
     if (closing.signal.aborted) return retry('the transport is closed');
     if (signal.aborted) return retry('aborted (shutting down)');
     const body = serializeEvent(e);
@@ -68,6 +68,7 @@ export function createWebhookTransport(config: WebhookSinkConfig, ctx: Transport
       headers['webhook-signature'] = keys.map((k) => `v1,${sign(k, e.id, timestamp, bytes).toString('base64')}`).join(' ');
     }
     if (authorization !== undefined) headers.authorization = authorization;
+    if (trace !== undefined) Object.assign(headers, trace);
 
     const c = new AbortController();
     let timedOut = false;
@@ -117,15 +118,15 @@ export function createWebhookTransport(config: WebhookSinkConfig, ctx: Transport
     kind: 'webhook',
     name: ctx.name,
     lanes: config.concurrency,
-    async deliver(events, signal) {
+    async deliver(events, signal, trace) {
       const out: Attempt[] = [];
       let failed = false;
-      for (const e of events) {
+      for (const [i, e] of events.entries()) {
         if (failed) {
           out.push(SKIPPED);
           continue;
         }
-        const p = post(e, signal);
+        const p = post(e, signal, trace?.[i]);
         inFlight.add(p);
         const a = await p.finally(() => inFlight.delete(p));
         failed = !a.ok;
