@@ -6,7 +6,11 @@
  * request log and metrics), which the fast path applies to its answers too.
  */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,6 +95,10 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
     persistedQueries: { cache: persisted },
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Apollo turns on federated tracing (ftv1) for a subgraph schema by itself, announcing it on
+      // stdout, and then answers any client sending `apollo-federation-include-trace: ftv1` with
+      // its resolvers' timings: off (traces are OpenTelemetry's)
+      ApolloServerPluginInlineTraceDisabled(),
       ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
       limits.plugin,
       finalizerPlugin(finalize),

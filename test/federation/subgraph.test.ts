@@ -231,6 +231,16 @@ describe('_entities on our gateway', () => {
   const ENTITIES = `query ($r: [_Any!]!) { _entities(representations: $r) { ... on InventoryItem { sku availability { available } } } }`;
   const rep = (sku: unknown) => ({ __typename: 'InventoryItem', sku });
 
+  it('sends no federated trace (ftv1) with resolver timings to a caller that asks for one', async () => {
+    const r = await demo.gql<{ _entities: unknown[] }>(
+      ENTITIES,
+      { r: [rep(skus[0])] },
+      { 'x-api-key': demo.keys.storefront, 'apollo-federation-include-trace': 'ftv1' },
+    );
+    expect(r.body.errors).toBeUndefined();
+    expect(r.text).not.toContain('ftv1');
+  });
+
   it('answers an unknown SKU with null', async () => {
     const r = await demo.gql<{ _entities: unknown[] }>(ENTITIES, { r: [rep(skus[0]), rep(UNKNOWN)] }, { 'x-api-key': demo.keys.storefront });
     expect(r.body.errors).toBeUndefined();
