@@ -121,14 +121,17 @@ function settledEntities(resolve: GraphQLFieldResolver<unknown, unknown>): Graph
 }
 
 /**
- * `sdl` (our `_service { sdl }`) without federation's access directives and their `@link`
- * imports. @apollo/gateway cannot enforce `@requiresScopes`/`@authenticated` and refuses a
+ * `sdl` (our `_service { sdl }`) without federation's access directives, their definitions and
+ * their `@link` imports. @apollo/gateway cannot enforce `@requiresScopes`/`@authenticated` and refuses a
  * supergraph that uses them (a SECURITY feature it does not support: it fails closed); Apollo
  * Router enforces them. Composing for @apollo/gateway from this SDL loses nothing we enforce:
  * `@auth` is applied by this gateway to every request the router sends (docs/federation.md).
  */
 export function withoutRouterAuth(sdl: string): string {
   const doc = visit(parse(sdl), {
+    DirectiveDefinition(d) {
+      return d.name.value === 'requiresScopes' || d.name.value === 'authenticated' ? null : undefined;
+    },
     FieldDefinition(field) {
       const kept = field.directives?.filter((d) => d.name.value !== 'requiresScopes' && d.name.value !== 'authenticated');
       return kept?.length === field.directives?.length ? undefined : { ...field, directives: kept };
