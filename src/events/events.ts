@@ -59,6 +59,8 @@ export interface EventsOptions {
   canonical: (source: string) => boolean;
   logger: Logger;
   now?: () => Date;
+  /** The fleet's one events publisher (src/service/leases.ts); unset: this process always publishes. */
+  publisherLease?: { held(): boolean };
 }
 
 export interface Events {
@@ -98,6 +100,7 @@ export function createEvents(o: EventsOptions): Events | undefined {
     logger,
     keepSeconds: config.events.keepSeconds,
     pollMs: config.events.pollIntervalMs,
+    ...(o.publisherLease !== undefined ? { lease: o.publisherLease } : {}),
     ...(o.now !== undefined ? { now: () => (o.now as () => Date)().getTime() } : {}),
   });
   let sources: SourceEvents | undefined;

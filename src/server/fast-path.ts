@@ -99,7 +99,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
     const variables = request.variables ?? {};
     const context = makeContext();
     try {
-      o.limits.check(context, p.body, variables, p.document, p.operation);
+      await o.limits.check(context, p.body, variables, p.document, p.operation);
     } catch (e) {
       // refused before anything ran: errors only, and 500 unless the error says otherwise
       return answer(context, p, { errors: [ensureGraphQLError(e)] }, 500);
