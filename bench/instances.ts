@@ -129,7 +129,9 @@ log(`starting 2 gateways (${args.live ? 'live' : 'mirrored'})...`);
 const gateways: Running[] = [];
 for (const name of ['instance-a', 'instance-b']) gateways.push(await startTarget(target(name), dataset.configPath));
 const [ga, gb] = gateways as [Running, Running];
-log(`ready: ${ga.url} (${ga.startSeconds.toFixed(1)} s, ${ga.startRssMiB.toFixed(0)} MiB), ${gb.url} (${gb.startSeconds.toFixed(1)} s, ${gb.startRssMiB.toFixed(0)} MiB)`);
+log(
+  `ready: ${ga.url} (${ga.startSeconds.toFixed(1)} s, ${ga.startRssMiB.toFixed(0)} MiB), ${gb.url} (${gb.startSeconds.toFixed(1)} s, ${gb.startRssMiB.toFixed(0)} MiB)`,
+);
 
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}` };
 async function cell(backends: readonly Running[], seconds: number, seed: number): Promise<LoadResult> {
@@ -162,7 +164,9 @@ try {
     for (const n of order) {
       const res = await cell(n === 1 ? [ga] : [ga, gb], duration, 100 + r);
       (n === 1 ? one : two).push(res);
-      log(`round ${r + 1}: ${n} instance${n === 1 ? '' : 's'}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, errors ${res.errors}${res.firstError ? ` (${res.firstError})` : ''}`);
+      log(
+        `round ${r + 1}: ${n} instance${n === 1 ? '' : 's'}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, errors ${res.errors}${res.firstError ? ` (${res.firstError})` : ''}`,
+      );
     }
   }
 } finally {
@@ -189,7 +193,13 @@ const result = {
   oneCpuMsPerRequest: median(one.map((r) => r.cpuMsPerRequest)),
   twoCpuMsPerRequest: median(two.map((r) => r.cpuMsPerRequest)),
   errors: [...one, ...two].reduce((n, r) => n + r.errors, 0),
-  machine: { cores: cpus().length, cpu: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadavg: loadavg().map((l) => l.toFixed(2)) },
+  machine: {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    memGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadavg: loadavg().map((l) => l.toFixed(2)),
+  },
 };
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 
@@ -208,8 +218,8 @@ if (!args['no-record']) {
 
 | instances | req/s (median) | p99 ms | server CPU ms/request |
 | --- | ---: | ---: | ---: |
-| 1 | ${result.oneRps.toFixed(0)} | ${result.oneP99} | ${result.oneCpuMsPerRequest.toFixed(2)} |
-| 2 | ${result.twoRps.toFixed(0)} | ${result.twoP99} | ${result.twoCpuMsPerRequest.toFixed(2)} |
+| 1 | ${result.oneRps.toFixed(0)} | ${result.oneP99.toFixed(0)} | ${result.oneCpuMsPerRequest.toFixed(2)} |
+| 2 | ${result.twoRps.toFixed(0)} | ${result.twoP99.toFixed(0)} | ${result.twoCpuMsPerRequest.toFixed(2)} |
 
 - ratio 2 : 1 = ${result.ratio.toFixed(2)} (rounds ${result.ratioRange.map((r) => r.toFixed(2)).join('–')}); errors ${result.errors}
 `,

@@ -90,6 +90,7 @@ export function createEvents(o: EventsOptions): Events | undefined {
     config: { ...config.events.availability, lowStock },
     maxSkusPerRead: config.server.maxSkusPerQuery,
     leftoverScanMs: config.events.availability.retrySeconds * 1000,
+    ...(o.publisherLease !== undefined ? { lease: o.publisherLease } : {}),
     logger,
     ...(o.now !== undefined ? { now: o.now } : {}),
   });
