@@ -64,6 +64,8 @@ export function createCluster(settings: ClusterSettings, logger: Logger) {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
+    // a Redis that holds a command (a stalled network) costs a request at most this, then the insurance answers
+    commandTimeout: 500,
     // reconnect for good, at most every 2 s
     retryStrategy: (n: number) => Math.min(100 * n, 2000),
     lazyConnect: false,

@@ -62,9 +62,7 @@ async function ourConnections(): Promise<string[]> {
     .sort();
 }
 
-async function statusJson(
-  g: InProcessGateway,
-): Promise<{
+async function statusJson(g: InProcessGateway): Promise<{
   cluster: { instanceId: string; redis: string; limits: string; unreachableSince: string | null; leases: Array<{ name: string; holder: string | null }> };
 }> {
   const r = await fetch(new URL('/status.json', g.url), { headers: { authorization: `Bearer ${demo.keys.admin}` } });
