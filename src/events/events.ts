@@ -59,8 +59,6 @@ export interface EventsOptions {
   canonical: (source: string) => boolean;
   logger: Logger;
   now?: () => Date;
-  /** The fleet's one events publisher (src/service/leases.ts); unset: this process always publishes. */
-  publisherLease?: { held(): boolean };
 }
 
 export interface Events {
@@ -90,7 +88,6 @@ export function createEvents(o: EventsOptions): Events | undefined {
     config: { ...config.events.availability, lowStock },
     maxSkusPerRead: config.server.maxSkusPerQuery,
     leftoverScanMs: config.events.availability.retrySeconds * 1000,
-    ...(o.publisherLease !== undefined ? { lease: o.publisherLease } : {}),
     logger,
     ...(o.now !== undefined ? { now: o.now } : {}),
   });
@@ -101,7 +98,6 @@ export function createEvents(o: EventsOptions): Events | undefined {
     logger,
     keepSeconds: config.events.keepSeconds,
     pollMs: config.events.pollIntervalMs,
-    ...(o.publisherLease !== undefined ? { lease: o.publisherLease } : {}),
     ...(o.now !== undefined ? { now: () => (o.now as () => Date)().getTime() } : {}),
   });
   let sources: SourceEvents | undefined;

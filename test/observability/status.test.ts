@@ -210,7 +210,6 @@ describe('the page', () => {
       mirrors: [],
       reservations: { active: 3, counting: 5, heldUnits: 12 },
       events: null,
-      cluster: null,
       problems: [evil],
     };
     const html = renderStatusPage(data, { refreshSeconds: 15 });
