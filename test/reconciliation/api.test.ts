@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReconcile } from '../../src/cli/reconcile.js';
 import { loadConfig } from '../../src/config/index.js';
 import { startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
+import type { ReconciliationSummary } from '../../src/domain/reconciliation.js';
 
 const RECONCILE = `query R($skus: [ID!]!, $locationIds: [ID!], $tolerance: Int) {
   reconciliation(skus: $skus, locationIds: $locationIds, tolerance: $tolerance) {
@@ -58,17 +59,7 @@ interface Rec {
   tolerance: number;
   lines: Line[];
   gaps: { sku: string; source: string | null; reason: string }[];
-  summary: {
-    lines: number;
-    matched: number;
-    explained: number;
-    withinTolerance: number;
-    discrepancies: number;
-    absVariance: number;
-    absExplained: number;
-    absUnexplained: number;
-    gaps: number;
-  };
+  summary: ReconciliationSummary;
 }
 
 let demo: DemoApp;

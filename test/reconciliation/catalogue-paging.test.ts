@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, statements, type DemoApp, dropDemoDatabases } from '../helpers/demo-app.js';
+import type { ReconciliationSummary } from '../../src/domain/reconciliation.js';
 
 const PAGE = `query P($statuses: [ReconciliationStatus!], $first: Int, $after: String, $skus: [ID!]) {
   reconciliation(statuses: $statuses, first: $first, after: $after, skus: $skus) {
@@ -25,17 +26,7 @@ interface Line {
   location: { id: string };
   status: string;
 }
-interface Summary {
-  lines: number;
-  matched: number;
-  explained: number;
-  withinTolerance: number;
-  discrepancies: number;
-  absVariance: number;
-  absExplained: number;
-  absUnexplained: number;
-  gaps: number;
-}
+type Summary = ReconciliationSummary;
 interface Page {
   lines: Line[];
   gaps: { sku: string; source: string | null; reason: string }[];
