@@ -14,6 +14,8 @@ import type { StalePolicy as DomainStalePolicy } from '../src/domain/availabilit
 import { selects } from './selection.js';
 
 export const InventoryItem: InventoryItemResolvers = {
+  // a router's representation (`_entities`, schema/federation.graphql): the SKU it names, or null
+  __resolveReference: (representation, ctx) => ctx.inventory.reference(representation),
   name: (item, _, ctx) => ctx.inventory.name(item),
   unitCost: (item, _, ctx) => ctx.inventory.unitCost(item),
   costs: (item, _, ctx) => ctx.inventory.costs(item),

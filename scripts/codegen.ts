@@ -11,12 +11,12 @@ import * as add from '@graphql-codegen/add';
 import * as typescript from '@graphql-codegen/typescript';
 import * as typescriptResolvers from '@graphql-codegen/typescript-resolvers';
 import type { CodegenPlugin, Types } from '@graphql-codegen/plugin-helpers';
-import { makeExecutableSchema } from '@graphql-tools/schema';
-import { getDocumentNodeFromSchema } from '@graphql-tools/utils';
-import { GraphQLError, Source, lexicographicSortSchema, parse as parseGraphQL } from 'graphql';
+import { filterSchema, getDocumentNodeFromSchema } from '@graphql-tools/utils';
+import { GraphQLError, Source, concatAST, lexicographicSortSchema, parse as parseGraphQL } from 'graphql';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { subgraphSchema } from '../src/server/federation.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const PLUGINS: Record<string, CodegenPlugin> = { add, typescript, 'typescript-resolvers': typescriptResolvers };
@@ -43,8 +43,18 @@ async function main(check: boolean): Promise<number> {
     .filter((f) => f.endsWith('.graphql'))
     .sort()
     .map((f) => parseGraphQL(new Source(readFileSync(join(dir, f), 'utf8'), join(glob[1] as string, f))));
-  // merged, then sorted by name, as the CLI's loader does it
-  const schemaAst = lexicographicSortSchema(makeExecutableSchema({ typeDefs }));
+  // built as the server builds it (a federation subgraph: src/server/federation.ts), then
+  // sorted by name as the CLI's loader does it; without what the subgraph adds for the router
+  // (`_entities`, `_service` and their types), which typescript-resolvers' `federation` option
+  // types itself (`__resolveReference`) and would otherwise emit half of
+  const subgraph = subgraphSchema(concatAST(typeDefs));
+  const schemaAst = lexicographicSortSchema(
+    filterSchema({
+      schema: subgraph,
+      rootFieldFilter: (_, field) => field !== '_entities' && field !== '_service',
+      typeFilter: (name) => !['_Service', '_Entity', '_Any'].includes(name),
+    }),
+  );
   const stale: string[] = [];
   for (const [file, output] of Object.entries(yml.generates)) {
     const plugins = output.plugins.map((p): Types.ConfiguredPlugin => (typeof p === 'string' ? { [p]: {} } : p));

@@ -32,6 +32,11 @@ export type Scalars = {
   DateTime: { input: string; output: Date | string; }
   /** A decimal number as a string, exactly as the source holds it (never through a float): "12.3400". */
   Decimal: { input: string; output: string; }
+  federation__ContextFieldValue: { input: string; output: string; }
+  federation__FieldSet: { input: string; output: string; }
+  federation__Policy: { input: string; output: string; }
+  federation__Scope: { input: string; output: string; }
+  link__Import: { input: string; output: string; }
 };
 
 /** Something in the source data that needs a person: recorded once while open. */
@@ -273,7 +278,10 @@ export type GeoPointInput = {
   longitude: Scalars['Float']['input'];
 };
 
-/** A canonical SKU: one product, whatever each system calls it. */
+/**
+ * A canonical SKU: one product, whatever each system calls it. A federation entity keyed by `sku`
+ * (docs/federation.md): another subgraph's product joins its availability through a router.
+ */
 export type InventoryItem = {
   __typename?: 'InventoryItem';
   /** The codes each system uses for this SKU. */
@@ -291,7 +299,10 @@ export type InventoryItem = {
 };
 
 
-/** A canonical SKU: one product, whatever each system calls it. */
+/**
+ * A canonical SKU: one product, whatever each system calls it. A federation entity keyed by `sku`
+ * (docs/federation.md): another subgraph's product joins its availability through a router.
+ */
 export type InventoryItemAvailabilityArgs = {
   channel?: InputMaybe<Scalars['String']['input']>;
   locationIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -576,6 +587,7 @@ export type OrphanLocation = {
   onHand: Scalars['Int']['output'];
 };
 
+/** Relay's page info, `@shareable` (federation): other subgraphs may declare the same type. */
 export type PageInfo = {
   __typename?: 'PageInfo';
   /** Pass as `after` to get the next page. */
@@ -1492,11 +1504,28 @@ export type Viewer = {
   role: Role;
 };
 
+export type Link__Purpose =
+  /** `EXECUTION` features provide metadata necessary for operation execution. */
+  | 'EXECUTION'
+  /** `SECURITY` features provide metadata necessary to securely resolve fields. */
+  | 'SECURITY';
+
 export type WithIndex<TObject> = TObject & Record<string, any>;
 export type ResolversObject<TObject> = WithIndex<TObject>;
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
 
+export type ReferenceResolver<TResult, TReference, TContext> = (
+      reference: TReference,
+      context: TContext,
+      info: GraphQLResolveInfo
+    ) => Promise<TResult> | TResult;
+
+      type ScalarCheck<T, S> = S extends true ? T : NullableCheck<T, S>;
+      type NullableCheck<T, S> = Maybe<T> extends T ? Maybe<ListCheck<NonNullable<T>, S>> : ListCheck<T, S>;
+      type ListCheck<T, S> = T extends (infer U)[] ? NullableCheck<U, S>[] : GraphQLRecursivePick<T, S>;
+      export type GraphQLRecursivePick<T, S> = { [K in keyof T & keyof S]: ScalarCheck<T[K], S[K]> };
+    
 
 export type ResolverWithResolve<TResult, TParent, TContext, TArgs> = {
   resolve: ResolverFn<TResult, TParent, TContext, TArgs>;
@@ -1560,20 +1589,30 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
   info: GraphQLResolveInfo
 ) => TResult | Promise<TResult>;
 
+/** Mapping of federation types */
+export type FederationTypes = ResolversObject<{
+  InventoryItem: InventoryItem;
+}>;
 
+/** Mapping of federation reference types */
+export type FederationReferenceTypes = ResolversObject<{
+  InventoryItem:
+    ( { __typename: 'InventoryItem' }
+    & GraphQLRecursivePick<FederationTypes['InventoryItem'], {"sku":true}> );
+}>;
 
 
 
 /** Mapping between all available schema types and the resolvers types */
 export type ResolversTypes = ResolversObject<{
   Anomaly: ResolverTypeWrapper<AnomalyModel>;
+  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   AnomalyConnection: ResolverTypeWrapper<AnomalyPageModel>;
   AnomalyEdge: ResolverTypeWrapper<Omit<AnomalyEdge, 'node'> & { node: ResolversTypes['Anomaly'] }>;
   AnomalyFilter: AnomalyFilter;
   AnomalyKind: AnomalyKind;
   AnomalyStatus: AnomalyStatus;
   Availability: ResolverTypeWrapper<AvailabilityModel>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   BreakerState: BreakerState;
   ChannelView: ResolverTypeWrapper<ChannelViewModel>;
   CostComparison: ResolverTypeWrapper<CostComparisonModel>;
@@ -1581,13 +1620,11 @@ export type ResolversTypes = ResolversObject<{
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Decimal: ResolverTypeWrapper<Scalars['Decimal']['output']>;
   Feed: ResolverTypeWrapper<Feed>;
-  FeedKind: FeedKind;
   Float: ResolverTypeWrapper<Scalars['Float']['output']>;
+  FeedKind: FeedKind;
   FulfillmentPlan: ResolverTypeWrapper<FulfillmentPlanModel>;
   GapReason: GapReason;
   GeoPointInput: GeoPointInput;
-  ID: ResolverTypeWrapper<Scalars['ID']['output']>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   InventoryItem: ResolverTypeWrapper<CanonicalSku>;
   InventoryItemConnection: ResolverTypeWrapper<ItemPage>;
   InventoryItemEdge: ResolverTypeWrapper<Omit<InventoryItemEdge, 'node'> & { node: ResolversTypes['InventoryItem'] }>;
@@ -1649,7 +1686,6 @@ export type ResolversTypes = ResolversObject<{
   StalePolicy: StalePolicy;
   StockFlag: StockFlag;
   StockLevel: ResolverTypeWrapper<StockLevelModel>;
-  String: ResolverTypeWrapper<Scalars['String']['output']>;
   SweepFailure: ResolverTypeWrapper<SweepFailure>;
   SweepRun: ResolverTypeWrapper<SweepRunModel>;
   SweepRunStatus: SweepRunStatus;
@@ -1659,16 +1695,25 @@ export type ResolversTypes = ResolversObject<{
   UnfulfilledLine: ResolverTypeWrapper<UnfulfilledLine>;
   UnfulfilledReason: UnfulfilledReason;
   Viewer: ResolverTypeWrapper<Viewer>;
+  federation__ContextFieldValue: ResolverTypeWrapper<Scalars['federation__ContextFieldValue']['output']>;
+  federation__FieldSet: ResolverTypeWrapper<Scalars['federation__FieldSet']['output']>;
+  federation__Policy: ResolverTypeWrapper<Scalars['federation__Policy']['output']>;
+  federation__Scope: ResolverTypeWrapper<Scalars['federation__Scope']['output']>;
+  link__Import: ResolverTypeWrapper<Scalars['link__Import']['output']>;
+  link__Purpose: Link__Purpose;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
+  String: ResolverTypeWrapper<Scalars['String']['output']>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
 export type ResolversParentTypes = ResolversObject<{
   Anomaly: AnomalyModel;
+  ID: Scalars['ID']['output'];
   AnomalyConnection: AnomalyPageModel;
   AnomalyEdge: Omit<AnomalyEdge, 'node'> & { node: ResolversParentTypes['Anomaly'] };
   AnomalyFilter: AnomalyFilter;
   Availability: AvailabilityModel;
-  Boolean: Scalars['Boolean']['output'];
   ChannelView: ChannelViewModel;
   CostComparison: CostComparisonModel;
   CostMismatch: CostMismatchModel;
@@ -1678,8 +1723,6 @@ export type ResolversParentTypes = ResolversObject<{
   Float: Scalars['Float']['output'];
   FulfillmentPlan: FulfillmentPlanModel;
   GeoPointInput: GeoPointInput;
-  ID: Scalars['ID']['output'];
-  Int: Scalars['Int']['output'];
   InventoryItem: CanonicalSku;
   InventoryItemConnection: ItemPage;
   InventoryItemEdge: Omit<InventoryItemEdge, 'node'> & { node: ResolversParentTypes['InventoryItem'] };
@@ -1727,13 +1770,20 @@ export type ResolversParentTypes = ResolversObject<{
   SourcePool: SourcePool;
   SourceSync: SourceSync;
   StockLevel: StockLevelModel;
-  String: Scalars['String']['output'];
   SweepFailure: SweepFailure;
   SweepRun: SweepRunModel;
   SweepStatus: SweepStatusModel;
   SystemQuantity: SystemQuantityModel;
   UnfulfilledLine: UnfulfilledLine;
   Viewer: Viewer;
+  federation__ContextFieldValue: Scalars['federation__ContextFieldValue']['output'];
+  federation__FieldSet: Scalars['federation__FieldSet']['output'];
+  federation__Policy: Scalars['federation__Policy']['output'];
+  federation__Scope: Scalars['federation__Scope']['output'];
+  link__Import: Scalars['link__Import']['output'];
+  Int: Scalars['Int']['output'];
+  String: Scalars['String']['output'];
+  Boolean: Scalars['Boolean']['output'];
 }>;
 
 export type AuthDirectiveArgs = {
@@ -1742,11 +1792,112 @@ export type AuthDirectiveArgs = {
 
 export type AuthDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = AuthDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type AuthenticatedDirectiveArgs = { };
+
+export type AuthenticatedDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = AuthenticatedDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type CostDirectiveArgs = {
   weight: Scalars['Int']['input'];
 };
 
 export type CostDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__CacheTagDirectiveArgs = {
+  format: Scalars['String']['input'];
+};
+
+export type Federation__CacheTagDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__CacheTagDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__ComposeDirectiveDirectiveArgs = {
+  name?: Maybe<Scalars['String']['input']>;
+};
+
+export type Federation__ComposeDirectiveDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__ComposeDirectiveDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__ContextDirectiveArgs = {
+  name: Scalars['String']['input'];
+};
+
+export type Federation__ContextDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__ContextDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__CostDirectiveArgs = {
+  weight: Scalars['Int']['input'];
+};
+
+export type Federation__CostDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__CostDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__ExtendsDirectiveArgs = { };
+
+export type Federation__ExtendsDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__ExtendsDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__ExternalDirectiveArgs = {
+  reason?: Maybe<Scalars['String']['input']>;
+};
+
+export type Federation__ExternalDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__ExternalDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__FromContextDirectiveArgs = {
+  field?: Maybe<Scalars['federation__ContextFieldValue']['input']>;
+};
+
+export type Federation__FromContextDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__FromContextDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__InaccessibleDirectiveArgs = { };
+
+export type Federation__InaccessibleDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__InaccessibleDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__InterfaceObjectDirectiveArgs = { };
+
+export type Federation__InterfaceObjectDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__InterfaceObjectDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__ListSizeDirectiveArgs = {
+  assumedSize?: Maybe<Scalars['Int']['input']>;
+  requireOneSlicingArgument?: Maybe<Scalars['Boolean']['input']>;
+  sizedFields?: Maybe<Array<Scalars['String']['input']>>;
+  slicingArguments?: Maybe<Array<Scalars['String']['input']>>;
+};
+
+export type Federation__ListSizeDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__ListSizeDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__OverrideDirectiveArgs = {
+  from: Scalars['String']['input'];
+  label?: Maybe<Scalars['String']['input']>;
+};
+
+export type Federation__OverrideDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__OverrideDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__PolicyDirectiveArgs = {
+  policies: Array<Array<Scalars['federation__Policy']['input']>>;
+};
+
+export type Federation__PolicyDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__PolicyDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__ProvidesDirectiveArgs = {
+  fields: Scalars['federation__FieldSet']['input'];
+};
+
+export type Federation__ProvidesDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__ProvidesDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__RequiresDirectiveArgs = {
+  fields: Scalars['federation__FieldSet']['input'];
+};
+
+export type Federation__RequiresDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__RequiresDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type Federation__TagDirectiveArgs = {
+  name: Scalars['String']['input'];
+};
+
+export type Federation__TagDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = Federation__TagDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type LinkDirectiveArgs = {
+  as?: Maybe<Scalars['String']['input']>;
+  for?: Maybe<Link__Purpose>;
+  import?: Maybe<Array<Maybe<Scalars['link__Import']['input']>>>;
+  url?: Maybe<Scalars['String']['input']>;
+};
+
+export type LinkDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = LinkDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type ListSizeDirectiveArgs = {
   assumedSize?: Maybe<Scalars['Int']['input']>;
@@ -1761,9 +1912,19 @@ export type PerLocationDirectiveArgs = { };
 
 export type PerLocationDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = PerLocationDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
+export type RequiresScopesDirectiveArgs = {
+  scopes: Array<Array<Scalars['federation__Scope']['input']>>;
+};
+
+export type RequiresScopesDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = RequiresScopesDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
 export type ScanDirectiveArgs = { };
 
 export type ScanDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ScanDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+
+export type ShareableDirectiveArgs = { };
+
+export type ShareableDirectiveResolver<Result, Parent, ContextType = GatewayContext, Args = ShareableDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type SkusDirectiveArgs = { };
 
@@ -1871,7 +2032,8 @@ export type FulfillmentPlanResolvers<ContextType = GatewayContext, ParentType ex
   unfulfilled?: Resolver<Array<ResolversTypes['UnfulfilledLine']>, ParentType, ContextType>;
 }>;
 
-export type InventoryItemResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['InventoryItem'] = ResolversParentTypes['InventoryItem']> = ResolversObject<{
+export type InventoryItemResolvers<ContextType = GatewayContext, ParentType extends ResolversParentTypes['InventoryItem'] = ResolversParentTypes['InventoryItem'], FederationReferenceType extends FederationReferenceTypes['InventoryItem'] = FederationReferenceTypes['InventoryItem']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['InventoryItem']> | FederationReferenceType, FederationReferenceType, ContextType>;
   aliases?: Resolver<Array<ResolversTypes['SkuAlias']>, ParentType, ContextType>;
   availability?: Resolver<ResolversTypes['Availability'], ParentType, ContextType, Partial<InventoryItemAvailabilityArgs>>;
   costComparison?: Resolver<Maybe<ResolversTypes['CostComparison']>, ParentType, ContextType>;
@@ -2308,6 +2470,26 @@ export type ViewerResolvers<ContextType = GatewayContext, ParentType extends Res
   role?: Resolver<ResolversTypes['Role'], ParentType, ContextType>;
 }>;
 
+export interface Federation__ContextFieldValueScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['federation__ContextFieldValue'], any> {
+  name: 'federation__ContextFieldValue';
+}
+
+export interface Federation__FieldSetScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['federation__FieldSet'], any> {
+  name: 'federation__FieldSet';
+}
+
+export interface Federation__PolicyScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['federation__Policy'], any> {
+  name: 'federation__Policy';
+}
+
+export interface Federation__ScopeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['federation__Scope'], any> {
+  name: 'federation__Scope';
+}
+
+export interface Link__ImportScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['link__Import'], any> {
+  name: 'link__Import';
+}
+
 export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   Anomaly?: AnomalyResolvers<ContextType>;
   AnomalyConnection?: AnomalyConnectionResolvers<ContextType>;
@@ -2367,13 +2549,37 @@ export type Resolvers<ContextType = GatewayContext> = ResolversObject<{
   SystemQuantity?: SystemQuantityResolvers<ContextType>;
   UnfulfilledLine?: UnfulfilledLineResolvers<ContextType>;
   Viewer?: ViewerResolvers<ContextType>;
+  federation__ContextFieldValue?: GraphQLScalarType;
+  federation__FieldSet?: GraphQLScalarType;
+  federation__Policy?: GraphQLScalarType;
+  federation__Scope?: GraphQLScalarType;
+  link__Import?: GraphQLScalarType;
 }>;
 
 export type DirectiveResolvers<ContextType = GatewayContext> = ResolversObject<{
   auth?: AuthDirectiveResolver<any, any, ContextType>;
+  authenticated?: AuthenticatedDirectiveResolver<any, any, ContextType>;
   cost?: CostDirectiveResolver<any, any, ContextType>;
+  federation__cacheTag?: Federation__CacheTagDirectiveResolver<any, any, ContextType>;
+  federation__composeDirective?: Federation__ComposeDirectiveDirectiveResolver<any, any, ContextType>;
+  federation__context?: Federation__ContextDirectiveResolver<any, any, ContextType>;
+  federation__cost?: Federation__CostDirectiveResolver<any, any, ContextType>;
+  federation__extends?: Federation__ExtendsDirectiveResolver<any, any, ContextType>;
+  federation__external?: Federation__ExternalDirectiveResolver<any, any, ContextType>;
+  federation__fromContext?: Federation__FromContextDirectiveResolver<any, any, ContextType>;
+  federation__inaccessible?: Federation__InaccessibleDirectiveResolver<any, any, ContextType>;
+  federation__interfaceObject?: Federation__InterfaceObjectDirectiveResolver<any, any, ContextType>;
+  federation__listSize?: Federation__ListSizeDirectiveResolver<any, any, ContextType>;
+  federation__override?: Federation__OverrideDirectiveResolver<any, any, ContextType>;
+  federation__policy?: Federation__PolicyDirectiveResolver<any, any, ContextType>;
+  federation__provides?: Federation__ProvidesDirectiveResolver<any, any, ContextType>;
+  federation__requires?: Federation__RequiresDirectiveResolver<any, any, ContextType>;
+  federation__tag?: Federation__TagDirectiveResolver<any, any, ContextType>;
+  link?: LinkDirectiveResolver<any, any, ContextType>;
   listSize?: ListSizeDirectiveResolver<any, any, ContextType>;
   perLocation?: PerLocationDirectiveResolver<any, any, ContextType>;
+  requiresScopes?: RequiresScopesDirectiveResolver<any, any, ContextType>;
   scan?: ScanDirectiveResolver<any, any, ContextType>;
+  shareable?: ShareableDirectiveResolver<any, any, ContextType>;
   skus?: SkusDirectiveResolver<any, any, ContextType>;
 }>;

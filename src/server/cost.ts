@@ -24,6 +24,13 @@
  * none: `reconciliation` without `skus` pages the catalogue, its reads bounded by the server
  * (`server.maxScanSkus`), its answer by `first` (the cost: `first` lines per location).
  *
+ * Federation (src/server/federation.ts): `_entities(representations:)`, which the subgraph
+ * adds without our directives, counts as if it were declared `representations: [_Any!]! @skus`
+ * and `@listSize(slicingArguments: ["representations"])`: every representation is a SKU (the
+ * entity is keyed by `sku`) against `maxSkus`, and the selection costs once per representation,
+ * so a router cannot ask through `_entities` what `availability(skus:)` would be refused.
+ * `_service { sdl }` is the schema in full: it counts as introspection (analyst and admin only).
+ *
  * Each walk takes one step per selection of the document: a fragment is measured once (per
  * sizes its parent gives it) and its figures reused at every spread, so a fragment spread twice
  * in each of 24 fragments adds 2^24 to the estimate (and is refused), not 2^24 steps.
@@ -161,7 +168,7 @@ export function operationShape(schema: GraphQLSchema, op: OperationDefinitionNod
       // introspection is refused below analyst, and its shape is the schema's, not the
       // caller's: GraphiQL's own introspection query nests `ofType` 15 deep. Like
       // graphql-armor, depth does not look inside it.
-      if (node.name.value === '__schema' || node.name.value === '__type') {
+      if (node.name.value === '__schema' || node.name.value === '__type' || node.name.value === SERVICE) {
         acc.introspection = true;
         return;
       }
@@ -249,6 +256,10 @@ interface FieldCost {
 
 const fieldCosts = new WeakMap<object, FieldCost>();
 
+/** Federation's root fields (src/server/federation.ts): the router's entity fetch, and the subgraph's SDL. */
+const ENTITIES = '_entities';
+const SERVICE = '_service';
+
 function fieldCost(def: GraphQLField<unknown, unknown>): FieldCost {
   let c = fieldCosts.get(def);
   if (c === undefined) {
@@ -257,7 +268,8 @@ function fieldCost(def: GraphQLField<unknown, unknown>): FieldCost {
     const cost = directiveArgs(directives, 'cost');
     c = {
       weight: typeof cost?.weight === 'number' ? cost.weight : 1,
-      slicingArguments: stringList(listSize?.slicingArguments),
+      // `_entities` is sized by its representations (see above)
+      slicingArguments: def.name === ENTITIES && listSize === undefined ? ['representations'] : stringList(listSize?.slicingArguments),
       sizedFields: stringList(listSize?.sizedFields),
       assumedSize: typeof listSize?.assumedSize === 'number' ? listSize.assumedSize : undefined,
       perLocation: directives.some((d) => d.name.value === 'perLocation'),
@@ -294,7 +306,8 @@ function scans(def: GraphQLField<unknown, unknown>, args: Record<string, unknown
 
 /** SKUs a field's arguments ask about: each `@skus` argument, and each `@skus` field of an input-object argument. */
 function skusIn(def: GraphQLField<unknown, unknown>, args: Record<string, unknown>): number {
-  let n = 0;
+  // each representation a router sends names one SKU (see above)
+  let n = def.name === ENTITIES ? countOf(args.representations) : 0;
   for (const a of def.args) {
     const value = args[a.name];
     if (value === undefined || value === null) continue;

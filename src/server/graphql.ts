@@ -6,10 +6,12 @@
  * request log and metrics), which the fast path applies to its answers too.
  */
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { makeExecutableSchema } from '@graphql-tools/schema';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import type { GraphQLSchema } from 'graphql';
-import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolvers } from '../../resolvers/index.js';
@@ -18,6 +20,7 @@ import { authDirectiveTransformer } from './auth-directive.js';
 import type { GatewayContext } from './context.js';
 import { compiledExecutorGateway, type CompiledCacheObserver } from './executor.js';
 import { createFastPath, type FastPath } from './fast-path.js';
+import { readTypeDefs, subgraphSchema } from './federation.js';
 import { createResponseFinalizer, finalizerPlugin, maskInternalError } from './finalize.js';
 import { TrustedDocumentCache, trustedDocuments } from './documents.js';
 import { createOperationLimits, type LimitsPluginOptions } from './limits.js';
@@ -26,13 +29,12 @@ import { operationTracingPlugin } from './tracing.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'schema');
 
-/** The executable schema: every .graphql file in schema/, in name order. */
+/**
+ * The executable schema: every .graphql file in schema/, in name order, as a federation
+ * subgraph (`_service`, `_entities`: src/server/federation.ts), `@auth` enforced on every field.
+ */
 export function createSchema(dir = SCHEMA_DIR): GraphQLSchema {
-  const typeDefs = readdirSync(dir)
-    .filter((f) => f.endsWith('.graphql'))
-    .sort()
-    .map((f) => readFileSync(join(dir, f), 'utf8'));
-  return authDirectiveTransformer(makeExecutableSchema({ typeDefs, resolvers }));
+  return authDirectiveTransformer(subgraphSchema(readTypeDefs(dir), resolvers));
 }
 
 export interface GraphQLServerOptions {
@@ -95,6 +97,10 @@ export function createGraphQL(o: GraphQLServerOptions): { server: ApolloServer<G
     persistedQueries: { cache: persisted },
     plugins: [
       ApolloServerPluginLandingPageDisabled(),
+      // Apollo turns on federated tracing (ftv1) for a subgraph schema by itself, announcing it on
+      // stdout, and then answers any client sending `apollo-federation-include-trace: ftv1` with
+      // its resolvers' timings: off (traces are OpenTelemetry's)
+      ApolloServerPluginInlineTraceDisabled(),
       ...(run.cacheControl ? [] : [ApolloServerPluginCacheControlDisabled()]),
       limits.plugin,
       finalizerPlugin(finalize),

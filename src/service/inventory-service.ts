@@ -382,6 +382,22 @@ export function createInventoryService(deps: InventoryDeps) {
       },
 
       /**
+       * The SKU a router's representation of an InventoryItem names (`_entities`, keyed by
+       * `sku`: schema/federation.graphql), through the same loader as `item`, so N
+       * representations are one store statement; null for a SKU the map does not know.
+       */
+      async reference(representation: Readonly<Record<string, unknown>>): Promise<CanonicalSku | null> {
+        const sku = representation.sku;
+        if (typeof sku !== 'string' || sku === '') {
+          throw new BadUserInputError(
+            `An InventoryItem representation needs its key "sku" (a non-empty string): got ${JSON.stringify(representation).slice(0, 200)}.`,
+            { argumentName: 'representations' },
+          );
+        }
+        return skuLoader.load(sku);
+      },
+
+      /**
        * The catalogue in SKU order, `first` at a time after `after` (`count`: with the
        * catalogue's size, one more store statement). With a filter, a scan: batches of
        * `maxSkusPerQuery` SKUs read by `availability` (one statement per live source per entity
