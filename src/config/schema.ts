@@ -97,7 +97,14 @@ const roleLimits = z
       .positive()
       .optional()
       .describe('Most SKUs in the whole operation (every @skus argument, aliases added up). Default `server.maxSkusPerQuery`.'),
-    pointsPerMinute: z.number().int().min(0).optional().describe('Cost points a key may spend a minute, per process; 0: no budget. Default 10000000.'),
+    pointsPerMinute: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Cost points a key may spend a minute, per process; shared by every instance when `cluster.redis` is set (docs/scaling.md); 0: no budget. Default 10000000.',
+      ),
   })
   .optional();
 
@@ -1225,6 +1232,28 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('OpenTelemetry (docs/observability.md).'),
+  cluster: z
+    .strictObject({
+      redis: z
+        .string()
+        .optional()
+        .describe(
+          'A Redis URL (`redis://127.0.0.1:6379/0`) shared by every instance: rate budgets per key and circuit-breaker trips are shared through it (leases are in the store, with Redis or without). Unset: each instance keeps its own (one instance). Redis down: each instance falls back to its own limits and says so on /status.',
+        ),
+      keyPrefix: z.string().min(1).default('inventory-graph:').describe('Prefix of every Redis key this deployment writes. Defaults to `inventory-graph:`.'),
+      instanceId: z.string().min(1).optional().describe('This instance’s name on /status, in leases and in logs. Defaults to host name and process id.'),
+      leaseSeconds: z
+        .number()
+        .int()
+        .min(2)
+        .max(3600)
+        .default(15)
+        .describe(
+          'How long a lease (the one events publisher, the one sweep, the one SKU matcher at a time) is held without renewal before another instance takes it over. Defaults to 15.',
+        ),
+    })
+    .prefault({})
+    .describe('Several instances as one: what they share (docs/scaling.md).'),
   events: eventsSchema
     .prefault({})
     .describe('Events out: availability crossings, anomalies, reservations, sources, to webhooks, RabbitMQ and NATS (docs/events.md).'),

@@ -47,6 +47,12 @@ export interface AvailabilityEventsOptions {
   now?: () => Date;
   /** How old a leftover mark must be before the scan takes it, in ms. Defaults to 30 000. */
   leftoverScanMs?: number;
+  /**
+   * The fleet's one recompute (src/service/leases.ts, with the publisher's lease): another
+   * instance's marks stay in the store for the holder's leftover scan, so a crossing is published
+   * once, not once per instance. Unset: always this process.
+   */
+  lease?: { held(): boolean };
 }
 
 export interface AvailabilityEventsStats {
@@ -90,8 +96,11 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
     return run;
   }
 
+  const mine = () => o.lease === undefined || o.lease.held();
+
   function enqueue(marks: readonly Trigger[]): void {
-    if (closed) return;
+    // not the holder: the marks are durable, the holder's leftover scan takes them
+    if (closed || !mine()) return;
     for (const m of marks) {
       const k = `${m.source}\u0000${m.code}`;
       if (queue.size >= MAX_QUEUED && !queue.has(k)) continue; // durable: the leftover scan finds it
@@ -269,6 +278,7 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
   }
 
   async function scanLeftovers(all: boolean): Promise<void> {
+    if (!mine()) return;
     try {
       const before = all ? now().getTime() + 1 : now().getTime() - leftoverMs;
       const marks = await o.store.events.triggered(before, 50_000);
@@ -314,6 +324,7 @@ export function createAvailabilityEvents(o: AvailabilityEventsOptions) {
       timers.push(scan);
       if (o.config.sweepIntervalSeconds > 0) {
         const t = setInterval(() => {
+          if (!mine()) return;
           sweeping ??= this.sweep().finally(() => (sweeping = undefined));
         }, o.config.sweepIntervalSeconds * 1000);
         t.unref();

@@ -59,6 +59,8 @@ export interface EventsOptions {
   canonical: (source: string) => boolean;
   logger: Logger;
   now?: () => Date;
+  /** The fleet's one events publisher (src/service/leases.ts); unset: this process always publishes. */
+  publisherLease?: { held(): boolean };
 }
 
 export interface Events {
@@ -88,6 +90,7 @@ export function createEvents(o: EventsOptions): Events | undefined {
     config: { ...config.events.availability, lowStock },
     maxSkusPerRead: config.server.maxSkusPerQuery,
     leftoverScanMs: config.events.availability.retrySeconds * 1000,
+    ...(o.publisherLease !== undefined ? { lease: o.publisherLease } : {}),
     logger,
     ...(o.now !== undefined ? { now: o.now } : {}),
   });
@@ -98,6 +101,7 @@ export function createEvents(o: EventsOptions): Events | undefined {
     logger,
     keepSeconds: config.events.keepSeconds,
     pollMs: config.events.pollIntervalMs,
+    ...(o.publisherLease !== undefined ? { lease: o.publisherLease } : {}),
     ...(o.now !== undefined ? { now: () => (o.now as () => Date)().getTime() } : {}),
   });
   let sources: SourceEvents | undefined;

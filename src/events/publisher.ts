@@ -46,6 +46,11 @@ export interface PublisherOptions {
   random?: () => number;
   /** The clock backoff is measured on (epoch ms): the runtime's, so tests can move it. Defaults to Date.now. */
   now?: () => number;
+  /**
+   * The fleet's one publisher (src/service/leases.ts): without the lease this instance sends
+   * nothing (another one does), so an event is not delivered once per instance. Unset: always.
+   */
+  lease?: { held(): boolean };
 }
 
 export interface SinkStats {
@@ -233,8 +238,15 @@ export function createPublisher(o: PublisherOptions) {
     }
   }
 
+  const mine = () => o.lease === undefined || o.lease.held();
+
   async function loop(s: State): Promise<void> {
     while (!closed && s.stats.stopped === null) {
+      if (!mine()) {
+        // another instance publishes; this one looks again every pollMs (it takes over when that one stops)
+        await wait(s, pollMs, false);
+        continue;
+      }
       const paused = s.pausedUntil - now();
       if (paused > 0) {
         // the clock is looked at again at least every pollMs (a test's clock may jump)
@@ -255,6 +267,8 @@ export function createPublisher(o: PublisherOptions) {
         await wait(s, pollMs, true);
         continue;
       }
+      // the lease lost while reading: the batch is the new holder's
+      if (!mine()) continue;
       try {
         await round(s, batch);
       } catch (e) {

@@ -96,6 +96,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     now: o.now,
     mirrors: true,
     events: true,
+    cluster: true,
   });
   const { store, connectors, events } = runtime;
   const sources: SourceInfo[] = [...connectors.values()].map((c) => {
@@ -200,6 +201,7 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
     traffic: () => metrics.traffic(),
     ...(o.configPath !== undefined ? { configPath: o.configPath } : {}),
     sweep: () => runtime.sweep.status(),
+    ...(runtime.cluster !== undefined && runtime.leases !== undefined ? { cluster: { view: runtime.cluster.view, leases: runtime.leases.view } } : {}),
     now: o.now,
   });
   const metrics = createMetrics({ health, status, anomalyWrites: () => store.anomalies.writeStats() });
@@ -208,7 +210,12 @@ export async function createApp(config: Config, o: AppOptions): Promise<App> {
   const limitsFor = roleLimits(config);
   const { server: graphql, fastPath } = createGraphQL({
     logger: o.logger,
-    limits: { limitsFor, locationCount: config.locations.length, scanSkus: config.server.maxScanSkus },
+    limits: {
+      limitsFor,
+      locationCount: config.locations.length,
+      scanSkus: config.server.maxScanSkus,
+      ...(runtime.cluster?.budget !== undefined ? { shared: runtime.cluster.budget } : {}),
+    },
     maxTokens: Math.max(...ROLES.map((r) => limitsFor(r).maxTokens)),
     compiledCache: metrics.compiledCache,
     executor: config.server.executor,

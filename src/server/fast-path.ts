@@ -113,7 +113,7 @@ export function createFastPath(o: FastPathOptions): FastPath {
   /** The limits, then the compiled operation, answered. */
   async function run(context: GatewayContext, p: Prepared, variables: Record<string, unknown>): Promise<FastAnswer> {
     try {
-      o.limits.check(context, p.body, variables, p.document, p.operation);
+      await o.limits.check(context, p.body, variables, p.document, p.operation);
     } catch (e) {
       // refused before anything ran: errors only, and 500 unless the error says otherwise
       return answer(context, p, { errors: [ensureGraphQLError(e)] }, 500);

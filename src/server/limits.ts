@@ -51,6 +51,21 @@ export interface LimitsPluginOptions {
   /** `server.maxScanSkus`: SKUs a field's `@scan` argument may make it read (src/server/cost.ts). Default 0. */
   scanSkus?: number;
   now?: () => number;
+  /**
+   * The budget shared by every instance (`cluster.redis`, src/service/cluster.ts): spent there
+   * instead of in this process's buckets. Unset: each process keeps its own.
+   */
+  shared?: SharedBudget;
+}
+
+/** Cost points spent in a budget every instance shares (a fixed minute window per key). */
+export interface SharedBudget {
+  /** Takes `cost` points of `key`'s `perMinute`; when they are not there, takes none and says how many are left and when the window turns. */
+  consume(
+    key: string,
+    cost: number,
+    perMinute: number,
+  ): Promise<{ ok: true; left: number; resetInMs: number } | { ok: false; left: number; resetInMs: number }>;
 }
 
 /** The limits as a check of one resolved operation (throws the refusal), and as Apollo's plugin around that check. */
@@ -59,6 +74,7 @@ export interface OperationLimits {
    * Checks `operation` of `document` (its text `query`, with `variables`) against the limits of
    * the context's role, spends its cost from the key's budget, and notes the cost on the
    * context's diagnostics; throws the refusal (a GraphQLError with its HTTP status) before anything executes.
+   * With a shared budget the spending is a round trip to it: a promise, rejected with the refusal.
    */
   check(
     context: GatewayContext,
@@ -66,13 +82,18 @@ export interface OperationLimits {
     variables: Record<string, unknown>,
     document: DocumentNode,
     operation: OperationDefinitionNode | undefined,
-  ): void;
+  ): void | Promise<void>;
   plugin: ApolloServerPlugin<GatewayContext>;
 }
 
 export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
   const now = o.now ?? Date.now;
   const buckets = new Map<string, { points: number; at: number }>();
+  /**
+   * The shared budget's last answer per key with nothing left, until its window turns: a key known
+   * to be spent is refused before any walk, as by the local buckets, without asking the budget.
+   */
+  const spentUntil = new Map<string, number>();
   // Apollo keeps one parsed document per query text (and the fast path one per trusted document), so a
   // document's token count (up to the largest role's cap) is counted once, not on every request
   const tokenCap = Math.max(...ROLES.map((r) => o.limitsFor(r).maxTokens)) + 1;
@@ -86,7 +107,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     variables: Record<string, unknown>,
     document: DocumentNode,
     operation: OperationDefinitionNode | undefined,
-  ): void {
+  ): void | Promise<void> {
     const role = contextValue.principal.role;
     const limits = o.limitsFor(role);
     const bytes = Buffer.byteLength(query, 'utf8');
@@ -110,7 +131,10 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
       throw new BadRequestError('Subscriptions are not served: ask again with a query.');
     }
     // a key with less than one point left can afford no operation: refused before any walk
-    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, 1, limits.pointsPerMinute, false);
+    if (limits.pointsPerMinute > 0) {
+      if (o.shared === undefined) spend(contextValue.principal.name, 1, limits.pointsPerMinute, false);
+      else spentShared(contextValue.principal.name);
+    }
     const fragments = fragmentsOf(document);
     let shape = shapes.get(operation);
     if (shape === undefined) shapes.set(operation, (shape = operationShape(o.schema, operation, fragments)));
@@ -146,8 +170,9 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
         },
       );
     }
-    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute, true);
     contextValue.diagnostics.cost = m.cost;
+    if (limits.pointsPerMinute > 0 && o.shared !== undefined) return spendShared(o.shared, contextValue.principal.name, m.cost, limits.pointsPerMinute);
+    if (limits.pointsPerMinute > 0) spend(contextValue.principal.name, m.cost, limits.pointsPerMinute, true);
   }
 
   const plugin: ApolloServerPlugin<GatewayContext> = {
@@ -158,12 +183,34 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
         // `source` is the text that was parsed: also the stored document when the client sent
         // only a persisted query's hash (its own `query` is then empty)
         async didResolveOperation({ source, document, operation }) {
-          check(contextValue, source, request.variables ?? {}, document, operation);
+          await check(contextValue, source, request.variables ?? {}, document, operation);
         },
       };
     },
   };
   return { check, plugin };
+
+  /** The refusal of a spent budget, worded alike for this process's buckets and the shared one. */
+  function refusal(cost: number, take: boolean, left: number, wait: number): RateLimitedError {
+    return new RateLimitedError(
+      `Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(left)} are left; retry in ${wait} s.`,
+      wait,
+    );
+  }
+
+  function spentShared(key: string): void {
+    const until = spentUntil.get(key);
+    if (until === undefined) return;
+    const t = now();
+    if (t >= until) spentUntil.delete(key);
+    else throw refusal(1, false, 0, Math.max(1, Math.ceil((until - t) / 1000)));
+  }
+  async function spendShared(shared: SharedBudget, key: string, cost: number, perMinute: number): Promise<void> {
+    const r = await shared.consume(key, cost, perMinute);
+    if (r.left < 1) spentUntil.set(key, now() + r.resetInMs);
+    else spentUntil.delete(key);
+    if (!r.ok) throw refusal(cost, true, r.left, Math.max(1, Math.ceil(r.resetInMs / 1000)));
+  }
 
   /** A token bucket per key: refills pointsPerMinute a minute, holds at most that much. Takes `cost` when `take`, else only checks it is there. */
   function spend(key: string, cost: number, perMinute: number, take: boolean): void {
@@ -172,13 +219,7 @@ export function createOperationLimits(o: LimitsPluginOptions): OperationLimits {
     b.points = Math.min(perMinute, b.points + ((t - b.at) / 60_000) * perMinute);
     b.at = t;
     buckets.set(key, b);
-    if (cost > b.points) {
-      const wait = Math.max(1, Math.ceil(((cost - b.points) / perMinute) * 60));
-      throw new RateLimitedError(
-        `Rate budget spent: this operation costs ${take ? cost : 'at least 1'} point${cost === 1 ? '' : 's'} and ${Math.floor(b.points)} are left; retry in ${wait} s.`,
-        wait,
-      );
-    }
+    if (cost > b.points) throw refusal(cost, take, b.points, Math.max(1, Math.ceil(((cost - b.points) / perMinute) * 60)));
     if (take) b.points -= cost;
   }
 }

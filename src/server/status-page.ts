@@ -26,6 +26,8 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { BreakerState, SourceStatus } from '../sources/health.js';
 import { ANOMALY_KINDS, type AnomalyStatus } from '../domain/anomalies.js';
+import type { ClusterView } from '../service/cluster.js';
+import type { LeaseView } from '../service/leases.js';
 import type { SweepStatus } from '../domain/sweep.js';
 import type { AnomalyPage, AnomalyStore } from '../store/anomaly-store.js';
 import type { ReconciliationRun, ReconciliationStore } from '../store/reconciliation-store.js';
@@ -127,8 +129,19 @@ export interface StatusData {
   reservations: { active: number; counting: number; heldUnits: number } | null;
   /** Events out (docs/events.md); null when no sink is configured or the store did not answer. */
   events: EventsView | null;
+  /**
+   * Several instances as one (src/service/cluster.ts, docs/scaling.md): this instance, whether
+   * Redis answers (limits shared or per instance), and who holds each lease; null for a process
+   * that takes part in no fleet.
+   */
+  cluster: ClusterStatusView | null;
   /** What could not be collected, in words. */
   problems: string[];
+}
+
+export interface ClusterStatusView extends ClusterView {
+  /** Each one-at-a-time job and the instance running it (null: nobody now); empty when the store did not answer. */
+  leases: LeaseView[];
 }
 
 /** The sweep's status as /status.json shows it (dates as ISO strings). */
@@ -176,6 +189,8 @@ export interface StatusDeps {
   reservations?: Pick<ReservationStore, 'summary'>;
   /** Events out (none when no sink is configured). */
   events?: () => Promise<EventsView>;
+  /** The fleet (src/service/cluster.ts, src/service/leases.ts); none when absent. */
+  cluster?: { view: () => ClusterView; leases: () => Promise<LeaseView[]> };
   now?: () => Date;
   /** How long a finished collection is reused, in ms. Defaults to 0: only calls made while one runs share it (a scrape's gauges). */
   reuseMs?: number;
@@ -205,7 +220,7 @@ export function createStatusCollector(d: StatusDeps): () => Promise<StatusData> 
 
 async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<StatusData> {
   const problems: string[] = [];
-  const [anomalies, runs, mirrors, reservations, events] = await Promise.all([
+  const [anomalies, runs, mirrors, reservations, events, leases] = await Promise.all([
     within(openAnomalies(d.anomalies), timeoutMs).catch(() => {
       problems.push('The store did not answer: open anomalies are not shown.');
       return null;
@@ -229,6 +244,12 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
       : within(d.events(), timeoutMs).catch(() => {
           problems.push('The store did not answer: events are not shown.');
           return null;
+        }),
+    d.cluster === undefined
+      ? []
+      : within(d.cluster.leases(), timeoutMs).catch(() => {
+          problems.push('The store did not answer: lease holders are not shown.');
+          return [];
         }),
   ]);
   const lagging = new Set(mirrors.filter((m) => m.state === 'lagging').map((m) => m.source));
@@ -291,6 +312,7 @@ async function collect(d: StatusDeps, now: Date, timeoutMs: number): Promise<Sta
     mirrors,
     reservations,
     events,
+    cluster: d.cluster === undefined ? null : { ...d.cluster.view(), leases },
     problems,
   };
 }
@@ -728,6 +750,25 @@ ${rows}
 </tbody></table>`;
 }
 
+/** The lease names as /status words them. */
+const LEASE_WORDS: Record<string, string> = { 'events-publisher': 'events publisher', sweep: 'sweep', 'sku-matcher': 'SKU matcher' };
+
+function clusterSection(c: ClusterStatusView | null): string {
+  if (c === null) return '';
+  const redis =
+    c.redis === 'single'
+      ? 'no redis (one instance: limits and breakers per instance)'
+      : c.redis === 'connected'
+        ? 'redis connected, limits shared'
+        : `<span class="bad">redis unreachable since ${e(c.unreachableSince ?? '?')}, limits per instance</span>`;
+  const leases = c.leases.map(
+    (l) => `${e(LEASE_WORDS[l.name] ?? l.name)}: ${l.holder === null ? 'held by nobody' : `held by ${e(l.holder)}${l.mine ? ' (this one)' : ''}`}`,
+  );
+  return `<h2>Cluster</h2><p class="cluster">instance ${e(c.instanceId)} · cluster: ${redis}</p>${
+    leases.length === 0 ? '' : `<ul class="leases">${leases.map((l) => `<li>${l}</li>`).join('')}</ul>`
+  }`;
+}
+
 function eventsSection(ev: EventsView | null): string {
   if (ev === null) return '';
   const rows = ev.sinks
@@ -980,6 +1021,7 @@ ${reconciliationSection(d.reconciliation, now)}
 </section>
 </div>
 ${sweepSection(d.sweep)}
+${clusterSection(d.cluster)}
 </main>
 <footer>JSON: <code>/status.json</code> · Prometheus: <code>/metrics</code> · GraphQL explorer: <code>/graphql</code></footer>
 </body>

@@ -38,6 +38,8 @@ import type { Feed } from '../feeds/types.js';
 import { createReservationService, createReservationSweeper, type ReservationSweeper } from './reservations.js';
 import { createSkuMatcher, type SkuMatcher } from './sku-matching.js';
 import { createSweep, type Sweep } from './sweep.js';
+import { createCluster, type Cluster } from './cluster.js';
+import { createLeases, type Leases } from './leases.js';
 
 /** Dead letters kept per source (the newest); older ones are dropped, logged, every 10 minutes. */
 export const MAX_DEAD_LETTERS = 100_000;
@@ -67,6 +69,12 @@ export interface RuntimeOptions {
    * reconcile CLI's anomalies), and a running server sends them.
    */
   events?: boolean;
+  /**
+   * Take part in a fleet (the server; `cluster`, src/service/cluster.ts): leases for the events
+   * publisher, the sweep and the SKU matcher, and with `cluster.redis` shared breaker trips and
+   * the Redis connection a shared rate budget uses. Without it nothing is leased (the CLI).
+   */
+  cluster?: boolean;
   now?: () => Date;
 }
 
@@ -110,6 +118,10 @@ export interface Runtime {
    * `OrphanCodeConnection.totalCount`. Stopped, a run under way awaited, by `close`.
    */
   sweep: Sweep;
+  /** The fleet's shared state (`cluster`), when `cluster` was asked: closed by `close`. */
+  cluster: Cluster | undefined;
+  /** The leases this instance takes (events publisher, sweep, SKU matcher), when `cluster` was asked. */
+  leases: Leases | undefined;
   /** Mirrored sources, by name (their connectors in `connectors` read through them). */
   mirrors: ReadonlyMap<string, MirroredConnector>;
   /** Every feed of every mirrored source, in config order. */
@@ -185,6 +197,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     anomalyWrites: { queueSize: config.anomalies.writeQueueSize, logger },
   });
   const runs = createReconciliationStore(store.db);
+  const cluster = o.cluster === true ? createCluster(config.cluster, logger) : undefined;
+  const leases = cluster === undefined ? undefined : createLeases({ store: store.leases, instanceId: cluster.instanceId, leaseMs: cluster.leaseMs, logger });
   // from here on, changes write their events for these sinks (none: nothing is written)
   store.events.configure(sinkConfigs(config).map(([sink, s]) => ({ sink, filter: s.filter })));
   let events: Events | undefined;
@@ -248,6 +262,7 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
             health: o.health,
             logger,
             policy: { maxAgeSeconds: s.maxAgeSeconds ?? null, stalePolicy: s.stalePolicy },
+            ...(cluster?.trips !== undefined ? { trips: cluster.trips } : {}),
             ...(now !== undefined ? { now: clock } : {}),
           });
     connectors.set(name, c);
@@ -355,9 +370,10 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
       canonical: (source) => settings.get(source)?.skuCodes === 'canonical',
       logger,
       ...(now !== undefined ? { now } : {}),
+      ...(leases !== undefined ? { publisherLease: leases.lease('events-publisher') } : {}),
     });
 
-  const skuMatcher = createSkuMatcher({ config, connectors, store, logger });
+  const skuMatcher = createSkuMatcher({ config, connectors, store, logger, ...(leases !== undefined ? { lease: leases.lease('sku-matcher') } : {}) });
   const reconciler = () => createReconciler({ connectors, settings, locations, precedence, logger, now, movementKinds });
   const sweep = createSweep({
     settings: config.sweep,
@@ -366,7 +382,10 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     knownCodes: (source, codes, canonical) => runs.knownCodes(source, codes, canonical),
     logger,
     now,
+    ...(leases !== undefined ? { lease: leases.lease('sweep') } : {}),
   });
+  // the first try before any job starts: a lone instance holds every lease from its first step
+  await leases?.start();
   const healthChecks = createHealthChecks({
     sources: checked,
     health: o.health === false ? new SourceHealthRegistry() : o.health,
@@ -405,6 +424,8 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
     anomalyWorkflow: () => createAnomalyWorkflow(store, { locations, sources: Object.keys(config.sources) }),
     skuMatcher,
     sweep,
+    cluster,
+    leases,
     healthChecks,
     mirrors,
     feeds,
@@ -428,11 +449,14 @@ export async function createRuntime(config: Config, o: RuntimeOptions): Promise<
         await healthChecks.stop();
         await sweeper.stop();
         await events?.close();
+        // released once their jobs stopped: another instance takes them over at its next try
+        await leases?.stop();
         // feeds first: what they received and did not acknowledge is delivered again
         await Promise.all(feeds.map((f) => f.close().catch((e: unknown) => logger.warn('feed did not close cleanly', { feed: f.name, ...errorFields(e) }))));
         await Promise.all([...connectors.values()].map((c) => c.close()));
         await store.anomalies.flush(flushMs);
         await store.close();
+        await cluster?.close();
       })();
       return closed;
     },

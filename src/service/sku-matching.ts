@@ -146,12 +146,16 @@ export interface SkuMatcherDeps {
   connectors: ReadonlyMap<string, Connector>;
   store: Store;
   logger: Logger;
+  /** The fleet's one SKU matcher (src/service/leases.ts): scheduled runs only on its holder, which stops at its next window once it lost it. */
+  lease?: { held(): boolean };
 }
 
 export function createSkuMatcher(o: SkuMatcherDeps) {
   const cfg = o.config.skuMap;
   const batch = cfg.batchSize;
   let stopping = false;
+  /** The run under way is the schedule's (held to the lease), not one asked for (`skus match`). */
+  let scheduled = false;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<SkuMatchResult> | undefined;
 
@@ -167,7 +171,8 @@ export function createSkuMatcher(o: SkuMatcherDeps) {
     if (catalogueName === undefined) return result;
     const catalogue = connector(catalogueName);
     const canonical = cfg.catalogueCodes === 'canonical';
-    const stopped = () => stopping;
+    // a scheduled run whose lease was lost stops at its next window (each window is whole)
+    const stopped = () => stopping || (scheduled && o.lease !== undefined && !o.lease.held());
     const conflict = (a: NewAnomaly) => {
       result.conflicts++;
       if (result.firstConflicts.length < SHOWN_CONFLICTS) result.firstConflicts.push(a.detail);
@@ -308,12 +313,19 @@ export function createSkuMatcher(o: SkuMatcherDeps) {
   function schedule(delayMs: number): void {
     if (stopping) return;
     timer = setTimeout(() => {
+      // another instance matches: nothing here until the next interval
+      if (o.lease !== undefined && !o.lease.held()) {
+        if (cfg.intervalSeconds > 0) schedule(cfg.intervalSeconds * 1000);
+        return;
+      }
+      scheduled = true;
       run()
         .then((r) => o.logger.info('SKU matching done', { ...r, firstConflicts: r.firstConflicts.slice(0, 3) }))
         .catch((e: unknown) => {
           if (!(e instanceof Stopped)) o.logger.warn('SKU matching failed; trying again at the next interval', errorFields(e));
         })
         .finally(() => {
+          scheduled = false;
           if (cfg.intervalSeconds > 0) schedule(cfg.intervalSeconds * 1000);
         });
     }, delayMs);

@@ -46,6 +46,8 @@ export interface SweepDeps {
   knownCodes: KnownCodes;
   logger: Logger;
   now?: () => Date;
+  /** The fleet's one sweep (src/service/leases.ts): scheduled runs only on its holder, which stops at its next batch once it lost it. */
+  lease?: { held(): boolean };
 }
 
 /** Codes asked of a source per statement when listing them for orphans (as `orphanCodes` pages them). */
@@ -53,8 +55,8 @@ export const CODE_PAGE = 1000;
 
 /** Thrown between batches when the sweep is stopped. */
 class Stopped extends Error {
-  constructor() {
-    super('stopped: the server is stopping');
+  constructor(message = 'stopped: the server is stopping') {
+    super(message);
   }
 }
 
@@ -76,6 +78,8 @@ export function createSweep(deps: SweepDeps) {
   let timer: NodeJS.Timeout | undefined;
   let nextAt: Date | null = null;
   let stopping = false;
+  /** The run under way is the schedule's (held to the lease), not one asked for (`inventory-graph sweep`, a test). */
+  let scheduled = false;
   /** Ends the pause between batches early when stopping. */
   let wake: (() => void) | undefined;
 
@@ -132,6 +136,7 @@ export function createSweep(deps: SweepDeps) {
     }
     const check = () => {
       if (stopping) throw new Stopped();
+      if (scheduled && deps.lease !== undefined && !deps.lease.held()) throw new Stopped('stopped: another instance holds the sweep lease');
     };
 
     try {
@@ -270,6 +275,12 @@ export function createSweep(deps: SweepDeps) {
     nextAt = new Date(now().getTime() + delayMs);
     timer = setTimeout(() => {
       nextAt = null;
+      // another instance sweeps: nothing here until the next interval (this one may hold the lease then)
+      if (deps.lease !== undefined && !deps.lease.held()) {
+        if (settings.intervalSeconds > 0) schedule(settings.intervalSeconds * 1000);
+        return;
+      }
+      scheduled = true;
       void run()
         .then((r) => {
           const fields = {
@@ -285,6 +296,7 @@ export function createSweep(deps: SweepDeps) {
           else logger.warn(`sweep ${r.status.toLowerCase()}`, { ...fields, error: r.error });
         })
         .finally(() => {
+          scheduled = false;
           if (settings.intervalSeconds > 0) schedule(settings.intervalSeconds * 1000);
         });
     }, delayMs);

@@ -124,6 +124,19 @@ export interface ResilienceDeps {
   now?: () => number;
   /** For tests: the jitter of retry pauses. */
   random?: () => number;
+  /**
+   * Breaker trips shared across instances (`cluster.redis`, src/service/cluster.ts): a trip here is
+   * published, and a trip another instance published holds this breaker open for its `resetAfterMs`.
+   */
+  trips?: SharedTrips;
+}
+
+/** Where breaker trips are told to, and heard from, the other instances. */
+export interface SharedTrips {
+  /** This instance's breaker of `source` opened: the others hold theirs open for `forMs`. */
+  publish(source: string, forMs: number): void;
+  /** Calls `open(forMs)` when another instance's breaker of `source` opened. */
+  subscribe(source: string, open: (forMs: number) => void): void;
 }
 
 /** A source's config as far as resilience goes (the keys in src/config/schema.ts `sourceResilience`). */
@@ -228,8 +241,24 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
   let openedAt: number | null = null;
   const clock = deps.now ?? Date.now;
 
+  // another instance's trip: isolated (fails fast, as open) until its reset time, then closed
+  // again here, where the next read is the trial; not published again (no echo)
+  let heldOpen: { dispose(): void } | undefined;
+  let heldTimer: NodeJS.Timeout | undefined;
+  deps.trips?.subscribe(source, (forMs) => {
+    if (breaker.state !== CircuitState.Closed) return;
+    heldOpen = breaker.isolate();
+    logger.warn('circuit opened by another instance: reads fail fast', { source, forMs });
+    heldTimer = setTimeout(() => {
+      heldOpen?.dispose();
+      heldOpen = undefined;
+    }, forMs);
+    heldTimer.unref();
+  });
+
   breaker.onStateChange((state) => {
     openedAt = state === CircuitState.Open ? Date.now() : null;
+    if (state === CircuitState.Open) deps.trips?.publish(source, s.breaker.resetAfterMs);
     if (state === CircuitState.Open) {
       const last = breaker.lastFailure;
       const lastError = last !== undefined && 'error' in last ? toSourceError(source, last.error, s.timeoutMs).reason : undefined;
@@ -538,7 +567,10 @@ export function withResilience(inner: Connector, s: ResilienceSettings, deps: Re
     ...(inner.probe !== undefined ? { probe: () => probe(() => (inner.probe as () => Promise<EntityProbe[]>).call(inner)) } : {}),
     poolStats: inner.poolStats === undefined ? undefined : () => inner.poolStats?.() as PoolStats,
     healthCheck,
-    close: () => inner.close(),
+    close: () => {
+      clearTimeout(heldTimer);
+      return inner.close();
+    },
   };
   if (inner.orderReferences !== undefined) {
     const refs = inner.orderReferences.bind(inner);

@@ -149,22 +149,22 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
 
   /** Inserts new anomalies and refreshes open ones (`last_seen`, `occurrences`), in order; tells `onOpened` listeners. */
   async function write(batch: readonly Sighting[]): Promise<void> {
-    if (events?.enabled() === true) await db.transaction((trx) => writeIn(trx, batch, true));
-    else await writeIn(db, batch, false);
+    // MySQL: two writers (two instances) upserting the same new anomaly at once can deadlock on
+    // its unique key; InnoDB rolled the loser's transaction back whole, so it is tried again
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (events?.enabled() === true) await db.transaction((trx) => writeIn(trx, batch, true));
+        else await writeIn(db, batch, false);
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ER_LOCK_DEADLOCK' || attempt >= 5) throw e;
+      }
+    }
   }
 
   async function writeIn(db: Knex | Knex.Transaction, batch: readonly Sighting[], announce: boolean): Promise<void> {
     const keys = batch.map((s) => s.key);
     const watch = openedListeners.size > 0 || announce;
-    const existing = new Set<string>();
-    if (watch) {
-      for (let i = 0; i < keys.length; i += 500) {
-        const rows = (await db('anomalies')
-          .whereIn('open_key', keys.slice(i, i + 500))
-          .select('open_key')) as { open_key: string }[];
-        for (const r of rows) existing.add(r.open_key);
-      }
-    }
     const rows = batch.map((s) => ({
       ...s.anomaly,
       code: s.anomaly.code ?? null,
@@ -183,11 +183,15 @@ export function createAnomalyStore(db: Knex, now: () => number = Date.now, write
     }
     for (const s of batch) written.set(s.key, s.lastSeen.getTime());
     if (watch) {
-      const fresh = keys.filter((k) => !existing.has(k));
+      // which rows this write opened: the ones it inserted (`occurrences` 1; a merge adds one).
+      // Read in the upsert's transaction, which holds their row locks: another instance (or
+      // writer) that sees the same anomaly at once waits, then merges (2), so one of them
+      // announces it (a read before the insert saw none for both, and both announced it)
       const opened: Anomaly[] = [];
-      for (let i = 0; i < fresh.length; i += 500) {
+      for (let i = 0; i < keys.length; i += 500) {
         const got = (await db('anomalies')
-          .whereIn('open_key', fresh.slice(i, i + 500))
+          .whereIn('open_key', keys.slice(i, i + 500))
+          .andWhere('occurrences', 1)
           .orderBy('id')) as Record<string, unknown>[];
         opened.push(...got.map(toAnomaly));
       }

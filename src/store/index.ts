@@ -18,6 +18,7 @@ import { busyTimeout, createKnex, isSqliteBusy, type DbClient } from '../db/knex
 import { createAnomalyStore, type AnomalyWrites } from './anomaly-store.js';
 import { createEventStore } from './event-store.js';
 import { createFeedStore } from './feed-store.js';
+import { createLeaseStore, type LeaseStore } from './lease-store.js';
 import { migrationSource } from './migrations.js';
 import { createReservationStore } from './reservation-store.js';
 import { createSkuMapStore } from './sku-map-store.js';
@@ -38,6 +39,8 @@ export interface Store {
   reservations: ReturnType<typeof createReservationStore>;
   /** The events outbox, its deliveries, baselines and recompute marks (src/store/event-store.ts). */
   events: ReturnType<typeof createEventStore>;
+  /** Which instance runs each one-at-a-time job (src/store/lease-store.ts). */
+  leases: LeaseStore;
   ping(): Promise<void>;
   /** Stops the anomaly writer (what it has not written is logged as lost: flush first), then closes the pool. */
   close(): Promise<void>;
@@ -79,6 +82,7 @@ export async function openStore(o: StoreOptions): Promise<Store> {
     feeds: createFeedStore(db),
     reservations: createReservationStore(db, events),
     events,
+    leases: createLeaseStore(db),
     async ping() {
       await db.raw('select 1');
     },

@@ -383,6 +383,23 @@ const migrations: Record<string, Migration> = {
       await db.schema.dropTable('reconciliation_findings');
     },
   },
+  '0011_leases': {
+    async up(db) {
+      const exact = await exactTables(db);
+      // one row per job that only one instance may run at a time (the events publisher, the sweep,
+      // the SKU matcher: src/service/leases.ts); `holder` keeps it until `expires_at` (epoch ms)
+      // unless it renews, compare-and-set on (holder, expires_at)
+      await db.schema.createTable('leases', (t) => {
+        exact(t);
+        t.string('name', 64).primary();
+        t.string('holder', 191).notNullable();
+        t.bigInteger('expires_at').notNullable();
+      });
+    },
+    async down(db) {
+      await db.schema.dropTable('leases');
+    },
+  },
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -210,6 +210,7 @@ describe('the page', () => {
       mirrors: [],
       reservations: { active: 3, counting: 5, heldUnits: 12 },
       events: null,
+      cluster: null,
       problems: [evil],
     };
     const html = renderStatusPage(data, { refreshSeconds: 15 });
