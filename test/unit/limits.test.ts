@@ -27,14 +27,14 @@ const schema = createSchema();
 const context = () => ({ principal: { name: 'shop', role: 'storefront' }, diagnostics: createDiagnostics() }) as unknown as GatewayContext;
 
 describe('operation limits', () => {
-  it('spends an operation cost from the key budget, and refuses past it with 429', () => {
+  it('spends an operation cost from the key budget, and refuses past it with 429', async () => {
     const l = limits(() => 0);
     const c = context();
-    l.check(c, QUERY, { s: ['A', 'B'] }, document, operation);
+    await l.check(c, QUERY, { s: ['A', 'B'] }, document, operation);
     expect(c.diagnostics.cost).toBeGreaterThan(0);
     const perCall = c.diagnostics.cost as number;
     const calls = Math.floor(100 / perCall);
-    for (let k = 1; k < calls; k++) l.check(context(), QUERY, { s: ['A', 'B'] }, document, operation);
+    for (let k = 1; k < calls; k++) await l.check(context(), QUERY, { s: ['A', 'B'] }, document, operation);
     expect(() => l.check(context(), QUERY, { s: ['A', 'B'] }, document, operation)).toThrow(/Rate budget spent/);
   });
 
@@ -44,13 +44,13 @@ describe('operation limits', () => {
     expect(() => l.check(context(), QUERY, { s: ['A'] }, document, operation)).toThrow(/more than 10 tokens/);
   });
 
-  it('refuses a key with no points left before it measures anything', () => {
+  it('refuses a key with no points left before it measures anything', async () => {
     const l = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, pointsPerMinute: 10 }), locationCount: 5, now: () => 0 });
     const c = context();
     // 3 SKUs cost 7 (the field, and two fields per SKU): once leaves 3 points
-    l.check(c, QUERY, { s: ['A', 'B', 'C'] }, document, operation);
+    await l.check(c, QUERY, { s: ['A', 'B', 'C'] }, document, operation);
     expect(() => l.check(context(), QUERY, { s: ['A', 'B', 'C'] }, document, operation)).toThrow(/costs 7 points and 3 are left/);
-    l.check(context(), QUERY, { s: ['A'] }, document, operation);
+    await l.check(context(), QUERY, { s: ['A'] }, document, operation);
     // no points at all: RATE_LIMITED whatever the document; had the walk run first, the
     // fan-out's 2^40 SKUs would have been refused by maxSkus instead
     const bomb = fanOut(40);
@@ -59,13 +59,13 @@ describe('operation limits', () => {
     expect(err?.message).toMatch(/at least 1 point and 0 are left/);
   });
 
-  it('refuses an operation that costs more than a minute of points as a limit, not with a Retry-After', () => {
+  it('refuses an operation that costs more than a minute of points as a limit, not with a Retry-After', async () => {
     const l = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, pointsPerMinute: 10 }), locationCount: 5, now: () => 0 });
     const err = catchError(() => l.check(context(), QUERY, { s: ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'] }, document, operation));
     expect(err?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'pointsPerMinute', max: 10, actual: 21 });
     expect(err?.extensions.retryAfterSeconds).toBeUndefined();
     // and it spent nothing: a cheap one still passes
-    l.check(context(), QUERY, { s: ['A'] }, document, operation);
+    await l.check(context(), QUERY, { s: ['A'] }, document, operation);
   });
 });
 
@@ -247,19 +247,19 @@ describe('a filtered inventoryItems is costed as the scan it may be', () => {
     expect(scan({ f: {} }, 1_000)).toMatchObject({ cost: page + 1_000 * 6, skus: 20 });
   });
 
-  it('refuses a filtered call over the role’s maxCost before anything runs, and lets the same call through without a filter', () => {
+  it('refuses a filtered call over the role’s maxCost before anything runs, and lets the same call through without a filter', async () => {
     const l = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, maxCost: 50_000 }), locationCount: 5, scanSkus: 10_000 });
     const d = parse(FILTERED);
     const op = getOperationAST(d) ?? undefined;
     const err = catchError(() => l.check(context(), FILTERED, { f: { flags: ['STALE'] } }, d, op));
     expect(err?.extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'maxCost', max: 50_000, actual: 1 + 21 + 60_000 });
     const c = context();
-    l.check(c, FILTERED, {}, d, op);
+    await l.check(c, FILTERED, {}, d, op);
     expect(c.diagnostics.cost).toBe(1 + 21);
     // a smaller scan bound fits the same limit
     const small = createOperationLimits({ schema, limitsFor: () => ({ ...DEFAULT_LIMITS, maxCost: 50_000 }), locationCount: 5, scanSkus: 1_000 });
     const ok = context();
-    small.check(ok, FILTERED, { f: { flags: ['STALE'] } }, d, op);
+    await small.check(ok, FILTERED, { f: { flags: ['STALE'] } }, d, op);
     expect(ok.diagnostics.cost).toBe(1 + 21 + 6_000);
   });
 });
