@@ -16,10 +16,12 @@
  * round-robin TCP balancer on loopback in this process (each new client connection to the next
  * gateway), loaded by autocannon from this process too. Rounds alternate 1 and 2 instances; the
  * ratio is the median of the per-round ratios. Everything shares this machine's cores: the
- * gateways, the balancer, the load generator, MariaDB and Redis. Results are printed and, unless
+ * gateways, the balancer, the load generator, MariaDB and Redis: each cell says how many cores
+ * went to each (the gateways' CPU time, this process's, the rest of the machine's from
+ * /proc/stat), so a ratio can be read against what was left for a second instance. Results are printed and, unless
  * --no-record, appended to bench/RESULTS.md and bench/results.jsonl.
  */
-import { appendFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -134,25 +136,57 @@ log(
 );
 
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_API_KEY}` };
-async function cell(backends: readonly Running[], seconds: number, seed: number): Promise<LoadResult> {
+
+/** Where the machine's cores went during a cell, in cores (CPU seconds per second). */
+interface Cores {
+  machine: number;
+  gateways: number;
+  /** This process: the load generator and the balancer. */
+  bench: number;
+  /** Everything else: MariaDB, Redis, the system. */
+  other: number;
+}
+type Cell = LoadResult & { cores: Cores };
+
+/** Busy and total jiffies of the whole machine (/proc/stat's first line). */
+function machineJiffies(): { busy: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  // idle and iowait
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
+
+async function cell(backends: readonly Running[], seconds: number, seed: number): Promise<Cell> {
   const lb = await startBalancer(backends.map((g) => g.url));
+  const gatewaysMs = () => backends.reduce((n, g) => n + g.cpuMs(), 0);
+  const m0 = machineJiffies();
+  const b0 = process.cpuUsage();
+  const g0 = gatewaysMs();
+  const t0 = performance.now();
   try {
-    return await measure({
+    const r = await measure({
       url: lb.url,
       headers,
       connections,
       duration: seconds,
       next: bodies(scenario, dataset.skus, dataset.width, seed),
       rssMiB: () => backends.reduce((n, g) => n + g.rssMiB(), 0),
-      cpuMs: () => backends.reduce((n, g) => n + g.cpuMs(), 0),
+      cpuMs: gatewaysMs,
     });
+    const wall = (performance.now() - t0) / 1000;
+    const m1 = machineJiffies();
+    const b1 = process.cpuUsage(b0);
+    const machine = ((m1.busy - m0.busy) / (m1.total - m0.total)) * cpus().length;
+    const gateways = (gatewaysMs() - g0) / 1000 / wall;
+    const bench = (b1.user + b1.system) / 1e6 / wall;
+    return { ...r, cores: { machine, gateways, bench, other: Math.max(0, machine - gateways - bench) } };
   } finally {
     await lb.close();
   }
 }
 
-const one: LoadResult[] = [];
-const two: LoadResult[] = [];
+const one: Cell[] = [];
+const two: Cell[] = [];
 try {
   if (warmup > 0) {
     await cell([ga], warmup, 1);
@@ -165,7 +199,7 @@ try {
       const res = await cell(n === 1 ? [ga] : [ga, gb], duration, 100 + r);
       (n === 1 ? one : two).push(res);
       log(
-        `round ${r + 1}: ${n} instance${n === 1 ? '' : 's'}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, errors ${res.errors}${res.firstError ? ` (${res.firstError})` : ''}`,
+        `round ${r + 1}: ${n} instance${n === 1 ? '' : 's'}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50} ms, p99 ${res.p99} ms, errors ${res.errors}${res.firstError ? ` (${res.firstError})` : ''}; cores: gateways ${res.cores.gateways.toFixed(2)}, bench ${res.cores.bench.toFixed(2)}, other ${res.cores.other.toFixed(2)}, machine ${res.cores.machine.toFixed(2)}`,
       );
     }
   }
@@ -174,6 +208,11 @@ try {
 }
 
 const ratios = one.map((o, i) => (two[i]?.rps ?? 0) / o.rps);
+/** The median of each share over the rounds. */
+function coresOf(cells: readonly Cell[]): Cores {
+  const m = (k: keyof Cores) => Number(median(cells.map((c) => c.cores[k])).toFixed(2));
+  return { machine: m('machine'), gateways: m('gateways'), bench: m('bench'), other: m('other') };
+}
 const result = {
   at: new Date().toISOString(),
   bench: 'instances',
@@ -192,6 +231,8 @@ const result = {
   twoP99: median(two.map((r) => r.p99)),
   oneCpuMsPerRequest: median(one.map((r) => r.cpuMsPerRequest)),
   twoCpuMsPerRequest: median(two.map((r) => r.cpuMsPerRequest)),
+  oneCores: coresOf(one),
+  twoCores: coresOf(two),
   errors: [...one, ...two].reduce((n, r) => n + r.errors, 0),
   machine: {
     cores: cpus().length,
@@ -216,10 +257,10 @@ if (!args['no-record']) {
 - data: ${result.skus} SKUs x ${result.locations} locations, sources on MariaDB (${result.sources}), store on MariaDB, \`cluster.redis\` on local Redis; scenario ${scenario}, ${connections} connections, ${rounds} rounds of ${duration} s
 - machine: ${result.machine.cores} cores (${result.machine.cpu}), ${result.machine.memGiB} GiB, Node ${result.machine.node}, load average at the end ${result.machine.loadavg.join(' ')}; the ${result.machine.cores} cores are shared by both gateways, the balancer and autocannon (this process), MariaDB and Redis
 
-| instances | req/s (median) | p99 ms | server CPU ms/request |
-| --- | ---: | ---: | ---: |
-| 1 | ${result.oneRps.toFixed(0)} | ${result.oneP99.toFixed(0)} | ${result.oneCpuMsPerRequest.toFixed(2)} |
-| 2 | ${result.twoRps.toFixed(0)} | ${result.twoP99.toFixed(0)} | ${result.twoCpuMsPerRequest.toFixed(2)} |
+| instances | req/s (median) | p99 ms | server CPU ms/request | cores: gateways | load generator + balancer | MariaDB, Redis, system | machine (of ${result.machine.cores}) |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| 1 | ${result.oneRps.toFixed(0)} | ${result.oneP99.toFixed(0)} | ${result.oneCpuMsPerRequest.toFixed(2)} | ${result.oneCores.gateways} | ${result.oneCores.bench} | ${result.oneCores.other} | ${result.oneCores.machine} |
+| 2 | ${result.twoRps.toFixed(0)} | ${result.twoP99.toFixed(0)} | ${result.twoCpuMsPerRequest.toFixed(2)} | ${result.twoCores.gateways} | ${result.twoCores.bench} | ${result.twoCores.other} | ${result.twoCores.machine} |
 
 - ratio 2 : 1 = ${result.ratio.toFixed(2)} (rounds ${result.ratioRange.map((r) => r.toFixed(2)).join('–')}); errors ${result.errors}
 `,
