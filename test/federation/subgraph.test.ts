@@ -6,7 +6,8 @@
  * availability through the router and compared with asking our API directly; the statements
  * our gateway reports to the router (`x-source-statements`) are those of
  * `availability(skus: N)`; a storefront key still never sees cost; `_entities` is limited as
- * SKUs are. The demo app runs with its defaults: the jit executor and the fast path on.
+ * SKUs are; `_entities` sent by hash once registered (a router's subgraph APQ) runs the compiled
+ * operation. The demo app runs with its defaults: the jit executor and the fast path on.
  */
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
@@ -14,6 +15,7 @@ import { composeServices } from '@apollo/composition';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withoutRouterAuth } from '../../src/server/federation.js';
 import { startDemoApp, statements, type DemoApp } from '../helpers/demo-app.js';
@@ -262,6 +264,42 @@ describe('_entities on our gateway', () => {
     expect(r.body.errors?.[0]?.message).toBe(
       'An InventoryItem representation needs its key "sku" (a non-empty string): got {"__typename":"InventoryItem","id":"x"}.',
     );
+  });
+
+  it('is served by its hash once registered, as a router with subgraph APQ sends it, by the jit executor', async () => {
+    const ext = { persistedQuery: { version: 1, sha256Hash: createHash('sha256').update(ENTITIES).digest('hex') } };
+    const variables = { r: [rep(skus[0]), rep(UNKNOWN), rep(skus[1])] };
+    const post = async (body: Record<string, unknown>) => {
+      const res = await fetch(demo.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': demo.keys.storefront },
+        body: JSON.stringify(body),
+      });
+      return { body: (await res.json()) as { data?: { _entities: unknown[] }; errors?: { extensions?: { code?: string } }[] }, headers: res.headers };
+    };
+    const compiled = async () => {
+      const res = await fetch(demo.url.replace(/\/graphql$/, '/metrics'), { headers: { 'x-api-key': demo.keys.analyst } });
+      const text = await res.text();
+      const count = (result: string) =>
+        Number(new RegExp(`inventory_graph_compiled_operation_cache_requests_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? NaN);
+      return { hit: count('hit'), miss: count('miss') };
+    };
+    // not registered yet: the router is told to send the text
+    expect((await post({ extensions: ext, variables })).body.errors?.[0]?.extensions?.code).toBe('PERSISTED_QUERY_NOT_FOUND');
+    const registered = await post({ query: ENTITIES, extensions: ext, variables });
+    expect(registered.body.errors).toBeUndefined();
+    const before = await compiled();
+    const byHash = await post({ extensions: ext, variables });
+    const after = await compiled();
+    expect(byHash.body).toEqual(registered.body);
+    expect(byHash.body.data!._entities).toEqual([
+      { sku: skus[0], availability: { available: expect.any(Number) } },
+      null,
+      { sku: skus[1], availability: { available: expect.any(Number) } },
+    ]);
+    expect(Object.fromEntries(statements(byHash.headers))).toEqual(Object.fromEntries(statements(registered.headers)));
+    // run by the compiled operation the registration made (one more hit, no compilation)
+    expect(after).toEqual({ hit: before.hit + 1, miss: before.miss });
   });
 
   it('counts representations as SKUs against the role maxSkus: 501 are refused before anything runs', async () => {
