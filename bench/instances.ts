@@ -31,6 +31,7 @@ import { parseDocument } from 'yaml';
 import { BENCH_API_KEY, ensureDataset } from './lib/dataset.js';
 import { measure, type LoadResult } from './lib/load.js';
 import { median } from './lib/micro.js';
+import { printUsageAndExit } from './lib/usage.js';
 import { mirroredConfig } from './lib/mirror.js';
 import { bodies, SCENARIOS, type ScenarioName } from './lib/scenarios.js';
 import { startTarget, type Running, type Target } from './lib/servers.js';
@@ -55,11 +56,7 @@ const { values: args } = parseArgs({
   },
 });
 
-if (args.help) {
-  const doc = /\/\*\*([\s\S]*?)\*\//.exec(await import('node:fs').then((fs) => fs.readFileSync(fileURLToPath(import.meta.url), 'utf8')))?.[1] ?? '';
-  process.stdout.write(`${doc.replace(/^ \* ?/gm, '')}\n`);
-  process.exit(0);
-}
+if (args.help) printUsageAndExit(import.meta.url);
 
 const scenario = args.scenario as ScenarioName;
 if (!SCENARIOS.includes(scenario)) throw new Error(`--scenario: one of ${SCENARIOS.join(', ')}; got "${args.scenario}"`);

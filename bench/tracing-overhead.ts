@@ -23,6 +23,7 @@ import { parseDocument } from 'yaml';
 import { BENCH_API_KEY, ensureDataset } from './lib/dataset.js';
 import { measure, type LoadResult } from './lib/load.js';
 import { median } from './lib/micro.js';
+import { printUsageAndExit } from './lib/usage.js';
 import { bodies, type ScenarioName } from './lib/scenarios.js';
 import { startTarget, type Target } from './lib/servers.js';
 
@@ -40,12 +41,7 @@ const { values: args } = parseArgs({
     help: { type: 'boolean', default: false },
   },
 });
-if (args.help) {
-  process.stdout.write(
-    `${(/\/\*\*([\s\S]*?)\*\//.exec(await import('node:fs').then((f) => f.readFileSync(fileURLToPath(import.meta.url), 'utf8')))?.[1] ?? '').replace(/^ \* ?/gm, '')}\n`,
-  );
-  process.exit(0);
-}
+if (args.help) printUsageAndExit(import.meta.url);
 
 const skus = Number(args.skus);
 const duration = Number(args.duration);
